@@ -1,0 +1,34 @@
+# neurodeploy: all set-up happens here. `make demo` and `make test` create .venv if missing.
+VENV  := .venv
+PY    := $(VENV)/bin/python
+STAMP := $(VENV)/.neurodeploy-installed
+
+.PHONY: demo test lint bench venv clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	@if [ ! -x "$(PY)" ]; then \
+		py=$$(scripts/find_python310.sh) || exit 1; \
+		echo "creating $(VENV) with $$py"; \
+		"$$py" -m venv $(VENV) || exit 1; \
+	fi
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/neurodeploy demo
+
+test: $(STAMP)
+	$(PY) -m ruff check neurodeploy models quantize targets tests bench
+	$(PY) -m pytest -q
+
+lint: $(STAMP)
+	$(PY) -m ruff check neurodeploy models quantize targets tests bench
+
+bench: $(STAMP)
+	$(PY) bench/bench_simulators.py
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis

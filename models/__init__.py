@@ -1,0 +1,1 @@
+"""Torch models: neurons, surrogates, delays, datasets and training (see issue 3)."""

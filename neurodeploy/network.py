@@ -1,0 +1,447 @@
+"""The fixed-point network IR: CUBA LIF populations joined by integer projections.
+
+A :class:`FixedPointNetwork` is plain, validated data. It says exactly which integers a
+Loihi 2 chip (and Lava's ``fixed_pt`` CPU models) would use, and nothing about how the
+network was trained. Every backend in ``neurodeploy.targets`` runs this description.
+
+Per step t (0-based), for every population, in this order (see
+``docs/conventions.md`` and ``shared/docs/loihi2-fixed-point.md``)::
+
+    a[t]  = sum over projections p into the population, over delay values k of p:
+                shift(W_p[k] @ s_src(t - 1 - k), weight_exp_p)        # one step per hop
+    u[t]  = wrap24(trunc0(u[t-1] * (4096 - (du + 1))) + (a[t] << 6))
+    v'    = clip(trunc0(v[t-1] * (4096 - dv)) + u[t] + bias, -(2**23 - 1), 2**23 - 1)
+    s[t]  = v' > (vth << 6);   v[t] = 0 where s[t] else v'
+
+where ``W_p[k]`` keeps the weights whose delay is k, ``shift`` is ``<< weight_exp`` or a
+floor ``>> -weight_exp`` applied to each delay slot's sum (as Lava's Sparse/DelaySparse
+do), ``trunc0`` divides by 4096 rounding toward zero, ``wrap24`` is Lava's single wrap
+of u into (-2**23, 2**23], and ``bias = bias_mant << bias_exp`` (floor right shift for a
+negative exponent). The network input is ``s_input(t)``: an input spike at step t reaches
+a population behind one projection at step t + 1 + delay.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from neurodeploy import fixed_point as fp
+from neurodeploy.errors import NetworkValidationError
+
+INPUT = "input"
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    return str(value)
+
+
+def _as_int_array(label: str, field_name: str, value: Any) -> np.ndarray:
+    """Convert to an int64 array; reject non-numeric, non-finite and non-integer values."""
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # pragma: no cover - numpy accepts almost anything
+        raise NetworkValidationError(f"{label}: {field_name} is not numeric ({exc})") from None
+    if arr.dtype == bool:
+        raise NetworkValidationError(
+            f"{label}: {field_name} has dtype bool; integers are required"
+        )
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise NetworkValidationError(
+            f"{label}: {field_name} has dtype {arr.dtype}; integers are required"
+        )
+    if np.issubdtype(arr.dtype, np.floating):
+        bad = ~np.isfinite(arr) | (arr != np.round(arr))
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else ()
+            val = arr[idx] if arr.ndim else arr
+            where = f"[{', '.join(map(str, idx))}]" if idx else ""
+            raise NetworkValidationError(
+                f"{label}: {field_name}{where} = {_fmt(float(val))} is not an integer; "
+                f"fixed-point networks take integer values (quantize first)"
+            )
+    return arr.astype(np.int64)
+
+
+def _check_range(
+    label: str, field_name: str, arr: np.ndarray, lo: int, hi: int, extra: str = ""
+) -> None:
+    bad = (arr < lo) | (arr > hi)
+    if bad.any():
+        if arr.ndim:
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            where = f"[{', '.join(map(str, idx))}]"
+            val = arr[idx]
+        else:
+            where, val = "", arr
+        raise NetworkValidationError(
+            f"{label}: {field_name}{where} = {int(val)} is out of range; allowed {lo}..{hi}{extra}"
+        )
+
+
+def _freeze(arr: np.ndarray) -> np.ndarray:
+    arr = np.array(arr, dtype=np.int64, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+def _scalar_or_vector(label: str, field_name: str, value: Any, size: int) -> int | np.ndarray:
+    arr = _as_int_array(label, field_name, value)
+    if arr.ndim == 0:
+        return int(arr)
+    if arr.shape != (size,):
+        raise NetworkValidationError(
+            f"{label}: {field_name} has shape {arr.shape}; expected a scalar or ({size},)"
+        )
+    return _freeze(arr)
+
+
+@dataclass(frozen=True, eq=False)
+class LIFPopulation:
+    """A population of CUBA LIF neurons with Loihi 2 integer parameters.
+
+    Every parameter is a scalar shared by the population or a per-neuron integer vector
+    of length ``size``. Units are Loihi's: du, dv are 12-bit decays (u keeps
+    ``(4096 - (du + 1)) / 4096`` of itself per step, v keeps ``(4096 - dv) / 4096``);
+    the threshold compares v with ``vth << 6``; the bias ``bias_mant * 2**bias_exp`` is
+    added to v every step without the << 6 that synaptic input gets. u and v start at 0.
+
+    Ranges (validated): size >= 1; du, dv 0..4095; vth 0..131071; bias_mant -4096..4095;
+    bias_exp -8..7.
+    """
+
+    size: int
+    du: int | np.ndarray
+    dv: int | np.ndarray
+    vth: int | np.ndarray
+    bias_mant: int | np.ndarray = 0
+    bias_exp: int | np.ndarray = 0
+    name: str | None = field(default=None, compare=False)
+
+    PARAMETERS = ("du", "dv", "vth", "bias_mant", "bias_exp")
+    RANGES = {
+        "du": (0, fp.DECAY_MAX),
+        "dv": (0, fp.DECAY_MAX),
+        "vth": (0, fp.VTH_MAX),
+        "bias_mant": (fp.BIAS_MANT_MIN, fp.BIAS_MANT_MAX),
+        "bias_exp": (fp.BIAS_EXP_MIN, fp.BIAS_EXP_MAX),
+    }
+
+    def __post_init__(self) -> None:
+        label = f"population '{self.name}'" if self.name else "LIFPopulation"
+        size = _as_int_array(label, "size", self.size)
+        if size.ndim != 0 or int(size) < 1:
+            raise NetworkValidationError(f"{label}: size = {self.size} must be an integer >= 1")
+        object.__setattr__(self, "size", int(size))
+        for name in self.PARAMETERS:
+            value = _scalar_or_vector(label, name, getattr(self, name), self.size)
+            lo, hi = self.RANGES[name]
+            _check_range(label, name, np.asarray(value), lo, hi)
+            object.__setattr__(self, name, value)
+
+    def param(self, name: str) -> np.ndarray:
+        """Parameter ``name`` as an int64 vector of length ``size`` (scalars broadcast)."""
+        return np.broadcast_to(np.asarray(getattr(self, name), dtype=np.int64), (self.size,))
+
+    def is_uniform(self, name: str) -> bool:
+        """True when parameter ``name`` has one value for the whole population."""
+        values = self.param(name)
+        return bool((values == values[0]).all())
+
+    def named(self, name: str) -> LIFPopulation:
+        """The same population carrying its network name (used in error messages)."""
+        return LIFPopulation(
+            self.size, self.du, self.dv, self.vth, self.bias_mant, self.bias_exp, name=name
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Projection:
+    """Integer synapses from ``src`` (``"input"`` or a population) to population ``dst``.
+
+    ``weights`` is (n_dst, n_src). Loihi 2 stores 8-bit weights and shifts their *sum*:
+    the input a projection delivers is ``shift(sum of weights of spiking sources,
+    weight_exp)`` per delay slot, a left shift for weight_exp > 0 and a floor right
+    shift for weight_exp < 0. Weights must lie on the grid Lava keeps for the sign mode
+    (``lava_weight_transform`` is then the identity):
+
+    - excitatory: 0..255; inhibitory: -255..0; mixed: -256..255;
+    - multiples of ``2**(8 - num_weight_bits + (1 if mixed else 0))``.
+
+    ``sign_mode`` defaults to what Lava infers from the weights (all >= 0 excitatory,
+    all <= 0 inhibitory, else mixed). ``delays`` (steps, 0..62) is None (no delay), an
+    int for all synapses, a per-source vector of length n_src (axonal delay) or a
+    (n_dst, n_src) array (per synapse). A spike of source j at step t reaches dst
+    neuron i at step ``t + 1 + delays[i, j]``.
+    """
+
+    src: str
+    dst: str
+    weights: np.ndarray
+    weight_exp: int = 0
+    delays: int | np.ndarray | None = None
+    num_weight_bits: int = 8
+    sign_mode: str | None = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        label = self.label
+        for attr in ("src", "dst"):
+            value = getattr(self, attr)
+            if not isinstance(value, str) or not value:
+                raise NetworkValidationError(
+                    f"{label}: {attr} = {value!r} must be a population name or 'input'"
+                )
+        if self.dst == INPUT:
+            raise NetworkValidationError(f"{label}: dst = 'input' is not allowed; "
+                                         "projections end at a population")
+        weights = _as_int_array(label, "weights", self.weights)
+        if weights.ndim != 2 or 0 in weights.shape:
+            raise NetworkValidationError(
+                f"{label}: weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array"
+            )
+        for attr, lo, hi in (
+            ("weight_exp", fp.WEIGHT_EXP_MIN, fp.WEIGHT_EXP_MAX),
+            ("num_weight_bits", 1, fp.WEIGHT_BITS_MAX),
+        ):
+            arr = _as_int_array(label, attr, getattr(self, attr))
+            if arr.ndim != 0:
+                raise NetworkValidationError(f"{label}: {attr} must be a single integer")
+            _check_range(label, attr, arr, lo, hi)
+            object.__setattr__(self, attr, int(arr))
+        sign_mode = self.sign_mode if self.sign_mode is not None else fp.infer_sign_mode(weights)
+        if sign_mode not in fp.SIGN_MODES:
+            raise NetworkValidationError(
+                f"{label}: sign_mode = {self.sign_mode!r} is not one of "
+                f"{', '.join(fp.SIGN_MODES)} (or None to infer it)"
+            )
+        object.__setattr__(self, "sign_mode", sign_mode)
+        self._check_weight_grid(label, weights, sign_mode)
+        object.__setattr__(self, "weights", _freeze(weights))
+        object.__setattr__(self, "delays", self._normalise_delays(label, weights.shape))
+
+    @property
+    def label(self) -> str:
+        """How error messages name this projection."""
+        if self.name:
+            return f"projection '{self.name}'"
+        return f"projection '{self.src}->{self.dst}'"
+
+    @property
+    def n_dst(self) -> int:
+        return int(self.weights.shape[0])
+
+    @property
+    def n_src(self) -> int:
+        return int(self.weights.shape[1])
+
+    def _check_weight_grid(self, label: str, weights: np.ndarray, sign_mode: str) -> None:
+        lo, hi = fp.weight_limits(sign_mode)
+        _check_range(label, "weights", weights, lo, hi, f" for sign_mode {sign_mode}")
+        step = 1 << fp.dropped_weight_bits(sign_mode, self.num_weight_bits)
+        off_grid = weights % step != 0
+        if off_grid.any():
+            i, j = (int(x) for x in np.argwhere(off_grid)[0])
+            raise NetworkValidationError(
+                f"{label}: weights[{i}, {j}] = {int(weights[i, j])} is not on the Loihi 2 "
+                f"grid; allowed multiples of {step} for sign_mode {sign_mode} with "
+                f"num_weight_bits {self.num_weight_bits} (Lava would change it to "
+                f"{int(fp.lava_weight_transform(weights[i, j], sign_mode, self.num_weight_bits))};"
+                f" snap with neurodeploy.fixed_point.lava_weight_transform)"
+            )
+
+    def _normalise_delays(self, label: str, shape: tuple[int, int]) -> int | np.ndarray | None:
+        if self.delays is None:
+            return None
+        arr = _as_int_array(label, "delays", self.delays)
+        _check_range(label, "delays", arr, 0, fp.DELAY_MAX, " steps (Loihi 2)")
+        if arr.ndim == 0:
+            return int(arr)
+        n_dst, n_src = shape
+        if arr.shape == (n_src,) or arr.shape == (n_dst, n_src):
+            return _freeze(arr)
+        raise NetworkValidationError(
+            f"{label}: delays has shape {arr.shape}; expected None, an int, a per-source "
+            f"vector ({n_src},) or a per-synapse array ({n_dst}, {n_src})"
+        )
+
+    @property
+    def delay_kind(self) -> str:
+        """One of ``"none"``, ``"uniform"``, ``"axonal"`` (per source), ``"synaptic"``."""
+        if self.delays is None:
+            return "none"
+        if isinstance(self.delays, int):
+            return "uniform"
+        return "axonal" if self.delays.ndim == 1 else "synaptic"
+
+    def delay_matrix(self) -> np.ndarray:
+        """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
+        shape = self.weights.shape
+        if self.delays is None:
+            return np.zeros(shape, dtype=np.int64)
+        return np.broadcast_to(np.asarray(self.delays, dtype=np.int64), shape).copy()
+
+    @property
+    def max_delay(self) -> int:
+        return 0 if self.delays is None else int(np.max(self.delays))
+
+
+@dataclass(frozen=True, eq=False)
+class FixedPointNetwork:
+    """A validated network of LIF populations and integer projections.
+
+    ``n_inputs`` input channels feed projections whose ``src`` is ``"input"``.
+    ``populations`` maps names to :class:`LIFPopulation`; ``projections`` may form
+    cycles (recurrence). ``outputs`` names the populations whose spikes are the
+    network's answer (default: populations that project nowhere, else all).
+    Time convention: 0-based steps, one step of latency per projection.
+    """
+
+    n_inputs: int
+    populations: Mapping[str, LIFPopulation]
+    projections: Sequence[Projection]
+    outputs: Sequence[str] | None = None
+
+    def __post_init__(self) -> None:
+        n_inputs = _as_int_array("network", "n_inputs", self.n_inputs)
+        if n_inputs.ndim != 0 or int(n_inputs) < 1:
+            raise NetworkValidationError(
+                f"network: n_inputs = {self.n_inputs} must be an integer >= 1"
+            )
+        object.__setattr__(self, "n_inputs", int(n_inputs))
+        if not isinstance(self.populations, Mapping) or not self.populations:
+            raise NetworkValidationError(
+                "network: populations is empty; a network needs at least one LIFPopulation"
+            )
+        pops: dict[str, LIFPopulation] = {}
+        for name, pop in self.populations.items():
+            if not isinstance(name, str) or not _NAME_RE.match(name) or name == INPUT:
+                raise NetworkValidationError(
+                    f"network: population name {name!r} is not allowed; use letters, digits, "
+                    "'_', '.', '-' (starting with a letter or '_'), and not 'input'"
+                )
+            if not isinstance(pop, LIFPopulation):
+                raise NetworkValidationError(
+                    f"population '{name}': expected a LIFPopulation, got {type(pop).__name__}"
+                )
+            pops[name] = pop if pop.name == name else pop.named(name)
+        object.__setattr__(self, "populations", pops)
+        projections = tuple(self.projections)
+        for proj in projections:
+            if not isinstance(proj, Projection):
+                raise NetworkValidationError(
+                    f"network: projections must be Projection objects, got {type(proj).__name__}"
+                )
+            self._check_projection(proj, pops)
+        object.__setattr__(self, "projections", projections)
+        if self.outputs is None:
+            sources = {p.src for p in projections}
+            outputs = [n for n in pops if n not in sources] or list(pops)
+        else:
+            outputs = [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
+            for name in outputs:
+                if name not in pops:
+                    raise NetworkValidationError(
+                        f"network: outputs names unknown population {name!r}; "
+                        f"known: {', '.join(pops)}"
+                    )
+        object.__setattr__(self, "outputs", tuple(outputs))
+
+    def _check_projection(self, proj: Projection, pops: dict[str, LIFPopulation]) -> None:
+        known = ", ".join(["input", *pops])
+        for attr in ("src", "dst"):
+            name = getattr(proj, attr)
+            if name != INPUT and name not in pops:
+                raise NetworkValidationError(
+                    f"{proj.label}: {attr} = {name!r} is not a population of this network; "
+                    f"known: {known}"
+                )
+        n_src = self.n_inputs if proj.src == INPUT else pops[proj.src].size
+        n_dst = pops[proj.dst].size
+        if proj.weights.shape != (n_dst, n_src):
+            raise NetworkValidationError(
+                f"{proj.label}: weights has shape {proj.weights.shape}; expected "
+                f"({n_dst}, {n_src}) = (size of '{proj.dst}', size of '{proj.src}')"
+            )
+
+    # ------------------------------------------------------------------ queries
+    def size_of(self, name: str) -> int:
+        """Number of neurons of a population, or ``n_inputs`` for ``"input"``."""
+        return self.n_inputs if name == INPUT else self.populations[name].size
+
+    def incoming(self, name: str) -> list[Projection]:
+        """Projections whose destination is population ``name``, in network order."""
+        return [p for p in self.projections if p.dst == name]
+
+    @property
+    def max_delay(self) -> int:
+        return max((p.max_delay for p in self.projections), default=0)
+
+    @property
+    def n_neurons(self) -> int:
+        return sum(p.size for p in self.populations.values())
+
+    def strongly_connected_order(self) -> list[list[str]]:
+        """Populations grouped into strongly connected components, in topological order.
+
+        A component with more than one population, or with a self-projection, is
+        recurrent and must be simulated step by step; the others can be computed for a
+        block of steps at once once their sources are known.
+        """
+        names = list(self.populations)
+        succ: dict[str, list[str]] = {n: [] for n in names}
+        for p in self.projections:
+            if p.src != INPUT:
+                succ[p.src].append(p.dst)
+        index: dict[str, int] = {}
+        low: dict[str, int] = {}
+        on_stack: set[str] = set()
+        stack: list[str] = []
+        comps: list[list[str]] = []
+        counter = [0]
+
+        def visit(v: str) -> None:  # Tarjan; networks are small, recursion depth is fine
+            index[v] = low[v] = counter[0]
+            counter[0] += 1
+            stack.append(v)
+            on_stack.add(v)
+            for w in succ[v]:
+                if w not in index:
+                    visit(w)
+                    low[v] = min(low[v], low[w])
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+            if low[v] == index[v]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == v:
+                        break
+                comps.append(sorted(comp, key=names.index))
+
+        for n in names:
+            if n not in index:
+                visit(n)
+        comps.reverse()  # Tarjan emits sinks first
+        return comps
+
+    def max_abs_input(self, name: str) -> int:
+        """Upper bound of |a_in| (summed, shifted projection input) of population ``name``."""
+        bound = np.zeros(self.populations[name].size, dtype=np.int64)
+        for p in self.incoming(name):
+            w = np.abs(p.weights)
+            if p.weight_exp >= 0:
+                bound += w.sum(axis=1) << p.weight_exp
+            else:  # floor shift of a negative sum can add one per slot
+                slots = len(np.unique(p.delay_matrix()))
+                bound += (w.sum(axis=1) >> -p.weight_exp) + slots
+        return int(bound.max())

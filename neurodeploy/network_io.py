@@ -1,0 +1,120 @@
+"""Save and load a :class:`FixedPointNetwork` as an ``.npz`` file (no pickles).
+
+Layout (format ``neurodeploy.fixed_point_network``, version 1): an entry ``__meta__``
+holding a JSON document (n_inputs, outputs, populations with their scalar parameters,
+projections with their scalar fields) and one array entry per array-valued field:
+``pop/<name>/<param>`` for per-neuron parameters, ``proj/<i>/weights`` and
+``proj/<i>/delays``. Files are written atomically (temp file + rename) and read with
+``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from neurodeploy.errors import NeurodeployError
+from neurodeploy.network import FixedPointNetwork, LIFPopulation, Projection
+
+FORMAT = "neurodeploy.fixed_point_network"
+VERSION = 1
+
+
+def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
+    """Flatten a network into named arrays plus a JSON ``__meta__`` entry."""
+    arrays: dict[str, np.ndarray] = {}
+    pops = []
+    for name, pop in net.populations.items():
+        entry: dict[str, object] = {"name": name, "size": pop.size}
+        for param in LIFPopulation.PARAMETERS:
+            value = getattr(pop, param)
+            if isinstance(value, np.ndarray):
+                arrays[f"pop/{name}/{param}"] = value
+                entry[param] = None
+            else:
+                entry[param] = int(value)
+        pops.append(entry)
+    projs = []
+    for i, p in enumerate(net.projections):
+        arrays[f"proj/{i}/weights"] = p.weights
+        delays: object = p.delays
+        if isinstance(p.delays, np.ndarray):
+            arrays[f"proj/{i}/delays"] = p.delays
+            delays = "array"
+        projs.append({
+            "src": p.src, "dst": p.dst, "name": p.name, "weight_exp": p.weight_exp,
+            "num_weight_bits": p.num_weight_bits, "sign_mode": p.sign_mode, "delays": delays,
+        })
+    meta = {
+        "format": FORMAT, "version": VERSION, "n_inputs": net.n_inputs,
+        "outputs": list(net.outputs), "populations": pops, "projections": projs,
+    }
+    arrays["__meta__"] = np.array(json.dumps(meta))
+    return arrays
+
+
+def network_from_arrays(arrays: dict[str, np.ndarray], source: str = "network") -> FixedPointNetwork:
+    """Inverse of :func:`network_to_arrays`; validates everything again."""
+    try:
+        meta = json.loads(str(arrays["__meta__"]))
+    except (KeyError, ValueError) as exc:
+        raise NeurodeployError(f"{source}: not a neurodeploy network file ({exc})") from None
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise NeurodeployError(
+            f"{source}: format {meta.get('format')!r} version {meta.get('version')!r} is not "
+            f"supported; expected {FORMAT!r} version {VERSION}"
+        )
+    pops = {}
+    for entry in meta["populations"]:
+        name = entry["name"]
+        params = {
+            param: arrays[f"pop/{name}/{param}"] if entry[param] is None else entry[param]
+            for param in LIFPopulation.PARAMETERS
+        }
+        pops[name] = LIFPopulation(size=entry["size"], name=name, **params)
+    projs = []
+    for i, entry in enumerate(meta["projections"]):
+        delays = arrays[f"proj/{i}/delays"] if entry["delays"] == "array" else entry["delays"]
+        projs.append(Projection(
+            src=entry["src"], dst=entry["dst"], weights=arrays[f"proj/{i}/weights"],
+            weight_exp=entry["weight_exp"], delays=delays,
+            num_weight_bits=entry["num_weight_bits"], sign_mode=entry["sign_mode"],
+            name=entry["name"],
+        ))
+    return FixedPointNetwork(meta["n_inputs"], pops, projs, outputs=meta["outputs"])
+
+
+def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> Path:
+    """Write an ``.npz`` atomically: a temp file in the same folder, then a rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def save_network(net: FixedPointNetwork, path: str | os.PathLike[str]) -> Path:
+    """Save ``net`` to ``path`` (``.npz``), atomically."""
+    return atomic_savez(path, network_to_arrays(net))
+
+
+def load_network(path: str | os.PathLike[str]) -> FixedPointNetwork:
+    """Load a network saved by :func:`save_network` (never unpickles)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except FileNotFoundError:
+        raise NeurodeployError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise NeurodeployError(f"{path}: cannot read as .npz ({exc})") from None
+    return network_from_arrays(arrays, source=str(path))

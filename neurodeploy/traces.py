@@ -1,0 +1,95 @@
+"""What a backend returns: spikes (and u, v where it has them) per population and step."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from neurodeploy.errors import InputError
+from neurodeploy.network import FixedPointNetwork
+
+RECORDABLE = ("spikes", "v", "u")
+
+
+@dataclass
+class Traces:
+    """Recorded activity of one run of a network.
+
+    ``spikes[name]`` is a bool array (batch, steps, size); ``v[name]`` and ``u[name]``
+    (present only when recorded) are int64 arrays of the same shape for fixed-point
+    targets, float64 for float targets (in the same LSB units). Step t is 0-based: an
+    input spike at step t reaches a population behind one projection at step t+1+delay.
+    ``v`` is recorded after the reset, so it is 0 at a spike step.
+    """
+
+    target: str
+    spikes: dict[str, np.ndarray]
+    v: dict[str, np.ndarray] = field(default_factory=dict)
+    u: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def batch(self) -> int:
+        return next(iter(self.spikes.values())).shape[0]
+
+    @property
+    def steps(self) -> int:
+        return next(iter(self.spikes.values())).shape[1]
+
+    def spike_counts(self) -> dict[str, np.ndarray]:
+        """Spikes per sample and neuron: {name: (batch, size) int64}."""
+        return {k: s.sum(axis=1, dtype=np.int64) for k, s in self.spikes.items()}
+
+
+def check_record(record: Iterable[str] | str) -> tuple[str, ...]:
+    """Validate the ``record`` option: a subset of ('spikes', 'v', 'u')."""
+    items = (record,) if isinstance(record, str) else tuple(record)
+    for item in items:
+        if item not in RECORDABLE:
+            raise InputError(
+                f"record: {item!r} cannot be recorded; allowed: {', '.join(RECORDABLE)}"
+            )
+    return tuple(dict.fromkeys(("spikes", *items)))
+
+
+def check_populations(net: FixedPointNetwork, populations: Iterable[str] | None) -> tuple[str, ...]:
+    """Validate the populations to record (default: all, in network order)."""
+    if populations is None:
+        return tuple(net.populations)
+    names = (populations,) if isinstance(populations, str) else tuple(populations)
+    for name in names:
+        if name not in net.populations:
+            raise InputError(
+                f"populations: {name!r} is not a population of this network; "
+                f"known: {', '.join(net.populations)}"
+            )
+    return names
+
+
+def check_spikes(net: FixedPointNetwork, spikes: object) -> np.ndarray:
+    """Validate input spikes: (batch, steps, n_inputs), bool or 0/1 integers -> bool array."""
+    arr = np.asarray(spikes)
+    if arr.ndim != 3:
+        hint = " (add a batch axis: spikes[None])" if arr.ndim == 2 else ""
+        raise InputError(
+            f"spikes has shape {arr.shape}; expected (batch, steps, n_inputs={net.n_inputs}){hint}"
+        )
+    if arr.shape[2] != net.n_inputs:
+        raise InputError(
+            f"spikes has {arr.shape[2]} input channels (shape {arr.shape}); "
+            f"the network has n_inputs = {net.n_inputs}"
+        )
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise InputError(f"spikes has shape {arr.shape}; batch and steps must be >= 1")
+    if arr.dtype == bool:
+        return arr
+    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+        raise InputError(f"spikes has dtype {arr.dtype}; expected bool or 0/1 integers")
+    bad = (arr != 0) & (arr != 1)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise InputError(
+            f"spikes[{', '.join(map(str, idx))}] = {arr[idx]}; spikes must be 0/1 or bool"
+        )
+    return arr.astype(bool)

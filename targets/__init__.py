@@ -1,0 +1,64 @@
+"""Backends that run a :class:`~neurodeploy.FixedPointNetwork`.
+
+Each target is a function ``(net, spikes, record, populations, **options) -> Traces``.
+A target never knows how a network was trained.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from neurodeploy.errors import TargetUnavailableError
+
+
+@dataclass(frozen=True)
+class TargetInfo:
+    name: str
+    description: str
+    module: str
+    function: str
+    options: dict
+
+    def available(self) -> tuple[bool, str]:
+        """(usable here?, reason when not)."""
+        if self.name in ("lava", "lava-float"):
+            from neurodeploy.targets.lava import lava_available
+
+            return (True, "") if lava_available() else (False, "lava-nc not installed")
+        if self.name == "loihi2":
+            from neurodeploy.targets.lava import loihi_extension_available
+
+            if loihi_extension_available():
+                return False, "lava-loihi found, but the chip path is not implemented yet"
+            return False, "needs Intel's proprietary Lava extension (lava-loihi)"
+        return True, ""
+
+
+TARGETS: dict[str, TargetInfo] = {
+    t.name: t
+    for t in (
+        TargetInfo("reference", "neurodeploy's vectorised fixed-point simulator (bit-exact)",
+                   "neurodeploy.targets.reference", "simulate_reference", {}),
+        TargetInfo("lava", "Lava 0.10 CPU simulator, fixed_pt models (bit-accurate)",
+                   "neurodeploy.targets.lava", "simulate_lava", {}),
+        TargetInfo("lava-float", "Lava 0.10 CPU simulator, floating_pt models (float equivalent)",
+                   "neurodeploy.targets.lava", "simulate_lava", {"float_mode": True}),
+        TargetInfo("loihi2", "Loihi 2 chip through Intel's Lava extension (untested here)",
+                   "neurodeploy.targets.lava", "simulate_loihi2", {}),
+    )
+}
+
+
+def get_target(name: str) -> Callable:
+    """The simulate function of target ``name`` (with its fixed options bound)."""
+    info = TARGETS.get(name)
+    if info is None:
+        raise TargetUnavailableError(
+            f"target {name!r} is unknown; available: {', '.join(TARGETS)}"
+        )
+    func = getattr(importlib.import_module(info.module), info.function)
+    if not info.options:
+        return func
+    return lambda *args, **kwargs: func(*args, **{**info.options, **kwargs})

@@ -1,0 +1,186 @@
+"""The Lava target: run a :class:`FixedPointNetwork` on Lava 0.10's CPU simulator.
+
+``target="lava"`` uses Lava's ``fixed_pt`` (bit-accurate) process models;
+``target="lava-float"`` its ``floating_pt`` models with the float equivalent of the
+integers (see ``neurodeploy.targets.lava_worker``). ``target="loihi2"`` needs Intel's
+proprietary Lava extension for the chip (``lava-loihi``); neurodeploy cannot test that
+path here and says so when the extension is absent.
+
+Each Lava run happens in a child process in its own session (``lava_worker``): the
+batch goes in and the traces come out as ``.npz`` files, never through Lava's
+per-element ``Var.get``/``Var.set``. The parent enforces a timeout; on timeout, error or
+Ctrl-C it terminates the child's whole process group, and the child stops Lava's
+runtime in ``finally``, so no Lava process or shared memory is left behind.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import re
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from neurodeploy.errors import SimulationError, TargetUnavailableError
+from neurodeploy.network import FixedPointNetwork
+from neurodeploy.network_io import atomic_savez, network_to_arrays
+from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
+
+#: Neurons (batch x network size) laid side by side in one Lava run.
+DEFAULT_MAX_NEURONS_PER_RUN = 20_000
+#: Seconds allowed per Lava run before it is killed (start-up included).
+DEFAULT_TIMEOUT_S = 600.0
+
+
+def lava_available() -> bool:
+    """True when lava-nc can be imported here."""
+    return importlib.util.find_spec("lava") is not None
+
+
+def loihi_extension_available() -> bool:
+    """True when Intel's proprietary Lava extension for Loihi 2 (lava-loihi) is importable."""
+    try:
+        return importlib.util.find_spec("lava.magma.compiler.subcompilers.nc") is not None or (
+            importlib.util.find_spec("lava_loihi") is not None
+        )
+    except (ImportError, ValueError):
+        return False
+
+
+def _kill_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGTERM the worker's process group (Lava stops its runtime), then SIGKILL."""
+    if proc.poll() is not None:
+        return
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+def _first_error(stderr: bytes) -> str:
+    """The first exception line a Lava process printed (Lava often hangs after one)."""
+    for line in stderr.decode(errors="replace").splitlines():
+        if re.match(r"^[A-Za-z_.]*(Error|Exception): ", line):
+            return line.strip()
+    return ""
+
+
+def _run_batch(
+    net_arrays: dict[str, np.ndarray],
+    spikes: np.ndarray,
+    populations: tuple[str, ...],
+    record_state: bool,
+    float_mode: bool,
+    timeout_s: float,
+) -> list[dict[str, np.ndarray]]:
+    with tempfile.TemporaryDirectory(prefix="neurodeploy-lava-") as tmp:
+        job_dir = Path(tmp)
+        options = {"float_mode": float_mode, "record_state": record_state,
+                   "populations": list(populations)}
+        atomic_savez(job_dir / "job.npz", {
+            **net_arrays, "__spikes__": spikes.astype(np.uint8),
+            "__options__": np.array(json.dumps(options)),
+        })
+        cmd = [sys.executable, "-m", "neurodeploy.targets.lava_worker", str(job_dir)]
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                start_new_session=True)
+        try:
+            _, err = proc.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(proc)
+            _, err = proc.communicate()
+            cause = _first_error(err)
+            raise SimulationError(
+                f"lava: run timed out after {timeout_s:.0f} s (batch {spikes.shape[0]}, "
+                f"{spikes.shape[1]} steps)"
+                + (f"; a Lava process failed first: {cause}" if cause else
+                   "; pass a larger timeout_s or a smaller batch")
+            ) from None
+        finally:
+            _kill_group(proc)  # no-op when it already exited (also runs on Ctrl-C)
+        if proc.returncode != 0:
+            lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
+            last = lines[-1] if lines else f"exit code {proc.returncode}"
+            raise SimulationError(f"lava: worker failed: {last}")
+        results = []
+        for i in range(len(populations)):
+            with np.load(job_dir / f"rec_{i}.npz", allow_pickle=False) as rec:
+                results.append({k: rec[k] for k in rec.files})
+        return results
+
+
+def simulate_lava(
+    net: FixedPointNetwork,
+    spikes: np.ndarray,
+    record: Iterable[str] = ("spikes",),
+    populations: Iterable[str] | None = None,
+    float_mode: bool = False,
+    max_neurons_per_run: int = DEFAULT_MAX_NEURONS_PER_RUN,
+    timeout_s: float = DEFAULT_TIMEOUT_S,
+) -> Traces:
+    """Run ``net`` on Lava's CPU simulator; the batch is split into as few runs as fit.
+
+    ``max_neurons_per_run`` caps batch x neurons laid side by side in one run;
+    ``timeout_s`` applies to each run. Returns :class:`~neurodeploy.Traces` with int64
+    u, v for ``fixed_pt`` and float64 (same LSB units) for ``lava-float``.
+    """
+    if not lava_available():
+        raise TargetUnavailableError(
+            "lava: lava-nc is not installed; install it with `pip install lava-nc==0.10.0` "
+            "(Python 3.10)"
+        )
+    spikes = check_spikes(net, spikes)
+    record = check_record(record)
+    wanted = check_populations(net, populations)
+    batch, steps, _ = spikes.shape
+    per_run = max(1, int(max_neurons_per_run) // max(1, net.n_neurons + net.n_inputs))
+    record_state = "u" in record or "v" in record
+    net_arrays = network_to_arrays(net)
+    state_dtype = np.float64 if float_mode else np.int64
+    out_s = {n: np.zeros((batch, steps, net.size_of(n)), bool) for n in wanted}
+    out_u = {n: np.zeros(out_s[n].shape, state_dtype) for n in wanted} if "u" in record else {}
+    out_v = {n: np.zeros(out_s[n].shape, state_dtype) for n in wanted} if "v" in record else {}
+    scale = 64.0 if float_mode else 1
+    for b0 in range(0, batch, per_run):
+        chunk = spikes[b0 : b0 + per_run]
+        nb = chunk.shape[0]
+        results = _run_batch(net_arrays, chunk, wanted, record_state, float_mode, timeout_s)
+        for name, rec in zip(wanted, results):
+            size = net.size_of(name)
+
+            def unpack(a: np.ndarray, size: int = size, nb: int = nb) -> np.ndarray:
+                return a.reshape(steps, nb, size).transpose(1, 0, 2)
+
+            out_s[name][b0 : b0 + nb] = unpack(rec["spikes"])
+            if out_u:
+                out_u[name][b0 : b0 + nb] = unpack(rec["u"]) * scale
+            if out_v:
+                out_v[name][b0 : b0 + nb] = unpack(rec["v"]) * scale
+    return Traces(target="lava-float" if float_mode else "lava", spikes=out_s, v=out_v, u=out_u)
+
+
+def simulate_loihi2(net: FixedPointNetwork, spikes: np.ndarray, **_: object) -> Traces:
+    """Run on a Loihi 2 chip through Intel's Lava extension (untested here)."""
+    if not loihi_extension_available():
+        raise TargetUnavailableError(
+            "loihi2: Intel's proprietary Lava extension for Loihi 2 (lava-loihi) is not "
+            "installed; it is available to members of Intel's Neuromorphic Research Community. "
+            "Use target 'lava' for the bit-accurate CPU simulation, or record on the chip and "
+            "compare the recording with `neurodeploy verify --trace`"
+        )
+    raise TargetUnavailableError(  # pragma: no cover - needs the proprietary extension
+        "loihi2: the lava-loihi extension was found, but running on the chip through "
+        "Loihi2HwCfg is not implemented in this version of neurodeploy"
+    )
+

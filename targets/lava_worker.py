@@ -1,0 +1,181 @@
+"""Child-process side of the Lava target: build the Lava network, run it, write traces.
+
+Run as ``python -m neurodeploy.targets.lava_worker JOB_DIR``. ``JOB_DIR/job.npz`` holds
+the network (``neurodeploy.network_io`` layout), the input spikes of one batch and the
+options; the recorders write ``JOB_DIR/rec_<i>.npz``. The runtime is always stopped
+(also on error or SIGTERM), so no Lava child process or shared memory outlives the run.
+
+Batching: the samples of a batch are laid side by side as extra neurons. Every
+population becomes one LIF process of batch*size neurons (index ``b * size + i``) and
+every projection one ``Sparse`` (``DelaySparse`` when it has delays) with the
+block-diagonal weights ``kron(eye(batch), W)``. Samples cannot interact: there is no
+synapse between blocks, and each neuron has its own state and delay buffer.
+
+Float mode (``lava-float``) runs Lava's floating_pt models with the float equivalent of
+the integers at scale S = 64 (state in units of one weight LSB): ``du_f = (du + 1)/4096``,
+``dv_f = dv/4096``, ``vth_f = vth``, ``W_f = W * 2**weight_exp``, ``bias_f = bias/64``;
+u and v are multiplied by 64 on the way out so they share the fixed targets' units.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+from pathlib import Path
+
+import numpy as np
+
+
+def _terminate(signum, frame):  # SIGTERM from the parent: unwind so `finally` stops Lava
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _connect_everything(net, lif, ring, sparse_cls, float_mode, batch, extra):
+    """Add zero-weight links from the input to populations that Lava would not compile.
+
+    Lava compiles only the processes connected to the one it runs; a population with no
+    path to or from the input would be left out. A zero weight changes no sum.
+    """
+    from neurodeploy.network import INPUT
+
+    adj = {n: set() for n in (INPUT, *net.populations)}
+    for p in net.projections:
+        adj[p.src].add(p.dst)
+        adj[p.dst].add(p.src)
+    seen, todo = {INPUT}, [INPUT]
+    while todo:
+        for m in adj[todo.pop()]:
+            if m not in seen:
+                seen.add(m)
+                todo.append(m)
+    from scipy.sparse import csr_matrix
+
+    for name, pop in net.populations.items():
+        if name in seen:
+            continue
+        zero = csr_matrix((batch * pop.size, batch * net.n_inputs),
+                          dtype=float if float_mode else np.int32)
+        conn = sparse_cls(weights=zero)
+        ring.s_out.connect(conn.s_in)
+        conn.a_out.connect(lif[name].a_in)
+        extra.append(conn)
+        # everything reachable from `name` is now connected too
+        todo = [name]
+        seen.add(name)
+        while todo:
+            for m in adj[todo.pop()]:
+                if m not in seen:
+                    seen.add(m)
+                    todo.append(m)
+
+
+def build_and_run(job_dir: Path) -> None:
+    from lava.magma.core.run_conditions import RunSteps
+    from lava.magma.core.run_configs import Loihi2SimCfg
+    from lava.proc.io.source import RingBuffer
+    from lava.proc.lif.process import LIF
+    from lava.proc.sparse.process import DelaySparse, Sparse
+    from lava.utils.weightutils import SignMode
+    from scipy.sparse import csr_matrix, identity, kron
+
+    from neurodeploy import fixed_point as fp
+    from neurodeploy.network import INPUT
+    from neurodeploy.network_io import network_from_arrays
+    from neurodeploy.targets.lava_procs.processes import PerNeuronLIF, SpikeStateRecorder
+
+    with np.load(job_dir / "job.npz", allow_pickle=False) as data:
+        arrays = {k: data[k] for k in data.files}
+    options = json.loads(str(arrays.pop("__options__")))
+    spikes = arrays.pop("__spikes__")
+    net = network_from_arrays(arrays, source="lava job")
+    float_mode = bool(options["float_mode"])
+    record_state = bool(options["record_state"])
+    wanted = list(options["populations"])
+    batch, steps, n_in = spikes.shape
+    eye = identity(batch, format="csr", dtype=np.int64)
+
+    data = spikes.transpose(0, 2, 1).reshape(batch * n_in, steps)
+    ring = RingBuffer(data=data.astype(float if float_mode else np.int32))
+    lif = {}
+    for name, pop in net.populations.items():
+        tile = (lambda x: np.tile(np.asarray(x, dtype=np.int64), batch))  # noqa: E731
+        bias = fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp"))
+        uniform = all(pop.is_uniform(k) for k in ("du", "dv", "vth"))
+        if float_mode:
+            params = dict(du=(pop.param("du") + 1) / fp.DECAY_UNITY,
+                          dv=pop.param("dv") / fp.DECAY_UNITY, vth=pop.param("vth") * 1.0)
+            kwargs = dict(bias_mant=np.tile(bias / 64.0, batch), bias_exp=0)
+        else:
+            params = {k: pop.param(k) for k in ("du", "dv", "vth")}
+            kwargs = dict(bias_mant=tile(pop.param("bias_mant")),
+                          bias_exp=tile(pop.param("bias_exp")))
+        shape = (batch * pop.size,)
+        if uniform:  # Lava's own LIF process, scalar parameters as Python numbers
+            cast = float if float_mode else int
+            scalars = {k: cast(v[0]) for k, v in params.items()}
+            lif[name] = LIF(shape=shape, **scalars, **kwargs)
+        else:
+            vectors = {k: np.tile(v, batch) for k, v in params.items()}
+            lif[name] = PerNeuronLIF(shape=shape, **vectors, **kwargs)
+
+    conns = []
+    for p in net.projections:
+        w = p.weights.astype(np.int64)
+        if float_mode:
+            weights = kron(eye, csr_matrix(w * 2.0 ** p.weight_exp), format="csr")
+        else:
+            weights = kron(eye, csr_matrix(w), format="csr").astype(np.int32)
+        fixed_kwargs = {} if float_mode else dict(
+            weight_exp=p.weight_exp, num_weight_bits=p.num_weight_bits,
+            sign_mode=SignMode[p.sign_mode.upper()],
+        )
+        if p.max_delay > 0:
+            delays = kron(eye, csr_matrix(p.delay_matrix()), format="csr").astype(np.int64)
+            conn = DelaySparse(weights=weights, delays=delays, **fixed_kwargs)
+        else:
+            conn = Sparse(weights=weights, **fixed_kwargs)
+        source = ring if p.src == INPUT else lif[p.src]
+        source.s_out.connect(conn.s_in)
+        conn.a_out.connect(lif[p.dst].a_in)
+        conns.append(conn)
+    _connect_everything(net, lif, ring, Sparse, float_mode, batch, conns)
+
+    recorders = []
+    for i, name in enumerate(wanted):
+        shape = (batch * net.populations[name].size,)
+        rec = SpikeStateRecorder(shape=shape, num_steps=steps,
+                                 path=str(job_dir / f"rec_{i}.npz"), record_state=record_state)
+        lif[name].s_out.connect(rec.s_in)
+        if record_state:
+            rec.u_ref.connect_var(lif[name].u)
+            rec.v_ref.connect_var(lif[name].v)
+        recorders.append(rec)
+
+    cfg = Loihi2SimCfg(select_tag="floating_pt" if float_mode else "fixed_pt")
+    try:
+        ring.run(condition=RunSteps(num_steps=steps), run_cfg=cfg)
+    finally:
+        ring.stop()
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    signal.signal(signal.SIGTERM, _terminate)
+    job_dir = Path(argv[0])
+    try:
+        build_and_run(job_dir)
+    except KeyboardInterrupt as exc:
+        print(f"lava worker interrupted ({exc})", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        import traceback
+
+        traceback.print_exc()
+        print(f"lava worker failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Random fixed-point networks for property tests (shared by several test modules)."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import strategies as st
+
+from neurodeploy import FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy import fixed_point as fp
+
+SMALL_VTH = (0, 1, 3, 10, 40, 200, 1000, 131071)
+DECAYS = (0, 1, 7, 200, 1024, 2048, 4000, 4095)
+
+
+def _param(rng: np.random.Generator, size: int, choices, lo: int, hi: int):
+    """A scalar or a per-neuron vector, from a few typical values or the full range."""
+    pick = rng.integers(3)
+    if pick == 0:
+        return int(rng.choice(choices))
+    if pick == 1:
+        return int(rng.integers(lo, hi + 1))
+    return rng.choice(choices, size=size).astype(np.int64)
+
+
+def random_network(seed: int, n_pops: int, recurrent: bool, max_delay: int) -> FixedPointNetwork:
+    """A random network: 1-4 populations, every weight format, delays, biases."""
+    rng = np.random.default_rng(seed)
+    n_inputs = int(rng.integers(1, 6))
+    pops = {}
+    for k in range(n_pops):
+        size = int(rng.integers(1, 7))
+        pops[f"p{k}"] = LIFPopulation(
+            size=size,
+            du=_param(rng, size, DECAYS, 0, fp.DECAY_MAX),
+            dv=_param(rng, size, DECAYS, 0, fp.DECAY_MAX),
+            vth=_param(rng, size, SMALL_VTH, 0, fp.VTH_MAX),
+            bias_mant=(0 if rng.random() < 0.4 else _param(
+                rng, size, (-4096, -100, -1, 1, 50, 4095), fp.BIAS_MANT_MIN, fp.BIAS_MANT_MAX)),
+            bias_exp=_param(rng, size, (-8, -3, 0, 2, 7), fp.BIAS_EXP_MIN, fp.BIAS_EXP_MAX),
+        )
+    names = list(pops)
+    projections = []
+    for k, dst in enumerate(names):
+        sources = ["input"] if k == 0 else [names[k - 1]]
+        if rng.random() < 0.3:
+            sources.append("input")
+        if recurrent and rng.random() < 0.6:
+            sources.append(names[int(rng.integers(k, n_pops))])  # self or a later population
+        for src in sources:
+            n_src = n_inputs if src == "input" else pops[src].size
+            shape = (pops[dst].size, n_src)
+            sign_mode = str(rng.choice(fp.SIGN_MODES))
+            nbits = int(rng.choice([8, 8, 7, 5, 3, 1]))
+            lo, hi = fp.weight_limits(sign_mode)
+            raw = rng.integers(lo, hi + 1, size=shape)
+            raw[rng.random(shape) < 0.2] = 0
+            weights = fp.lava_weight_transform(raw, sign_mode, nbits)
+            kind = rng.integers(4)
+            delays = None
+            if max_delay and kind == 1:
+                delays = int(rng.integers(0, max_delay + 1))
+            elif max_delay and kind == 2:
+                delays = rng.integers(0, max_delay + 1, size=n_src)
+            elif max_delay and kind == 3:
+                delays = rng.integers(0, max_delay + 1, size=shape)
+            projections.append(Projection(
+                src=src, dst=dst, weights=weights, weight_exp=int(rng.integers(-8, 8)),
+                delays=delays, num_weight_bits=nbits, sign_mode=sign_mode,
+            ))
+    return FixedPointNetwork(n_inputs, pops, projections)
+
+
+def random_spikes(seed: int, net: FixedPointNetwork, batch: int, steps: int) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1)
+    rate = rng.choice([0.05, 0.3, 0.8])
+    return rng.random((batch, steps, net.n_inputs)) < rate
+
+
+@st.composite
+def network_cases(draw, max_pops: int = 4, max_steps: int = 40):
+    """(network, spikes) with hypothesis choosing the structure and seed."""
+    seed = draw(st.integers(0, 2**32 - 1))
+    n_pops = draw(st.integers(1, max_pops))
+    recurrent = draw(st.booleans())
+    max_delay = draw(st.sampled_from([0, 3, 10, fp.DELAY_MAX]))
+    steps = draw(st.integers(5, max_steps))
+    batch = draw(st.integers(1, 3))
+    net = random_network(seed, n_pops, recurrent, max_delay)
+    return net, random_spikes(seed, net, batch, steps)
