@@ -63,7 +63,8 @@ def doctor() -> None:
     for name, value in report["versions"].items():
         table.add_row(name, value or "[red]not installed[/red]")
     for name, (ok, reason) in report["targets"].items():
-        table.add_row(f"target {name}", "[green]available[/green]" if ok else f"[yellow]{reason}[/yellow]")
+        status = "[green]available[/green]" if ok else f"[yellow]{reason}[/yellow]"
+        table.add_row(f"target {name}", status)
     ext = report["loihi_extension"]
     table.add_row("Loihi 2 extension (lava-loihi)", "[green]importable[/green]" if ext
                   else "[yellow]not installed (proprietary; Intel INRC)[/yellow]")
@@ -84,8 +85,37 @@ def targets() -> None:
     table.add_column("here")
     for info in TARGETS.values():
         ok, reason = info.available()
-        table.add_row(info.name, info.description, "[green]yes[/green]" if ok else f"[yellow]{reason}[/yellow]")
+        here = "[green]yes[/green]" if ok else f"[yellow]{reason}[/yellow]"
+        table.add_row(info.name, info.description, here)
     console.print(table)
+
+
+@app.command()
+def run(
+    network: str = typer.Argument(..., help="Network file (.npz written by save_network)."),
+    spikes: str = typer.Option(..., "--spikes", help="Input spikes: .npz with array 'spikes' "
+                               "(batch, steps, n_inputs) or .npy."),
+    target: str = typer.Option("reference", help="Backend (see `neurodeploy targets`)."),
+    out: str = typer.Option(..., "--out", help="Traces .npz to write (spikes/<pop>, v/<pop>, "
+                            "u/<pop>)."),
+    record: str = typer.Option("spikes", help="Comma-separated subset of spikes,v,u."),
+) -> None:
+    """Run a fixed-point network on one backend and save its traces.
+
+    Example: [bold]neurodeploy run net.npz --spikes input.npz --target lava --record spikes,v
+    --out traces.npz[/bold]
+    """
+    from neurodeploy.network_io import atomic_savez, load_network
+    from neurodeploy.simulate import simulate
+    from neurodeploy.traces import load_spikes, traces_to_arrays
+
+    net = load_network(network)
+    traces = simulate(net, load_spikes(spikes), target=target,
+                      record=[r.strip() for r in record.split(",") if r.strip()])
+    atomic_savez(out, traces_to_arrays(traces))
+    counts = ", ".join(f"{n}: {int(s.sum())}" for n, s in traces.spikes.items())
+    console.print(f"{target}: {traces.batch} samples x {traces.steps} steps; spikes {counts}; "
+                  f"wrote {out}")
 
 
 @app.command()

@@ -47,7 +47,8 @@ def run_demo(steps: int = 200, batch: int = 8, seed: int = 0,
         spikes = tr.spikes["lif"][0, :, 0]
         v = tr.v["lif"][0, :, 0]
         off_spike = ~chip.output_spikes
-        exact = bool((spikes == chip.output_spikes).all() and (v[off_spike] == chip.v[off_spike]).all())
+        exact = bool((spikes == chip.output_spikes).all()
+                     and (v[off_spike] == chip.v[off_spike]).all())
         rows.append(("Loihi 2 chip recording vs " + target, target, exact, dt))
     console.print(f"chip spikes at steps {spike_steps.tolist()} (0-based); "
                   "v compared at every other step")

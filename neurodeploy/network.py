@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -125,8 +125,8 @@ class LIFPopulation:
     bias_exp: int | np.ndarray = 0
     name: str | None = field(default=None, compare=False)
 
-    PARAMETERS = ("du", "dv", "vth", "bias_mant", "bias_exp")
-    RANGES = {
+    PARAMETERS: ClassVar[tuple[str, ...]] = ("du", "dv", "vth", "bias_mant", "bias_exp")
+    RANGES: ClassVar[dict[str, tuple[int, int]]] = {
         "du": (0, fp.DECAY_MAX),
         "dv": (0, fp.DECAY_MAX),
         "vth": (0, fp.VTH_MAX),

@@ -57,7 +57,9 @@ def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
     return arrays
 
 
-def network_from_arrays(arrays: dict[str, np.ndarray], source: str = "network") -> FixedPointNetwork:
+def network_from_arrays(
+    arrays: dict[str, np.ndarray], source: str = "network"
+) -> FixedPointNetwork:
     """Inverse of :func:`network_to_arrays`; validates everything again."""
     try:
         meta = json.loads(str(arrays["__meta__"]))

@@ -93,3 +93,29 @@ def check_spikes(net: FixedPointNetwork, spikes: object) -> np.ndarray:
             f"spikes[{', '.join(map(str, idx))}] = {arr[idx]}; spikes must be 0/1 or bool"
         )
     return arr.astype(bool)
+
+
+def traces_to_arrays(traces: Traces) -> dict[str, np.ndarray]:
+    """Flatten traces for an ``.npz``: ``spikes/<pop>``, ``v/<pop>``, ``u/<pop>``, ``target``."""
+    arrays: dict[str, np.ndarray] = {"target": np.array(traces.target)}
+    for kind in RECORDABLE:
+        for name, arr in getattr(traces, kind).items():
+            arrays[f"{kind}/{name}"] = arr
+    return arrays
+
+
+def load_spikes(path: str) -> np.ndarray:
+    """Input spikes from an ``.npz`` (array ``spikes``, (batch, steps, n_inputs)) or ``.npy``."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            if isinstance(data, np.ndarray):
+                return data
+            if "spikes" not in data.files:
+                raise InputError(
+                    f"{path}: no array named 'spikes' (found: {', '.join(data.files) or 'none'})"
+                )
+            return data["spikes"]
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read spikes ({exc})") from None

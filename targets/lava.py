@@ -15,10 +15,11 @@ runtime in ``finally``, so no Lava process or shared memory is left behind.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
-import re
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -54,18 +55,58 @@ def loihi_extension_available() -> bool:
         return False
 
 
-def _kill_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """SIGTERM the worker's process group (Lava stops its runtime), then SIGKILL."""
-    if proc.poll() is not None:
-        return
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-    except ProcessLookupError:
-        pass
+def _group_members(pgid: int) -> list[int]:
+    """PIDs of live processes in process group ``pgid`` (Linux /proc)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z" and int(fields[2]) == pgid:
+            pids.append(int(entry.name))
+    return pids
+
+
+def _shared_memory_of(pids: list[int]) -> set[str]:
+    """Names of POSIX shared-memory segments mapped by ``pids`` (Lava's channels)."""
+    names = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        for line in maps.splitlines():
+            if "/dev/shm/" in line:
+                names.add(line.split("/dev/shm/", 1)[1].split()[0])
+    return names
+
+
+def _kill_group(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
+    """Stop the worker and everything it started; leave no process or shared memory.
+
+    First SIGTERM to the worker alone: it unwinds and stops Lava's runtime, which ends
+    Lava's processes and unlinks their shared memory. Whatever is still alive after
+    ``grace_s`` (or survives the worker) is killed, and the shared-memory segments it
+    had mapped are unlinked.
+    """
+    if proc.poll() is None:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+    members = _group_members(proc.pid)
+    if members:
+        segments = _shared_memory_of(members)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        if proc.poll() is None:
+            proc.wait()
+        for name in segments:
+            Path("/dev/shm", name).unlink(missing_ok=True)
 
 
 def _first_error(stderr: bytes) -> str:
@@ -156,7 +197,7 @@ def simulate_lava(
         chunk = spikes[b0 : b0 + per_run]
         nb = chunk.shape[0]
         results = _run_batch(net_arrays, chunk, wanted, record_state, float_mode, timeout_s)
-        for name, rec in zip(wanted, results):
+        for name, rec in zip(wanted, results, strict=True):
             size = net.size_of(name)
 
             def unpack(a: np.ndarray, size: int = size, nb: int = nb) -> np.ndarray:

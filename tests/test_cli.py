@@ -1,0 +1,120 @@
+"""The command line: help, version, doctor, targets, run, and one-line errors (exit 2)."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from neurodeploy import __version__, save_network
+from neurodeploy.conformance import nir_paper_single_lif_network
+
+
+def cli(*args, check_rc=None):
+    proc = subprocess.run([sys.executable, "-m", "neurodeploy", *args], capture_output=True,
+                          text=True, timeout=300)
+    if check_rc is not None:
+        assert proc.returncode == check_rc, proc.stdout + proc.stderr
+    return proc
+
+
+def test_help_lists_commands():
+    out = cli("--help", check_rc=0).stdout
+    for command in ("doctor", "targets", "run", "demo"):
+        assert command in out
+
+
+@pytest.mark.parametrize("command", ["doctor", "targets", "run", "demo"])
+def test_every_command_help_has_an_example(command):
+    assert "Example:" in cli(command, "--help", check_rc=0).stdout
+
+
+def test_version():
+    assert cli("--version", check_rc=0).stdout.strip() == f"neurodeploy {__version__}"
+
+
+def test_doctor_reports_versions_and_targets():
+    out = cli("doctor", check_rc=0).stdout
+    from importlib.metadata import version
+
+    assert version("lava-nc") in out and version("numpy") in out
+    assert "target reference" in out and "target loihi2" in out
+    assert "lava-loihi" in out
+
+
+def test_targets_lists_all_backends():
+    out = cli("targets", check_rc=0).stdout
+    for name in ("reference", "lava", "lava-float", "loihi2"):
+        assert name in out
+
+
+@pytest.fixture
+def files(tmp_path):
+    net = save_network(nir_paper_single_lif_network(), tmp_path / "net.npz")
+    x = np.zeros((2, 80, 1), bool)
+    x[:, ::3] = True
+    np.savez(tmp_path / "x.npz", spikes=x)
+    return net, tmp_path / "x.npz", x
+
+
+def test_run_writes_traces_equal_to_the_library(files, tmp_path):
+    from neurodeploy import simulate
+
+    net_path, x_path, x = files
+    out = tmp_path / "traces.npz"
+    cli("run", str(net_path), "--spikes", str(x_path), "--record", "spikes,v", "--out", str(out),
+        check_rc=0)
+    expected = simulate(nir_paper_single_lif_network(), x, record=("spikes", "v"))
+    with np.load(out) as data:
+        assert (data["spikes/lif"] == expected.spikes["lif"]).all()
+        assert (data["v/lif"] == expected.v["lif"]).all()
+        assert data["spikes/lif"].any()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--target", "nope"], "target 'nope' is unknown"),
+        (["--record", "w"], "record: 'w' cannot be recorded"),
+        (["--spikes", "missing.npz"], "missing.npz: no such file"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_writes_nothing(files, tmp_path, args, needle):
+    net_path, x_path, _ = files
+    out = tmp_path / "never.npz"
+    base = ["run", str(net_path), "--spikes", str(x_path), "--out", str(out)]
+    for i in range(0, len(args), 2):  # override options
+        j = base.index(args[i]) if args[i] in base else None
+        if j is None:
+            base += args[i : i + 2]
+        else:
+            base[j + 1] = str(tmp_path / args[i + 1]) if args[i] == "--spikes" else args[i + 1]
+    proc = cli(*base, check_rc=2)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and needle in lines[0]
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_wrong_input_shape_names_the_shape(files, tmp_path):
+    net_path, _, _ = files
+    np.savez(tmp_path / "bad.npz", spikes=np.zeros((2, 5, 3)))
+    proc = cli("run", str(net_path), "--spikes", str(tmp_path / "bad.npz"), "--out",
+               str(tmp_path / "o.npz"), check_rc=2)
+    assert "spikes has 3 input channels" in proc.stderr and "n_inputs = 1" in proc.stderr
+
+
+def test_debug_shows_the_traceback(files, tmp_path):
+    net_path, x_path, _ = files
+    proc = cli("--debug", "run", str(net_path), "--spikes", str(x_path), "--out",
+               str(tmp_path / "o.npz"), "--target", "nope", check_rc=2)
+    assert "Traceback" in proc.stderr and "TargetUnavailableError" in proc.stderr
+
+
+def test_unreadable_network_file(tmp_path):
+    bad = tmp_path / "net.npz"
+    bad.write_bytes(b"not a zip")
+    np.savez(tmp_path / "x.npz", spikes=np.zeros((1, 2, 1)))
+    proc = cli("run", str(bad), "--spikes", str(tmp_path / "x.npz"), "--out",
+               str(tmp_path / "o.npz"), check_rc=2)
+    assert "cannot read as .npz" in proc.stderr

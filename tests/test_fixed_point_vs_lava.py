@@ -1,0 +1,87 @@
+"""The shared integer helpers and the reference neuron step, checked against Lava's code.
+
+These call Lava's own functions in-process (weight utilities, PyLifModelBitAcc's
+arithmetic) on random and extreme values; whole networks are compared in
+test_lava_equivalence.py.
+"""
+
+import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
+from lava.proc.lif.models import PyLifModelBitAcc
+from lava.utils.weightutils import SignMode, clip_weights, determine_sign_mode, truncate_weights
+
+from neurodeploy import fixed_point as fp
+from neurodeploy.targets.reference import ReferencePlan, _CompiledPopulation
+
+weights = st.lists(st.integers(-400, 400), min_size=1, max_size=30).map(np.array)
+
+
+@given(weights, st.sampled_from(fp.SIGN_MODES), st.integers(1, 8))
+def test_weight_transform_equals_lava_clip_and_truncate(w, sign_mode, nbits):
+    mode = SignMode[sign_mode.upper()]
+    lava = truncate_weights(clip_weights(w, mode, num_bits=8), mode, nbits)
+    assert (fp.lava_weight_transform(w, sign_mode, nbits) == lava).all()
+
+
+@given(weights)
+def test_sign_mode_inference_equals_lava(w):
+    assert fp.infer_sign_mode(w).upper() == determine_sign_mode(w).name
+
+
+@given(st.lists(st.integers(-2**40, 2**40), min_size=1, max_size=20).map(np.array))
+def test_int32_wrap_equals_numpy_int32_overflow(x):
+    assert (fp.wrap_int32(x) == x.astype(np.int32)).all()
+
+
+state = st.integers(-(2**23) + 1, 2**23)
+n_neurons = 12
+
+
+@given(
+    u=st.lists(state, min_size=n_neurons, max_size=n_neurons),
+    v=st.lists(state, min_size=n_neurons, max_size=n_neurons),
+    a=st.lists(st.one_of(st.integers(-2**15, 2**15), st.integers(-2**30, 2**30)),
+               min_size=n_neurons, max_size=n_neurons),
+    du=st.integers(0, 4095), dv=st.integers(0, 4095), vth=st.integers(0, 131071),
+    bias_mant=st.integers(-4096, 4095), bias_exp=st.integers(-8, 7),
+    steps=st.integers(1, 4),
+)
+def test_reference_neuron_step_equals_lava_pylifmodelbitacc(u, v, a, du, dv, vth, bias_mant,
+                                                            bias_exp, steps):
+    """Random states and inputs, including u beyond its wrap and a_in that overflows int32."""
+    lava = PyLifModelBitAcc({})
+    lava.u = np.array(u, dtype=np.int32)
+    lava.v = np.array(np.clip(v, -(2**23) + 1, 2**23 - 1), dtype=np.int32)
+    lava.du, lava.dv, lava.vth = du, dv, vth
+    lava.bias_mant = np.full(n_neurons, bias_mant, dtype=np.int16)
+    lava.bias_exp = np.full(n_neurons, bias_exp, dtype=np.int16)
+    lava.scale_bias()
+    lava.scale_threshold()
+    pop = _CompiledPopulation(
+        size=n_neurons, keep_u=np.full(n_neurons, 4096 - du - 1), keep_v=np.full(n_neurons, 4096 - dv),
+        bias=fp.effective_bias(np.full(n_neurons, bias_mant), np.full(n_neurons, bias_exp)),
+        vth_scaled=np.full(n_neurons, vth << 6), emulate_int32=True,
+    )
+    ru = lava.u.astype(np.int64)[None]
+    rv = lava.v.astype(np.int64)[None]
+    a_in = fp.wrap_int32(np.array(a, dtype=np.int64))  # what an int32 channel delivers
+    for _ in range(steps):
+        lava.subthr_dynamics(a_in.astype(np.int32))
+        lava_spikes = lava.spiking_activation()
+        lava.reset_voltage(lava_spikes)
+        spikes = ReferencePlan._lif_step(pop, a_in[None], ru, rv)
+        assert (spikes[0] == lava_spikes).all()
+        assert (ru[0] == lava.u).all()
+        assert (rv[0] == lava.v).all()
+
+
+@given(st.lists(st.integers(-4096, 4095), min_size=1, max_size=10),
+       st.lists(st.integers(-8, 7), min_size=1, max_size=10))
+def test_effective_bias_equals_lava_scale_bias(mant, exp):
+    n = min(len(mant), len(exp))
+    lava = PyLifModelBitAcc({})
+    lava.bias_mant = np.array(mant[:n], dtype=np.int16)
+    lava.bias_exp = np.array(exp[:n], dtype=np.int16)
+    lava.scale_bias()
+    assert (fp.effective_bias(mant[:n], exp[:n]) == lava.effective_bias).all()

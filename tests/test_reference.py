@@ -1,0 +1,152 @@
+"""The reference simulator, specified by small networks whose integers follow by hand
+from the rules in shared/docs/loihi2-fixed-point.md (0-based steps, one step per hop)."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
+from neurodeploy.network import INPUT
+from neurodeploy.targets.reference import ReferencePlan, _compile_projection
+
+from netgen import network_cases
+
+
+def run(net, spikes, **kw):
+    return simulate(net, np.asarray(spikes, dtype=bool), target="reference",
+                    record=("spikes", "v", "u"), **kw)
+
+
+def single(n_inputs=1, size=1, weights=None, **pop):
+    params = dict(du=4095, dv=4095, vth=0)
+    params.update(pop)
+    w = np.ones((size, n_inputs), int) * 2 if weights is None else np.asarray(weights)
+    proj_kw = {k: params.pop(k) for k in ("delays", "weight_exp") if k in params}
+    return FixedPointNetwork(n_inputs, {"h": LIFPopulation(size=size, **params)},
+                             [Projection(INPUT, "h", w, **proj_kw)])
+
+
+def test_axonal_delays_arrive_at_t_plus_1_plus_d():
+    # du = dv = 4095 and vth = 0: a neuron spikes exactly at the steps where it gets input.
+    net = single(4, 4, np.eye(4, dtype=int) * 2, delays=[0, 1, 5, 62])
+    x = np.zeros((1, 70, 4))
+    x[0, 2] = 1
+    spikes = run(net, x).spikes["h"][0]
+    assert [np.flatnonzero(spikes[:, j]).tolist() for j in range(4)] == [[3], [4], [8], [65]]
+
+
+def test_one_step_per_hop_through_two_populations():
+    pops = {"a": LIFPopulation(1, du=4095, dv=4095, vth=0),
+            "b": LIFPopulation(1, du=4095, dv=4095, vth=0)}
+    net = FixedPointNetwork(1, pops, [Projection(INPUT, "a", [[2]]), Projection("a", "b", [[2]])])
+    x = np.zeros((1, 6, 1))
+    x[0, 0] = 1
+    tr = run(net, x)
+    assert np.flatnonzero(tr.spikes["a"][0, :, 0]).tolist() == [1]
+    assert np.flatnonzero(tr.spikes["b"][0, :, 0]).tolist() == [2]
+
+
+def test_weight_exp_floors_each_delay_slot_sum():
+    # weights -1, -1 and weight_exp -1: one slot sums to -2 -> -1; two slots give -1 + -1.
+    x = np.zeros((1, 6, 2))
+    x[0, 1, :] = 1
+    same = single(2, 1, [[-1, -1]], weight_exp=-1, vth=131071)
+    u_same = run(same, x).u["h"][0, :, 0]
+    assert u_same[2] == -1 * 64
+    split = single(2, 1, [[-1, -1]], weight_exp=-1, vth=131071,
+                   delays=np.array([[0, 1]]))
+    x2 = np.zeros((1, 6, 2))
+    x2[0, 1, 0] = 1
+    x2[0, 0, 1] = 1  # arrives at step 2 through delay 1, together with channel 0
+    assert run(split, x2).u["h"][0, 2, 0] == -2 * 64
+    pos = single(1, 1, [[3]], weight_exp=-1, vth=131071)
+    assert run(pos, x[:, :, :1]).u["h"][0, 2, 0] == 1 * 64  # floor(3 / 2) = 1
+    big = single(1, 1, [[3]], weight_exp=7, vth=131071)
+    assert run(big, x[:, :, :1]).u["h"][0, 2, 0] == (3 << 7) << 6
+
+
+def test_du_zero_still_leaks_because_of_the_hidden_plus_one():
+    x = np.zeros((1, 4, 1))
+    x[0, 0] = 1
+    leaky = run(single(1, 1, [[64]], du=0, vth=131071), x).u["h"][0, :, 0]
+    assert leaky[1] == 64 << 6 and leaky[2] == 4095  # trunc(4096 * 4095 / 4096)
+    full = run(single(1, 1, [[64]], du=4095, vth=131071), x).u["h"][0, :, 0]
+    assert full[1] == 4096 and full[2] == 0
+
+
+def test_bias_is_not_shifted_and_negative_exponent_floors():
+    quiet = np.zeros((1, 5, 1))
+    v = run(single(1, 1, [[0]], bias_mant=1, bias_exp=6, vth=1), quiet).v["h"][0, :, 0]
+    assert v.tolist() == [64] * 5  # bias 64 = one weight unit; 64 > (1 << 6) is false
+    v = run(single(1, 1, [[0]], bias_mant=-3, bias_exp=-1, vth=1), quiet).v["h"][0, :, 0]
+    assert v.tolist() == [-2] * 5  # floor(-3 / 2)
+
+
+def test_threshold_is_strict_and_v_resets_to_zero():
+    net = single(1, 1, [[0]], bias_mant=1, bias_exp=6, vth=1, dv=0)
+    tr = run(net, np.zeros((1, 4, 1)))
+    # v: 64, then 128 > 64 spikes and resets to 0, then 64, 128 ...
+    assert tr.v["h"][0, :, 0].tolist() == [64, 0, 64, 0]
+    assert tr.spikes["h"][0, :, 0].tolist() == [False, True, False, True]
+
+
+def test_v_saturates_at_24_bits():
+    net = single(1, 1, [[0]], bias_mant=-4096, bias_exp=7, dv=0, vth=0)
+    v = run(net, np.zeros((1, 20, 1))).v["h"][0, :, 0]
+    expected = [max(-524288 * (t + 1), -(2**23 - 1)) for t in range(20)]
+    assert v.tolist() == expected
+
+
+@pytest.mark.parametrize(("n_src", "weight"), [(4096, 255), (70000, 255)])
+def test_float_products_are_exact_integer_sums(n_src, weight):
+    """float32 (sums < 2**24) and float64 paths both equal integer arithmetic."""
+    rng = np.random.default_rng(n_src)
+    w = rng.choice([weight, weight - 1, 0], size=(3, n_src))
+    w[0] = weight  # one row at the largest possible sum
+    proj = Projection(INPUT, "h", w, sign_mode="excitatory")
+    cp = _compile_projection(proj)
+    spikes = rng.random((4, n_src)) < 0.9
+    spikes[0] = True  # the worst case: every source at once
+    got = ReferencePlan._slot_input(cp, cp.slots[0], spikes)
+    exact = spikes.astype(np.int64) @ w.T.astype(np.int64)
+    bound = np.abs(w).sum(axis=1).max()
+    assert cp.slots[0].matrix.dtype == (np.float32 if bound < 2**24 else np.float64)
+    assert (got == exact).all()
+    assert exact.max() > (2**24 if n_src == 70000 else 2**19)
+
+
+@settings(max_examples=30)
+@given(network_cases(max_steps=70), st.sampled_from([1, 5, 64]))
+def test_block_size_does_not_change_results(case, block):
+    net, x = case
+    a = ReferencePlan(net, block_steps=32).run(x, ("spikes", "v", "u"))
+    b = ReferencePlan(net, block_steps=block).run(x, ("spikes", "v", "u"))
+    for n in net.populations:
+        assert (a.spikes[n] == b.spikes[n]).all()
+        assert (a.v[n] == b.v[n]).all() and (a.u[n] == b.u[n]).all()
+
+
+@settings(max_examples=20)
+@given(network_cases(max_steps=40))
+def test_samples_in_a_batch_do_not_interact(case):
+    net, x = case
+    batch = run(net, x)
+    for b in range(x.shape[0]):
+        alone = run(net, x[b : b + 1])
+        for n in net.populations:
+            assert (alone.spikes[n][0] == batch.spikes[n][b]).all()
+            assert (alone.v[n][0] == batch.v[n][b]).all()
+
+
+def test_recording_a_subset_of_populations_gives_the_same_spikes():
+    pops = {"a": LIFPopulation(3, du=100, dv=100, vth=2),
+            "b": LIFPopulation(2, du=100, dv=100, vth=2)}
+    net = FixedPointNetwork(2, pops, [Projection(INPUT, "a", np.full((3, 2), 200)),
+                                      Projection("a", "b", np.full((2, 3), 100), delays=3)])
+    x = np.random.default_rng(0).random((2, 50, 2)) < 0.5
+    full = run(net, x)
+    only_b = simulate(net, x, populations=["b"])
+    assert list(only_b.spikes) == ["b"]
+    assert (only_b.spikes["b"] == full.spikes["b"]).all()
+    assert full.spikes["b"].any()
