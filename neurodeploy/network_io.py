@@ -70,6 +70,13 @@ def network_from_arrays(
             f"{source}: format {meta.get('format')!r} version {meta.get('version')!r} is not "
             f"supported; expected {FORMAT!r} version {VERSION}"
         )
+    try:
+        return _build(meta, arrays)
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise NeurodeployError(f"{source}: malformed network file (missing {exc})") from None
+
+
+def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
     pops = {}
     for entry in meta["populations"]:
         name = entry["name"]

@@ -107,9 +107,10 @@ def traces_to_arrays(traces: Traces) -> dict[str, np.ndarray]:
 def load_spikes(path: str) -> np.ndarray:
     """Input spikes from an ``.npz`` (array ``spikes``, (batch, steps, n_inputs)) or ``.npy``."""
     try:
-        with np.load(path, allow_pickle=False) as data:
-            if isinstance(data, np.ndarray):
-                return data
+        data = np.load(path, allow_pickle=False)
+        if isinstance(data, np.ndarray):  # .npy
+            return data
+        with data:
             if "spikes" not in data.files:
                 raise InputError(
                     f"{path}: no array named 'spikes' (found: {', '.join(data.files) or 'none'})"

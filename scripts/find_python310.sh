@@ -18,7 +18,7 @@ if command -v pyenv >/dev/null 2>&1 || [ -d "${PYENV_ROOT:-$HOME/.pyenv}" ]; the
     done
 fi
 cat >&2 <<'MSG'
-error: no Python 3.10 found (lava-nc 0.10.0 requires Python >=3.8,<3.11).
+error: no Python 3.10 found (lava-nc 0.10.0 requires Python >=3.10,<3.11).
 Install one and retry, for example:
   pyenv install 3.10.13          (then `make` finds it through pyenv)
   apt install python3.10 python3.10-venv

@@ -217,8 +217,7 @@ def simulate_loihi2(net: FixedPointNetwork, spikes: np.ndarray, **_: object) -> 
         raise TargetUnavailableError(
             "loihi2: Intel's proprietary Lava extension for Loihi 2 (lava-loihi) is not "
             "installed; it is available to members of Intel's Neuromorphic Research Community. "
-            "Use target 'lava' for the bit-accurate CPU simulation, or record on the chip and "
-            "compare the recording with `neurodeploy verify --trace`"
+            "Use target 'lava' for the bit-accurate CPU simulation of the same integers"
         )
     raise TargetUnavailableError(  # pragma: no cover - needs the proprietary extension
         "loihi2: the lava-loihi extension was found, but running on the chip through "

@@ -118,3 +118,24 @@ def test_unreadable_network_file(tmp_path):
     proc = cli("run", str(bad), "--spikes", str(tmp_path / "x.npz"), "--out",
                str(tmp_path / "o.npz"), check_rc=2)
     assert "cannot read as .npz" in proc.stderr
+
+
+def test_run_accepts_npy_spikes(files, tmp_path):
+    net_path, _, x = files
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "t.npz"
+    cli("run", str(net_path), "--spikes", str(tmp_path / "x.npy"), "--out", str(out), check_rc=0)
+    with np.load(out) as data:
+        assert data["spikes/lif"].shape == x.shape
+
+
+def test_network_file_missing_an_array_is_a_clean_error(tmp_path):
+    from neurodeploy.network_io import network_to_arrays
+
+    arrays = network_to_arrays(nir_paper_single_lif_network())
+    del arrays["proj/0/weights"]
+    np.savez(tmp_path / "net.npz", **arrays)
+    np.savez(tmp_path / "x.npz", spikes=np.zeros((1, 2, 1)))
+    proc = cli("run", str(tmp_path / "net.npz"), "--spikes", str(tmp_path / "x.npz"), "--out",
+               str(tmp_path / "o.npz"), check_rc=2)
+    assert "malformed network file" in proc.stderr and "proj/0/weights" in proc.stderr
