@@ -39,9 +39,9 @@ def layered_network(
 
     Weights are mixed-sign 8-bit (even values in [-256, 254]), ``delays`` is ``"none"``,
     ``"axonal"`` (one per source neuron) or ``"synaptic"``, each up to ``max_delay``
-    steps. Each layer's threshold is set, in order, to the value that brings its mean
-    firing rate closest to ``target_rate`` (spikes per neuron per step) on
-    ``input_rate`` Poisson input, measured with the reference simulator.
+    steps. Each layer's threshold is set, in order, by bisection over 0..131071 to the
+    value that brings its mean firing rate closest to ``target_rate`` (spikes per neuron
+    per step) on ``input_rate`` Poisson input, measured with the reference simulator.
     """
     from neurodeploy.targets.reference import simulate_reference
 
@@ -69,17 +69,23 @@ def layered_network(
                 np.round(rng.normal(-0.2, 1.0, size=(size, size)) * scale / 4 / 2) * 2, "mixed"
             )
             layer_projs.append(Projection(name, name, wr, sign_mode="mixed"))
-        best = None
-        for vth in (2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096):
+        def rate_at(vth: int, name: str = name, layer_projs: list = layer_projs) -> float:
             trial = FixedPointNetwork(
                 n_in, {**pops, name: LIFPopulation(size, du=du, dv=dv, vth=vth)},
                 [*projs, *layer_projs], outputs=[name],
             )
-            rate = simulate_reference(trial, calib, populations=[name]).spikes[name].mean()
-            err = abs(np.log((rate + 1e-4) / target_rate))
-            if best is None or err < best[0]:
-                best = (err, vth)
-        pops[name] = LIFPopulation(size, du=du, dv=dv, vth=best[1])
+            return float(simulate_reference(trial, calib, populations=[name]).spikes[name].mean())
+
+        lo, hi = 0, fp.VTH_MAX  # the rate falls as vth grows: bisect on a log scale
+        while hi - lo > max(1, lo // 64):
+            mid = int(round(np.sqrt(max(lo, 1) * hi))) if lo else max(1, hi // 1024)
+            mid = min(max(mid, lo + 1), hi - 1) if hi - lo > 1 else hi
+            if rate_at(mid) > target_rate:
+                lo = mid
+            else:
+                hi = mid
+        vth = min((lo, hi), key=lambda t: abs(np.log((rate_at(t) + 1e-4) / target_rate)))
+        pops[name] = LIFPopulation(size, du=du, dv=dv, vth=vth)
         projs.extend(layer_projs)
         src, n_src = name, size
     return FixedPointNetwork(n_in, pops, projs, outputs=["output"])

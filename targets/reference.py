@@ -41,7 +41,7 @@ INT32_RISK = (1 << 31) - fp.STATE_HALF  # |a_in << 6| beyond this can overflow L
 
 @dataclass(frozen=True)
 class _Slot:
-    """One delay value of a projection: ``shift(S[t - 1 - delay, cols] @ matrix)``."""
+    """One delay value of a projection: ``S[t - 1 - delay, cols] @ matrix``."""
 
     delay: int
     cols: np.ndarray | None  # source indices feeding this slot (None: all)
@@ -55,6 +55,8 @@ class _CompiledProjection:
     n_dst: int
     weight_exp: int
     slots: tuple[_Slot, ...]  # empty when every weight is 0
+    matrix: np.ndarray  # all weights (n_src, n_dst), for the one-product axonal path
+    axonal_delays: np.ndarray | None  # per-source delays when the projection has them
 
 
 def _compile_projection(p: Projection) -> _CompiledProjection:
@@ -63,12 +65,14 @@ def _compile_projection(p: Projection) -> _CompiledProjection:
     dtype = np.float32 if exact32 else np.float64
     slots: list[_Slot] = []
     kind = p.delay_kind
+    axonal = None
     if kind in ("none", "uniform"):
-        slots.append(_Slot(p.max_delay, None, w.T.astype(dtype)))
+        if w.any():
+            slots.append(_Slot(p.max_delay, None, w.T.astype(dtype)))
     elif kind == "axonal":
-        delays = np.asarray(p.delays)
-        for d in np.unique(delays):
-            cols = np.flatnonzero(delays == d)
+        axonal = np.asarray(p.delays, dtype=np.int64)
+        for d in np.unique(axonal):
+            cols = np.flatnonzero(axonal == d)
             sub = w[:, cols]
             if sub.any():
                 slots.append(_Slot(int(d), cols, sub.T.astype(dtype)))
@@ -79,7 +83,8 @@ def _compile_projection(p: Projection) -> _CompiledProjection:
             cols = np.flatnonzero(masked.any(axis=0))
             if cols.size:
                 slots.append(_Slot(int(d), cols, masked[:, cols].T.astype(dtype)))
-    return _CompiledProjection(p.src, p.dst, p.n_dst, p.weight_exp, tuple(slots))
+    return _CompiledProjection(p.src, p.dst, p.n_dst, p.weight_exp, tuple(slots),
+                               w.T.astype(dtype), axonal)
 
 
 @dataclass(frozen=True)
@@ -92,10 +97,16 @@ class _CompiledPopulation:
     emulate_int32: bool  # input large enough to overflow Lava's int32 arithmetic
 
 
+def _trunc_shift12_inplace(x: np.ndarray) -> None:
+    """``x = trunc(x / 4096)`` in place: add 4095 to negatives, then floor-shift."""
+    x += (x >> 63) & (fp.DECAY_UNITY - 1)
+    x >>= fp.DECAY_BITS
+
+
 class ReferencePlan:
     """A network prepared for the reference simulator (reuse it across batches)."""
 
-    def __init__(self, net: FixedPointNetwork, block_steps: int = 32) -> None:
+    def __init__(self, net: FixedPointNetwork, block_steps: int = 16) -> None:
         self.net = net
         self.block_steps = max(1, int(block_steps))
         self.history = net.max_delay + 1
@@ -122,25 +133,45 @@ class ReferencePlan:
     # --------------------------------------------------------------- arithmetic
     @staticmethod
     def _slot_input(cp: _CompiledProjection, slot: _Slot, src_spikes: np.ndarray) -> np.ndarray:
-        """Shifted sum of one delay slot; src_spikes (rows, n_src) bool -> (rows, n_dst) int64."""
+        """Shifted sum of one delay slot; src_spikes (rows, n_src) 0/1 -> (rows, n_dst) int64."""
         x = src_spikes if slot.cols is None else src_spikes[:, slot.cols]
-        acc = x.astype(slot.matrix.dtype) @ slot.matrix
-        return fp.shift_by_weight_exp(acc.astype(np.int64), cp.weight_exp)
+        acc = (x.astype(slot.matrix.dtype, copy=False) @ slot.matrix).astype(np.int64)
+        return fp.shift_by_weight_exp(acc, cp.weight_exp) if cp.weight_exp else acc
 
     def _projection_input(
         self, cp: _CompiledProjection, hist: np.ndarray, first: int, count: int, wrap: bool
     ) -> np.ndarray:
         """Input delivered by ``cp`` at block-local steps first..first+count-1.
 
-        ``hist`` is the source's spike history (batch, history + block, n_src) where
-        index ``history + i`` holds block step i.
+        ``hist`` is the source's spike history (batch, history + block, n_src) as float32
+        0/1, where index ``history + i`` holds block step i.
         """
         batch = hist.shape[0]
-        total = np.zeros((batch * count, cp.n_dst), dtype=np.int64)
+        rows = batch * count
+        if cp.weight_exp >= 0 and not wrap:
+            # A left shift distributes over the slots: sum them exactly in float first.
+            if cp.axonal_delays is not None:
+                starts = self.history + first - 1 - cp.axonal_delays
+                idx = starts[None, :] + np.arange(count)[:, None]
+                x = hist[:, idx, np.arange(hist.shape[2])[None, :]].reshape(rows, -1)
+                acc = x @ cp.matrix
+            else:
+                acc = np.zeros((rows, cp.n_dst), dtype=cp.matrix.dtype)
+                for slot in cp.slots:
+                    start = self.history + first - 1 - slot.delay
+                    x = hist[:, start : start + count].reshape(rows, -1)
+                    if slot.cols is not None:
+                        x = x[:, slot.cols]
+                    acc += x @ slot.matrix
+            total = acc.astype(np.int64)
+            if cp.weight_exp:
+                total <<= cp.weight_exp
+            return total.reshape(batch, count, cp.n_dst)
+        # A floor right shift (or int32 wrapping) applies to each slot's own sum.
+        total = np.zeros((rows, cp.n_dst), dtype=np.int64)
         for slot in cp.slots:
             start = self.history + first - 1 - slot.delay
-            rows = hist[:, start : start + count].reshape(batch * count, -1)
-            part = self._slot_input(cp, slot, rows)
+            part = self._slot_input(cp, slot, hist[:, start : start + count].reshape(rows, -1))
             total += fp.wrap_int32(part) if wrap else part
         if wrap:  # Lava's DelaySparse buffer and output channel are int32
             total = fp.wrap_int32(total)
@@ -152,15 +183,23 @@ class ReferencePlan:
     ) -> np.ndarray:
         """One Lava ``PyLifModelBitAcc`` step in place on int64 u, v; returns spikes."""
         decayed = u * pop.keep_u
-        decayed = np.where(decayed < 0, -((-decayed) >> fp.DECAY_BITS), decayed >> fp.DECAY_BITS)
+        _trunc_shift12_inplace(decayed)
         if pop.emulate_int32:
-            u_new = fp.wrap_int32(decayed + fp.wrap_int32(a_in << fp.ACT_SHIFT))
+            decayed = fp.wrap_int32(decayed + fp.wrap_int32(a_in << fp.ACT_SHIFT))
         else:
-            u_new = decayed + (a_in << fp.ACT_SHIFT)
-        u[...] = fp.wrap_current(u_new)
-        dv = v * pop.keep_v
-        dv = np.where(dv < 0, -((-dv) >> fp.DECAY_BITS), dv >> fp.DECAY_BITS)
-        np.clip(dv + u + pop.bias, fp.V_MIN, fp.V_MAX, out=v)
+            decayed += a_in << fp.ACT_SHIFT
+        over = decayed > fp.STATE_HALF
+        if over.any():
+            decayed[over] -= 2 * fp.STATE_HALF
+        under = decayed <= -fp.STATE_HALF
+        if under.any():
+            decayed[under] += 2 * fp.STATE_HALF
+        u[...] = decayed
+        np.multiply(v, pop.keep_v, out=v)
+        _trunc_shift12_inplace(v)
+        v += u
+        v += pop.bias
+        np.clip(v, fp.V_MIN, fp.V_MAX, out=v)
         spikes = v > pop.vth_scaled
         v[spikes] = 0
         return spikes
@@ -187,8 +226,8 @@ class ReferencePlan:
             n: (np.zeros((batch, p.size), np.int64), np.zeros((batch, p.size), np.int64))
             for n, p in self.pops.items()
         }
-        hist = {
-            n: np.zeros((batch, hlen + block, net.size_of(n)), dtype=bool)
+        hist = {  # float32 0/1 so that the products need no conversion
+            n: np.zeros((batch, hlen + block, net.size_of(n)), dtype=np.float32)
             for n in (INPUT, *net.populations)
         }
         for t0 in range(0, steps, block):
@@ -196,7 +235,7 @@ class ReferencePlan:
             if t0:  # keep the previous (full) block's last `history` steps at the front
                 for h in hist.values():
                     h[:, :hlen] = h[:, block : block + hlen].copy()
-                    h[:, hlen:] = False
+                    h[:, hlen:] = 0
             hist[INPUT][:, hlen : hlen + count] = spikes[:, t0 : t0 + count]
             for comp in self.components:
                 members = set(comp)
@@ -240,7 +279,7 @@ def simulate_reference(
     spikes: np.ndarray,
     record: Iterable[str] = ("spikes",),
     populations: Iterable[str] | None = None,
-    block_steps: int = 32,
+    block_steps: int = 16,
 ) -> Traces:
     """Run ``net`` on the reference fixed-point simulator. See :func:`neurodeploy.simulate`."""
     return ReferencePlan(net, block_steps=block_steps).run(spikes, record, populations)
