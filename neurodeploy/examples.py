@@ -69,7 +69,8 @@ def layered_network(
                 np.round(rng.normal(-0.2, 1.0, size=(size, size)) * scale / 4 / 2) * 2, "mixed"
             )
             layer_projs.append(Projection(name, name, wr, sign_mode="mixed"))
-        def rate_at(vth: int, name: str = name, layer_projs: list = layer_projs) -> float:
+        def rate_at(vth: int, name: str = name, size: int = size,
+                    layer_projs: list = layer_projs) -> float:
             trial = FixedPointNetwork(
                 n_in, {**pops, name: LIFPopulation(size, du=du, dv=dv, vth=vth)},
                 [*projs, *layer_projs], outputs=[name],
@@ -78,7 +79,7 @@ def layered_network(
 
         lo, hi = 0, fp.VTH_MAX  # the rate falls as vth grows: bisect on a log scale
         while hi - lo > max(1, lo // 64):
-            mid = int(round(np.sqrt(max(lo, 1) * hi))) if lo else max(1, hi // 1024)
+            mid = round(float(np.sqrt(max(lo, 1) * hi))) if lo else max(1, hi // 1024)
             mid = min(max(mid, lo + 1), hi - 1) if hi - lo > 1 else hi
             if rate_at(mid) > target_rate:
                 lo = mid

@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 from lava.proc.lif.models import PyLifModelBitAcc
 from lava.utils.weightutils import SignMode, clip_weights, determine_sign_mode, truncate_weights
 
+from neurodeploy import LIFPopulation
 from neurodeploy import fixed_point as fp
-from neurodeploy.targets.reference import ReferencePlan, _CompiledPopulation
+from neurodeploy.targets.reference import ReferencePlan, compile_population
 
 weights = st.lists(st.integers(-400, 400), min_size=1, max_size=30).map(np.array)
 
@@ -58,22 +59,25 @@ def test_reference_neuron_step_equals_lava_pylifmodelbitacc(u, v, a, du, dv, vth
     lava.bias_exp = np.full(n_neurons, bias_exp, dtype=np.int16)
     lava.scale_bias()
     lava.scale_threshold()
-    pop = _CompiledPopulation(
-        size=n_neurons, keep_u=np.full(n_neurons, 4096 - du - 1), keep_v=np.full(n_neurons, 4096 - dv),
-        bias=fp.effective_bias(np.full(n_neurons, bias_mant), np.full(n_neurons, bias_exp)),
-        vth_scaled=np.full(n_neurons, vth << 6), emulate_int32=True,
-    )
-    ru = lava.u.astype(np.int64)[None]
-    rv = lava.v.astype(np.int64)[None]
+    params = dict(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp)
+    emulating = compile_population(LIFPopulation(n_neurons, **params), emulate_int32=True)
+    plain = compile_population(LIFPopulation(n_neurons, **params), emulate_int32=False)
+    ru = lava.u.astype(np.float64)[:, None]  # (neurons, batch of 1)
+    rv = lava.v.astype(np.float64)[:, None]
+    fu, fv = ru.copy(), rv.copy()
     a_in = fp.wrap_int32(np.array(a, dtype=np.int64))  # what an int32 channel delivers
+    small = np.abs(a_in).max() <= 2**18  # u stays in 24 bits: the float path applies
     for _ in range(steps):
         lava.subthr_dynamics(a_in.astype(np.int32))
         lava_spikes = lava.spiking_activation()
         lava.reset_voltage(lava_spikes)
-        spikes = ReferencePlan._lif_step(pop, a_in[None], ru, rv)
-        assert (spikes[0] == lava_spikes).all()
-        assert (ru[0] == lava.u).all()
-        assert (rv[0] == lava.v).all()
+        spikes = ReferencePlan._lif_step(emulating, a_in[:, None], ru, rv)
+        assert (spikes[:, 0] == lava_spikes).all()
+        assert (ru[:, 0] == lava.u).all()
+        assert (rv[:, 0] == lava.v).all()
+        if small:
+            ReferencePlan._lif_step(plain, a_in[:, None].astype(np.float64), fu, fv)
+            assert (fu == ru).all() and (fv == rv).all()
 
 
 @given(st.lists(st.integers(-4096, 4095), min_size=1, max_size=10),

@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
 from neurodeploy.network import INPUT
-from neurodeploy.targets.reference import ReferencePlan, _compile_projection
+from neurodeploy.targets.reference import ReferencePlan
 
 from netgen import network_cases
 
@@ -104,11 +104,14 @@ def test_float_products_are_exact_integer_sums(n_src, weight):
     rng = np.random.default_rng(n_src)
     w = rng.choice([weight, weight - 1, 0], size=(3, n_src))
     w[0] = weight  # one row at the largest possible sum
-    proj = Projection(INPUT, "h", w, sign_mode="excitatory")
-    cp = _compile_projection(proj)
+    net = FixedPointNetwork(n_src, {"h": LIFPopulation(3, du=0, dv=0, vth=0)},
+                            [Projection(INPUT, "h", w, sign_mode="excitatory")])
+    plan = ReferencePlan(net)
+    cp = plan.projections[0]
     spikes = rng.random((4, n_src)) < 0.9
     spikes[0] = True  # the worst case: every source at once
-    got = ReferencePlan._slot_input(cp, cp.slots[0], spikes)
+    hist = spikes.T[None].astype(np.float32)  # (history 1, n_src, batch 4)
+    got = plan._projection_input(cp, np.concatenate([hist, hist]), 1, 1, wrap=False)[0].T
     exact = spikes.astype(np.int64) @ w.T.astype(np.int64)
     bound = np.abs(w).sum(axis=1).max()
     assert cp.slots[0].matrix.dtype == (np.float32 if bound < 2**24 else np.float64)
