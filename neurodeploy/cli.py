@@ -110,8 +110,9 @@ def run(
     from neurodeploy.traces import load_spikes, traces_to_arrays
 
     net = load_network(network)
+    options = {"progress": True} if target.startswith("lava") else {}
     traces = simulate(net, load_spikes(spikes), target=target,
-                      record=[r.strip() for r in record.split(",") if r.strip()])
+                      record=[r.strip() for r in record.split(",") if r.strip()], **options)
     atomic_savez(out, traces_to_arrays(traces))
     counts = ", ".join(f"{n}: {int(s.sum())}" for n, s in traces.spikes.items())
     console.print(f"{target}: {traces.batch} samples x {traces.steps} steps; spikes {counts}; "

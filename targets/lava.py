@@ -9,8 +9,9 @@ path here and says so when the extension is absent.
 Each Lava run happens in a child process in its own session (``lava_worker``): the
 batch goes in and the traces come out as ``.npz`` files, never through Lava's
 per-element ``Var.get``/``Var.set``. The parent enforces a timeout; on timeout, error or
-Ctrl-C it terminates the child's whole process group, and the child stops Lava's
-runtime in ``finally``, so no Lava process or shared memory is left behind.
+Ctrl-C it sends SIGTERM to the child, which stops Lava's runtime in ``finally``; anything
+of the child's process group still alive after a grace period is killed and the shared
+memory it had mapped is unlinked, so no Lava process or shared memory is left behind.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
+from rich.console import Console
+from rich.progress import Progress, TextColumn
 
 from neurodeploy.errors import SimulationError, TargetUnavailableError
 from neurodeploy.network import FixedPointNetwork
@@ -169,11 +172,13 @@ def simulate_lava(
     float_mode: bool = False,
     max_neurons_per_run: int = DEFAULT_MAX_NEURONS_PER_RUN,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    progress: bool = False,
 ) -> Traces:
     """Run ``net`` on Lava's CPU simulator; the batch is split into as few runs as fit.
 
     ``max_neurons_per_run`` caps batch x neurons laid side by side in one run;
-    ``timeout_s`` applies to each run. Returns :class:`~neurodeploy.Traces` with int64
+    ``timeout_s`` applies to each run; ``progress`` shows a rich progress bar over the
+    runs on stderr. Returns :class:`~neurodeploy.Traces` with int64
     u, v for ``fixed_pt`` and float64 (same LSB units) for ``lava-float``.
     """
     if not lava_available():
@@ -193,21 +198,22 @@ def simulate_lava(
     out_u = {n: np.zeros(out_s[n].shape, state_dtype) for n in wanted} if "u" in record else {}
     out_v = {n: np.zeros(out_s[n].shape, state_dtype) for n in wanted} if "v" in record else {}
     scale = 64.0 if float_mode else 1
-    for b0 in range(0, batch, per_run):
-        chunk = spikes[b0 : b0 + per_run]
-        nb = chunk.shape[0]
-        results = _run_batch(net_arrays, chunk, wanted, record_state, float_mode, timeout_s)
-        for name, rec in zip(wanted, results, strict=True):
-            size = net.size_of(name)
-
-            def unpack(a: np.ndarray, size: int = size, nb: int = nb) -> np.ndarray:
-                return a.reshape(steps, nb, size).transpose(1, 0, 2)
-
-            out_s[name][b0 : b0 + nb] = unpack(rec["spikes"])
-            if out_u:
-                out_u[name][b0 : b0 + nb] = unpack(rec["u"]) * scale
-            if out_v:
-                out_v[name][b0 : b0 + nb] = unpack(rec["v"]) * scale
+    bar = Progress(*Progress.get_default_columns(), TextColumn("{task.completed}/{task.total}"),
+                   console=Console(stderr=True), transient=True, disable=not progress)
+    with bar:
+        task = bar.add_task(f"{'lava-float' if float_mode else 'lava'}: samples", total=batch)
+        for b0 in range(0, batch, per_run):
+            chunk = spikes[b0 : b0 + per_run]
+            nb = chunk.shape[0]
+            results = _run_batch(net_arrays, chunk, wanted, record_state, float_mode, timeout_s)
+            for name, rec in zip(wanted, results, strict=True):
+                shape = (steps, nb, net.size_of(name))  # recorders hold (step, b * size + i)
+                out_s[name][b0 : b0 + nb] = rec["spikes"].reshape(shape).transpose(1, 0, 2)
+                if out_u:
+                    out_u[name][b0 : b0 + nb] = rec["u"].reshape(shape).transpose(1, 0, 2) * scale
+                if out_v:
+                    out_v[name][b0 : b0 + nb] = rec["v"].reshape(shape).transpose(1, 0, 2) * scale
+            bar.advance(task, nb)
     return Traces(target="lava-float" if float_mode else "lava", spikes=out_s, v=out_v, u=out_u)
 
 

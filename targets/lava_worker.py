@@ -31,11 +31,12 @@ def _terminate(signum, frame):  # SIGTERM from the parent: unwind so `finally` s
     raise KeyboardInterrupt(f"signal {signum}")
 
 
-def _connect_everything(net, lif, ring, sparse_cls, float_mode, batch, extra):
-    """Add zero-weight links from the input to populations that Lava would not compile.
+def _unconnected_populations(net) -> list[str]:
+    """Populations with no path (either direction) to the input, in network order.
 
-    Lava compiles only the processes connected to the one it runs; a population with no
-    path to or from the input would be left out. A zero weight changes no sum.
+    Lava compiles only the processes connected to the one it runs, so these would be
+    left out; the worker links one population of each such group to the input with zero
+    weights (a zero weight changes no sum).
     """
     from neurodeploy.network import INPUT
 
@@ -43,31 +44,20 @@ def _connect_everything(net, lif, ring, sparse_cls, float_mode, batch, extra):
     for p in net.projections:
         adj[p.src].add(p.dst)
         adj[p.dst].add(p.src)
-    seen, todo = {INPUT}, [INPUT]
-    while todo:
-        for m in adj[todo.pop()]:
-            if m not in seen:
+    seen: set[str] = set()
+    roots = []
+    for start in (INPUT, *net.populations):
+        if start in seen:
+            continue
+        if start != INPUT:
+            roots.append(start)
+        seen.add(start)
+        todo = [start]
+        while todo:
+            for m in adj[todo.pop()] - seen:
                 seen.add(m)
                 todo.append(m)
-    from scipy.sparse import csr_matrix
-
-    for name, pop in net.populations.items():
-        if name in seen:
-            continue
-        zero = csr_matrix((batch * pop.size, batch * net.n_inputs),
-                          dtype=float if float_mode else np.int32)
-        conn = sparse_cls(weights=zero)
-        ring.s_out.connect(conn.s_in)
-        conn.a_out.connect(lif[name].a_in)
-        extra.append(conn)
-        # everything reachable from `name` is now connected too
-        todo = [name]
-        seen.add(name)
-        while todo:
-            for m in adj[todo.pop()]:
-                if m not in seen:
-                    seen.add(m)
-                    todo.append(m)
+    return roots
 
 
 def build_and_run(job_dir: Path) -> None:
@@ -99,7 +89,6 @@ def build_and_run(job_dir: Path) -> None:
     ring = RingBuffer(data=data.astype(float if float_mode else np.int32))
     lif = {}
     for name, pop in net.populations.items():
-        tile = (lambda x: np.tile(np.asarray(x, dtype=np.int64), batch))  # noqa: E731
         bias = fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp"))
         uniform = all(pop.is_uniform(k) for k in ("du", "dv", "vth"))
         if float_mode:
@@ -108,8 +97,8 @@ def build_and_run(job_dir: Path) -> None:
             kwargs = dict(bias_mant=np.tile(bias / 64.0, batch), bias_exp=0)
         else:
             params = {k: pop.param(k) for k in ("du", "dv", "vth")}
-            kwargs = dict(bias_mant=tile(pop.param("bias_mant")),
-                          bias_exp=tile(pop.param("bias_exp")))
+            kwargs = dict(bias_mant=np.tile(pop.param("bias_mant"), batch),
+                          bias_exp=np.tile(pop.param("bias_exp"), batch))
         shape = (batch * pop.size,)
         if uniform:  # Lava's own LIF process, scalar parameters as Python numbers
             cast = float if float_mode else int
@@ -139,7 +128,13 @@ def build_and_run(job_dir: Path) -> None:
         source.s_out.connect(conn.s_in)
         conn.a_out.connect(lif[p.dst].a_in)
         conns.append(conn)
-    _connect_everything(net, lif, ring, Sparse, float_mode, batch, conns)
+    for name in _unconnected_populations(net):
+        zero = csr_matrix((batch * net.populations[name].size, batch * n_in),
+                          dtype=float if float_mode else np.int32)
+        conn = Sparse(weights=zero)
+        ring.s_out.connect(conn.s_in)
+        conn.a_out.connect(lif[name].a_in)
+        conns.append(conn)
 
     recorders = []
     for i, name in enumerate(wanted):

@@ -139,3 +139,15 @@ def test_network_file_missing_an_array_is_a_clean_error(tmp_path):
     proc = cli("run", str(tmp_path / "net.npz"), "--spikes", str(tmp_path / "x.npz"), "--out",
                str(tmp_path / "o.npz"), check_rc=2)
     assert "malformed network file" in proc.stderr and "proj/0/weights" in proc.stderr
+
+
+@pytest.mark.lava
+def test_run_on_lava_matches_the_reference_run(files, tmp_path):
+    net_path, x_path, _ = files
+    for target in ("reference", "lava"):
+        cli("run", str(net_path), "--spikes", str(x_path), "--target", target, "--record",
+            "spikes,v,u", "--out", str(tmp_path / f"{target}.npz"), check_rc=0)
+    with np.load(tmp_path / "reference.npz") as ref, np.load(tmp_path / "lava.npz") as lava:
+        for key in ("spikes/lif", "v/lif", "u/lif"):
+            assert (ref[key] == lava[key]).all()
+        assert str(lava["target"]) == "lava"
