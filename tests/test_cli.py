@@ -151,3 +151,10 @@ def test_run_on_lava_matches_the_reference_run(files, tmp_path):
         for key in ("spikes/lif", "v/lif", "u/lif"):
             assert (ref[key] == lava[key]).all()
         assert str(lava["target"]) == "lava"
+
+
+@pytest.mark.lava
+def test_demo_reports_bit_exactness():
+    proc = cli("demo", "--steps", "40", "--batch", "2", check_rc=0)
+    assert "Loihi 2 chip recording vs lava" in proc.stdout
+    assert "NO" not in proc.stdout and proc.stdout.count("yes") == 3

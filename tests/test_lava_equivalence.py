@@ -33,7 +33,7 @@ def assert_identical(net, x, **lava_options):
     return ref
 
 
-@settings(max_examples=18)
+@settings(max_examples=25)
 @given(network_cases(max_steps=80))
 def test_random_networks_bit_exact(case):
     net, x = case

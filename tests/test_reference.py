@@ -153,3 +153,29 @@ def test_recording_a_subset_of_populations_gives_the_same_spikes():
     assert list(only_b.spikes) == ["b"]
     assert (only_b.spikes["b"] == full.spikes["b"]).all()
     assert full.spikes["b"].any()
+
+
+def test_working_memory_does_not_grow_with_steps_when_recording_only_outputs():
+    """History is (max_delay + 1 + block) steps; only what is recorded grows with steps."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    pops = {"hidden": LIFPopulation(300, du=500, dv=500, vth=10),
+            "out": LIFPopulation(2, du=500, dv=500, vth=10)}
+    net = FixedPointNetwork(20, pops, [
+        Projection(INPUT, "hidden", rng.integers(0, 64, (300, 20)) * 2, delays=rng.integers(0, 20, 20)),
+        Projection("hidden", "out", rng.integers(0, 8, (2, 300)) * 2),
+    ])
+    plan = ReferencePlan(net)
+
+    def peak(steps: int) -> int:
+        x = rng.random((16, steps, 20)) < 0.2
+        tracemalloc.start()
+        plan.run(x, populations=["out"])
+        _, top = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        return top
+
+    short, long = peak(200), peak(2000)
+    hidden_trace = 1800 * 300 * 16  # what recording the hidden layer would add, in bytes
+    assert long - short < hidden_trace / 10
