@@ -1,0 +1,148 @@
+"""Network builder: input -> hidden LIF layers -> output readout.
+
+``NetworkConfig`` is plain data (saved as JSON in a run directory) from which
+``SpikingNetwork`` rebuilds the same module. Inputs are batch-first spike tensors
+(batch, steps, channels) as in the dataset format; steps are 0-based and every
+projection adds one step of latency, so an L-projection network answers L steps (plus
+delays) after its input.
+
+Readouts: ``"count"`` (logits = output spike counts over the sample) or ``"max_v"``
+(a non-spiking output layer; logits = maximum of v over time).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import torch
+from torch import nn
+
+from neurodeploy.errors import InputError
+from neurodeploy.models.delays import check_max_delay
+from neurodeploy.models.layers import DELAY_KINDS, LIFLayer
+from neurodeploy.models.surrogates import SpikeFn
+
+READOUTS = ("count", "max_v")
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """Everything needed to rebuild a network (weights come from the checkpoint)."""
+
+    n_inputs: int
+    n_outputs: int
+    hidden: tuple[int, ...] = (128, 128)
+    recurrent: tuple[bool, ...] | bool = False
+    delays: tuple[str, ...] | str = "none"  # per projection (hidden layers + output), or one
+    max_delay: int = 62
+    readout: str = "count"
+    surrogate: str = "superspike"
+    beta: float = 10.0
+    stochastic: bool = False
+    p0: float = 0.01
+    du: float = 0.2
+    dv: float = 0.05
+    vth: float = 1.0
+    per_neuron: bool = True
+    train_decays: bool = False
+    train_thresholds: bool = False
+    hop_latency: bool = True
+    weight_gain: float = 3.0
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        hidden = tuple(int(h) for h in self.hidden)
+        if any(h <= 0 for h in hidden):
+            raise InputError(f"hidden = {list(hidden)}: every hidden size must be >= 1")
+        object.__setattr__(self, "hidden", hidden)
+        if self.n_inputs < 1 or self.n_outputs < 1:
+            raise InputError(
+                f"n_inputs = {self.n_inputs}, n_outputs = {self.n_outputs}: both must be >= 1"
+            )
+        n_proj = len(hidden) + 1
+        delays = (self.delays,) * n_proj if isinstance(self.delays, str) else tuple(self.delays)
+        if len(delays) != n_proj:
+            raise InputError(f"delays has {len(delays)} entries; expected 1 or {n_proj} "
+                             "(one per projection, the output's included)")
+        for d in delays:
+            if d not in DELAY_KINDS:
+                raise InputError(f"delays = {d!r} is unknown; allowed: {', '.join(DELAY_KINDS)}")
+        object.__setattr__(self, "delays", delays)
+        rec = ((self.recurrent,) * len(hidden) if isinstance(self.recurrent, bool)
+               else tuple(bool(r) for r in self.recurrent))
+        if len(rec) != len(hidden):
+            raise InputError(f"recurrent has {len(rec)} entries; expected 1 or {len(hidden)}")
+        object.__setattr__(self, "recurrent", rec)
+        check_max_delay(self.max_delay)
+        if self.readout not in READOUTS:
+            raise InputError(
+                f"readout = {self.readout!r} is unknown; allowed: {', '.join(READOUTS)}")
+        SpikeFn(self.surrogate, self.beta, self.stochastic, self.p0)  # validates
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["hidden"], data["recurrent"], data["delays"] = (
+            list(self.hidden), list(self.recurrent), list(self.delays))
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> NetworkConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise InputError(f"network config has unknown fields {sorted(unknown)}")
+        data = dict(data)
+        for key in ("hidden", "recurrent", "delays"):
+            if isinstance(data.get(key), list):
+                data[key] = tuple(data[key])
+        return cls(**data)
+
+
+class SpikingNetwork(nn.Module):
+    """The trainable model built from a :class:`NetworkConfig`."""
+
+    def __init__(self, config: NetworkConfig) -> None:
+        super().__init__()
+        self.config = config
+        gen = torch.Generator().manual_seed(config.seed)
+        spike_fn = SpikeFn(config.surrogate, config.beta, config.stochastic, config.p0)
+        sizes = [config.n_inputs, *config.hidden, config.n_outputs]
+        layers = []
+        for k in range(len(sizes) - 1):
+            is_output = k == len(sizes) - 2
+            layers.append(LIFLayer(
+                sizes[k], sizes[k + 1],
+                recurrent=False if is_output else config.recurrent[k],
+                delays=config.delays[k], max_delay=config.max_delay,
+                du=config.du, dv=config.dv, vth=config.vth, per_neuron=config.per_neuron,
+                train_decays=config.train_decays, train_thresholds=config.train_thresholds,
+                spike_fn=spike_fn, spiking=not (is_output and config.readout == "max_v"),
+                hop_latency=config.hop_latency, weight_gain=config.weight_gain, generator=gen,
+            ))
+        self.layers = nn.ModuleList(layers)
+
+    def set_integer_delays(self, integer: bool) -> None:
+        """Use rounded integer delays in the forward pass (the deployment phase)."""
+        for layer in self.layers:
+            layer.integer_delays = integer
+
+    def run(self, x: torch.Tensor, record_v: bool = False) -> list[dict[str, torch.Tensor]]:
+        """Per layer {"spikes": (batch, steps, n), "v": ...} for x (batch, steps, n_inputs)."""
+        h = x.transpose(0, 1).to(self.layers[0].weight.dtype)
+        out = []
+        for layer in self.layers:
+            s, v = layer(h, record_v=record_v)
+            rec = {"spikes": s.transpose(0, 1)}
+            if v is not None:
+                rec["v"] = v.transpose(0, 1)
+            out.append(rec)
+            h = s
+        return out
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (batch, n_outputs) for input spikes x (batch, steps, n_inputs)."""
+        last = self.run(x)[-1]
+        if self.config.readout == "max_v":
+            return last["v"].amax(dim=1)
+        return last["spikes"].sum(dim=1)
