@@ -29,6 +29,18 @@ from neurodeploy.models.surrogates import SpikeFn
 DELAY_KINDS = ("none", "axonal", "synaptic")
 
 
+def impulse_peak(du: float, dv: float, steps: int = 4096) -> float:
+    """Largest v reached after a single unit input (no threshold): the layer's gain."""
+    u = v = peak = 0.0
+    for t in range(steps):
+        u = u * (1.0 - du) + (1.0 if t == 0 else 0.0)
+        v = v * (1.0 - dv) + u
+        if v < peak * 0.5:
+            break
+        peak = max(peak, v)
+    return peak
+
+
 class LIFLayer(nn.Module):
     """``n_in`` -> ``n_out`` CUBA LIF neurons (see ``neurodeploy.models.neurons``).
 
@@ -36,7 +48,8 @@ class LIFLayer(nn.Module):
     al.) or ``"synaptic"`` (one per synapse), in steps, clamped to [0, max_delay].
     ``spiking=False`` makes a non-spiking readout layer (v integrates, never resets).
     ``per_neuron``: decays and thresholds are per-neuron vectors (else shared scalars);
-    ``train_decays`` / ``train_thresholds`` make them trainable.
+    ``train_decays`` / ``train_thresholds`` make them trainable. Delays start uniform in
+    [0, delay_init] steps.
     """
 
     def __init__(
@@ -57,6 +70,7 @@ class LIFLayer(nn.Module):
         spiking: bool = True,
         hop_latency: bool = True,
         weight_gain: float = 1.0,
+        delay_init: float = 5.0,
         generator: torch.Generator | None = None,
     ) -> None:
         super().__init__()
@@ -72,19 +86,22 @@ class LIFLayer(nn.Module):
         self.hop_latency = hop_latency
         self.spike_fn = spike_fn or SpikeFn()
         self.integer_delays = False
-        bound = weight_gain / math.sqrt(n_in)
+        # Scale so that one input spike of the largest initial weight raises v by at most
+        # about weight_gain / sqrt(n_in) (in units of the threshold vth).
+        peak = impulse_peak(du, dv)
+        bound = weight_gain * vth / (math.sqrt(n_in) * peak)
         self.weight = nn.Parameter(
             (torch.rand(n_out, n_in, generator=generator) * 2 - 1) * bound
         )
         self.rec_weight = (
             nn.Parameter((torch.rand(n_out, n_out, generator=generator) * 2 - 1)
-                         * weight_gain / math.sqrt(n_out) * 0.5)
+                         * weight_gain * vth / (math.sqrt(n_out) * peak) * 0.5)
             if recurrent else None
         )
         if delays == "axonal":
-            self.delay = nn.Parameter(torch.rand(n_in, generator=generator) * max_delay)
+            self.delay = nn.Parameter(torch.rand(n_in, generator=generator) * delay_init)
         elif delays == "synaptic":
-            self.delay = nn.Parameter(torch.rand(n_out, n_in, generator=generator) * max_delay)
+            self.delay = nn.Parameter(torch.rand(n_out, n_in, generator=generator) * delay_init)
         else:
             self.register_parameter("delay", None)
         shape = (n_out,) if per_neuron else ()

@@ -7,7 +7,10 @@ projection adds one step of latency, so an L-projection network answers L steps 
 delays) after its input.
 
 Readouts: ``"count"`` (logits = output spike counts over the sample) or ``"max_v"``
-(a non-spiking output layer; logits = maximum of v over time).
+(a non-spiking output layer; logits = maximum of v over the steps from the first one that
+input can reach, i.e. from step L for L projections) or ``"mean_v"`` (the same layer;
+logits = mean of v over the sample: never without gradient, unlike a maximum that can
+settle on a step where v is exactly 0).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from neurodeploy.models.delays import check_max_delay
 from neurodeploy.models.layers import DELAY_KINDS, LIFLayer
 from neurodeploy.models.surrogates import SpikeFn
 
-READOUTS = ("count", "max_v")
+READOUTS = ("count", "max_v", "mean_v")
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,7 @@ class SpikingNetwork(nn.Module):
                 delays=config.delays[k], max_delay=config.max_delay,
                 du=config.du, dv=config.dv, vth=config.vth, per_neuron=config.per_neuron,
                 train_decays=config.train_decays, train_thresholds=config.train_thresholds,
-                spike_fn=spike_fn, spiking=not (is_output and config.readout == "max_v"),
+                spike_fn=spike_fn, spiking=not (is_output and config.readout in ("max_v", "mean_v")),
                 hop_latency=config.hop_latency, weight_gain=config.weight_gain, generator=gen,
             ))
         self.layers = nn.ModuleList(layers)
@@ -126,6 +129,34 @@ class SpikingNetwork(nn.Module):
         """Use rounded integer delays in the forward pass (the deployment phase)."""
         for layer in self.layers:
             layer.integer_delays = integer
+
+    @torch.no_grad()
+    def calibrate_init(self, x: torch.Tensor, target_rate: float = 0.05) -> list[float]:
+        """Scale each spiking layer's weights so it fires ``target_rate`` spikes per neuron
+        per step on the batch ``x`` (layer by layer, by bisection on a log scale).
+
+        A data-driven start (as LSUV does for ANNs): it avoids silent or saturated layers,
+        which leave surrogate-gradient training stuck. Returns the measured rates.
+        """
+        was_training = self.training
+        self.eval()
+        h = x.transpose(0, 1).to(self.layers[0].weight.dtype)
+        rates = []
+        for layer in self.layers:
+            if layer.spiking:
+                base = layer.weight.detach().clone()
+                lo, hi = -6.0, 6.0  # log2 of the scale
+                for _ in range(14):
+                    mid = (lo + hi) / 2
+                    layer.weight.copy_(base * 2.0**mid)
+                    rate = float(layer(h)[0].mean())
+                    lo, hi = (lo, mid) if rate > target_rate else (mid, hi)
+                layer.weight.copy_(base * 2.0 ** ((lo + hi) / 2))
+            s, _ = layer(h)
+            rates.append(float(s.mean()))
+            h = s
+        self.train(was_training)
+        return rates
 
     def run(self, x: torch.Tensor, record_v: bool = False) -> list[dict[str, torch.Tensor]]:
         """Per layer {"spikes": (batch, steps, n), "v": ...} for x (batch, steps, n_inputs)."""
@@ -144,5 +175,10 @@ class SpikingNetwork(nn.Module):
         """Logits (batch, n_outputs) for input spikes x (batch, steps, n_inputs)."""
         last = self.run(x)[-1]
         if self.config.readout == "max_v":
-            return last["v"].amax(dim=1)
+            # Nothing can reach the readout before step `hops` (one step per projection):
+            # v is exactly 0 there, and a max taken there would pass no gradient.
+            hops = len(self.layers) if self.config.hop_latency else 0
+            return last["v"][:, min(hops, last["v"].shape[1] - 1):].amax(dim=1)
+        if self.config.readout == "mean_v":
+            return last["v"].mean(dim=1)
         return last["spikes"].sum(dim=1)

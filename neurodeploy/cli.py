@@ -15,7 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from neurodeploy import __version__
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.errors import InputError, NeurodeployError
 
 console = Console()
 err_console = Console(stderr=True)
@@ -134,6 +134,111 @@ def demo(
 
     result = run_demo(steps=steps, batch=batch, seed=seed, console=console)
     raise typer.Exit(0 if result.all_exact else 1)
+
+
+data_app = typer.Typer(help="Make and inspect spike datasets (NPZ: spikes uint8 (samples, "
+                        "steps, channels), labels, metadata).", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+
+def _parse_params(items: list[str]) -> dict:
+    """``key=value`` pairs; values parsed as JSON when they can be (numbers, lists)."""
+    import json
+
+    params = {}
+    for item in items:
+        if "=" not in item:
+            raise InputError(f"--param {item!r}: expected key=value")
+        key, value = item.split("=", 1)
+        try:
+            params[key] = json.loads(value)
+        except ValueError:
+            params[key] = value
+    return params
+
+
+@data_app.command("make")
+def data_make(
+    task: str = typer.Argument(..., help="isi, ccisi or coincidence."),
+    out: str = typer.Option(..., "--out", help="NPZ file to write."),
+    seed: int = typer.Option(0, help="Seed of the generator."),
+    preset: str = typer.Option("default", help="default (5 ms steps) or paper (1 ms steps)."),
+    param: list[str] = typer.Option([], "--param", help="Task parameter key=value (repeat)."),
+) -> None:
+    """Generate a task dataset and save it.
+
+    Example: [bold]neurodeploy data make ccisi --param max_isi_ms=300 --out ccisi.npz[/bold]
+    """
+    from neurodeploy.models.datasets import make_task, save_dataset
+
+    ds = make_task(task, seed=seed, preset=preset, **_parse_params(param))
+    save_dataset(ds, out)
+    console.print(f"{task}: {ds.n_samples} samples x {ds.n_steps} steps x {ds.n_channels} "
+                  f"channels, {ds.n_classes} classes, dt {ds.dt * 1e3:g} ms; wrote {out}")
+
+
+@data_app.command("info")
+def data_info(file: str = typer.Argument(..., help="NPZ dataset file.")) -> None:
+    """Describe a dataset file (shape, classes, rates, task parameters).
+
+    Example: [bold]neurodeploy data info ccisi.npz[/bold]
+    """
+    from neurodeploy.models.datasets import describe, load_dataset
+
+    info = describe(load_dataset(file))
+    table = Table(title=file, show_header=False)
+    for key, value in info.items():
+        table.add_row(key, str(value))
+    console.print(table)
+
+
+@app.command()
+def train(
+    out: str = typer.Option(..., "--out", help="Run directory to write."),
+    task: str = typer.Option(None, help="Generated task: isi, ccisi, coincidence."),
+    data: str = typer.Option(None, help="Dataset NPZ file instead of a task."),
+    param: list[str] = typer.Option([], "--param", help="Task parameter key=value (repeat)."),
+    preset: str = typer.Option("default", help="Task preset: default or paper."),
+    hidden: str = typer.Option("128,128", help="Hidden layer sizes, comma-separated."),
+    delays: str = typer.Option("axonal", help="none, axonal or synaptic."),
+    max_delay: int = typer.Option(62, help="Largest delay in steps (Loihi 2: 62)."),
+    recurrent: bool = typer.Option(False, help="Recurrent hidden layers."),
+    stochastic: bool = typer.Option(False, help="Escape-noise neurons while training."),
+    surrogate: str = typer.Option("superspike", help="superspike, sigmoid, arctan, exponential"
+                                  " (sigmoid or exponential with --stochastic)."),
+    beta: float = typer.Option(10.0, help="Surrogate / escape-function scale."),
+    readout: str = typer.Option("mean_v", help="mean_v or max_v (membrane of a non-spiking output layer), or count (spike count)."),
+    epochs: int = typer.Option(30, help="Epochs of the main phase."),
+    int_delay_epochs: int = typer.Option(5, help="Epochs with rounded integer delays."),
+    batch_size: int = typer.Option(64, help="Samples per batch."),
+    lr: float = typer.Option(5e-3, help="Adam learning rate (delays: --delay-lr)."),
+    delay_lr: float = typer.Option(0.1, help="Learning rate of the delays (steps)."),
+    patience: int = typer.Option(10, help="Early stopping: epochs without improvement."),
+    seed: int = typer.Option(0, help="Seed of data, initialisation and batching."),
+    device: str = typer.Option("cpu", help="cpu or cuda."),
+) -> None:
+    """Train a CUBA LIF network (Loihi 2 dynamics) on a task or a dataset file.
+
+    Example: [bold]neurodeploy train --task ccisi --param max_isi_ms=300 --hidden 64,64
+    --delays axonal --epochs 20 --out runs/ccisi[/bold]
+    """
+    from neurodeploy.models.training import TrainConfig
+    from neurodeploy.models.training import train as run_training
+
+    try:
+        sizes = tuple(int(h) for h in hidden.split(",") if h.strip())
+    except ValueError:
+        raise InputError(f"--hidden {hidden!r}: expected comma-separated integers") from None
+    config = TrainConfig(
+        task=None if data else (task or "ccisi"), data=data, task_params=_parse_params(param),
+        preset=preset, hidden=sizes, delays=delays, max_delay=max_delay, recurrent=recurrent,
+        stochastic=stochastic, surrogate=surrogate, beta=beta, readout=readout, epochs=epochs,
+        int_delay_epochs=int_delay_epochs, batch_size=batch_size, lr=lr, delay_lr=delay_lr,
+        patience=patience, seed=seed, device=device,
+    )
+    metrics = run_training(config, out, console=console)
+    console.print(f"test accuracy {metrics['test_acc']:.1%} (validation {metrics['val_acc']:.1%})"
+                  f"; run directory {out}")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -30,3 +30,11 @@ class TargetUnavailableError(NeurodeployError):
 
 class SimulationError(NeurodeployError):
     """A backend failed or timed out while running a network."""
+
+
+class DatasetError(NeurodeployError, ValueError):
+    """A spike data set, a task parameter or a data file is malformed.
+
+    The message names the field and the offending value and says what is allowed, e.g.
+    ``labels[3] = 7 is out of range; allowed 0..2``.
+    """

@@ -1,0 +1,488 @@
+"""Synthetic spike-timing tasks of Yu, Sun, Akarca & Goodman (2025, arXiv 2507.16043).
+
+Three generators, each a pure function of its keyword arguments and ``seed``
+(``np.random.default_rng(seed)`` draws everything; same seed, identical arrays):
+
+- :func:`isi_task`: the class is carried by the rate of spike pairs and their
+  inter-spike interval (ISI) within each neuron;
+- :func:`ccisi_task`: the class is carried by the lag between partner neurons
+  (cross-neuron ISI, polychrony); each neuron alone is just a few random spikes;
+- :func:`coincidence_task`: the class is carried by which two of three groups are
+  co-active in each window; a group's own rate carries no class information.
+
+Time convention: 0-based steps of ``dt_ms`` milliseconds; the returned
+:class:`SpikeDataset` stores ``dt`` in seconds. Every time given in ms is quantised to
+steps by rounding half up, ``steps = floor(ms / dt_ms + 0.5)``; an ISI is at least one
+step. The defaults put every time on a whole step, so they are quantised exactly.
+
+Step size. The paper uses 1 ms steps (``preset="paper"`` in :func:`make_task`). The defaults
+use ``dt_ms = 5`` so that one sample is 200 steps and a CPU training run takes minutes:
+
+==============  =====================================  ======================
+task            default sample                          ``preset="paper"``
+==============  =====================================  ======================
+isi, ccisi      1000 ms = 200 steps of 5 ms             10 s = 10000 steps of 1 ms
+coincidence     5 windows x 200 ms = 200 steps of 5 ms  5 windows x 200 steps of 1 ms
+==============  =====================================  ======================
+
+The paper's 0.1 Hz rate grid gives exactly one more pair per 0.1 Hz only for 10 s samples,
+so the paper preset uses 10 s (inferred: methods.md does not state the duration). The
+default keeps "one rate step = one pair" at 1 s with rates 1..5 Hz in steps of 1 Hz, and
+ISIs 5..100 ms in steps of 5 ms (1..20 steps). For CCISI, ask for long lags with
+``make_task("ccisi", max_isi_ms=300)`` (60 steps of 5 ms; a 64-step delay cap covers 320 ms
+at 5 ms per step).
+
+Labels are balanced exactly: ``n_samples // n_classes`` per class, the remainder going to
+the lowest classes, then shuffled. ISI/CCISI fill each class by rejection sampling of the
+plane (points are drawn uniformly until each side of the line has its quota); the
+coincidence task draws the class first and builds the sample from it.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from neurodeploy.errors import DatasetError
+
+from .format import SpikeDataset
+
+__all__ = ["PRESETS", "TASKS", "ccisi_task", "coincidence_task", "isi_task", "make_task"]
+
+_PLANE = 10.0  # points are drawn uniformly in [-_PLANE, _PLANE]^2
+_EPS = 1e-9
+
+
+def _round_half_up(x: np.ndarray | float) -> np.ndarray:
+    return np.floor(np.asarray(x, dtype=np.float64) + 0.5 + _EPS).astype(np.int64)
+
+
+def _number(name: str, value: object, *, positive: bool = False, minimum: float | None = None,
+            maximum: float | None = None) -> float:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, float, np.integer, np.floating)):
+        raise DatasetError(f"{name} = {value!r} is not a number")
+    value = float(value)
+    if not math.isfinite(value) or (positive and value <= 0):
+        raise DatasetError(f"{name} = {value} is out of range; allowed a finite number > 0")
+    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        lo = "" if minimum is None else f"{minimum:g}"
+        hi = "" if maximum is None else f"{maximum:g}"
+        raise DatasetError(f"{name} = {value:g} is out of range; allowed {lo}..{hi}")
+    return value
+
+
+def _integer(name: str, value: object, minimum: int) -> int:
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise DatasetError(f"{name} = {value!r} is not an integer")
+    if value < minimum:
+        raise DatasetError(f"{name} = {value} is out of range; allowed >= {minimum}")
+    return int(value)
+
+
+def _seed(seed: object) -> int | None:
+    if seed is None:
+        return None
+    return _integer("seed", seed, 0)
+
+
+def _steps(ms: float, dt_ms: float) -> int:
+    """Milliseconds to whole steps, rounding half up."""
+    return int(_round_half_up(ms / dt_ms))
+
+
+def _grid(names: tuple[str, str, str], lo: float, hi: float, step: float) -> np.ndarray:
+    """``lo, lo + step, ...`` up to ``hi`` (inclusive within rounding); ``names`` are the
+    parameters' names for error messages."""
+    lo = _number(names[0], lo, positive=True)
+    hi = _number(names[1], hi, positive=True)
+    step = _number(names[2], step, positive=True)
+    if hi < lo:
+        raise DatasetError(f"{names[1]} = {hi:g} is out of range; allowed >= {lo:g}")
+    n = math.floor((hi - lo) / step + _EPS) + 1
+    return lo + step * np.arange(n)
+
+
+def _balanced_counts(n_samples: int, n_classes: int) -> np.ndarray:
+    counts = np.full(n_classes, n_samples // n_classes, dtype=np.int64)
+    counts[: n_samples % n_classes] += 1
+    return counts
+
+
+def _plane_coordinate(index: np.ndarray, n_levels: int) -> np.ndarray:
+    """Grid index -> coordinate in [-_PLANE, _PLANE] (the grid value's point on its axis)."""
+    if n_levels == 1:
+        return np.zeros(index.shape)
+    return -_PLANE + 2 * _PLANE * index / (n_levels - 1)
+
+
+def _grid_index(coord: np.ndarray, n_levels: int) -> np.ndarray:
+    """Coordinate in [-_PLANE, _PLANE] -> nearest grid index (linear map, half up)."""
+    k = _round_half_up((coord + _PLANE) / (2 * _PLANE) * (n_levels - 1))
+    return np.clip(k, 0, n_levels - 1)
+
+
+def _line_side(x: np.ndarray, y: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
+    """(kept, label): kept if at least ``margin`` from y = -x/2; label 1 above the line."""
+    distance = np.abs(x + 2 * y) / math.sqrt(5.0)
+    return distance >= margin, (y > -x / 2).astype(np.int64)
+
+
+def _sample_plane(rng: np.random.Generator, n_samples: int, n_rates: int, n_isis: int,
+                  margin: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Draw (rate index, ISI index, label) with exactly balanced labels.
+
+    Points (x, y) are uniform in [-10, 10]^2; x picks the nearest rate level, y the nearest
+    ISI level. The margin and the side of the line y = -x/2 are judged at the chosen grid
+    point, so the label is a function of (rate, ISI). Points are drawn until both classes
+    have their quota, then the samples are shuffled.
+    """
+    gx, gy = np.meshgrid(_plane_coordinate(np.arange(n_rates), n_rates),
+                         _plane_coordinate(np.arange(n_isis), n_isis), indexing="ij")
+    kept, label = _line_side(gx, gy, margin)
+    for c in (0, 1):
+        if not np.any(kept & (label == c)):
+            raise DatasetError(
+                f"margin = {margin:g} leaves no grid point on side {c} of y = -x/2; "
+                f"allowed a smaller margin or finer rate/ISI grids"
+            )
+    need = _balanced_counts(n_samples, 2)
+    chosen: list[list[np.ndarray]] = [[], []]
+    got = np.zeros(2, dtype=np.int64)
+    while np.any(got < need):
+        batch = max(256, 4 * int((need - got).sum()))
+        xy = rng.uniform(-_PLANE, _PLANE, size=(batch, 2))
+        ri = _grid_index(xy[:, 0], n_rates)
+        ii = _grid_index(xy[:, 1], n_isis)
+        ok, lab = _line_side(_plane_coordinate(ri, n_rates), _plane_coordinate(ii, n_isis),
+                             margin)
+        for c in (0, 1):
+            hits = np.flatnonzero(ok & (lab == c))[: need[c] - got[c]]
+            chosen[c].append(np.stack([ri[hits], ii[hits]], axis=1))
+            got[c] += hits.size
+    pairs = np.concatenate([np.concatenate(chosen[0]), np.concatenate(chosen[1])])
+    labels = np.repeat(np.arange(2, dtype=np.int64), need)
+    order = rng.permutation(n_samples)
+    return pairs[order, 0], pairs[order, 1], labels[order]
+
+
+def _timing_setup(n_samples: int, duration_ms: float, dt_ms: float, rate_min_hz: float,
+                  rate_max_hz: float, rate_step_hz: float, isi_min_ms: float,
+                  max_isi_ms: float, isi_step_ms: float, margin: float,
+                  seed: int | None) -> dict[str, Any]:
+    """Shared checks and plane sampling of the ISI and CCISI tasks."""
+    n_samples = _integer("n_samples", n_samples, 1)
+    dt_ms = _number("dt_ms", dt_ms, positive=True)
+    duration_ms = _number("duration_ms", duration_ms, positive=True)
+    margin = _number("margin", margin, minimum=0.0)
+    seed = _seed(seed)
+    steps = _steps(duration_ms, dt_ms)
+    if steps < 1:
+        raise DatasetError(f"duration_ms = {duration_ms:g} is shorter than one step "
+                           f"of dt_ms = {dt_ms:g}; allowed >= dt_ms")
+    rates = _grid(("rate_min_hz", "rate_max_hz", "rate_step_hz"), rate_min_hz, rate_max_hz,
+                  rate_step_hz)
+    isis = _grid(("isi_min_ms", "max_isi_ms", "isi_step_ms"), isi_min_ms, max_isi_ms,
+                 isi_step_ms)
+    isi_steps = np.maximum(1, _round_half_up(isis / dt_ms))
+    counts = _round_half_up(rates * duration_ms / 1000.0)
+    rng = np.random.default_rng(seed)
+    ri, ii, labels = _sample_plane(rng, n_samples, rates.size, isis.size, margin)
+    return dict(rng=rng, steps=steps, labels=labels, rate_hz=rates[ri], isi_ms=isis[ii],
+                isi_steps=isi_steps[ii], counts=counts[ri], max_count=int(counts.max()),
+                max_isi_steps=int(isi_steps.max()), seed=seed)
+
+
+def isi_task(
+    *,
+    n_samples: int = 1000,
+    n_neurons: int = 10,
+    duration_ms: float = 1000.0,
+    dt_ms: float = 5.0,
+    rate_min_hz: float = 1.0,
+    rate_max_hz: float = 5.0,
+    rate_step_hz: float = 1.0,
+    isi_min_ms: float = 5.0,
+    max_isi_ms: float = 100.0,
+    isi_step_ms: float = 5.0,
+    margin: float = 2.5,
+    seed: int | None = 0,
+) -> SpikeDataset:
+    """ISI task: 2 classes by the side of y = -x/2 of a point in [-10, 10]^2.
+
+    x maps linearly to a pair rate ``f`` on the grid ``rate_min_hz..rate_max_hz`` (step
+    ``rate_step_hz``), y to an ISI on ``isi_min_ms..max_isi_ms`` (step ``isi_step_ms``);
+    points within ``margin`` of the line are redrawn; label 1 is above the line. Every one
+    of the ``n_neurons`` neurons gets ``n = floor(f * duration_ms / 1000 + 0.5)`` spike pairs
+    ``(t, t + isi_steps)`` whose closed intervals do not overlap, placed uniformly at random
+    in ``0..steps-1`` (independently per neuron). ISIs are quantised to
+    ``isi_steps = max(1, floor(isi_ms / dt_ms + 0.5))`` steps.
+
+    Latents per sample: ``rate_hz``, ``isi_ms``, ``isi_steps``, ``n_pairs``.
+
+    Raises:
+        DatasetError: a parameter is out of range, or the pairs cannot fit in the sample.
+    """
+    params = dict(n_samples=n_samples, n_neurons=n_neurons, duration_ms=duration_ms,
+                  dt_ms=dt_ms, rate_min_hz=rate_min_hz, rate_max_hz=rate_max_hz,
+                  rate_step_hz=rate_step_hz, isi_min_ms=isi_min_ms, max_isi_ms=max_isi_ms,
+                  isi_step_ms=isi_step_ms, margin=margin)
+    n_neurons = _integer("n_neurons", n_neurons, 1)
+    s = _timing_setup(n_samples, duration_ms, dt_ms, rate_min_hz, rate_max_hz, rate_step_hz,
+                      isi_min_ms, max_isi_ms, isi_step_ms, margin, seed)
+    steps, rng = s["steps"], s["rng"]
+    if s["max_count"] * (s["max_isi_steps"] + 1) > steps:
+        raise DatasetError(
+            f"duration_ms = {duration_ms:g} ({steps} steps) cannot hold {s['max_count']} "
+            f"non-overlapping pairs of ISI {s['max_isi_steps']} steps; allowed >= "
+            f"{s['max_count'] * (s['max_isi_steps'] + 1) * float(dt_ms):g} ms"
+        )
+    spikes = np.zeros((n_samples, steps, n_neurons), dtype=np.uint8)
+    for i in range(n_samples):
+        n, isi = int(s["counts"][i]), int(s["isi_steps"][i])
+        if n == 0:
+            continue
+        free = steps - n * (isi + 1)  # bins left over once the n intervals are laid out
+        offsets = np.arange(n) * isi
+        for c in range(n_neurons):
+            starts = np.sort(rng.choice(free + n, size=n, replace=False)) + offsets
+            spikes[i, starts, c] = 1
+            spikes[i, starts + isi, c] = 1
+    return SpikeDataset(
+        spikes=spikes, labels=s["labels"], n_classes=2, dt=float(dt_ms) / 1000.0, task="isi",
+        params={**params, "steps": steps}, seed=s["seed"],
+        latents={"rate_hz": s["rate_hz"], "isi_ms": s["isi_ms"],
+                 "isi_steps": s["isi_steps"], "n_pairs": s["counts"]},
+    )
+
+
+def ccisi_task(
+    *,
+    n_samples: int = 1000,
+    n_neurons: int = 20,
+    duration_ms: float = 1000.0,
+    dt_ms: float = 5.0,
+    rate_min_hz: float = 1.0,
+    rate_max_hz: float = 5.0,
+    rate_step_hz: float = 1.0,
+    isi_min_ms: float = 5.0,
+    max_isi_ms: float = 100.0,
+    isi_step_ms: float = 5.0,
+    margin: float = 2.5,
+    seed: int | None = 0,
+) -> SpikeDataset:
+    """Cross-correlated ISI task (polychrony): the class is a lag between partner neurons.
+
+    Same plane sampling and labels as :func:`isi_task`. ``n_neurons`` (even) form
+    ``P = n_neurons // 2`` pairs: leader ``k`` (channels ``0..P-1``) spikes at
+    ``n = floor(f * duration_ms / 1000 + 0.5)`` distinct steps drawn uniformly from
+    ``0..steps-1-isi_steps``; its partner, channel ``k + P``, spikes at exactly those steps
+    plus ``isi_steps``. Raise ``max_isi_ms`` (e.g. 200 to 500 ms) for long lags, where the
+    paper found delays help most.
+
+    Latents per sample: ``rate_hz``, ``isi_ms``, ``isi_steps``, ``n_spikes`` (per neuron).
+
+    Raises:
+        DatasetError: a parameter is out of range, or the spikes cannot fit in the sample.
+    """
+    params = dict(n_samples=n_samples, n_neurons=n_neurons, duration_ms=duration_ms,
+                  dt_ms=dt_ms, rate_min_hz=rate_min_hz, rate_max_hz=rate_max_hz,
+                  rate_step_hz=rate_step_hz, isi_min_ms=isi_min_ms, max_isi_ms=max_isi_ms,
+                  isi_step_ms=isi_step_ms, margin=margin)
+    n_neurons = _integer("n_neurons", n_neurons, 2)
+    if n_neurons % 2:
+        raise DatasetError(f"n_neurons = {n_neurons} is not allowed; allowed an even number")
+    s = _timing_setup(n_samples, duration_ms, dt_ms, rate_min_hz, rate_max_hz, rate_step_hz,
+                      isi_min_ms, max_isi_ms, isi_step_ms, margin, seed)
+    steps, rng = s["steps"], s["rng"]
+    if s["max_count"] > steps - s["max_isi_steps"]:
+        raise DatasetError(
+            f"max_isi_ms = {max_isi_ms:g} ({s['max_isi_steps']} steps) leaves fewer than "
+            f"{s['max_count']} leader steps in duration_ms = {duration_ms:g} ({steps} steps); "
+            f"allowed a longer duration_ms or a shorter max_isi_ms"
+        )
+    pairs = n_neurons // 2
+    spikes = np.zeros((n_samples, steps, n_neurons), dtype=np.uint8)
+    for i in range(n_samples):
+        n, isi = int(s["counts"][i]), int(s["isi_steps"][i])
+        if n == 0:
+            continue
+        for k in range(pairs):
+            times = rng.choice(steps - isi, size=n, replace=False)
+            spikes[i, times, k] = 1
+            spikes[i, times + isi, k + pairs] = 1
+    return SpikeDataset(
+        spikes=spikes, labels=s["labels"], n_classes=2, dt=float(dt_ms) / 1000.0,
+        task="ccisi", params={**params, "steps": steps}, seed=s["seed"],
+        latents={"rate_hz": s["rate_hz"], "isi_ms": s["isi_ms"],
+                 "isi_steps": s["isi_steps"], "n_spikes": s["counts"]},
+    )
+
+
+#: Which two groups share their state in each class (the third is opposite).
+COINCIDENCE_PAIRS = ((0, 1), (0, 2), (1, 2))
+
+
+def coincidence_task(
+    *,
+    n_samples: int = 1000,
+    n_neurons: int = 60,
+    n_windows: int = 5,
+    window_ms: float = 200.0,
+    active_start_ms: float = 50.0,
+    active_end_ms: float = 150.0,
+    dt_ms: float = 5.0,
+    difficulty: float = 0.0,
+    on_mean: float = 12.0,
+    off_mean: float = 2.0,
+    overlap_mean: float = 5.0,
+    seed: int | None = 0,
+) -> SpikeDataset:
+    """Coincidence task: 3 classes by which two of three neuron groups share their state.
+
+    ``n_neurons`` (a multiple of 3) form groups 0, 1, 2 of ``G = n_neurons // 3`` neurons
+    (channels ``g*G .. g*G+G-1``). A sample is ``n_windows`` windows of ``window_ms``;
+    spikes fall only in steps ``[a, b)`` of each window, ``a = active_start_ms / dt_ms`` and
+    ``b = active_end_ms / dt_ms`` (paper: [50, 150) of 200 steps; default: [10, 30) of 40).
+    Class 0 (A): groups 0 & 1 share their state; class 1 (B): 0 & 2; class 2 (C): 1 & 2; the
+    third group has the opposite state. In every window the shared state is ON with p = 0.5,
+    so each group alone is ON half the time in every class. A group's number of active
+    neurons is Poisson truncated to ``0..G`` with mean ``(1-l)*on_mean + l*overlap_mean``
+    when ON and ``(1-l)*off_mean + l*overlap_mean`` when OFF, ``l = difficulty`` in [0, 1]
+    (the overlap of the two count distributions; 1 makes ON and OFF identical). The active
+    neurons are a uniform random subset of the group; each spikes once, at a uniform step of
+    ``[a, b)``.
+
+    Latents per sample: ``group_on`` (windows, 3) 0/1 and ``active`` (windows, 3) counts.
+
+    Raises:
+        DatasetError: a parameter is out of range.
+    """
+    params = dict(n_samples=n_samples, n_neurons=n_neurons, n_windows=n_windows,
+                  window_ms=window_ms, active_start_ms=active_start_ms,
+                  active_end_ms=active_end_ms, dt_ms=dt_ms, difficulty=difficulty,
+                  on_mean=on_mean, off_mean=off_mean, overlap_mean=overlap_mean)
+    n_samples = _integer("n_samples", n_samples, 1)
+    n_neurons = _integer("n_neurons", n_neurons, 3)
+    if n_neurons % 3:
+        raise DatasetError(f"n_neurons = {n_neurons} is not allowed; allowed a multiple of 3")
+    n_windows = _integer("n_windows", n_windows, 1)
+    dt_ms = _number("dt_ms", dt_ms, positive=True)
+    window = _steps(_number("window_ms", window_ms, positive=True), dt_ms)
+    a = _steps(_number("active_start_ms", active_start_ms, minimum=0.0), dt_ms)
+    b = _steps(_number("active_end_ms", active_end_ms, positive=True), dt_ms)
+    if not 0 <= a < b <= window:
+        raise DatasetError(
+            f"active window [{active_start_ms:g}, {active_end_ms:g}) ms = steps [{a}, {b}) is "
+            f"not allowed; allowed 0 <= start < end <= window_ms ({window} steps)"
+        )
+    level = _number("difficulty", difficulty, minimum=0.0, maximum=1.0)
+    overlap = _number("overlap_mean", overlap_mean, minimum=0.0)
+    means = [(1 - level) * _number(name, value, minimum=0.0) + level * overlap
+             for name, value in (("off_mean", off_mean), ("on_mean", on_mean))]
+    seed = _seed(seed)
+    rng = np.random.default_rng(seed)
+    group = n_neurons // 3
+
+    labels = np.repeat(np.arange(3, dtype=np.int64), _balanced_counts(n_samples, 3))
+    labels = labels[rng.permutation(n_samples)]
+    shared = (rng.random((n_samples, n_windows)) < 0.5).astype(np.uint8)
+    on = np.empty((n_samples, n_windows, 3), dtype=np.uint8)
+    for cls, members in enumerate(COINCIDENCE_PAIRS):
+        rows = labels == cls
+        for g in range(3):
+            on[rows, :, g] = shared[rows] if g in members else 1 - shared[rows]
+    cdfs = np.stack([_truncated_poisson_cdf(m, group) for m in means])  # (OFF/ON, G+1)
+    u = rng.random((n_samples, n_windows, 3))
+    active = np.empty_like(u, dtype=np.int64)
+    for state in (0, 1):
+        mask = on == state
+        active[mask] = np.searchsorted(cdfs[state], u[mask], side="right")
+    active = np.minimum(active, group)
+    # a uniform random subset of size `active` per group: the lowest-ranked random keys
+    rank = np.argsort(np.argsort(rng.random((n_samples, n_windows, 3, group)), axis=-1),
+                      axis=-1)
+    fires = rank < active[..., None]
+    times = rng.integers(a, b, size=(n_samples, n_windows, 3, group))
+    s_idx, w_idx, g_idx, j_idx = np.nonzero(fires)
+    spikes = np.zeros((n_samples, n_windows * window, n_neurons), dtype=np.uint8)
+    spikes[s_idx, w_idx * window + times[s_idx, w_idx, g_idx, j_idx], g_idx * group + j_idx] = 1
+    return SpikeDataset(
+        spikes=spikes, labels=labels, n_classes=3, dt=float(dt_ms) / 1000.0,
+        task="coincidence",
+        params={**params, "window_steps": window, "active_steps": [a, b],
+                "steps": n_windows * window},
+        seed=seed, latents={"group_on": on, "active": active},
+    )
+
+
+def _truncated_poisson_cdf(mean: float, top: int) -> np.ndarray:
+    """CDF over 0..top of a Poisson(mean) conditioned on being <= top."""
+    k = np.arange(top + 1)
+    if mean == 0:
+        pmf = (k == 0).astype(np.float64)
+    else:
+        log_pmf = k * math.log(mean) - mean - np.array([math.lgamma(i + 1) for i in k])
+        pmf = np.exp(log_pmf - log_pmf.max())
+    cdf = np.cumsum(pmf) / pmf.sum()
+    cdf[-1] = 1.0
+    return cdf
+
+
+TASKS: dict[str, Callable[..., SpikeDataset]] = {
+    "isi": isi_task,
+    "ccisi": ccisi_task,
+    "coincidence": coincidence_task,
+}
+
+_PAPER_TIMING = dict(dt_ms=1.0, duration_ms=10000.0, rate_min_hz=0.1, rate_max_hz=3.0,
+                     rate_step_hz=0.1, isi_min_ms=1.0, max_isi_ms=100.0, isi_step_ms=1.0)
+
+#: Named parameter sets per task; ``"default"`` is the functions' own defaults.
+PRESETS: dict[str, dict[str, dict[str, Any]]] = {
+    "isi": {"default": {}, "paper": dict(_PAPER_TIMING)},
+    "ccisi": {"default": {}, "paper": dict(_PAPER_TIMING)},
+    "coincidence": {"default": {}, "paper": dict(dt_ms=1.0)},
+}
+
+
+def task_parameters(name: str) -> list[str]:
+    """The keyword arguments task ``name`` accepts besides ``seed``, sorted."""
+    return sorted(p for p in inspect.signature(_task(name)).parameters if p != "seed")
+
+
+def _task(name: str) -> Callable[..., SpikeDataset]:
+    if name not in TASKS:
+        raise DatasetError(f"task = {name!r} is unknown; allowed: {', '.join(sorted(TASKS))}")
+    return TASKS[name]
+
+
+def make_task(name: str, seed: int | None = 0, preset: str = "default",
+              **overrides: Any) -> SpikeDataset:
+    """Generate task ``name`` with preset ``preset`` and keyword ``overrides``.
+
+    ``params["preset"]`` records the preset. Example:
+    ``make_task("ccisi", seed=1, max_isi_ms=300)``.
+
+    Raises:
+        DatasetError: unknown task, preset or parameter (the message lists the allowed ones).
+    """
+    task = _task(name)
+    if preset not in PRESETS[name]:
+        raise DatasetError(
+            f"preset = {preset!r} is unknown for task {name!r}; "
+            f"allowed: {', '.join(sorted(PRESETS[name]))}"
+        )
+    allowed = task_parameters(name)
+    for key in overrides:
+        if key not in allowed:
+            raise DatasetError(
+                f"parameter {key!r} is unknown for task {name!r}; allowed: {', '.join(allowed)}"
+            )
+    ds = task(seed=seed, **{**PRESETS[name][preset], **overrides})
+    ds.params = {**ds.params, "preset": preset}
+    return ds

@@ -1,0 +1,302 @@
+"""Training: Adam with a cosine schedule, early stopping, best checkpoint, integer-delay phase.
+
+``train(TrainConfig(...), out_dir)`` writes a run directory that fully describes the model:
+
+- ``config.json``: the training config, the network config (rebuilds the module) and the
+  dataset's description (task, parameters, seed, dt);
+- ``model.pt``: the best state dict (``torch.load(..., weights_only=True)``);
+- ``metrics.json``: per-epoch train/validation loss and accuracy, the best epoch, test
+  accuracy with continuous delays and with the rounded integer delays used on the chip;
+- ``learning_curve.png``.
+
+Delays: after the main phase (continuous delays), ``int_delay_epochs`` more epochs train
+with the rounded integer delays in the forward pass, so that rounding costs nothing at
+deployment. Same seed, same data and same final weights on CPU.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+from neurodeploy.errors import InputError
+from neurodeploy.models.network import NetworkConfig, SpikingNetwork
+
+CHECKPOINT = "model.pt"
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of one training run (all saved in ``config.json``)."""
+
+    task: str | None = "ccisi"
+    data: str | None = None  # an NPZ dataset file instead of a generated task
+    task_params: dict = field(default_factory=dict)
+    preset: str = "default"
+    hidden: tuple[int, ...] = (128, 128)
+    recurrent: bool = False
+    delays: str = "axonal"
+    max_delay: int = 62
+    stochastic: bool = False
+    surrogate: str = "superspike"
+    beta: float = 10.0
+    readout: str = "mean_v"
+    du: float = 0.2
+    dv: float = 0.05
+    vth: float = 1.0
+    weight_gain: float = 3.0
+    init_rate: float = 0.05  # calibrate initial weights for this firing rate (spikes/step)
+    epochs: int = 30
+    int_delay_epochs: int = 5
+    batch_size: int = 64
+    lr: float = 5e-3
+    delay_lr: float = 0.1
+    weight_decay: float = 0.0
+    patience: int = 10
+    splits: tuple[float, float, float] = (0.8, 0.1, 0.1)
+    seed: int = 0
+    device: str = "cpu"
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.task is None and self.data is None:
+            raise InputError("give a task (--task) or a dataset file (--data)")
+        if self.epochs < 0 or self.int_delay_epochs < 0:
+            raise InputError(f"epochs = {self.epochs}, int_delay_epochs = "
+                             f"{self.int_delay_epochs}: must be >= 0")
+        if self.batch_size < 1:
+            raise InputError(f"batch_size = {self.batch_size} must be >= 1")
+        if self.device.startswith("cuda") and not torch.cuda.is_available():
+            raise InputError(f"device = {self.device!r} but no CUDA device is available here")
+        self.hidden = tuple(int(h) for h in self.hidden)
+        self.splits = tuple(float(s) for s in self.splits)
+        # fail before any data is generated: the network checks these again
+        NetworkConfig(n_inputs=1, n_outputs=1, hidden=self.hidden, recurrent=self.recurrent,
+                      delays=self.delays, max_delay=self.max_delay, readout=self.readout,
+                      surrogate=self.surrogate, beta=self.beta, stochastic=self.stochastic)
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["hidden"], data["splits"] = list(self.hidden), list(self.splits)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(text)
+    os.replace(tmp, path)
+
+
+def _atomic_torch_save(obj: object, path: Path) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    os.close(fd)
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def load_dataset_for(config: TrainConfig):
+    """The dataset a config names: a file, or a generated task (seeded by config.seed)."""
+    from neurodeploy.models.datasets import load_dataset, make_task
+
+    if config.data is not None:
+        return load_dataset(config.data)
+    return make_task(config.task, seed=config.seed, preset=config.preset, **config.task_params)
+
+
+def network_config_for(config: TrainConfig, n_inputs: int, n_outputs: int) -> NetworkConfig:
+    return NetworkConfig(
+        n_inputs=n_inputs, n_outputs=n_outputs, hidden=config.hidden,
+        recurrent=config.recurrent, delays=config.delays, max_delay=config.max_delay,
+        readout=config.readout, surrogate=config.surrogate, beta=config.beta,
+        stochastic=config.stochastic, du=config.du, dv=config.dv, vth=config.vth,
+        weight_gain=config.weight_gain, seed=config.seed,
+    )
+
+
+def evaluate(model: SpikingNetwork, spikes: np.ndarray, labels: np.ndarray,
+             batch_size: int = 256, device: str = "cpu") -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) in evaluation mode (deterministic spikes)."""
+    model.eval()
+    total_loss, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(labels), batch_size):
+            x = torch.as_tensor(spikes[i : i + batch_size], dtype=torch.float32, device=device)
+            y = torch.as_tensor(labels[i : i + batch_size], device=device)
+            logits = model(x)
+            total_loss += float(torch.nn.functional.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(dim=1) == y).sum())
+    n = max(1, len(labels))
+    return total_loss / n, correct / n
+
+
+def _optimizer(model: SpikingNetwork, config: TrainConfig, lr_scale: float = 1.0):
+    delay_params = [p for n, p in model.named_parameters() if n.endswith(".delay")]
+    other = [p for n, p in model.named_parameters()
+             if not n.endswith(".delay") and p.requires_grad]
+    groups = [{"params": other, "lr": config.lr * lr_scale}]
+    if delay_params:
+        groups.append({"params": delay_params, "lr": config.delay_lr * lr_scale})
+    return torch.optim.Adam(groups, weight_decay=config.weight_decay)
+
+
+def _train_phase(model, config, train, val, epochs, phase, history, progress, lr_scale=1.0):
+    """Train ``epochs`` epochs; returns the best state dict by validation accuracy."""
+    opt = _optimizer(model, config, lr_scale)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=max(1, epochs))
+    best = (-1.0, float("inf"), None, -1)
+    stale = 0
+    task = progress.add_task(phase, total=epochs, info="")
+    for epoch in range(epochs):
+        model.train()
+        rng = np.random.default_rng([config.seed, len(history), epoch])
+        order = rng.permutation(len(train.labels))
+        total, correct, seen = 0.0, 0, 0
+        for i in range(0, len(order), config.batch_size):
+            idx = order[i : i + config.batch_size]
+            x = torch.as_tensor(train.spikes[idx], dtype=torch.float32, device=config.device)
+            y = torch.as_tensor(train.labels[idx], device=config.device)
+            logits = model(x)
+            loss = torch.nn.functional.cross_entropy(logits, y)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += float(loss) * len(idx)
+            correct += int((logits.argmax(dim=1) == y).sum())
+            seen += len(idx)
+        sched.step()
+        val_loss, val_acc = evaluate(model, val.spikes, val.labels, device=config.device)
+        history.append({"phase": phase, "epoch": epoch, "train_loss": total / seen,
+                        "train_acc": correct / seen, "val_loss": val_loss, "val_acc": val_acc})
+        progress.update(task, advance=1, info=f"loss {total / seen:.3f} train "
+                        f"{correct / seen:.1%} val {val_acc:.1%}")
+        if (val_acc, -val_loss) > (best[0], -best[1]):
+            state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+            best = (val_acc, val_loss, state, epoch)
+            stale = 0
+        else:
+            stale += 1
+            if stale >= config.patience:
+                break
+    if best[2] is not None:
+        model.load_state_dict(best[2])
+    return best[3]
+
+
+def train(config: TrainConfig, out_dir: str | os.PathLike[str],
+          console: Console | None = None) -> dict:
+    """Train per ``config`` and write the run directory ``out_dir``; returns the metrics."""
+    from neurodeploy.models.datasets import describe, split
+
+    console = console or Console()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    dataset = load_dataset_for(config)
+    train_ds, val_ds, test_ds = split(dataset, config.splits, seed=config.seed)
+    net_config = network_config_for(config, dataset.spikes.shape[2], dataset.n_classes)
+    model = SpikingNetwork(net_config).to(config.device)
+    order = np.random.default_rng(config.seed).permutation(len(train_ds.labels))
+    calib = train_ds.spikes[order[:256]]
+    init_rates = model.calibrate_init(torch.as_tensor(calib, dtype=torch.float32,
+                                                      device=config.device), config.init_rate)
+    has_delays = any(d != "none" for d in net_config.delays)
+    history: list[dict] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/"
+               "{task.total} epochs"), TimeElapsedColumn(), TextColumn("{task.fields[info]}"))
+    with Progress(*columns, console=console, transient=False) as progress:
+        best_epoch = _train_phase(model, config, train_ds, val_ds, config.epochs, "train",
+                                  history, progress)
+        _, test_acc_continuous = evaluate(model, test_ds.spikes, test_ds.labels,
+                                          device=config.device)
+        model.set_integer_delays(True)
+        _, test_acc_rounded = evaluate(model, test_ds.spikes, test_ds.labels,
+                                       device=config.device)
+        if has_delays and config.int_delay_epochs:
+            _train_phase(model, config, train_ds, val_ds, config.int_delay_epochs,
+                         "integer delays", history, progress, lr_scale=0.2)
+    val_loss, val_acc = evaluate(model, val_ds.spikes, val_ds.labels, device=config.device)
+    test_loss, test_acc = evaluate(model, test_ds.spikes, test_ds.labels, device=config.device)
+    metrics = {
+        "history": history, "best_epoch": best_epoch,
+        "val_acc": val_acc, "val_loss": val_loss, "test_acc": test_acc, "test_loss": test_loss,
+        "test_acc_continuous_delays": test_acc_continuous if has_delays else None,
+        "test_acc_rounded_delays_before_phase": test_acc_rounded if has_delays else None,
+        "init_rates": init_rates, "n_train": len(train_ds.labels), "n_val": len(val_ds.labels),
+        "n_test": len(test_ds.labels),
+    }
+    run = {"train": config.to_json(), "network": net_config.to_json(),
+           "dataset": describe(dataset), "format": "neurodeploy.run", "version": 1}
+    model_cpu = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    _atomic_torch_save(model_cpu, out / CHECKPOINT)
+    _atomic_write_text(out / "config.json", json.dumps(run, indent=2, default=_json_default))
+    _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    plot_learning_curve(history, out / "learning_curve.png")
+    return metrics
+
+
+def _json_default(obj: object) -> object:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+def plot_learning_curve(history: list[dict], path: Path) -> None:
+    """Loss and accuracy per epoch (train and validation), both phases, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    x = np.arange(len(history))
+    for key, ax in (("loss", ax_loss), ("acc", ax_acc)):
+        ax.plot(x, [h[f"train_{key}"] for h in history], label="train")
+        ax.plot(x, [h[f"val_{key}"] for h in history], label="validation")
+        ax.set_xlabel("epoch (all phases)")
+        ax.set_ylabel(key)
+    switch = next((i for i, h in enumerate(history) if h["phase"] != "train"), None)
+    if switch is not None:
+        for ax in (ax_loss, ax_acc):
+            ax.axvline(switch - 0.5, color="grey", linestyle=":", label="integer delays")
+    ax_acc.legend()
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
+    os.close(fd)
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def load_run(run_dir: str | os.PathLike[str]) -> tuple[SpikingNetwork, dict]:
+    """Rebuild the trained model of a run directory (eval mode, integer delays)."""
+    run_dir = Path(run_dir)
+    try:
+        run = json.loads((run_dir / "config.json").read_text())
+        state = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise InputError(f"{run_dir}: not a training run directory ({exc.filename} missing)") \
+            from None
+    model = SpikingNetwork(NetworkConfig.from_json(run["network"]))
+    model.load_state_dict(state)
+    model.set_integer_delays(True)
+    model.eval()
+    return model, run
