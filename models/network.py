@@ -125,6 +125,13 @@ class SpikingNetwork(nn.Module):
             ))
         self.layers = nn.ModuleList(layers)
 
+    @torch.no_grad()
+    def snap_delays(self) -> None:
+        """Replace every delay by its deployed integer (clamped, rounded) value."""
+        for layer in self.layers:
+            if layer.delay is not None:
+                layer.delay.copy_(layer.deployed_delays().to(layer.delay.dtype))
+
     def set_integer_delays(self, integer: bool) -> None:
         """Use rounded integer delays in the forward pass (the deployment phase)."""
         for layer in self.layers:

@@ -174,7 +174,7 @@ def _train_phase(model, config, train, val, epochs, phase, history, progress, lr
             opt.zero_grad()
             loss.backward()
             opt.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
             correct += int((logits.argmax(dim=1) == y).sum())
             seen += len(idx)
         sched.step()
@@ -231,6 +231,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike[str],
         if has_delays and config.int_delay_epochs:
             _train_phase(model, config, train_ds, val_ds, config.int_delay_epochs,
                          "integer delays", history, progress, lr_scale=0.2)
+    model.snap_delays()  # the checkpoint holds the integer delays the chip will use
     val_loss, val_acc = evaluate(model, val_ds.spikes, val_ds.labels, device=config.device)
     test_loss, test_acc = evaluate(model, test_ds.spikes, test_ds.labels, device=config.device)
     metrics = {
