@@ -120,7 +120,8 @@ class SpikingNetwork(nn.Module):
                 delays=config.delays[k], max_delay=config.max_delay,
                 du=config.du, dv=config.dv, vth=config.vth, per_neuron=config.per_neuron,
                 train_decays=config.train_decays, train_thresholds=config.train_thresholds,
-                spike_fn=spike_fn, spiking=not (is_output and config.readout in ("max_v", "mean_v")),
+                spike_fn=spike_fn,
+                spiking=not (is_output and config.readout in ("max_v", "mean_v")),
                 hop_latency=config.hop_latency, weight_gain=config.weight_gain, generator=gen,
             ))
         self.layers = nn.ModuleList(layers)

@@ -207,7 +207,8 @@ def train(
     surrogate: str = typer.Option("superspike", help="superspike, sigmoid, arctan, exponential"
                                   " (sigmoid or exponential with --stochastic)."),
     beta: float = typer.Option(10.0, help="Surrogate / escape-function scale."),
-    readout: str = typer.Option("mean_v", help="mean_v or max_v (membrane of a non-spiking output layer), or count (spike count)."),
+    readout: str = typer.Option("mean_v", help="mean_v or max_v (v of a non-spiking output "
+                                "layer), or count (output spike counts)."),
     epochs: int = typer.Option(30, help="Epochs of the main phase."),
     int_delay_epochs: int = typer.Option(5, help="Epochs with rounded integer delays."),
     batch_size: int = typer.Option(64, help="Samples per batch."),
