@@ -21,11 +21,11 @@ demo: $(STAMP)
 	$(VENV)/bin/neurodeploy demo
 
 test: $(STAMP)
-	$(PY) -m ruff check neurodeploy models quantize targets tests bench
+	$(PY) -m ruff check neurodeploy models quantize targets tests bench scripts
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
-	$(PY) -m ruff check neurodeploy models quantize targets tests bench
+	$(PY) -m ruff check neurodeploy models quantize targets tests bench scripts
 
 bench: $(STAMP)
 	$(PY) bench/bench_simulators.py
