@@ -118,7 +118,23 @@ def test_ccisi_partner_lag_equals_the_sampled_isi(max_isi_ms):
             lead = np.flatnonzero(ds.spikes[i, :, k])
             follow = np.flatnonzero(ds.spikes[i, :, k + pairs])
             assert lead.size == lat["n_spikes"][i]
-            assert np.array_equal(follow, lead + lat["isi_steps"][i])
+            assert np.array_equal(np.sort(follow),
+                                  np.sort((lead + lat["isi_steps"][i]) % ds.n_steps))
+
+
+def test_ccisi_single_neurons_carry_no_isi_information():
+    """Circular placement: each neuron's spike times are uniform whatever the ISI, so the
+    lag between partners is the only cue. Without it, long ISIs leave an empty edge."""
+    for circular in (True, False):
+        ds = make_task("ccisi", seed=2, n_samples=400, max_isi_ms=300.0, circular=circular)
+        long = ds.latents["isi_steps"] >= 40
+        pairs = ds.n_channels // 2
+        first_partner = ds.spikes[long][:, :40, pairs:].sum()
+        last_leader = ds.spikes[long][:, -40:, :pairs].sum()
+        if circular:
+            assert first_partner > 0 and last_leader > 0
+        else:
+            assert first_partner == 0 and last_leader == 0
 
 
 # ---------------------------------------------------------------- coincidence task

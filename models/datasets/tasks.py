@@ -273,16 +273,24 @@ def ccisi_task(
     max_isi_ms: float = 100.0,
     isi_step_ms: float = 5.0,
     margin: float = 2.5,
+    circular: bool = True,
     seed: int | None = 0,
 ) -> SpikeDataset:
     """Cross-correlated ISI task (polychrony): the class is a lag between partner neurons.
 
     Same plane sampling and labels as :func:`isi_task`. ``n_neurons`` (even) form
     ``P = n_neurons // 2`` pairs: leader ``k`` (channels ``0..P-1``) spikes at
-    ``n = floor(f * duration_ms / 1000 + 0.5)`` distinct steps drawn uniformly from
-    ``0..steps-1-isi_steps``; its partner, channel ``k + P``, spikes at exactly those steps
-    plus ``isi_steps``. Raise ``max_isi_ms`` (e.g. 200 to 500 ms) for long lags, where the
-    paper found delays help most.
+    ``n = floor(f * duration_ms / 1000 + 0.5)`` distinct steps; its partner, channel
+    ``k + P``, spikes at exactly those steps plus ``isi_steps``. Raise ``max_isi_ms`` (e.g.
+    200 to 500 ms) for long lags, where the paper found delays help most.
+
+    ``circular=True`` (default): leader steps are drawn uniformly from all ``steps`` and the
+    partner's wrap around the end of the sample, ``(t + isi_steps) mod steps``, so every
+    neuron on its own spikes uniformly over the sample and only the cross-neuron lag
+    carries the ISI. ``circular=False`` draws leader steps from ``0..steps-1-isi_steps``
+    (no wrap): then a single neuron's spike times already reveal long ISIs (the leader
+    never fires in the last ``isi_steps`` steps, the partner never in the first), which
+    networks without delays can exploit.
 
     Latents per sample: ``rate_hz``, ``isi_ms``, ``isi_steps``, ``n_spikes`` (per neuron).
 
@@ -292,7 +300,7 @@ def ccisi_task(
     params = dict(n_samples=n_samples, n_neurons=n_neurons, duration_ms=duration_ms,
                   dt_ms=dt_ms, rate_min_hz=rate_min_hz, rate_max_hz=rate_max_hz,
                   rate_step_hz=rate_step_hz, isi_min_ms=isi_min_ms, max_isi_ms=max_isi_ms,
-                  isi_step_ms=isi_step_ms, margin=margin)
+                  isi_step_ms=isi_step_ms, margin=margin, circular=bool(circular))
     n_neurons = _integer("n_neurons", n_neurons, 2)
     if n_neurons % 2:
         raise DatasetError(f"n_neurons = {n_neurons} is not allowed; allowed an even number")
@@ -312,9 +320,14 @@ def ccisi_task(
         if n == 0:
             continue
         for k in range(pairs):
-            times = rng.choice(steps - isi, size=n, replace=False)
-            spikes[i, times, k] = 1
-            spikes[i, times + isi, k + pairs] = 1
+            if circular:
+                times = rng.choice(steps, size=n, replace=False)
+                spikes[i, times, k] = 1
+                spikes[i, (times + isi) % steps, k + pairs] = 1
+            else:
+                times = rng.choice(steps - isi, size=n, replace=False)
+                spikes[i, times, k] = 1
+                spikes[i, times + isi, k + pairs] = 1
     return SpikeDataset(
         spikes=spikes, labels=s["labels"], n_classes=2, dt=float(dt_ms) / 1000.0,
         task="ccisi", params={**params, "steps": steps}, seed=s["seed"],
