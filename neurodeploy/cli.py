@@ -242,6 +242,33 @@ def train(
                   f"; run directory {out}")
 
 
+@app.command()
+def quantize(
+    run_dir: str = typer.Argument(..., help="Training run directory (neurodeploy train --out)."),
+    out: str = typer.Option(..., "--out", help="Directory to write (network.npz, "
+                            "quantization.json, run.json)."),
+    calib: int = typer.Option(256, help="Calibration samples from the run's training split."),
+) -> None:
+    """Post-training quantization of a trained run to Loihi 2 integers, evaluated on the
+    run's test split with the reference simulator.
+
+    Example: [bold]neurodeploy quantize runs/ccisi --calib 256 --out runs/ccisi-q[/bold]
+    """
+    from neurodeploy.quantize.pipeline import quantize_run
+
+    r = quantize_run(run_dir, out, calib=calib, console=console)
+    table = Table(title=f"quantized {run_dir} -> {out}")
+    table.add_column("")
+    table.add_column("value")
+    table.add_row("test accuracy, float model", f"{r['test_acc_float']:.1%}")
+    table.add_row("test accuracy, fixed point (reference)",
+                  f"{r['test_acc_quantized_reference']:.1%}")
+    for name, f1 in r["spike_f1_vs_float"].items():
+        table.add_row(f"spike F1 vs float, {name}", f"{f1:.3f}")
+    table.add_row("clipped", ", ".join(f"{k}: {v}" for k, v in r["clipped"].items()) or "nothing")
+    console.print(table)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with exit code 2, tracebacks with --debug."""
     args = sys.argv[1:] if argv is None else argv

@@ -41,6 +41,9 @@ TARGETS: dict[str, TargetInfo] = {
     for t in (
         TargetInfo("reference", "neurodeploy's vectorised fixed-point simulator (bit-exact)",
                    "neurodeploy.targets.reference", "simulate_reference", {}),
+        TargetInfo("torch-int", "PyTorch integer emulation of the fixed-point arithmetic "
+                   "(bit-exact; device='cpu' or 'cuda')",
+                   "neurodeploy.targets.torch_int", "simulate_torch_int", {}),
         TargetInfo("lava", "Lava 0.10 CPU simulator, fixed_pt models (bit-accurate)",
                    "neurodeploy.targets.lava", "simulate_lava", {}),
         TargetInfo("lava-float", "Lava 0.10 CPU simulator, floating_pt models (float equivalent)",

@@ -1,0 +1,89 @@
+"""``neurodeploy quantize RUN_DIR --out QUANT_DIR``: PTQ of a training run, evaluated.
+
+QUANT_DIR (written whole or not at all: built in a temporary folder, then renamed) holds
+
+- ``network.npz``: the :class:`FixedPointNetwork` (``neurodeploy.load_network``);
+- ``quantization.json``: scales, weight exponents, what was clipped, spike agreement with
+  the float model per population, test accuracy of the float model and of the integer
+  network (reference simulator), the readout, and where the data came from;
+- ``run.json``: the training run's configuration (to rebuild the float model).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+
+from neurodeploy.errors import InputError
+from neurodeploy.network_io import save_network
+from neurodeploy.quantize.format import LOIHI2, ChipFormat
+from neurodeploy.quantize.ptq import post_training_quantize
+from neurodeploy.readout import accuracy, readout_logits
+from neurodeploy.simulate import simulate
+
+
+def replace_dir(tmp: Path, out: Path) -> None:
+    """Move a finished folder ``tmp`` to ``out``, replacing an old ``out`` only at the end."""
+    old = None
+    if out.exists():
+        old = out.with_name(f".{out.name}.old-{os.getpid()}")
+        os.replace(out, old)
+    os.replace(tmp, out)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+                 calib: int = 256, fmt: ChipFormat = LOIHI2,
+                 console: Console | None = None) -> dict:
+    """Quantize the model of a training run and evaluate it on the run's test split."""
+    from neurodeploy.models.datasets import split
+    from neurodeploy.models.training import TrainConfig, evaluate, load_dataset_for, load_run
+
+    console = console or Console()
+    if calib < 1:
+        raise InputError(f"calib = {calib}: at least one calibration sample is needed")
+    model, run = load_run(run_dir)
+    config = TrainConfig.from_json(run["train"])
+    with console.status("loading the run's data..."):
+        dataset = load_dataset_for(config)
+        train_ds, _, test_ds = split(dataset, config.splits, seed=config.seed)
+    if dataset.n_channels != model.config.n_inputs:
+        raise InputError(f"data has {dataset.n_channels} channels; the model expects "
+                         f"{model.config.n_inputs}")
+    order = np.random.default_rng(config.seed).permutation(len(train_ds.labels))[:calib]
+    with console.status(f"post-training quantization on {len(order)} calibration samples..."):
+        net, info = post_training_quantize(model, train_ds.spikes[order], fmt)
+    with console.status("evaluating float and fixed-point models on the test split..."):
+        _, float_acc = evaluate(model, test_ds.spikes, test_ds.labels)
+        readout = model.config.readout
+        out_pop = net.outputs[0]
+        traces = simulate(net, test_ds.spikes.astype(bool), target="reference",
+                          record=("spikes", "v"), populations=[out_pop])
+        logits = readout_logits(traces.spikes[out_pop], traces.v[out_pop], readout,
+                                hops=len(model.layers))
+        quant_acc = accuracy(logits, test_ds.labels)
+    result = {
+        **info.to_json(), "format": fmt.name, "readout": readout, "output": out_pop,
+        "hops": len(model.layers), "calibration_samples": len(order),
+        "test_samples": len(test_ds.labels), "test_acc_float": float_acc,
+        "test_acc_quantized_reference": quant_acc, "source_run": str(Path(run_dir).resolve()),
+    }
+    out = Path(out_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        save_network(net, tmp / "network.npz")
+        (tmp / "quantization.json").write_text(json.dumps(result, indent=2))
+        (tmp / "run.json").write_text(json.dumps(run, indent=2))
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result

@@ -1,0 +1,231 @@
+"""Post-training quantization: a trained float model -> a :class:`FixedPointNetwork`.
+
+The float model (``neurodeploy.models``) and the integer network share the dynamics of
+``shared/docs/loihi2-fixed-point.md``; per population a scale S (integer LSBs of v per
+float unit) maps one onto the other::
+
+    W_int * 2**weight_exp * 64 = W_f * S      (per projection: weight_exp, 8-bit W_int)
+    vth_int * 64 = vth_f * S;   bias_mant * 2**bias_exp = bias_f * S
+    du_int = round(4096 du_f) - 1;   dv_int = round(4096 dv_f);   delays rounded
+
+Choosing S: larger S resolves the decays' truncation and the weights more finely, but u and
+v must stay inside 24 bits and vth below 131071. For each population in order, S starts
+from the largest value the state headroom allows on calibration data (with a margin) and
+candidates S, S/2, S/4, ... are scored by spike agreement with the float model (F1 of
+spikes at the exact step, layer inputs taken from the already-quantized layers); the best
+one is kept. Each projection's weight_exp is the smallest exponent that fits its largest
+weight in 8 bits, so the weights use the full grid. Every value that had to be clipped
+is counted and reported. Time convention: 0-based steps, one step per hop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from neurodeploy import fixed_point as fp
+from neurodeploy.errors import InputError
+from neurodeploy.network import FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy.quantize.format import LOIHI2, ChipFormat
+from neurodeploy.targets.reference import simulate_reference
+
+
+@dataclass
+class FloatLayer:
+    """One layer of a float model, as numpy arrays in the float model's units."""
+
+    name: str
+    src: str
+    weight: np.ndarray  # (n_out, n_in)
+    delays: np.ndarray | None  # integer steps: (n_in,) axonal or (n_out, n_in) synaptic
+    rec_weight: np.ndarray | None
+    du: np.ndarray
+    dv: np.ndarray
+    vth: np.ndarray
+    bias: np.ndarray
+    spiking: bool
+
+
+@dataclass
+class QuantizationInfo:
+    """What PTQ chose and what it had to give up, per population and projection."""
+
+    scales: dict[str, float] = field(default_factory=dict)
+    weight_exp: dict[str, int] = field(default_factory=dict)
+    clipped: dict[str, int] = field(default_factory=dict)  # "<where>.<field>" -> count
+    agreement: dict[str, float] = field(default_factory=dict)  # F1 at the exact step
+
+    def to_json(self) -> dict:
+        return {"scales": self.scales, "weight_exp": self.weight_exp,
+                "clipped": self.clipped, "spike_f1_vs_float": self.agreement}
+
+
+def population_names(n_layers: int) -> list[str]:
+    return [f"layer{k}" for k in range(n_layers - 1)] + ["output"]
+
+
+def float_layers(model) -> list[FloatLayer]:
+    """Extract a trained :class:`SpikingNetwork`'s parameters (integer delays)."""
+    if not model.config.hop_latency:
+        raise InputError("model was trained without hop latency (hop_latency=False): its spike "
+                         "timing cannot transfer to Loihi 2; retrain with the default")
+    names = population_names(len(model.layers))
+    layers = []
+    for k, layer in enumerate(model.layers):
+        def arr(t: torch.Tensor, n: int = layer.n_out) -> np.ndarray:
+            return np.broadcast_to(t.detach().cpu().double().numpy(), (n,)).copy()
+
+        delays = layer.deployed_delays()
+        layers.append(FloatLayer(
+            name=names[k], src="input" if k == 0 else names[k - 1],
+            weight=layer.weight.detach().cpu().double().numpy(),
+            delays=None if delays is None else delays.cpu().numpy().astype(np.int64),
+            rec_weight=(None if layer.rec_weight is None
+                        else layer.rec_weight.detach().cpu().double().numpy()),
+            du=arr(layer.du.clamp(1 / 4096, 1.0)), dv=arr(layer.dv.clamp(0.0, 4095 / 4096)),
+            vth=arr(layer.vth), bias=arr(layer.bias), spiking=layer.spiking,
+        ))
+    return layers
+
+
+def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
+                      info: QuantizationInfo) -> tuple[np.ndarray, int, str]:
+    """Integer weights on the Lava grid, their weight_exp and sign mode."""
+    sign_mode = fp.infer_sign_mode(np.where(np.abs(w) > 0, np.sign(w), 0))
+    hi = 254 if sign_mode == "mixed" else 255
+    target = np.abs(w).max() * scale / 64.0
+    exp = fmt.weight_exp_min if target == 0 else math.ceil(math.log2(max(target / hi, 1e-300)))
+    exp = int(min(max(exp, fmt.weight_exp_min), fmt.weight_exp_max))
+    raw = w * scale / (64.0 * 2.0**exp)
+    if sign_mode == "mixed":
+        ints = np.round(raw / 2.0) * 2.0  # the mixed grid is the even integers
+    else:
+        ints = np.round(raw)
+    lo, top = fp.weight_limits(sign_mode)
+    top = 254 if sign_mode == "mixed" else top
+    clipped = int(((ints < lo) | (ints > top)).sum())
+    if clipped:
+        info.clipped[f"{where}.weights"] = clipped
+    ints = fp.lava_weight_transform(np.clip(ints, lo, top), sign_mode)
+    return ints.astype(np.int64), exp, sign_mode
+
+
+def _bias_parts(bias_int: np.ndarray, fmt: ChipFormat) -> tuple[np.ndarray, np.ndarray]:
+    """bias_mant, bias_exp (per neuron) approximating integer bias values."""
+    mant = np.zeros(bias_int.shape, dtype=np.int64)
+    exp = np.zeros(bias_int.shape, dtype=np.int64)
+    for i, b in enumerate(bias_int):
+        e = 0
+        while abs(round(b / 2.0**e)) > fmt.bias_mant_max and e < fmt.bias_exp_max:
+            e += 1
+        mant[i] = int(np.clip(round(b / 2.0**e), fmt.bias_mant_min, fmt.bias_mant_max))
+        exp[i] = e
+    return mant, exp
+
+
+def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipFormat = LOIHI2,
+                  info: QuantizationInfo | None = None, n_layers: int | None = None,
+                  ) -> FixedPointNetwork:
+    """The integer network of the first ``n_layers`` layers at the given scales."""
+    info = info if info is not None else QuantizationInfo()
+    use = layers[: n_layers or len(layers)]
+    pops, projs = {}, []
+    n_inputs = layers[0].weight.shape[1]
+    for layer in use:
+        s = scales[layer.name]
+        du = np.clip(np.round(4096 * layer.du) - 1, 0, fmt.decay_max).astype(np.int64)
+        dv = np.clip(np.round(4096 * layer.dv), 0, fmt.decay_max).astype(np.int64)
+        if layer.spiking:
+            vth_raw = np.round(layer.vth * s / 64.0)
+            n_clip = int(((vth_raw < 0) | (vth_raw > fmt.vth_max)).sum())
+            if n_clip:
+                info.clipped[f"population '{layer.name}'.vth"] = n_clip
+            vth = np.clip(vth_raw, 0, fmt.vth_max).astype(np.int64)
+        else:  # a non-spiking readout: the largest threshold (v is read, not spikes)
+            vth = np.full(layer.vth.shape, fmt.vth_max, dtype=np.int64)
+        mant, exp = _bias_parts(np.round(layer.bias * s), fmt)
+        pops[layer.name] = LIFPopulation(layer.weight.shape[0], du=du, dv=dv, vth=vth,
+                                         bias_mant=mant, bias_exp=exp)
+        where = f"projection '{layer.src}->{layer.name}'"
+        w, we, mode = _quantize_weights(layer.weight, s, fmt, where, info)
+        info.weight_exp[f"{layer.src}->{layer.name}"] = we
+        projs.append(Projection(layer.src, layer.name, w, weight_exp=we, delays=layer.delays,
+                                sign_mode=mode))
+        if layer.rec_weight is not None:
+            where = f"projection '{layer.name}->{layer.name}'"
+            w, we, mode = _quantize_weights(layer.rec_weight, s, fmt, where, info)
+            info.weight_exp[f"{layer.name}->{layer.name}"] = we
+            projs.append(Projection(layer.name, layer.name, w, weight_exp=we, sign_mode=mode))
+    return FixedPointNetwork(n_inputs, pops, projs, outputs=[use[-1].name])
+
+
+def spike_f1(a: np.ndarray, b: np.ndarray) -> float:
+    """F1 of spike matching at the exact step (1.0 when both are silent)."""
+    total = int(a.sum()) + int(b.sum())
+    return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
+
+
+def _float_traces(model, x: np.ndarray) -> list[dict[str, np.ndarray]]:
+    """Per layer spikes (bool), v and u (float units) of the float model, integer delays."""
+    model.eval()
+    model.set_integer_delays(True)
+    out = []
+    with torch.no_grad():
+        h = torch.as_tensor(x, dtype=torch.float32).transpose(0, 1)
+        for layer in model.layers:
+            current = layer.input_current(h)
+            s, v = layer(h, record_v=True)
+            alpha = (1.0 - layer.du.clamp(1 / 4096, 1.0)).expand(current.shape[1:])
+            u = torch.zeros_like(current[0])
+            us = []
+            for t in range(current.shape[0]):
+                if layer.rec_weight is not None and t > 0:
+                    u = alpha * u + current[t] + s[t - 1] @ layer.rec_weight.t()
+                else:
+                    u = alpha * u + current[t]
+                us.append(u)
+            out.append({"spikes": s.transpose(0, 1).numpy() > 0,
+                        "v": v.transpose(0, 1).numpy(),
+                        "u": torch.stack(us).transpose(0, 1).numpy()})
+            h = s
+    return out
+
+
+def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
+                           headroom: float = 4.0, candidates: int = 5,
+                           ) -> tuple[FixedPointNetwork, QuantizationInfo]:
+    """PTQ of a trained :class:`SpikingNetwork` with calibration spikes (batch, steps, n_in).
+
+    ``headroom``: the largest |u|, |v| seen on the calibration data times this factor must
+    stay inside 24 bits. ``candidates``: scales tried per population (S, S/2, ...).
+    """
+    calib = np.asarray(calib)
+    if calib.ndim != 3 or calib.shape[2] != model.config.n_inputs:
+        raise InputError(f"calibration data has shape {calib.shape}; expected (samples, steps, "
+                         f"{model.config.n_inputs})")
+    layers = float_layers(model)
+    ref = _float_traces(model, calib)
+    info = QuantizationInfo()
+    scales: dict[str, float] = {}
+    for k, layer in enumerate(layers):
+        peak = max(float(np.abs(ref[k]["v"]).max()), float(np.abs(ref[k]["u"]).max()),
+                   float(np.abs(layer.vth).max()) if layer.spiking else 0.0, 1e-6)
+        s_max = fp.STATE_HALF / (peak * headroom)
+        if layer.spiking:
+            s_max = min(s_max, 64.0 * fmt.vth_max / max(float(np.abs(layer.vth).max()), 1e-12))
+        options = [s_max / 2.0**j for j in range(candidates if layer.spiking else 1)]
+        best = None
+        for s in options:
+            net = build_network(layers, {**scales, layer.name: s}, fmt, QuantizationInfo(),
+                                n_layers=k + 1)
+            tr = simulate_reference(net, calib, populations=[layer.name])
+            f1 = spike_f1(ref[k]["spikes"], tr.spikes[layer.name]) if layer.spiking else 1.0
+            if best is None or f1 > best[0]:
+                best = (f1, s)
+        scales[layer.name] = best[1]
+        info.agreement[layer.name] = best[0]
+    info.scales = scales
+    return build_network(layers, scales, fmt, info), info

@@ -1,0 +1,146 @@
+"""torch-int == the reference simulator, spikes, u and v at every step (bit-exact).
+
+Random networks come from hypothesis (tests/netgen.py); the targeted cases make u wrap,
+v saturate and Lava's int32 input path overflow. Time: 0-based steps, one step per hop.
+"""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+
+from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
+from neurodeploy.conformance import load_recording, nir_paper_single_lif_network
+from neurodeploy.errors import InputError, TargetUnavailableError
+from neurodeploy.targets.reference import ReferencePlan
+from neurodeploy.targets.torch_int import (
+    IntLIFParams,
+    TorchIntPlan,
+    int_lif_step,
+    simulate_torch_int,
+    wrap_int32,
+)
+
+from netgen import network_cases
+
+RECORD = ("spikes", "v", "u")
+
+
+def assert_identical(net, x, device="cpu"):
+    ref = simulate(net, x, target="reference", record=RECORD)
+    got = simulate_torch_int(net, x, record=RECORD, device=device)
+    for name in net.populations:
+        for kind in RECORD:
+            a, b = getattr(ref, kind)[name], getattr(got, kind)[name]
+            assert a.shape == b.shape and a.dtype == b.dtype, (kind, name, a.dtype, b.dtype)
+            if not (a == b).all():
+                idx = tuple(np.argwhere(a != b)[0])
+                pytest.fail(f"{kind} of {name!r} differs first at (sample, step, neuron) {idx}: "
+                            f"reference {a[idx]}, torch-int {b[idx]}")
+    return ref
+
+
+@settings(max_examples=40)
+@given(network_cases(max_steps=60))
+def test_random_networks_bit_exact(case):
+    net, x = case
+    assert_identical(net, x)
+
+
+def test_u_wraps_and_v_saturates_identically():
+    pops = {"wrap": LIFPopulation(2, du=0, dv=[0, 10], vth=131071, bias_mant=4095, bias_exp=7),
+            "sat": LIFPopulation(2, du=[0, 7], dv=0, vth=0, bias_mant=-4096, bias_exp=7)}
+    net = FixedPointNetwork(1, pops, [
+        Projection("input", "wrap", [[255], [255]], weight_exp=7),
+        Projection("input", "sat", [[-255], [-255]], weight_exp=3),
+    ])
+    ref = assert_identical(net, np.ones((1, 30, 1), bool))
+    assert (np.diff(ref.u["wrap"][0], axis=0) < -(2**23)).any(), "u never wrapped"
+    assert (ref.v["sat"][0] == -(2**23 - 1)).any(), "v never saturated"
+
+
+@pytest.mark.parametrize(("n", "steps", "du"), [(1100, 4, 4095), (100, 20, 0)])
+def test_int32_overflow_of_lava_input_path_is_emulated(n, steps, du):
+    """The networks of test_lava_equivalence: a_in << 6 overflows int32 in one step, or u
+    drifts out of 24 bits until the int32 sum overflows after about ten steps."""
+    net = FixedPointNetwork(n, {"h": LIFPopulation(1, du=du, dv=4095, vth=131071)},
+                            [Projection("input", "h", np.full((1, n), 255), weight_exp=7)])
+    assert ReferencePlan(net).pops["h"].emulate_int32
+    assert TorchIntPlan(net).params["h"].emulate_int32
+    x = np.zeros((1, steps, n), bool)
+    x[0, 1:] = True
+    ref = assert_identical(net, x)
+    assert (ref.u["h"] < -(2**24)).any()  # only positive input: an int32 wrap happened
+
+
+def test_recurrence_delays_and_negative_weight_exp():
+    pops = {"a": LIFPopulation(3, du=300, dv=200, vth=5, bias_mant=[0, 100, -50], bias_exp=2),
+            "b": LIFPopulation(2, du=[0, 4095], dv=0, vth=[3, 50])}
+    projs = [Projection("input", "a", np.full((3, 2), 120), delays=[0, 7]),
+             Projection("a", "a", np.array([[0, -40, 0], [30, 0, 0], [0, 0, -2]]), delays=2),
+             Projection("a", "b", np.full((2, 3), 64), weight_exp=-2),
+             Projection("b", "a", np.full((3, 2), -6), weight_exp=-3,
+                        delays=np.array([[1, 2], [3, 4], [5, 6]]))]
+    net = FixedPointNetwork(2, pops, projs)
+    x = np.random.default_rng(3).random((5, 60, 2)) < 0.3
+    x[2] = False  # bias and recurrence only
+    ref = assert_identical(net, x)
+    assert ref.spikes["a"][2].any() and ref.spikes["b"].any()
+
+
+def test_conformance_network_reproduces_the_chip_spikes():
+    chip = load_recording("lif_lava_loihi_fixed")
+    tr = simulate(nir_paper_single_lif_network(), chip.input_spikes[None, :, None],
+                  target="torch-int", record=("spikes", "v"))
+    spikes, v = tr.spikes["lif"][0, :, 0], tr.v["lif"][0, :, 0]
+    assert np.flatnonzero(spikes).tolist() == np.flatnonzero(chip.output_spikes).tolist()
+    differ = np.flatnonzero(v != chip.v).tolist()  # the chip records 128 at spike steps
+    assert differ == np.flatnonzero(chip.output_spikes).tolist()
+
+
+def test_registry_and_api():
+    net = nir_paper_single_lif_network()
+    x = np.zeros((2, 5, 1), dtype=np.int64)
+    x[:, 0] = 1
+    tr = simulate(net, x, target="torch-int", record=("v",), populations=["lif"])
+    assert tr.target == "torch-int" and set(tr.spikes) == {"lif"} and not tr.u
+    assert tr.spikes["lif"].dtype == bool and tr.v["lif"].dtype == np.int64
+    assert tr.v["lif"].shape == (2, 5, 1)
+    assert tr.v["lif"][0, :, 0].tolist()[:2] == [0, 640]  # one step per hop, 10 << 6
+    with pytest.raises(InputError):
+        simulate(net, x[0], target="torch-int")
+    with pytest.raises(InputError):
+        simulate(net, x, target="torch-int", record=("w",))
+    with pytest.raises(InputError):
+        simulate(net, x, target="torch-int", populations=["nope"])
+    if not torch.cuda.is_available():
+        with pytest.raises(TargetUnavailableError):
+            simulate(net, x, target="torch-int", device="cuda")
+
+
+def test_functional_step_matches_the_documented_formula():
+    """int_lif_step alone: hidden +1 on du, truncation toward zero, unshifted bias."""
+    params = IntLIFParams(du=torch.tensor([0.0, 4095.0]), dv=torch.tensor([1.0, 0.0]),
+                          vth=torch.tensor([0.0, 131071.0]), bias=torch.tensor([-3.0, 64.0]))
+    u = torch.tensor([[-4097.0, 5.0]], dtype=torch.float64)
+    v = torch.tensor([[-4097.0, 100.0]], dtype=torch.float64)
+    s, u2, v2 = int_lif_step(torch.tensor([[1.0, 0.0]], dtype=torch.float64), u, v, params)
+    # u: trunc(-4097 * 4095 / 4096) = -4095, + 64; du = 4095 keeps nothing
+    assert u2.tolist() == [[-4095.0 + 64, 0.0]]
+    # v: trunc(-4097 * 4095 / 4096) = -4095, + u - 3 -> -4034 (no spike); 100 + 0 + 64
+    assert v2.tolist() == [[-4095.0 - 4031 - 3, 164.0]] and s.tolist() == [[0.0, 0.0]]
+    big = torch.tensor([2.0**31, -(2.0**31) - 1, 3 * 2.0**32 + 5], dtype=torch.float64)
+    assert wrap_int32(big).tolist() == [-(2.0**31), 2.0**31 - 1, 5.0]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
+def test_cuda_matches_reference():
+    rng = np.random.default_rng(0)
+    pops = {"h": LIFPopulation(50, du=100, dv=300, vth=20),
+            "o": LIFPopulation(4, du=0, dv=50, vth=10)}
+    net = FixedPointNetwork(30, pops, [
+        Projection("input", "h", rng.integers(-128, 128, (50, 30)) * 2,
+                   delays=rng.integers(0, 10, (50, 30)), weight_exp=-1),
+        Projection("h", "o", rng.integers(0, 256, (4, 50))),
+        Projection("o", "h", -rng.integers(0, 256, (50, 4)), delays=3)])
+    assert_identical(net, rng.random((8, 100, 30)) < 0.3, device="cuda")
