@@ -58,7 +58,7 @@ class TrainConfig:
     int_delay_epochs: int = 5
     batch_size: int = 64
     lr: float = 5e-3
-    delay_lr: float = 0.1
+    delay_lr: float = 0.03
     weight_decay: float = 0.0
     patience: int = 10
     splits: tuple[float, float, float] = (0.8, 0.1, 0.1)
@@ -296,8 +296,17 @@ def load_run(run_dir: str | os.PathLike[str]) -> tuple[SpikingNetwork, dict]:
     except FileNotFoundError as exc:
         raise InputError(f"{run_dir}: not a training run directory ({exc.filename} missing)") \
             from None
-    model = SpikingNetwork(NetworkConfig.from_json(run["network"]))
-    model.load_state_dict(state)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{run_dir / 'config.json'}: not valid JSON ({exc})") from None
+    except Exception as exc:  # torch raises several types for a corrupted checkpoint
+        raise InputError(f"{run_dir / CHECKPOINT}: cannot be read as a weights-only torch "
+                         f"checkpoint ({type(exc).__name__})") from None
+    try:
+        model = SpikingNetwork(NetworkConfig.from_json(run["network"]))
+        model.load_state_dict(state)
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise InputError(f"{run_dir}: checkpoint does not match its config.json "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     model.set_integer_delays(True)
     model.eval()
     return model, run

@@ -213,7 +213,7 @@ def train(
     int_delay_epochs: int = typer.Option(5, help="Epochs with rounded integer delays."),
     batch_size: int = typer.Option(64, help="Samples per batch."),
     lr: float = typer.Option(5e-3, help="Adam learning rate (delays: --delay-lr)."),
-    delay_lr: float = typer.Option(0.1, help="Learning rate of the delays (steps)."),
+    delay_lr: float = typer.Option(0.03, help="Learning rate of the delays (steps)."),
     patience: int = typer.Option(10, help="Early stopping: epochs without improvement."),
     seed: int = typer.Option(0, help="Seed of data, initialisation and batching."),
     device: str = typer.Option("cpu", help="cpu or cuda."),

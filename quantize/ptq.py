@@ -100,10 +100,8 @@ def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
     exp = fmt.weight_exp_min if target == 0 else math.ceil(math.log2(max(target / hi, 1e-300)))
     exp = int(min(max(exp, fmt.weight_exp_min), fmt.weight_exp_max))
     raw = w * scale / (64.0 * 2.0**exp)
-    if sign_mode == "mixed":
-        ints = np.round(raw / 2.0) * 2.0  # the mixed grid is the even integers
-    else:
-        ints = np.round(raw)
+    # the mixed grid is the even integers
+    ints = np.round(raw / 2.0) * 2.0 if sign_mode == "mixed" else np.round(raw)
     lo, top = fp.weight_limits(sign_mode)
     top = 254 if sign_mode == "mixed" else top
     clipped = int(((ints < lo) | (ints > top)).sum())

@@ -133,8 +133,10 @@ def test_functional_step_matches_the_documented_formula():
     assert wrap_int32(big).tolist() == [-(2.0**31), 2.0**31 - 1, 5.0]
 
 
-@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
-def test_cuda_matches_reference():
+def test_cuda_matches_reference_or_is_refused_clearly():
+    """On a GPU machine: identical integers on CUDA. Without one: a clear one-line error."""
+    from neurodeploy import TargetUnavailableError
+
     rng = np.random.default_rng(0)
     pops = {"h": LIFPopulation(50, du=100, dv=300, vth=20),
             "o": LIFPopulation(4, du=0, dv=50, vth=10)}
@@ -143,4 +145,9 @@ def test_cuda_matches_reference():
                    delays=rng.integers(0, 10, (50, 30)), weight_exp=-1),
         Projection("h", "o", rng.integers(0, 256, (4, 50))),
         Projection("o", "h", -rng.integers(0, 256, (50, 4)), delays=3)])
-    assert_identical(net, rng.random((8, 100, 30)) < 0.3, device="cuda")
+    x = rng.random((8, 100, 30)) < 0.3
+    if torch.cuda.is_available():
+        assert_identical(net, x, device="cuda")
+    else:
+        with pytest.raises(TargetUnavailableError, match="cuda"):
+            simulate(net, x, target="torch-int", device="cuda")

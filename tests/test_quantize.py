@@ -1,0 +1,111 @@
+"""Post-training quantization: the integer mapping, accuracy kept, clean errors."""
+
+import io
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from rich.console import Console
+
+from neurodeploy import load_network, simulate
+from neurodeploy.models.datasets import make_task, split
+from neurodeploy.models.training import TrainConfig, evaluate, load_run, train
+from neurodeploy.quantize.ptq import float_layers, post_training_quantize, spike_f1
+from neurodeploy.readout import accuracy, readout_logits
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run")
+    config = TrainConfig(task="isi", task_params={"n_samples": 400}, hidden=(24,),
+                         delays="axonal", max_delay=10, epochs=8, int_delay_epochs=2,
+                         batch_size=32, seed=1)
+    train(config, out, console=Console(file=io.StringIO()))
+    model, run = load_run(out)
+    ds = make_task("isi", seed=1, n_samples=400)
+    train_ds, _, test_ds = split(ds, config.splits, seed=1)
+    return out, model, train_ds, test_ds
+
+
+def test_integer_parameters_follow_the_documented_mapping(trained):
+    _, model, train_ds, _ = trained
+    net, info = post_training_quantize(model, train_ds.spikes[:64])
+    for layer in float_layers(model):
+        pop = net.populations[layer.name]
+        s = info.scales[layer.name]
+        assert (pop.param("du") == np.round(4096 * layer.du) - 1).all()
+        assert (pop.param("dv") == np.round(4096 * layer.dv)).all()
+        if layer.spiking:
+            assert (pop.param("vth") == np.round(layer.vth * s / 64)).all()
+        proj = next(p for p in net.projections if p.dst == layer.name and p.src == layer.src)
+        lsb = 64 * 2.0**proj.weight_exp / s  # float weight per integer unit
+        err = np.abs(proj.weights * lsb - layer.weight)
+        assert err.max() <= lsb * (1.0 if proj.sign_mode == "mixed" else 0.5) + 1e-12
+        assert np.abs(proj.weights).max() > 127  # the 8-bit grid is used, not wasted
+        if layer.delays is not None:
+            assert (proj.delay_matrix() == np.broadcast_to(layer.delays, proj.weights.shape)).all()
+
+
+def test_ptq_keeps_accuracy_and_spikes(trained):
+    _, model, train_ds, test_ds = trained
+    net, info = post_training_quantize(model, train_ds.spikes[:128])
+    _, float_acc = evaluate(model, test_ds.spikes, test_ds.labels)
+    tr = simulate(net, test_ds.spikes.astype(bool), record=("spikes", "v"))
+    quant_acc = accuracy(readout_logits(None, tr.v["output"], "mean_v"), test_ds.labels)
+    assert float_acc > 0.7
+    assert quant_acc >= float_acc - 0.03
+    assert info.agreement["layer0"] > 0.8
+    assert not info.clipped
+
+
+def test_spike_f1_counts_only_exact_step_matches():
+    a = np.zeros((1, 6, 1), bool)
+    b = np.zeros((1, 6, 1), bool)
+    a[0, [1, 3], 0] = True
+    b[0, [1, 4], 0] = True  # one exact match, one spike a step late
+    assert spike_f1(a, b) == pytest.approx(0.5)
+    assert spike_f1(b[:, :0], a[:, :0]) == 1.0
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "neurodeploy", *args], capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_cli_quantize_writes_a_loadable_network(trained, tmp_path):
+    run_dir, model, _, test_ds = trained
+    out = tmp_path / "q"
+    proc = cli("quantize", str(run_dir), "--calib", "64", "--out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads((out / "quantization.json").read_text())
+    net = load_network(out / "network.npz")
+    tr = simulate(net, test_ds.spikes.astype(bool), record=("spikes", "v"), populations=["output"])
+    acc = accuracy(readout_logits(None, tr.v["output"], "mean_v"), test_ds.labels)
+    assert acc == result["test_acc_quantized_reference"]
+
+
+def test_cli_quantize_bad_run_dir_leaves_nothing(tmp_path, trained):
+    run_dir, *_ = trained
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "config.json").write_text((run_dir / "config.json").read_text())
+    (broken / "model.pt").write_bytes(b"not a checkpoint")
+    out = tmp_path / "q"
+    proc = cli("quantize", str(broken), "--out", str(out))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1
+    assert "model.pt" in proc.stderr
+    assert not out.exists() and not list(tmp_path.glob(".q.*"))
+    missing = cli("quantize", str(tmp_path / "nowhere"), "--out", str(out))
+    assert missing.returncode == 2 and "not a training run directory" in missing.stderr
+
+
+def test_calibration_data_of_the_wrong_width(trained):
+    _, model, _, _ = trained
+    from neurodeploy.errors import InputError
+
+    with pytest.raises(InputError, match=r"calibration data has shape \(4, 20, 3\)"):
+        post_training_quantize(model, np.zeros((4, 20, 3)))
+    assert isinstance(torch.zeros(1), torch.Tensor)
