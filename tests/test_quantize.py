@@ -24,7 +24,7 @@ def trained(tmp_path_factory):
                          delays="axonal", max_delay=10, epochs=8, int_delay_epochs=2,
                          batch_size=32, seed=1)
     train(config, out, console=Console(file=io.StringIO()))
-    model, run = load_run(out)
+    model, _ = load_run(out)
     ds = make_task("isi", seed=1, n_samples=400)
     train_ds, _, test_ds = split(ds, config.splits, seed=1)
     return out, model, train_ds, test_ds
@@ -76,7 +76,7 @@ def cli(*args):
 
 
 def test_cli_quantize_writes_a_loadable_network(trained, tmp_path):
-    run_dir, model, _, test_ds = trained
+    run_dir, _, _, test_ds = trained
     out = tmp_path / "q"
     proc = cli("quantize", str(run_dir), "--calib", "64", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
