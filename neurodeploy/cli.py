@@ -269,6 +269,32 @@ def quantize(
     console.print(table)
 
 
+@app.command()
+def lint(
+    model: str = typer.Argument(..., help="Network file (.npz) or a quantize output directory."),
+    json_out: str = typer.Option(None, "--json", help="Also write the report as JSON here."),
+) -> None:
+    """Check a fixed-point network against the Loihi 2 format: every violation at once,
+    plus accumulator headroom and resource estimates. Exit 0 clean, 1 violations,
+    2 unreadable input.
+
+    Example: [bold]neurodeploy lint runs/ccisi-q[/bold]
+    """
+    from pathlib import Path
+
+    from neurodeploy.network_io import atomic_write_text
+    from neurodeploy.quantize.lint import lint_file, render
+
+    path = Path(model)
+    if path.is_dir():
+        path = path / "network.npz"
+    report = lint_file(path)
+    render(report, console)
+    if json_out:
+        atomic_write_text(json_out, report.to_json())
+    raise typer.Exit(0 if report.ok else 1)
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with exit code 2, tracebacks with --debug."""
     args = sys.argv[1:] if argv is None else argv

@@ -112,6 +112,21 @@ def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) ->
     return path
 
 
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write a text file atomically (temp file in the same folder, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def save_network(net: FixedPointNetwork, path: str | os.PathLike[str]) -> Path:
     """Save ``net`` to ``path`` (``.npz``), atomically."""
     return atomic_savez(path, network_to_arrays(net))

@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
-from neurodeploy.errors import InputError
+from neurodeploy.errors import InputError, SimulationError
 from neurodeploy.network_io import save_network
 from neurodeploy.quantize.format import LOIHI2, ChipFormat
+from neurodeploy.quantize.lint import lint_network
 from neurodeploy.quantize.ptq import post_training_quantize
 from neurodeploy.readout import accuracy, readout_logits
 from neurodeploy.simulate import simulate
@@ -60,6 +61,10 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     order = np.random.default_rng(config.seed).permutation(len(train_ds.labels))[:calib]
     with console.status(f"post-training quantization on {len(order)} calibration samples..."):
         net, info = post_training_quantize(model, train_ds.spikes[order], fmt)
+    report = lint_network(net, fmt)
+    if not report.ok:  # PTQ's bounds should make this impossible: never write such a network
+        raise SimulationError(f"quantization produced a network that fails lint: "
+                              f"{report.violations[0].message}")
     with console.status("evaluating float and fixed-point models on the test split..."):
         _, float_acc = evaluate(model, test_ds.spikes, test_ds.labels)
         readout = model.config.readout
@@ -70,7 +75,8 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
                                 hops=len(model.layers))
         quant_acc = accuracy(logits, test_ds.labels)
     result = {
-        **info.to_json(), "format": fmt.name, "readout": readout, "output": out_pop,
+        **info.to_json(), "lint": report.to_dict(), "format": fmt.name, "readout": readout,
+        "output": out_pop,
         "hops": len(model.layers), "calibration_samples": len(order),
         "test_samples": len(test_ds.labels), "test_acc_float": float_acc,
         "test_acc_quantized_reference": quant_acc, "source_run": str(Path(run_dir).resolve()),

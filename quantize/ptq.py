@@ -9,7 +9,9 @@ float unit) maps one onto the other::
     du_int = round(4096 du_f) - 1;   dv_int = round(4096 dv_f);   delays rounded
 
 Choosing S: larger S resolves the decays' truncation and the weights more finely, but u and
-v must stay inside 24 bits and vth below 131071. For each population in order, S starts
+v must stay inside 24 bits, vth below 131071, and the worst-case summed input of a step
+(every source of one sign firing at once) inside the 16-bit accumulator (|sum| < 2**15),
+so that the result always passes ``neurodeploy lint``. For each population in order, S starts
 from the largest value the state headroom allows on calibration data (with a margin) and
 candidates S, S/2, S/4, ... are scored by spike agreement with the float model (F1 of
 spikes at the exact step, layer inputs taken from the already-quantized layers); the best
@@ -212,6 +214,13 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         peak = max(float(np.abs(ref[k]["v"]).max()), float(np.abs(ref[k]["u"]).max()),
                    float(np.abs(layer.vth).max()) if layer.spiking else 0.0, 1e-6)
         s_max = fp.STATE_HALF / (peak * headroom)
+        # accumulator headroom: the worst-case summed input per step (every source of one
+        # sign firing at once, over all incoming projections) must stay below the limit
+        incoming = [layer.weight] + ([layer.rec_weight] if layer.rec_weight is not None else [])
+        worst = max(float(sum(np.clip(w, 0, None).sum(axis=1) for w in incoming).max()),
+                    float(sum(np.clip(-w, 0, None).sum(axis=1) for w in incoming).max()))
+        if worst > 0:
+            s_max = min(s_max, 0.95 * fmt.accumulator_limit * 64.0 / worst)
         if layer.spiking:
             s_max = min(s_max, 64.0 * fmt.vth_max / max(float(np.abs(layer.vth).max()), 1e-12))
         options = [s_max / 2.0**j for j in range(candidates if layer.spiking else 1)]

@@ -20,13 +20,13 @@ def cli(*args, check_rc=None):
 
 def test_help_lists_commands():
     out = cli("--help", check_rc=0).stdout
-    for command in ("doctor", "targets", "run", "demo"):
+    for command in ("doctor", "targets", "run", "demo", "train", "quantize", "lint", "data"):
         assert command in out
 
 
-@pytest.mark.parametrize("command", ["doctor", "targets", "run", "demo"])
+@pytest.mark.parametrize("command", ["doctor", "targets", "run", "demo", "train", "quantize", "lint", "data make", "data info"])
 def test_every_command_help_has_an_example(command):
-    assert "Example:" in cli(command, "--help", check_rc=0).stdout
+    assert "Example:" in cli(*command.split(), "--help", check_rc=0).stdout
 
 
 def test_version():
@@ -158,3 +158,23 @@ def test_demo_reports_bit_exactness():
     proc = cli("demo", "--steps", "40", "--batch", "2", check_rc=0)
     assert "Loihi 2 chip recording vs lava" in proc.stdout
     assert "NO" not in proc.stdout and proc.stdout.count("yes") == 3
+
+
+def test_lint_exit_codes(tmp_path):
+    from neurodeploy.network_io import network_to_arrays
+
+    clean = save_network(nir_paper_single_lif_network(), tmp_path / "clean.npz")
+    proc = cli("lint", str(clean), "--json", str(tmp_path / "report.json"), check_rc=0)
+    assert "no violations" in proc.stdout and "estimates" in proc.stdout
+    assert (tmp_path / "report.json").exists()
+    arrays = network_to_arrays(nir_paper_single_lif_network())
+    meta = arrays["__meta__"]
+    arrays["__meta__"] = np.array(str(meta).replace('"dv": 163', '"dv": 5000').replace(
+        '"vth": 25', '"vth": 200000'))
+    np.savez(tmp_path / "bad.npz", **arrays)
+    proc = cli("lint", str(tmp_path / "bad.npz"), check_rc=1)
+    assert "dv" in proc.stdout and "5000" in proc.stdout
+    assert "vth" in proc.stdout and "200000" in proc.stdout
+    (tmp_path / "junk.npz").write_bytes(b"junk")
+    proc = cli("lint", str(tmp_path / "junk.npz"), check_rc=2)
+    assert len(proc.stderr.strip().splitlines()) == 1

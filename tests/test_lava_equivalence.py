@@ -14,22 +14,16 @@ from hypothesis import given, settings
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
 from neurodeploy.targets.reference import ReferencePlan
 
+from compare import RECORD, assert_same_traces
 from netgen import network_cases
 
-RECORD = ("spikes", "v", "u")
 pytestmark = pytest.mark.lava
 
 
 def assert_identical(net, x, **lava_options):
     ref = simulate(net, x, target="reference", record=RECORD)
     lava = simulate(net, x, target="lava", record=RECORD, **lava_options)
-    for name in net.populations:
-        for kind in RECORD:
-            a, b = getattr(ref, kind)[name], getattr(lava, kind)[name]
-            if not (a == b).all():
-                idx = tuple(np.argwhere(a != b)[0])
-                pytest.fail(f"{kind} of {name!r} differs first at (sample, step, neuron) {idx}: "
-                            f"reference {a[idx]}, lava {b[idx]}")
+    assert_same_traces(ref, lava, net.populations, got_name="lava")
     return ref
 
 

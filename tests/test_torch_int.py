@@ -21,22 +21,14 @@ from neurodeploy.targets.torch_int import (
     wrap_int32,
 )
 
+from compare import RECORD, assert_same_traces
 from netgen import network_cases
-
-RECORD = ("spikes", "v", "u")
 
 
 def assert_identical(net, x, device="cpu"):
     ref = simulate(net, x, target="reference", record=RECORD)
     got = simulate_torch_int(net, x, record=RECORD, device=device)
-    for name in net.populations:
-        for kind in RECORD:
-            a, b = getattr(ref, kind)[name], getattr(got, kind)[name]
-            assert a.shape == b.shape and a.dtype == b.dtype, (kind, name, a.dtype, b.dtype)
-            if not (a == b).all():
-                idx = tuple(np.argwhere(a != b)[0])
-                pytest.fail(f"{kind} of {name!r} differs first at (sample, step, neuron) {idx}: "
-                            f"reference {a[idx]}, torch-int {b[idx]}")
+    assert_same_traces(ref, got, net.populations, got_name="torch-int", check_dtype=True)
     return ref
 
 
