@@ -255,18 +255,12 @@ def quantize(
     Example: [bold]neurodeploy quantize runs/ccisi --calib 256 --out runs/ccisi-q[/bold]
     """
     from neurodeploy.quantize.pipeline import quantize_run
+    from neurodeploy.quantize.report import render_report
 
     r = quantize_run(run_dir, out, calib=calib, console=console)
-    table = Table(title=f"quantized {run_dir} -> {out}")
-    table.add_column("")
-    table.add_column("value")
-    table.add_row("test accuracy, float model", f"{r['test_acc_float']:.1%}")
-    table.add_row("test accuracy, fixed point (reference)",
-                  f"{r['test_acc_quantized_reference']:.1%}")
-    for name, f1 in r["spike_f1_vs_float"].items():
-        table.add_row(f"spike F1 vs float, {name}", f"{f1:.3f}")
-    table.add_row("clipped", ", ".join(f"{k}: {v}" for k, v in r["clipped"].items()) or "nothing")
-    console.print(table)
+    render_report(r["report"], console)
+    clipped = ", ".join(f"{k}: {v}" for k, v in r["clipped"].items()) or "nothing"
+    console.print(f"clipped: {clipped}; lint: clean; wrote {out}")
 
 
 @app.command()

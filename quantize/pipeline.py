@@ -6,7 +6,11 @@ QUANT_DIR (written whole or not at all: built in a temporary folder, then rename
 - ``quantization.json``: scales, weight exponents, what was clipped, spike agreement with
   the float model per population, test accuracy of the float model and of the integer
   network (reference simulator), the readout, and where the data came from;
-- ``run.json``: the training run's configuration (to rebuild the float model).
+- ``run.json``: the training run's configuration (to rebuild the float model);
+- ``report.png``: weight SMAPE per projection and spike F1 per population.
+
+``quantization.json["report"]`` is the quantization report (``neurodeploy.quantize.report``)
+on the run's test split.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ from neurodeploy.errors import InputError, SimulationError
 from neurodeploy.network_io import save_network
 from neurodeploy.quantize.format import LOIHI2, ChipFormat
 from neurodeploy.quantize.lint import lint_network
-from neurodeploy.quantize.ptq import post_training_quantize
+from neurodeploy.quantize.ptq import float_layers, float_traces, post_training_quantize
+from neurodeploy.quantize.report import plot_report, population_report, projection_report
 from neurodeploy.readout import accuracy, readout_logits
 from neurodeploy.simulate import simulate
 
@@ -61,21 +66,31 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     order = np.random.default_rng(config.seed).permutation(len(train_ds.labels))[:calib]
     with console.status(f"post-training quantization on {len(order)} calibration samples..."):
         net, info = post_training_quantize(model, train_ds.spikes[order], fmt)
-    report = lint_network(net, fmt)
-    if not report.ok:  # PTQ's bounds should make this impossible: never write such a network
+    lint_report = lint_network(net, fmt)
+    if not lint_report.ok:  # PTQ's bounds make this impossible: never write such a network
         raise SimulationError(f"quantization produced a network that fails lint: "
-                              f"{report.violations[0].message}")
+                              f"{lint_report.violations[0].message}")
     with console.status("evaluating float and fixed-point models on the test split..."):
         _, float_acc = evaluate(model, test_ds.spikes, test_ds.labels)
         readout = model.config.readout
         out_pop = net.outputs[0]
         traces = simulate(net, test_ds.spikes.astype(bool), target="reference",
-                          record=("spikes", "v"), populations=[out_pop])
+                          record=("spikes", "v", "u"))
         logits = readout_logits(traces.spikes[out_pop], traces.v[out_pop], readout,
                                 hops=len(model.layers))
         quant_acc = accuracy(logits, test_ds.labels)
+        layers = float_layers(model)
+        float_spikes = {layer.name: rec["spikes"] for layer, rec in
+                        zip(layers, float_traces(model, test_ds.spikes), strict=True)}
+        report = {
+            "projections": projection_report(net, layers, info),
+            "populations": population_report(traces, float_spikes,
+                                             {layer.name: layer.spiking for layer in layers}),
+            "accuracy_float": float_acc, "accuracy_fixed_point": quant_acc,
+        }
     result = {
-        **info.to_json(), "lint": report.to_dict(), "format": fmt.name, "readout": readout,
+        **info.to_json(), "report": report, "lint": lint_report.to_dict(), "format": fmt.name,
+        "readout": readout,
         "output": out_pop,
         "hops": len(model.layers), "calibration_samples": len(order),
         "test_samples": len(test_ds.labels), "test_acc_float": float_acc,
@@ -88,6 +103,7 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
         save_network(net, tmp / "network.npz")
         (tmp / "quantization.json").write_text(json.dumps(result, indent=2))
         (tmp / "run.json").write_text(json.dumps(run, indent=2))
+        plot_report(report, str(tmp / "report.png"))
         replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

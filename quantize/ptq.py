@@ -168,7 +168,7 @@ def spike_f1(a: np.ndarray, b: np.ndarray) -> float:
     return 1.0 if total == 0 else 2.0 * int((a & b).sum()) / total
 
 
-def _float_traces(model, x: np.ndarray) -> list[dict[str, np.ndarray]]:
+def float_traces(model, x: np.ndarray) -> list[dict[str, np.ndarray]]:
     """Per layer spikes (bool), v and u (float units) of the float model, integer delays."""
     model.eval()
     model.set_integer_delays(True)
@@ -207,7 +207,7 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         raise InputError(f"calibration data has shape {calib.shape}; expected (samples, steps, "
                          f"{model.config.n_inputs})")
     layers = float_layers(model)
-    ref = _float_traces(model, calib)
+    ref = float_traces(model, calib)
     info = QuantizationInfo()
     scales: dict[str, float] = {}
     for k, layer in enumerate(layers):
