@@ -109,3 +109,19 @@ def test_calibration_data_of_the_wrong_width(trained):
     with pytest.raises(InputError, match=r"calibration data has shape \(4, 20, 3\)"):
         post_training_quantize(model, np.zeros((4, 20, 3)))
     assert isinstance(torch.zeros(1), torch.Tensor)
+
+
+@pytest.mark.lava
+def test_quantized_trained_model_is_the_same_integers_on_every_backend(trained):
+    """torch-int == reference == Lava fixed_pt on a trained, quantized model."""
+    from compare import assert_same_traces
+
+    _, model, train_ds, test_ds = trained
+    net, _ = post_training_quantize(model, train_ds.spikes[:64])
+    x = test_ds.spikes[:6].astype(bool)
+    record = ("spikes", "v", "u")
+    ref = simulate(net, x, target="reference", record=record)
+    for target in ("torch-int", "lava"):
+        assert_same_traces(ref, simulate(net, x, target=target, record=record), net.populations,
+                           got_name=target)
+    assert sum(int(s.sum()) for s in ref.spikes.values()) > 0
