@@ -1,8 +1,10 @@
-"""Test accuracy of the timing tasks, with and without axonal delays (issue: training).
+"""Test accuracy of the timing tasks, with and without axonal delays, float and deployed.
 
 Trains, for each configuration and seed, a 128-128 CUBA LIF network (Loihi 2 dynamics,
 one step of latency per projection) with the defaults of ``neurodeploy train``, and
-prints a table of test accuracy (mean and range over seeds). The tasks are generated
+prints a table of test accuracy (mean and range over seeds) of the float model and of its
+post-training-quantized Loihi 2 integer network (reference simulator, which is bit-exact
+with Lava: see tests/test_lava_equivalence.py). The tasks are generated
 with 5 ms steps (200-step samples); CCISI uses a long maximum ISI (``--max-isi-ms``,
 default 300 ms), where Yu et al. found delays clearly better.
 
@@ -23,6 +25,7 @@ from rich.console import Console
 from rich.table import Table
 
 from neurodeploy.models.training import TrainConfig, train
+from neurodeploy.quantize.pipeline import quantize_run
 
 
 def configurations(max_isi_ms: int) -> list[tuple[str, str, dict]]:
@@ -31,6 +34,7 @@ def configurations(max_isi_ms: int) -> list[tuple[str, str, dict]]:
         ("isi", "axonal", {}),
         ("coincidence", "none", {"difficulty": 0.0}),
         ("coincidence", "axonal", {"difficulty": 0.0}),
+        ("ccisi", "axonal", {}),  # the default CCISI task (max ISI 100 ms)
         ("ccisi", "none", {"max_isi_ms": max_isi_ms}),
         ("ccisi", "axonal", {"max_isi_ms": max_isi_ms}),
     ]
@@ -49,25 +53,31 @@ def main(argv: list[str] | None = None) -> int:
     for task, delays, params in configurations(args.max_isi_ms):
         if args.only and task not in args.only:
             continue
-        accs = []
+        accs, deployed = [], []
         for seed in args.seeds:
             t0 = time.perf_counter()
+            quiet = Console(file=io.StringIO())
             with tempfile.TemporaryDirectory() as run_dir:
                 metrics = train(TrainConfig(task=task, delays=delays, task_params=params,
-                                            epochs=args.epochs, seed=seed),
-                                run_dir, console=Console(file=io.StringIO()))
+                                            epochs=args.epochs, seed=seed), run_dir, console=quiet)
+                quant = quantize_run(run_dir, f"{run_dir}/quantized", console=quiet)
             accs.append(metrics["test_acc"])
-            console.print(f"{task:12s} {delays:7s} seed {seed}: test {metrics['test_acc']:.1%} "
-                          f"({time.perf_counter() - t0:.0f} s)")
+            deployed.append(quant["test_acc_quantized_reference"])
+            console.print(f"{task:12s} {delays:7s} seed {seed}: test {metrics['test_acc']:.1%}, "
+                          f"fixed point {deployed[-1]:.1%} ({time.perf_counter() - t0:.0f} s)")
         results.append({"task": task, "delays": delays, "params": params, "seeds": args.seeds,
-                         "test_acc": accs})
+                         "test_acc": accs, "test_acc_fixed_point": deployed})
     table = Table(title="test accuracy (mean, min-max over seeds)")
-    for col in ("task", "parameters", "delays", "test accuracy"):
+    for col in ("task", "parameters", "delays", "float model", "Loihi 2 integers (PTQ)"):
         table.add_column(col)
+
+    def cell(values: list[float]) -> str:
+        a = np.array(values)
+        return f"{a.mean():.1%} ({a.min():.1%}-{a.max():.1%})"
+
     for r in results:
-        a = np.array(r["test_acc"])
-        table.add_row(r["task"], json.dumps(r["params"]), r["delays"],
-                      f"{a.mean():.1%} ({a.min():.1%}-{a.max():.1%})")
+        table.add_row(r["task"], json.dumps(r["params"]), r["delays"], cell(r["test_acc"]),
+                      cell(r["test_acc_fixed_point"]))
     console.print(table)
     if args.out:
         with open(args.out, "w") as fh:
