@@ -248,16 +248,20 @@ def quantize(
     out: str = typer.Option(..., "--out", help="Directory to write (network.npz, "
                             "quantization.json, run.json)."),
     calib: int = typer.Option(256, help="Calibration samples from the run's training split."),
+    qat_epochs: int = typer.Option(0, help="Quantization-aware fine-tuning epochs after PTQ."),
+    qat_lr: float = typer.Option(0.5, help="QAT learning rate (weights in integer LSBs)."),
 ) -> None:
     """Post-training quantization of a trained run to Loihi 2 integers, evaluated on the
     run's test split with the reference simulator.
 
-    Example: [bold]neurodeploy quantize runs/ccisi --calib 256 --out runs/ccisi-q[/bold]
+    Example: [bold]neurodeploy quantize runs/ccisi --calib 256 --qat-epochs 3
+    --out runs/ccisi-q[/bold]
     """
     from neurodeploy.quantize.pipeline import quantize_run
     from neurodeploy.quantize.report import render_report
 
-    r = quantize_run(run_dir, out, calib=calib, console=console)
+    r = quantize_run(run_dir, out, calib=calib, qat_epochs=qat_epochs, qat_lr=qat_lr,
+                     console=console)
     render_report(r["report"], console)
     clipped = ", ".join(f"{k}: {v}" for k, v in r["clipped"].items()) or "nothing"
     console.print(f"clipped: {clipped}; lint: clean; wrote {out}")

@@ -46,26 +46,44 @@ def replace_dir(tmp: Path, out: Path) -> None:
 
 
 def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-                 calib: int = 256, fmt: ChipFormat = LOIHI2,
-                 console: Console | None = None) -> dict:
-    """Quantize the model of a training run and evaluate it on the run's test split."""
+                 calib: int = 256, fmt: ChipFormat = LOIHI2, qat_epochs: int = 0,
+                 qat_lr: float = 0.5, console: Console | None = None) -> dict:
+    """Quantize the model of a training run and evaluate it on the run's test split.
+
+    PTQ first; with ``qat_epochs`` > 0 the integer network is then fine-tuned with
+    quantization-aware training (``neurodeploy.quantize.qat``: the forward pass is the
+    deployed integer arithmetic) on the run's training split, validated on its validation
+    split (the PTQ network competes too, so QAT never makes validation worse).
+    """
     from neurodeploy.models.datasets import split
     from neurodeploy.models.training import TrainConfig, evaluate, load_dataset_for, load_run
 
     console = console or Console()
+    if qat_epochs < 0:
+        raise InputError(f"qat_epochs = {qat_epochs} must be >= 0")
     if calib < 1:
         raise InputError(f"calib = {calib}: at least one calibration sample is needed")
     model, run = load_run(run_dir)
     config = TrainConfig.from_json(run["train"])
     with console.status("loading the run's data..."):
         dataset = load_dataset_for(config)
-        train_ds, _, test_ds = split(dataset, config.splits, seed=config.seed)
+        train_ds, val_ds, test_ds = split(dataset, config.splits, seed=config.seed)
     if dataset.n_channels != model.config.n_inputs:
         raise InputError(f"data has {dataset.n_channels} channels; the model expects "
                          f"{model.config.n_inputs}")
     order = np.random.default_rng(config.seed).permutation(len(train_ds.labels))[:calib]
     with console.status(f"post-training quantization on {len(order)} calibration samples..."):
         net, info = post_training_quantize(model, train_ds.spikes[order], fmt)
+    qat_result = None
+    if qat_epochs > 0:
+        from neurodeploy.quantize.qat import QATNetwork, qat_finetune
+
+        with console.status(f"quantization-aware training, {qat_epochs} epochs..."):
+            qnet = QATNetwork(net, model.config.readout, info.scales)
+            qat_result = qat_finetune(qnet, train_ds.spikes, train_ds.labels, val_ds.spikes,
+                                      val_ds.labels, epochs=qat_epochs, lr=qat_lr,
+                                      seed=config.seed)
+            net = qnet.to_fixed_point()
     lint_report = lint_network(net, fmt)
     if not lint_report.ok:  # PTQ's bounds make this impossible: never write such a network
         raise SimulationError(f"quantization produced a network that fails lint: "
@@ -93,6 +111,10 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
         "readout": readout,
         "output": out_pop,
         "hops": len(model.layers), "calibration_samples": len(order),
+        "qat": None if qat_result is None else {
+            "epochs": qat_epochs, "lr": qat_lr, "best_epoch": qat_result["best_epoch"],
+            "val_acc_before": qat_result["initial_val_acc"],
+            "val_acc_after": qat_result["best_val_acc"]},
         "test_samples": len(test_ds.labels), "test_acc_float": float_acc,
         "test_acc_quantized_reference": quant_acc, "source_run": str(Path(run_dir).resolve()),
     }

@@ -78,9 +78,12 @@ def cli(*args):
 def test_cli_quantize_writes_a_loadable_network(trained, tmp_path):
     run_dir, _, _, test_ds = trained
     out = tmp_path / "q"
-    proc = cli("quantize", str(run_dir), "--calib", "64", "--out", str(out))
+    proc = cli("quantize", str(run_dir), "--calib", "64", "--qat-epochs", "1", "--out", str(out))
     assert proc.returncode == 0, proc.stderr
     result = json.loads((out / "quantization.json").read_text())
+    assert result["qat"]["epochs"] == 1
+    assert result["qat"]["val_acc_after"] >= result["qat"]["val_acc_before"]
+    assert result["lint"]["violations"] == [] and (out / "report.png").stat().st_size > 0
     net = load_network(out / "network.npz")
     tr = simulate(net, test_ds.spikes.astype(bool), record=("spikes", "v"), populations=["output"])
     acc = accuracy(readout_logits(None, tr.v["output"], "mean_v"), test_ds.labels)
