@@ -302,21 +302,20 @@ class QATNetwork(nn.Module):
         ws = w.index_select(1, slot.cols.to(w.device))
         return ws * slot.mask.to(w.device) if slot.mask is not None else ws
 
-    def _block_input(
-        self, k: int, w: torch.Tensor, src: torch.Tensor, wrap: bool
-    ) -> torch.Tensor | None:
-        """Input of projection k at every step from a known source train (batch, steps, n)."""
+    def _slot_sum(self, k: int, w: torch.Tensor, delayed, wrap: bool) -> torch.Tensor | None:
+        """Sum over projection k's delay slots of ``shift(x @ W_slot^T, weight_exp)``.
+
+        ``delayed(slot)`` gives the source spikes that arrive through that slot (or None
+        when none can yet); Lava's int32 wraps apply per slot and to the total.
+        """
         p = self.net.projections[k]
-        batch, steps, _ = src.shape
         total = None
         for slot in self.slots[k]:
-            lag = 1 + slot.delay
-            if lag >= steps:
+            x = delayed(slot)
+            if x is None:
                 continue
-            x = src[:, : steps - lag]
             if slot.cols is not None:
-                x = x.index_select(2, slot.cols.to(x.device))
-            x = torch.cat([x.new_zeros((batch, lag, x.shape[2])), x], dim=1)
+                x = x.index_select(x.dim() - 1, slot.cols.to(x.device))
             part = ste_shift(x @ self._slot_weight(w, slot).t(), p.weight_exp)
             if wrap:
                 part = ste_wrap_int32(part)
@@ -325,26 +324,30 @@ class QATNetwork(nn.Module):
             total = ste_wrap_int32(total)
         return total
 
+    def _block_input(
+        self, k: int, w: torch.Tensor, src: torch.Tensor, wrap: bool
+    ) -> torch.Tensor | None:
+        """Input of projection k at every step from a known source train (batch, steps, n)."""
+        batch, steps, n = src.shape
+
+        def delayed(slot: _Slot) -> torch.Tensor | None:
+            lag = 1 + slot.delay
+            if lag >= steps:
+                return None
+            return torch.cat([src.new_zeros((batch, lag, n)), src[:, : steps - lag]], dim=1)
+
+        return self._slot_sum(k, w, delayed, wrap)
+
     def _step_input(
         self, k: int, w: torch.Tensor, hist: list[torch.Tensor], t: int, wrap: bool
     ) -> torch.Tensor | None:
         """Input of (recurrent) projection k at step t from the source's spikes so far."""
-        p = self.net.projections[k]
-        total = None
-        for slot in self.slots[k]:
+
+        def delayed(slot: _Slot) -> torch.Tensor | None:
             idx = t - 1 - slot.delay
-            if idx < 0:
-                continue
-            x = hist[idx]
-            if slot.cols is not None:
-                x = x.index_select(1, slot.cols.to(x.device))
-            part = ste_shift(x @ self._slot_weight(w, slot).t(), p.weight_exp)
-            if wrap:
-                part = ste_wrap_int32(part)
-            total = part if total is None else total + part
-        if wrap and total is not None:
-            total = ste_wrap_int32(total)
-        return total
+            return hist[idx] if idx >= 0 else None
+
+        return self._slot_sum(k, w, delayed, wrap)
 
     def _lif_step(
         self, a_in: torch.Tensor | None, u: torch.Tensor, v: torch.Tensor, c: _PopConsts,

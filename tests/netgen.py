@@ -87,3 +87,45 @@ def network_cases(draw, max_pops: int = 4, max_steps: int = 40):
     batch = draw(st.integers(1, 3))
     net = random_network(seed, n_pops, recurrent, max_delay)
     return net, random_spikes(seed, net, batch, steps)
+
+
+# ----------------------------------------------------------- targeted edge-case networks
+def wrap_and_saturate_case() -> tuple[FixedPointNetwork, np.ndarray]:
+    """u of "wrap" passes 2**23 within a few steps (weight 255 << 7) and wraps; a large
+    negative bias and inhibitory input drive v of "sat" into its negative saturation."""
+    pops = {"wrap": LIFPopulation(2, du=0, dv=[0, 10], vth=131071, bias_mant=4095, bias_exp=7),
+            "sat": LIFPopulation(2, du=[0, 7], dv=0, vth=0, bias_mant=-4096, bias_exp=7)}
+    net = FixedPointNetwork(1, pops, [
+        Projection("input", "wrap", [[255], [255]], weight_exp=7),
+        Projection("input", "sat", [[-255], [-255]], weight_exp=3),
+    ])
+    return net, np.ones((1, 30, 1), bool)
+
+
+def int32_overflow_case(n: int, steps: int, du: int) -> tuple[FixedPointNetwork, np.ndarray]:
+    """Inputs beyond 2**18 per step: u leaves 24 bits and Lava's int32 arithmetic wraps.
+
+    n = 1100 inputs x 255 << 7 = 35.9e6: a_in << 6 overflows int32 in one step. n = 100
+    (3.3e6 per step) with du = 0: the single 24-bit wrap cannot keep up, u drifts by about
+    1.9e8 per step and overflows int32 after about ten steps.
+    """
+    net = FixedPointNetwork(n, {"h": LIFPopulation(1, du=du, dv=4095, vth=131071)},
+                            [Projection("input", "h", np.full((1, n), 255), weight_exp=7)])
+    x = np.zeros((1, steps, n), bool)
+    x[0, 1:] = True
+    return net, x
+
+
+def recurrent_bias_case() -> tuple[FixedPointNetwork, np.ndarray]:
+    """Two populations in a cycle, self-recurrence, delays, negative weight_exp, biases;
+    sample 2 is silent input, so only bias and recurrence drive it."""
+    pops = {"a": LIFPopulation(3, du=300, dv=200, vth=5, bias_mant=[0, 100, -50], bias_exp=2),
+            "b": LIFPopulation(2, du=[0, 4095], dv=0, vth=[3, 50])}
+    projs = [Projection("input", "a", np.full((3, 2), 120), delays=[0, 7]),
+             Projection("a", "a", np.array([[0, -40, 0], [30, 0, 0], [0, 0, -2]]), delays=2),
+             Projection("a", "b", np.full((2, 3), 64), weight_exp=-2),
+             Projection("b", "a", np.full((3, 2), -6), weight_exp=-3,
+                        delays=np.array([[1, 2], [3, 4], [5, 6]]))]
+    x = np.random.default_rng(3).random((5, 60, 2)) < 0.3
+    x[2] = False
+    return FixedPointNetwork(2, pops, projs), x

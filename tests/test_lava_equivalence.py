@@ -15,7 +15,12 @@ from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
 from neurodeploy.targets.reference import ReferencePlan
 
 from compare import RECORD, assert_same_traces
-from netgen import network_cases
+from netgen import (
+    int32_overflow_case,
+    network_cases,
+    recurrent_bias_case,
+    wrap_and_saturate_case,
+)
 
 pytestmark = pytest.mark.lava
 
@@ -35,15 +40,7 @@ def test_random_networks_bit_exact(case):
 
 
 def test_u_wraps_and_v_saturates_identically():
-    # weight 255 << 7 per input spike: u passes 2**23 within a few steps and wraps. A large
-    # negative bias and inhibitory input drive v of "sat" into its negative saturation.
-    pops = {"wrap": LIFPopulation(2, du=0, dv=[0, 10], vth=131071, bias_mant=4095, bias_exp=7),
-            "sat": LIFPopulation(2, du=[0, 7], dv=0, vth=0, bias_mant=-4096, bias_exp=7)}
-    net = FixedPointNetwork(1, pops, [
-        Projection("input", "wrap", [[255], [255]], weight_exp=7),
-        Projection("input", "sat", [[-255], [-255]], weight_exp=3),
-    ])
-    x = np.ones((1, 30, 1), bool)
+    net, x = wrap_and_saturate_case()
     ref = assert_identical(net, x)
     assert (np.diff(ref.u["wrap"][0], axis=0) < -(2**23)).any(), "u never wrapped"
     assert (ref.v["sat"][0] == -(2**23 - 1)).any(), "v never saturated"
@@ -51,32 +48,16 @@ def test_u_wraps_and_v_saturates_identically():
 
 @pytest.mark.parametrize(("n", "steps", "du"), [(1100, 4, 4095), (100, 20, 0)])
 def test_int32_overflow_of_lava_input_path_is_emulated(n, steps, du):
-    """Inputs beyond 2**18 per step: u leaves 24 bits and Lava's int32 arithmetic wraps.
-
-    1100 inputs x 255 << 7 = 35.9e6: a_in << 6 overflows int32 in one step. 100 inputs
-    (3.3e6 per step) with du = 0: the single 24-bit wrap cannot keep up, u drifts by about
-    1.9e8 per step and overflows int32 after about ten steps.
-    """
-    net = FixedPointNetwork(n, {"h": LIFPopulation(1, du=du, dv=4095, vth=131071)},
-                            [Projection("input", "h", np.full((1, n), 255), weight_exp=7)])
+    """See netgen.int32_overflow_case: one-step overflow, and drift out of 24 bits."""
+    net, x = int32_overflow_case(n, steps, du)
     assert ReferencePlan(net).pops["h"].emulate_int32
-    x = np.zeros((1, steps, n), bool)
-    x[0, 1:] = True
     ref = assert_identical(net, x)
     # only positive input: u far below -2**24 can only come from an int32 wrap
     assert (ref.u["h"] < -(2**24)).any()
 
 
 def test_batch_split_over_several_lava_runs_and_recurrence_with_bias():
-    pops = {"a": LIFPopulation(3, du=300, dv=200, vth=5, bias_mant=[0, 100, -50], bias_exp=2),
-            "b": LIFPopulation(2, du=[0, 4095], dv=0, vth=[3, 50])}
-    projs = [Projection("input", "a", np.full((3, 2), 120), delays=[0, 7]),
-             Projection("a", "a", np.array([[0, -40, 0], [30, 0, 0], [0, 0, -2]]), delays=2),
-             Projection("a", "b", np.full((2, 3), 64), weight_exp=-2),
-             Projection("b", "a", np.full((3, 2), -6), delays=np.array([[1, 2], [3, 4], [5, 6]]))]
-    net = FixedPointNetwork(2, pops, projs)
-    x = np.random.default_rng(3).random((5, 60, 2)) < 0.3
-    x[2] = False  # a silent sample next to active ones: bias and recurrence only
+    net, x = recurrent_bias_case()
     ref = assert_identical(net, x, max_neurons_per_run=2 * (net.n_neurons + 2))
     assert ref.spikes["a"][2].any() and ref.spikes["b"].any()
 

@@ -15,14 +15,18 @@ from neurodeploy.errors import InputError, TargetUnavailableError
 from neurodeploy.targets.reference import ReferencePlan
 from neurodeploy.targets.torch_int import (
     IntLIFParams,
-    TorchIntPlan,
     int_lif_step,
     simulate_torch_int,
     wrap_int32,
 )
 
 from compare import RECORD, assert_same_traces
-from netgen import network_cases
+from netgen import (
+    int32_overflow_case,
+    network_cases,
+    recurrent_bias_case,
+    wrap_and_saturate_case,
+)
 
 
 def assert_identical(net, x, device="cpu"):
@@ -40,42 +44,24 @@ def test_random_networks_bit_exact(case):
 
 
 def test_u_wraps_and_v_saturates_identically():
-    pops = {"wrap": LIFPopulation(2, du=0, dv=[0, 10], vth=131071, bias_mant=4095, bias_exp=7),
-            "sat": LIFPopulation(2, du=[0, 7], dv=0, vth=0, bias_mant=-4096, bias_exp=7)}
-    net = FixedPointNetwork(1, pops, [
-        Projection("input", "wrap", [[255], [255]], weight_exp=7),
-        Projection("input", "sat", [[-255], [-255]], weight_exp=3),
-    ])
-    ref = assert_identical(net, np.ones((1, 30, 1), bool))
+    net, x = wrap_and_saturate_case()
+    ref = assert_identical(net, x)
     assert (np.diff(ref.u["wrap"][0], axis=0) < -(2**23)).any(), "u never wrapped"
     assert (ref.v["sat"][0] == -(2**23 - 1)).any(), "v never saturated"
 
 
 @pytest.mark.parametrize(("n", "steps", "du"), [(1100, 4, 4095), (100, 20, 0)])
 def test_int32_overflow_of_lava_input_path_is_emulated(n, steps, du):
-    """The networks of test_lava_equivalence: a_in << 6 overflows int32 in one step, or u
-    drifts out of 24 bits until the int32 sum overflows after about ten steps."""
-    net = FixedPointNetwork(n, {"h": LIFPopulation(1, du=du, dv=4095, vth=131071)},
-                            [Projection("input", "h", np.full((1, n), 255), weight_exp=7)])
+    """See netgen.int32_overflow_case: one-step overflow, and drift out of 24 bits."""
+    net, x = int32_overflow_case(n, steps, du)
     assert ReferencePlan(net).pops["h"].emulate_int32
-    assert TorchIntPlan(net).params["h"].emulate_int32
-    x = np.zeros((1, steps, n), bool)
-    x[0, 1:] = True
     ref = assert_identical(net, x)
-    assert (ref.u["h"] < -(2**24)).any()  # only positive input: an int32 wrap happened
+    # only positive input: u far below -2**24 can only come from an int32 wrap
+    assert (ref.u["h"] < -(2**24)).any()
 
 
 def test_recurrence_delays_and_negative_weight_exp():
-    pops = {"a": LIFPopulation(3, du=300, dv=200, vth=5, bias_mant=[0, 100, -50], bias_exp=2),
-            "b": LIFPopulation(2, du=[0, 4095], dv=0, vth=[3, 50])}
-    projs = [Projection("input", "a", np.full((3, 2), 120), delays=[0, 7]),
-             Projection("a", "a", np.array([[0, -40, 0], [30, 0, 0], [0, 0, -2]]), delays=2),
-             Projection("a", "b", np.full((2, 3), 64), weight_exp=-2),
-             Projection("b", "a", np.full((3, 2), -6), weight_exp=-3,
-                        delays=np.array([[1, 2], [3, 4], [5, 6]]))]
-    net = FixedPointNetwork(2, pops, projs)
-    x = np.random.default_rng(3).random((5, 60, 2)) < 0.3
-    x[2] = False  # bias and recurrence only
+    net, x = recurrent_bias_case()
     ref = assert_identical(net, x)
     assert ref.spikes["a"][2].any() and ref.spikes["b"].any()
 
