@@ -1,11 +1,5 @@
-"""Reference simulator == Lava 0.10 fixed_pt, spikes, u and v at every step (bit-exact).
-
-Random networks come from hypothesis (tests/netgen.py): 1-4 populations, feed-forward and
-recurrent, every sign mode, odd weights, num_weight_bits < 8, weight_exp -8..7,
-per-synapse and axonal delays up to 62, per-neuron parameters, biases with both signs
-of bias_exp. The targeted cases below make sure u wraps, v saturates and Lava's int32
-arithmetic overflows at least once.
-"""
+"""The Lava target's own concerns: batching runs, compiling disconnected populations, and
+the lava-float equivalent. (Bit-exactness on random networks: tests/test_bit_exact.py.)"""
 
 import numpy as np
 import pytest
@@ -13,9 +7,7 @@ import pytest
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
 
 from compare import RECORD, assert_same_traces
-from netgen import (
-    recurrent_bias_case,
-)
+from netgen import recurrent_bias_case
 
 pytestmark = pytest.mark.lava
 
