@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from neurodeploy.errors import InputError
 from neurodeploy.models.network import NetworkConfig, SpikingNetwork
+from neurodeploy.network_io import atomic_output, atomic_write_text
 
 CHECKPOINT = "model.pt"
 
@@ -92,20 +92,6 @@ class TrainConfig:
     def from_json(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in data.items() if k in known})
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
-def _atomic_torch_save(obj: object, path: Path) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
 
 
 def load_dataset_for(config: TrainConfig):
@@ -245,9 +231,10 @@ def train(config: TrainConfig, out_dir: str | os.PathLike[str],
     run = {"train": config.to_json(), "network": net_config.to_json(),
            "dataset": describe(dataset), "format": "neurodeploy.run", "version": 1}
     model_cpu = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    _atomic_torch_save(model_cpu, out / CHECKPOINT)
-    _atomic_write_text(out / "config.json", json.dumps(run, indent=2, default=_json_default))
-    _atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    with atomic_output(out / CHECKPOINT) as tmp:
+        torch.save(model_cpu, tmp)
+    atomic_write_text(out / "config.json", json.dumps(run, indent=2, default=_json_default))
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     plot_learning_curve(history, out / "learning_curve.png")
     return metrics
 
@@ -280,11 +267,9 @@ def plot_learning_curve(history: list[dict], path: Path) -> None:
             ax.axvline(switch - 0.5, color="grey", linestyle=":", label="integer delays")
     ax_acc.legend()
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def load_run(run_dir: str | os.PathLike[str]) -> tuple[SpikingNetwork, dict]:

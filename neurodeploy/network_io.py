@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -97,34 +99,36 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
     return FixedPointNetwork(meta["n_inputs"], pops, projs, outputs=meta["outputs"])
 
 
-def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> Path:
-    """Write an ``.npz`` atomically: a temp file in the same folder, then a rename."""
+@contextmanager
+def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside ``path`` (same suffix) to write to; it is renamed onto
+    ``path`` when the block ends, and removed if the block raises: never a half-written
+    file at ``path``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp",
+                               dir=path.parent)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+        yield Path(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return path
+
+
+def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> Path:
+    """Write an ``.npz`` atomically: a temp file in the same folder, then a rename."""
+    with atomic_output(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(fh, **arrays)
+    return Path(path)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write a text file atomically (temp file in the same folder, then a rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_output(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
 
 
 def save_network(net: FixedPointNetwork, path: str | os.PathLike[str]) -> Path:

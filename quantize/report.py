@@ -17,6 +17,7 @@ from rich.table import Table
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.network import FixedPointNetwork
+from neurodeploy.network_io import atomic_output
 from neurodeploy.quantize.ptq import FloatLayer, QuantizationInfo, spike_f1
 from neurodeploy.traces import Traces
 
@@ -100,9 +101,6 @@ def render_report(report: dict, console: Console) -> None:
 
 def plot_report(report: dict, path: str) -> None:
     """A PNG: weight SMAPE per projection and spike F1 per population."""
-    import os
-    import tempfile
-
     import matplotlib
 
     matplotlib.use("Agg")
@@ -120,8 +118,6 @@ def plot_report(report: dict, path: str) -> None:
     fig.suptitle(f"accuracy: float {report['accuracy_float']:.1%}, fixed point "
                  f"{report['accuracy_fixed_point']:.1%}")
     fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
