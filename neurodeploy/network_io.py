@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,19 +60,32 @@ def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
     return arrays
 
 
+def read_meta(
+    arrays: Mapping[str, np.ndarray], fmt: str, version: int, source: str, what: str,
+    error: type[NeurodeployError] = NeurodeployError,
+) -> dict[str, Any]:
+    """The JSON ``__meta__`` of a neurodeploy ``.npz``, checked to be format ``fmt`` at
+    ``version``; anything else raises ``error`` in one line ("not a neurodeploy <what>")."""
+    try:
+        meta = json.loads(str(arrays["__meta__"]))
+    except (KeyError, ValueError) as exc:
+        reason = " ".join(str(exc).split())
+        raise error(f"{source}: not a neurodeploy {what} ({reason})") from None
+    if not isinstance(meta, dict):
+        raise error(f"{source}: not a neurodeploy {what} (__meta__ is not a JSON object)")
+    if meta.get("format") != fmt or meta.get("version") != version:
+        raise error(
+            f"{source}: format {meta.get('format')!r} version {meta.get('version')!r} is not "
+            f"supported; expected {fmt!r} version {version}"
+        )
+    return meta
+
+
 def network_from_arrays(
     arrays: dict[str, np.ndarray], source: str = "network"
 ) -> FixedPointNetwork:
     """Inverse of :func:`network_to_arrays`; validates everything again."""
-    try:
-        meta = json.loads(str(arrays["__meta__"]))
-    except (KeyError, ValueError) as exc:
-        raise NeurodeployError(f"{source}: not a neurodeploy network file ({exc})") from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise NeurodeployError(
-            f"{source}: format {meta.get('format')!r} version {meta.get('version')!r} is not "
-            f"supported; expected {FORMAT!r} version {VERSION}"
-        )
+    meta = read_meta(arrays, FORMAT, VERSION, source, "network file")
     try:
         return _build(meta, arrays)
     except (KeyError, TypeError, AttributeError) as exc:

@@ -31,7 +31,7 @@ import numpy as np
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.network import _NAME_RE, INPUT, FixedPointNetwork, LIFPopulation
-from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays
+from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays, read_meta
 from neurodeploy.quantize.format import LOIHI2, ChipFormat
 
 __all__ = ["LintReport", "Violation", "lint_arrays", "lint_file", "lint_network", "render"]
@@ -530,20 +530,7 @@ class _Linter:
 
 
 def _read_meta(arrays: Mapping[str, np.ndarray], source: str) -> dict[str, Any]:
-    try:
-        meta = json.loads(str(arrays["__meta__"]))
-    except (KeyError, ValueError) as exc:
-        reason = " ".join(str(exc).split())
-        raise NeurodeployError(f"{source}: not a neurodeploy network file ({reason})") from None
-    if not isinstance(meta, dict):
-        raise NeurodeployError(f"{source}: not a neurodeploy network file (__meta__ is not "
-                               "a JSON object)")
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise NeurodeployError(
-            f"{source}: format {meta.get('format')!r} version {meta.get('version')!r} is not "
-            f"supported; expected {FORMAT!r} version {VERSION}"
-        )
-    return meta
+    return read_meta(arrays, FORMAT, VERSION, source, "network file")
 
 
 def lint_arrays(

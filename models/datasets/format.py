@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import DatasetError
-from neurodeploy.network_io import atomic_savez
+from neurodeploy.network_io import atomic_savez, read_meta
 
 FORMAT = "neurodeploy.spike_dataset"
 VERSION = 1
@@ -321,17 +321,7 @@ def load_dataset(path: str | os.PathLike[str]) -> SpikeDataset:
         raise DatasetError(f"{path}: no such file") from None
     except (OSError, ValueError, EOFError) as exc:
         raise DatasetError(f"{path}: cannot read as .npz ({exc})") from None
-    try:
-        meta = json.loads(str(arrays["__meta__"]))
-        if not isinstance(meta, dict):
-            raise ValueError("__meta__ is not an object")
-    except (KeyError, ValueError) as exc:
-        raise DatasetError(f"{path}: not a neurodeploy spike data set ({exc})") from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise DatasetError(
-            f"{path}: format {meta.get('format')!r} version {meta.get('version')!r} is not "
-            f"supported; expected {FORMAT!r} version {VERSION}"
-        )
+    meta = read_meta(arrays, FORMAT, VERSION, str(path), "spike data set", DatasetError)
     for key in ("spikes", "labels"):
         if key not in arrays:
             raise DatasetError(f"{path}: missing array {key!r}; a data set has spikes, labels")
