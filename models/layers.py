@@ -22,7 +22,6 @@ from neurodeploy.models.delays import (
     shift_axonal,
     synaptic_current,
 )
-from neurodeploy.models.neurons import LIFParameters
 from neurodeploy.models.scan import lif_scan
 from neurodeploy.models.surrogates import SpikeFn
 
@@ -116,9 +115,6 @@ class LIFLayer(nn.Module):
         if self.delay is None:
             return None
         return effective_delays(self.delay.detach(), self.max_delay, integer=True).long()
-
-    def parameters_for_step(self) -> LIFParameters:
-        return LIFParameters(self.du, self.dv, self.vth, self.bias)
 
     # ------------------------------------------------------------------ forward
     def input_current(self, x: torch.Tensor) -> torch.Tensor:

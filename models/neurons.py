@@ -64,9 +64,3 @@ def lif_step(
     s = spike_fn(v - params.vth, training)
     keep = 1.0 - (s.detach() if detach_reset else s)
     return s, LIFState(u, v * keep)
-
-
-def zero_state(batch: int, neurons: int, like: torch.Tensor) -> LIFState:
-    """u = v = 0 for a batch, on ``like``'s device and dtype."""
-    z = like.new_zeros((batch, neurons))
-    return LIFState(z, z)

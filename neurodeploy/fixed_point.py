@@ -35,20 +35,9 @@ DELAY_MAX = 62  # Loihi 2 profile (Lava's model accepts 63; netx clamps to 62)
 ACCUMULATOR_LIMIT = 1 << 15  # keep |summed input| below this on chip (see lint)
 
 
-def trunc_shift12(p: np.ndarray) -> np.ndarray:
-    """``sign(p) * (|p| >> 12)``: divide by 4096 rounding toward zero (Lava's decay)."""
-    return np.sign(p) * (np.abs(p) >> DECAY_BITS)
-
-
 def wrap_int32(x: np.ndarray) -> np.ndarray:
     """Two's-complement wrap of int64 values to the int32 range (numpy int32 overflow)."""
     return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
-
-
-def wrap_current(u: np.ndarray) -> np.ndarray:
-    """Lava's single 24-bit wrap of u: ``u > 2**23 -> u - 2**24``; ``u <= -2**23 -> u + 2**24``."""
-    u = np.where(u > STATE_HALF, u - 2 * STATE_HALF, u)
-    return np.where(u <= -STATE_HALF, u + 2 * STATE_HALF, u)
 
 
 def effective_bias(bias_mant: np.ndarray, bias_exp: np.ndarray) -> np.ndarray:

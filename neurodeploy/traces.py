@@ -37,9 +37,6 @@ class Traces:
     def steps(self) -> int:
         return next(iter(self.spikes.values())).shape[1]
 
-    def spike_counts(self) -> dict[str, np.ndarray]:
-        """Spikes per sample and neuron: {name: (batch, size) int64}."""
-        return {k: s.sum(axis=1, dtype=np.int64) for k, s in self.spikes.items()}
 
 
 def check_record(record: Iterable[str] | str) -> tuple[str, ...]:
