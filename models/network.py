@@ -17,15 +17,23 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 
+import numpy as np
 import torch
 from torch import nn
 
 from neurodeploy.errors import InputError
+from neurodeploy.float_network import FloatNetwork, FloatPopulation, FloatProjection
 from neurodeploy.models.delays import check_max_delay
 from neurodeploy.models.layers import DELAY_KINDS, LIFLayer
+from neurodeploy.models.neurons import DU_MAX, DU_MIN, DV_MAX, DV_MIN
 from neurodeploy.models.surrogates import SpikeFn
 
 READOUTS = ("count", "max_v", "mean_v")
+
+
+def population_names(n_layers: int) -> list[str]:
+    """Names of a layered network's populations: layer0, layer1, ..., output."""
+    return [f"layer{k}" for k in range(n_layers - 1)] + ["output"]
 
 
 @dataclass(frozen=True)
@@ -178,6 +186,64 @@ class SpikingNetwork(nn.Module):
             out.append(rec)
             h = s
         return out
+
+    def to_float_network(self, dt: float | None = None) -> FloatNetwork:
+        """The model as a :class:`FloatNetwork` (float64 copies, deployed integer delays).
+
+        Populations are ``layer0, layer1, ..., output``; ``dt`` is seconds per step.
+        """
+        names = population_names(len(self.layers))
+        pops, projs = {}, []
+        for k, layer in enumerate(self.layers):
+            def arr(t: torch.Tensor, n: int = layer.n_out) -> np.ndarray:
+                return np.broadcast_to(t.detach().cpu().double().numpy(), (n,)).copy()
+
+            pops[names[k]] = FloatPopulation(
+                layer.n_out, du=arr(layer.du.clamp(DU_MIN, DU_MAX)),
+                dv=arr(layer.dv.clamp(DV_MIN, DV_MAX)), vth=arr(layer.vth),
+                bias=arr(layer.bias), spiking=layer.spiking)
+            delays = layer.deployed_delays()
+            projs.append(FloatProjection(
+                "input" if k == 0 else names[k - 1], names[k],
+                layer.weight.detach().cpu().double().numpy(),
+                delays=None if delays is None else delays.cpu().numpy().astype(np.int64)))
+            if layer.rec_weight is not None:
+                projs.append(FloatProjection(names[k], names[k],
+                                             layer.rec_weight.detach().cpu().double().numpy()))
+        return FloatNetwork(self.config.n_inputs, pops, projs, outputs=[names[-1]], dt=dt)
+
+    @classmethod
+    def from_float_network(cls, net: FloatNetwork, config: NetworkConfig) -> SpikingNetwork:
+        """The module of ``config`` with the parameters of ``net`` (as written by
+        :meth:`to_float_network`, e.g. read back from NIR): the inverse of that method,
+        with the delays fixed at their integer values."""
+        model = cls(config)
+        names = population_names(len(model.layers))
+        if list(net.populations) != names:
+            raise InputError(f"float network has populations {list(net.populations)}; the "
+                             f"config builds {names}")
+        with torch.no_grad():
+            for k, layer in enumerate(model.layers):
+                pop = net.populations[names[k]]
+                incoming = net.incoming(names[k])
+                ff = [p for p in incoming if p.src != names[k]]
+                rec = [p for p in incoming if p.src == names[k]]
+                if len(ff) != 1 or len(rec) != (layer.rec_weight is not None):
+                    raise InputError(f"population '{names[k]}': projections do not match "
+                                     "the config's layer")
+                layer.weight.copy_(torch.tensor(ff[0].weights))
+                if layer.rec_weight is not None:
+                    layer.rec_weight.copy_(torch.tensor(rec[0].weights))
+                if layer.delay is not None:
+                    d = ff[0].delay_matrix()
+                    layer.delay.copy_(torch.tensor(
+                        d[0] if layer.delay_kind == "axonal" else d, dtype=layer.delay.dtype))
+                for attr in ("du", "dv", "vth", "bias"):
+                    param = getattr(layer, attr)
+                    value = torch.tensor(getattr(pop, attr), dtype=param.dtype)
+                    param.copy_(value if param.dim() else value[0])
+        model.set_integer_delays(True)
+        return model.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Logits (batch, n_outputs) for input spikes x (batch, steps, n_inputs)."""

@@ -6,12 +6,13 @@ from collections.abc import Iterable
 
 import numpy as np
 
+from neurodeploy.float_network import FloatNetwork
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.traces import Traces
 
 
 def simulate(
-    net: FixedPointNetwork,
+    net: FixedPointNetwork | FloatNetwork,
     spikes: np.ndarray,
     target: str = "reference",
     record: Iterable[str] = ("spikes",),
@@ -24,8 +25,9 @@ def simulate(
     input spike at step t reaches a population behind one projection at step
     t + 1 + delay. ``record`` is a subset of ("spikes", "v", "u") (spikes are always
     recorded); ``populations`` limits recording to some populations (default: all).
-    ``target`` is one of ``neurodeploy targets`` ("reference", "lava", "lava-float",
-    "loihi2"); ``options`` go to the target (e.g. ``timeout_s`` for Lava).
+    ``target`` is one of ``neurodeploy targets`` ("reference", "torch-int", "onnx",
+    "torch-float", "lava", "lava-float", "loihi2"); ``options`` go to the target (e.g.
+    ``timeout_s`` for Lava). "torch-float" also takes a :class:`FloatNetwork`.
     """
     from neurodeploy.targets import get_target
 

@@ -30,9 +30,11 @@ import torch
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import InputError
-from neurodeploy.network import FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy.float_network import FloatNetwork
+from neurodeploy.network import INPUT, FixedPointNetwork, LIFPopulation, Projection
 from neurodeploy.quantize.format import LOIHI2, ChipFormat
 from neurodeploy.targets.reference import simulate_reference
+from neurodeploy.targets.torch_float import simulate_torch_float
 
 
 @dataclass
@@ -65,31 +67,60 @@ class QuantizationInfo:
                 "clipped": self.clipped, "spike_f1_vs_float": self.agreement}
 
 
-def population_names(n_layers: int) -> list[str]:
-    return [f"layer{k}" for k in range(n_layers - 1)] + ["output"]
-
-
 def float_layers(model) -> list[FloatLayer]:
     """Extract a trained :class:`SpikingNetwork`'s parameters (integer delays)."""
     if not model.config.hop_latency:
         raise InputError("model was trained without hop latency (hop_latency=False): its spike "
                          "timing cannot transfer to Loihi 2; retrain with the default")
-    names = population_names(len(model.layers))
-    layers = []
-    for k, layer in enumerate(model.layers):
-        def arr(t: torch.Tensor, n: int = layer.n_out) -> np.ndarray:
-            return np.broadcast_to(t.detach().cpu().double().numpy(), (n,)).copy()
+    return layers_from_network(model.to_float_network())
 
-        delays = layer.deployed_delays()
+
+def layers_from_network(net: FloatNetwork) -> list[FloatLayer]:
+    """A layered :class:`FloatNetwork` (input -> p0 -> p1 -> ..., each population fed by
+    the previous one and optionally by itself without delay) as PTQ's layer list.
+
+    Raises :class:`InputError` naming what does not fit: another topology, a population
+    that resets by subtraction (Loihi 2 resets to zero), or a constant projection bias
+    into a population whose u keeps a memory (du < 1; the bias only becomes a Loihi bias
+    when du = 1).
+    """
+    names = list(net.populations)
+    layers = []
+    for k, name in enumerate(names):
+        pop = net.populations[name]
+        prev = INPUT if k == 0 else names[k - 1]
+        incoming = net.incoming(name)
+        ff = [p for p in incoming if p.src == prev]
+        rec = [p for p in incoming if p.src == name]
+        other = [p for p in incoming if p.src not in (prev, name)]
+        if len(ff) != 1 or len(rec) > 1 or other:
+            srcs = ", ".join(f"'{p.src}'" for p in incoming) or "none"
+            raise InputError(
+                f"population '{name}': fed by {srcs}; PTQ takes layered networks where each "
+                f"population is fed by exactly one projection from the previous one ('{prev}') "
+                "and optionally one from itself")
+        if pop.spiking and pop.reset != "zero":
+            raise InputError(f"population '{name}': reset = {pop.reset!r}; Loihi 2 resets to "
+                             "zero (import the graph with reset 'zero')")
+        if rec and rec[0].max_delay > 0:
+            raise InputError(f"{rec[0].label}: recurrent delays are not supported by PTQ")
+        bias = pop.bias.copy()
+        for p in ff + rec:
+            if p.bias is not None and np.any(p.bias != 0):
+                if np.any(pop.du < 1.0):
+                    raise InputError(
+                        f"{p.label}: a constant input current (Affine bias) into population "
+                        f"'{name}' with du < 1 has no Loihi 2 equivalent; use du = 1 or no bias")
+                bias = bias + p.bias
+        delays = ff[0].delays
+        if isinstance(delays, int):
+            delays = np.full(ff[0].weights.shape[1], delays, dtype=np.int64)
         layers.append(FloatLayer(
-            name=names[k], src="input" if k == 0 else names[k - 1],
-            weight=layer.weight.detach().cpu().double().numpy(),
-            delays=None if delays is None else delays.cpu().numpy().astype(np.int64),
-            rec_weight=(None if layer.rec_weight is None
-                        else layer.rec_weight.detach().cpu().double().numpy()),
-            du=arr(layer.du.clamp(1 / 4096, 1.0)), dv=arr(layer.dv.clamp(0.0, 4095 / 4096)),
-            vth=arr(layer.vth), bias=arr(layer.bias), spiking=layer.spiking,
-        ))
+            name=name, src=prev, weight=np.array(ff[0].weights),
+            delays=None if delays is None else np.array(delays, dtype=np.int64),
+            rec_weight=np.array(rec[0].weights) if rec else None,
+            du=pop.du.copy(), dv=pop.dv.copy(), vth=pop.vth.copy(), bias=bias,
+            spiking=pop.spiking))
     return layers
 
 
@@ -197,17 +228,25 @@ def float_traces(model, x: np.ndarray) -> list[dict[str, np.ndarray]]:
 def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
                            headroom: float = 4.0, candidates: int = 5,
                            ) -> tuple[FixedPointNetwork, QuantizationInfo]:
-    """PTQ of a trained :class:`SpikingNetwork` with calibration spikes (batch, steps, n_in).
+    """PTQ of a trained :class:`SpikingNetwork` or a layered :class:`FloatNetwork` (e.g.
+    imported from NIR) with calibration spikes (batch, steps, n_in).
 
     ``headroom``: the largest |u|, |v| seen on the calibration data times this factor must
     stay inside 24 bits. ``candidates``: scales tried per population (S, S/2, ...).
     """
     calib = np.asarray(calib)
-    if calib.ndim != 3 or calib.shape[2] != model.config.n_inputs:
+    n_inputs = model.n_inputs if isinstance(model, FloatNetwork) else model.config.n_inputs
+    if calib.ndim != 3 or calib.shape[2] != n_inputs:
         raise InputError(f"calibration data has shape {calib.shape}; expected (samples, steps, "
-                         f"{model.config.n_inputs})")
-    layers = float_layers(model)
-    ref = float_traces(model, calib)
+                         f"{n_inputs})")
+    if isinstance(model, FloatNetwork):
+        layers = layers_from_network(model)
+        tr = simulate_torch_float(model, calib, record=("spikes", "v", "u"))
+        ref = [{"spikes": tr.spikes[x.name], "v": tr.v[x.name], "u": tr.u[x.name]}
+               for x in layers]
+    else:
+        layers = float_layers(model)
+        ref = float_traces(model, calib)
     info = QuantizationInfo()
     scales: dict[str, float] = {}
     for k, layer in enumerate(layers):

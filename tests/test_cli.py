@@ -20,11 +20,12 @@ def cli(*args, check_rc=None):
 
 def test_help_lists_commands():
     out = cli("--help", check_rc=0).stdout
-    for command in ("doctor", "targets", "run", "demo", "train", "quantize", "lint", "data"):
+    for command in ("doctor", "targets", "run", "demo", "train", "quantize", "lint", "data", "export",
+                    "import"):
         assert command in out
 
 
-@pytest.mark.parametrize("command", ["doctor", "targets", "run", "demo", "train", "quantize", "lint", "data make", "data info"])
+@pytest.mark.parametrize("command", ["doctor", "targets", "run", "demo", "train", "quantize", "lint", "data make", "data info", "export", "import"])
 def test_every_command_help_has_an_example(command):
     assert "Example:" in cli(*command.split(), "--help", check_rc=0).stdout
 

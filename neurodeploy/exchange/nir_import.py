@@ -1,0 +1,489 @@
+"""NIR graphs to neurodeploy networks: exactly for our own graphs, explicitly for others.
+
+A graph neurodeploy wrote (it carries the ``neurodeploy`` contract, see
+``neurodeploy.exchange.contract``) comes back exactly: a fixed-point graph as the same
+:class:`FixedPointNetwork` integers, a float graph as the same :class:`FloatNetwork`
+(and the torch model's configuration when it has one).
+
+Any other graph (snnTorch, Norse, Rockpool, hand-written) becomes a :class:`FloatNetwork`
+by forward Euler at a time step ``dt`` that the caller gives, or that is assumed with a
+warning (NIR graphs do not say it). Supported nodes: Input, Output, Affine, Linear,
+Scale, Delay, Flatten (of a vector), CubaLIF, LIF, IF, CubaLI and LI (non-spiking
+readouts), I, and subgraphs (e.g. snnTorch's RLeaky/RSynaptic recurrent blocks). The
+weight nodes between two neurons compose into projections (delays become integer steps;
+a delay that is not a whole number of steps is an error); each neuron node becomes a
+population with (u then v, one step of latency per projection, reset to zero unless
+``reset="subtract"``)::
+
+    CubaLIF: du = dt / tau_syn,  dv = dt / tau_mem,  input x (dv r du w_in),
+             bias = dv (v_leak - v_reset),  vth = v_threshold - v_reset
+    LIF:     du = 1,  dv = dt / tau,  input x (dv r),  bias = dv (v_leak - v_reset)
+    IF:      du = 1,  dv = 0,  input x (dt r)
+    CubaLI, LI, I: as CubaLIF, LIF, IF without spikes
+
+v is measured from v_reset (our v = NIR v - v_reset). The extra step per projection is
+neurodeploy's (and Loihi 2's) hop latency: a network of L projections answers L steps
+later than tools that ignore it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import nir
+import numpy as np
+
+from neurodeploy.errors import InputError, NetworkValidationError
+from neurodeploy.exchange.contract import KEY, read_contract
+from neurodeploy.float_network import RESETS, FloatNetwork, FloatPopulation, FloatProjection
+from neurodeploy.network import _NAME_RE, INPUT, FixedPointNetwork, LIFPopulation, Projection
+
+ASSUMED_DT = 1e-4  # snnTorch's convention (its exporter writes taus for dt = 1e-4 s)
+NEURONS = ("CubaLIF", "LIF", "IF", "CubaLI", "LI", "I")
+WEIGHTS = ("Affine", "Linear", "Scale", "Delay", "Flatten")
+SUPPORTED = (*NEURONS, *WEIGHTS, "Input", "Output", "NIRGraph")
+
+
+@dataclass
+class ImportedGraph:
+    """What a NIR graph became, and what had to be assumed on the way."""
+
+    network: FloatNetwork | FixedPointNetwork
+    kind: str  # "float" or "fixed_point"
+    dt: float
+    dt_source: str  # "graph" (contract), "argument" or "assumed"
+    warnings: list[str] = field(default_factory=list)
+    network_config: dict | None = None
+    node_names: dict[str, str] = field(default_factory=dict)  # population -> NIR node
+
+
+# ---------------------------------------------------------------------------- reading
+def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
+    """``nir.read`` (without NIR's own type check: we check shapes ourselves, by node name)
+    with one-line errors for missing, truncated and non-NIR files."""
+    import h5py
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    try:
+        with h5py.File(path, "r") as f:
+            if "node" not in f:
+                raise InputError(f"{path}: an HDF5 file but not a NIR graph (no 'node' group; "
+                                 "NIR files are written by nir.write)")
+    except OSError as exc:
+        reason = str(exc).split("(")[0].strip() or type(exc).__name__
+        raise InputError(f"{path}: not a readable NIR file ({reason})") from None
+    try:
+        return nir.read(path, type_check=False)
+    except InputError:
+        raise
+    except Exception as exc:  # nir raises ValueError/KeyError/TypeError on odd content
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise InputError(f"{path}: not a valid NIR graph ({msg})") from None
+
+
+def import_nir(source: str | os.PathLike[str] | nir.NIRGraph, dt: float | None = None,
+               reset: str | None = None) -> ImportedGraph:
+    """A NIR graph (file or object) as a neurodeploy network; see the module docstring."""
+    graph = source if isinstance(source, nir.NIRGraph) else read_nir_file(source)
+    if dt is not None and (not np.isfinite(dt) or dt <= 0):
+        raise InputError(f"dt = {dt} must be > 0 seconds")
+    if reset is not None and reset not in RESETS:
+        raise InputError(f"reset = {reset!r} is unknown; allowed: {', '.join(RESETS)}")
+    contract = read_contract(getattr(graph, "metadata", None))
+    if contract is not None:
+        graph_dt = float(contract["dt"])
+        if dt is not None and not np.isclose(dt, graph_dt, rtol=1e-9, atol=0):
+            raise InputError(f"the graph declares dt = {graph_dt:g} s (neurodeploy contract); "
+                             f"dt = {dt:g} contradicts it")
+        if reset is not None and reset != contract["reset"]:
+            raise InputError(f"the graph declares reset = {contract['reset']!r}; "
+                             f"reset = {reset!r} contradicts it")
+        if contract["kind"] == "fixed_point":
+            return ImportedGraph(_fixed_from_metadata(graph, contract), "fixed_point",
+                                 graph_dt, "graph")
+        config = contract.get("network_config")
+        return ImportedGraph(_float_from_metadata(graph, contract), "float", graph_dt, "graph",
+                             network_config=json.loads(config) if config else None)
+    warnings = []
+    if dt is None:
+        dt, dt_source = ASSUMED_DT, "assumed"
+        warnings.append(f"the graph does not say its time step; assuming dt = {ASSUMED_DT:g} s "
+                        "(snnTorch's convention; Norse uses 1e-3): pass --dt to be explicit")
+    else:
+        dt_source = "argument"
+    net, names, more = _GenericImport(graph, float(dt), reset or "zero").run()
+    return ImportedGraph(net, "float", float(dt), dt_source, warnings + more, node_names=names)
+
+
+# ------------------------------------------------------------- our own graphs (exact)
+def _meta(node: Any) -> dict:
+    meta = getattr(node, "metadata", None) or {}
+    return meta.get(KEY, {}) if isinstance(meta, dict) else {}
+
+
+def _scalar_or_array(value: Any) -> Any:
+    arr = np.asarray(value)
+    return arr.item() if arr.ndim == 0 else arr
+
+
+def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
+                                              dict[int, list[tuple[Any, dict]]]]:
+    pops, projs = {}, {}
+    for name, node in graph.nodes.items():
+        meta = _meta(node)
+        if "population" in meta:
+            pops[str(meta["population"])] = (name, node, meta)
+        elif "projection" in meta and type(node).__name__ in ("Linear", "Affine"):
+            projs.setdefault(int(meta["projection"]), []).append((node, meta))
+    if not pops:
+        raise NetworkValidationError("graph has the neurodeploy contract but no population "
+                                     "nodes carry neurodeploy metadata")
+    return pops, projs
+
+
+def _outputs(contract: dict) -> list[str] | None:
+    text = contract.get("outputs")
+    return [s for s in str(text).split(",") if s] or None if text is not None else None
+
+
+def _projection_common(index: int, branches: list[tuple[Any, dict]]) -> dict:
+    first = branches[0][1]
+    delays = next((m["delays"] for _, m in branches if "delays" in m), None)
+    return {"src": str(first["src"]), "dst": str(first["dst"]),
+            "delays": None if delays is None else _scalar_or_array(delays),
+            "name": str(first["name"]) if "name" in first else None}
+
+
+def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwork:
+    pops, projs = _own_parts(graph)
+    populations = {
+        name: LIFPopulation(
+            int(np.asarray(node.v_threshold).size),
+            **{k: _scalar_or_array(meta[k]) for k in LIFPopulation.PARAMETERS if k in meta})
+        for name, (_, node, meta) in pops.items()}
+    projections = []
+    for index in sorted(projs):
+        branches = projs[index]
+        first = branches[0][1]
+        weights = sum(np.asarray(m["weights"], np.int64) for _, m in branches)
+        projections.append(Projection(
+            weights=weights, weight_exp=int(first["weight_exp"]),
+            num_weight_bits=int(first["num_weight_bits"]), sign_mode=str(first["sign_mode"]),
+            **_projection_common(index, branches)))
+    return FixedPointNetwork(int(contract["n_inputs"]), populations, projections,
+                             outputs=_outputs(contract))
+
+
+def _float_from_metadata(graph: nir.NIRGraph, contract: dict) -> FloatNetwork:
+    pops, projs = _own_parts(graph)
+    populations = {
+        name: FloatPopulation(int(np.asarray(meta["du"]).size), meta["du"], meta["dv"],
+                              meta["vth"], meta["bias"], spiking=bool(meta["spiking"]),
+                              reset=str(contract["reset"]))
+        for name, (_, node, meta) in pops.items()}
+    projections = []
+    for index in sorted(projs):
+        branches = projs[index]
+        weights = sum(np.asarray(node.weight, np.float64) for node, _ in branches)
+        biases = [np.asarray(node.bias, np.float64) for node, _ in branches
+                  if type(node).__name__ == "Affine"]
+        projections.append(FloatProjection(
+            weights=weights, bias=biases[0] if biases else None,
+            **_projection_common(index, branches)))
+    return FloatNetwork(int(contract["n_inputs"]), populations, projections,
+                        outputs=_outputs(contract), dt=float(contract["dt"]))
+
+
+# ------------------------------------------------------------ anyone's graphs (Euler)
+def _type(node: Any) -> str:
+    return type(node).__name__
+
+
+def _label(name: str, node: Any) -> str:
+    return f"node '{name}' ({_type(node)})"
+
+
+def _param(name: str, node: Any, attr: str, size: int | None = None,
+           positive: bool = False) -> np.ndarray:
+    arr = np.asarray(getattr(node, attr), dtype=np.float64).reshape(-1)
+    bad = ~np.isfinite(arr) | ((arr <= 0) if positive else False)
+    if bad.any():
+        i = int(np.argwhere(bad)[0][0])
+        what = "is not finite" if not np.isfinite(arr[i]) else "must be > 0"
+        raise NetworkValidationError(f"{_label(name, node)}: {attr}[{i}] = {arr[i]:g} {what}")
+    if size is not None and arr.size not in (1, size):
+        raise NetworkValidationError(
+            f"{_label(name, node)}: {attr} has {arr.size} values; expected {size}")
+    return np.broadcast_to(arr, (size or arr.size,)).copy()
+
+
+def _neuron_size(name: str, node: Any) -> int:
+    attrs = {"CubaLIF": "tau_mem", "LIF": "tau", "IF": "r", "CubaLI": "tau_mem", "LI": "tau",
+             "I": "r"}[_type(node)]
+    return int(np.asarray(getattr(node, attrs)).size)
+
+
+def _flatten(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict[str, Any], list, set]:
+    """Inline subgraphs: nodes named ``sub.inner``; a subgraph's Input/Output become
+    pass-through nodes (returned in the third element)."""
+    nodes: dict[str, Any] = {}
+    passthrough: set[str] = set()
+    entry: dict[str, str] = {}
+    exit_: dict[str, str] = {}
+    edges: list[tuple[str, str]] = []
+    for name, node in graph.nodes.items():
+        full = f"{prefix}{name}"
+        if isinstance(node, nir.NIRGraph):
+            inner, inner_edges, inner_pass = _flatten(node, f"{full}.")
+            nodes.update(inner)
+            edges += inner_edges
+            passthrough |= inner_pass
+            ins = [n for n, x in node.nodes.items() if _type(x) == "Input"]
+            outs = [n for n, x in node.nodes.items() if _type(x) == "Output"]
+            if len(ins) == 1:
+                entry[full] = f"{full}.{ins[0]}"
+            if len(outs) == 1:
+                exit_[full] = f"{full}.{outs[0]}"
+            for n in ins + outs:
+                passthrough.add(f"{full}.{n}")
+        else:
+            nodes[full] = node
+    for a, b in graph.edges:
+        a, b = f"{prefix}{a}", f"{prefix}{b}"
+        a, b = exit_.get(a, a), entry.get(b, b)
+        for end in (a, b):
+            if end not in nodes:
+                raise NetworkValidationError(f"edge {a!r} -> {b!r}: node {end!r} does not exist")
+        edges.append((a, b))
+    return nodes, edges, passthrough
+
+
+class _GenericImport:
+    def __init__(self, graph: nir.NIRGraph, dt: float, reset: str) -> None:
+        self.dt, self.reset = dt, reset
+        self.nodes, self.edges, self.passthrough = _flatten(graph)
+        self.succ: dict[str, list[str]] = {n: [] for n in self.nodes}
+        for a, b in self.edges:
+            self.succ[a].append(b)
+        self.warnings: list[str] = []
+
+    def run(self) -> tuple[FloatNetwork, dict[str, str], list[str]]:
+        bad = [f"'{n}' ({_type(x)})" for n, x in self.nodes.items() if _type(x) not in SUPPORTED]
+        if bad:
+            raise NetworkValidationError(
+                f"unsupported NIR nodes: {', '.join(bad)}; neurodeploy imports "
+                f"{', '.join(SUPPORTED[:-1])} and subgraphs")
+        top_inputs = [n for n, x in self.nodes.items()
+                      if _type(x) == "Input" and n not in self.passthrough]
+        if len(top_inputs) != 1:
+            raise NetworkValidationError(
+                f"graph has {len(top_inputs)} Input nodes; neurodeploy networks take one input "
+                "vector")
+        self.input = top_inputs[0]
+        shape = np.asarray(self.nodes[self.input].input_type["input"]).reshape(-1)
+        if shape.size != 1:
+            raise NetworkValidationError(
+                f"node '{self.input}' (Input): shape {shape.tolist()}; only 1-D inputs "
+                "(channels) are supported")
+        n_inputs = int(shape[0])
+        neurons = [n for n, x in self.nodes.items() if _type(x) in NEURONS]
+        if not neurons:
+            raise NetworkValidationError("graph has no neuron nodes (CubaLIF, LIF, IF, LI, ...)")
+        pops, scale = {}, {}
+        for name in neurons:
+            pops[name], scale[name] = self._population(name, self.nodes[name])
+        # connections: (src, dst) -> {delay: matrix}, bias
+        self.conn: dict[tuple[str, str], dict[int, np.ndarray]] = {}
+        self.bias: dict[tuple[str, str], np.ndarray] = {}
+        self.outputs: list[str] = []
+        for src in [self.input, *neurons]:
+            n = n_inputs if src == self.input else pops[src].size
+            for nxt in self.succ[src]:
+                self._walk(src, nxt, {0: np.eye(n)}, np.zeros(n), [src])
+        names = self._population_names(neurons)
+        projections = []
+        for (src, dst), mats in self.conn.items():
+            c = scale[dst][:, None]
+            bias = self.bias.get((src, dst))
+            mats = {k: m * c for k, m in mats.items()}
+            projections += _projections(names.get(src, INPUT), names[dst], mats,
+                                        None if bias is None else bias * scale[dst])
+        order = self._order(neurons)
+        populations = {names[n]: pops[n] for n in order}
+        if not self.outputs:
+            raise NetworkValidationError("no neuron node reaches an Output node")
+        for n in neurons:
+            if not any(dst == n for (_, dst) in self.conn):
+                self.warnings.append(f"node '{n}' receives no input: it only ever sees its bias")
+        net = FloatNetwork(n_inputs, populations, projections,
+                           outputs=[names[n] for n in dict.fromkeys(self.outputs)], dt=self.dt)
+        return net, {names[n]: n for n in neurons}, self.warnings
+
+    # ------------------------------------------------------------------ pieces
+    def _population(self, name: str, node: Any) -> tuple[FloatPopulation, np.ndarray]:
+        kind, dt = _type(node), self.dt
+        n = _neuron_size(name, node)
+
+        def p(attr: str, positive: bool = False) -> np.ndarray:
+            return _param(name, node, attr, n, positive)
+
+        def rate(attr: str) -> np.ndarray:
+            tau = p(attr, positive=True)
+            d = dt / tau
+            if (d > 1.0 + 1e-12).any():
+                i = int(np.argmax(d))
+                raise NetworkValidationError(
+                    f"{_label(name, node)}: {attr}[{i}] = {tau[i]:g} s is shorter than dt = "
+                    f"{dt:g} s (forward Euler would be unstable); use a smaller dt")
+            return np.minimum(d, 1.0)
+
+        spiking = kind in ("CubaLIF", "LIF", "IF")
+        v_reset = p("v_reset") if spiking and hasattr(node, "v_reset") else np.zeros(n)
+        if kind in ("CubaLIF", "CubaLI"):
+            du, dv = rate("tau_syn"), rate("tau_mem")
+            c = dv * p("r") * du * p("w_in")
+        elif kind in ("LIF", "LI"):
+            du, dv = np.ones(n), rate("tau")
+            c = dv * p("r")
+        else:  # IF, I: dv/dt = r I
+            du, dv = np.ones(n), np.zeros(n)
+            c = dt * p("r")
+        v_leak = p("v_leak") if hasattr(node, "v_leak") else np.zeros(n)
+        vth = p("v_threshold") - v_reset if spiking else np.zeros(n)
+        if spiking and (vth < 0).any():
+            i = int(np.argmax(vth < 0))
+            raise NetworkValidationError(
+                f"{_label(name, node)}: v_threshold[{i}] is below v_reset[{i}]; the neuron "
+                "would fire at every step")
+        pop = FloatPopulation(n, du, dv, vth, dv * (v_leak - v_reset), spiking=spiking,
+                              reset=self.reset)
+        return pop, c
+
+    def _walk(self, src: str, name: str, mats: dict[int, np.ndarray], bias: np.ndarray,
+              path: list[str]) -> None:
+        node = self.nodes[name]
+        kind = _type(node)
+        n_cur = next(iter(mats.values())).shape[0]
+        if kind in NEURONS:
+            size = _neuron_size(name, node)
+            if size != n_cur:
+                raise NetworkValidationError(
+                    f"{_label(name, node)}: has {size} neurons but receives {n_cur} values "
+                    f"from '{path[-1]}'")
+            acc = self.conn.setdefault((src, name), {})
+            for k, m in mats.items():
+                acc[k] = acc[k] + m if k in acc else m.copy()
+            if np.any(bias != 0):
+                self.bias[(src, name)] = self.bias.get((src, name), 0) + bias
+            return
+        if kind == "Output" and name not in self.passthrough:
+            if src == self.input or len(path) > 1:
+                raise NetworkValidationError(
+                    f"{_label(name, node)}: reached from '{path[-1]}' through weights, not "
+                    "from a neuron; outputs must be neuron nodes (add a LI readout)")
+            self.outputs.append(src)
+            return
+        if name in path:
+            cycle = " -> ".join(f"'{n}'" for n in [*path[path.index(name):], name])
+            raise NetworkValidationError(f"cycle {cycle} passes through no neuron node")
+        mats, bias = self._apply(name, node, mats, bias, path[-1])
+        for nxt in self.succ[name]:
+            self._walk(src, nxt, mats, bias, [*path, name])
+
+    def _apply(self, name: str, node: Any, mats: dict[int, np.ndarray], bias: np.ndarray,
+               prev: str) -> tuple[dict[int, np.ndarray], np.ndarray]:
+        kind = _type(node)
+        n_cur = bias.shape[0]
+        if kind in ("Affine", "Linear"):
+            w = np.asarray(node.weight, np.float64)
+            if w.ndim != 2 or w.shape[1] != n_cur:
+                raise NetworkValidationError(
+                    f"{_label(name, node)}: weight has shape {w.shape}, but receives {n_cur} "
+                    f"values from '{prev}'")
+            _param(name, node, "weight")
+            mats = {k: w @ m for k, m in mats.items()}
+            bias = w @ bias
+            if kind == "Affine":
+                bias = bias + _param(name, node, "bias", w.shape[0])
+            return mats, bias
+        if kind == "Scale":
+            s = _param(name, node, "scale", n_cur)
+            return {k: s[:, None] * m for k, m in mats.items()}, s * bias
+        if kind == "Delay":
+            d = _param(name, node, "delay", n_cur)
+            steps = d / self.dt
+            whole = np.round(steps)
+            off = (np.abs(steps - whole) > 1e-6 * np.maximum(1.0, whole)) | (d < 0)
+            if off.any():
+                i = int(np.argwhere(off)[0][0])
+                raise NetworkValidationError(
+                    f"{_label(name, node)}: delay[{i}] = {d[i]:g} s is {steps[i]:g} steps at "
+                    f"dt = {self.dt:g} s; delays must be whole steps >= 0")
+            out: dict[int, np.ndarray] = {}
+            for k, m in mats.items():
+                for e in np.unique(whole).astype(int):
+                    part = (whole == e)[:, None] * m
+                    out[k + e] = out[k + e] + part if k + e in out else part
+            return out, bias
+        # Flatten of a vector, and the Input/Output nodes of an inlined subgraph
+        if kind == "Flatten":
+            shape = np.asarray(node.input_type.get("input", [n_cur])).reshape(-1)
+            if shape.size > 1 and np.prod(shape) != max(shape):
+                raise NetworkValidationError(
+                    f"{_label(name, node)}: flattens shape {shape.tolist()}; only vectors are "
+                    "supported")
+        return mats, bias
+
+    def _population_names(self, neurons: list[str]) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for n in neurons:
+            base = n if _NAME_RE.match(n) and n != INPUT else "n_" + re.sub(r"[^A-Za-z0-9_.\-]",
+                                                                            "_", n)
+            cand, i = base, 1
+            while cand in names.values():
+                cand, i = f"{base}_{i}", i + 1
+            names[n] = cand
+        return names
+
+    def _order(self, neurons: list[str]) -> list[str]:
+        """Populations by hop distance from the input (graph order breaks ties)."""
+        dist = {self.input: 0}
+        frontier = [self.input]
+        while frontier:
+            nxt = []
+            for a in frontier:
+                for (s, d) in self.conn:
+                    if s == a and d not in dist:
+                        dist[d] = dist[a] + 1
+                        nxt.append(d)
+            frontier = nxt
+        return sorted(neurons, key=lambda n: (dist.get(n, 1 << 30), neurons.index(n)))
+
+
+def _projections(src: str, dst: str, mats: dict[int, np.ndarray],
+                 bias: np.ndarray | None) -> list[FloatProjection]:
+    """One projection per (src, dst) when the delays of each synapse are unique (per synapse,
+    axonal or one value), else one per delay value."""
+    keys = [k for k in sorted(mats) if np.any(mats[k] != 0)] or [min(mats)]
+    if len(keys) == 1:
+        k = keys[0]
+        return [FloatProjection(src, dst, mats[k], delays=k or None, bias=bias)]
+    masks = {k: mats[k] != 0 for k in keys}
+    if np.max(sum(m.astype(int) for m in masks.values())) <= 1:
+        weights = sum(mats[k] for k in keys)
+        delays = sum(k * masks[k] for k in keys).astype(np.int64)
+        nz = weights != 0
+        axonal = all(len(np.unique(delays[nz[:, j], j])) <= 1 for j in range(weights.shape[1]))
+        if axonal:
+            delays = np.array([int(delays[nz[:, j], j][0]) if nz[:, j].any() else 0
+                               for j in range(weights.shape[1])], dtype=np.int64)
+        return [FloatProjection(src, dst, weights, delays=delays, bias=bias)]
+    return [FloatProjection(src, dst, mats[k], delays=k or None,
+                            bias=bias if i == 0 else None) for i, k in enumerate(keys)]

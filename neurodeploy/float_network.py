@@ -1,0 +1,258 @@
+"""The float network IR: the same graph as :class:`FixedPointNetwork`, in float units.
+
+A :class:`FloatNetwork` is what a trained torch model or a NIR graph from another tool
+is before quantization: CUBA LIF populations joined by float projections, with integer
+delays in steps and a declared time step ``dt``. Per step t (0-based), for every
+population, in this order (Loihi 2's float model, ``shared/docs/loihi2-fixed-point.md``)::
+
+    a[t] = sum over projections p into the population:
+               W_p (masked per delay) @ s_src(t - 1 - delay) + b_p      # one step per hop
+    u[t] = u[t-1] * (1 - du) + a[t]
+    v'   = v[t-1] * (1 - dv) + u[t] + bias
+    s[t] = v' > vth                     (strict; never for a non-spiking population)
+    v[t] = 0 where s[t] (reset "zero")  or  v' - vth where s[t] (reset "subtract")
+
+``du`` and ``dv`` are fractions lost per step (du in (0, 1], dv in [0, 1]); weights, u,
+v, vth, bias and the projection bias ``b_p`` (a constant current, from NIR ``Affine``,
+delivered from step 0) share one arbitrary unit. u and v start at 0. ``dt`` (seconds per
+step) only says what one step means in time (it turns NIR time constants into du, dv and
+NIR delays into steps); the dynamics above are in steps.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from neurodeploy import fixed_point as fp
+from neurodeploy.errors import NetworkValidationError
+from neurodeploy.network import _NAME_RE, INPUT, FixedPointNetwork
+
+RESETS = ("zero", "subtract")
+
+
+def _float_array(label: str, field_name: str, value: Any) -> np.ndarray:
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise NetworkValidationError(f"{label}: {field_name} is not numeric") from None
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        idx = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else ()
+        where = f"[{', '.join(map(str, idx))}]" if idx else ""
+        raise NetworkValidationError(
+            f"{label}: {field_name}{where} = {arr[idx] if idx else arr} is not finite; "
+            "parameters must be finite numbers")
+    return arr
+
+
+def _vector(label: str, field_name: str, value: Any, size: int,
+            lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False) -> np.ndarray:
+    arr = _float_array(label, field_name, value)
+    if arr.ndim == 0:
+        arr = np.full(size, float(arr))
+    elif arr.shape != (size,):
+        raise NetworkValidationError(
+            f"{label}: {field_name} has shape {arr.shape}; expected a scalar or ({size},)")
+    bad = (arr <= lo if lo_open else arr < lo) | (arr > hi)
+    if bad.any():
+        i = int(np.argwhere(bad)[0][0])
+        low = f"({lo:g}" if lo_open else f"[{lo:g}"
+        raise NetworkValidationError(
+            f"{label}: {field_name}[{i}] = {arr[i]:g} is out of range; allowed {low}, {hi:g}]")
+    arr = arr.copy()
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True, eq=False)
+class FloatPopulation:
+    """CUBA LIF neurons in float units (see the module docstring for the update).
+
+    Every parameter is a scalar or a per-neuron vector (stored as a float64 vector):
+    du in (0, 1], dv in [0, 1], vth >= 0, bias any finite value. ``spiking=False`` is a
+    non-spiking readout (v integrates, never resets). ``reset``: "zero" (Loihi 2) or
+    "subtract".
+    """
+
+    size: int
+    du: Any
+    dv: Any
+    vth: Any
+    bias: Any = 0.0
+    spiking: bool = True
+    reset: str = "zero"
+    name: str | None = field(default=None, compare=False)
+
+    PARAMETERS: ClassVar[tuple[str, ...]] = ("du", "dv", "vth", "bias")
+
+    def __post_init__(self) -> None:
+        label = f"population '{self.name}'" if self.name else "FloatPopulation"
+        if not isinstance(self.size, (int, np.integer)) or int(self.size) < 1:
+            raise NetworkValidationError(f"{label}: size = {self.size} must be an integer >= 1")
+        object.__setattr__(self, "size", int(self.size))
+        object.__setattr__(self, "du", _vector(label, "du", self.du, self.size, 0.0, 1.0, True))
+        object.__setattr__(self, "dv", _vector(label, "dv", self.dv, self.size, 0.0, 1.0))
+        object.__setattr__(self, "vth", _vector(label, "vth", self.vth, self.size, 0.0))
+        object.__setattr__(self, "bias", _vector(label, "bias", self.bias, self.size))
+        if self.reset not in RESETS:
+            raise NetworkValidationError(
+                f"{label}: reset = {self.reset!r} is unknown; allowed: {', '.join(RESETS)}")
+        object.__setattr__(self, "spiking", bool(self.spiking))
+
+    def named(self, name: str) -> FloatPopulation:
+        return FloatPopulation(self.size, self.du, self.dv, self.vth, self.bias, self.spiking,
+                               self.reset, name=name)
+
+
+@dataclass(frozen=True, eq=False)
+class FloatProjection:
+    """Float synapses from ``src`` (``"input"`` or a population) to population ``dst``.
+
+    ``weights`` is (n_dst, n_src). ``delays`` (integer steps >= 0) is None, an int, a
+    per-source vector (axonal) or a (n_dst, n_src) array (per synapse): a spike of source
+    j at step t reaches dst neuron i at step t + 1 + delays[i, j]. ``bias`` (n_dst,) or
+    None is a constant current added to the destination's u at every step from step 0.
+    """
+
+    src: str
+    dst: str
+    weights: Any
+    delays: Any = None
+    bias: Any = None
+    name: str | None = None
+
+    def __post_init__(self) -> None:
+        label = self.label
+        weights = _float_array(label, "weights", self.weights)
+        if weights.ndim != 2 or 0 in weights.shape:
+            raise NetworkValidationError(
+                f"{label}: weights has shape {weights.shape}; expected (n_dst, n_src)")
+        weights = weights.copy()
+        weights.setflags(write=False)
+        object.__setattr__(self, "weights", weights)
+        if self.bias is not None:
+            object.__setattr__(self, "bias", _vector(label, "bias", self.bias, weights.shape[0]))
+        if self.delays is not None:
+            arr = _float_array(label, "delays", self.delays)
+            if (arr != np.round(arr)).any() or (arr < 0).any():
+                raise NetworkValidationError(
+                    f"{label}: delays must be integers >= 0 (steps), got {arr.min():g}..."
+                    f"{arr.max():g}")
+            n_dst, n_src = weights.shape
+            if arr.ndim == 0:
+                delays: int | np.ndarray = int(arr)
+            elif arr.shape in ((n_src,), (n_dst, n_src)):
+                delays = arr.astype(np.int64)
+                delays.setflags(write=False)
+            else:
+                raise NetworkValidationError(
+                    f"{label}: delays has shape {arr.shape}; expected None, an int, "
+                    f"({n_src},) or ({n_dst}, {n_src})")
+            object.__setattr__(self, "delays", delays)
+
+    @property
+    def label(self) -> str:
+        return f"projection '{self.name or f'{self.src}->{self.dst}'}'"
+
+    def delay_matrix(self) -> np.ndarray:
+        """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
+        if self.delays is None:
+            return np.zeros(self.weights.shape, dtype=np.int64)
+        return np.broadcast_to(np.asarray(self.delays, np.int64), self.weights.shape).copy()
+
+    @property
+    def max_delay(self) -> int:
+        return 0 if self.delays is None else int(np.max(self.delays))
+
+
+@dataclass(frozen=True, eq=False)
+class FloatNetwork:
+    """A validated float network: populations, projections, outputs and the time step.
+
+    ``dt`` is seconds per step (None when unknown). Time convention: 0-based steps, one
+    step of latency per projection.
+    """
+
+    n_inputs: int
+    populations: Mapping[str, FloatPopulation]
+    projections: Sequence[FloatProjection]
+    outputs: Sequence[str] | None = None
+    dt: float | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.n_inputs, (int, np.integer)) or self.n_inputs < 1:
+            raise NetworkValidationError(f"network: n_inputs = {self.n_inputs} must be >= 1")
+        object.__setattr__(self, "n_inputs", int(self.n_inputs))
+        if not self.populations:
+            raise NetworkValidationError("network: populations is empty")
+        pops = {}
+        for name, pop in self.populations.items():
+            if not isinstance(name, str) or not _NAME_RE.match(name) or name == INPUT:
+                raise NetworkValidationError(
+                    f"network: population name {name!r} is not allowed; use letters, digits, "
+                    "'_', '.', '-' (starting with a letter or '_'), and not 'input'")
+            pops[name] = pop if pop.name == name else pop.named(name)
+        object.__setattr__(self, "populations", pops)
+        projections = tuple(self.projections)
+        for p in projections:
+            for attr in ("src", "dst"):
+                name = getattr(p, attr)
+                if name not in pops and not (attr == "src" and name == INPUT):
+                    raise NetworkValidationError(
+                        f"{p.label}: {attr} = {name!r} is not a population of this network; "
+                        f"known: {', '.join([INPUT, *pops])}")
+            expect = (pops[p.dst].size, self.size_of(p.src))
+            if p.weights.shape != expect:
+                raise NetworkValidationError(
+                    f"{p.label}: weights has shape {p.weights.shape}; expected {expect} = "
+                    f"(size of '{p.dst}', size of '{p.src}')")
+        object.__setattr__(self, "projections", projections)
+        if self.outputs is None:
+            sources = {p.src for p in projections}
+            outputs = [n for n in pops if n not in sources] or list(pops)
+        else:
+            outputs = [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
+            for name in outputs:
+                if name not in pops:
+                    raise NetworkValidationError(
+                        f"network: outputs names unknown population {name!r}")
+        object.__setattr__(self, "outputs", tuple(outputs))
+        if self.dt is not None:
+            dt = float(self.dt)
+            if not math.isfinite(dt) or dt <= 0:
+                raise NetworkValidationError(f"network: dt = {self.dt} must be > 0 seconds")
+            object.__setattr__(self, "dt", dt)
+
+    def size_of(self, name: str) -> int:
+        """Number of neurons of a population, or ``n_inputs`` for ``"input"``."""
+        return self.n_inputs if name == INPUT else self.populations[name].size
+
+    def incoming(self, name: str) -> list[FloatProjection]:
+        return [p for p in self.projections if p.dst == name]
+
+    @property
+    def max_delay(self) -> int:
+        return max((p.max_delay for p in self.projections), default=0)
+
+
+def dequantize(net: FixedPointNetwork, dt: float | None = None) -> FloatNetwork:
+    """The float model of a fixed-point network, in LSB units of v and u.
+
+    du = (du_int + 1) / 4096, dv = dv_int / 4096, vth = vth_int * 64, bias = bias_mant *
+    2**bias_exp, W = W_int * 2**weight_exp * 64: the same update without integer
+    truncation, wrapping or saturation (what Lava's ``floating_pt`` models compute).
+    """
+    pops = {}
+    for name, pop in net.populations.items():
+        pops[name] = FloatPopulation(
+            pop.size, du=(pop.param("du") + 1) / 4096.0, dv=pop.param("dv") / 4096.0,
+            vth=pop.param("vth") * 64.0,
+            bias=fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp")).astype(float))
+    projs = [FloatProjection(p.src, p.dst, np.asarray(p.weights) * 2.0**p.weight_exp * 64.0,
+                             delays=p.delays, name=p.name) for p in net.projections]
+    return FloatNetwork(net.n_inputs, pops, projs, outputs=list(net.outputs), dt=dt)

@@ -1,0 +1,1 @@
+"""Verification: spike-timing agreement between backends (metrics, gates, reports)."""

@@ -1,0 +1,116 @@
+"""The float model of a :class:`~neurodeploy.float_network.FloatNetwork`, in torch.
+
+Runs the update of ``neurodeploy.float_network`` step by step (any graph: delays,
+recurrence, cycles between populations), in float64 by default. Every population at step
+t depends only on spikes of steps <= t - 1 (one step of latency per hop), so populations
+are independent within a step. Time convention: 0-based steps; an input spike at step t
+reaches a population behind one projection at step t + 1 + delay.
+
+This is the "torch-float" backend for float graphs (e.g. imported from NIR); a trained
+:class:`~neurodeploy.models.SpikingNetwork` converts with ``to_float_network()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+
+from neurodeploy.float_network import FloatNetwork, FloatProjection, dequantize
+from neurodeploy.network import INPUT, FixedPointNetwork
+from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
+
+
+def _delay_terms(p: FloatProjection, dtype: torch.dtype) -> list:
+    """How a projection reads its source history: ("gather", d, W) or [("slot", k, W_k)]."""
+    w = torch.tensor(p.weights, dtype=dtype)
+    if p.delays is None or isinstance(p.delays, int):
+        return [("slot", int(p.delays or 0), w)]
+    d = np.asarray(p.delays)
+    if d.ndim == 1:
+        return [("gather", torch.tensor(d, dtype=torch.long), w)]
+    return [("slot", int(k), w * torch.as_tensor(d == k, dtype=dtype)) for k in np.unique(d)]
+
+
+def simulate_torch_float(
+    net: FloatNetwork | FixedPointNetwork,
+    spikes: np.ndarray,
+    record: Iterable[str] = ("spikes",),
+    populations: Iterable[str] | None = None,
+    dtype: torch.dtype = torch.float64,
+    **_: object,
+) -> Traces:
+    """Run ``net`` on input spikes (batch, steps, n_inputs); returns float traces.
+
+    ``record`` is a subset of ("spikes", "v", "u"); v is recorded after the reset. A
+    :class:`FixedPointNetwork` runs as its float equivalent (``dequantize``: LSB units,
+    no truncation, wrapping or saturation).
+    """
+    if isinstance(net, FixedPointNetwork):
+        net = dequantize(net)
+    x = check_spikes(net, spikes)
+    record = check_record(record)
+    names = check_populations(net, populations)
+    batch, steps, _ = x.shape
+    hist = {INPUT: torch.as_tensor(x, dtype=dtype).transpose(0, 1).contiguous()}
+    for name, pop in net.populations.items():
+        hist[name] = torch.zeros((steps, batch, pop.size), dtype=dtype)
+    terms = {name: [(p.src, _delay_terms(p, dtype)) for p in net.incoming(name)]
+             for name in net.populations}
+    const = {}
+    for name, pop in net.populations.items():
+        b = torch.zeros(pop.size, dtype=dtype)
+        for p in net.incoming(name):
+            if p.bias is not None:
+                b = b + torch.tensor(p.bias, dtype=dtype)
+        const[name] = b
+    params = {name: {k: torch.tensor(getattr(pop, k), dtype=dtype)
+                     for k in ("du", "dv", "vth", "bias")}
+              for name, pop in net.populations.items()}
+    state = {name: [torch.zeros((batch, pop.size), dtype=dtype) for _ in range(2)]
+             for name, pop in net.populations.items()}
+    out_v = {n: torch.zeros((steps, batch, net.populations[n].size), dtype=dtype)
+             for n in names} if "v" in record else {}
+    out_u = {n: torch.zeros((steps, batch, net.populations[n].size), dtype=dtype)
+             for n in names} if "u" in record else {}
+    with torch.no_grad():
+        for t in range(steps):
+            for name, pop in net.populations.items():
+                a = const[name].expand(batch, pop.size).clone()
+                for src, src_terms in terms[name]:
+                    h = hist[src]
+                    for kind, d, w in src_terms:
+                        if kind == "slot":
+                            if t - 1 - d >= 0:
+                                a += h[t - 1 - d] @ w.t()
+                            continue
+                        idx = t - 1 - d  # per source channel
+                        valid = (idx >= 0).to(dtype)
+                        delayed = h[idx.clamp(min=0), :, torch.arange(len(d))]  # (n_src, b)
+                        a += (delayed.t() * valid) @ w.t()
+                prm = params[name]
+                u, v = state[name]
+                u = u * (1.0 - prm["du"]) + a
+                v = v * (1.0 - prm["dv"]) + u + prm["bias"]
+                if pop.spiking:
+                    s = v > prm["vth"]
+                    if pop.reset == "zero":
+                        v = torch.where(s, torch.zeros_like(v), v)
+                    else:
+                        v = torch.where(s, v - prm["vth"], v)
+                    hist[name][t] = s.to(dtype)
+                state[name] = [u, v]
+                if name in out_v:
+                    out_v[name][t] = v
+                if name in out_u:
+                    out_u[name][t] = u
+
+    def to_np(d: dict) -> dict[str, np.ndarray]:
+        return {n: a.transpose(0, 1).numpy() for n, a in d.items()}
+
+    return Traces(
+        target="torch-float",
+        spikes={n: hist[n].transpose(0, 1).numpy() > 0 for n in names},
+        v=to_np(out_v), u=to_np(out_u),
+    )
