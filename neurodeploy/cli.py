@@ -92,31 +92,89 @@ def targets() -> None:
 
 @app.command()
 def run(
-    network: str = typer.Argument(..., help="Network file (.npz written by save_network)."),
-    spikes: str = typer.Option(..., "--spikes", help="Input spikes: .npz with array 'spikes' "
+    model: str = typer.Argument(..., help="Network .npz, quantize output dir, or NIR graph."),
+    spikes: str = typer.Option(None, "--spikes", help="Input spikes: .npz with array 'spikes' "
                                "(batch, steps, n_inputs) or .npy."),
+    data: str = typer.Option(None, "--data", help="A data set file (neurodeploy data make): "
+                             "its spikes are the input."),
+    samples: int = typer.Option(None, help="Use the first N samples."),
     target: str = typer.Option("reference", help="Backend (see `neurodeploy targets`)."),
-    out: str = typer.Option(..., "--out", help="Traces .npz to write (spikes/<pop>, v/<pop>, "
-                            "u/<pop>)."),
+    out: str = typer.Option(..., "--out", help="Traces to write: .nir (NIR data, one node per "
+                            "population) or .npz (spikes/<pop>, v/<pop>, u/<pop>)."),
     record: str = typer.Option("spikes", help="Comma-separated subset of spikes,v,u."),
 ) -> None:
-    """Run a fixed-point network on one backend and save its traces.
+    """Run a network on one backend and save its traces (for `verify --trace`).
 
-    Example: [bold]neurodeploy run net.npz --spikes input.npz --target lava --record spikes,v
-    --out traces.npz[/bold]
+    Example: [bold]neurodeploy run runs/ccisi-q --data ccisi.npz --target lava --record spikes,v
+    --out lava.nir[/bold]
     """
-    from neurodeploy.network_io import atomic_savez, load_network
+    from neurodeploy.network_io import atomic_savez
     from neurodeploy.simulate import simulate
-    from neurodeploy.traces import load_spikes, traces_to_arrays
+    from neurodeploy.traces import traces_to_arrays
+    from neurodeploy.verify.pipeline import load_data, load_model
+    from neurodeploy.verify.trace_files import write_traces_nir
 
-    net = load_network(network)
+    if (spikes is None) == (data is None):
+        raise InputError("give the input as exactly one of --spikes FILE or --data FILE")
+    vm = load_model(model)
+    net = vm.fixed if vm.fixed is not None else vm.float_network
+    if net is None or (vm.fixed is None and target != "torch-float"):
+        raise InputError(f"{model}: target {target!r} needs a fixed-point network")
+    x, _, _ = load_data(spikes or data, vm, samples, "all")
     options = {"progress": True} if target.startswith("lava") else {}
-    traces = simulate(net, load_spikes(spikes), target=target,
+    traces = simulate(net, x, target=target,
                       record=[r.strip() for r in record.split(",") if r.strip()], **options)
-    atomic_savez(out, traces_to_arrays(traces))
+    if out.endswith(".nir"):
+        write_traces_nir(traces, out, dt=vm.dt or 1.0)
+    else:
+        atomic_savez(out, traces_to_arrays(traces))
     counts = ", ".join(f"{n}: {int(s.sum())}" for n, s in traces.spikes.items())
     console.print(f"{target}: {traces.batch} samples x {traces.steps} steps; spikes {counts}; "
                   f"wrote {out}")
+
+
+@app.command()
+def verify(
+    model: str = typer.Argument(..., help="Quantize output dir, training run dir, network "
+                                ".npz or NIR graph."),
+    backends: str = typer.Option("torch-float,reference", help="Comma-separated: "
+                                 "torch-float, torch-int, reference, onnx, lava, lava-float."),
+    data: str = typer.Option(None, "--data", help="Data set or spikes file (default: the "
+                             "run's own data, test split)."),
+    trace: list[str] = typer.Option([], "--trace", help="NAME=FILE: a recorded backend (NIR "
+                                    "data, NPZ or CSV; e.g. from a Loihi 2 chip). Repeatable."),
+    samples: int = typer.Option(None, help="Use the first N samples."),
+    split: str = typer.Option(None, help="all, train, val or test (of the run's split)."),
+    require: list[str] = typer.Option([], "--require", help="Gate, e.g. 'reference==lava' or "
+                                      "'torch-float~reference:f1@1>=0.95'. Repeatable."),
+    report: str = typer.Option(None, "--report", help="Directory for summary.json, traces/ "
+                               "and report.html."),
+    tau: float = typer.Option(5.0, help="van Rossum time constant (steps)."),
+    max_lag: int = typer.Option(5, help="Largest lag searched (steps)."),
+    workers: int = typer.Option(None, help="Parallel Lava processes (default: all cores)."),
+) -> None:
+    """Run the same input through several backends and compare them spike by spike.
+    Exit 0 when every --require gate holds, 1 when one fails, 2 on bad input.
+
+    Example: [bold]neurodeploy verify runs/ccisi-q --backends torch-float,torch-int,reference,lava
+    --samples 200 --require reference==lava --require torch-int==reference --report rep[/bold]
+    """
+    from neurodeploy.verify.pipeline import verify as run_verify
+    from neurodeploy.verify.report import render_terminal
+
+    traces = {}
+    for item in trace:
+        name, sep, path = item.partition("=")
+        if not sep or not name or not path:
+            raise InputError(f"--trace {item!r}: expected NAME=FILE")
+        traces[name.strip()] = path.strip()
+    result = run_verify(model, [b.strip() for b in backends.split(",") if b.strip()], data=data,
+                        traces=traces, samples=samples, split=split, gates=require, tau=tau,
+                        max_lag=max_lag, workers=workers, report_dir=report, console=console)
+    render_terminal(result.summary, console)
+    if report:
+        console.print(f"report: {report}/report.html")
+    raise typer.Exit(0 if result.passed else 1)
 
 
 @app.command()
@@ -244,24 +302,47 @@ def train(
 
 @app.command()
 def quantize(
-    run_dir: str = typer.Argument(..., help="Training run directory (neurodeploy train --out)."),
+    source: str = typer.Argument(..., help="Training run directory (neurodeploy train --out), "
+                                 "or a float NIR graph (with --data)."),
     out: str = typer.Option(..., "--out", help="Directory to write (network.npz, "
-                            "quantization.json, run.json)."),
-    calib: int = typer.Option(256, help="Calibration samples from the run's training split."),
-    qat_epochs: int = typer.Option(0, help="Quantization-aware fine-tuning epochs after PTQ."),
+                            "quantization.json, report.png, and the float model)."),
+    calib: int = typer.Option(256, help="Calibration samples (the run's training split, or "
+                              "drawn from --data)."),
+    qat_epochs: int = typer.Option(0, help="Quantization-aware fine-tuning epochs after PTQ "
+                                   "(training runs)."),
     qat_lr: float = typer.Option(0.5, help="QAT learning rate (weights in integer LSBs)."),
+    data: str = typer.Option(None, "--data", help="Data set file for a NIR graph: calibration "
+                             "samples, the rest evaluates."),
+    dt: float = typer.Option(None, "--dt", help="Seconds per step for a NIR graph that does "
+                             "not say."),
+    reset: str = typer.Option(None, "--reset", help="zero or subtract, for a NIR graph."),
+    readout: str = typer.Option("count", help="How a NIR graph's output decides: count, "
+                                "mean_v, max_v."),
 ) -> None:
-    """Post-training quantization of a trained run to Loihi 2 integers, evaluated on the
-    run's test split with the reference simulator.
+    """Post-training quantization to Loihi 2 integers (plus optional QAT), evaluated with the
+    reference simulator. Never writes a network that fails lint.
 
     Example: [bold]neurodeploy quantize runs/ccisi --calib 256 --qat-epochs 3
     --out runs/ccisi-q[/bold]
+    (or [bold]neurodeploy quantize snn.nir --data data.npz --dt 1e-3 --out q[/bold])
     """
-    from neurodeploy.quantize.pipeline import quantize_run
+    from neurodeploy.quantize.pipeline import quantize_graph, quantize_run
     from neurodeploy.quantize.report import render_report
 
-    r = quantize_run(run_dir, out, calib=calib, qat_epochs=qat_epochs, qat_lr=qat_lr,
-                     console=console)
+    if source.endswith(".nir"):
+        if data is None:
+            raise InputError("quantizing a NIR graph needs --data FILE (calibration samples)")
+        if qat_epochs:
+            raise InputError("--qat-epochs needs a training run (the float model's loss); "
+                             "a NIR graph gets PTQ")
+        r = quantize_graph(source, data, out, calib=calib, dt=dt, reset=reset,
+                           readout=readout, console=console)
+    else:
+        for name, value in (("--data", data), ("--dt", dt), ("--reset", reset)):
+            if value is not None:
+                raise InputError(f"{name} applies to NIR graphs; a training run names its own")
+        r = quantize_run(source, out, calib=calib, qat_epochs=qat_epochs, qat_lr=qat_lr,
+                         console=console)
     render_report(r["report"], console)
     clipped = ", ".join(f"{k}: {v}" for k, v in r["clipped"].items()) or "nothing"
     console.print(f"clipped: {clipped}; lint: clean; wrote {out}")

@@ -113,6 +113,13 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
     return FixedPointNetwork(meta["n_inputs"], pops, projs, outputs=meta["outputs"])
 
 
+def _umask() -> int:
+    """The process's file-creation mask (read without changing it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 @contextmanager
 def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffix) to write to; it is renamed onto
@@ -125,6 +132,7 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -141,7 +149,7 @@ def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) ->
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     """Write a text file atomically (temp file in the same folder, then a rename)."""
     with atomic_output(path) as tmp:
-        tmp.write_text(text)
+        tmp.write_text(text, encoding="utf-8")
     return Path(path)
 
 

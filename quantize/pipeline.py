@@ -1,4 +1,5 @@
-"""``neurodeploy quantize RUN_DIR --out QUANT_DIR``: PTQ of a training run, evaluated.
+"""``neurodeploy quantize RUN_DIR|GRAPH.nir --out QUANT_DIR``: PTQ of a training run (or
+of a float NIR graph with a data file), evaluated.
 
 QUANT_DIR (written whole or not at all: built in a temporary folder, then renamed) holds
 
@@ -6,7 +7,8 @@ QUANT_DIR (written whole or not at all: built in a temporary folder, then rename
 - ``quantization.json``: scales, weight exponents, what was clipped, spike agreement with
   the float model per population, test accuracy of the float model and of the integer
   network (reference simulator), the readout, and where the data came from;
-- ``run.json``: the training run's configuration (to rebuild the float model);
+- ``run.json``: the training run's configuration, and ``model.pt`` its float weights
+  (the float model that ``neurodeploy verify`` compares with);
 - ``report.png``: weight SMAPE per projection and spike F1 per population.
 
 ``quantization.json["report"]`` is the quantization report (``neurodeploy.quantize.report``)
@@ -19,12 +21,14 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
 from neurodeploy.errors import InputError, SimulationError
+from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import save_network
 from neurodeploy.quantize.format import LOIHI2, ChipFormat
 from neurodeploy.quantize.lint import lint_network
@@ -36,6 +40,9 @@ from neurodeploy.simulate import simulate
 
 def replace_dir(tmp: Path, out: Path) -> None:
     """Move a finished folder ``tmp`` to ``out``, replacing an old ``out`` only at the end."""
+    from neurodeploy.network_io import _umask
+
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual permissions
     old = None
     if out.exists():
         old = out.with_name(f".{out.name}.old-{os.getpid()}")
@@ -56,7 +63,13 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     split (the PTQ network competes too, so QAT never makes validation worse).
     """
     from neurodeploy.models.datasets import split
-    from neurodeploy.models.training import TrainConfig, evaluate, load_dataset_for, load_run
+    from neurodeploy.models.training import (
+        CHECKPOINT,
+        TrainConfig,
+        evaluate,
+        load_dataset_for,
+        load_run,
+    )
 
     console = console or Console()
     if qat_epochs < 0:
@@ -90,44 +103,130 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
                               f"{lint_report.violations[0].message}")
     with console.status("evaluating float and fixed-point models on the test split..."):
         _, float_acc = evaluate(model, test_ds.spikes, test_ds.labels)
-        readout = model.config.readout
-        out_pop = net.outputs[0]
-        traces = simulate(net, test_ds.spikes.astype(bool), target="reference",
-                          record=("spikes", "v", "u"))
-        logits = readout_logits(traces.spikes[out_pop], traces.v[out_pop], readout,
-                                hops=len(model.layers))
-        quant_acc = accuracy(logits, test_ds.labels)
         layers = float_layers(model)
         float_spikes = {layer.name: rec["spikes"] for layer, rec in
                         zip(layers, float_traces(model, test_ds.spikes), strict=True)}
-        report = {
-            "projections": projection_report(net, layers, info),
-            "populations": population_report(traces, float_spikes,
-                                             {layer.name: layer.spiking for layer in layers}),
-            "accuracy_float": float_acc, "accuracy_fixed_point": quant_acc,
-        }
+        report = evaluate_quantized(net, layers, info, test_ds.spikes, test_ds.labels,
+                                    float_spikes, float_acc, model.config.readout)
     result = {
         **info.to_json(), "report": report, "lint": lint_report.to_dict(), "format": fmt.name,
-        "readout": readout,
-        "output": out_pop,
+        "readout": model.config.readout, "output": net.outputs[0],
         "hops": len(model.layers), "calibration_samples": len(order),
         "qat": None if qat_result is None else {
             "epochs": qat_epochs, "lr": qat_lr, "best_epoch": qat_result["best_epoch"],
             "val_acc_before": qat_result["initial_val_acc"],
             "val_acc_after": qat_result["best_val_acc"]},
         "test_samples": len(test_ds.labels), "test_acc_float": float_acc,
-        "test_acc_quantized_reference": quant_acc, "source_run": str(Path(run_dir).resolve()),
+        "test_acc_quantized_reference": report["accuracy_fixed_point"],
+        "source_run": str(Path(run_dir).resolve()),
     }
+
+    def extra(tmp: Path) -> None:
+        (tmp / "run.json").write_text(json.dumps(run, indent=2))
+        shutil.copyfile(Path(run_dir) / CHECKPOINT, tmp / CHECKPOINT)  # the float model
+
+    write_quant_dir(out_dir, net, result, extra)
+    return result
+
+
+def evaluate_quantized(net: FixedPointNetwork, layers: list, info, spikes: np.ndarray,
+                       labels: np.ndarray | None, float_spikes: dict[str, np.ndarray],
+                       float_acc: float | None, readout: str) -> dict:
+    """The quantization report on evaluation data: per projection and population, and the
+    task accuracy of the integer network (reference simulator) beside the float one."""
+    out_pop = net.outputs[0]
+    traces = simulate(net, spikes.astype(bool), target="reference", record=("spikes", "v", "u"))
+    quant_acc = None
+    if labels is not None:
+        logits = readout_logits(traces.spikes[out_pop], traces.v[out_pop], readout,
+                                hops=len(layers))
+        quant_acc = accuracy(logits, labels)
+    return {
+        "projections": projection_report(net, layers, info),
+        "populations": population_report(traces, float_spikes,
+                                         {layer.name: layer.spiking for layer in layers}),
+        "accuracy_float": float_acc, "accuracy_fixed_point": quant_acc,
+    }
+
+
+def write_quant_dir(out_dir: str | os.PathLike[str], net: FixedPointNetwork, result: dict,
+                    extra: Callable[[Path], None]) -> None:
+    """network.npz, quantization.json, report.png and ``extra``'s files, written into a
+    temporary folder that replaces ``out_dir`` only when complete."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         save_network(net, tmp / "network.npz")
         (tmp / "quantization.json").write_text(json.dumps(result, indent=2))
-        (tmp / "run.json").write_text(json.dumps(run, indent=2))
-        plot_report(report, str(tmp / "report.png"))
+        extra(tmp)
+        plot_report(result["report"], str(tmp / "report.png"))
         replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
+                   out_dir: str | os.PathLike[str], calib: int = 256, dt: float | None = None,
+                   reset: str | None = None, readout: str = "count",
+                   fmt: ChipFormat = LOIHI2, console: Console | None = None) -> dict:
+    """PTQ of a float NIR graph (any tool's; see ``neurodeploy import``) with calibration
+    samples from a data file; the remaining samples evaluate it.
+
+    Writes QUANT_DIR like :func:`quantize_run`, with ``source.nir`` (the float graph with
+    its dt and reset declared) instead of the training run.
+    """
+    from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
+    from neurodeploy.exchange.nir_import import import_nir
+    from neurodeploy.float_network import FloatNetwork
+    from neurodeploy.models.datasets import load_dataset
+    from neurodeploy.quantize.ptq import layers_from_network
+    from neurodeploy.targets.torch_float import simulate_torch_float
+
+    console = console or Console()
+    imported = import_nir(graph, dt=dt, reset=reset)
+    fnet = imported.network
+    if not isinstance(fnet, FloatNetwork):
+        raise InputError(f"{graph}: already a fixed-point graph; nothing to quantize")
+    for warning in imported.warnings:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    ds = load_dataset(data)
+    if ds.n_channels != fnet.n_inputs:
+        raise InputError(f"{data}: {ds.n_channels} channels; the graph takes {fnet.n_inputs}")
+    if calib < 1:
+        raise InputError(f"calib = {calib}: at least one calibration sample is needed")
+    order = np.random.default_rng(0).permutation(len(ds.labels))
+    calib_idx, eval_idx = order[:calib], order[calib:]
+    if len(eval_idx) == 0:
+        eval_idx = calib_idx
+    with console.status(f"post-training quantization on {len(calib_idx)} samples..."):
+        net, info = post_training_quantize(fnet, ds.spikes[calib_idx], fmt)
+    lint_report = lint_network(net, fmt)
+    if not lint_report.ok:
+        raise SimulationError(f"quantization produced a network that fails lint: "
+                              f"{lint_report.violations[0].message}")
+    x, labels = ds.spikes[eval_idx].astype(bool), ds.labels[eval_idx]
+    layers = layers_from_network(fnet)
+    with console.status(f"evaluating on {len(eval_idx)} samples..."):
+        ftr = simulate_torch_float(fnet, x, record=("spikes", "v"))
+        out = layers[-1].name
+        float_acc = accuracy(readout_logits(ftr.spikes[out], ftr.v[out], readout,
+                                            hops=len(layers)), labels)
+        report = evaluate_quantized(net, layers, info, x, labels, ftr.spikes, float_acc,
+                                    readout)
+    result = {
+        **info.to_json(), "report": report, "lint": lint_report.to_dict(), "format": fmt.name,
+        "readout": readout, "output": net.outputs[0], "hops": len(layers),
+        "calibration_samples": len(calib_idx), "test_samples": len(eval_idx),
+        "test_acc_float": float_acc,
+        "test_acc_quantized_reference": report["accuracy_fixed_point"],
+        "source_graph": str(Path(graph).resolve()), "dt": imported.dt,
+        "dt_source": imported.dt_source, "warnings": imported.warnings,
+    }
+
+    def extra(tmp: Path) -> None:
+        write_nir(float_network_to_nir(fnet, imported.dt), tmp / "source.nir")
+
+    write_quant_dir(out_dir, net, result, extra)
     return result

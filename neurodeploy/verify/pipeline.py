@@ -1,0 +1,474 @@
+"""``neurodeploy verify``: the same input through several backends, compared spike by spike.
+
+A model is a quantize output directory (fixed-point network + the float model it came
+from), a training run directory (float only), a network ``.npz`` or a NIR graph. Backends:
+``torch-float`` (the float model; for a fixed-point-only model its dequantized float
+equivalent), and every fixed-point target (``reference``, ``torch-int``, ``onnx``,
+``lava``, ``lava-float``), plus recorded traces (``--trace NAME=FILE``, e.g. from a chip).
+Every pair of backends is compared population by population with
+``neurodeploy.verify.metrics``; gates (``neurodeploy.verify.gates``) decide the exit code.
+
+Voltages are compared only between backends with the same units: fixed-point backends in
+LSB units; the float model's v is converted to LSB units with the quantization scales
+(``v_lsb = v_float * S``) when the model is a quantize output. Time convention: 0-based
+steps, one step per hop.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from neurodeploy.errors import InputError, TargetUnavailableError
+from neurodeploy.float_network import FloatNetwork, dequantize
+from neurodeploy.network import FixedPointNetwork
+from neurodeploy.readout import readout_logits
+from neurodeploy.traces import Traces
+from neurodeploy.verify import metrics
+from neurodeploy.verify.gates import Gate, evaluate_gate, parse_gate
+from neurodeploy.verify.trace_files import RecordedTraces, read_trace_file, write_traces_nir
+
+FIXED_BACKENDS = ("reference", "torch-int", "onnx", "lava", "lava-float")
+BACKENDS = ("torch-float", *FIXED_BACKENDS)
+SLOW = ("lava", "lava-float")
+
+
+@dataclass
+class VerifyModel:
+    """What can be run for a model, and how its outputs are read."""
+
+    path: str
+    fixed: FixedPointNetwork | None = None
+    float_model: Any = None  # a SpikingNetwork
+    float_network: FloatNetwork | None = None
+    float_units: str = "float"
+    scales: dict[str, float] = field(default_factory=dict)
+    readout: str = "count"
+    hops: int = 0
+    output: str | None = None
+    dt: float | None = None
+    run: dict | None = None
+
+    @property
+    def populations(self) -> dict[str, int]:
+        if self.fixed is not None:
+            return {n: p.size for n, p in self.fixed.populations.items()}
+        if self.float_network is not None:
+            return {n: p.size for n, p in self.float_network.populations.items()}
+        from neurodeploy.models.network import population_names
+
+        layers = self.float_model.layers
+        return {n: layer.n_out for n, layer in
+                zip(population_names(len(layers)), layers, strict=True)}
+
+    @property
+    def n_inputs(self) -> int:
+        if self.fixed is not None:
+            return self.fixed.n_inputs
+        if self.float_network is not None:
+            return self.float_network.n_inputs
+        return self.float_model.config.n_inputs
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path}: cannot read JSON ({exc})") from None
+
+
+def load_model(path: str | os.PathLike[str]) -> VerifyModel:
+    """A :class:`VerifyModel` from a quantize dir, run dir, network .npz or NIR graph."""
+    from neurodeploy.network_io import load_network
+
+    src = Path(path)
+    if src.is_dir() and (src / "network.npz").exists():
+        q = _read_json(src / "quantization.json") if (src / "quantization.json").exists() \
+            else {}
+        run = _read_json(src / "run.json") if (src / "run.json").exists() else None
+        m = VerifyModel(str(src), fixed=load_network(src / "network.npz"), run=run,
+                        readout=q.get("readout", "count"), hops=int(q.get("hops", 0)),
+                        output=q.get("output"), scales=q.get("scales", {}))
+        m.dt = (run or {}).get("dataset", {}).get("dt")
+        m.float_model = _float_model_of_quant_dir(src, q, run)
+        if m.float_model is None and (src / "source.nir").exists():  # quantized from NIR
+            from neurodeploy.exchange.nir_import import import_nir
+
+            m.float_network = import_nir(src / "source.nir").network
+            m.dt = m.dt or q.get("dt")
+        if m.float_model is None and m.float_network is None:
+            m.float_network, m.scales = dequantize(m.fixed), {}
+        m.float_units = "lsb"  # float v times the PTQ scale (dequantized: already LSB)
+        m.output = m.output or m.fixed.outputs[0]
+        return m
+    if src.is_dir():
+        from neurodeploy.models.training import load_run
+
+        model, run = load_run(src)
+        return VerifyModel(str(src), float_model=model, run=run, readout=model.config.readout,
+                           hops=len(model.layers), output="output",
+                           dt=run.get("dataset", {}).get("dt"))
+    if src.suffix == ".nir":
+        from neurodeploy.exchange.nir_import import import_nir
+
+        imp = import_nir(src)
+        if isinstance(imp.network, FixedPointNetwork):
+            return VerifyModel(str(src), fixed=imp.network, float_network=dequantize(imp.network),
+                               float_units="lsb", output=imp.network.outputs[0], dt=imp.dt)
+        m = VerifyModel(str(src), float_network=imp.network, output=imp.network.outputs[0],
+                        dt=imp.dt)
+        if imp.network_config:
+            from neurodeploy.models.network import NetworkConfig, SpikingNetwork
+
+            config = NetworkConfig.from_json(imp.network_config)
+            m.float_model = SpikingNetwork.from_float_network(imp.network, config)
+            m.readout, m.hops = config.readout, len(m.float_model.layers)
+        return m
+    fixed = load_network(src)
+    return VerifyModel(str(src), fixed=fixed, float_network=dequantize(fixed), float_units="lsb",
+                       output=fixed.outputs[0])
+
+
+def _float_model_of_quant_dir(src: Path, q: dict, run: dict | None) -> Any:
+    """The float model: model.pt in the quantize dir, else the source run, else None."""
+    from neurodeploy.models.training import load_run
+
+    if run is not None and (src / "model.pt").exists():
+        import torch
+
+        from neurodeploy.models.network import NetworkConfig, SpikingNetwork
+
+        try:
+            state = torch.load(src / "model.pt", map_location="cpu", weights_only=True)
+            model = SpikingNetwork(NetworkConfig.from_json(run["network"]))
+            model.load_state_dict(state)
+        except Exception as exc:  # a corrupted checkpoint: one line, no traceback
+            raise InputError(f"{src / 'model.pt'}: cannot be read as the float model "
+                             f"({type(exc).__name__})") from None
+        model.set_integer_delays(True)
+        return model.eval()
+    source = q.get("source_run")
+    if source and Path(source, "config.json").exists():
+        return load_run(source)[0]
+    return None
+
+
+# ---------------------------------------------------------------------------- data
+def load_data(data: str | None, model: VerifyModel, samples: int | None,
+              split_name: str | None) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """(spikes bool (samples, steps, n_inputs), labels or None, description)."""
+    from neurodeploy.models.datasets import load_dataset, split
+
+    labels = None
+    if data is None:
+        if model.run is None:
+            raise InputError("no --data given and the model is not a training or quantize "
+                             "output (which would name its data set)")
+        from neurodeploy.models.training import TrainConfig, load_dataset_for
+
+        config = TrainConfig.from_json(model.run["train"])
+        ds = load_dataset_for(config)
+        part = split_name or "test"
+        desc = f"{config.data or config.task} ({part} split)"
+    else:
+        path = Path(data)
+        ds = None
+        try:
+            ds = load_dataset(path)
+        except Exception:  # not a labelled data set: plain spikes
+            from neurodeploy.traces import load_spikes
+
+            spikes = np.asarray(load_spikes(str(path)))
+        part = split_name or "all"
+        desc = f"{path} ({part})"
+    if ds is not None:
+        if part != "all":
+            if model.run is None:
+                raise InputError(f"--split {part}: the model has no training run to take the "
+                                 "split from; use --split all")
+            from neurodeploy.models.training import TrainConfig
+
+            config = TrainConfig.from_json(model.run["train"])
+            parts = dict(zip(("train", "val", "test"),
+                             split(ds, config.splits, seed=config.seed), strict=True))
+            if part not in parts:
+                raise InputError(f"--split {part!r} is unknown; allowed: all, train, val, test")
+            ds = parts[part]
+        spikes, labels = ds.spikes, ds.labels
+    spikes = np.asarray(spikes)
+    if spikes.ndim == 2:
+        spikes = spikes[None]
+    if spikes.ndim != 3 or spikes.shape[2] != model.n_inputs:
+        raise InputError(f"data has shape {spikes.shape}; the model takes (samples, steps, "
+                         f"{model.n_inputs})")
+    if samples is not None:
+        if samples < 1:
+            raise InputError(f"samples = {samples} must be >= 1")
+        spikes = spikes[:samples]
+        labels = None if labels is None else labels[:samples]
+    return spikes.astype(bool), labels, desc
+
+
+# -------------------------------------------------------------------------- running
+@dataclass
+class BackendRun:
+    name: str
+    kind: str  # "float", "fixed_point", "trace"
+    units: str
+    spikes: dict[str, np.ndarray]
+    v: dict[str, np.ndarray]
+    seconds: float | None = None
+
+
+def check_backends(names: Sequence[str], model: VerifyModel) -> list[str]:
+    """Validate backend names: known, available here, and runnable for this model."""
+    from neurodeploy.targets import TARGETS
+
+    out = []
+    for name in names:
+        if name not in BACKENDS:
+            raise InputError(f"backend {name!r} is unknown; allowed: {', '.join(BACKENDS)} "
+                             "(recorded traces: --trace NAME=FILE)")
+        if name in TARGETS:
+            ok, reason = TARGETS[name].available()
+            if not ok:
+                available = [b for b in BACKENDS if b not in TARGETS or TARGETS[b].available()[0]]
+                raise TargetUnavailableError(f"backend {name!r} is unavailable here ({reason}); "
+                                             f"available: {', '.join(available)}")
+        if name in FIXED_BACKENDS and model.fixed is None:
+            raise InputError(f"backend {name!r} runs fixed-point networks; {model.path} is a "
+                             "float model (quantize it first)")
+        if name in out:
+            raise InputError(f"backend {name!r} is listed twice")
+        out.append(name)
+    return out
+
+
+def _run_float(model: VerifyModel, x: np.ndarray) -> tuple[dict, dict]:
+    if model.float_model is not None:
+        import torch
+
+        from neurodeploy.models.network import population_names
+
+        names = population_names(len(model.float_model.layers))
+        with torch.no_grad():
+            out = model.float_model.run(torch.as_tensor(x, dtype=torch.float32), record_v=True)
+        spikes = {n: rec["spikes"].numpy() > 0 for n, rec in zip(names, out, strict=True)}
+        v = {n: rec["v"].double().numpy() * float(model.scales.get(n, 1.0))
+             for n, rec in zip(names, out, strict=True) if "v" in rec}
+        return spikes, v
+    from neurodeploy.targets.torch_float import simulate_torch_float
+
+    tr = simulate_torch_float(model.float_network, x, record=("spikes", "v"))
+    return tr.spikes, {n: v * float(model.scales.get(n, 1.0)) for n, v in tr.v.items()}
+
+
+def _run_fixed(model: VerifyModel, backend: str, x: np.ndarray) -> tuple[dict, dict]:
+    from neurodeploy.simulate import simulate
+
+    tr: Traces = simulate(model.fixed, x, target=backend, record=("spikes", "v"))
+    return tr.spikes, {n: np.asarray(a, dtype=np.float64) for n, a in tr.v.items()}
+
+
+def _chunks(n: int, size: int) -> list[slice]:
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+
+def run_backend(model: VerifyModel, backend: str, x: np.ndarray, progress: Progress,
+                workers: int, batch_size: int = 256) -> BackendRun:
+    """Run one backend on all samples (slow backends in parallel worker processes)."""
+    def call(part: np.ndarray) -> tuple[dict, dict]:
+        return _run_float(model, part) if backend == "torch-float" else \
+            _run_fixed(model, backend, part)
+
+    task = progress.add_task(backend, total=len(x))
+    slow = backend in SLOW
+    parts = _chunks(len(x), -(-len(x) // workers) if slow else batch_size)
+    start = time.perf_counter()
+    results: list[tuple[dict, dict] | None] = [None] * len(parts)
+
+    def job(i: int) -> None:
+        results[i] = call(x[parts[i]])
+        progress.advance(task, parts[i].stop - parts[i].start)
+
+    if slow and workers > 1 and len(parts) > 1:
+        with ThreadPoolExecutor(max_workers=workers) as pool:  # each Lava run is a process
+            for fut in [pool.submit(job, i) for i in range(len(parts))]:
+                fut.result()
+    else:
+        for i in range(len(parts)):
+            job(i)
+    seconds = time.perf_counter() - start
+    spikes = {n: np.concatenate([r[0][n] for r in results]) for n in results[0][0]}
+    v = {n: np.concatenate([r[1][n] for r in results]) for n in results[0][1]}
+    if backend == "torch-float":
+        kind, units = "float", model.float_units
+    else:
+        kind, units = "fixed_point", "lsb"
+    return BackendRun(backend, kind, units, spikes, v, seconds)
+
+
+def trace_backend(name: str, path: str, model: VerifyModel, x: np.ndarray) -> BackendRun:
+    """A recorded trace file as a backend, checked against the model and the data."""
+    out = model.output if len(model.populations) and model.output else None
+    csv_pop = out if out and model.populations.get(out) == 1 else None
+    rec: RecordedTraces = read_trace_file(path, name, csv_population=csv_pop)
+    pops = model.populations
+    n, steps = x.shape[:2]
+    for kind in ("spikes", "v"):
+        arrays = getattr(rec, kind)
+        for pop, arr in list(arrays.items()):
+            if pop not in pops:
+                raise InputError(f"trace {name!r}: population {pop!r} is not in the model; "
+                                 f"known: {', '.join(pops)}")
+            if arr.shape[0] < n or arr.shape[1] != steps or arr.shape[2] != pops[pop]:
+                raise InputError(
+                    f"trace {name!r}: {kind} of {pop!r} has shape {arr.shape}; the data and "
+                    f"model need (>= {n}, {steps}, {pops[pop]})")
+            arrays[pop] = arr[:n]
+    return BackendRun(name, "trace", rec.units, rec.spikes, rec.v)
+
+
+# ------------------------------------------------------------------------ comparing
+def _logits(run: BackendRun, model: VerifyModel) -> np.ndarray | None:
+    out = model.output
+    if out is None or out not in run.spikes:
+        return None
+    try:
+        return readout_logits(run.spikes[out], run.v.get(out), model.readout, model.hops)
+    except InputError:
+        return None
+
+
+def compare_pair(a: BackendRun, b: BackendRun, tau: float, max_lag: int,
+                 logits: dict[str, np.ndarray | None]) -> dict[str, Any]:
+    common = [p for p in a.spikes if p in b.spikes]
+    same_units = a.units == b.units and a.units != "none"
+    va = {p: a.v[p] for p in common if same_units and p in a.v and p in b.v}
+    vb = {p: b.v[p] for p in va}
+    cmp = metrics.compare_traces({p: a.spikes[p] for p in common},
+                                 {p: b.spikes[p] for p in common}, va or None, vb or None,
+                                 tau=tau, max_lag=max_lag)
+    result = {"a": a.name, "b": b.name, **cmp.to_json()}
+    for p in va:
+        diff = np.abs(va[p] - vb[p]) > 1e-9 * np.maximum(1.0, np.abs(va[p]))
+        steps = np.unique(np.nonzero(diff)[1])
+        result["populations"][p]["v_mismatches"] = int(diff.sum())
+        result["populations"][p]["v_mismatch_steps"] = [int(s) for s in steps[:20]]
+    la, lb = logits.get(a.name), logits.get(b.name)
+    result["decision_agreement"] = (None if la is None or lb is None
+                                    else metrics.decision_agreement(la, lb))
+    return result
+
+
+@dataclass
+class Verification:
+    summary: dict[str, Any]
+    runs: dict[str, BackendRun]
+
+    @property
+    def passed(self) -> bool:
+        return bool(self.summary["passed"])
+
+
+def verify(model_path: str, backends: Sequence[str], data: str | None = None,
+           traces: dict[str, str] | None = None, samples: int | None = None,
+           split: str | None = None, gates: Sequence[str] = (), tau: float = 5.0,
+           max_lag: int = 5, workers: int | None = None, report_dir: str | None = None,
+           console: Console | None = None,
+           on_progress: Callable[[Progress], None] | None = None) -> Verification:
+    """Run, compare, gate and (with ``report_dir``) write summary.json, traces and report.html.
+
+    ``workers``: parallel processes for Lava (default: the machine's cores).
+    """
+    console = console or Console()
+    parsed: list[Gate] = [parse_gate(g) for g in gates]  # fail fast on syntax
+    traces = dict(traces or {})
+    model = load_model(model_path)
+    names = check_backends(list(backends), model)
+    for name in traces:
+        if name in names:
+            raise InputError(f"trace name {name!r} is also a backend name; pick another")
+    all_names = [*names, *traces]
+    if len(all_names) < 2 and parsed:
+        raise InputError("gates need at least two backends (or traces) to compare")
+    for gate in parsed:
+        for b in gate.backends:
+            if b not in all_names:
+                raise InputError(f"gate {gate.expr!r}: {b!r} is not among the backends "
+                                 f"({', '.join(all_names)})")
+    x, labels, desc = load_data(data, model, samples, split)
+    runs: dict[str, BackendRun] = {}
+    for name, path in traces.items():
+        runs[name] = trace_backend(name, path, model, x)
+    workers = workers or os.cpu_count() or 1
+    columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        if on_progress:
+            on_progress(progress)
+        for name in names:
+            runs[name] = run_backend(model, name, x, progress, workers)
+    ordered = [runs[n] for n in all_names]
+    logits = {r.name: _logits(r, model) for r in ordered}
+    backends_json = {}
+    for r in ordered:
+        lg = logits[r.name]
+        backends_json[r.name] = {
+            "kind": r.kind, "units": r.units, "seconds": r.seconds,
+            "recorded": ["spikes"] + (["v"] if r.v else []),
+            "accuracy": (None if lg is None or labels is None
+                         else metrics.accuracy(lg, labels)),
+        }
+    pairs = [compare_pair(a, b, tau, max_lag, logits)
+             for i, a in enumerate(ordered) for b in ordered[i + 1:]]
+    summary: dict[str, Any] = {
+        "model": str(model_path), "data": desc, "samples": int(x.shape[0]),
+        "steps": int(x.shape[1]), "dt": model.dt, "populations": model.populations,
+        "outputs": [model.output] if model.output else [], "readout": model.readout,
+        "backends": backends_json, "pairs": pairs, "tau": tau, "max_lag": max_lag,
+    }
+    summary["gates"] = [evaluate_gate(g, summary) for g in parsed]
+    summary["passed"] = all(g["passed"] for g in summary["gates"])
+    result = Verification(summary, runs)
+    if report_dir:
+        write_outputs(result, report_dir)
+    return result
+
+
+def write_outputs(result: Verification, report_dir: str | os.PathLike[str]) -> None:
+    """summary.json, traces/<backend>.nir (NIR data) and report.html, as one directory
+    that appears whole or not at all."""
+    from neurodeploy.quantize.pipeline import replace_dir
+    from neurodeploy.verify.report import write_html_report
+
+    out = Path(report_dir)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2))
+        (tmp / "traces").mkdir()
+        dt = result.summary.get("dt") or 1.0
+        for name, run in result.runs.items():
+            if run.kind != "trace":
+                write_traces_nir(Traces(name, run.spikes, v=run.v), tmp / "traces" / f"{name}.nir",
+                                 dt=dt)
+        write_html_report(result.summary,
+                          {n: {"spikes": r.spikes, "v": r.v} for n, r in result.runs.items()},
+                          tmp / "report.html")
+        replace_dir(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -1,0 +1,139 @@
+"""Recorded traces on disk: written by ``neurodeploy run``, read back as a backend.
+
+Three layouts are read (all arrays (samples, steps, neurons), steps 0-based):
+
+- NIR data (``.nir``, ``nir.write_data``): a ``NIRGraphData`` with one node per
+  population, observables ``spikes`` (0/1) and optionally ``v`` and ``u``, each a
+  ``TimeGriddedData`` (samples, steps, neurons) with its ``dt``. This is what
+  ``neurodeploy run --out traces.nir`` writes.
+- NPZ (``.npz``): arrays ``spikes/<population>`` and optionally ``v/<population>``,
+  ``u/<population>`` (what ``neurodeploy run --out traces.npz`` writes).
+- CSV (``.csv``): one sample of a one-neuron output population, one row per step, three
+  columns: input spike, membrane voltage v, output spike (the NIR paper's layout, used
+  by the Loihi 2 recordings in ``shared/conformance``).
+
+Voltage units: integer-valued v is taken to be in LSB units (comparable with the
+fixed-point backends); any other v gets units of its own (``float:<name>``) and is only
+compared with backends of the same units.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nir
+import numpy as np
+
+from neurodeploy.errors import InputError
+from neurodeploy.network_io import atomic_output
+from neurodeploy.traces import RECORDABLE, Traces
+
+
+@dataclass
+class RecordedTraces:
+    """A trace file as a backend: spikes (bool) and v/u (float64) per population."""
+
+    name: str
+    spikes: dict[str, np.ndarray]
+    v: dict[str, np.ndarray] = field(default_factory=dict)
+    u: dict[str, np.ndarray] = field(default_factory=dict)
+    dt: float | None = None
+
+    @property
+    def units(self) -> str:
+        values = [a for a in self.v.values()]
+        if values and all(np.all(a == np.round(a)) for a in values):
+            return "lsb"
+        return f"float:{self.name}" if values else "none"
+
+
+def write_traces_nir(traces: Traces, path: str | os.PathLike[str], dt: float = 1.0) -> None:
+    """Write traces as NIR data (one node per population; observables spikes, v, u)."""
+    nodes = {}
+    for pop, spikes in traces.spikes.items():
+        obs = {"spikes": nir.TimeGriddedData(data=spikes.astype(np.uint8), dt=float(dt))}
+        for kind in ("v", "u"):
+            arr = getattr(traces, kind).get(pop)
+            if arr is not None:
+                obs[kind] = nir.TimeGriddedData(data=np.asarray(arr), dt=float(dt))
+        nodes[pop] = nir.NIRNodeData(observables=obs)
+    with atomic_output(path) as tmp:
+        nir.write_data(tmp, nir.NIRGraphData(nodes=nodes))
+
+
+def _read_nir_data(path: Path, name: str) -> RecordedTraces:
+    try:
+        data = nir.read_data(str(path))
+    except (OSError, ValueError, KeyError) as exc:
+        raise InputError(f"{path}: not a NIR data file ({str(exc).splitlines()[0]})") from None
+    rec = RecordedTraces(name, {})
+    for pop, node in data.nodes.items():
+        obs = getattr(node, "observables", {})
+        if "spikes" not in obs:
+            raise InputError(f"{path}: node '{pop}' has no 'spikes' observable "
+                             f"(found: {', '.join(obs) or 'none'})")
+        for kind in RECORDABLE:
+            if kind in obs:
+                item = obs[kind]
+                if not isinstance(item, nir.TimeGriddedData):
+                    raise InputError(f"{path}: node '{pop}' {kind} is {type(item).__name__}; "
+                                     "only TimeGriddedData (samples, steps, neurons) is read")
+                getattr(rec, kind)[pop] = np.asarray(item.data)
+                rec.dt = float(item.dt)
+    return rec
+
+
+def _read_npz(path: Path, name: str) -> RecordedTraces:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read as NPZ ({exc})") from None
+    rec = RecordedTraces(name, {})
+    for key, arr in arrays.items():
+        kind, _, pop = key.partition("/")
+        if kind in RECORDABLE and pop:
+            getattr(rec, kind)[pop] = arr
+    if not rec.spikes:
+        raise InputError(f"{path}: no arrays named spikes/<population> (found: "
+                         f"{', '.join(arrays) or 'none'})")
+    return rec
+
+
+def _read_csv(path: Path, name: str, population: str) -> RecordedTraces:
+    try:
+        table = np.loadtxt(path, delimiter=",", ndmin=2)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from None
+    if table.shape[1] != 3:
+        raise InputError(f"{path}: {table.shape[1]} columns; the CSV layout has 3 (input "
+                         "spike, v, output spike), one row per step")
+    return RecordedTraces(name, {population: (table[:, 2] != 0)[None, :, None]},
+                          v={population: table[:, 1][None, :, None]})
+
+
+def read_trace_file(path: str | os.PathLike[str], name: str,
+                    csv_population: str | None = None) -> RecordedTraces:
+    """Read a recorded trace file (NIR data, NPZ or CSV; see the module docstring)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"trace {name!r}: {path}: no such file")
+    if path.suffix == ".csv":
+        if csv_population is None:
+            raise InputError(f"trace {name!r}: a CSV trace needs a model with one output "
+                             "population")
+        rec = _read_csv(path, name, csv_population)
+    elif path.suffix == ".npz":
+        rec = _read_npz(path, name)
+    else:
+        rec = _read_nir_data(path, name)
+    for kind in RECORDABLE:
+        for pop, arr in getattr(rec, kind).items():
+            arr = np.asarray(arr)
+            if arr.ndim != 3:
+                raise InputError(f"trace {name!r}: {kind} of '{pop}' has shape {arr.shape}; "
+                                 "expected (samples, steps, neurons)")
+            getattr(rec, kind)[pop] = arr != 0 if kind == "spikes" else arr.astype(np.float64)
+    return rec
