@@ -179,19 +179,21 @@ def verify(
 
 @app.command()
 def demo(
-    steps: int = typer.Option(200, help="Steps of the random-network comparison."),
-    batch: int = typer.Option(8, help="Samples of the random-network comparison."),
-    seed: int = typer.Option(0, help="Seed of the random network and input."),
+    out: str = typer.Option("neurodeploy-demo", "--out", help="Directory for every artifact "
+                            "(data, run, quant, model.nir, model.onnx, report)."),
+    quick: bool = typer.Option(False, "--quick", help="A one-minute smoke version."),
+    seed: int = typer.Option(0, help="Seed of the data and the training."),
 ) -> None:
-    """Run the embedded default: the NIR paper's Loihi 2 recording and a random network,
-    on the reference simulator and on Lava, and show whether they agree bit for bit.
+    """The whole workflow on embedded data: chip conformance, CCISI data, training with
+    axonal delays, PTQ + QAT, lint, NIR/ONNX export, verification against Lava with gates.
+    Exit 0 when everything agrees, 1 when a gate fails.
 
-    Example: [bold]neurodeploy demo --steps 100 --batch 4[/bold]
+    Example: [bold]neurodeploy demo --quick --out /tmp/nd-demo[/bold]
     """
     from neurodeploy.demo import run_demo
 
-    result = run_demo(steps=steps, batch=batch, seed=seed, console=console)
-    raise typer.Exit(0 if result.all_exact else 1)
+    result = run_demo(out_dir=out, quick=quick, seed=seed, console=console)
+    raise typer.Exit(0 if result.passed else 1)
 
 
 data_app = typer.Typer(help="Make and inspect spike datasets (NPZ: spikes uint8 (samples, "

@@ -314,3 +314,55 @@ def test_contract_json_config_is_plain_json(tmp_path):
                                  network_config=model.config.to_json())
     write_nir(graph, tmp_path / "m.nir")
     assert json.loads(nir.read(tmp_path / "m.nir").metadata[KEY]["network_config"])["seed"] == 1
+
+
+def lif_norse_path() -> str:
+    from importlib import resources
+
+    return str(resources.files("neurodeploy.data").joinpath("nir_paper_single_lif",
+                                                              "lif_norse.nir"))
+
+
+def conformance_dataset(tmp_path):
+    from neurodeploy.conformance import load_recording
+    from neurodeploy.models.datasets.format import SpikeDataset, save_dataset
+
+    rng = np.random.default_rng(0)
+    first = load_recording("lif_exact").input_spikes[None, :, None]
+    x = np.concatenate([first, rng.random((19, 1000, 1)) < 0.02]).astype(np.uint8)
+    save_dataset(SpikeDataset(x, np.zeros(20, np.int64), 1, 1e-4, "custom"),
+                 tmp_path / "data.npz")
+    return str(tmp_path / "data.npz"), x
+
+
+def test_quantize_a_nir_graph_spikes_like_the_chip(tmp_path, capsys):
+    """PTQ of the NIR paper's graph (dt = 1e-4 s) gives the chip's output spikes."""
+    from neurodeploy import load_network
+    from neurodeploy.conformance import load_recording
+
+    data, x = conformance_dataset(tmp_path)
+    out = tmp_path / "q"
+    assert exit_code(["quantize", lif_norse_path(), "--data", data, "--calib", "10",
+                      "--dt", "1e-4", "--out", str(out)]) == 0
+    net = load_network(out / "network.npz")
+    (pop,) = net.populations.values()
+    assert pop.du == 4095 and pop.dv == 164  # round(4096 * 1e-4 / 2.5e-3)
+    got = simulate(net, x[:1].astype(bool)).spikes
+    chip = load_recording("lif_lava_loihi_fixed").output_spikes
+    assert np.array_equal(next(iter(got.values()))[0, :, 0], chip)
+    q = json.loads((out / "quantization.json").read_text())
+    assert q["dt"] == 1e-4 and q["dt_source"] == "argument" and not q["warnings"]
+    assert import_nir(out / "source.nir").dt == 1e-4  # the float graph now says its dt
+
+
+def test_quantize_a_file_that_is_not_nir_leaves_nothing(tmp_path, capsys):
+    data, _ = conformance_dataset(tmp_path)
+    (tmp_path / "fake.nir").write_text("hello")
+    out = tmp_path / "q"
+    assert exit_code(["quantize", str(tmp_path / "fake.nir"), "--data", data,
+                      "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable NIR file" in err and len(err.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob(".q*"))
+    assert exit_code(["quantize", lif_norse_path(), "--out", str(out)]) == 2
+    assert "needs --data" in capsys.readouterr().err

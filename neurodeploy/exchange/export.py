@@ -35,10 +35,18 @@ class ExportResult:
     node_counts: dict[str, int] = field(default_factory=dict)
 
 
+def run_dt(run: dict | None) -> float | None:
+    """Seconds per step of a training run's data (``config.json``/``run.json``), if known."""
+    try:
+        return float(run["dataset"]["dt_s"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 def _run_dt(run_json: Path) -> float | None:
     try:
-        return float(json.loads(run_json.read_text())["dataset"]["dt"])
-    except (OSError, KeyError, TypeError, ValueError, json.JSONDecodeError):
+        return run_dt(json.loads(run_json.read_text()))
+    except (OSError, json.JSONDecodeError):
         return None
 
 

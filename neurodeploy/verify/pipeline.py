@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from neurodeploy.errors import InputError, TargetUnavailableError
+from neurodeploy.exchange.export import run_dt
 from neurodeploy.float_network import FloatNetwork, dequantize
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.readout import readout_logits
@@ -101,7 +102,7 @@ def load_model(path: str | os.PathLike[str]) -> VerifyModel:
         m = VerifyModel(str(src), fixed=load_network(src / "network.npz"), run=run,
                         readout=q.get("readout", "count"), hops=int(q.get("hops", 0)),
                         output=q.get("output"), scales=q.get("scales", {}))
-        m.dt = (run or {}).get("dataset", {}).get("dt")
+        m.dt = run_dt(run)
         m.float_model = _float_model_of_quant_dir(src, q, run)
         if m.float_model is None and (src / "source.nir").exists():  # quantized from NIR
             from neurodeploy.exchange.nir_import import import_nir
@@ -119,7 +120,7 @@ def load_model(path: str | os.PathLike[str]) -> VerifyModel:
         model, run = load_run(src)
         return VerifyModel(str(src), float_model=model, run=run, readout=model.config.readout,
                            hops=len(model.layers), output="output",
-                           dt=run.get("dataset", {}).get("dt"))
+                           dt=run_dt(run))
     if src.suffix == ".nir":
         from neurodeploy.exchange.nir_import import import_nir
 
