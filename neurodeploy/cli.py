@@ -435,6 +435,52 @@ def import_(
         console.print(f"wrote {out}")
 
 
+study_app = typer.Typer(help="Studies over many trained models (resumable, parallel).",
+                        no_args_is_help=True)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("timing")
+def study_timing(
+    out: str = typer.Option(..., "--out", help="Study directory (resumes what is there)."),
+    task: str = typer.Option(None, help="isi, ccisi or coincidence."),
+    data: str = typer.Option(None, "--data", help="A data set file instead of a task."),
+    quick: bool = typer.Option(False, "--quick", help="A few-minute smoke version."),
+    seeds: str = typer.Option(None, help="Comma-separated seeds (default 0,1,2)."),
+    delays: str = typer.Option("none,axonal", help="Comma-separated delay kinds to compare."),
+    perturb: str = typer.Option(None, help="Comma-separated timing perturbations f in (0, 1]."),
+    epochs: int = typer.Option(None, help="Training epochs per configuration."),
+    workers: int = typer.Option(None, help="Parallel configurations (default: all cores)."),
+) -> None:
+    """Yu et al.'s question: do networks use spike timing, and does it survive deployment?
+    Trains with and without delays (deterministic and stochastic neurons, several seeds),
+    evaluates float and deployed (reference; Lava on a subset) models on normal,
+    time-reversed, timing-perturbed and rate-removed data; writes a table and plots.
+
+    Example: [bold]neurodeploy study timing --task ccisi --quick --out study-ccisi[/bold]
+    """
+    from neurodeploy.study import StudyError, render_study, run_timing_study
+
+    def floats(text: str | None) -> tuple | None:
+        if text is None:
+            return None
+        try:
+            return tuple(float(t) for t in text.split(",") if t.strip())
+        except ValueError:
+            raise InputError(f"{text!r}: expected comma-separated numbers") from None
+
+    seed_list = None if seeds is None else tuple(int(x) for x in floats(seeds))
+    try:
+        result = run_timing_study(
+            out, task=task, data=data, quick=quick, seeds=seed_list,
+            delays=tuple(d.strip() for d in delays.split(",") if d.strip()),
+            perturb=floats(perturb), epochs=epochs, workers=workers, console=console)
+    except StudyError as exc:
+        render_study(exc.result, console)
+        raise
+    render_study(result, console)
+
+
 def _span(values: object) -> str:
     import numpy as np
 
