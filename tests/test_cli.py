@@ -25,7 +25,27 @@ def test_help_lists_commands():
         assert command in out
 
 
-@pytest.mark.parametrize("command", ["doctor", "targets", "run", "demo", "train", "quantize", "lint", "data make", "data info", "export", "import"])
+def all_commands() -> list[str]:
+    """Every leaf command of the CLI, e.g. "verify", "data make" (so none is forgotten)."""
+    import typer.main
+
+    from neurodeploy.cli import app
+
+    def walk(cmd, prefix):
+        subs = getattr(cmd, "commands", None)
+        if not subs:
+            return [prefix.strip()]
+        return [c for name, sub in subs.items() for c in walk(sub, f"{prefix} {name}")]
+
+    return walk(typer.main.get_command(app), "")
+
+
+def test_the_command_list_is_complete():
+    assert {"demo", "verify", "study timing", "data make", "import", "export"} <= set(
+        all_commands())
+
+
+@pytest.mark.parametrize("command", all_commands())
 def test_every_command_help_has_an_example(command):
     assert "Example:" in cli(*command.split(), "--help", check_rc=0).stdout
 
