@@ -118,8 +118,11 @@ def run(
         raise InputError("give the input as exactly one of --spikes FILE or --data FILE")
     vm = load_model(model)
     net = vm.fixed if vm.fixed is not None else vm.float_network
-    if net is None or (vm.fixed is None and target != "torch-float"):
-        raise InputError(f"{model}: target {target!r} needs a fixed-point network")
+    if net is None:  # a training run: its float model as a float network
+        net = vm.float_model.to_float_network(dt=vm.dt)
+    if vm.fixed is None and target != "torch-float":
+        raise InputError(f"{model}: target {target!r} needs a fixed-point network (quantize "
+                         "first); a float model runs on torch-float")
     x, _, _ = load_data(spikes or data, vm, samples, "all")
     options = {"progress": True} if target.startswith("lava") else {}
     traces = simulate(net, x, target=target,

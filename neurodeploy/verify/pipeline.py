@@ -403,8 +403,9 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
         if name in names:
             raise InputError(f"trace name {name!r} is also a backend name; pick another")
     all_names = [*names, *traces]
-    if len(all_names) < 2 and parsed:
-        raise InputError("gates need at least two backends (or traces) to compare")
+    if len(all_names) < 2:
+        raise InputError(f"verify compares backends: got {', '.join(all_names) or 'none'}; give "
+                         "at least two (--backends, --trace); for one, use neurodeploy run")
     for gate in parsed:
         for b in gate.backends:
             if b not in all_names:
