@@ -143,7 +143,7 @@ def test_data_width_and_trace_shape_are_checked(lif, tmp_path):
     np.savez(tmp_path / "wide.npz", spikes=np.zeros((1, 10, 3), np.uint8))
     with pytest.raises(InputError, match=r"data has shape \(1, 10, 3\); the model takes "
                                          r"\(samples, steps, 1\)"):
-        verify(model, ["reference"], data=str(tmp_path / "wide.npz"))
+        verify(model, ["reference", "torch-int"], data=str(tmp_path / "wide.npz"))
     np.savez(tmp_path / "short.npz", spikes=np.zeros((1, 10, 1), np.uint8))
     with pytest.raises(InputError, match=r"trace 'chip': spikes of 'lif' has shape "
                                          r"\(1, 1000, 1\)"):
@@ -201,3 +201,9 @@ def test_gate_takes_the_worst_population_and_flips_lag():
     assert evaluate_gate(parse_gate("x~y:f1@1[p]>=0.9"), summary)["passed"]
     assert evaluate_gate(parse_gate("y~x:lag==-1"), summary)["passed"]
     assert not evaluate_gate(parse_gate("x~y:decision_agreement>=0.9"), summary)["passed"]
+
+
+def test_one_backend_is_not_a_comparison(lif):
+    model, data = lif
+    with pytest.raises(InputError, match="verify compares backends: got reference"):
+        verify(model, ["reference"], data=data)
