@@ -59,6 +59,7 @@ class NetworkConfig:
     train_thresholds: bool = False
     hop_latency: bool = True
     weight_gain: float = 3.0
+    delay_init: float = 5.0  # initial delays uniform in [0, delay_init] steps
     seed: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -130,7 +131,8 @@ class SpikingNetwork(nn.Module):
                 train_decays=config.train_decays, train_thresholds=config.train_thresholds,
                 spike_fn=spike_fn,
                 spiking=not (is_output and config.readout in ("max_v", "mean_v")),
-                hop_latency=config.hop_latency, weight_gain=config.weight_gain, generator=gen,
+                hop_latency=config.hop_latency, weight_gain=config.weight_gain,
+                delay_init=config.delay_init, generator=gen,
             ))
         self.layers = nn.ModuleList(layers)
 

@@ -53,6 +53,7 @@ class TrainConfig:
     dv: float = 0.05
     vth: float = 1.0
     weight_gain: float = 3.0
+    delay_init: float = 5.0  # initial delays uniform in [0, delay_init] steps
     init_rate: float = 0.05  # calibrate initial weights for this firing rate (spikes/step)
     epochs: int = 30
     int_delay_epochs: int = 5
@@ -109,7 +110,7 @@ def network_config_for(config: TrainConfig, n_inputs: int, n_outputs: int) -> Ne
         recurrent=config.recurrent, delays=config.delays, max_delay=config.max_delay,
         readout=config.readout, surrogate=config.surrogate, beta=config.beta,
         stochastic=config.stochastic, du=config.du, dv=config.dv, vth=config.vth,
-        weight_gain=config.weight_gain, seed=config.seed,
+        weight_gain=config.weight_gain, delay_init=config.delay_init, seed=config.seed,
     )
 
 

@@ -366,3 +366,14 @@ def test_quantize_a_file_that_is_not_nir_leaves_nothing(tmp_path, capsys):
     assert not out.exists() and not list(tmp_path.glob(".q*"))
     assert exit_code(["quantize", lif_norse_path(), "--out", str(out)]) == 2
     assert "needs --data" in capsys.readouterr().err
+
+
+def test_output_behind_a_flatten_is_the_neuron_and_behind_weights_is_an_error():
+    graph = lif_graph(nodes={"f": nir.Flatten(input_type={"input": np.array([3])}, start_dim=0,
+                                              end_dim=-1)},
+                      edges=[("lif", "f"), ("f", "output")])
+    graph.edges.remove(("lif", "output"))
+    assert import_nir(graph, dt=1e-4).network.outputs == ("lif",)
+    graph.nodes["f"] = nir.Scale(scale=np.full(3, 2.0))
+    with pytest.raises(NetworkValidationError, match="reached from 'f' through weights"):
+        import_nir(graph, dt=1e-4)

@@ -384,7 +384,9 @@ class _GenericImport:
                 self.bias[(src, name)] = self.bias.get((src, name), 0) + bias
             return
         if kind == "Output" and name not in self.passthrough:
-            if src == self.input or len(path) > 1:
+            plain = (list(mats) == [0] and mats[0].shape[0] == mats[0].shape[1]
+                     and np.array_equal(mats[0], np.eye(n_cur)) and not np.any(bias))
+            if src == self.input or not plain:
                 raise NetworkValidationError(
                     f"{_label(name, node)}: reached from '{path[-1]}' through weights, not "
                     "from a neuron; outputs must be neuron nodes (add a LI readout)")
