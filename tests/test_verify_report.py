@@ -416,8 +416,10 @@ def test_render_terminal_lists_pairs_gates_and_the_verdict():
     render_terminal(summary, console)
     out = console.export_text()
     lines = [" ".join(line.replace("│", " ").split()) for line in out.splitlines()]
-    assert any(line.startswith("reference vs chip [bold]layer1[/bold] yes 1.000 1.000 0 "
-                               "(1.000) none") for line in lines)
+    # identical backends are grouped: one line, and no rows of their own
+    assert "identical at every step: reference = chip (rows show reference)" in lines
+    assert not any(line.startswith("reference vs chip") for line in lines)
+    assert not any(line.startswith("torch-float vs chip") for line in lines)
     assert any("reference vs torch-float [bold]layer1[/bold] no" in line
                and "sample 3, neuron 17, step 12: reference spiked, torch-float did not" in line
                for line in lines)

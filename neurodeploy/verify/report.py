@@ -701,6 +701,32 @@ def write_html_report(summary: dict, traces: dict[str, dict[str, dict[str, np.nd
         tmp.write_bytes(text.encode("utf-8"))
 
 
+def identical_groups(summary: dict) -> list[list[str]]:
+    """Backends grouped by identical spikes (every population, sample and step), in the
+    summary's backend order; each group is listed once."""
+    names = list(summary.get("backends") or {})
+    for pair in summary.get("pairs") or []:
+        for n in (pair["a"], pair["b"]):
+            if n not in names:
+                names.append(n)
+    parent = {n: n for n in names}
+
+    def root(n: str) -> str:
+        while parent[n] != n:
+            n = parent[n]
+        return n
+
+    for pair in summary.get("pairs") or []:
+        if pair.get("identical"):
+            ra, rb = root(pair["a"]), root(pair["b"])
+            if ra != rb:
+                parent[max(ra, rb, key=names.index)] = min(ra, rb, key=names.index)
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(root(n), []).append(n)
+    return list(groups.values())
+
+
 def render_terminal(summary: dict, console: Console) -> None:
     """Rich tables: agreement per pair and population, the gates, and a PASS/FAIL line.
 
@@ -714,8 +740,12 @@ def render_terminal(summary: dict, console: Console) -> None:
                    "first divergence"):
         pairs.add_column(column, justify="left" if column in
                          ("pair", "population", "first divergence") else "right")
+    groups = identical_groups(summary)
+    shown = {g[0] for g in groups}
     for pair in summary.get("pairs") or []:
         a, b = pair["a"], pair["b"]
+        if a not in shown or b not in shown:  # one row per group of identical backends
+            continue
         divergence = pair.get("first_divergence")
         for pop, m in (pair.get("populations") or {}).items():
             if pair.get("identical") or m.get("identical"):
@@ -732,7 +762,12 @@ def render_terminal(summary: dict, console: Console) -> None:
                 f"{_num(m.get('best_lag'))} ({_f1(m.get('f1_at_best_lag'))})", Text(where),
                 style=None if m.get("identical") else "yellow",
             )
-    console.print(pairs)
+    for group in groups:
+        if len(group) > 1:
+            console.print(Text(f"identical at every step: {' = '.join(group)} (rows show "
+                               f"{group[0]})"))
+    if pairs.row_count:
+        console.print(pairs)
     gates = summary.get("gates") or []
     if gates:
         table = Table(title="gates")
