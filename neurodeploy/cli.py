@@ -484,6 +484,35 @@ def study_timing(
     render_study(result, console)
 
 
+@study_app.command("dt")
+def study_dt(
+    model: str = typer.Argument(..., help="TTFS run directory (scripts/ttfs_digits.py writes "
+                                "<out>/model)."),
+    out: str = typer.Option(..., "--out", help="Folder for dt_study.json and dt_study.png."),
+    dts: str = typer.Option(None, "--dts", help="Comma-separated time steps in the model's "
+                            "unit (seconds, or tau_syn units); default 1,0.5,...,0.01 x tau_syn."),
+    tolerance: float = typer.Option(1.0, "--tolerance", help="Accuracy points the deployed "
+                                    "model may lose."),
+    lava_samples: int = typer.Option(8, "--lava-samples", help="Test samples also run on Lava "
+                                     "(0: skip)."),
+) -> None:
+    """How coarse may the time step be for a trained exact-timing (TTFS) network? Accuracy
+    and output spike-time error of the discretized float and deployed fixed-point models
+    per dt, and the recommended dt (the largest within --tolerance points).
+
+    Example: [bold]neurodeploy study dt out/ttfs-digits/model --out dt-study[/bold]
+    """
+    from neurodeploy.models.timing import render_dt_study, run_dt_study
+
+    try:
+        steps = None if dts is None else [float(t) for t in dts.split(",") if t.strip()]
+    except ValueError:
+        raise InputError(f"--dts {dts!r}: expected comma-separated numbers") from None
+    result = run_dt_study(model, dts=steps, out=out, tolerance_pct=tolerance,
+                          lava_samples=lava_samples, console=console)
+    render_dt_study(result, console)
+
+
 def _span(values: object) -> str:
     import numpy as np
 

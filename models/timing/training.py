@@ -1,0 +1,205 @@
+"""Training a :class:`TTFSNetwork` on the digits in continuous time, saving and loading it.
+
+Loss (per batch): ``time_loss(t_out, labels, scale)`` (cross-entropy on softmax of
+-scale * t_out, t in tau_syn units) plus ``penalty * sum_j max(0, (1 + penalty_margin) *
+theta - sum_i w_ji)`` over every neuron (Mostafa's weight-sum penalty; the margin keeps
+neurons away from the edge where W_C -> theta and the spike time diverges). The softmax is
+taken over -t rather than Mostafa's -z = -exp(t): it depends only on time differences
+(shifting all spikes changes nothing), and ``scale`` (default 3 per tau_syn) sets how
+large a lead the correct neuron must build (a larger lead also survives a coarser dt
+after deployment). Adam with a cosine learning-rate schedule, gradient norm clipped, a
+fixed number of epochs (no early stopping; the test split is only used for the final
+score). One thread by default: the tensors are small, one thread is reproducible and
+hardly slower, and two threads on a CPU shared with other work were measured 20-50x
+slower (the threads wait on each other); the previous thread count is restored.
+
+A run directory holds ``model.pt`` (the state dict, read with ``weights_only=True``),
+``config.json`` (the :class:`TTFSConfig`, the training options, format and version) and
+``metrics.json`` (loss and accuracies per epoch, test accuracy).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from neurodeploy.errors import InputError
+from neurodeploy.models.timing.encoding import load_timed_digits
+from neurodeploy.models.timing.ttfs import TTFSConfig, TTFSNetwork, time_loss
+from neurodeploy.network_io import atomic_output, atomic_write_text
+
+CHECKPOINT = "model.pt"
+RUN_FORMAT = "neurodeploy.ttfs_run"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class TTFSTrainOptions:
+    """Hyper-parameters of :func:`train_ttfs_digits` (saved in ``config.json``)."""
+
+    seed: int = 0
+    epochs: int = 30
+    hidden: tuple[int, ...] = (100,)
+    window: float = 2.0  # encoding window, tau_syn units
+    test_fraction: float = 0.2
+    batch_size: int = 32
+    lr: float = 1e-3
+    scale: float = 3.0  # softmax over -scale * t
+    penalty: float = 10.0  # K
+    penalty_margin: float = 0.2
+    clip_norm: float = 10.0
+    init_gain: float = 2.0
+    tau_syn: float | str = "units"
+    threshold: float = 1.0
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.batch_size < 1 or self.threads < 1:
+            raise InputError(f"epochs = {self.epochs}, batch_size = {self.batch_size}, threads = "
+                             f"{self.threads}: each must be >= 1")
+        for name in ("lr", "scale", "clip_norm", "init_gain"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and value > 0):
+                raise InputError(f"{name} = {value} must be > 0")
+        if self.penalty < 0 or self.penalty_margin < 0:
+            raise InputError(f"penalty = {self.penalty}, penalty_margin = {self.penalty_margin}: "
+                             "must be >= 0")
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+
+
+@dataclass
+class TTFSRun:
+    """A trained model, its metrics and where it was saved (None when not saved)."""
+
+    model: TTFSNetwork
+    metrics: dict
+    path: Path | None
+
+
+def accuracy(model: TTFSNetwork, times: np.ndarray, labels: np.ndarray) -> float:
+    """Test accuracy in % of the continuous model (earliest output spike; none = wrong)."""
+    with torch.no_grad():
+        pred = model.predict(model(torch.as_tensor(times, dtype=torch.float32)))
+    return 100.0 * float((pred.numpy() == np.asarray(labels)).mean())
+
+
+def _penalty(model: TTFSNetwork, margin: float) -> torch.Tensor:
+    target = (1.0 + margin) * model.config.threshold
+    return sum(torch.clamp(target - layer.weight.sum(dim=1), min=0.0).sum()
+               for layer in model.layers)
+
+
+def train_ttfs_digits(options: TTFSTrainOptions | None = None,
+                      out: str | os.PathLike[str] | None = None, log=None,
+                      **overrides) -> TTFSRun:
+    """Train a 64 -> hidden -> 10 TTFS network on the digits (continuous time, exact
+    gradients) and, when ``out`` is given, save the run there. ``overrides`` replace fields
+    of ``options`` (e.g. ``epochs=5``); ``log`` is called with one line per epoch."""
+    options = TTFSTrainOptions(**{**asdict(options or TTFSTrainOptions()), **overrides})
+    data = load_timed_digits(options.seed, options.window, options.test_fraction)
+    config = TTFSConfig(n_inputs=data.train_times.shape[1], hidden=options.hidden,
+                        n_outputs=int(data.train_labels.max()) + 1,
+                        threshold=options.threshold, tau_syn=options.tau_syn,
+                        data=data.description)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(options.threads)
+    try:
+        model, history, seconds = _fit(config, options, data, log)
+    finally:
+        torch.set_num_threads(threads)
+    metrics = {
+        "history": history, "train_seconds": seconds,
+        "train_accuracy_pct": accuracy(model, data.train_times, data.train_labels),
+        "test_accuracy_pct": accuracy(model, data.test_times, data.test_labels),
+        "n_train": len(data.train_labels), "n_test": len(data.test_labels),
+    }
+    path = None if out is None else save_ttfs(model, out, options, metrics)
+    return TTFSRun(model, metrics, path)
+
+
+def _fit(config: TTFSConfig, options: TTFSTrainOptions, data, log):
+    torch.manual_seed(options.seed)
+    gen = torch.Generator().manual_seed(options.seed)
+    model = TTFSNetwork(config)
+    model.init_weights(gen, gain=options.init_gain)
+    x = torch.as_tensor(data.train_times, dtype=torch.float32)
+    y = torch.as_tensor(data.train_labels)
+    opt = torch.optim.Adam(model.parameters(), lr=options.lr)
+    steps = options.epochs * math.ceil(len(y) / options.batch_size)
+    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+    history = []
+    start = time.perf_counter()
+    for epoch in range(options.epochs):
+        order = torch.randperm(len(y), generator=gen)
+        total, correct = 0.0, 0
+        for i in range(0, len(y), options.batch_size):
+            batch = order[i:i + options.batch_size]
+            t_out = model(x[batch])
+            loss = time_loss(t_out, y[batch], options.scale)
+            loss = loss + options.penalty * _penalty(model, options.penalty_margin)
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip_norm)
+            opt.step()
+            schedule.step()
+            total += loss.item() * len(batch)
+            correct += int((model.predict(t_out.detach()) == y[batch]).sum())
+        history.append({"epoch": epoch, "loss": total / len(y),
+                        "train_accuracy_pct": 100.0 * correct / len(y)})
+        if log is not None:
+            log(f"epoch {epoch + 1}/{options.epochs}: loss {total / len(y):.4f}, "
+                f"train accuracy {100.0 * correct / len(y):.1f}% (during the epoch)")
+    return model, history, time.perf_counter() - start
+
+
+def save_ttfs(model: TTFSNetwork, out: str | os.PathLike[str],
+              options: TTFSTrainOptions | None = None, metrics: dict | None = None) -> Path:
+    """Write ``model.pt``, ``config.json`` (and ``metrics.json``) into ``out``, atomically."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+    with atomic_output(out / CHECKPOINT) as tmp:
+        torch.save(state, tmp)
+    run = {"format": RUN_FORMAT, "version": VERSION, "network": model.config.to_json(),
+           "train": None if options is None else {**asdict(options),
+                                                  "hidden": list(options.hidden)}}
+    atomic_write_text(out / "config.json", json.dumps(run, indent=2))
+    if metrics is not None:
+        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    return out
+
+
+def load_ttfs(path: str | os.PathLike[str]) -> tuple[TTFSNetwork, dict]:
+    """Rebuild a saved TTFS model (eval mode) and its run description from a run directory."""
+    path = Path(path)
+    try:
+        run = json.loads((path / "config.json").read_text())
+        state = torch.load(path / CHECKPOINT, map_location="cpu", weights_only=True)
+    except FileNotFoundError as exc:
+        raise InputError(f"{path}: not a TTFS run directory ({Path(exc.filename).name} "
+                         "missing)") from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
+    except Exception as exc:  # torch raises several types for a corrupted checkpoint
+        raise InputError(f"{path / CHECKPOINT}: cannot be read as a weights-only torch "
+                         f"checkpoint ({type(exc).__name__})") from None
+    if not isinstance(run, dict) or run.get("format") != RUN_FORMAT \
+            or run.get("version") != VERSION:
+        found = (run.get("format"), run.get("version")) if isinstance(run, dict) else None
+        raise InputError(f"{path}: format {found} is not a TTFS run; expected "
+                         f"{RUN_FORMAT!r} version {VERSION}")
+    try:
+        model = TTFSNetwork(TTFSConfig.from_json(run["network"]))
+        model.load_state_dict(state)
+    except (KeyError, TypeError, RuntimeError) as exc:
+        raise InputError(f"{path}: checkpoint does not match its config.json "
+                         f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
+    model.eval()
+    return model, run
