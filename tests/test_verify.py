@@ -207,3 +207,13 @@ def test_one_backend_is_not_a_comparison(lif):
     model, data = lif
     with pytest.raises(InputError, match="verify compares backends: got reference"):
         verify(model, ["reference"], data=data)
+
+
+def test_a_broken_data_set_file_is_reported_not_read_as_plain_spikes(lif, tmp_path):
+    from neurodeploy.errors import NeurodeployError
+
+    model, _ = lif
+    np.savez(tmp_path / "broken.npz", spikes=np.zeros((1, 10, 1), np.uint8),
+             labels=np.array([7]))
+    with pytest.raises(NeurodeployError, match=r"broken\.npz"):
+        verify(model, ["reference", "torch-int"], data=str(tmp_path / "broken.npz"))

@@ -186,9 +186,9 @@ def load_data(data: str | None, model: VerifyModel, samples: int | None,
     else:
         path = Path(data)
         ds = None
-        try:
+        if _has_labels(path):  # a data set file: its errors are the user's to see
             ds = load_dataset(path)
-        except Exception:  # not a labelled data set: plain spikes
+        else:  # plain spikes (.npz with 'spikes', or .npy)
             from neurodeploy.traces import load_spikes
 
             spikes = np.asarray(load_spikes(str(path)))
@@ -220,6 +220,14 @@ def load_data(data: str | None, model: VerifyModel, samples: int | None,
         spikes = spikes[:samples]
         labels = None if labels is None else labels[:samples]
     return spikes.astype(bool), labels, desc
+
+
+def _has_labels(path: Path) -> bool:
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return not isinstance(data, np.ndarray) and "labels" in data.files
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 # -------------------------------------------------------------------------- running
