@@ -273,25 +273,40 @@ def plot_learning_curve(history: list[dict], path: Path) -> None:
     plt.close(fig)
 
 
-def load_run(run_dir: str | os.PathLike[str]) -> tuple[SpikingNetwork, dict]:
-    """Rebuild the trained model of a run directory (eval mode, integer delays)."""
+def read_run_files(run_dir: str | os.PathLike[str], kind: str = "training run",
+                   config_name: str = "config.json") -> tuple[dict, dict]:
+    """(run description, state dict) of a run directory: ``config_name`` (JSON) and the
+    weights-only checkpoint ``model.pt``, with one-line errors for a missing file, bad JSON
+    or a corrupted checkpoint (``kind`` names what the directory should be)."""
     run_dir = Path(run_dir)
     try:
-        run = json.loads((run_dir / "config.json").read_text())
+        run = json.loads((run_dir / config_name).read_text())
         state = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
-        raise InputError(f"{run_dir}: not a training run directory ({exc.filename} missing)") \
-            from None
+        raise InputError(f"{run_dir}: not a {kind} directory ({Path(exc.filename).name} "
+                         "missing)") from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"{run_dir / 'config.json'}: not valid JSON ({exc})") from None
+        raise InputError(f"{run_dir / config_name}: not valid JSON ({exc})") from None
     except Exception as exc:  # torch raises several types for a corrupted checkpoint
         raise InputError(f"{run_dir / CHECKPOINT}: cannot be read as a weights-only torch "
                          f"checkpoint ({type(exc).__name__})") from None
+    return run, state
+
+
+def load_run(run_dir: str | os.PathLike[str],
+             config_name: str = "config.json") -> tuple[SpikingNetwork, dict]:
+    """Rebuild the trained model of a run directory (eval mode, integer delays).
+
+    ``config_name``: the run description's file (a quantize output keeps it as
+    ``run.json`` beside a copy of ``model.pt``).
+    """
+    run_dir = Path(run_dir)
+    run, state = read_run_files(run_dir, config_name=config_name)
     try:
         model = SpikingNetwork(NetworkConfig.from_json(run["network"]))
         model.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError) as exc:
-        raise InputError(f"{run_dir}: checkpoint does not match its config.json "
+        raise InputError(f"{run_dir}: checkpoint does not match its {config_name} "
                          f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     model.set_integer_delays(True)
     model.eval()

@@ -33,9 +33,9 @@ import torch
 from neurodeploy.errors import InputError
 from neurodeploy.models.timing.encoding import load_timed_digits
 from neurodeploy.models.timing.ttfs import TTFSConfig, TTFSNetwork, time_loss
+from neurodeploy.models.training import CHECKPOINT, read_run_files
 from neurodeploy.network_io import atomic_output, atomic_write_text
 
-CHECKPOINT = "model.pt"
 RUN_FORMAT = "neurodeploy.ttfs_run"
 VERSION = 1
 
@@ -179,17 +179,7 @@ def save_ttfs(model: TTFSNetwork, out: str | os.PathLike[str],
 def load_ttfs(path: str | os.PathLike[str]) -> tuple[TTFSNetwork, dict]:
     """Rebuild a saved TTFS model (eval mode) and its run description from a run directory."""
     path = Path(path)
-    try:
-        run = json.loads((path / "config.json").read_text())
-        state = torch.load(path / CHECKPOINT, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise InputError(f"{path}: not a TTFS run directory ({Path(exc.filename).name} "
-                         "missing)") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{path / 'config.json'}: not valid JSON ({exc})") from None
-    except Exception as exc:  # torch raises several types for a corrupted checkpoint
-        raise InputError(f"{path / CHECKPOINT}: cannot be read as a weights-only torch "
-                         f"checkpoint ({type(exc).__name__})") from None
+    run, state = read_run_files(path, kind="TTFS run")
     if not isinstance(run, dict) or run.get("format") != RUN_FORMAT \
             or run.get("version") != VERSION:
         found = (run.get("format"), run.get("version")) if isinstance(run, dict) else None

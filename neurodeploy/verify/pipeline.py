@@ -147,19 +147,7 @@ def _float_model_of_quant_dir(src: Path, q: dict, run: dict | None) -> Any:
     from neurodeploy.models.training import load_run
 
     if run is not None and (src / "model.pt").exists():
-        import torch
-
-        from neurodeploy.models.network import NetworkConfig, SpikingNetwork
-
-        try:
-            state = torch.load(src / "model.pt", map_location="cpu", weights_only=True)
-            model = SpikingNetwork(NetworkConfig.from_json(run["network"]))
-            model.load_state_dict(state)
-        except Exception as exc:  # a corrupted checkpoint: one line, no traceback
-            raise InputError(f"{src / 'model.pt'}: cannot be read as the float model "
-                             f"({type(exc).__name__})") from None
-        model.set_integer_delays(True)
-        return model.eval()
+        return load_run(src, config_name="run.json")[0]
     source = q.get("source_run")
     if source and Path(source, "config.json").exists():
         return load_run(source)[0]
