@@ -30,7 +30,7 @@ import numpy as np
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import NetworkValidationError
-from neurodeploy.network import _NAME_RE, INPUT, FixedPointNetwork
+from neurodeploy.network import FixedPointNetwork, PopulationGraph
 
 RESETS = ("zero", "subtract")
 
@@ -171,7 +171,7 @@ class FloatProjection:
 
 
 @dataclass(frozen=True, eq=False)
-class FloatNetwork:
+class FloatNetwork(PopulationGraph):
     """A validated float network: populations, projections, outputs and the time step.
 
     ``dt`` is seconds per step (None when unknown). Time convention: 0-based steps, one
@@ -188,56 +188,12 @@ class FloatNetwork:
         if not isinstance(self.n_inputs, (int, np.integer)) or self.n_inputs < 1:
             raise NetworkValidationError(f"network: n_inputs = {self.n_inputs} must be >= 1")
         object.__setattr__(self, "n_inputs", int(self.n_inputs))
-        if not self.populations:
-            raise NetworkValidationError("network: populations is empty")
-        pops = {}
-        for name, pop in self.populations.items():
-            if not isinstance(name, str) or not _NAME_RE.match(name) or name == INPUT:
-                raise NetworkValidationError(
-                    f"network: population name {name!r} is not allowed; use letters, digits, "
-                    "'_', '.', '-' (starting with a letter or '_'), and not 'input'")
-            pops[name] = pop if pop.name == name else pop.named(name)
-        object.__setattr__(self, "populations", pops)
-        projections = tuple(self.projections)
-        for p in projections:
-            for attr in ("src", "dst"):
-                name = getattr(p, attr)
-                if name not in pops and not (attr == "src" and name == INPUT):
-                    raise NetworkValidationError(
-                        f"{p.label}: {attr} = {name!r} is not a population of this network; "
-                        f"known: {', '.join([INPUT, *pops])}")
-            expect = (pops[p.dst].size, self.size_of(p.src))
-            if p.weights.shape != expect:
-                raise NetworkValidationError(
-                    f"{p.label}: weights has shape {p.weights.shape}; expected {expect} = "
-                    f"(size of '{p.dst}', size of '{p.src}')")
-        object.__setattr__(self, "projections", projections)
-        if self.outputs is None:
-            sources = {p.src for p in projections}
-            outputs = [n for n in pops if n not in sources] or list(pops)
-        else:
-            outputs = [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
-            for name in outputs:
-                if name not in pops:
-                    raise NetworkValidationError(
-                        f"network: outputs names unknown population {name!r}")
-        object.__setattr__(self, "outputs", tuple(outputs))
+        self._validate_graph(FloatPopulation, FloatProjection)
         if self.dt is not None:
             dt = float(self.dt)
             if not math.isfinite(dt) or dt <= 0:
                 raise NetworkValidationError(f"network: dt = {self.dt} must be > 0 seconds")
             object.__setattr__(self, "dt", dt)
-
-    def size_of(self, name: str) -> int:
-        """Number of neurons of a population, or ``n_inputs`` for ``"input"``."""
-        return self.n_inputs if name == INPUT else self.populations[name].size
-
-    def incoming(self, name: str) -> list[FloatProjection]:
-        return [p for p in self.projections if p.dst == name]
-
-    @property
-    def max_delay(self) -> int:
-        return max((p.max_delay for p in self.projections), default=0)
 
 
 def dequantize(net: FixedPointNetwork, dt: float | None = None) -> FloatNetwork:

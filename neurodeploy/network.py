@@ -293,8 +293,85 @@ class Projection:
         return 0 if self.delays is None else int(np.max(self.delays))
 
 
+class PopulationGraph:
+    """What a fixed-point and a float network share: populations joined by projections
+    (``src`` a population or ``"input"``), validated once here, and the graph queries.
+
+    Subclasses are frozen dataclasses with ``n_inputs``, ``populations``, ``projections``
+    and ``outputs`` fields; ``_validate_graph`` normalises the last three.
+    """
+
+    def _validate_graph(self, population_type: type, projection_type: type) -> None:
+        kind = population_type.__name__
+        if not isinstance(self.populations, Mapping) or not self.populations:
+            raise NetworkValidationError(
+                f"network: populations is empty; a network needs at least one {kind}"
+            )
+        pops: dict[str, Any] = {}
+        for name, pop in self.populations.items():
+            if not isinstance(name, str) or not _NAME_RE.match(name) or name == INPUT:
+                raise NetworkValidationError(
+                    f"network: population name {name!r} is not allowed; use letters, digits, "
+                    "'_', '.', '-' (starting with a letter or '_'), and not 'input'"
+                )
+            if not isinstance(pop, population_type):
+                raise NetworkValidationError(
+                    f"population '{name}': expected a {kind}, got {type(pop).__name__}"
+                )
+            pops[name] = pop if pop.name == name else pop.named(name)
+        object.__setattr__(self, "populations", pops)
+        projections = tuple(self.projections)
+        known = ", ".join([INPUT, *pops])
+        for proj in projections:
+            if not isinstance(proj, projection_type):
+                raise NetworkValidationError(
+                    f"network: projections must be {projection_type.__name__} objects, got "
+                    f"{type(proj).__name__}"
+                )
+            for attr in ("src", "dst"):
+                name = getattr(proj, attr)
+                if name not in pops and not (attr == "src" and name == INPUT):
+                    raise NetworkValidationError(
+                        f"{proj.label}: {attr} = {name!r} is not a population of this network; "
+                        f"known: {known}"
+                    )
+            n_src = self.n_inputs if proj.src == INPUT else pops[proj.src].size
+            n_dst = pops[proj.dst].size
+            if proj.weights.shape != (n_dst, n_src):
+                raise NetworkValidationError(
+                    f"{proj.label}: weights has shape {proj.weights.shape}; expected "
+                    f"({n_dst}, {n_src}) = (size of '{proj.dst}', size of '{proj.src}')"
+                )
+        object.__setattr__(self, "projections", projections)
+        if self.outputs is None:
+            sources = {p.src for p in projections}
+            outputs = [n for n in pops if n not in sources] or list(pops)
+        else:
+            outputs = [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
+            for name in outputs:
+                if name not in pops:
+                    raise NetworkValidationError(
+                        f"network: outputs names unknown population {name!r}; "
+                        f"known: {', '.join(pops)}"
+                    )
+        object.__setattr__(self, "outputs", tuple(outputs))
+
+    # ------------------------------------------------------------------ queries
+    def size_of(self, name: str) -> int:
+        """Number of neurons of a population, or ``n_inputs`` for ``"input"``."""
+        return self.n_inputs if name == INPUT else self.populations[name].size
+
+    def incoming(self, name: str) -> list:
+        """Projections whose destination is population ``name``, in network order."""
+        return [p for p in self.projections if p.dst == name]
+
+    @property
+    def max_delay(self) -> int:
+        return max((p.max_delay for p in self.projections), default=0)
+
+
 @dataclass(frozen=True, eq=False)
-class FixedPointNetwork:
+class FixedPointNetwork(PopulationGraph):
     """A validated network of LIF populations and integer projections.
 
     ``n_inputs`` input channels feed projections whose ``src`` is ``"input"``.
@@ -316,74 +393,9 @@ class FixedPointNetwork:
                 f"network: n_inputs = {self.n_inputs} must be an integer >= 1"
             )
         object.__setattr__(self, "n_inputs", int(n_inputs))
-        if not isinstance(self.populations, Mapping) or not self.populations:
-            raise NetworkValidationError(
-                "network: populations is empty; a network needs at least one LIFPopulation"
-            )
-        pops: dict[str, LIFPopulation] = {}
-        for name, pop in self.populations.items():
-            if not isinstance(name, str) or not _NAME_RE.match(name) or name == INPUT:
-                raise NetworkValidationError(
-                    f"network: population name {name!r} is not allowed; use letters, digits, "
-                    "'_', '.', '-' (starting with a letter or '_'), and not 'input'"
-                )
-            if not isinstance(pop, LIFPopulation):
-                raise NetworkValidationError(
-                    f"population '{name}': expected a LIFPopulation, got {type(pop).__name__}"
-                )
-            pops[name] = pop if pop.name == name else pop.named(name)
-        object.__setattr__(self, "populations", pops)
-        projections = tuple(self.projections)
-        for proj in projections:
-            if not isinstance(proj, Projection):
-                raise NetworkValidationError(
-                    f"network: projections must be Projection objects, got {type(proj).__name__}"
-                )
-            self._check_projection(proj, pops)
-        object.__setattr__(self, "projections", projections)
-        if self.outputs is None:
-            sources = {p.src for p in projections}
-            outputs = [n for n in pops if n not in sources] or list(pops)
-        else:
-            outputs = [self.outputs] if isinstance(self.outputs, str) else list(self.outputs)
-            for name in outputs:
-                if name not in pops:
-                    raise NetworkValidationError(
-                        f"network: outputs names unknown population {name!r}; "
-                        f"known: {', '.join(pops)}"
-                    )
-        object.__setattr__(self, "outputs", tuple(outputs))
-
-    def _check_projection(self, proj: Projection, pops: dict[str, LIFPopulation]) -> None:
-        known = ", ".join(["input", *pops])
-        for attr in ("src", "dst"):
-            name = getattr(proj, attr)
-            if name != INPUT and name not in pops:
-                raise NetworkValidationError(
-                    f"{proj.label}: {attr} = {name!r} is not a population of this network; "
-                    f"known: {known}"
-                )
-        n_src = self.n_inputs if proj.src == INPUT else pops[proj.src].size
-        n_dst = pops[proj.dst].size
-        if proj.weights.shape != (n_dst, n_src):
-            raise NetworkValidationError(
-                f"{proj.label}: weights has shape {proj.weights.shape}; expected "
-                f"({n_dst}, {n_src}) = (size of '{proj.dst}', size of '{proj.src}')"
-            )
+        self._validate_graph(LIFPopulation, Projection)
 
     # ------------------------------------------------------------------ queries
-    def size_of(self, name: str) -> int:
-        """Number of neurons of a population, or ``n_inputs`` for ``"input"``."""
-        return self.n_inputs if name == INPUT else self.populations[name].size
-
-    def incoming(self, name: str) -> list[Projection]:
-        """Projections whose destination is population ``name``, in network order."""
-        return [p for p in self.projections if p.dst == name]
-
-    @property
-    def max_delay(self) -> int:
-        return max((p.max_delay for p in self.projections), default=0)
-
     @property
     def n_neurons(self) -> int:
         return sum(p.size for p in self.populations.values())
