@@ -51,6 +51,7 @@ from rich.table import Table
 
 from neurodeploy import FixedPointNetwork, save_network, simulate
 from neurodeploy.examples import layered_network, poisson_spikes
+from neurodeploy.targets.lava import live_pids
 from neurodeploy.verify.pipeline import verify
 
 TARGET_RATE = 0.05
@@ -100,24 +101,6 @@ def children_cpu_s() -> float:
     """User + system seconds of this process's terminated (waited-for) descendants."""
     ru = resource.getrusage(resource.RUSAGE_CHILDREN)
     return ru.ru_utime + ru.ru_stime
-
-
-def live_children() -> list[int]:
-    """PIDs of live child processes of this process (Linux /proc; [] elsewhere)."""
-    me, pids = os.getpid(), []
-    proc = Path("/proc")
-    if not proc.is_dir():
-        return pids
-    for entry in proc.iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if fields[0] != "Z" and int(fields[1]) == me:
-            pids.append(int(entry.name))
-    return pids
 
 
 def time_verify(net_path: str, data_path: str, workers: int, samples: int,
@@ -230,7 +213,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             results.append(res)
             console.print(f"  workers {w:2d}: lava {res.lava_s:7.1f} s, reference "
                           f"{res.reference_s:.2f} s, verify {res.verify_s:.1f} s, gate passed")
-    left = live_children()
+    left = live_pids(parent=os.getpid())
     if left:
         raise RuntimeError(f"child processes left behind: {left}")
 

@@ -58,17 +58,23 @@ def loihi_extension_available() -> bool:
         return False
 
 
-def _group_members(pgid: int) -> list[int]:
-    """PIDs of live processes in process group ``pgid`` (Linux /proc)."""
-    pids = []
-    for entry in Path("/proc").iterdir():
+def live_pids(parent: int | None = None, pgid: int | None = None) -> list[int]:
+    """PIDs of live (not zombie) processes whose parent is ``parent`` and/or whose process
+    group is ``pgid`` (Linux /proc; [] where there is no /proc)."""
+    proc, pids = Path("/proc"), []
+    if not proc.is_dir():
+        return pids
+    for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
         try:
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if fields[0] != "Z" and int(fields[2]) == pgid:
+        if fields[0] == "Z":
+            continue
+        if (parent is None or int(fields[1]) == parent) and (pgid is None
+                                                            or int(fields[2]) == pgid):
             pids.append(int(entry.name))
     return pids
 
@@ -101,7 +107,7 @@ def _kill_group(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
             proc.wait(timeout=grace_s)
         except subprocess.TimeoutExpired:
             pass
-    members = _group_members(proc.pid)
+    members = live_pids(pgid=proc.pid)
     if members:
         segments = _shared_memory_of(members)
         with contextlib.suppress(ProcessLookupError):
