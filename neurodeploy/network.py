@@ -292,6 +292,31 @@ class Projection:
     def max_delay(self) -> int:
         return 0 if self.delays is None else int(np.max(self.delays))
 
+    def delay_slots(self) -> list[tuple[int, np.ndarray | None, np.ndarray]]:
+        """The projection split by delay value, as the chip sums it: per distinct delay,
+        (delay, the source columns it reads or None for every source, the (n_dst, n_cols)
+        int64 weights with that delay, zeros elsewhere). All-zero slots are dropped: they
+        add 0, also after a floor shift. Slots are in increasing delay."""
+        w = np.asarray(self.weights, dtype=np.int64)
+        kind = self.delay_kind
+        if kind in ("none", "uniform"):
+            return [(self.max_delay, None, w)] if w.any() else []
+        slots = []
+        if kind == "axonal":
+            axonal = np.asarray(self.delays, dtype=np.int64)
+            for d in np.unique(axonal):
+                cols = np.flatnonzero(axonal == d)
+                if w[:, cols].any():
+                    slots.append((int(d), cols, w[:, cols]))
+            return slots
+        dmat = np.asarray(self.delays, dtype=np.int64)
+        for d in np.unique(dmat):
+            masked = np.where(dmat == d, w, 0)
+            cols = np.flatnonzero(masked.any(axis=0))
+            if cols.size:
+                slots.append((int(d), cols, masked[:, cols]))
+        return slots
+
 
 class PopulationGraph:
     """What a fixed-point and a float network share: populations joined by projections

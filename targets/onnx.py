@@ -166,25 +166,8 @@ class _Group:
 def _slots(p: Projection) -> list[tuple[int, np.ndarray, np.ndarray]]:
     """(delay, source columns, (n_dst, n_cols) weights) per distinct delay; all-zero slots
     are dropped (they add 0, also after a floor shift)."""
-    w = p.weights.astype(np.int64)
-    kind = p.delay_kind
-    if kind in ("none", "uniform"):
-        return [(p.max_delay, np.arange(p.n_src), w)] if w.any() else []
-    slots = []
-    if kind == "axonal":
-        axonal = np.asarray(p.delays, dtype=np.int64)
-        for d in np.unique(axonal):
-            cols = np.flatnonzero(axonal == d)
-            if w[:, cols].any():
-                slots.append((int(d), cols, w[:, cols]))
-    else:
-        dmat = np.asarray(p.delays, dtype=np.int64)
-        for d in np.unique(dmat):
-            masked = np.where(dmat == d, w, 0)
-            cols = np.flatnonzero(masked.any(axis=0))
-            if cols.size:
-                slots.append((int(d), cols, masked[:, cols]))
-    return slots
+    return [(d, np.arange(p.n_src) if cols is None else cols, m)
+            for d, cols, m in p.delay_slots()]
 
 
 def _groups(p: Projection) -> list[_Group]:

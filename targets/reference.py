@@ -74,25 +74,8 @@ def _compile_projection(p: Projection) -> _CompiledProjection:
     w = p.weights.astype(np.int64)
     exact32 = int(np.abs(w).sum(axis=1).max()) < FLOAT32_EXACT
     dtype = np.float32 if exact32 else np.float64
-    slots: list[_Slot] = []
-    kind = p.delay_kind
-    axonal = None
-    if kind in ("none", "uniform"):
-        if w.any():
-            slots.append(_Slot(p.max_delay, None, w.astype(dtype)))
-    elif kind == "axonal":
-        axonal = np.asarray(p.delays, dtype=np.int64)
-        for d in np.unique(axonal):
-            cols = np.flatnonzero(axonal == d)
-            if w[:, cols].any():
-                slots.append(_Slot(int(d), cols, w[:, cols].astype(dtype)))
-    else:
-        dmat = np.asarray(p.delays)
-        for d in np.unique(dmat):
-            masked = np.where(dmat == d, w, 0)
-            cols = np.flatnonzero(masked.any(axis=0))
-            if cols.size:
-                slots.append(_Slot(int(d), cols, masked[:, cols].astype(dtype)))
+    slots = [_Slot(d, cols, m.astype(dtype)) for d, cols, m in p.delay_slots()]
+    axonal = np.asarray(p.delays, dtype=np.int64) if p.delay_kind == "axonal" else None
     return _CompiledProjection(p.src, p.dst, p.n_src, p.n_dst, p.weight_exp, tuple(slots),
                                w.astype(dtype), axonal)
 

@@ -149,31 +149,12 @@ def projection_slots(p: Projection, device: str | torch.device = "cpu") -> tuple
     holding the weights with that delay (zeros elsewhere). All-zero slots are dropped
     (they add 0 even after a floor shift).
     """
-    w = p.weights.astype(np.int64)
-
     def slot(delay: int, cols: np.ndarray | None, matrix: np.ndarray) -> IntSlot:
         idx = None if cols is None else torch.as_tensor(cols, dtype=torch.long, device=device)
         wt = torch.as_tensor(matrix.T.astype(np.float64), device=device)
         return IntSlot(int(delay), idx, wt)
 
-    kind = p.delay_kind
-    if kind in ("none", "uniform"):
-        return (slot(p.max_delay, None, w),) if w.any() else ()
-    slots = []
-    if kind == "axonal":
-        axonal = np.asarray(p.delays, dtype=np.int64)
-        for d in np.unique(axonal):
-            cols = np.flatnonzero(axonal == d)
-            if w[:, cols].any():
-                slots.append(slot(int(d), cols, w[:, cols]))
-    else:
-        dmat = np.asarray(p.delays, dtype=np.int64)
-        for d in np.unique(dmat):
-            masked = np.where(dmat == d, w, 0)
-            cols = np.flatnonzero(masked.any(axis=0))
-            if cols.size:
-                slots.append(slot(int(d), cols, masked[:, cols]))
-    return tuple(slots)
+    return tuple(slot(d, cols, m) for d, cols, m in p.delay_slots())
 
 
 def int_projection_input(
