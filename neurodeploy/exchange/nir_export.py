@@ -28,6 +28,7 @@ into each node's ``neurodeploy`` metadata.
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -143,7 +144,7 @@ def float_network_to_nir(net: FloatNetwork, dt: float | None = None,
     for i, p in enumerate(net.projections):
         builder.projection(i, p.src, p.dst, p.weights, p.delays,
                            {"name": p.name} if p.name else {}, bias=p.bias)
-    extra = {"network_config": _json(network_config)} if network_config else {}
+    extra = {"network_config": json.dumps(network_config, sort_keys=True)} if network_config else {}
     contract = graph_contract("float", dt, resets.pop(), net.n_inputs, list(net.outputs),
                               **extra)
     sizes = {n: p.size for n, p in net.populations.items()}
@@ -170,12 +171,6 @@ def fixed_point_network_to_nir(net: FixedPointNetwork, dt: float) -> nir.NIRGrap
     contract = graph_contract("fixed_point", dt, "zero", net.n_inputs, list(net.outputs))
     sizes = {n: p.size for n, p in net.populations.items()}
     return builder.graph(list(net.outputs), sizes, contract)
-
-
-def _json(data: dict) -> str:
-    import json
-
-    return json.dumps(data, sort_keys=True)
 
 
 def write_nir(graph: nir.NIRGraph, path: str | os.PathLike[str]) -> None:

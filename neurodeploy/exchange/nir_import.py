@@ -149,8 +149,8 @@ def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
 
 
 def _outputs(contract: dict) -> list[str] | None:
-    text = contract.get("outputs")
-    return [s for s in str(text).split(",") if s] or None if text is not None else None
+    names = [s for s in str(contract.get("outputs") or "").split(",") if s]
+    return names or None
 
 
 def _projection_common(index: int, branches: list[tuple[Any, dict]]) -> dict:

@@ -211,10 +211,13 @@ def load_data(data: str | None, model: VerifyModel, samples: int | None,
 
 
 def _has_labels(path: Path) -> bool:
+    """True for an .npz that holds labels (a data set file), False for plain spikes."""
+    if path.suffix != ".npz":
+        return False
     try:
         with np.load(path, allow_pickle=False) as data:
-            return not isinstance(data, np.ndarray) and "labels" in data.files
-    except (OSError, ValueError, AttributeError):
+            return "labels" in data.files
+    except (OSError, ValueError):
         return False
 
 
@@ -319,10 +322,10 @@ def run_backend(model: VerifyModel, backend: str, x: np.ndarray, progress: Progr
 
 def trace_backend(name: str, path: str, model: VerifyModel, x: np.ndarray) -> BackendRun:
     """A recorded trace file as a backend, checked against the model and the data."""
-    out = model.output if len(model.populations) and model.output else None
-    csv_pop = out if out and model.populations.get(out) == 1 else None
-    rec: RecordedTraces = read_trace_file(path, name, csv_population=csv_pop)
     pops = model.populations
+    out = model.output
+    csv_pop = out if out and pops.get(out) == 1 else None
+    rec: RecordedTraces = read_trace_file(path, name, csv_population=csv_pop)
     n, steps = x.shape[:2]
     for kind in ("spikes", "v"):
         arrays = getattr(rec, kind)
