@@ -596,6 +596,11 @@ def run_timing_study(
         if jobs:
             _run_jobs(jobs, workers or os.cpu_count() or 1, result, progress, bar)
 
+    # workers finish in any order; everything reported follows the configurations' order
+    order = {name: i for i, name in enumerate(result.configurations)}
+    result.trained.sort(key=order.__getitem__)
+    result.evaluated.sort(key=order.__getitem__)
+    result.failed = dict(sorted(result.failed.items(), key=lambda item: order[item[0]]))
     done = {c: result.runs[c] for c in result.configurations if c in result.runs}
     result.runs = done
     result.rows, result.lava = _aggregate(study, configurations, done)
