@@ -486,19 +486,22 @@ def study_timing(
 
 @study_app.command("dt")
 def study_dt(
-    model: str = typer.Argument(..., help="TTFS run directory (scripts/ttfs_digits.py writes "
-                                "<out>/model)."),
+    model: str = typer.Argument(..., help="Exact-timing run directory: TTFS "
+                                "(scripts/ttfs_digits.py) or multi-spike "
+                                "(scripts/multispike_isi.py); both write <out>/model."),
     out: str = typer.Option(..., "--out", help="Folder for dt_study.json and dt_study.png."),
     dts: str = typer.Option(None, "--dts", help="Comma-separated time steps in the model's "
-                            "unit (seconds, or tau_syn units); default 1,0.5,...,0.01 x tau_syn."),
+                            "unit (seconds, or tau_syn units); default TTFS 1,0.5,...,0.01 x "
+                            "tau_syn, multi-spike 1,0.5,...,0.02 x the data's step."),
     tolerance: float = typer.Option(1.0, "--tolerance", help="Accuracy points the deployed "
                                     "model may lose."),
     lava_samples: int = typer.Option(8, "--lava-samples", help="Test samples also run on Lava "
                                      "(0: skip)."),
 ) -> None:
-    """How coarse may the time step be for a trained exact-timing (TTFS) network? Accuracy
-    and output spike-time error of the discretized float and deployed fixed-point models
-    per dt, and the recommended dt (the largest within --tolerance points).
+    """How coarse may the time step be for a trained exact-timing network (TTFS or
+    multi-spike)? Accuracy and spike-time error of the discretized float and deployed
+    fixed-point models per dt, and the recommended dt (the largest within --tolerance
+    points).
 
     Example: [bold]neurodeploy study dt out/ttfs-digits/model --out dt-study[/bold]
     """

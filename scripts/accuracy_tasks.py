@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-isi-ms", type=int, default=300)
     parser.add_argument("--only", nargs="*", help="tasks to run (default: all)")
     parser.add_argument("--out", help="JSON file for the results")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per training run (default: torch's)")
     args = parser.parse_args(argv)
     console = Console()
     results = []
@@ -59,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
             quiet = Console(file=io.StringIO())
             with tempfile.TemporaryDirectory() as run_dir:
                 metrics = train(TrainConfig(task=task, delays=delays, task_params=params,
-                                            epochs=args.epochs, seed=seed), run_dir, console=quiet)
+                                            epochs=args.epochs, seed=seed,
+                                            threads=args.threads), run_dir, console=quiet)
                 quant = quantize_run(run_dir, f"{run_dir}/quantized", console=quiet)
             accs.append(metrics["test_acc"])
             deployed.append(quant["test_acc_quantized_reference"])

@@ -199,7 +199,7 @@ def _timing_setup(n_samples: int, duration_ms: float, dt_ms: float, rate_min_hz:
 
 def isi_task(
     *,
-    n_samples: int = 1000,
+    n_samples: int = 4000,
     n_neurons: int = 10,
     duration_ms: float = 1000.0,
     dt_ms: float = 5.0,
@@ -213,6 +213,11 @@ def isi_task(
     seed: int | None = 0,
 ) -> SpikeDataset:
     """ISI task: 2 classes by the side of y = -x/2 of a point in [-10, 10]^2.
+
+    Default size: 4,000 samples (the other tasks: 1,000). A 128-128 network learns the
+    rate-dependent ISI boundary to about 94.5% (on fresh samples) from the 800 training
+    samples of a 1,000-sample set and to about 97.7% from 3,200 (measured with seed 0, no
+    delays, 40 epochs); the task itself (grid, margin, rates, ISIs) is the paper's.
 
     x maps linearly to a pair rate ``f`` on the grid ``rate_min_hz..rate_max_hz`` (step
     ``rate_step_hz``), y to an ISI on ``isi_min_ms..max_isi_ms`` (step ``isi_step_ms``);

@@ -24,6 +24,7 @@ import json
 import math
 import os
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -159,37 +160,52 @@ def _fit(config: TTFSConfig, options: TTFSTrainOptions, data, log):
     return model, history, time.perf_counter() - start
 
 
-def save_ttfs(model: TTFSNetwork, out: str | os.PathLike[str],
-              options: TTFSTrainOptions | None = None, metrics: dict | None = None) -> Path:
-    """Write ``model.pt``, ``config.json`` (and ``metrics.json``) into ``out``, atomically."""
+def save_timing_run(model: torch.nn.Module, out: str | os.PathLike[str], run_format: str,
+                    network: dict, train: dict | None, metrics: dict | None) -> Path:
+    """Write ``model.pt`` (state dict), ``config.json`` (``{"format": run_format, "version",
+    "network", "train"}``) and ``metrics.json`` into ``out``, each atomically."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
     with atomic_output(out / CHECKPOINT) as tmp:
         torch.save(state, tmp)
-    run = {"format": RUN_FORMAT, "version": VERSION, "network": model.config.to_json(),
-           "train": None if options is None else {**asdict(options),
-                                                  "hidden": list(options.hidden)}}
+    run = {"format": run_format, "version": VERSION, "network": network, "train": train}
     atomic_write_text(out / "config.json", json.dumps(run, indent=2))
     if metrics is not None:
         atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     return out
 
 
-def load_ttfs(path: str | os.PathLike[str]) -> tuple[TTFSNetwork, dict]:
-    """Rebuild a saved TTFS model (eval mode) and its run description from a run directory."""
+def load_timing_run(path: str | os.PathLike[str], run_format: str, kind: str,
+                    build: Callable[[dict], torch.nn.Module]) -> tuple[torch.nn.Module, dict]:
+    """Rebuild a model saved by :func:`save_timing_run`: ``build(run["network"])`` makes the
+    module, the weights are loaded (``weights_only=True``), eval mode. One-line
+    :class:`InputError` for another kind of directory or a mismatching checkpoint."""
     path = Path(path)
-    run, state = read_run_files(path, kind="TTFS run")
-    if not isinstance(run, dict) or run.get("format") != RUN_FORMAT \
+    run, state = read_run_files(path, kind=kind)
+    if not isinstance(run, dict) or run.get("format") != run_format \
             or run.get("version") != VERSION:
         found = (run.get("format"), run.get("version")) if isinstance(run, dict) else None
-        raise InputError(f"{path}: format {found} is not a TTFS run; expected "
-                         f"{RUN_FORMAT!r} version {VERSION}")
+        raise InputError(f"{path}: format {found} is not a {kind}; expected "
+                         f"{run_format!r} version {VERSION}")
     try:
-        model = TTFSNetwork(TTFSConfig.from_json(run["network"]))
+        model = build(run["network"])
         model.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError) as exc:
         raise InputError(f"{path}: checkpoint does not match its config.json "
                          f"({type(exc).__name__}: {str(exc).splitlines()[0]})") from None
     model.eval()
     return model, run
+
+
+def save_ttfs(model: TTFSNetwork, out: str | os.PathLike[str],
+              options: TTFSTrainOptions | None = None, metrics: dict | None = None) -> Path:
+    """Write ``model.pt``, ``config.json`` (and ``metrics.json``) into ``out``, atomically."""
+    train = None if options is None else {**asdict(options), "hidden": list(options.hidden)}
+    return save_timing_run(model, out, RUN_FORMAT, model.config.to_json(), train, metrics)
+
+
+def load_ttfs(path: str | os.PathLike[str]) -> tuple[TTFSNetwork, dict]:
+    """Rebuild a saved TTFS model (eval mode) and its run description from a run directory."""
+    return load_timing_run(path, RUN_FORMAT, "TTFS run",
+                           lambda network: TTFSNetwork(TTFSConfig.from_json(network)))
