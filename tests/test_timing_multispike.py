@@ -37,6 +37,7 @@ from neurodeploy.models.timing.multispike import (
 from neurodeploy.models.timing.multispike_training import load_multispike, train_multispike
 from neurodeploy.simulate import simulate
 from neurodeploy.targets.torch_float import simulate_torch_float
+from neurodeploy.verify.pipeline import verify
 
 KERN = Kernel(0.01, 0.04)
 
@@ -358,3 +359,15 @@ def test_dt_study_of_a_multispike_run(trained, tmp_path):
     saved = json.loads((tmp_path / "dt_study.json").read_text())
     assert saved["kind"] == "multispike" and len(saved["rows"]) == 2
     assert (tmp_path / "dt_study.png").stat().st_size > 1000
+    # the deployed folder is what `neurodeploy verify` reads: reference == Lava on its data,
+    # and the reference's accuracy there is the study's deployed accuracy
+    deployed = tmp_path / "deployed"
+    assert result.files["deployed"] == str(deployed)
+    check = verify(str(deployed), ["torch-float", "reference", "lava"],
+                   data=str(deployed / "test.npz"), samples=4,
+                   gates=["reference==lava"])
+    assert check.passed
+    full = verify(str(deployed), ["torch-float", "reference"], data=str(deployed / "test.npz"))
+    acc = full.summary["backends"]["reference"]["accuracy"]
+    chosen = next(r for r in result.rows if r["dt"] == (result.recommended_dt or 0.001))
+    assert 100.0 * acc == pytest.approx(chosen["deployed_accuracy_pct"])

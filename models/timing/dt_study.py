@@ -36,7 +36,10 @@ on Lava's bit-accurate CPU simulator, and its traces (spikes, u, v of every popu
 are compared with the reference simulator's.
 
 Outputs (when ``out`` is given): ``dt_study.json`` (everything below) and ``dt_study.png``
-(accuracy and timing error against dt), written atomically.
+(accuracy and timing error against dt), written atomically; for multi-spike models also
+``deployed/``, the fixed-point network at the recommended dt (else the smallest) with its
+float model and test data on that step, which ``neurodeploy verify`` checks spike by spike
+across backends.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -378,12 +381,49 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
                           f"deployed {row['deployed_accuracy_pct']:.1f}% "
                           f"({row['seconds']:.1f} s)")
     _recommend(result)
+    dep, x = deployed[result.recommended_dt or dt_list[-1]]
     if lava_samples:
-        dep, x = deployed[result.recommended_dt or dt_list[-1]]
         result.lava = _lava_check(
             dep.network, x[:lava_samples], labels[:lava_samples], dep.dt,
             lambda tr: readout_logits(None, tr.v[output], "mean_v").argmax(axis=1))
+    if out is not None:
+        row = next(r for r in result.rows if r["dt"] == dep.dt)
+        result.files["deployed"] = str(_write_deployed(
+            Path(out), dep, len(cfg.hidden) + 1, row,
+            replace(test, spikes=x.astype(np.uint8), dt=dep.dt,
+                    params={**test.params, "resampled_dt": dep.dt})))
     return _finish(result, out, start)
+
+
+def _write_deployed(out: Path, dep, hops: int, row: dict, test) -> Path:
+    """``<out>/deployed``: the deployed network at one dt as a folder ``neurodeploy verify``
+    reads (``network.npz``, ``quantization.json`` with the mean-v readout, ``source.nir``:
+    the discrete float model, ``test.npz``: the test split on steps of that dt), written
+    into a temporary folder that replaces the old one only when complete."""
+    import shutil
+    import tempfile
+
+    from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
+    from neurodeploy.models.datasets import save_dataset
+    from neurodeploy.network_io import save_network
+    from neurodeploy.quantize.pipeline import replace_dir
+
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".deployed.", dir=out))
+    try:
+        save_network(dep.network, tmp / "network.npz")
+        info = {**dep.quantization.to_json(), "readout": "mean_v",
+                "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
+                "test_acc_float": row["float_accuracy_pct"] / 100.0,
+                "test_acc_quantized_reference": row["deployed_accuracy_pct"] / 100.0}
+        (tmp / "quantization.json").write_text(json.dumps(info, indent=2))
+        write_nir(float_network_to_nir(dep.float_network, dep.dt), tmp / "source.nir")
+        save_dataset(test, tmp / "test.npz")
+        replace_dir(tmp, out / "deployed")
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / "deployed"
 
 
 def _check_study_options(tolerance_pct: float, calib_samples: int, lava_samples: int) -> None:
@@ -405,7 +445,7 @@ def _finish(result: DtStudyResult, out, start: float) -> DtStudyResult:
     result.seconds = time.perf_counter() - start
     if out is not None:
         out = Path(out)
-        result.files = {"json": str(out / JSON_NAME), "plot": str(out / PLOT_NAME)}
+        result.files.update(json=str(out / JSON_NAME), plot=str(out / PLOT_NAME))
         _write(result)
     return result
 
@@ -520,4 +560,9 @@ def render_dt_study(result: DtStudyResult, console: Console | None = None) -> No
                 f"{lava['lava_accuracy_pct']:.1f}% vs {lava['reference_accuracy_pct']:.1f}%)")
     if result.files:
         console.print(f"summary: {result.files['json']}; plot: {result.files['plot']}")
+    if "deployed" in result.files:
+        where = result.files["deployed"]
+        console.print(f"deployed network at dt = {result.recommended_dt or result.rows[-1]['dt']:g}"
+                      f" {unit}: {where} (check it spike by spike: neurodeploy verify {where} "
+                      f"--data {where}/test.npz --backends torch-float,reference,lava)")
     console.print(f"took {result.seconds:.1f} s")
