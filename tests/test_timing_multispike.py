@@ -371,3 +371,16 @@ def test_dt_study_of_a_multispike_run(trained, tmp_path):
     acc = full.summary["backends"]["reference"]["accuracy"]
     chosen = next(r for r in result.rows if r["dt"] == (result.recommended_dt or 0.001))
     assert 100.0 * acc == pytest.approx(chosen["deployed_accuracy_pct"])
+
+
+def test_cli_study_dt_bad_time_step_exits_2_with_one_line(trained, tmp_path, capsys):
+    from neurodeploy.cli import main
+
+    _, run_dir = trained
+    with pytest.raises(SystemExit) as exc:
+        main(["study", "dt", str(run_dir), "--dts", "0.005,0.02", "--out", str(tmp_path / "s")])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "dt = 0.02 s is larger than tau_syn = 0.01 s" in err and "Traceback" not in err
+    assert len(err.splitlines()) == 1
+    assert not (tmp_path / "s").exists()  # nothing half-written

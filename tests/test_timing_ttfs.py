@@ -364,5 +364,14 @@ def test_dt_study_writes_its_table_plot_and_recommendation(trained):
     saved = json.loads((out / "study" / "dt_study.json").read_text())
     assert saved["format"] == "neurodeploy.dt_study" and len(saved["rows"]) == 2
     assert (out / "study" / "dt_study.png").read_bytes()[:4] == b"\x89PNG"
+    # deployed/ is what `neurodeploy verify` reads: with the first-spike readout, the
+    # reference's accuracy on its test data is the study's deployed accuracy
+    from neurodeploy.verify.pipeline import verify
+
+    deployed = out / "study" / "deployed"
+    check = verify(str(deployed), ["torch-float", "reference"], data=str(deployed / "test.npz"))
+    chosen = next(r for r in result.rows if r["dt"] == (result.recommended_dt or 0.1))
+    acc = check.summary["backends"]["reference"]["accuracy"]
+    assert 100.0 * acc == pytest.approx(chosen["deployed_accuracy_pct"])
     with pytest.raises(InputError, match="must be > 0"):
         run_dt_study(out / "model", dts=[0.1, 0.0], lava_samples=0)

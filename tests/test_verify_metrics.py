@@ -366,3 +366,17 @@ def test_bad_values_and_options_are_refused():
     with pytest.raises(InputError, match="population 'h': v shapes differ"):
         compare_traces({"h": train(5)}, {"h": train(5)},
                        {"h": np.zeros((1, 5, 1))}, {"h": np.zeros((1, 4, 1))})
+
+
+def test_first_spike_readout_earliest_wins_ties_lowest_and_silence_is_wrong():
+    from neurodeploy.readout import accuracy as readout_accuracy
+    from neurodeploy.readout import readout_logits
+
+    spikes = np.zeros((3, 6, 3), dtype=bool)
+    spikes[0, 4, 0] = spikes[0, 2, 1] = spikes[0, 5, 2] = True  # neuron 1 first
+    spikes[1, 3, 0] = spikes[1, 3, 2] = True  # tie at step 3: lowest index, 0
+    logits = readout_logits(spikes, None, "first_spike")
+    assert logits[0].tolist() == [-4.0, -2.0, -5.0] and logits[2].tolist() == [-np.inf] * 3
+    assert logits.argmax(axis=1)[:2].tolist() == [1, 0]
+    # sample 2 is silent: wrong even though argmax of all -inf is class 0
+    assert readout_accuracy(logits, np.array([1, 0, 0])) == pytest.approx(2 / 3)

@@ -36,10 +36,10 @@ on Lava's bit-accurate CPU simulator, and its traces (spikes, u, v of every popu
 are compared with the reference simulator's.
 
 Outputs (when ``out`` is given): ``dt_study.json`` (everything below) and ``dt_study.png``
-(accuracy and timing error against dt), written atomically; for multi-spike models also
-``deployed/``, the fixed-point network at the recommended dt (else the smallest) with its
-float model and test data on that step, which ``neurodeploy verify`` checks spike by spike
-across backends.
+(accuracy and timing error against dt), written atomically, and ``deployed/``: the
+fixed-point network at the recommended dt (else the smallest) with its float model, its
+readout (``mean_v`` or ``first_spike``) and the test data on that step, which
+``neurodeploy verify`` checks spike by spike across backends.
 """
 
 from __future__ import annotations
@@ -59,6 +59,7 @@ from rich.table import Table
 
 from neurodeploy.errors import InputError, SimulationError, TargetUnavailableError
 from neurodeploy.float_network import FloatNetwork
+from neurodeploy.models.datasets.format import SpikeDataset
 from neurodeploy.models.network import population_names
 from neurodeploy.models.timing.deploy import (
     check_dt,
@@ -256,9 +257,17 @@ def run_dt_study(
                           f"deployed {row['deployed_accuracy_pct']:.1f}% "
                           f"({row['seconds']:.1f} s)")
     _recommend(result)
+    dep = deployed[result.recommended_dt or dt_list[-1]]
     if lava_samples:
-        result.lava = _ttfs_lava_check(net, deployed[result.recommended_dt or dt_list[-1]],
-                                       test_times[:lava_samples], test_labels[:lava_samples])
+        result.lava = _ttfs_lava_check(net, dep, test_times[:lava_samples],
+                                       test_labels[:lava_samples])
+    if out is not None:
+        x = encode_steps(net, test_times, dep.delta, dep.steps)
+        data = SpikeDataset(x.astype(np.uint8), test_labels.astype(np.int64),
+                            net.config.n_outputs, dep.dt, "ttfs-test",
+                            {"data": net.config.data, "dt": dep.dt, "time_unit": result.unit})
+        result.files["deployed"] = str(_write_deployed(Path(out), dep, "first_spike",
+                                                       dep.hops, result, data))
     return _finish(result, out, start)
 
 
@@ -387,19 +396,20 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
             dep.network, x[:lava_samples], labels[:lava_samples], dep.dt,
             lambda tr: readout_logits(None, tr.v[output], "mean_v").argmax(axis=1))
     if out is not None:
-        row = next(r for r in result.rows if r["dt"] == dep.dt)
+        data = replace(test, spikes=x.astype(np.uint8), dt=dep.dt,
+                       params={**test.params, "resampled_dt": dep.dt})
         result.files["deployed"] = str(_write_deployed(
-            Path(out), dep, len(cfg.hidden) + 1, row,
-            replace(test, spikes=x.astype(np.uint8), dt=dep.dt,
-                    params={**test.params, "resampled_dt": dep.dt})))
+            Path(out), dep, "mean_v", len(cfg.hidden) + 1, result, data))
     return _finish(result, out, start)
 
 
-def _write_deployed(out: Path, dep, hops: int, row: dict, test) -> Path:
+def _write_deployed(out: Path, dep, readout: str, hops: int, result: DtStudyResult,
+                    data) -> Path:
     """``<out>/deployed``: the deployed network at one dt as a folder ``neurodeploy verify``
-    reads (``network.npz``, ``quantization.json`` with the mean-v readout, ``source.nir``:
-    the discrete float model, ``test.npz``: the test split on steps of that dt), written
-    into a temporary folder that replaces the old one only when complete."""
+    reads (``network.npz``, ``quantization.json`` with the readout, ``source.nir``: the
+    discrete float model, ``test.npz``: the test split on steps of that dt), written into a
+    temporary folder that replaces the old one only when complete. A model in tau_syn units
+    is written with dt in tau_syn units as if they were seconds (``time_unit`` says so)."""
     import shutil
     import tempfile
 
@@ -408,17 +418,19 @@ def _write_deployed(out: Path, dep, hops: int, row: dict, test) -> Path:
     from neurodeploy.network_io import save_network
     from neurodeploy.quantize.pipeline import replace_dir
 
+    row = next(r for r in result.rows if r["dt"] == dep.dt)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".deployed.", dir=out))
     try:
         save_network(dep.network, tmp / "network.npz")
-        info = {**dep.quantization.to_json(), "readout": "mean_v",
+        info = {**dep.quantization.to_json(), "readout": readout,
                 "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
+                "time_unit": result.unit,
                 "test_acc_float": row["float_accuracy_pct"] / 100.0,
                 "test_acc_quantized_reference": row["deployed_accuracy_pct"] / 100.0}
         (tmp / "quantization.json").write_text(json.dumps(info, indent=2))
         write_nir(float_network_to_nir(dep.float_network, dep.dt), tmp / "source.nir")
-        save_dataset(test, tmp / "test.npz")
+        save_dataset(data, tmp / "test.npz")
         replace_dir(tmp, out / "deployed")
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
