@@ -402,7 +402,7 @@ def spikes_to_events(spikes: np.ndarray, dt: float) -> tuple[torch.Tensor, torch
     if spikes.ndim != 3:
         raise InputError(f"spikes have shape {spikes.shape}; expected (samples, steps, "
                          "channels)")
-    batch, _, channels = spikes.shape
+    batch = spikes.shape[0]
     b, step, ch = np.nonzero(spikes)
     counts = np.bincount(b, minlength=batch)
     width = max(1, int(counts.max()) if counts.size else 1)
@@ -413,7 +413,6 @@ def spikes_to_events(spikes: np.ndarray, dt: float) -> tuple[torch.Tensor, torch
     pos = np.arange(b.size) - np.repeat(np.cumsum(counts) - counts, counts)
     times[b, pos] = step * float(dt)
     src[b, pos] = ch
-    del channels
     return torch.as_tensor(times), torch.as_tensor(src)
 
 
