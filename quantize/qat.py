@@ -60,7 +60,7 @@ from torch import nn
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import InputError
-from neurodeploy.models.surrogates import SpikeFn
+from neurodeploy.models.surrogates import SpikeFn, surrogate_derivative_
 from neurodeploy.network import INPUT, FixedPointNetwork, Projection
 from neurodeploy.readout import READOUTS
 from neurodeploy.targets.reference import SAFE_INPUT
@@ -124,6 +124,65 @@ def _clip_v(v: torch.Tensor) -> torch.Tensor:
 def ste_clip_v(v: torch.Tensor) -> torch.Tensor:
     """Saturation of v to 24 bits (identity gradient)."""
     return straight_through(v, _clip_v)
+
+
+class _IntLIFScan(torch.autograd.Function):
+    """One population's integer LIF over all steps with its straight-through backward pass.
+
+    Forward: exactly :meth:`QATNetwork._lif_step` repeated (the reference simulator's
+    integers), from ``act`` = the input already shifted by 6 (and int32-wrapped when the
+    population needs it), (batch, steps, n). Backward, for t = T-1..0, the adjoints of the
+    STE graph of those steps (alpha = keep_u / 4096, beta = keep_v / 4096, the gradients of
+    the truncating decays; wraps and the clip of v pass gradients unchanged; the reset is
+    detached)::
+
+        lv_t = Gv_t + beta lp_(t+1)
+        lp_t = Gs_t g((p_t - vth64) / S) / S + lv_t (1 - s_t)
+        lu_t = lp_t + Gu_t + alpha lu_(t+1);     G(act_t) = lu_t
+
+    The same arithmetic as autograd through the per-step graph (~10 Python-level nodes per
+    step and population), without building it; tests/test_qat.py checks both agree.
+    """
+
+    @staticmethod
+    def forward(ctx, act, keep_u, keep_v, bias, vth64, scale, spike_fn, wrap):
+        batch, steps, n = act.shape
+        us, ps = torch.empty_like(act), torch.empty_like(act)
+        volts = torch.empty_like(act)
+        fires = torch.zeros_like(act)
+        u = v = act.new_zeros((batch, n))
+        for t in range(steps):
+            decayed = trunc_shift12(u * keep_u)
+            u = wrap_current(wrap_int32(decayed + act[:, t]) if wrap else decayed + act[:, t])
+            p = _clip_v(trunc_shift12(v * keep_v) + u + bias)
+            s = p > vth64
+            v = torch.where(s, torch.zeros_like(p), p)
+            us[:, t], ps[:, t], volts[:, t], fires[:, t] = u, p, v, s
+        ctx.save_for_backward(ps, fires, keep_u, keep_v, vth64)
+        ctx.cfg = (float(scale), spike_fn)
+        return fires, us, volts
+
+    @staticmethod
+    def backward(ctx, g_spikes, g_us, g_volts):
+        ps, fires, keep_u, keep_v, vth64 = ctx.saved_tensors
+        scale, spike_fn = ctx.cfg
+        batch, steps, n = ps.shape
+        alpha = (keep_u / fp.DECAY_UNITY).expand(batch, n)
+        beta = (keep_v / fp.DECAY_UNITY).expand(batch, n)
+        sg = surrogate_derivative_(spike_fn.kind, (ps - vth64) / scale, spike_fn.beta,
+                                   spike_fn.p0).div_(scale)
+        g_act = torch.empty_like(ps)
+        lp = lu = ps.new_zeros((batch, n))
+        for t in range(steps - 1, -1, -1):
+            lv = beta * lp if g_volts is None else torch.addcmul(g_volts[:, t], beta, lp)
+            lp = lv * (1.0 - fires[:, t])
+            if g_spikes is not None:
+                lp = torch.addcmul(lp, g_spikes[:, t], sg[:, t])
+            lu = torch.addcmul(lp, alpha, lu)
+            if g_us is not None:
+                lu = lu + g_us[:, t]
+            g_act[:, t] = lu
+        return g_act, None, None, None, None, None, None, None
 
 
 # ------------------------------------------------------------------------ network pieces
@@ -238,6 +297,9 @@ class QATNetwork(nn.Module):
         self.net = net
         self.readout = readout
         self.spike_fn = spike_fn
+        #: run populations without recurrent projections as one fused scan each (same
+        #: values and gradients as the per-step graph; False: the per-step graph)
+        self.fused = True
         self.order = [comp[0] for comp in order]
         self.output = net.outputs[0]
         self.hops = self._hops()
@@ -405,6 +467,10 @@ class QATNetwork(nn.Module):
                 part = self._block_input(k, weights[k], trains[p.src], wrap[name])
                 if part is not None:
                     a_ext = part if a_ext is None else a_ext + part
+            if not recurrent and self.fused:
+                out[name] = self._fused_population(a_ext, c, wrap[name], (batch, steps, size), x)
+                trains[name] = out[name]["spikes"]
+                continue
             u = x.new_zeros((batch, size))
             v = x.new_zeros((batch, size))
             hist: list[torch.Tensor] = []
@@ -424,6 +490,22 @@ class QATNetwork(nn.Module):
             out[name] = {"spikes": trains[name], "u": _spike_trace(us, empty),
                          "v": _spike_trace(vs, empty)}
         return out
+
+    def _fused_population(self, a_ext: torch.Tensor | None, c: _PopConsts, wrap: bool,
+                          shape: tuple[int, int, int], like: torch.Tensor
+                          ) -> dict[str, torch.Tensor]:
+        """A population without recurrent projections in one :class:`_IntLIFScan`."""
+        dev = like.device
+        if a_ext is None:  # no input at all: the reference adds 0 every step
+            act = like.new_zeros(shape)
+        elif wrap:  # Lava's int32 buffers: a_in and a_in << 6 wrap (the sum in the scan)
+            act = ste_wrap_int32(ste_wrap_int32(a_ext) * float(1 << fp.ACT_SHIFT))
+        else:
+            act = a_ext * float(1 << fp.ACT_SHIFT)
+        spikes, u, v = _IntLIFScan.apply(
+            act, c.keep_u.to(dev), c.keep_v.to(dev), c.bias.to(dev), c.vth_scaled.to(dev),
+            c.scale, self.spike_fn, wrap)
+        return {"spikes": spikes, "u": u, "v": v}
 
     def logits(self, traces: TraceDict) -> torch.Tensor:
         """Logits (batch, n_out) of the readout; v-readouts in float units (v / S)."""

@@ -153,6 +153,30 @@ def test_gradient_reaches_every_projection(net):
         assert float(grad.abs().sum()) > 0, f"no gradient for {p.src}->{p.dst}"
 
 
+@pytest.mark.parametrize("readout, kind", [("mean_v", "superspike"), ("max_v", "sigmoid"),
+                                           ("mean_v", "arctan")])
+def test_fused_scan_equals_the_per_step_graph_in_values_and_gradients(net, readout, kind):
+    # layer1 and output (no recurrent projection) run fused; layer0 (recurrent) per step
+    x, y = toy_task(5, 12)
+    grads, traces = [], []
+    for fused in (True, False):
+        q = QATNetwork(net, readout, SCALES, SpikeFn(kind, 7.0))
+        q.fused = fused
+        logits, tr = q(x, return_traces=True)
+        hidden = tr["layer1"]["spikes"].sum() + tr["layer1"]["v"].mean() / 1e4
+        loss = torch.nn.functional.cross_entropy(logits, torch.as_tensor(y)) + 1e-3 * hidden
+        loss.backward()
+        grads.append([w.grad.clone() for w in q.weights])
+        traces.append(tr)
+    for pop in ("layer0", "layer1", "output"):
+        for kind_ in ("spikes", "u", "v"):
+            assert torch.equal(traces[0][pop][kind_], traces[1][pop][kind_])
+    assert traces[0]["layer1"]["spikes"].sum() > 0
+    for g_fused, g_step in zip(*grads, strict=True):
+        assert float(g_step.abs().sum()) > 0
+        torch.testing.assert_close(g_fused, g_step, rtol=1e-9, atol=1e-12)
+
+
 def test_adam_steps_reduce_the_loss_on_a_separable_task(net):
     x, y = toy_task(4, 24)
     target = torch.as_tensor(y)
