@@ -70,22 +70,29 @@ def ode_spikes(t_in: np.ndarray, src: np.ndarray, w: np.ndarray, kern: Kernel, t
     return out
 
 
-def random_case(seed: int, batch: int = 2, n_in: int = 4, n_out: int = 3, events: int = 10):
+def random_case(seed: int, batch: int = 2, n_in: int = 4, n_out: int = 3, events: int = 10,
+                mean: float = 0.9, std: float = 0.6):
     rng = np.random.default_rng(seed)
     t = np.sort(rng.uniform(0.0, 0.15, (batch, events)), axis=1)
     src = rng.integers(0, n_in, (batch, events))
-    w = rng.normal(0.9, 0.6, (n_out, n_in))
+    w = rng.normal(mean, std, (n_out, n_in))
     return t, src, w
 
 
-@pytest.mark.parametrize("seed", [0, 1, 2])
-def test_event_driven_forward_matches_an_ode_solver(seed):
-    t, src, w = random_case(seed)
-    found = lif_forward(t, src, w, KERN, 1.0, 0.2)
+SLOW_MEMBRANE = Kernel(0.04, 0.01)  # tau_syn > tau_mem: the kernel's other branch
+
+
+@pytest.mark.parametrize("seed, kern, mean, std", [
+    (0, KERN, 0.9, 0.6), (1, KERN, 0.9, 0.6), (2, KERN, 0.3, 2.0),  # mixed signs
+    (3, SLOW_MEMBRANE, 0.9, 0.6),
+])
+def test_event_driven_forward_matches_an_ode_solver(seed, kern, mean, std):
+    t, src, w = random_case(seed, mean=mean, std=std)
+    found = lif_forward(t, src, w, kern, 1.0, 0.2)
     assert np.isfinite(found).sum() >= 5  # neurons fire, several times
     assert (np.isfinite(found).sum(axis=2) > 1).any()
     for b in range(t.shape[0]):
-        ode = ode_spikes(t[b], src[b], w, KERN, 1.0, 0.2)
+        ode = ode_spikes(t[b], src[b], w, kern, 1.0, 0.2)
         for j, expected in enumerate(ode):
             got = found[b, j][np.isfinite(found[b, j])]
             assert got.size == len(expected)
@@ -107,17 +114,22 @@ def _loss(times: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
     return (torch.where(torch.isfinite(times), times, torch.zeros_like(times)) * coef).sum()
 
 
-def test_spike_time_gradients_match_finite_differences():
-    t, src, w = random_case(3, batch=2, n_in=4, n_out=3, events=10)
+@pytest.mark.parametrize("kern", [KERN, SLOW_MEMBRANE])
+def test_spike_time_gradients_match_finite_differences(kern):
+    t, src, w = random_case(3, batch=3, n_in=4, n_out=3, events=10)
+    t[1, 7:] = np.inf  # padding: fewer events in this row
+    t[2, :] = np.inf  # a row with no events at all
     t_in = torch.tensor(t, requires_grad=True)
     weight = torch.tensor(w, requires_grad=True)
-    out = exact_spike_times(t_in, torch.tensor(src), weight, KERN, 1.0, 0.2)
+    out = exact_spike_times(t_in, torch.tensor(src), weight, kern, 1.0, 0.2)
     coef = torch.linspace(0.5, 1.5, out.numel(), dtype=torch.float64).reshape(out.shape)
     assert (torch.isfinite(out).sum(-1) > 1).any()  # resets are part of the chain
+    assert not torch.isfinite(out[2]).any()
     _loss(out, coef).backward()
+    assert torch.all(t_in.grad[1, 7:] == 0) and torch.all(t_in.grad[2] == 0)
 
     def loss_np(w_, t_):
-        o = torch.as_tensor(lif_forward(t_, src, w_, KERN, 1.0, 0.2))
+        o = torch.as_tensor(lif_forward(t_, src, w_, kern, 1.0, 0.2))
         assert o.shape == out.shape and torch.equal(torch.isfinite(o), torch.isfinite(out))
         return float(_loss(o, coef))
 
@@ -129,6 +141,8 @@ def test_spike_time_gradients_match_finite_differences():
         fd = (loss_np(wp, t) - loss_np(wm, t)) / (2 * eps)
         assert weight.grad[i, j].item() == pytest.approx(fd, rel=1e-4, abs=1e-5)
     for i, j in np.ndindex(*t.shape):
+        if not np.isfinite(t[i, j]):
+            continue  # padding is not an input time
         tp, tm = t.copy(), t.copy()
         tp[i, j] += eps
         tm[i, j] -= eps
@@ -248,6 +262,59 @@ def test_timing_error_shrinks_with_dt_and_the_readout_approaches_the_continuous_
     assert errors[0] > errors[1] > errors[2] and errors[2] < 0.5 * errors[0]
     assert unpaired[0] > unpaired[1] > unpaired[2]
     assert gaps[0] > gaps[2] and gaps[2] < 0.02 * float(np.abs(logits).max())
+
+
+def test_timing_error_decodes_half_a_step_per_layer_and_pairs_mutual_nearest_spikes():
+    dt, tau = 0.005, 0.01
+    cont = np.array([[[0.0123, 0.0500, 0.2000, np.inf], [0.0300, np.inf, np.inf, np.inf]]])
+    # neuron 0: steps 3 and 10 decode (layer 1) to 0.0125 and 0.0475, step 60 (0.2975) is
+    # farther than tau from 0.2; neuron 1: no discrete spike
+    steps = [[np.array([3, 10, 60]), np.array([], dtype=np.int64)]]
+    got = timing_error(cont, steps, dt, 1, tau)
+    errors = np.array([0.0125 - 0.0123, 0.0475 - 0.05]) / tau
+    assert got["time_error"] == pytest.approx(np.abs(errors).mean(), rel=1e-9)
+    assert got["time_bias"] == pytest.approx(errors.mean(), rel=1e-9)
+    assert got["unpaired_pct"] == pytest.approx(100.0 * 3 / 7)  # 0.2, 0.2975, 0.03
+    assert got["count_mismatch_pct"] == pytest.approx(50.0)  # neuron 1 (1 vs 0); 0 has 3 = 3
+    # layer 2 decodes a full step earlier: step 4 -> (4 - 1) dt = 0.015
+    two = timing_error(np.array([[[0.016]]]), [[np.array([4])]], dt, 2, tau)
+    assert two["time_bias"] == pytest.approx((0.015 - 0.016) / tau, rel=1e-9)
+
+
+def test_two_hidden_layers_deploy_as_a_chain_with_the_sampling_gain_and_no_delays():
+    cfg = MultiSpikeConfig(n_inputs=10, hidden=(6, 5), n_outputs=2, tau_syn=0.01,
+                           tau_mem=0.05, duration=1.0)
+    net = MultiSpikeNetwork(cfg)
+    net.init_weights(torch.Generator().manual_seed(3), mean=0.6, std=0.2)
+    dt = 0.002
+    a, b = math.exp(-dt / 0.01), math.exp(-dt / 0.05)
+    # the gain computed here from its definition: kappa K sampled one step after a spike
+    gain = float(Kernel(0.01, 0.05).k(torch.tensor(dt, dtype=torch.float64)))
+    fnet = to_float_network(net, dt)
+    chain = [(p.src, p.dst) for p in fnet.projections]
+    assert chain == [("input", "layer0"), ("layer0", "layer1"), ("layer1", "output")]
+    for p, w in zip(fnet.projections, [*net.weights, net.readout], strict=True):
+        np.testing.assert_allclose(p.weights, w.detach().numpy() * gain, rtol=1e-12)
+        assert not np.any(p.delays)
+    for name in ("layer0", "layer1", "output"):
+        pop = fnet.populations[name]
+        np.testing.assert_allclose(pop.du, 1 - a, rtol=1e-12)
+        np.testing.assert_allclose(pop.dv, 1 - b, rtol=1e-12)
+    assert fnet.populations["layer1"].spiking and not fnet.populations["output"].spiking
+
+
+def test_a_neuron_fires_many_times_between_two_inputs_and_a_runaway_is_an_error(monkeypatch):
+    import neurodeploy.models.timing.multispike as ms
+    from neurodeploy.errors import SimulationError
+
+    t, src = np.array([[0.0]]), np.zeros((1, 1), dtype=int)
+    burst = lif_forward(t, src, np.array([[12.0]]), KERN, 1.0, 0.2)
+    expected = ode_spikes(t[0], src[0], np.array([[12.0]]), KERN, 1.0, 0.2)[0]
+    assert len(expected) >= 10
+    np.testing.assert_allclose(burst[0, 0][np.isfinite(burst[0, 0])], expected, atol=1e-7)
+    monkeypatch.setattr(ms, "MAX_SPIKES", 5)
+    with pytest.raises(SimulationError, match="more than 5"):
+        lif_forward(t, src, np.array([[12.0]]), KERN, 1.0, 0.2)
 
 
 def test_bias_per_step_adds_the_logit_bias_to_mean_v():

@@ -10,7 +10,8 @@ time step; ``tau_syn`` and ``tau_mem`` in the same unit; ``tau_syn != tau_mem``)
     V reaches theta from below at t*  ->  spike at t*, V(t*+) = 0  (I is not reset)
 
 ``kappa = 1 / K_peak`` normalises the postsynaptic potential: one input spike of weight w
-alone raises V by at most w (in units of theta; ``K`` below divided by its peak). With
+alone raises V by at most w (V, w and theta share one unit; with the default theta = 1,
+weights are in threshold units; ``K`` below divided by its peak). With
 ``c = tau_syn tau_mem / (tau_mem - tau_syn)`` a spike at time 0 gives the kernel
 ``K(s) = c (exp(-s / tau_mem) - exp(-s / tau_syn))`` for s > 0 (0 before). Without reset
 the membrane is ``Vf(t) = kappa sum_i w_i K(t - t_i)``; a reset at the neuron's last spike
@@ -39,7 +40,8 @@ spike times wherever it exists (it does not exist where a spike appears or disap
 count change, which exact methods, EventProp included, ignore). Slopes are clamped below at
 ``MIN_SLOPE`` theta / tau_syn (a grazing crossing has an infinite derivative).
 ``tests/test_timing_multispike.py`` checks the gradients against finite differences of
-the exact forward pass and the forward pass against a fine-step Euler simulation.
+the exact forward pass and the forward pass against scipy's adaptive ODE solver with
+event location and reset.
 
 **Readout.** Non-spiking output neurons with the same dynamics; the logit of class j is
 the mean of its membrane over the sample window [0, T] plus a bias::
@@ -341,8 +343,9 @@ class MultiSpikeConfig:
     ``n_inputs`` input channels; ``hidden`` sizes of the spiking layers; ``n_outputs``
     readout neurons (classes). ``tau_syn``, ``tau_mem``: time constants of every layer,
     readout included, in the time unit of the data (seconds for data with a time step);
-    ``duration``: the sample window T, same unit; ``threshold``: theta (weights are in
-    theta units). ``data``: how the training data were made (task and parameters).
+    ``duration``: the sample window T, same unit; ``threshold``: theta (same unit as the
+    weights: a PSP of weight w peaks at w). ``data``: how the training data were made
+    (task and parameters).
     """
 
     n_inputs: int = 10
@@ -438,11 +441,13 @@ class MultiSpikeNetwork(nn.Module):
 
     def init_weights(self, generator: torch.Generator, mean: float = 0.3,
                      std: float = 0.3, fan_in: int | None = None) -> None:
-        """Hidden weights ~ N(mean, std) in theta units (a PSP of weight w peaks at w); with
+        """Hidden weights ~ N(mean, std) (a PSP of weight w peaks at w; theta units when
+        theta = 1); with
         ``fan_in`` only that many randomly chosen inputs per neuron start nonzero (sparse
         receptive fields: a neuron first hears few channels, so it can tell their spike
         intervals apart from other channels' spikes); the readout ~ N(0, 1 / sqrt(fan-in))
-        scaled by T / G(T), bias 0."""
+        scaled by T / (kappa G(T)) (:meth:`Kernel.g` at T: one spike early in the sample
+        then moves a logit by ~1 / sqrt(fan-in)), bias 0."""
         kern = self.config.kernel
         with torch.no_grad():
             for w in self.weights:

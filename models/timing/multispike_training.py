@@ -1,7 +1,8 @@
 """Training a :class:`MultiSpikeNetwork` with exact spike-time gradients, saving and loading it.
 
-Data: a spike task (default the ISI task of ``neurodeploy.models.datasets``, its
-embedded defaults: 1,000 samples of 200 steps of 5 ms) split 80/10/10 stratified with the
+Data: a spike task (default the ISI task of ``neurodeploy.models.datasets`` with 1,000
+samples of 200 steps of 5 ms: ``MultiSpikeTrainOptions.task_params``; the task's own
+default is 4,000) split 80/10/10 stratified with the
 run's seed, as ``neurodeploy train`` does. Input spikes become continuous times ``step *
 dt`` (seconds): the continuous model sees exactly the events the discrete one will.
 
@@ -49,9 +50,10 @@ class MultiSpikeTrainOptions:
     ISI samples are plenty here). ``init_fan_in``: inputs per hidden neuron that start
     nonzero (None: all), with weights ~ N(``init_mean``, ``init_std``) theta: one channel
     per neuron with a PSP of 0.7 theta makes every neuron an ISI detector from the start (a
-    pair of spikes closer than ~60 ms at tau_mem = 100 ms crosses threshold), so every
-    neuron fires and has exact gradients; dense N(0.3, 0.3) starts reached 86% after 10
-    epochs, sparse ones 97% after 2.
+    pair of spikes closer than ~95 ms at tau_syn = 10 ms, tau_mem = 100 ms crosses
+    threshold; training then tunes each neuron's cut-off), so every neuron fires and has
+    exact gradients; dense N(0.3, 0.3) starts reached 86% after 10 epochs, sparse ones 97%
+    after 2.
     """
 
     seed: int = 0
