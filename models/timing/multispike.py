@@ -426,7 +426,8 @@ class MultiSpikeNetwork(nn.Module):
     padded) and their channels (:func:`spikes_to_events`), and returns (batch,
     n_outputs) logits; :meth:`run` also returns every layer's (batch, n, S) spike times.
     Continuous time: no steps and no hop latency here
-    (:mod:`neurodeploy.models.timing.deploy_multispike` discretizes).
+    (:mod:`neurodeploy.models.timing.deploy_multispike` discretizes). CPU only: the
+    event-driven search runs in numpy (float64); parameters are float64.
     """
 
     def __init__(self, config: MultiSpikeConfig) -> None:
