@@ -55,10 +55,13 @@ def synaptic_current(
 ) -> torch.Tensor:
     """``sum_j w_ij x_j(t - d_ij)`` for x (steps, batch, n_in), weights/delays (n_out, n_in).
 
-    A causal convolution whose kernel ``w_ij h_{d_ij}`` carries each synapse's delay.
-    Costs n_out x n_in x (max_delay + 2) per step and sample: keep max_delay small.
+    A causal convolution whose kernel ``w_ij h_{d_ij}`` carries each synapse's delay. Taps
+    beyond the largest current delay are zero in value and gradient (the triangle ``h_d``
+    is 0 for j >= floor(d) + 2), so the kernel stops at ``floor(max d) + 1``: it costs
+    n_out x n_in x (floor(max d) + 2) per step and sample, at most max_delay + 2.
     """
-    kernel = (weights.unsqueeze(-1) * triangle_kernel(delays, max_delay)).flip(-1)
+    longest = int(delays.detach().max().floor().clamp(0, max_delay)) if delays.numel() else 0
+    kernel = (weights.unsqueeze(-1) * triangle_kernel(delays, longest)).flip(-1)
     xt = x.permute(1, 2, 0)
     y = F.conv1d(F.pad(xt, (kernel.shape[-1] - 1, 0)), kernel)
     return y.permute(2, 0, 1)

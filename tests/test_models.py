@@ -106,6 +106,32 @@ def test_gradient_flows_into_delays_like_finite_differences():
         assert wd.grad[idx].item() == pytest.approx(fd.item(), rel=1e-6, abs=1e-8)
 
 
+@pytest.mark.parametrize("max_delay", [9, 62])
+def test_synaptic_current_equals_per_synapse_interpolated_shifts(max_delay):
+    # the kernel stops at the largest current delay: values and gradients must not change
+    torch.manual_seed(2)
+    x = (torch.rand(40, 3, 5) < 0.3).double()
+    w = torch.randn(4, 5, dtype=torch.float64, requires_grad=True)
+    d = (torch.rand(4, 5, dtype=torch.float64) * 8.5).requires_grad_(True)
+    got = synaptic_current(x, w, d, max_delay)
+    # independent: y_i(t) = sum_j w_ij ((1 - f) x_j(t - k) + f x_j(t - k - 1))
+    xp = torch.cat([x.new_zeros((max_delay + 2, 3, 5)), x])
+    want = x.new_zeros((40, 3, 4))
+    for i in range(4):
+        for j in range(5):
+            k = int(d[i, j].detach().floor())
+            f = d[i, j] - k
+            near = xp[max_delay + 2 - k: max_delay + 2 - k + 40, :, j]
+            far = xp[max_delay + 1 - k: max_delay + 1 - k + 40, :, j]
+            want[:, :, i] = want[:, :, i] + w[i, j] * ((1 - f) * near + f * far)
+    torch.testing.assert_close(got, want, rtol=1e-12, atol=1e-12)
+    probe = torch.randn(40, 3, 4, dtype=torch.float64)
+    g_got = torch.autograd.grad((got * probe).sum(), (w, d))
+    g_want = torch.autograd.grad((want * probe).sum(), (w, d))
+    for a, b in zip(g_got, g_want, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
+
+
 def _reference_scan(current, rec, du, dv, vth, bias, fn, training, detach_reset):
     """Autograd through the functional lif_step: the definition the fused scan must meet."""
     steps, batch, n = current.shape
