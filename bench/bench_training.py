@@ -7,6 +7,9 @@ the CPU with ``--threads`` threads (default 2), median of ``--repeats`` steps af
 
 - neurodeploy, no delays (fused LIF scan with hand-written BPTT);
 - neurodeploy, trainable axonal delays (max 62 steps);
+- neurodeploy, trainable per-synapse delays (max 62 steps; a causal convolution whose
+  length is the largest current delay + 2 taps: measured at the initial delays, uniform in
+  [0, 5] steps, so the cost grows as training lengthens delays);
 - snnTorch 1.0 ``Synaptic`` neurons (the same CUBA dynamics), same sizes, its usual
   per-step loop over ``nn.Linear`` layers.
 
@@ -87,6 +90,8 @@ def measure(device: str, batch: int, steps: int, repeats: int, seed: int) -> dic
     runs = {
         "neurodeploy (no delays)": step_fn(neurodeploy_model("none").to(device), x, y),
         "neurodeploy (axonal delays)": step_fn(neurodeploy_model("axonal").to(device), x, y),
+        "neurodeploy (per-synapse delays)": step_fn(neurodeploy_model("synaptic").to(device),
+                                                    x, y),
         "snnTorch Synaptic": step_fn(SnnTorchNet().to(device), x, y),
     }
     times: dict[str, list[float]] = {name: [] for name in runs}
