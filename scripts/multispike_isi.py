@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--hidden", type=int, default=64)
     parser.add_argument("--out", default="out/multispike-isi")
+    parser.add_argument("--data", default=None,
+                        help="an NPZ data set file to train on instead of the ISI task (no "
+                        "fresh-sample score then)")
     parser.add_argument("--fresh", type=int, default=1000,
                         help="fresh samples to score the continuous model on (0: none)")
     parser.add_argument("--dts", type=float, nargs="*", default=None,
@@ -47,13 +50,13 @@ def main(argv: list[str] | None = None) -> None:
     out = Path(args.out)
     start = time.perf_counter()
     run = train_multispike(out=out / "model", seed=args.seed, epochs=args.epochs,
-                           hidden=(args.hidden,),
+                           hidden=(args.hidden,), data=args.data,
                            log=lambda line: console.print(line, highlight=False))
     m = run.metrics
     console.print(f"continuous time: test accuracy {m['test_accuracy_pct']:.1f}% "
                   f"({m['n_test']} samples), validation {m['val_accuracy_pct']:.1f}% "
                   f"({m['n_val']}); trained in {m['train_seconds']:.0f} s; saved {run.path}")
-    if args.fresh:
+    if args.fresh and args.data is None:
         fresh = make_task("isi", seed=args.seed + 100, n_samples=args.fresh)
         m["fresh_accuracy_pct"] = accuracy(run.model, fresh.spikes, fresh.labels, fresh.dt)
         m["n_fresh"] = args.fresh

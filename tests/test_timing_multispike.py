@@ -451,3 +451,17 @@ def test_cli_study_dt_bad_time_step_exits_2_with_one_line(trained, tmp_path, cap
     assert "dt = 0.02 s is larger than tau_syn = 0.01 s" in err and "Traceback" not in err
     assert len(err.splitlines()) == 1
     assert not (tmp_path / "s").exists()  # nothing half-written
+
+
+def test_training_on_a_data_file_is_described_and_the_study_reloads_it(tmp_path):
+    from neurodeploy.models.datasets import make_task, save_dataset
+
+    data = tmp_path / "ccisi.npz"
+    save_dataset(make_task("ccisi", seed=4, n_samples=60), data)
+    run = train_multispike(out=tmp_path / "run", data=str(data), epochs=1, hidden=(6,), seed=2)
+    cfg = run.model.config
+    assert cfg.n_inputs == 20 and cfg.data["file"] == str(data.resolve())
+    assert "task" not in cfg.data and cfg.data["seed"] == 2
+    result = run_dt_study(tmp_path / "run", dts=[0.005], lava_samples=0)
+    assert result.n_test == run.metrics["n_test"] == 6
+    assert result.continuous_accuracy_pct == pytest.approx(run.metrics["test_accuracy_pct"])

@@ -83,7 +83,7 @@ from neurodeploy.models.timing.deploy_multispike import (
 from neurodeploy.models.timing.encoding import load_described
 from neurodeploy.models.timing.multispike import MultiSpikeNetwork, spikes_to_events
 from neurodeploy.models.timing.multispike_training import RUN_FORMAT as MULTISPIKE_FORMAT
-from neurodeploy.models.timing.multispike_training import load_multispike, load_task_splits
+from neurodeploy.models.timing.multispike_training import load_multispike, load_splits
 from neurodeploy.models.timing.training import RUN_FORMAT as TTFS_FORMAT
 from neurodeploy.models.timing.training import load_ttfs
 from neurodeploy.models.timing.ttfs import UNITS, TTFSNetwork
@@ -343,7 +343,7 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
     data_dt = float(cfg.data["dt"])
     dt_list = _multispike_dts(net, data_dt, dts)
     _check_study_options(tolerance_pct, calib_samples, lava_samples)
-    train, _, test = load_task_splits(cfg.data["task"], cfg.data["seed"], cfg.data["params"])
+    train, _, test = load_splits(cfg.data)
     labels = test.labels
     logits, t_cont = _continuous_multispike(net, test.spikes, data_dt)
     cont_acc = 100.0 * float((logits.argmax(axis=1) == labels).mean())

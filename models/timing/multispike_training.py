@@ -2,7 +2,8 @@
 
 Data: a spike task (default the ISI task of ``neurodeploy.models.datasets`` with 1,000
 samples of 200 steps of 5 ms: ``MultiSpikeTrainOptions.task_params``; the task's own
-default is 4,000) split 80/10/10 stratified with the
+default is 4,000) or a data set file (``MultiSpikeTrainOptions.data``), split 80/10/10
+stratified with the
 run's seed, as ``neurodeploy train`` does. Input spikes become continuous times ``step *
 dt`` (seconds): the continuous model sees exactly the events the discrete one will.
 
@@ -39,6 +40,8 @@ from neurodeploy.models.timing.multispike import (
 from neurodeploy.models.timing.training import load_timing_run, save_timing_run
 
 RUN_FORMAT = "neurodeploy.multispike_run"
+#: Train, validation and test fractions (stratified, seeded).
+SPLITS = (0.8, 0.1, 0.1)
 
 
 @dataclass(frozen=True)
@@ -47,18 +50,20 @@ class MultiSpikeTrainOptions:
 
     ``tau_syn``, ``tau_mem`` in seconds; ``task`` and ``task_params`` as for
     ``neurodeploy.models.datasets.make_task`` (the task is generated with ``seed``; 1,000
-    ISI samples are plenty here). ``init_fan_in``: inputs per hidden neuron that start
-    nonzero (None: all), with weights ~ N(``init_mean``, ``init_std``) theta: one channel
-    per neuron with a PSP of 0.7 theta makes every neuron an ISI detector from the start (a
-    pair of spikes closer than ~95 ms at tau_syn = 10 ms, tau_mem = 100 ms crosses
-    threshold; training then tunes each neuron's cut-off), so every neuron fires and has
-    exact gradients; dense N(0.3, 0.3) starts reached 86% after 10 epochs, sparse ones 97%
-    after 2.
+    ISI samples are plenty here); ``data``: a data set file (``neurodeploy data make``,
+    SHD binned by ``load_shd``...) to train on instead, its time step taken as given.
+    ``init_fan_in``: inputs per hidden neuron that start nonzero (None: all), with weights
+    ~ N(``init_mean``, ``init_std``) theta: one channel per neuron with a PSP of 0.7 theta
+    makes every neuron an ISI detector from the start (a pair of spikes closer than ~95 ms
+    at tau_syn = 10 ms, tau_mem = 100 ms crosses threshold; training then tunes each
+    neuron's cut-off), so every neuron fires and has exact gradients; dense N(0.3, 0.3)
+    starts reached 86% after 10 epochs, sparse ones 97% after 2.
     """
 
     seed: int = 0
     task: str = "isi"
     task_params: dict = field(default_factory=lambda: {"n_samples": 1000})
+    data: str | None = None  # an NPZ data set file instead of the task
     hidden: tuple[int, ...] = (64,)
     tau_syn: float = 0.01
     tau_mem: float = 0.1
@@ -94,12 +99,25 @@ class MultiSpikeRun:
     path: Path | None
 
 
-def load_task_splits(task: str, seed: int, task_params: dict | None = None):
-    """(train, val, test) :class:`SpikeDataset` of a generated task, split 80/10/10."""
-    from neurodeploy.models.datasets import make_task, split
+def data_description(options: MultiSpikeTrainOptions, dt: float) -> dict:
+    """What the model was trained on, as stored in ``MultiSpikeConfig.data``: the data file
+    (absolute path) or the task and its parameters, the seed of the split, dt (seconds)."""
+    where = ({"file": str(Path(options.data).resolve())} if options.data is not None
+             else {"task": options.task, "params": dict(options.task_params)})
+    return {**where, "seed": options.seed, "dt": dt, "splits": list(SPLITS)}
 
-    ds = make_task(task, seed=seed, **(task_params or {}))
-    return split(ds, (0.8, 0.1, 0.1), seed=seed)
+
+def load_splits(data: dict):
+    """(train, val, test) :class:`SpikeDataset` of a stored data description: the NPZ file
+    (``neurodeploy data make`` or any SpikeDataset file) or the generated task, split
+    80/10/10 stratified with the stored seed."""
+    from neurodeploy.models.datasets import load_dataset, make_task, split
+
+    if data.get("file") is not None:
+        ds = load_dataset(data["file"])
+    else:
+        ds = make_task(data["task"], seed=data["seed"], **(data.get("params") or {}))
+    return split(ds, SPLITS, seed=data["seed"])
 
 
 def predict(model: MultiSpikeNetwork, spikes: np.ndarray, dt: float,
@@ -127,12 +145,13 @@ def train_multispike(options: MultiSpikeTrainOptions | None = None,
     with one line per epoch."""
     options = MultiSpikeTrainOptions(**{**asdict(options or MultiSpikeTrainOptions()),
                                         **overrides})
-    train, val, test = load_task_splits(options.task, options.seed, options.task_params)
+    probe = {"file": str(options.data)} if options.data is not None else {
+        "task": options.task, "params": dict(options.task_params)}
+    train, val, test = load_splits({**probe, "seed": options.seed})
     config = MultiSpikeConfig(
         n_inputs=train.n_channels, hidden=options.hidden, n_outputs=train.n_classes,
         tau_syn=options.tau_syn, tau_mem=options.tau_mem, duration=train.duration_s,
-        data={"task": options.task, "seed": options.seed, "params": dict(options.task_params),
-              "dt": train.dt, "splits": [0.8, 0.1, 0.1]})
+        data=data_description(options, train.dt))
     threads = torch.get_num_threads()
     torch.set_num_threads(options.threads)
     try:
