@@ -151,8 +151,9 @@ def evaluate_quantized(net: FixedPointNetwork, layers: list, info, spikes: np.nd
 
 def write_quant_dir(out_dir: str | os.PathLike[str], net: FixedPointNetwork, result: dict,
                     extra: Callable[[Path], None]) -> None:
-    """network.npz, quantization.json, report.png and ``extra``'s files, written into a
-    temporary folder that replaces ``out_dir`` only when complete."""
+    """network.npz, quantization.json, report.png (when ``result`` has a ``"report"``) and
+    ``extra``'s files, written into a temporary folder that replaces ``out_dir`` only when
+    complete."""
     out = Path(out_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -160,7 +161,8 @@ def write_quant_dir(out_dir: str | os.PathLike[str], net: FixedPointNetwork, res
         save_network(net, tmp / "network.npz")
         (tmp / "quantization.json").write_text(json.dumps(result, indent=2))
         extra(tmp)
-        plot_report(result["report"], str(tmp / "report.png"))
+        if "report" in result:
+            plot_report(result["report"], str(tmp / "report.png"))
         replace_dir(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

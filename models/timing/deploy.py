@@ -85,6 +85,19 @@ def time_unit(model: TTFSNetwork) -> str:
     return "tau_syn" if model.config.tau_syn == UNITS else "s"
 
 
+def positive_time_step(dt: object, unit: str) -> float:
+    """``dt`` as a float, or a one-line :class:`InputError` unless it is a finite number > 0
+    (``unit`` names the time unit in the message)."""
+    try:
+        value = float(dt)
+    except (TypeError, ValueError):
+        raise InputError(f"dt = {dt!r} is not a number; allowed: a time step > 0 {unit}") \
+            from None
+    if not math.isfinite(value) or value <= 0:
+        raise InputError(f"dt = {dt!r} is not allowed; the time step must be > 0 {unit}")
+    return value
+
+
 def check_dt(model: TTFSNetwork, dt: float) -> float:
     """Validate a time step (model unit) and return Delta = dt / tau_syn.
 
@@ -93,12 +106,7 @@ def check_dt(model: TTFSNetwork, dt: float) -> float:
     decay resolution. Each violation is a one-line :class:`InputError`.
     """
     unit = time_unit(model)
-    try:
-        value = float(dt)
-    except (TypeError, ValueError):
-        raise InputError(f"dt = {dt!r} is not a number; allowed: a time step > 0") from None
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"dt = {dt!r} is not allowed; the time step must be > 0 {unit}")
+    value = positive_time_step(dt, unit)
     tau = 1.0 if model.config.tau_syn == UNITS else float(model.config.tau_syn)
     delta = value / tau
     if delta > 1.0:

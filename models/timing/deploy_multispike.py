@@ -40,7 +40,7 @@ import numpy as np
 from neurodeploy.errors import InputError
 from neurodeploy.float_network import FloatNetwork, FloatPopulation, FloatProjection
 from neurodeploy.models.network import population_names
-from neurodeploy.models.timing.deploy import MIN_DT_TAU
+from neurodeploy.models.timing.deploy import MIN_DT_TAU, positive_time_step
 from neurodeploy.models.timing.multispike import MultiSpikeNetwork
 from neurodeploy.network import INPUT, FixedPointNetwork
 
@@ -56,12 +56,7 @@ def check_dt(model: MultiSpikeNetwork, dt: float) -> float:
     and large enough that both decays are representable on Loihi 2's 12-bit grid. Each
     violation is a one-line :class:`InputError`; returns dt as a float."""
     cfg = model.config
-    try:
-        value = float(dt)
-    except (TypeError, ValueError):
-        raise InputError(f"dt = {dt!r} is not a number; allowed: a time step > 0 s") from None
-    if not math.isfinite(value) or value <= 0:
-        raise InputError(f"dt = {dt!r} is not allowed; the time step must be > 0 s")
+    value = positive_time_step(dt, "s")
     shortest = min(cfg.tau_syn, cfg.tau_mem)
     name = "tau_syn" if cfg.tau_syn <= cfg.tau_mem else "tau_mem"
     if value > shortest:

@@ -172,14 +172,21 @@ def load_timing_model(path: str | os.PathLike[str]) -> TTFSNetwork | MultiSpikeN
                      f"{TTFS_FORMAT!r} or {MULTISPIKE_FORMAT!r}")
 
 
-def _resolve_dts(model: TTFSNetwork, dts) -> list[float]:
-    tau = 1.0 if model.config.tau_syn == UNITS else float(model.config.tau_syn)
-    values = [f * tau for f in DEFAULT_DT_FRACTIONS] if dts is None else list(dts)
+def _dt_list(dts, default: list[float], check: Callable[[float], object]) -> list[float]:
+    """The study's time steps, largest first: ``dts`` (else ``default``), each validated by
+    ``check``; an empty list is a one-line :class:`InputError`."""
+    values = default if dts is None else list(dts)
     if not values:
         raise InputError("dts is empty; give at least one time step")
     for dt in values:
-        check_dt(model, dt)
+        check(dt)
     return sorted({float(dt) for dt in values}, reverse=True)
+
+
+def _resolve_dts(model: TTFSNetwork, dts) -> list[float]:
+    tau = 1.0 if model.config.tau_syn == UNITS else float(model.config.tau_syn)
+    return _dt_list(dts, [f * tau for f in DEFAULT_DT_FRACTIONS],
+                    lambda dt: check_dt(model, dt))
 
 
 def run_dt_study(
@@ -305,12 +312,8 @@ def _ttfs_lava_check(model: TTFSNetwork, dep, times: np.ndarray, labels: np.ndar
 # ---------------------------------------------------------------------------------------
 
 def _multispike_dts(model: MultiSpikeNetwork, data_dt: float, dts) -> list[float]:
-    values = [f * data_dt for f in DEFAULT_MULTISPIKE_FRACTIONS] if dts is None else list(dts)
-    if not values:
-        raise InputError("dts is empty; give at least one time step")
-    for dt in values:
-        check_multispike_dt(model, dt)
-    return sorted({float(dt) for dt in values}, reverse=True)
+    return _dt_list(dts, [f * data_dt for f in DEFAULT_MULTISPIKE_FRACTIONS],
+                    lambda dt: check_multispike_dt(model, dt))
 
 
 def _continuous_multispike(model: MultiSpikeNetwork, spikes: np.ndarray, data_dt: float,
@@ -410,31 +413,22 @@ def _write_deployed(out: Path, dep, readout: str, hops: int, result: DtStudyResu
     discrete float model, ``test.npz``: the test split on steps of that dt), written into a
     temporary folder that replaces the old one only when complete. A model in tau_syn units
     is written with dt in tau_syn units as if they were seconds (``time_unit`` says so)."""
-    import shutil
-    import tempfile
-
     from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
     from neurodeploy.models.datasets import save_dataset
-    from neurodeploy.network_io import save_network
-    from neurodeploy.quantize.pipeline import replace_dir
+    from neurodeploy.quantize.pipeline import write_quant_dir
 
     row = next(r for r in result.rows if r["dt"] == dep.dt)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".deployed.", dir=out))
-    try:
-        save_network(dep.network, tmp / "network.npz")
-        info = {**dep.quantization.to_json(), "readout": readout,
-                "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
-                "time_unit": result.unit,
-                "test_acc_float": row["float_accuracy_pct"] / 100.0,
-                "test_acc_quantized_reference": row["deployed_accuracy_pct"] / 100.0}
-        (tmp / "quantization.json").write_text(json.dumps(info, indent=2))
+    info = {**dep.quantization.to_json(), "readout": readout,
+            "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
+            "time_unit": result.unit,
+            "test_acc_float": row["float_accuracy_pct"] / 100.0,
+            "test_acc_quantized_reference": row["deployed_accuracy_pct"] / 100.0}
+
+    def extra(tmp: Path) -> None:
         write_nir(float_network_to_nir(dep.float_network, dep.dt), tmp / "source.nir")
         save_dataset(data, tmp / "test.npz")
-        replace_dir(tmp, out / "deployed")
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    write_quant_dir(out / "deployed", dep.network, info, extra)
     return out / "deployed"
 
 

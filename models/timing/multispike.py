@@ -56,7 +56,7 @@ the mean of its membrane over the sample window [0, T] plus a bias::
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from itertools import pairwise
 
 import numpy as np
@@ -64,7 +64,7 @@ import torch
 from torch import nn
 
 from neurodeploy.errors import InputError, SimulationError
-from neurodeploy.models.timing.ttfs import check_time_constant
+from neurodeploy.models.timing.ttfs import JsonConfig, check_time_constant
 
 #: Crossing times are found to this fraction of tau_syn (float64).
 TIME_TOLERANCE = 1e-10
@@ -337,7 +337,7 @@ def readout_logits(times: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor
 # ---------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class MultiSpikeConfig:
+class MultiSpikeConfig(JsonConfig):
     """Plain data that rebuilds a :class:`MultiSpikeNetwork` (saved as JSON).
 
     ``n_inputs`` input channels; ``hidden`` sizes of the spiking layers; ``n_outputs``
@@ -356,6 +356,8 @@ class MultiSpikeConfig:
     threshold: float = 1.0
     duration: float = 1.0
     data: dict = field(default_factory=dict)
+
+    LABEL = "multi-spike config"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -382,20 +384,6 @@ class MultiSpikeConfig:
     @property
     def layer_sizes(self) -> list[int]:
         return [self.n_inputs, *self.hidden, self.n_outputs]
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["hidden"] = list(self.hidden)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> MultiSpikeConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"multi-spike config has unknown fields {unknown}; known: "
-                             f"{sorted(known)}")
-        return cls(**data)
 
 
 def spikes_to_events(spikes: np.ndarray, dt: float) -> tuple[torch.Tensor, torch.Tensor]:

@@ -31,13 +31,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurodeploy.errors import InputError
 from neurodeploy.models.timing.multispike import (
     MultiSpikeConfig,
     MultiSpikeNetwork,
     spikes_to_events,
 )
-from neurodeploy.models.timing.training import load_timing_run, save_timing_run
+from neurodeploy.models.timing.training import (
+    check_train_options,
+    clipped_step,
+    load_timing_run,
+    save_timing_run,
+    torch_threads,
+)
 
 RUN_FORMAT = "neurodeploy.multispike_run"
 #: Train, validation and test fractions (stratified, seeded).
@@ -77,13 +82,7 @@ class MultiSpikeTrainOptions:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.threads < 1:
-            raise InputError(f"epochs = {self.epochs}, batch_size = {self.batch_size}, threads = "
-                             f"{self.threads}: each must be >= 1")
-        for name in ("lr", "clip_norm"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise InputError(f"{name} = {value} must be > 0")
+        check_train_options(self, ("lr", "clip_norm"))
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
     def to_json(self) -> dict:
@@ -99,12 +98,13 @@ class MultiSpikeRun:
     path: Path | None
 
 
-def data_description(options: MultiSpikeTrainOptions, dt: float) -> dict:
-    """What the model was trained on, as stored in ``MultiSpikeConfig.data``: the data file
-    (absolute path) or the task and its parameters, the seed of the split, dt (seconds)."""
+def data_description(options: MultiSpikeTrainOptions) -> dict:
+    """What the model trains on, as stored in ``MultiSpikeConfig.data`` (which adds the
+    data's dt in seconds): the data file (absolute path) or the task and its parameters,
+    and the seed and fractions of the split."""
     where = ({"file": str(Path(options.data).resolve())} if options.data is not None
              else {"task": options.task, "params": dict(options.task_params)})
-    return {**where, "seed": options.seed, "dt": dt, "splits": list(SPLITS)}
+    return {**where, "seed": options.seed, "splits": list(SPLITS)}
 
 
 def load_splits(data: dict):
@@ -145,16 +145,13 @@ def train_multispike(options: MultiSpikeTrainOptions | None = None,
     with one line per epoch."""
     options = MultiSpikeTrainOptions(**{**asdict(options or MultiSpikeTrainOptions()),
                                         **overrides})
-    probe = {"file": str(options.data)} if options.data is not None else {
-        "task": options.task, "params": dict(options.task_params)}
-    train, val, test = load_splits({**probe, "seed": options.seed})
+    data = data_description(options)
+    train, val, test = load_splits(data)
     config = MultiSpikeConfig(
         n_inputs=train.n_channels, hidden=options.hidden, n_outputs=train.n_classes,
         tau_syn=options.tau_syn, tau_mem=options.tau_mem, duration=train.duration_s,
-        data=data_description(options, train.dt))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(options.threads)
-    try:
+        data={**data, "dt": train.dt})
+    with torch_threads(options.threads):
         model, history, seconds = _fit(config, options, train, val, log)
         metrics = {
             "history": history, "train_seconds": seconds,
@@ -162,8 +159,6 @@ def train_multispike(options: MultiSpikeTrainOptions | None = None,
             "test_accuracy_pct": accuracy(model, test.spikes, test.labels, test.dt),
             "n_train": train.n_samples, "n_val": val.n_samples, "n_test": test.n_samples,
         }
-    finally:
-        torch.set_num_threads(threads)
     path = None if out is None else save_multispike(model, out, options, metrics)
     return MultiSpikeRun(model, metrics, path)
 
@@ -188,11 +183,7 @@ def _fit(config: MultiSpikeConfig, options: MultiSpikeTrainOptions, train, val, 
             t_in, src = spikes_to_events(train.spikes[batch], train.dt)
             logits = model(t_in, src)
             loss = torch.nn.functional.cross_entropy(logits, y[batch])
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip_norm)
-            opt.step()
-            schedule.step()
+            clipped_step(loss, model, opt, schedule, options.clip_norm)
             total += loss.item() * len(batch)
             correct += int((logits.argmax(dim=1) == y[batch]).sum())
         model.eval()

@@ -24,7 +24,8 @@ import json
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -39,6 +40,40 @@ from neurodeploy.network_io import atomic_output, atomic_write_text
 
 RUN_FORMAT = "neurodeploy.ttfs_run"
 VERSION = 1
+
+
+def check_train_options(options, positive: tuple[str, ...]) -> None:
+    """One-line :class:`InputError` unless ``options.epochs``, ``batch_size`` and ``threads``
+    are >= 1 and every field named in ``positive`` is a finite number > 0."""
+    if options.epochs < 1 or options.batch_size < 1 or options.threads < 1:
+        raise InputError(f"epochs = {options.epochs}, batch_size = {options.batch_size}, "
+                         f"threads = {options.threads}: each must be >= 1")
+    for name in positive:
+        value = getattr(options, name)
+        if not (math.isfinite(value) and value > 0):
+            raise InputError(f"{name} = {value} must be > 0")
+
+
+def clipped_step(loss: torch.Tensor, model: torch.nn.Module, opt: torch.optim.Optimizer,
+                 schedule, clip_norm: float) -> None:
+    """One optimizer step on ``loss``: backward, gradient norm clipped to ``clip_norm``,
+    the optimizer's and the learning-rate schedule's step."""
+    opt.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+    opt.step()
+    schedule.step()
+
+
+@contextmanager
+def torch_threads(threads: int) -> Iterator[None]:
+    """Run the block with ``threads`` torch threads, then restore the previous count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @dataclass(frozen=True)
@@ -62,13 +97,7 @@ class TTFSTrainOptions:
     threads: int = 1
 
     def __post_init__(self) -> None:
-        if self.epochs < 1 or self.batch_size < 1 or self.threads < 1:
-            raise InputError(f"epochs = {self.epochs}, batch_size = {self.batch_size}, threads = "
-                             f"{self.threads}: each must be >= 1")
-        for name in ("lr", "scale", "clip_norm", "init_gain"):
-            value = getattr(self, name)
-            if not (math.isfinite(value) and value > 0):
-                raise InputError(f"{name} = {value} must be > 0")
+        check_train_options(self, ("lr", "scale", "clip_norm", "init_gain"))
         if self.penalty < 0 or self.penalty_margin < 0:
             raise InputError(f"penalty = {self.penalty}, penalty_margin = {self.penalty_margin}: "
                              "must be >= 0")
@@ -109,12 +138,8 @@ def train_ttfs_digits(options: TTFSTrainOptions | None = None,
                         n_outputs=int(data.train_labels.max()) + 1,
                         threshold=options.threshold, tau_syn=options.tau_syn,
                         data=data.description)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(options.threads)
-    try:
+    with torch_threads(options.threads):
         model, history, seconds = _fit(config, options, data, log)
-    finally:
-        torch.set_num_threads(threads)
     metrics = {
         "history": history, "train_seconds": seconds,
         "train_accuracy_pct": accuracy(model, data.train_times, data.train_labels),
@@ -145,11 +170,7 @@ def _fit(config: TTFSConfig, options: TTFSTrainOptions, data, log):
             t_out = model(x[batch])
             loss = time_loss(t_out, y[batch], options.scale)
             loss = loss + options.penalty * _penalty(model, options.penalty_margin)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip_norm)
-            opt.step()
-            schedule.step()
+            clipped_step(loss, model, opt, schedule, options.clip_norm)
             total += loss.item() * len(batch)
             correct += int((model.predict(t_out.detach()) == y[batch]).sum())
         history.append({"epoch": epoch, "loss": total / len(y),

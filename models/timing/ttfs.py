@@ -70,6 +70,28 @@ def check_time_constant(name: str, value: float) -> float:
     return x
 
 
+class JsonConfig:
+    """``to_json``/``from_json`` for a frozen dataclass of plain fields with a ``hidden``
+    tuple (the network configs saved in a run's ``config.json``). ``LABEL`` names the
+    config in the error for unknown fields."""
+
+    LABEL = "config"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["hidden"] = list(self.hidden)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict):
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise InputError(f"{cls.LABEL} has unknown fields {unknown}; known: "
+                             f"{sorted(known)}")
+        return cls(**data)
+
+
 def first_spike_times(t_in: torch.Tensor, weight: torch.Tensor,
                       threshold: float = 1.0) -> torch.Tensor:
     """Exact first-spike times of a layer of non-leaky IF neurons (see the module docstring).
@@ -146,7 +168,7 @@ class TTFSLayer(nn.Module):
 
 
 @dataclass(frozen=True)
-class TTFSConfig:
+class TTFSConfig(JsonConfig):
     """Plain data that rebuilds a :class:`TTFSNetwork` (saved as JSON beside the weights).
 
     ``n_inputs``: data channels. ``reference_time``: time (tau_syn units) of one extra
@@ -166,6 +188,8 @@ class TTFSConfig:
     tau_syn: float | str = UNITS
     reference_time: float | None = 0.0
     data: dict = field(default_factory=dict)  # the data set and encoding trained on
+
+    LABEL = "TTFS config"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -200,19 +224,6 @@ class TTFSConfig:
     def layer_sizes(self) -> list[int]:
         n_first = self.n_inputs + (self.reference_time is not None)
         return [n_first, *self.hidden, self.n_outputs]
-
-    def to_json(self) -> dict:
-        data = asdict(self)
-        data["hidden"] = list(self.hidden)
-        return data
-
-    @classmethod
-    def from_json(cls, data: dict) -> TTFSConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise InputError(f"TTFS config has unknown fields {unknown}; known: {sorted(known)}")
-        return cls(**data)
 
 
 class TTFSNetwork(nn.Module):
