@@ -1,7 +1,7 @@
 """The CUBA LIF neuron in torch, with Loihi 2's discrete dynamics (float model).
 
 Per step t (0-based), in this order, exactly the float model of
-``shared/docs/loihi2-fixed-point.md``::
+``docs/loihi2-fixed-point.md`` (written once in ``neurodeploy.kernel.float_step``)::
 
     u[t] = u[t-1] * (1 - du) + a[t]
     v'   = v[t-1] * (1 - dv) + u[t] + bias
@@ -22,10 +22,13 @@ from typing import NamedTuple
 
 import torch
 
+from neurodeploy.chip import LOIHI2
+from neurodeploy.kernel.float_step import float_lif_step
 from neurodeploy.models.surrogates import SpikeFn
 
-DU_MIN, DU_MAX = 1.0 / 4096, 1.0
-DV_MIN, DV_MAX = 0.0, 4095.0 / 4096
+# the float decays that Loihi 2's integer decays can represent (the hidden +1 on du)
+DU_MIN, DU_MAX = LOIHI2.du_float_min, 1.0
+DV_MIN, DV_MAX = 0.0, LOIHI2.dv_float_max
 
 
 class LIFState(NamedTuple):
@@ -57,10 +60,8 @@ def lif_step(
     ``detach_reset`` stops gradients through the reset (the usual choice in surrogate
     gradient training); the forward values are the same either way.
     """
-    du = params.du.clamp(DU_MIN, DU_MAX)
-    dv = params.dv.clamp(DV_MIN, DV_MAX)
-    u = state.u * (1.0 - du) + a
-    v = state.v * (1.0 - dv) + u + params.bias
-    s = spike_fn(v - params.vth, training)
-    keep = 1.0 - (s.detach() if detach_reset else s)
-    return s, LIFState(u, v * keep)
+    alpha = 1.0 - params.du.clamp(DU_MIN, DU_MAX)
+    beta = 1.0 - params.dv.clamp(DV_MIN, DV_MAX)
+    s, u, v = float_lif_step(a, state.u, state.v, alpha, beta, params.bias, params.vth,
+                             spike=lambda x: spike_fn(x, training), detach_reset=detach_reset)
+    return s, LIFState(u, v)

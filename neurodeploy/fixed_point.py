@@ -1,7 +1,8 @@
 """Loihi 2 integer arithmetic as Lava 0.10's ``fixed_pt`` process models define it.
 
-This module holds the constants and the small integer functions that every fixed-point
-backend shares (reference simulator, torch integer emulation, linter). They follow
+This module holds Loihi 2's widths by name (read off :data:`neurodeploy.chip.LOIHI2`) and
+the small integer functions of Lava's weight and bias handling that the IR, PTQ, the
+linter and the Lava target share; the step itself is ``neurodeploy.kernel``. They follow
 ``lava/proc/lif/models.py`` (``PyLifModelBitAcc``), ``lava/proc/sparse/models.py`` and
 ``lava/utils/weightutils.py``; the tests compare them with those files' functions.
 
@@ -15,29 +16,27 @@ from typing import Literal
 
 import numpy as np
 
+from neurodeploy.chip import LOIHI2, ChipFormat
+
 SignMode = Literal["excitatory", "inhibitory", "mixed"]
 SIGN_MODES: tuple[str, ...] = ("excitatory", "inhibitory", "mixed")
 
-DECAY_BITS = 12
-DECAY_UNITY = 1 << DECAY_BITS  # 4096
-DECAY_MAX = DECAY_UNITY - 1  # du, dv in 0..4095
-VTH_MAX = (1 << 17) - 1  # 131071
-VTH_SHIFT = 6  # threshold is compared as vth << 6
-ACT_SHIFT = 6  # synaptic input enters u as a_in << 6
-BIAS_MANT_MIN, BIAS_MANT_MAX = -(1 << 12), (1 << 12) - 1  # 13-bit signed
-BIAS_EXP_MIN, BIAS_EXP_MAX = -8, 7
-WEIGHT_BITS_MAX = 8
-WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = -8, 7
-STATE_BITS = 24
-STATE_HALF = 1 << (STATE_BITS - 1)  # M = 2**23
-V_MIN, V_MAX = -(STATE_HALF - 1), STATE_HALF - 1
-DELAY_MAX = 62  # Loihi 2 profile (Lava's model accepts 63; netx clamps to 62)
-ACCUMULATOR_LIMIT = 1 << 15  # keep |summed input| below this on chip (see lint)
-
-
-def wrap_int32(x: np.ndarray) -> np.ndarray:
-    """Two's-complement wrap of int64 values to the int32 range (numpy int32 overflow)."""
-    return ((x + (1 << 31)) & 0xFFFFFFFF) - (1 << 31)
+# Loihi 2's widths by name, all read off the LOIHI2 profile (the single source).
+DECAY_BITS = LOIHI2.decay_bits
+DECAY_UNITY = LOIHI2.decay_unity  # 4096
+DECAY_MAX = LOIHI2.decay_max  # du, dv in 0..4095
+VTH_MAX = LOIHI2.vth_max  # 131071
+VTH_SHIFT = LOIHI2.vth_shift  # threshold is compared as vth << 6
+ACT_SHIFT = LOIHI2.act_shift  # synaptic input enters u as a_in << 6
+BIAS_MANT_MIN, BIAS_MANT_MAX = LOIHI2.bias_mant_min, LOIHI2.bias_mant_max  # 13-bit signed
+BIAS_EXP_MIN, BIAS_EXP_MAX = LOIHI2.bias_exp_min, LOIHI2.bias_exp_max
+WEIGHT_BITS_MAX = LOIHI2.weight_bits
+WEIGHT_EXP_MIN, WEIGHT_EXP_MAX = LOIHI2.weight_exp_min, LOIHI2.weight_exp_max
+STATE_BITS = LOIHI2.state_bits
+STATE_HALF = LOIHI2.state_half  # M = 2**23
+V_MIN, V_MAX = -LOIHI2.state_max, LOIHI2.state_max
+DELAY_MAX = LOIHI2.delay_max  # Lava's model accepts 63; netx clamps to 62
+ACCUMULATOR_LIMIT = LOIHI2.accumulator_limit  # keep |summed input| below this on chip
 
 
 def effective_bias(bias_mant: np.ndarray, bias_exp: np.ndarray) -> np.ndarray:
@@ -50,11 +49,6 @@ def effective_bias(bias_mant: np.ndarray, bias_exp: np.ndarray) -> np.ndarray:
     return np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
 
 
-def shift_by_weight_exp(acc: np.ndarray, weight_exp: int) -> np.ndarray:
-    """Apply a projection's weight_exp to a summed input: left shift, or floor right shift."""
-    return acc << weight_exp if weight_exp > 0 else acc >> -weight_exp
-
-
 def infer_sign_mode(weights: np.ndarray) -> SignMode:
     """Sign mode as Lava's ``determine_sign_mode`` infers it (all zeros -> excitatory)."""
     w = np.asarray(weights)
@@ -65,18 +59,24 @@ def infer_sign_mode(weights: np.ndarray) -> SignMode:
     return "mixed"
 
 
-def dropped_weight_bits(sign_mode: SignMode, num_weight_bits: int) -> int:
+def dropped_weight_bits(
+    sign_mode: SignMode, num_weight_bits: int, chip: ChipFormat = LOIHI2
+) -> int:
     """Low bits Lava drops from each weight: ``8 - num_weight_bits + (1 if mixed)``."""
-    return WEIGHT_BITS_MAX - num_weight_bits + (1 if sign_mode == "mixed" else 0)
+    return chip.weight_bits - num_weight_bits + (1 if sign_mode == "mixed" else 0)
 
 
-def weight_limits(sign_mode: SignMode) -> tuple[int, int]:
-    """Clip range Lava applies before truncation, per sign mode."""
-    return {"excitatory": (0, 255), "inhibitory": (-255, 0), "mixed": (-256, 255)}[sign_mode]
+def weight_limits(sign_mode: SignMode, chip: ChipFormat = LOIHI2) -> tuple[int, int]:
+    """Clip range Lava applies before truncation, per sign mode (8 bits: 0..255,
+    -255..0, -256..255)."""
+    top = 1 << chip.weight_bits
+    return {"excitatory": (0, top - 1), "inhibitory": (-(top - 1), 0),
+            "mixed": (-top, top - 1)}[sign_mode]
 
 
 def lava_weight_transform(
-    weights: np.ndarray, sign_mode: SignMode, num_weight_bits: int = 8
+    weights: np.ndarray, sign_mode: SignMode, num_weight_bits: int = 8,
+    chip: ChipFormat = LOIHI2,
 ) -> np.ndarray:
     """What Lava does to integer weights at its first step: clip by sign mode, drop low bits.
 
@@ -86,10 +86,10 @@ def lava_weight_transform(
     Use it to snap weights onto the grid that :class:`~neurodeploy.Projection` accepts.
     """
     w = np.trunc(np.asarray(weights)).astype(np.int64)
-    k = dropped_weight_bits(sign_mode, num_weight_bits)
+    k = dropped_weight_bits(sign_mode, num_weight_bits, chip)
+    lo, hi = weight_limits(sign_mode, chip)
     if sign_mode == "inhibitory":
-        w = -np.clip(-w, 0, 255)
+        w = -np.clip(-w, 0, -lo)
         return -(((-w) >> k) << k)
-    lo, hi = weight_limits(sign_mode)
     w = np.clip(w, lo, hi)
     return (w >> k) << k

@@ -5,7 +5,8 @@ Loihi 2 chip (and Lava's ``fixed_pt`` CPU models) would use, and nothing about h
 network was trained. Every backend in ``neurodeploy.targets`` runs this description.
 
 Per step t (0-based), for every population, in this order (see
-``docs/conventions.md`` and ``shared/docs/loihi2-fixed-point.md``)::
+``docs/conventions.md`` and ``docs/loihi2-fixed-point.md``; ``neurodeploy.kernel`` holds
+the one implementation every backend runs)::
 
     a[t]  = sum over projections p into the population, over delay values k of p:
                 shift(W_p[k] @ s_src(t - 1 - k), weight_exp_p)        # one step per hop
@@ -18,7 +19,8 @@ floor ``>> -weight_exp`` applied to each delay slot's sum (as Lava's Sparse/Dela
 do), ``trunc0`` divides by 4096 rounding toward zero, ``wrap24`` is Lava's single wrap
 of u into (-2**23, 2**23], and ``bias = bias_mant << bias_exp`` (floor right shift for a
 negative exponent). The network input is ``s_input(t)``: an input spike at step t reaches
-a population behind one projection at step t + 1 + delay.
+a population behind one projection at step t + 1 + delay. The widths and ranges are those
+of the network's :class:`~neurodeploy.chip.ChipFormat` (default :data:`LOIHI2`).
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from typing import Any, ClassVar
 import numpy as np
 
 from neurodeploy import fixed_point as fp
+from neurodeploy.chip import LOIHI2, ChipFormat
 from neurodeploy.errors import NetworkValidationError
+from neurodeploy.kernel.lif import LIFConstants, input_bound
 
 INPUT = "input"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
@@ -113,8 +117,8 @@ class LIFPopulation:
     the threshold compares v with ``vth << 6``; the bias ``bias_mant * 2**bias_exp`` is
     added to v every step without the << 6 that synaptic input gets. u and v start at 0.
 
-    Ranges (validated): size >= 1; du, dv 0..4095; vth 0..131071; bias_mant -4096..4095;
-    bias_exp -8..7.
+    Ranges (validated against ``chip``, Loihi 2 by default): size >= 1; du, dv 0..4095;
+    vth 0..131071; bias_mant -4096..4095; bias_exp -8..7.
     """
 
     size: int
@@ -124,15 +128,20 @@ class LIFPopulation:
     bias_mant: int | np.ndarray = 0
     bias_exp: int | np.ndarray = 0
     name: str | None = field(default=None, compare=False)
+    chip: ChipFormat = field(default=LOIHI2, compare=False, repr=False)
 
     PARAMETERS: ClassVar[tuple[str, ...]] = ("du", "dv", "vth", "bias_mant", "bias_exp")
-    RANGES: ClassVar[dict[str, tuple[int, int]]] = {
-        "du": (0, fp.DECAY_MAX),
-        "dv": (0, fp.DECAY_MAX),
-        "vth": (0, fp.VTH_MAX),
-        "bias_mant": (fp.BIAS_MANT_MIN, fp.BIAS_MANT_MAX),
-        "bias_exp": (fp.BIAS_EXP_MIN, fp.BIAS_EXP_MAX),
-    }
+
+    @staticmethod
+    def ranges(chip: ChipFormat = LOIHI2) -> dict[str, tuple[int, int]]:
+        """The allowed range of every parameter on ``chip``."""
+        return {
+            "du": (0, chip.decay_max),
+            "dv": (0, chip.decay_max),
+            "vth": (0, chip.vth_max),
+            "bias_mant": (chip.bias_mant_min, chip.bias_mant_max),
+            "bias_exp": (chip.bias_exp_min, chip.bias_exp_max),
+        }
 
     def __post_init__(self) -> None:
         label = f"population '{self.name}'" if self.name else "LIFPopulation"
@@ -140,9 +149,10 @@ class LIFPopulation:
         if size.ndim != 0 or int(size) < 1:
             raise NetworkValidationError(f"{label}: size = {self.size} must be an integer >= 1")
         object.__setattr__(self, "size", int(size))
+        ranges = self.ranges(self.chip)
         for name in self.PARAMETERS:
             value = _scalar_or_vector(label, name, getattr(self, name), self.size)
-            lo, hi = self.RANGES[name]
+            lo, hi = ranges[name]
             _check_range(label, name, np.asarray(value), lo, hi)
             object.__setattr__(self, name, value)
 
@@ -158,7 +168,8 @@ class LIFPopulation:
     def named(self, name: str) -> LIFPopulation:
         """The same population carrying its network name (used in error messages)."""
         return LIFPopulation(
-            self.size, self.du, self.dv, self.vth, self.bias_mant, self.bias_exp, name=name
+            self.size, self.du, self.dv, self.vth, self.bias_mant, self.bias_exp, name=name,
+            chip=self.chip,
         )
 
 
@@ -190,9 +201,11 @@ class Projection:
     num_weight_bits: int = 8
     sign_mode: str | None = None
     name: str | None = None
+    chip: ChipFormat = field(default=LOIHI2, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         label = self.label
+        chip = self.chip
         for attr in ("src", "dst"):
             value = getattr(self, attr)
             if not isinstance(value, str) or not value:
@@ -208,8 +221,8 @@ class Projection:
                 f"{label}: weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array"
             )
         for attr, lo, hi in (
-            ("weight_exp", fp.WEIGHT_EXP_MIN, fp.WEIGHT_EXP_MAX),
-            ("num_weight_bits", 1, fp.WEIGHT_BITS_MAX),
+            ("weight_exp", chip.weight_exp_min, chip.weight_exp_max),
+            ("num_weight_bits", 1, chip.weight_bits),
         ):
             arr = _as_int_array(label, attr, getattr(self, attr))
             if arr.ndim != 0:
@@ -243,9 +256,9 @@ class Projection:
         return int(self.weights.shape[1])
 
     def _check_weight_grid(self, label: str, weights: np.ndarray, sign_mode: str) -> None:
-        lo, hi = fp.weight_limits(sign_mode)
+        lo, hi = fp.weight_limits(sign_mode, self.chip)
         _check_range(label, "weights", weights, lo, hi, f" for sign_mode {sign_mode}")
-        step = 1 << fp.dropped_weight_bits(sign_mode, self.num_weight_bits)
+        step = 1 << fp.dropped_weight_bits(sign_mode, self.num_weight_bits, self.chip)
         off_grid = weights % step != 0
         if off_grid.any():
             i, j = (int(x) for x in np.argwhere(off_grid)[0])
@@ -261,7 +274,7 @@ class Projection:
         if self.delays is None:
             return None
         arr = _as_int_array(label, "delays", self.delays)
-        _check_range(label, "delays", arr, 0, fp.DELAY_MAX, " steps (Loihi 2)")
+        _check_range(label, "delays", arr, 0, self.chip.delay_max, f" steps ({self.chip.name})")
         if arr.ndim == 0:
             return int(arr)
         n_dst, n_src = shape
@@ -292,30 +305,57 @@ class Projection:
     def max_delay(self) -> int:
         return 0 if self.delays is None else int(np.max(self.delays))
 
-    def delay_slots(self) -> list[tuple[int, np.ndarray | None, np.ndarray]]:
-        """The projection split by delay value, as the chip sums it: per distinct delay,
-        (delay, the source columns it reads or None for every source, the (n_dst, n_cols)
-        int64 weights with that delay, zeros elsewhere). All-zero slots are dropped: they
-        add 0, also after a floor shift. Slots are in increasing delay."""
+    def delay_slots(self, keep_zero: bool = False) -> list[Slot]:
+        """The projection split by delay value, as the chip sums it: one :class:`Slot` per
+        distinct delay, in increasing delay. No delays or one uniform delay give one slot
+        over every source; axonal delays one slot per delay value holding those sources'
+        columns; per-synapse delays one slot per delay value holding the weights with that
+        delay (zeros elsewhere). All-zero slots are dropped unless ``keep_zero`` (they add
+        0, also after a floor shift; QAT keeps them because its weights can move off 0).
+        """
         w = np.asarray(self.weights, dtype=np.int64)
         kind = self.delay_kind
         if kind in ("none", "uniform"):
-            return [(self.max_delay, None, w)] if w.any() else []
+            return [Slot(self.max_delay, None, w, None)] if keep_zero or w.any() else []
         slots = []
         if kind == "axonal":
             axonal = np.asarray(self.delays, dtype=np.int64)
             for d in np.unique(axonal):
                 cols = np.flatnonzero(axonal == d)
-                if w[:, cols].any():
-                    slots.append((int(d), cols, w[:, cols]))
+                if keep_zero or w[:, cols].any():
+                    slots.append(Slot(int(d), cols, w[:, cols], None))
             return slots
         dmat = np.asarray(self.delays, dtype=np.int64)
         for d in np.unique(dmat):
-            masked = np.where(dmat == d, w, 0)
-            cols = np.flatnonzero(masked.any(axis=0))
+            hit = dmat == d
+            masked = np.where(hit, w, 0)
+            cols = np.flatnonzero(hit.any(axis=0) if keep_zero else masked.any(axis=0))
             if cols.size:
-                slots.append((int(d), cols, masked[:, cols]))
+                slots.append(Slot(int(d), cols, masked[:, cols], hit[:, cols]))
         return slots
+
+    def input_bound_terms(self, weights: np.ndarray | None = None) -> tuple[np.ndarray, int, int]:
+        """``(row sums of |weights|, weight_exp, number of delay slots)`` for
+        :func:`neurodeploy.kernel.input_bound`; ``weights`` replaces this projection's own
+        (QAT's current weights)."""
+        w = np.abs(np.asarray(self.weights if weights is None else weights))
+        n_slots = 1 if self.delay_kind in ("none", "uniform") else len(np.unique(self.delays))
+        return np.trunc(w.sum(axis=1)).astype(np.int64), self.weight_exp, n_slots
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One delay value of a projection: ``weights @ s_src(t - 1 - delay)[cols]``.
+
+    ``cols`` are the source indices the slot reads (None: every source); ``weights`` is
+    the (n_dst, n_cols) int64 weights with this delay (zeros elsewhere); ``mask`` (per-synapse
+    delays only) is the (n_dst, n_cols) bool map of the synapses with this delay.
+    """
+
+    delay: int
+    cols: np.ndarray | None
+    weights: np.ndarray
+    mask: np.ndarray | None
 
 
 class PopulationGraph:
@@ -410,6 +450,7 @@ class FixedPointNetwork(PopulationGraph):
     populations: Mapping[str, LIFPopulation]
     projections: Sequence[Projection]
     outputs: Sequence[str] | None = None
+    chip: ChipFormat = field(default=LOIHI2, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         n_inputs = _as_int_array("network", "n_inputs", self.n_inputs)
@@ -419,6 +460,16 @@ class FixedPointNetwork(PopulationGraph):
             )
         object.__setattr__(self, "n_inputs", int(n_inputs))
         self._validate_graph(LIFPopulation, Projection)
+        for name, pop in self.populations.items():
+            if pop.chip != self.chip:
+                raise NetworkValidationError(
+                    f"population '{name}': validated for chip {pop.chip.name!r}, but the "
+                    f"network is for {self.chip.name!r}; build both for the same ChipFormat")
+        for proj in self.projections:
+            if proj.chip != self.chip:
+                raise NetworkValidationError(
+                    f"{proj.label}: validated for chip {proj.chip.name!r}, but the network is "
+                    f"for {self.chip.name!r}; build both for the same ChipFormat")
 
     # ------------------------------------------------------------------ queries
     @property
@@ -473,12 +524,14 @@ class FixedPointNetwork(PopulationGraph):
 
     def max_abs_input(self, name: str) -> int:
         """Upper bound of |a_in| (summed, shifted projection input) of population ``name``."""
-        bound = np.zeros(self.populations[name].size, dtype=np.int64)
-        for p in self.incoming(name):
-            w = np.abs(p.weights)
-            if p.weight_exp >= 0:
-                bound += w.sum(axis=1) << p.weight_exp
-            else:  # floor shift of a negative sum can add one per slot
-                slots = len(np.unique(p.delay_matrix()))
-                bound += (w.sum(axis=1) >> -p.weight_exp) + slots
-        return int(bound.max())
+        return input_bound(p.input_bound_terms() for p in self.incoming(name))
+
+    def emulates_int32(self, name: str) -> bool:
+        """Whether population ``name``'s input can overflow Lava's int32 buffers, so that
+        backends emulate their wraps (``neurodeploy.kernel.lif``)."""
+        return self.max_abs_input(name) > self.chip.safe_input
+
+    def lif_constants(self) -> dict[str, LIFConstants]:
+        """Every population's integer constants for the kernel, built once per call."""
+        return {name: LIFConstants.of(pop, self.emulates_int32(name), self.chip)
+                for name, pop in self.populations.items()}

@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 
 from neurodeploy import fixed_point as fp
+from neurodeploy.chip import LOIHI2, ChipFormat
 from neurodeploy.errors import NeurodeployError
+from neurodeploy.kernel import NumpyIntOps
 from neurodeploy.network import _NAME_RE, INPUT, FixedPointNetwork, LIFPopulation
 from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays, read_meta
-from neurodeploy.quantize.format import LOIHI2, ChipFormat
 
 __all__ = ["LintReport", "Violation", "lint_arrays", "lint_file", "lint_network", "render"]
 
@@ -271,12 +272,7 @@ class _Linter:
     def lint_parameters(
         self, where: str, name: str, entry: Mapping[str, Any], size: int | None
     ) -> None:
-        fmt = self.fmt
-        ranges = {
-            "du": (0, fmt.decay_max), "dv": (0, fmt.decay_max), "vth": (0, fmt.vth_max),
-            "bias_mant": (fmt.bias_mant_min, fmt.bias_mant_max),
-            "bias_exp": (fmt.bias_exp_min, fmt.bias_exp_max),
-        }
+        ranges = LIFPopulation.ranges(self.fmt)
         for param in LIFPopulation.PARAMETERS:
             if param not in entry:
                 self.add(where, param, None, "a value", f"{param} is missing")
@@ -380,17 +376,17 @@ class _Linter:
         self, label: str, weights: np.ndarray, sign_mode: str | None, nwb: int | None
     ) -> None:
         mode: Any = sign_mode if sign_mode is not None else fp.infer_sign_mode(weights)
-        lo, hi = fp.weight_limits(mode)
+        lo, hi = fp.weight_limits(mode, self.fmt)
         self.check_range(label, "weights", weights, lo, hi, f" for sign_mode {mode}")
         if nwb is None:
             return
-        step = 1 << fp.dropped_weight_bits(mode, nwb)
+        step = 1 << fp.dropped_weight_bits(mode, nwb, self.fmt)
         off = (weights >= lo) & (weights <= hi) & (weights % step != 0)
         if not off.any():
             return
         index = tuple(int(x) for x in np.argwhere(off)[0])
         val = int(weights[index])
-        lava = int(fp.lava_weight_transform(np.array(val), mode, nwb))
+        lava = int(fp.lava_weight_transform(np.array(val), mode, nwb, self.fmt))
         count = int(off.sum())
         limit = f"multiples of {step} (sign_mode {mode}, num_weight_bits {nwb})"
         more = f"; {count} weights are off the grid" if count > 1 else ""
@@ -452,15 +448,14 @@ class _Linter:
         assert proj.weights is not None and proj.weight_exp is not None
         w = proj.weights
         delays = proj.delays if proj.delays is not None else np.zeros(w.shape, np.int64)
-        pos = np.zeros(w.shape[0], dtype=np.int64)
-        neg = np.zeros(w.shape[0], dtype=np.int64)
+        ops = NumpyIntOps()
+        pos = np.zeros(w.shape[0])
+        neg = np.zeros(w.shape[0])
         for k in np.unique(delays):
             slot = np.where(delays == k, w, 0)
-            pos += fp.shift_by_weight_exp(np.where(slot > 0, slot, 0).sum(axis=1),
-                                          proj.weight_exp)
-            neg += fp.shift_by_weight_exp(np.where(slot < 0, slot, 0).sum(axis=1),
-                                          proj.weight_exp)
-        return pos, neg
+            pos += ops.scale(np.where(slot > 0, slot, 0).sum(axis=1), proj.weight_exp)
+            neg += ops.scale(np.where(slot < 0, slot, 0).sum(axis=1), proj.weight_exp)
+        return pos.astype(np.int64), neg.astype(np.int64)
 
     def lint_accumulators(self, projs: list[_Proj], sizes: dict[str, int | None]) -> None:
         limit = self.fmt.accumulator_limit

@@ -29,10 +29,12 @@ import numpy as np
 import torch
 
 from neurodeploy import fixed_point as fp
+from neurodeploy.chip import LOIHI2, ChipFormat
 from neurodeploy.errors import InputError
 from neurodeploy.float_network import FloatNetwork
+from neurodeploy.kernel.float_step import current_step
+from neurodeploy.models.neurons import DU_MAX, DU_MIN
 from neurodeploy.network import INPUT, FixedPointNetwork, LIFPopulation, Projection
-from neurodeploy.quantize.format import LOIHI2, ChipFormat
 from neurodeploy.targets.reference import simulate_reference
 from neurodeploy.targets.torch_float import simulate_torch_float
 
@@ -128,19 +130,20 @@ def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
                       info: QuantizationInfo) -> tuple[np.ndarray, int, str]:
     """Integer weights on the Lava grid, their weight_exp and sign mode."""
     sign_mode = fp.infer_sign_mode(np.where(np.abs(w) > 0, np.sign(w), 0))
-    hi = 254 if sign_mode == "mixed" else 255
-    target = np.abs(w).max() * scale / 64.0
+    lo, top = fp.weight_limits(sign_mode, fmt)
+    # the mixed grid is the even integers: its top is one below the clip range's
+    top = top - 1 if sign_mode == "mixed" else top
+    hi = top if sign_mode != "inhibitory" else -lo
+    unit = float(1 << fmt.act_shift)  # one weight LSB enters u as << act_shift
+    target = np.abs(w).max() * scale / unit
     exp = fmt.weight_exp_min if target == 0 else math.ceil(math.log2(max(target / hi, 1e-300)))
     exp = int(min(max(exp, fmt.weight_exp_min), fmt.weight_exp_max))
-    raw = w * scale / (64.0 * 2.0**exp)
-    # the mixed grid is the even integers
+    raw = w * scale / (unit * 2.0**exp)
     ints = np.round(raw / 2.0) * 2.0 if sign_mode == "mixed" else np.round(raw)
-    lo, top = fp.weight_limits(sign_mode)
-    top = 254 if sign_mode == "mixed" else top
     clipped = int(((ints < lo) | (ints > top)).sum())
     if clipped:
         info.clipped[f"{where}.weights"] = clipped
-    ints = fp.lava_weight_transform(np.clip(ints, lo, top), sign_mode)
+    ints = fp.lava_weight_transform(np.clip(ints, lo, top), sign_mode, chip=fmt)
     return ints.astype(np.int64), exp, sign_mode
 
 
@@ -167,10 +170,11 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
     n_inputs = layers[0].weight.shape[1]
     for layer in use:
         s = scales[layer.name]
-        du = np.clip(np.round(4096 * layer.du) - 1, 0, fmt.decay_max).astype(np.int64)
-        dv = np.clip(np.round(4096 * layer.dv), 0, fmt.decay_max).astype(np.int64)
+        unity = fmt.decay_unity
+        du = np.clip(np.round(unity * layer.du) - 1, 0, fmt.decay_max).astype(np.int64)
+        dv = np.clip(np.round(unity * layer.dv), 0, fmt.decay_max).astype(np.int64)
         if layer.spiking:
-            vth_raw = np.round(layer.vth * s / 64.0)
+            vth_raw = np.round(layer.vth * s / float(1 << fmt.vth_shift))
             n_clip = int(((vth_raw < 0) | (vth_raw > fmt.vth_max)).sum())
             if n_clip:
                 info.clipped[f"population '{layer.name}'.vth"] = n_clip
@@ -179,18 +183,19 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
             vth = np.full(layer.vth.shape, fmt.vth_max, dtype=np.int64)
         mant, exp = _bias_parts(np.round(layer.bias * s), fmt)
         pops[layer.name] = LIFPopulation(layer.weight.shape[0], du=du, dv=dv, vth=vth,
-                                         bias_mant=mant, bias_exp=exp)
+                                         bias_mant=mant, bias_exp=exp, chip=fmt)
         where = f"projection '{layer.src}->{layer.name}'"
         w, we, mode = _quantize_weights(layer.weight, s, fmt, where, info)
         info.weight_exp[f"{layer.src}->{layer.name}"] = we
         projs.append(Projection(layer.src, layer.name, w, weight_exp=we, delays=layer.delays,
-                                sign_mode=mode))
+                                sign_mode=mode, chip=fmt))
         if layer.rec_weight is not None:
             where = f"projection '{layer.name}->{layer.name}'"
             w, we, mode = _quantize_weights(layer.rec_weight, s, fmt, where, info)
             info.weight_exp[f"{layer.name}->{layer.name}"] = we
-            projs.append(Projection(layer.name, layer.name, w, weight_exp=we, sign_mode=mode))
-    return FixedPointNetwork(n_inputs, pops, projs, outputs=[use[-1].name])
+            projs.append(Projection(layer.name, layer.name, w, weight_exp=we, sign_mode=mode,
+                                    chip=fmt))
+    return FixedPointNetwork(n_inputs, pops, projs, outputs=[use[-1].name], chip=fmt)
 
 
 def spike_f1(a: np.ndarray, b: np.ndarray) -> float:
@@ -209,14 +214,13 @@ def float_traces(model, x: np.ndarray) -> list[dict[str, np.ndarray]]:
         for layer in model.layers:
             current = layer.input_current(h)
             s, v = layer(h, record_v=True)
-            alpha = (1.0 - layer.du.clamp(1 / 4096, 1.0)).expand(current.shape[1:])
+            alpha = 1.0 - layer.du.clamp(DU_MIN, DU_MAX)
             u = torch.zeros_like(current[0])
             us = []
             for t in range(current.shape[0]):
-                if layer.rec_weight is not None and t > 0:
-                    u = alpha * u + current[t] + s[t - 1] @ layer.rec_weight.t()
-                else:
-                    u = alpha * u + current[t]
+                u = current_step(current[t], u, alpha)
+                if layer.rec_weight is not None and t > 0:  # the scan adds it last
+                    u = u + s[t - 1] @ layer.rec_weight.t()
                 us.append(u)
             out.append({"spikes": s.transpose(0, 1).numpy() > 0,
                         "v": v.transpose(0, 1).numpy(),
@@ -252,16 +256,17 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
     for k, layer in enumerate(layers):
         peak = max(float(np.abs(ref[k]["v"]).max()), float(np.abs(ref[k]["u"]).max()),
                    float(np.abs(layer.vth).max()) if layer.spiking else 0.0, 1e-6)
-        s_max = fp.STATE_HALF / (peak * headroom)
+        s_max = fmt.state_half / (peak * headroom)
         # accumulator headroom: the worst-case summed input per step (every source of one
         # sign firing at once, over all incoming projections) must stay below the limit
         incoming = [layer.weight] + ([layer.rec_weight] if layer.rec_weight is not None else [])
         worst = max(float(sum(np.clip(w, 0, None).sum(axis=1) for w in incoming).max()),
                     float(sum(np.clip(-w, 0, None).sum(axis=1) for w in incoming).max()))
         if worst > 0:
-            s_max = min(s_max, 0.95 * fmt.accumulator_limit * 64.0 / worst)
+            s_max = min(s_max, 0.95 * fmt.accumulator_limit * float(1 << fmt.act_shift) / worst)
         if layer.spiking:
-            s_max = min(s_max, 64.0 * fmt.vth_max / max(float(np.abs(layer.vth).max()), 1e-12))
+            s_max = min(s_max, float(1 << fmt.vth_shift) * fmt.vth_max
+                        / max(float(np.abs(layer.vth).max()), 1e-12))
         options = [s_max / 2.0**j for j in range(candidates if layer.spiking else 1)]
         best = None
         for s in options:

@@ -2,11 +2,12 @@
 
 The target ``"onnx"`` computes exactly the integers of the reference simulator
 (``neurodeploy.targets.reference``, itself tested against Lava 0.10's ``fixed_pt``
-models; see ``neurodeploy.network`` for the update equations), spikes, u and v at every
-step, bit for bit. The exported models are plain ONNX (default domain only, opset
-:data:`OPSET` = 17, IR version 8, integer and bool tensors at the interface); neurodeploy
-runs them with ONNX Runtime's CPU provider, and the tests also run them with
-``onnx.reference.ReferenceEvaluator``.
+models), spikes, u and v at every step, bit for bit: the step graph is built by the
+integer kernel (``neurodeploy.kernel``: :func:`lif_step`, :func:`accumulate`) with
+:class:`_Graph` as its realisation, whose operations emit ONNX nodes. The exported
+models are plain ONNX (default domain only, opset :data:`OPSET` = 17, IR version 8,
+integer and bool tensors at the interface); neurodeploy runs them with ONNX Runtime's CPU
+provider, and the tests also run them with ``onnx.reference.ReferenceEvaluator``.
 
 Time convention: steps are 0-based; a spike emitted at step t by a projection's source (or
 the network input) reaches the destination neuron at step t + 1 + delay, one step per hop.
@@ -41,10 +42,10 @@ How the graph computes the integers (every value is exact):
 - Projection input: the delayed spikes of each delay slot are gathered from the flattened
   history and multiplied with the slot's weights in float32 (float64 when a destination
   row's sum of |weights| reaches 2**24; every partial sum is then an exact integer,
-  whatever the summation order), scaled by ``2**weight_exp`` (exact: a power of two) and,
-  for a negative weight_exp, floored per delay slot (Lava's floor right shift of each
-  slot's sum), then cast to int64. With weight_exp >= 0 the shift distributes over the
-  slots, so all slots share one Gather and one MatMul.
+  whatever the summation order) and cast to int64; ``weight_exp`` then shifts each slot's
+  sum (a floor right shift for a negative exponent: ``(x - Mod(x, 2**k)) / 2**k``, with
+  ONNX's floor ``Mod``, so the Div is exact). Where the kernel lets slots merge
+  (weight_exp >= 0 without int32 emulation) all slots share one Gather and one MatMul.
 - Neuron state is int64. ``trunc0(p)`` (divide by 4096 rounding toward zero) is computed
   as ``Div(p - Mod(p, 4096, fmod=1), 4096)``: the remainder takes the dividend's sign
   (specified by ONNX) and the division is exact, so the result does not depend on how a
@@ -54,14 +55,10 @@ How the graph computes the integers (every value is exact):
   ``Min``, ``Max`` and ``Sign``, which ONNX Runtime 1.23's CPU kernels get wrong for some
   values beyond int32 (microsoft/onnxruntime PR #25280). Bias and ``vth << 6`` are int64
   constants.
-- Populations whose input can overflow Lava's int32 arithmetic (``net.max_abs_input(p) >
-  2**18``, the reference's ``emulate_int32``) wrap ``trunc0(u * (4096 - (du + 1))) + (a <<
-  6)`` to int32 (``Mod(x + 2**31, 2**32) - 2**31``, ONNX integer ``Mod`` with fmod = 0
-  takes the divisor's sign) before the 24-bit wrap. The reference wraps also each slot's
-  shifted sum, each projection's total, the summed input and ``a << 6``; two's-complement
-  wrapping commutes with integer sums and products (it is reduction modulo 2**32), so one
-  wrap of the exact int64 value gives the same integer. For the other populations every
-  value stays inside int32 and no wrap is emitted.
+- Populations whose input can overflow Lava's int32 arithmetic (the kernel's
+  ``emulate_int32``) wrap to int32 where the kernel says (``Mod(x + 2**31, 2**32) - 2**31``,
+  ONNX integer ``Mod`` with fmod = 0 takes the divisor's sign). For the other populations
+  every value stays inside int32 and no wrap is emitted.
 """
 
 from __future__ import annotations
@@ -73,11 +70,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from neurodeploy import fixed_point as fp
+from neurodeploy.chip import ChipFormat
 from neurodeploy.errors import InputError, TargetUnavailableError
+from neurodeploy.kernel import LIFConstants, accumulate, lif_step, slots_merge
 from neurodeploy.network import INPUT, FixedPointNetwork, Projection
 from neurodeploy.network_io import atomic_output
-from neurodeploy.targets.reference import FLOAT32_EXACT, SAFE_INPUT
+from neurodeploy.targets.reference import FLOAT32_EXACT
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
 if TYPE_CHECKING:
@@ -163,18 +161,12 @@ class _Group:
     matrix: np.ndarray
 
 
-def _slots(p: Projection) -> list[tuple[int, np.ndarray, np.ndarray]]:
-    """(delay, source columns, (n_dst, n_cols) weights) per distinct delay; all-zero slots
-    are dropped (they add 0, also after a floor shift)."""
-    return [(d, np.arange(p.n_src) if cols is None else cols, m)
-            for d, cols, m in p.delay_slots()]
-
-
-def _groups(p: Projection) -> list[_Group]:
-    """One group for all slots when weight_exp >= 0 (the shift distributes over the slot
-    sums), else one group per slot (the floor shift applies to each slot's own sum)."""
-    groups = [_Group(d * p.n_src + cols, m.T) for d, cols, m in _slots(p)]
-    if p.weight_exp >= 0 and len(groups) > 1:
+def _groups(p: Projection, wrap: bool) -> list[_Group]:
+    """One group for all slots where the kernel lets slot sums merge, else one group per
+    slot; all-zero slots are dropped (they add 0, also after a floor shift)."""
+    groups = [_Group(sl.delay * p.n_src + (np.arange(p.n_src) if sl.cols is None else sl.cols),
+                     sl.weights.T) for sl in p.delay_slots()]
+    if slots_merge(p.weight_exp, wrap) and len(groups) > 1:
         groups = [_Group(np.concatenate([g.index for g in groups]),
                          np.concatenate([g.matrix for g in groups]))]
     return groups
@@ -183,8 +175,10 @@ def _groups(p: Projection) -> list[_Group]:
 class _Graph:
     """Collects nodes (with fresh internal names under ``prefix``) and shared constants."""
 
-    def __init__(self, onnx: Any, prefix: str, constants: dict[str, Any]) -> None:
+    def __init__(self, onnx: Any, prefix: str, constants: dict[str, Any],
+                 chip: ChipFormat) -> None:
         self.onnx = onnx
+        self.chip = chip
         self.prefix = prefix
         self.nodes: list[Any] = []
         self.constants = constants  # name -> TensorProto, shared by every graph of a model
@@ -213,23 +207,26 @@ class _Graph:
         self.nodes.append(self.onnx.helper.make_node(op_type, list(inputs), [out], **attrs))
         return out
 
-    # integer helpers (int64 tensors)
+    # the kernel's IntOps over int64 graph values (names)
     def i64(self, label: str, value: np.ndarray | int) -> str:
         return self.const(label, value, np.int64)
 
-    def trunc_div4096(self, x: str) -> str:
-        """``(x - fmod(x, 4096)) / 4096``: Lava's ``trunc0`` (round toward zero); the Div is
-        exact, so the result does not depend on how a runtime rounds integer division."""
-        d = self.i64("4096", fp.DECAY_UNITY)
-        exact = self.op("Sub", [x, self.op("Mod", [x, d], fmod=1)])
-        return self.op("Div", [exact, d])
+    def decay(self, x: str, keep: str) -> str:
+        """``trunc0(x * keep)`` as ``(p - fmod(p, 4096)) / 4096``: the Div is exact, so the
+        result does not depend on how a runtime rounds integer division."""
+        p = self.op("Mul", [x, keep])
+        d = self.i64(str(self.chip.decay_unity), self.chip.decay_unity)
+        return self.op("Div", [self.op("Sub", [p, self.op("Mod", [p, d], fmod=1)]), d])
 
-    def clip(self, x: str, lo: int, hi: int) -> str:
-        """``min(max(x, lo), hi)`` with Where (ONNX Runtime's int64 Clip, Min, Max and Sign
-        give wrong results for some values outside int32; its comparisons are right)."""
-        lo_c, hi_c = self.i64(str(lo), lo), self.i64(str(hi), hi)
-        x = self.op("Where", [self.op("Greater", [x, hi_c]), hi_c, x])
-        return self.op("Where", [self.op("Less", [x, lo_c]), lo_c, x])
+    def add(self, x: str, y: str) -> str:
+        return self.op("Add", [x, y])
+
+    def scale(self, x: str, exp: int) -> str:
+        """``x << exp``; for exp < 0 the floor ``(x - Mod(x, 2**k)) / 2**k`` (floor Mod)."""
+        if exp >= 0:
+            return self.op("Mul", [x, self.i64(f"2^{exp}", 1 << exp)])
+        d = self.i64(f"2^{-exp}", 1 << -exp)
+        return self.op("Div", [self.op("Sub", [x, self.op("Mod", [x, d], fmod=0)]), d])
 
     def wrap_int32(self, x: str) -> str:
         """Two's-complement wrap to int32: ``Mod(x + 2**31, 2**32) - 2**31`` (floor mod)."""
@@ -240,17 +237,51 @@ class _Graph:
 
     def wrap24(self, u: str) -> str:
         """Lava's single wrap: ``u > 2**23 -> u - 2**24``, then ``u <= -2**23 -> u + 2**24``."""
-        m, span = self.i64("2^23", fp.STATE_HALF), self.i64("2^24", 2 * fp.STATE_HALF)
+        half = self.chip.state_half
+        m, span = self.i64(f"2^{self.chip.state_bits - 1}", half), self.i64(
+            f"2^{self.chip.state_bits}", 2 * half)
         u = self.op("Where", [self.op("Greater", [u, m]), self.op("Sub", [u, span]), u])
-        neg_m = self.i64("-2^23", -fp.STATE_HALF)
+        neg_m = self.i64(f"-2^{self.chip.state_bits - 1}", -half)
         return self.op("Where", [self.op("LessOrEqual", [u, neg_m]),
                                  self.op("Add", [u, span]), u])
 
+    def saturate(self, v: str) -> str:
+        """Clip v to +-(2**23 - 1) with Where (ONNX Runtime's int64 Clip, Min, Max and Sign
+        give wrong results for some values outside int32; its comparisons are right)."""
+        hi = self.chip.state_max
+        lo_c, hi_c = self.i64(str(-hi), -hi), self.i64(str(hi), hi)
+        v = self.op("Where", [self.op("Greater", [v, hi_c]), hi_c, v])
+        return self.op("Where", [self.op("Less", [v, lo_c]), lo_c, v])
 
-def _projection_input(g: _Graph, p: Projection, index: int, flat_history: str) -> str | None:
+    def fire(self, v: str, vth_scaled: str) -> str:
+        return self.op("Greater", [v, vth_scaled])
+
+    def reset(self, spikes: str, v: str) -> str:
+        return self.op("Where", [spikes, self.i64("0", 0), v])
+
+
+@dataclass(frozen=True)
+class _GraphLIF:
+    """A population's :class:`LIFConstants` as int64 initializer names."""
+
+    keep_u: str
+    keep_v: str
+    bias: str
+    vth_scaled: str
+    emulate_int32: bool
+
+    @classmethod
+    def of(cls, g: _Graph, label: str, c: LIFConstants) -> _GraphLIF:
+        return cls(g.i64(f"{label}/keep_u", c.keep_u), g.i64(f"{label}/keep_v", c.keep_v),
+                   g.i64(f"{label}/bias", c.bias), g.i64(f"{label}/vth_scaled", c.vth_scaled),
+                   c.emulate_int32)
+
+
+def _projection_input(g: _Graph, p: Projection, index: int, flat_history: str,
+                      wrap: bool) -> str | None:
     """int64 (batch, n_dst) input that projection ``p`` delivers this step, or None."""
-    part_names = []
-    for k, group in enumerate(_groups(p)):
+    sums = []
+    for k, group in enumerate(_groups(p, wrap)):
         exact32 = int(np.abs(group.matrix).sum(axis=0).max()) < FLOAT32_EXACT
         dtype = np.float32 if exact32 else np.float64
         to = g.onnx.TensorProto.FLOAT if exact32 else g.onnx.TensorProto.DOUBLE
@@ -258,22 +289,8 @@ def _projection_input(g: _Graph, p: Projection, index: int, flat_history: str) -
         x = g.op("Gather", [flat_history, g.i64(f"{label}/index", group.index)], axis=1)
         acc = g.op("MatMul", [g.op("Cast", [x], to=to),
                               g.const(f"{label}/weights", group.matrix, dtype)])
-        if p.weight_exp:
-            acc = g.op("Mul", [acc, g.const(f"2^{p.weight_exp}/{dtype.__name__}",
-                                            2.0 ** p.weight_exp, dtype)])
-            if p.weight_exp < 0:
-                acc = g.op("Floor", [acc])
-        part_names.append(g.op("Cast", [acc], to=g.onnx.TensorProto.INT64))
-    return _sum(g, part_names)
-
-
-def _sum(g: _Graph, names: list[str]) -> str | None:
-    if not names:
-        return None
-    total = names[0]
-    for name in names[1:]:
-        total = g.op("Add", [total, name])
-    return total
+        sums.append(g.op("Cast", [acc], to=g.onnx.TensorProto.INT64))
+    return accumulate(g, sums, p.weight_exp, wrap)
 
 
 @dataclass(frozen=True)
@@ -296,31 +313,17 @@ def _step_nodes(g: _Graph, net: FixedPointNetwork, io: _StepIO) -> None:
     flat = {src: g.op("Reshape", [io.history_in[src], g.i64("shape/flat", [0, -1])])
             for src in depths}
     spikes: dict[str, str] = {INPUT: io.spikes_in}
-    for name, pop in net.populations.items():
-        label = f"pop/{name}"
-        parts = []
-        for i, p in enumerate(net.projections):
-            if p.dst == name:
-                part = _projection_input(g, p, i, flat[p.src])
-                if part is not None:
-                    parts.append(part)
-        a = _sum(g, parts)
-        keep_u = g.i64(f"{label}/keep_u", fp.DECAY_UNITY - (pop.param("du") + 1))
-        u = g.trunc_div4096(g.op("Mul", [io.u_in[name], keep_u]))
-        if a is not None:
-            u = g.op("Add", [u, g.op("Mul", [a, g.i64("64", 1 << fp.ACT_SHIFT)])])
-            if net.max_abs_input(name) > SAFE_INPUT:  # the reference's emulate_int32
-                u = g.wrap_int32(u)
-        u = g.wrap24(u)
-        keep_v = g.i64(f"{label}/keep_v", fp.DECAY_UNITY - pop.param("dv"))
-        v = g.trunc_div4096(g.op("Mul", [io.v_in[name], keep_v]))
-        bias = g.i64(f"{label}/bias", fp.effective_bias(pop.param("bias_mant"),
-                                                        pop.param("bias_exp")))
-        v = g.op("Add", [g.op("Add", [v, u]), bias])
-        v = g.clip(v, fp.V_MIN, fp.V_MAX)
-        vth = g.i64(f"{label}/vth_scaled", pop.param("vth") << fp.VTH_SHIFT)
-        s = g.op("Greater", [v, vth], out=io.spikes_out[name])
-        g.op("Where", [s, g.i64("0", 0), v], out=io.v_out[name])
+    for name, consts in net.lif_constants().items():
+        c = _GraphLIF.of(g, f"pop/{name}", consts)
+        parts = [_projection_input(g, p, i, flat[p.src], c.emulate_int32)
+                 for i, p in enumerate(net.projections) if p.dst == name]
+        parts = [a for a in parts if a is not None]
+        a = None
+        for part in parts:
+            a = part if a is None else g.add(a, part)
+        s, u, v = lif_step(g, c, a, io.u_in[name], io.v_in[name])
+        g.op("Identity", [s], out=io.spikes_out[name])
+        g.op("Identity", [v], out=io.v_out[name])
         g.op("Identity", [u], out=io.u_out[name])
         spikes[name] = s
     axis1 = g.i64("axes/1", [1])
@@ -384,7 +387,7 @@ def build_onnx_model(
 
     if kind == "step":
         io = io_for("")
-        g = _Graph(onnx, "step/", constants)
+        g = _Graph(onnx, "step/", constants, net.chip)
         _step_nodes(g, net, io)
         inputs = [info(io.spikes_in, tp.BOOL, ["batch", net.n_inputs]),
                   *state_infos(io.u_in, tp.INT64), *state_infos(io.v_in, tp.INT64),
@@ -395,7 +398,7 @@ def build_onnx_model(
                                   initializer=list(constants.values()))
     else:
         io = io_for("scan/")
-        body = _Graph(onnx, "scan/", constants)
+        body = _Graph(onnx, "scan/", constants, net.chip)
         _step_nodes(body, net, io)
         rec_u = {p: f"scan/u_rec/{p}" for p in pops}
         rec_v = {p: f"scan/v_rec/{p}" for p in pops}
@@ -411,7 +414,7 @@ def build_onnx_model(
              *history_infos(io.history_out), *state_infos(io.spikes_out, tp.BOOL),
              *state_infos(rec_u, tp.INT64), *state_infos(rec_v, tp.INT64)],
         )
-        g = _Graph(onnx, "init/", constants)
+        g = _Graph(onnx, "init/", constants, net.chip)
         batch = g.op("Shape", [INPUT_NAME], start=0, end=1)
         zeros: dict[tuple[int, ...], str] = {}
 

@@ -1,8 +1,10 @@
 """The reference fixed-point simulator: Lava's ``fixed_pt`` arithmetic, vectorised.
 
 It computes, bit for bit, what Lava 0.10's ``PyLifModelBitAcc`` with ``Sparse`` /
-``DelaySparse`` projections computes (see ``neurodeploy.network`` for the update
-equations), for a whole batch at once, and is tested against Lava itself.
+``DelaySparse`` projections computes, for a whole batch at once, and is tested against
+Lava itself. The arithmetic is the integer kernel's (``neurodeploy.kernel``: its step
+and projection accumulation, with the numpy realisation); this module adds the schedule
+and the float-exact products.
 
 How it is fast while exact:
 
@@ -19,10 +21,8 @@ How it is fast while exact:
   float64 (exact below 2**53). ``tests/test_reference.py`` checks this against integer
   arithmetic.
 - Neuron state is held in float64, which represents every value exactly (|u * 4096| <
-  2**37): ``trunc(u * (keep / 4096))`` is Lava's ``sign(p) * (|p| >> 12)`` because
-  scaling by a power of two is exact. Shifts by weight_exp are exact scalings too, the
-  floor right shift becomes ``floor(x * 2**weight_exp)``. Only inputs large enough to
-  overflow Lava's int32 arithmetic take an int64 path that emulates the wrap.
+  2**37), see ``neurodeploy.kernel.numpy_ops``. Only populations whose input can overflow
+  Lava's int32 arithmetic wrap to int32 (the kernel's ``emulate_int32``).
 - Spike history is kept for ``max_delay + 1`` steps plus one block, so working memory is
   proportional to batch x (max delay + 1 + block) x neurons, not to the number of steps;
   only what is recorded grows with the steps.
@@ -38,15 +38,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from neurodeploy import fixed_point as fp
+from neurodeploy.kernel import NumpyIntOps, accumulate, lif_step, slots_merge
 from neurodeploy.network import INPUT, FixedPointNetwork, Projection
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
 FLOAT32_EXACT = 1 << 24
-# With |a_in << 6| <= 2**24, Lava's single wrap keeps u in (-2**23, 2**23] and nothing
-# leaves int32. Beyond it u can drift out of 24 bits step after step until Lava's int32
-# arithmetic overflows, so such populations take the exact int64 path that emulates it.
-SAFE_INPUT = (2 * fp.STATE_HALF) >> fp.ACT_SHIFT  # 2**18
 
 
 @dataclass(frozen=True)
@@ -74,38 +70,10 @@ def _compile_projection(p: Projection) -> _CompiledProjection:
     w = p.weights.astype(np.int64)
     exact32 = int(np.abs(w).sum(axis=1).max()) < FLOAT32_EXACT
     dtype = np.float32 if exact32 else np.float64
-    slots = [_Slot(d, cols, m.astype(dtype)) for d, cols, m in p.delay_slots()]
+    slots = [_Slot(sl.delay, sl.cols, sl.weights.astype(dtype)) for sl in p.delay_slots()]
     axonal = np.asarray(p.delays, dtype=np.int64) if p.delay_kind == "axonal" else None
     return _CompiledProjection(p.src, p.dst, p.n_src, p.n_dst, p.weight_exp, tuple(slots),
                                w.astype(dtype), axonal)
-
-
-@dataclass(frozen=True)
-class _CompiledPopulation:
-    """Per-neuron constants as (size, 1) float64 columns (they broadcast over the batch)."""
-
-    size: int
-    keep_u: np.ndarray  # (4096 - (du + 1)) / 4096
-    keep_v: np.ndarray  # (4096 - dv) / 4096
-    bias: np.ndarray  # bias_mant << bias_exp (floor shift for negative exponents)
-    vth_scaled: np.ndarray  # vth << 6
-    emulate_int32: bool  # input large enough to overflow Lava's int32 arithmetic
-
-
-def _column(values: np.ndarray) -> np.ndarray:
-    return np.asarray(values, dtype=np.float64).reshape(-1, 1)
-
-
-def compile_population(pop, emulate_int32: bool) -> _CompiledPopulation:
-    """Constants of one LIFPopulation for :meth:`ReferencePlan._lif_step`."""
-    return _CompiledPopulation(
-        size=pop.size,
-        keep_u=_column(fp.DECAY_UNITY - (pop.param("du") + 1)) / fp.DECAY_UNITY,
-        keep_v=_column(fp.DECAY_UNITY - pop.param("dv")) / fp.DECAY_UNITY,
-        bias=_column(fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp"))),
-        vth_scaled=_column(pop.param("vth") << fp.VTH_SHIFT),
-        emulate_int32=emulate_int32,
-    )
 
 
 class ReferencePlan:
@@ -113,6 +81,7 @@ class ReferencePlan:
 
     def __init__(self, net: FixedPointNetwork, block_steps: int = 8) -> None:
         self.net = net
+        self.ops = NumpyIntOps(net.chip)
         self.block_steps = max(1, int(block_steps))
         self.history = net.max_delay + 1
         self.components = net.strongly_connected_order()
@@ -124,86 +93,41 @@ class ReferencePlan:
             tuple(comp): len(comp) > 1 or any(cp.src == comp[0] for cp in self.incoming[comp[0]])
             for comp in self.components
         }
-        self.pops = {
-            name: compile_population(
-                pop, net.max_abs_input(name) > SAFE_INPUT
-            )
-            for name, pop in net.populations.items()
-        }
+        self.pops = {name: self.ops.constants(c) for name, c in net.lif_constants().items()}
 
     # --------------------------------------------------------------- arithmetic
     def _projection_input(
         self, cp: _CompiledProjection, hist: np.ndarray, first: int, count: int, wrap: bool
-    ) -> np.ndarray:
+    ) -> np.ndarray | None:
         """Input delivered by ``cp`` at block-local steps first..first+count-1.
 
         ``hist`` is the source's spike history (history + block, n_src, batch) as 0/1
-        float32, where index ``history + i`` holds block step i. Returns
-        (count, n_dst, batch): float64, or int64 already wrapped to int32 when ``wrap``.
+        float32, where index ``history + i`` holds block step i. Returns float64 integers
+        (count, n_dst, batch) (int32-wrapped when ``wrap``), or None without slots.
         """
         batch = hist.shape[2]
-        if cp.weight_exp >= 0 and not wrap:
-            # A left shift distributes over the slots: sum them exactly in float first.
-            if cp.axonal_delays is not None:
-                rows = (self.history + first - 1 - cp.axonal_delays)[None, :] + np.arange(
-                    count)[:, None]
-                flat = hist.reshape(-1, batch)
-                x = np.take(flat, (rows * cp.n_src + np.arange(cp.n_src)).ravel(), axis=0)
-                acc = np.matmul(cp.matrix, x.reshape(count, cp.n_src, batch))
-            else:
-                acc = np.zeros((count, cp.n_dst, batch), dtype=cp.matrix.dtype)
-                for slot in cp.slots:
-                    start = self.history + first - 1 - slot.delay
-                    x = hist[start : start + count]
-                    if slot.cols is not None:
-                        x = np.take(x, slot.cols, axis=1)
-                    acc += np.matmul(slot.matrix, x)
-            return acc * float(1 << cp.weight_exp) if cp.weight_exp else acc.astype(np.float64)
-        # A floor right shift (or int32 wrapping) applies to each slot's own sum.
-        scale = 2.0 ** cp.weight_exp
-        total = np.zeros((count, cp.n_dst, batch), dtype=np.int64 if wrap else np.float64)
-        for slot in cp.slots:
+
+        def product(slot: _Slot) -> np.ndarray:
             start = self.history + first - 1 - slot.delay
             x = hist[start : start + count]
             if slot.cols is not None:
                 x = np.take(x, slot.cols, axis=1)
-            part = np.floor(np.matmul(slot.matrix, x) * scale)
-            total += fp.wrap_int32(part.astype(np.int64)) if wrap else part
-        if wrap:  # Lava's DelaySparse buffer and output channel are int32
-            total = fp.wrap_int32(total)
-        return total
+            return np.matmul(slot.matrix, x)
 
-    @staticmethod
-    def _lif_step(
-        pop: _CompiledPopulation, a_in: np.ndarray, u: np.ndarray, v: np.ndarray
-    ) -> np.ndarray:
-        """One Lava ``PyLifModelBitAcc`` step, in place on float64 u, v (size, batch).
-
-        ``a_in`` is the summed projection input (integers; int64 when int32 emulation
-        is on). Returns the spikes (size, batch) bool.
-        """
-        np.multiply(u, pop.keep_u, out=u)
-        np.trunc(u, out=u)  # trunc0(u * keep) / 4096, exactly
-        if pop.emulate_int32:
-            act = fp.wrap_int32(np.asarray(a_in, dtype=np.int64) << fp.ACT_SHIFT)
-            u[...] = fp.wrap_int32(u.astype(np.int64) + act)
+        if not slots_merge(cp.weight_exp, wrap):  # the shift applies to each slot's sum
+            sums = (product(slot).astype(np.float64) for slot in cp.slots)
+            return accumulate(self.ops, sums, cp.weight_exp, wrap)
+        if cp.axonal_delays is not None:  # all slots in one product: gather each delay
+            rows = (self.history + first - 1 - cp.axonal_delays)[None, :] + np.arange(
+                count)[:, None]
+            flat = hist.reshape(-1, batch)
+            x = np.take(flat, (rows * cp.n_src + np.arange(cp.n_src)).ravel(), axis=0)
+            acc = np.matmul(cp.matrix, x.reshape(count, cp.n_src, batch))
         else:
-            u += a_in * float(1 << fp.ACT_SHIFT)
-        over = u > fp.STATE_HALF
-        if over.any():
-            u[over] -= 2 * fp.STATE_HALF
-        under = u <= -fp.STATE_HALF
-        if under.any():
-            u[under] += 2 * fp.STATE_HALF
-        np.multiply(v, pop.keep_v, out=v)
-        np.trunc(v, out=v)
-        v += u
-        v += pop.bias
-        np.minimum(v, fp.V_MAX, out=v)
-        np.maximum(v, fp.V_MIN, out=v)
-        spikes = v > pop.vth_scaled
-        v[spikes] = 0
-        return spikes
+            acc = np.zeros((count, cp.n_dst, batch), dtype=cp.matrix.dtype)
+            for slot in cp.slots:
+                acc += product(slot)
+        return accumulate(self.ops, [acc.astype(np.float64)], cp.weight_exp, wrap)
 
     # ---------------------------------------------------------------------- run
     def run(
@@ -224,8 +148,8 @@ class ReferencePlan:
         out_s = {n: np.zeros((steps, net.size_of(n), batch), dtype=bool) for n in wanted}
         out_v = {n: np.zeros(out_s[n].shape) for n in wanted} if "v" in record else {}
         out_u = {n: np.zeros(out_s[n].shape) for n in wanted} if "u" in record else {}
-        state = {n: (np.zeros((p.size, batch)), np.zeros((p.size, batch)))
-                 for n, p in self.pops.items()}
+        state = {n: (np.zeros((net.size_of(n), batch)), np.zeros((net.size_of(n), batch)))
+                 for n in self.pops}
         hist = {
             n: np.zeros((hlen + block, net.size_of(n), batch), dtype=np.float32)
             for n in (INPUT, *net.populations)
@@ -251,29 +175,31 @@ class ReferencePlan:
         """Advance one strongly connected component through block steps t0..t0+count-1."""
         members = set(comp)
         hlen = self.history
-        external = {}
-        for name in comp:
-            pop = self.pops[name]
-            a = None
-            for cp in self.incoming[name]:
-                if cp.src not in members:
-                    part = self._projection_input(cp, hist[cp.src], 0, count, pop.emulate_int32)
-                    a = part if a is None else a + part
-            external[name] = a
+
+        def total(parts):
+            parts = [a for a in parts if a is not None]
+            return sum(parts[1:], parts[0]) if parts else None
+
+        external = {
+            name: total(self._projection_input(cp, hist[cp.src], 0, count,
+                                               self.pops[name].emulate_int32)
+                        for cp in self.incoming[name] if cp.src not in members)
+            for name in comp
+        }
         recurrent = self.recurrent[tuple(comp)]
         for i in range(count):
             for name in comp:
                 pop = self.pops[name]
-                a_in = 0.0 if external[name] is None else external[name][i]
+                a_in = None if external[name] is None else external[name][i]
                 if recurrent:
-                    for cp in self.incoming[name]:
-                        if cp.src in members:
-                            a_in = a_in + self._projection_input(
-                                cp, hist[cp.src], i, 1, pop.emulate_int32)[0]
-                if pop.emulate_int32:
-                    a_in = fp.wrap_int32(np.asarray(a_in, dtype=np.int64))
+                    a_in = total([a_in] + [
+                        part[0] for cp in self.incoming[name] if cp.src in members
+                        for part in [self._projection_input(cp, hist[cp.src], i, 1,
+                                                            pop.emulate_int32)]
+                        if part is not None])
                 u, v = state[name]
-                s = self._lif_step(pop, a_in, u, v)
+                s, u, v = lif_step(self.ops, pop, a_in, u, v)
+                state[name] = (u, v)
                 hist[name][hlen + i] = s
                 if name in out_s:
                     out_s[name][t0 + i] = s

@@ -1,6 +1,7 @@
 """The float model of a :class:`~neurodeploy.float_network.FloatNetwork`, in torch.
 
-Runs the update of ``neurodeploy.float_network`` step by step (any graph: delays,
+Runs the update of ``neurodeploy.float_network`` (the kernel's float step,
+``neurodeploy.kernel.float_step``) step by step (any graph: delays,
 recurrence, cycles between populations), in float64 by default. Every population at step
 t depends only on spikes of steps <= t - 1 (one step of latency per hop), so populations
 are independent within a step. Time convention: 0-based steps; an input spike at step t
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from neurodeploy.float_network import FloatNetwork, FloatProjection, dequantize
+from neurodeploy.kernel.float_step import float_lif_step, threshold
 from neurodeploy.network import INPUT, FixedPointNetwork
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
@@ -65,8 +67,10 @@ def simulate_torch_float(
             if p.bias is not None:
                 b = b + torch.tensor(p.bias, dtype=dtype)
         const[name] = b
-    params = {name: {k: torch.tensor(getattr(pop, k), dtype=dtype)
-                     for k in ("du", "dv", "vth", "bias")}
+    params = {name: {"alpha": 1.0 - torch.tensor(pop.du, dtype=dtype),
+                     "beta": 1.0 - torch.tensor(pop.dv, dtype=dtype),
+                     "vth": torch.tensor(pop.vth, dtype=dtype),
+                     "bias": torch.tensor(pop.bias, dtype=dtype)}
               for name, pop in net.populations.items()}
     state = {name: [torch.zeros((batch, pop.size), dtype=dtype) for _ in range(2)]
              for name, pop in net.populations.items()}
@@ -90,16 +94,12 @@ def simulate_torch_float(
                         delayed = h[idx.clamp(min=0), :, torch.arange(len(d))]  # (n_src, b)
                         a += (delayed.t() * valid) @ w.t()
                 prm = params[name]
-                u, v = state[name]
-                u = u * (1.0 - prm["du"]) + a
-                v = v * (1.0 - prm["dv"]) + u + prm["bias"]
-                if pop.spiking:
-                    s = v > prm["vth"]
-                    if pop.reset == "zero":
-                        v = torch.where(s, torch.zeros_like(v), v)
-                    else:
-                        v = torch.where(s, v - prm["vth"], v)
-                    hist[name][t] = s.to(dtype)
+                s, u, v = float_lif_step(a, *state[name], prm["alpha"], prm["beta"],
+                                         prm["bias"], prm["vth"],
+                                         spike=threshold if pop.spiking else None,
+                                         reset=pop.reset)
+                if s is not None:
+                    hist[name][t] = s
                 state[name] = [u, v]
                 if name in out_v:
                     out_v[name][t] = v

@@ -22,8 +22,13 @@ def _param(rng: np.random.Generator, size: int, choices, lo: int, hi: int):
     return rng.choice(choices, size=size).astype(np.int64)
 
 
-def random_network(seed: int, n_pops: int, recurrent: bool, max_delay: int) -> FixedPointNetwork:
-    """A random network: 1-4 populations, every weight format, delays, biases."""
+def random_network(seed: int, n_pops: int, recurrent: bool, max_delay: int,
+                   layered: bool = False) -> FixedPointNetwork:
+    """A random network: 1-4 populations, every weight format, delays, biases.
+
+    ``layered``: recurrence only onto the population itself (no cycles between
+    populations) and the last population as the one output, as QAT takes them.
+    """
     rng = np.random.default_rng(seed)
     n_inputs = int(rng.integers(1, 6))
     pops = {}
@@ -45,7 +50,8 @@ def random_network(seed: int, n_pops: int, recurrent: bool, max_delay: int) -> F
         if rng.random() < 0.3:
             sources.append("input")
         if recurrent and rng.random() < 0.6:
-            sources.append(names[int(rng.integers(k, n_pops))])  # self or a later population
+            later = dst if layered else names[int(rng.integers(k, n_pops))]
+            sources.append(later)  # self or a later population
         for src in sources:
             n_src = n_inputs if src == "input" else pops[src].size
             shape = (pops[dst].size, n_src)
@@ -67,7 +73,8 @@ def random_network(seed: int, n_pops: int, recurrent: bool, max_delay: int) -> F
                 src=src, dst=dst, weights=weights, weight_exp=int(rng.integers(-8, 8)),
                 delays=delays, num_weight_bits=nbits, sign_mode=sign_mode,
             ))
-    return FixedPointNetwork(n_inputs, pops, projections)
+    return FixedPointNetwork(n_inputs, pops, projections,
+                             outputs=[names[-1]] if layered else None)
 
 
 def random_spikes(seed: int, net: FixedPointNetwork, batch: int, steps: int) -> np.ndarray:
@@ -77,15 +84,16 @@ def random_spikes(seed: int, net: FixedPointNetwork, batch: int, steps: int) -> 
 
 
 @st.composite
-def network_cases(draw, max_pops: int = 4, max_steps: int = 40):
-    """(network, spikes) with hypothesis choosing the structure and seed."""
+def network_cases(draw, max_pops: int = 4, max_steps: int = 40, layered: bool = False):
+    """(network, spikes) with hypothesis choosing the structure and seed (``layered``: see
+    :func:`random_network`)."""
     seed = draw(st.integers(0, 2**32 - 1))
     n_pops = draw(st.integers(1, max_pops))
     recurrent = draw(st.booleans())
     max_delay = draw(st.sampled_from([0, 3, 10, fp.DELAY_MAX]))
     steps = draw(st.integers(5, max_steps))
     batch = draw(st.integers(1, 3))
-    net = random_network(seed, n_pops, recurrent, max_delay)
+    net = random_network(seed, n_pops, recurrent, max_delay, layered)
     return net, random_spikes(seed, net, batch, steps)
 
 

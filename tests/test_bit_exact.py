@@ -1,6 +1,7 @@
-"""Every fixed-point backend == the reference simulator: spikes, u and v at every step.
+"""Every fixed-point backend == the reference simulator == Lava: spikes, u and v at every step.
 
-Backends: torch-int (torch integer emulation) and lava (Lava 0.10 fixed_pt, the spec).
+Backends: torch-int (torch integer emulation), onnx (ONNX Runtime), QAT's forward pass
+(the straight-through realisation of the kernel) and lava (Lava 0.10 fixed_pt, the spec).
 Random networks come from hypothesis (tests/netgen.py: 1-4 populations, feed-forward and
 recurrent, every sign mode, odd weights, num_weight_bits < 8, weight_exp -8..7,
 per-synapse and axonal delays up to 62, per-neuron parameters, biases with both signs of
@@ -13,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 
 from neurodeploy import simulate
+from neurodeploy.quantize.qat import QATNetwork
 from neurodeploy.targets.reference import ReferencePlan
 
 from compare import RECORD, assert_same_traces
@@ -23,8 +25,16 @@ from netgen import (
     wrap_and_saturate_case,
 )
 
-BACKENDS = [pytest.param("torch-int", id="torch-int"),
+BACKENDS = [pytest.param("torch-int", id="torch-int"), pytest.param("onnx", id="onnx"),
             pytest.param("lava", marks=pytest.mark.lava, id="lava")]
+
+
+def qat_forward(net, x, fused):
+    """QAT's forward pass as traces: its exact integers (readout and scales do not matter);
+    ``fused``: populations without recurrence in one scan, else the per-step graph."""
+    qnet = QATNetwork(net, readout="count", scales=dict.fromkeys(net.populations, 1.0))
+    qnet.fused = fused
+    return qnet.simulate(x)
 
 
 def assert_identical(net, x, target, **options):
@@ -40,6 +50,23 @@ def assert_identical(net, x, target, **options):
 def test_random_networks_bit_exact(target, case):
     net, x = case
     assert_identical(net, x, target)
+
+
+@pytest.mark.lava
+@settings(max_examples=15)
+@given(case=network_cases(max_steps=60, layered=True))
+def test_every_integer_backend_equals_lava_on_the_same_random_networks(case):
+    """Layered networks (self-recurrence, one output) so that QAT takes them too: the
+    reference, torch-int, ONNX and QAT's forward pass (fused scan and per-step graph)
+    against one Lava run."""
+    net, x = case
+    lava = simulate(net, x, target="lava", record=RECORD)
+    runs = {t: simulate(net, x, target=t, record=RECORD)
+            for t in ("reference", "torch-int", "onnx")}
+    runs["qat"] = qat_forward(net, x, fused=True)
+    runs["qat-per-step"] = qat_forward(net, x, fused=False)
+    for name, got in runs.items():
+        assert_same_traces(lava, got, net.populations, expected_name="lava", got_name=name)
 
 
 @pytest.mark.parametrize("target", BACKENDS)

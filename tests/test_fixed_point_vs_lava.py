@@ -1,4 +1,4 @@
-"""The shared integer helpers and the reference neuron step, checked against Lava's code.
+"""The shared integer helpers and the kernel's neuron step, checked against Lava's code.
 
 These call Lava's own functions in-process (weight utilities, PyLifModelBitAcc's
 arithmetic) on random and extreme values; whole networks are compared in
@@ -6,6 +6,7 @@ test_lava_equivalence.py.
 """
 
 import numpy as np
+import torch
 from hypothesis import given
 from hypothesis import strategies as st
 from lava.proc.lif.models import PyLifModelBitAcc
@@ -13,7 +14,9 @@ from lava.utils.weightutils import SignMode, clip_weights, determine_sign_mode, 
 
 from neurodeploy import LIFPopulation
 from neurodeploy import fixed_point as fp
-from neurodeploy.targets.reference import ReferencePlan, compile_population
+from neurodeploy.kernel import LIFConstants, NumpyIntOps, lif_step
+from neurodeploy.kernel.numpy_ops import wrap_int32
+from neurodeploy.kernel.torch_ops import TorchIntOps, TorchLIF
 
 weights = st.lists(st.integers(-400, 400), min_size=1, max_size=30).map(np.array)
 
@@ -32,7 +35,10 @@ def test_sign_mode_inference_equals_lava(w):
 
 @given(st.lists(st.integers(-2**40, 2**40), min_size=1, max_size=20).map(np.array))
 def test_int32_wrap_equals_numpy_int32_overflow(x):
-    assert (fp.wrap_int32(x) == x.astype(np.int32)).all()
+    assert (wrap_int32(x) == x.astype(np.int32)).all()
+    assert (wrap_int32(x.astype(np.float64)) == x.astype(np.int32)).all()
+    assert (TorchIntOps().wrap_int32(torch.as_tensor(x, dtype=torch.float64)).numpy()
+            == x.astype(np.int32)).all()
 
 
 state = st.integers(-(2**23) + 1, 2**23)
@@ -59,25 +65,35 @@ def test_reference_neuron_step_equals_lava_pylifmodelbitacc(u, v, a, du, dv, vth
     lava.bias_exp = np.full(n_neurons, bias_exp, dtype=np.int16)
     lava.scale_bias()
     lava.scale_threshold()
-    params = dict(du=du, dv=dv, vth=vth, bias_mant=bias_mant, bias_exp=bias_exp)
-    emulating = compile_population(LIFPopulation(n_neurons, **params), emulate_int32=True)
-    plain = compile_population(LIFPopulation(n_neurons, **params), emulate_int32=False)
-    ru = lava.u.astype(np.float64)[:, None]  # (neurons, batch of 1)
-    rv = lava.v.astype(np.float64)[:, None]
-    fu, fv = ru.copy(), rv.copy()
-    a_in = fp.wrap_int32(np.array(a, dtype=np.int64))  # what an int32 channel delivers
-    small = np.abs(a_in).max() <= 2**18  # u stays in 24 bits: the float path applies
+    pop = LIFPopulation(n_neurons, du=du, dv=dv, vth=vth, bias_mant=bias_mant,
+                        bias_exp=bias_exp)
+    a_in = wrap_int32(np.array(a, dtype=np.int64))  # what an int32 channel delivers
+    small = np.abs(a_in).max() <= 2**18  # u stays in 24 bits: no int32 emulation needed
+    np_ops, torch_ops = NumpyIntOps(), TorchIntOps()
+    emulations = (True, False) if small else (True,)
+    # every realisation of the kernel step, with and without the int32 emulation
+    states = {}
+    for emulate in emulations:
+        c = LIFConstants.of(pop, emulate)
+        states["numpy", emulate] = (np_ops, np_ops.constants(c),
+                                    lava.u.astype(np.float64)[:, None],  # (neurons, batch 1)
+                                    lava.v.astype(np.float64)[:, None])
+        states["torch", emulate] = (torch_ops, TorchLIF.of(c),
+                                    torch.as_tensor(lava.u, dtype=torch.float64)[None],
+                                    torch.as_tensor(lava.v, dtype=torch.float64)[None])
     for _ in range(steps):
         lava.subthr_dynamics(a_in.astype(np.int32))
         lava_spikes = lava.spiking_activation()
         lava.reset_voltage(lava_spikes)
-        spikes = ReferencePlan._lif_step(emulating, a_in[:, None], ru, rv)
-        assert (spikes[:, 0] == lava_spikes).all()
-        assert (ru[:, 0] == lava.u).all()
-        assert (rv[:, 0] == lava.v).all()
-        if small:
-            ReferencePlan._lif_step(plain, a_in[:, None].astype(np.float64), fu, fv)
-            assert (fu == ru).all() and (fv == rv).all()
+        for key, (ops, c, u, v) in states.items():
+            x = a_in.astype(np.float64)
+            x = x[:, None] if key[0] == "numpy" else torch.as_tensor(x)[None]
+            s, u, v = lif_step(ops, c, x, u, v)
+            states[key] = (ops, c, u, v)
+            got = [np.asarray(t).reshape(-1) for t in (s, u, v)]
+            assert (got[0].astype(bool) == lava_spikes.astype(bool)).all(), key
+            assert (got[1] == lava.u).all(), key
+            assert (got[2] == lava.v).all(), key
 
 
 @given(st.lists(st.integers(-4096, 4095), min_size=1, max_size=10),

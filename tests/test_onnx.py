@@ -17,6 +17,7 @@ from hypothesis import given, settings
 from onnx.reference import ReferenceEvaluator
 
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
+from neurodeploy.chip import LOIHI2
 from neurodeploy.errors import InputError, TargetUnavailableError
 from neurodeploy.targets.onnx import (
     OPSET,
@@ -184,13 +185,15 @@ def test_onnx_reference_evaluator_gives_the_same_integers(case):
 
 
 def test_integer_helpers_are_exact_beyond_int32():
-    """trunc0, saturation and the int32 / 24-bit wraps on int64 values up to 2**45 (ORT's
-    int64 Clip/Min/Max/Sign are wrong for some of these; the graphs must not depend on it)."""
+    """The kernel operations of the ONNX realisation (trunc0, the floor shift, saturation and
+    the int32 / 24-bit wraps) on int64 values up to 2**45 (ORT's int64 Clip/Min/Max/Sign are
+    wrong for some of these; the graphs must not depend on it)."""
     helper, tp = onnx.helper, onnx.TensorProto
     constants = {}
-    g = _Graph(onnx, "t/", constants)
-    outs = {"trunc": g.trunc_div4096("x"), "clip": g.clip("x", -(2**23 - 1), 2**23 - 1),
-            "wrap32": g.wrap_int32("x"), "wrap24": g.wrap24("x")}
+    g = _Graph(onnx, "t/", constants, LOIHI2)
+    outs = {"trunc": g.decay("x", g.i64("one", 1)), "clip": g.saturate("x"),
+            "wrap32": g.wrap_int32("x"), "wrap24": g.wrap24("x"), "floor3": g.scale("x", -3),
+            "shl2": g.scale("x", 2)}
     graph = helper.make_graph(
         g.nodes, "t", [helper.make_tensor_value_info("x", tp.INT64, ["n"])],
         [helper.make_tensor_value_info(v, tp.INT64, ["n"]) for v in outs.values()],
@@ -208,6 +211,8 @@ def test_integer_helpers_are_exact_beyond_int32():
     np.testing.assert_array_equal(got["trunc"], np.sign(x) * (np.abs(x) >> 12))
     np.testing.assert_array_equal(got["clip"], np.clip(x, -(2**23 - 1), 2**23 - 1))
     np.testing.assert_array_equal(got["wrap32"], ((x + 2**31) & 0xFFFFFFFF) - 2**31)
+    np.testing.assert_array_equal(got["floor3"], x >> 3)
+    np.testing.assert_array_equal(got["shl2"], x * 4)
     wrapped = np.where(x > 2**23, x - 2**24, x)
     np.testing.assert_array_equal(got["wrap24"],
                                   np.where(wrapped <= -(2**23), wrapped + 2**24, wrapped))

@@ -11,12 +11,9 @@ import torch
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
 from neurodeploy.conformance import load_recording, nir_paper_single_lif_network
 from neurodeploy.errors import InputError, TargetUnavailableError
-from neurodeploy.targets.torch_int import (
-    IntLIFParams,
-    int_lif_step,
-    simulate_torch_int,
-    wrap_int32,
-)
+from neurodeploy.kernel import LIFConstants, lif_step
+from neurodeploy.kernel.torch_ops import TorchIntOps, TorchLIF, wrap_int32
+from neurodeploy.targets.torch_int import simulate_torch_int
 
 from compare import RECORD, assert_same_traces
 
@@ -59,12 +56,15 @@ def test_registry_and_api():
 
 
 def test_functional_step_matches_the_documented_formula():
-    """int_lif_step alone: hidden +1 on du, truncation toward zero, unshifted bias."""
-    params = IntLIFParams(du=torch.tensor([0.0, 4095.0]), dv=torch.tensor([1.0, 0.0]),
-                          vth=torch.tensor([0.0, 131071.0]), bias=torch.tensor([-3.0, 64.0]))
+    """The kernel's step on torch alone: hidden +1 on du, truncation toward zero, unshifted
+    bias."""
+    pop = LIFPopulation(2, du=[0, 4095], dv=[1, 0], vth=[0, 131071], bias_mant=[-3, 1],
+                        bias_exp=[0, 6])
+    params = TorchLIF.of(LIFConstants.of(pop, emulate_int32=False))
     u = torch.tensor([[-4097.0, 5.0]], dtype=torch.float64)
     v = torch.tensor([[-4097.0, 100.0]], dtype=torch.float64)
-    s, u2, v2 = int_lif_step(torch.tensor([[1.0, 0.0]], dtype=torch.float64), u, v, params)
+    s, u2, v2 = lif_step(TorchIntOps(), params, torch.tensor([[1.0, 0.0]], dtype=torch.float64),
+                         u, v)
     # u: trunc(-4097 * 4095 / 4096) = -4095, + 64; du = 4095 keeps nothing
     assert u2.tolist() == [[-4095.0 + 64, 0.0]]
     # v: trunc(-4097 * 4095 / 4096) = -4095, + u - 3 -> -4034 (no spike); 100 + 0 + 64
