@@ -3,7 +3,8 @@
 A :class:`FloatNetwork` is what a trained torch model or a NIR graph from another tool
 is before quantization: CUBA LIF populations joined by float projections, with integer
 delays in steps and a declared time step ``dt``. Per step t (0-based), for every
-population, in this order (Loihi 2's float model, ``shared/docs/loihi2-fixed-point.md``)::
+population, in this order (Loihi 2's float model, ``docs/loihi2-fixed-point.md``; the step
+is ``neurodeploy.kernel.float_step``)::
 
     a[t] = sum over projections p into the population:
                W_p (masked per delay) @ s_src(t - 1 - delay) + b_p      # one step per hop
@@ -203,12 +204,15 @@ def dequantize(net: FixedPointNetwork, dt: float | None = None) -> FloatNetwork:
     2**bias_exp, W = W_int * 2**weight_exp * 64: the same update without integer
     truncation, wrapping or saturation (what Lava's ``floating_pt`` models compute).
     """
+    chip = net.chip
+    unity = float(chip.decay_unity)
     pops = {}
     for name, pop in net.populations.items():
         pops[name] = FloatPopulation(
-            pop.size, du=(pop.param("du") + 1) / 4096.0, dv=pop.param("dv") / 4096.0,
-            vth=pop.param("vth") * 64.0,
+            pop.size, du=(pop.param("du") + 1) / unity, dv=pop.param("dv") / unity,
+            vth=pop.param("vth") * float(1 << chip.vth_shift),
             bias=fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp")).astype(float))
-    projs = [FloatProjection(p.src, p.dst, np.asarray(p.weights) * 2.0**p.weight_exp * 64.0,
+    act = float(1 << chip.act_shift)
+    projs = [FloatProjection(p.src, p.dst, np.asarray(p.weights) * 2.0**p.weight_exp * act,
                              delays=p.delays, name=p.name) for p in net.projections]
     return FloatNetwork(net.n_inputs, pops, projs, outputs=list(net.outputs), dt=dt)

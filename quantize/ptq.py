@@ -1,7 +1,7 @@
 """Post-training quantization: a trained float model -> a :class:`FixedPointNetwork`.
 
 The float model (``neurodeploy.models``) and the integer network share the dynamics of
-``shared/docs/loihi2-fixed-point.md``; per population a scale S (integer LSBs of v per
+``docs/loihi2-fixed-point.md``; per population a scale S (integer LSBs of v per
 float unit) maps one onto the other::
 
     W_int * 2**weight_exp * 64 = W_f * S      (per projection: weight_exp, 8-bit W_int)
