@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import torch
 
+from neurodeploy.models.neurons import DU_MAX, DU_MIN, DV_MAX, DV_MIN
 from neurodeploy.models.surrogates import SpikeFn, escape_probability, surrogate_derivative_
 
 
@@ -140,8 +141,6 @@ def lif_scan(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Spikes and v (after reset), each (steps, batch, neurons), for the arriving input
     ``current`` (steps, batch, neurons); du, dv are clamped to their Loihi ranges."""
-    from neurodeploy.models.neurons import DU_MAX, DU_MIN, DV_MAX, DV_MIN
-
     alpha = 1.0 - du.clamp(DU_MIN, DU_MAX)
     beta = 1.0 - dv.clamp(DV_MIN, DV_MAX)
     return _LIFScan.apply(current, rec, alpha, beta, bias, vth, spike_fn.kind, spike_fn.beta,

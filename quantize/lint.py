@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from rich.table import Table
+from rich.text import Text
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.chip import LOIHI2, ChipFormat
@@ -566,14 +568,10 @@ def lint_file(path: str | os.PathLike[str], fmt: ChipFormat = LOIHI2) -> LintRep
 
 
 def _cell(value: Any) -> Any:
-    from rich.text import Text
-
     return Text("" if value is None else str(value))
 
 
 def _violation_table(title: str, items: list[Violation], style: str) -> Any:
-    from rich.table import Table
-
     table = Table(title=title, title_style=style, show_lines=False)
     for column in ("where", "field", "index", "value", "count", "limit"):
         table.add_column(column)
@@ -585,9 +583,6 @@ def _violation_table(title: str, items: list[Violation], style: str) -> Any:
 
 def render(report: LintReport, console: Any) -> None:
     """Print ``report`` on a rich ``Console``: violations, warnings, then the estimates."""
-    from rich.table import Table
-    from rich.text import Text
-
     if report.violations:
         console.print(_violation_table(f"{len(report.violations)} violation(s)",
                                        report.violations, "bold red"))
