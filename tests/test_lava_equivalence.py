@@ -38,7 +38,7 @@ def test_bias_driven_populations_not_connected_to_the_input():
 
 
 def test_lava_float_runs_the_documented_float_equivalent():
-    """lava-float == the float model of shared/docs/loihi2-fixed-point.md at scale S = 64:
+    """lava-float == the float model of docs/loihi2-fixed-point.md at scale S = 64:
     du_f = (du + 1)/4096, dv_f = dv/4096, W_f = W * 2**weight_exp, vth_f = vth,
     b_f = bias / 64; u and v come back multiplied by 64. Computed here step by step."""
     pops = {"h": LIFPopulation(2, du=[300, 4095], dv=[200, 50], vth=[9, 4], bias_mant=-5,

@@ -1,5 +1,5 @@
 """The reference simulator, specified by small networks whose integers follow by hand
-from the rules in shared/docs/loihi2-fixed-point.md (0-based steps, one step per hop)."""
+from the rules in docs/loihi2-fixed-point.md (0-based steps, one step per hop)."""
 
 import numpy as np
 import pytest

@@ -12,18 +12,15 @@ import torch
 from scipy.integrate import solve_ivp
 
 from neurodeploy.errors import InputError
-from neurodeploy.models.timing import (
+from neurodeploy.models.exact import (
     TTFSConfig,
     TTFSNetwork,
     check_dt,
     classify_first_spike,
-    deploy_ttfs,
     encode_steps,
     first_spike_steps,
     first_spike_times,
     load_ttfs,
-    output_first_steps,
-    run_dt_study,
     steps_to_times,
     time_loss,
     time_to_step,
@@ -31,9 +28,11 @@ from neurodeploy.models.timing import (
     train_ttfs_digits,
     weight_sum_penalty,
 )
-from neurodeploy.models.timing.deploy import simulation_steps
-from neurodeploy.models.timing.encoding import intensity_to_time
+from neurodeploy.models.exact.discrete_ttfs import simulation_steps
+from neurodeploy.models.exact.encoding import intensity_to_time
+from neurodeploy.quantize.exact import deploy_ttfs
 from neurodeploy.simulate import simulate
+from neurodeploy.study.dt import output_first_steps, run_dt_study
 from neurodeploy.targets.torch_float import simulate_torch_float
 
 

@@ -13,18 +13,16 @@ import torch
 from scipy.integrate import quad, solve_ivp
 
 from neurodeploy.errors import InputError
-from neurodeploy.models.timing.deploy_multispike import (
+from neurodeploy.models.exact.discrete_multispike import (
     bias_per_step,
     check_dt,
-    deploy_multispike,
     resample_spikes,
     sample_steps,
     spike_step_lists,
     timing_error,
     to_float_network,
 )
-from neurodeploy.models.timing.dt_study import run_dt_study
-from neurodeploy.models.timing.multispike import (
+from neurodeploy.models.exact.multispike import (
     Kernel,
     MultiSpikeConfig,
     MultiSpikeNetwork,
@@ -34,8 +32,10 @@ from neurodeploy.models.timing.multispike import (
     spikes_to_events,
     to_events,
 )
-from neurodeploy.models.timing.multispike_training import load_multispike, train_multispike
+from neurodeploy.models.exact.multispike_training import load_multispike, train_multispike
+from neurodeploy.quantize.exact import deploy_multispike
 from neurodeploy.simulate import simulate
+from neurodeploy.study.dt import run_dt_study
 from neurodeploy.targets.torch_float import simulate_torch_float
 from neurodeploy.verify.pipeline import verify
 
@@ -304,7 +304,7 @@ def test_two_hidden_layers_deploy_as_a_chain_with_the_sampling_gain_and_no_delay
 
 
 def test_a_neuron_fires_many_times_between_two_inputs_and_a_runaway_is_an_error(monkeypatch):
-    import neurodeploy.models.timing.multispike as ms
+    import neurodeploy.models.exact.multispike as ms
     from neurodeploy.errors import SimulationError
 
     t, src = np.array([[0.0]]), np.zeros((1, 1), dtype=int)
