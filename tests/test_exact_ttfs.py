@@ -34,6 +34,7 @@ from neurodeploy.quantize.exact import deploy_ttfs
 from neurodeploy.simulate import simulate
 from neurodeploy.study.dt import output_first_steps, run_dt_study
 from neurodeploy.targets.torch_float import simulate_torch_float
+from neurodeploy.verify.pipeline import verify
 
 
 def ode_first_spike(t_in: np.ndarray, w: np.ndarray, theta: float, t_max: float = 40.0) -> float:
@@ -365,8 +366,6 @@ def test_dt_study_writes_its_table_plot_and_recommendation(trained):
     assert (out / "study" / "dt_study.png").read_bytes()[:4] == b"\x89PNG"
     # deployed/ is what `neurodeploy verify` reads: with the first-spike readout, the
     # reference's accuracy on its test data is the study's deployed accuracy
-    from neurodeploy.verify.pipeline import verify
-
     deployed = out / "study" / "deployed"
     check = verify(str(deployed), ["torch-float", "reference"], data=str(deployed / "test.npz"))
     chosen = next(r for r in result.rows if r["dt"] == (result.recommended_dt or 0.1))
