@@ -18,6 +18,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F  # noqa: N812
 
+from neurodeploy.errors import InputError
 from neurodeploy.fixed_point import DELAY_MAX
 
 
@@ -69,8 +70,6 @@ def synaptic_current(
 
 def check_max_delay(max_delay: int) -> int:
     """Validate a maximum delay against the Loihi 2 limit."""
-    from neurodeploy.errors import InputError
-
     if not isinstance(max_delay, int) or not 0 <= max_delay <= DELAY_MAX:
         raise InputError(f"max_delay = {max_delay} is out of range; allowed 0..{DELAY_MAX} steps")
     return max_delay

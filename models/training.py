@@ -23,10 +23,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from neurodeploy.errors import InputError
+from neurodeploy.models.datasets import describe, load_dataset, make_task, split
 from neurodeploy.models.network import NetworkConfig, SpikingNetwork
 from neurodeploy.network_io import atomic_output, atomic_write_text
 
@@ -97,8 +99,6 @@ class TrainConfig:
 
 def load_dataset_for(config: TrainConfig):
     """The dataset a config names: a file, or a generated task (seeded by config.seed)."""
-    from neurodeploy.models.datasets import load_dataset, make_task
-
     if config.data is not None:
         return load_dataset(config.data)
     return make_task(config.task, seed=config.seed, preset=config.preset, **config.task_params)
@@ -186,8 +186,6 @@ def _train_phase(model, config, train, val, epochs, phase, history, progress, lr
 def train(config: TrainConfig, out_dir: str | os.PathLike[str],
           console: Console | None = None) -> dict:
     """Train per ``config`` and write the run directory ``out_dir``; returns the metrics."""
-    from neurodeploy.models.datasets import describe, split
-
     console = console or Console()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -250,12 +248,8 @@ def _json_default(obj: object) -> object:
 
 def plot_learning_curve(history: list[dict], path: Path) -> None:
     """Loss and accuracy per epoch (train and validation), both phases, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_loss, ax_acc) = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig = Figure(figsize=(9, 3.5))
+    ax_loss, ax_acc = fig.subplots(1, 2)
     x = np.arange(len(history))
     for key, ax in (("loss", ax_loss), ("acc", ax_acc)):
         ax.plot(x, [h[f"train_{key}"] for h in history], label="train")
@@ -270,7 +264,6 @@ def plot_learning_curve(history: list[dict], path: Path) -> None:
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=100)
-    plt.close(fig)
 
 
 def read_run_files(run_dir: str | os.PathLike[str], kind: str = "training run",

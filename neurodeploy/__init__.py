@@ -2,6 +2,13 @@
 
 Time convention everywhere: steps are 0-based; a spike at step t reaches a population
 behind one projection at step t + 1 + delay (one step of latency per hop).
+
+This package holds the core: the integer IR (:mod:`.network`, :mod:`.fixed_point`), its
+float counterpart (:mod:`.float_network`), files (:mod:`.network_io`), traces and
+readouts; :func:`simulate` dispatches to the backends of ``neurodeploy.targets``. The core
+modules import only each other; the root and :mod:`.simulate` also import targets. The
+subpackages ``exchange`` (NIR), ``verify``, ``study`` and the CLI sit above ``models``,
+``quantize`` and ``targets``; ``tests/test_layering.py`` checks the layering.
 """
 
 from neurodeploy.errors import (

@@ -505,7 +505,7 @@ def study_dt(
 
     Example: [bold]neurodeploy study dt out/ttfs-digits/model --out dt-study[/bold]
     """
-    from neurodeploy.models.timing import render_dt_study, run_dt_study
+    from neurodeploy.study.dt import render_dt_study, run_dt_study
 
     try:
         steps = None if dts is None else [float(t) for t in dts.split(",") if t.strip()]

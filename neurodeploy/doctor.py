@@ -5,6 +5,9 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+from neurodeploy.targets import TARGETS
+from neurodeploy.targets.lava import loihi_extension_available
+
 PACKAGES = ("neurodeploy", "numpy", "torch", "lava-nc", "nir", "onnx", "onnxruntime", "h5py")
 
 
@@ -18,9 +21,6 @@ def package_version(name: str) -> str | None:
 
 def environment_report() -> dict:
     """Versions (Python and packages), target availability and the Loihi 2 extension."""
-    from neurodeploy.targets import TARGETS
-    from neurodeploy.targets.lava import loihi_extension_available
-
     versions = {"python": platform.python_version()}
     versions.update({name: package_version(name) for name in PACKAGES})
     return {

@@ -14,6 +14,7 @@ import numpy as np
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.network import FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy.targets.reference import simulate_reference
 
 
 def poisson_spikes(
@@ -43,8 +44,6 @@ def layered_network(
     value that brings its mean firing rate closest to ``target_rate`` (spikes per neuron
     per step) on ``input_rate`` Poisson input, measured with the reference simulator.
     """
-    from neurodeploy.targets.reference import simulate_reference
-
     if delays not in ("none", "axonal", "synaptic"):
         raise ValueError(f"delays = {delays!r}; allowed: none, axonal, synaptic")
     rng = np.random.default_rng(seed)

@@ -6,7 +6,7 @@ first step any input can reach the output: one step per projection). These match
 :class:`neurodeploy.models.network.SpikingNetwork`'s readouts, so a float model and its
 fixed-point deployment are scored the same way (v in each backend's own units: the
 decision is scale-free). ``first_spike`` (time-to-first-spike networks,
-``neurodeploy.models.timing``): logits = minus each output neuron's first spike step,
+``neurodeploy.models.exact``): logits = minus each output neuron's first spike step,
 ``-inf`` for a neuron that never spikes, so the earliest neuron wins and ties go to the
 lowest index; a sample with no output spike at all is always wrong (:func:`accuracy`).
 """

@@ -8,6 +8,7 @@ import numpy as np
 
 from neurodeploy.float_network import FloatNetwork
 from neurodeploy.network import FixedPointNetwork
+from neurodeploy.targets import get_target
 from neurodeploy.traces import Traces
 
 
@@ -29,6 +30,4 @@ def simulate(
     "torch-float", "lava", "lava-float", "loihi2"); ``options`` go to the target (e.g.
     ``timeout_s`` for Lava). "torch-float" also takes a :class:`FloatNetwork`.
     """
-    from neurodeploy.targets import get_target
-
     return get_target(target)(net, spikes, record=record, populations=populations, **options)

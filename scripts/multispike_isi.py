@@ -6,7 +6,7 @@ Continuous time (seconds): the ISI task's input spikes (5 ms steps) at t = step 
 often as its membrane crosses threshold) read out by 2 non-spiking neurons (mean membrane
 over the 1 s sample plus bias). Forward pass event-driven with exact crossing times,
 gradients exact by implicit differentiation at the crossings
-(``neurodeploy.models.timing.multispike``). Data: ``make_task("isi", n_samples=1000,
+(``neurodeploy.models.exact.multispike``). Data: ``make_task("isi", n_samples=1000,
 seed=seed)`` split 80/10/10; the script also scores the model on 1,000 fresh samples
 (``seed + 100``). The run is saved to ``<out>/model`` and the dt study to
 ``<out>/dt-study`` (``dt_study.json``, ``dt_study.png``).
@@ -25,9 +25,9 @@ from pathlib import Path
 from rich.console import Console
 
 from neurodeploy.models.datasets import make_task
-from neurodeploy.models.timing import render_dt_study, run_dt_study
-from neurodeploy.models.timing.multispike_training import accuracy, train_multispike
+from neurodeploy.models.exact.multispike_training import accuracy, train_multispike
 from neurodeploy.network_io import atomic_write_text
+from neurodeploy.study.dt import render_dt_study, run_dt_study
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,7 +5,7 @@ costs.
 Continuous time (tau_syn units): every pixel spikes once, at t = window * (1 - p / 16)
 (default window 2 tau_syn), plus a reference spike at t = 0; a 65 -> 100 -> 10 network of
 non-leaky IF neurons with exponential synaptic current is trained with exact gradients
-(``neurodeploy.models.timing``). Split: stratified 80/20 (1437 train / 360 test) with
+(``neurodeploy.models.exact``). Split: stratified 80/20 (1437 train / 360 test) with
 ``random_state = seed``. The run is saved to ``<out>/model`` (``model.pt``: state dict for
 ``torch.load(..., weights_only=True)``; ``config.json``; ``metrics.json``) and the dt study
 to ``<out>/dt-study`` (``dt_study.json``, ``dt_study.png``).
@@ -22,7 +22,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from neurodeploy.models.timing import render_dt_study, run_dt_study, train_ttfs_digits
+from neurodeploy.models.exact import train_ttfs_digits
+from neurodeploy.study.dt import render_dt_study, run_dt_study
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -1,7 +1,10 @@
-"""Backends that run a :class:`~neurodeploy.FixedPointNetwork`.
+"""Backends that run a :class:`~neurodeploy.FixedPointNetwork` (installed as
+``neurodeploy.targets``).
 
 Each target is a function ``(net, spikes, record, populations, **options) -> Traces``.
-A target never knows how a network was trained.
+A target never knows how a network was trained: targets import only the core
+(``neurodeploy.network``, ``fixed_point``, ``float_network``, ``network_io``, ``traces``,
+``errors``), never models, quantize, exchange, verify or study.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from neurodeploy.errors import TargetUnavailableError
+from neurodeploy.targets.lava import lava_available, loihi_extension_available
 
 
 @dataclass(frozen=True)
@@ -24,12 +28,8 @@ class TargetInfo:
     def available(self) -> tuple[bool, str]:
         """(usable here?, reason when not)."""
         if self.name in ("lava", "lava-float"):
-            from neurodeploy.targets.lava import lava_available
-
             return (True, "") if lava_available() else (False, "lava-nc not installed")
         if self.name == "loihi2":
-            from neurodeploy.targets.lava import loihi_extension_available
-
             if loihi_extension_available():
                 return False, "lava-loihi found, but the chip path is not implemented yet"
             return False, "needs Intel's proprietary Lava extension (lava-loihi)"

@@ -22,9 +22,22 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import traceback
 from pathlib import Path
 
 import numpy as np
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc.io.source import RingBuffer
+from lava.proc.lif.process import LIF
+from lava.proc.sparse.process import DelaySparse, Sparse
+from lava.utils.weightutils import SignMode
+from scipy.sparse import csr_matrix, identity, kron
+
+from neurodeploy import fixed_point as fp
+from neurodeploy.network import INPUT
+from neurodeploy.network_io import network_from_arrays
+from neurodeploy.targets.lava_procs.processes import PerNeuronLIF, SpikeStateRecorder
 
 
 def _terminate(signum, frame):  # SIGTERM from the parent: unwind so `finally` stops Lava
@@ -38,8 +51,6 @@ def _unconnected_populations(net) -> list[str]:
     left out; the worker links one population of each such group to the input with zero
     weights (a zero weight changes no sum).
     """
-    from neurodeploy.network import INPUT
-
     adj = {n: set() for n in (INPUT, *net.populations)}
     for p in net.projections:
         adj[p.src].add(p.dst)
@@ -61,19 +72,6 @@ def _unconnected_populations(net) -> list[str]:
 
 
 def build_and_run(job_dir: Path) -> None:
-    from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
-    from lava.proc.io.source import RingBuffer
-    from lava.proc.lif.process import LIF
-    from lava.proc.sparse.process import DelaySparse, Sparse
-    from lava.utils.weightutils import SignMode
-    from scipy.sparse import csr_matrix, identity, kron
-
-    from neurodeploy import fixed_point as fp
-    from neurodeploy.network import INPUT
-    from neurodeploy.network_io import network_from_arrays
-    from neurodeploy.targets.lava_procs.processes import PerNeuronLIF, SpikeStateRecorder
-
     with np.load(job_dir / "job.npz", allow_pickle=False) as data:
         arrays = {k: data[k] for k in data.files}
     options = json.loads(str(arrays.pop("__options__")))
@@ -164,8 +162,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lava worker interrupted ({exc})", file=sys.stderr)
         return 130
     except Exception as exc:
-        import traceback
-
         traceback.print_exc()
         print(f"lava worker failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1

@@ -2,6 +2,8 @@
 
 Time convention everywhere: ``spikes[sample, step, channel]``, 0-based steps of ``dt``
 seconds.
+
+May import: the core only (``neurodeploy.errors``, ``network_io``), not the models.
 """
 
 from .format import (

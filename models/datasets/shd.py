@@ -18,6 +18,7 @@ import math
 import os
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from neurodeploy.errors import DatasetError
@@ -53,8 +54,6 @@ def load_shd(
         DatasetError: missing or unreadable file, missing datasets, ragged lengths that do
             not match, units or labels out of range.
     """
-    import h5py
-
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
         raise DatasetError(f"steps = {steps!r} is not allowed; allowed an integer >= 1")
     path = Path(path)

@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import h5py
 import nir
 import numpy as np
 
@@ -66,8 +67,6 @@ class ImportedGraph:
 def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
     """``nir.read`` (without NIR's own type check: we check shapes ourselves, by node name)
     with one-line errors for missing, truncated and non-NIR files."""
-    import h5py
-
     path = Path(path)
     if not path.exists():
         raise InputError(f"{path}: no such file")

@@ -1,10 +1,17 @@
-"""Studies: many training runs, evaluated the same way and summarised in one table.
+"""Studies: many training runs or time steps, evaluated the same way and summarised in one
+table.
 
 :func:`run_timing_study` asks Yu et al.'s question (do networks use spike timing, and
 does the timing code survive deployment to Loihi 2 fixed point?) and
-:func:`render_study` prints its table.
+:func:`render_study` prints its table. :func:`run_dt_study` asks how coarse the time step
+of a trained exact-timing model may be (``neurodeploy study dt``) and
+:func:`render_dt_study` prints its table.
+
+A study is the top of the stack: it may import every other package (core, models,
+quantize, targets, exchange, verify); nothing but the CLI imports a study.
 """
 
+from neurodeploy.study.dt import DtStudyResult, render_dt_study, run_dt_study
 from neurodeploy.study.timing import (
     StudyError,
     StudyResult,
@@ -12,4 +19,12 @@ from neurodeploy.study.timing import (
     run_timing_study,
 )
 
-__all__ = ["StudyError", "StudyResult", "render_study", "run_timing_study"]
+__all__ = [
+    "DtStudyResult",
+    "StudyError",
+    "StudyResult",
+    "render_dt_study",
+    "render_study",
+    "run_dt_study",
+    "run_timing_study",
+]

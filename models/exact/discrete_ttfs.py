@@ -33,15 +33,6 @@ for quantization). The first spike is untouched: the inhibition only exists afte
 output population needs none (only its first spike is read and nothing listens to it),
 which keeps its v within [-W-, theta] and its fixed-point scale large.
 
-**Fixed point.** A small du spreads each input's charge over ~1/du steps, so the per-step
-input into u is a du-fraction of the weight, and Loihi 2 adds inputs to u in whole units
-(``a_in << 6``): the weight resolution relative to theta is ~64 * headroom * (|v|max /
-theta) / (du * 2**23). Post-training quantization therefore runs with a small state
-``headroom`` (default 1.5 instead of PTQ's 4: v here stays within bounds that the
-calibration data reach). Independently of dt, 8-bit weights (about 7 bits of magnitude on
-the mixed-sign grid) leave an output spike-time error of a few hundredths of tau_syn: the
-dt study shows where quantization, not timing, limits accuracy (small dt).
-
 **Time convention.** 0-based steps; one step of latency per projection. Input channel i
 spikes at step ``floor(t_i / Delta + 0.5)`` (round half up); the reference spike is the
 last input channel. A population's first spike at step n decodes to the time
@@ -55,26 +46,18 @@ lowest index (deterministic, as numpy's argmin); no output spike at all is class
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from neurodeploy.errors import InputError
 from neurodeploy.float_network import FloatNetwork, FloatPopulation, FloatProjection
+from neurodeploy.models.exact.ttfs import UNITS, TTFSNetwork
 from neurodeploy.models.network import population_names
-from neurodeploy.models.timing.ttfs import UNITS, TTFSNetwork
-from neurodeploy.network import INPUT, FixedPointNetwork
-
-if TYPE_CHECKING:
-    from neurodeploy.quantize.ptq import QuantizationInfo
+from neurodeploy.network import INPUT
 
 #: Self-inhibition gain (x du x max(W+ - theta, 0)); > 1 leaves a margin for quantization.
 SELF_INHIBITION = 1.25
-#: State headroom for post-training quantization (largest calibrated |u|, |v| x this
-#: must fit in 24 bits).
-PTQ_HEADROOM = 1.5
 #: Smallest Delta = dt / tau_syn whose decay Loihi 2's 12-bit du can represent
 #: (round(4096 du) >= 1).
 MIN_DT_TAU = -math.log1p(-0.5 / 4096)
@@ -235,49 +218,3 @@ def classify_first_spike(steps: np.ndarray) -> np.ndarray:
     steps = np.asarray(steps)
     key = np.where(steps >= 0, steps, np.iinfo(np.int64).max)
     return np.where((steps >= 0).any(axis=1), np.argmin(key, axis=1), -1)
-
-
-@dataclass
-class DeployedTTFS:
-    """A TTFS model at one time step: its float model, fixed-point network and what PTQ
-    chose. ``delta`` = dt / tau_syn; ``steps`` per sample; ``hops`` = L."""
-
-    dt: float
-    delta: float
-    steps: int
-    hops: int
-    float_network: FloatNetwork
-    network: FixedPointNetwork
-    quantization: QuantizationInfo
-
-
-def deploy_ttfs(model: TTFSNetwork, dt: float, calib_times: np.ndarray, t_end: float,
-                self_inhibition: float = SELF_INHIBITION,
-                headroom: float = PTQ_HEADROOM) -> DeployedTTFS:
-    """Discretize ``model`` at ``dt`` (model unit), then post-training-quantize it to Loihi 2
-    fixed point (``post_training_quantize(..., headroom=headroom)``) with the calibration
-    samples ``calib_times`` ((samples, n_inputs) data times) simulated for
-    :func:`simulation_steps` covering ``t_end`` (tau_syn units)."""
-    from neurodeploy.quantize.ptq import post_training_quantize
-
-    fnet = to_float_network(model, dt, self_inhibition)
-    delta = check_dt(model, dt)
-    steps = simulation_steps(model, delta, t_end)
-    calib = encode_steps(model, calib_times, delta, steps)
-    network, info = post_training_quantize(fnet, calib, headroom=headroom)
-    return DeployedTTFS(float(dt), delta, steps, hops(model), fnet, network, info)
-
-
-def output_first_steps(net: FloatNetwork | FixedPointNetwork, spikes: np.ndarray,
-                       target: str = "reference", **options) -> np.ndarray:
-    """Run ``net`` on input spikes and return the output population's first-spike steps
-    (batch, n_out), -1 where none. A :class:`FloatNetwork` runs on torch-float."""
-    from neurodeploy.simulate import simulate
-    from neurodeploy.targets.torch_float import simulate_torch_float
-
-    out = net.outputs[-1]
-    if isinstance(net, FloatNetwork):
-        traces = simulate_torch_float(net, spikes, populations=[out])
-    else:
-        traces = simulate(net, spikes, target=target, populations=[out], **options)
-    return first_spike_steps(traces.spikes[out])

@@ -32,23 +32,15 @@ is half a step late on average.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from neurodeploy.errors import InputError
 from neurodeploy.float_network import FloatNetwork, FloatPopulation, FloatProjection
+from neurodeploy.models.exact.discrete_ttfs import MIN_DT_TAU, positive_time_step
+from neurodeploy.models.exact.multispike import MultiSpikeNetwork
 from neurodeploy.models.network import population_names
-from neurodeploy.models.timing.deploy import MIN_DT_TAU, positive_time_step
-from neurodeploy.models.timing.multispike import MultiSpikeNetwork
-from neurodeploy.network import INPUT, FixedPointNetwork
-
-if TYPE_CHECKING:
-    from neurodeploy.quantize.ptq import QuantizationInfo
-
-#: State headroom for post-training quantization (largest calibrated |u|, |v| x this).
-PTQ_HEADROOM = 2.0
+from neurodeploy.network import INPUT
 
 
 def check_dt(model: MultiSpikeNetwork, dt: float) -> float:
@@ -152,31 +144,6 @@ def resample_spikes(spikes: np.ndarray, data_dt: float, dt: float,
     out = np.zeros((spikes.shape[0], steps, spikes.shape[2]), dtype=bool)
     out[b[keep], new[keep], c[keep]] = True
     return out, int(b.size - out.sum())
-
-
-@dataclass
-class DeployedMultiSpike:
-    """A multi-spike model at one time step: float model, fixed-point network, PTQ info."""
-
-    dt: float
-    steps: int
-    float_network: FloatNetwork
-    network: FixedPointNetwork
-    quantization: QuantizationInfo
-
-
-def deploy_multispike(model: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
-                      data_dt: float, headroom: float = PTQ_HEADROOM) -> DeployedMultiSpike:
-    """Discretize ``model`` at ``dt`` and post-training-quantize it to Loihi 2 fixed point
-    with calibration spikes ``calib_spikes`` (samples, steps, channels) on steps of
-    ``data_dt``."""
-    from neurodeploy.quantize.ptq import post_training_quantize
-
-    fnet = to_float_network(model, dt)
-    steps = sample_steps(model, dt)
-    calib, _ = resample_spikes(calib_spikes, data_dt, dt, steps)
-    network, info = post_training_quantize(fnet, calib, headroom=headroom)
-    return DeployedMultiSpike(float(dt), steps, fnet, network, info)
 
 
 def spike_step_lists(spikes: np.ndarray) -> list[list[np.ndarray]]:

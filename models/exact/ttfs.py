@@ -1,6 +1,6 @@
 """Exact time-to-first-spike (TTFS) layers after Mostafa (2017, arXiv 1606.08165).
 
-Neuron model (``shared/docs/methods.md`` section 2): a non-leaky integrate-and-fire
+Neuron model: a non-leaky integrate-and-fire
 membrane driven by exponentially decaying synaptic currents. Time t is in units of the
 synaptic time constant tau_syn throughout this module (t = 1 means one tau_syn). An input
 spike of weight w_i at time t_i gives::
@@ -177,7 +177,7 @@ class TTFSConfig(JsonConfig):
     ``tau_syn``: the synaptic time constant in seconds, or ``"units"`` when the model has
     no physical time (then every time, dt included, is in tau_syn units). ``threshold``:
     theta, in weight units. ``data``: how the training data were made (for the digits:
-    :func:`~neurodeploy.models.timing.encoding.digits_description`), so that a saved
+    :func:`~neurodeploy.models.exact.encoding.digits_description`), so that a saved
     model can be evaluated again on its own test split.
     """
 
@@ -233,7 +233,7 @@ class TTFSNetwork(nn.Module):
     spike), appends the reference spike when configured, and returns the output layer's
     (batch, n_outputs) times. The predicted class is the earliest output
     (:meth:`predict`). Continuous time: there are no steps and no hop latency here;
-    ``neurodeploy.models.timing.deploy`` discretizes.
+    ``neurodeploy.models.exact.discrete_ttfs`` discretizes.
     """
 
     def __init__(self, config: TTFSConfig) -> None:

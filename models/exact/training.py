@@ -33,8 +33,8 @@ import numpy as np
 import torch
 
 from neurodeploy.errors import InputError
-from neurodeploy.models.timing.encoding import load_timed_digits
-from neurodeploy.models.timing.ttfs import TTFSConfig, TTFSNetwork, time_loss
+from neurodeploy.models.exact.encoding import load_timed_digits
+from neurodeploy.models.exact.ttfs import TTFSConfig, TTFSNetwork, time_loss
 from neurodeploy.models.training import CHECKPOINT, read_run_files
 from neurodeploy.network_io import atomic_output, atomic_write_text
 

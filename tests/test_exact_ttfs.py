@@ -12,18 +12,15 @@ import torch
 from scipy.integrate import solve_ivp
 
 from neurodeploy.errors import InputError
-from neurodeploy.models.timing import (
+from neurodeploy.models.exact import (
     TTFSConfig,
     TTFSNetwork,
     check_dt,
     classify_first_spike,
-    deploy_ttfs,
     encode_steps,
     first_spike_steps,
     first_spike_times,
     load_ttfs,
-    output_first_steps,
-    run_dt_study,
     steps_to_times,
     time_loss,
     time_to_step,
@@ -31,10 +28,13 @@ from neurodeploy.models.timing import (
     train_ttfs_digits,
     weight_sum_penalty,
 )
-from neurodeploy.models.timing.deploy import simulation_steps
-from neurodeploy.models.timing.encoding import intensity_to_time
+from neurodeploy.models.exact.discrete_ttfs import simulation_steps
+from neurodeploy.models.exact.encoding import intensity_to_time
+from neurodeploy.quantize.exact import deploy_ttfs
 from neurodeploy.simulate import simulate
+from neurodeploy.study.dt import output_first_steps, run_dt_study
 from neurodeploy.targets.torch_float import simulate_torch_float
+from neurodeploy.verify.pipeline import verify
 
 
 def ode_first_spike(t_in: np.ndarray, w: np.ndarray, theta: float, t_max: float = 40.0) -> float:
@@ -366,8 +366,6 @@ def test_dt_study_writes_its_table_plot_and_recommendation(trained):
     assert (out / "study" / "dt_study.png").read_bytes()[:4] == b"\x89PNG"
     # deployed/ is what `neurodeploy verify` reads: with the first-spike readout, the
     # reference's accuracy on its test data is the study's deployed accuracy
-    from neurodeploy.verify.pipeline import verify
-
     deployed = out / "study" / "deployed"
     check = verify(str(deployed), ["torch-float", "reference"], data=str(deployed / "test.npz"))
     chosen = next(r for r in result.rows if r["dt"] == (result.recommended_dt or 0.1))

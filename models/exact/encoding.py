@@ -61,6 +61,8 @@ def digits_description(seed: int = 0, window: float = 2.0, test_fraction: float 
 def load_timed_digits(seed: int = 0, window: float = 2.0, test_fraction: float = 0.2,
                       ) -> TimedDigits:
     """The 8x8 digits encoded by :func:`intensity_to_time`, split stratified and seeded."""
+    # Lazy: scikit-learn is no declared dependency (only these digits need it) and takes
+    # ~1.5 s to import.
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 

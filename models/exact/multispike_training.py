@@ -8,12 +8,12 @@ run's seed, as ``neurodeploy train`` does. Input spikes become continuous times 
 dt`` (seconds): the continuous model sees exactly the events the discrete one will.
 
 Loss: cross-entropy on the readout logits (mean membrane of the non-spiking readout over
-the sample, plus bias; :func:`~neurodeploy.models.timing.multispike.readout_logits`).
+the sample, plus bias; :func:`~neurodeploy.models.exact.multispike.readout_logits`).
 Gradients are the exact spike-time gradients (implicit differentiation at every threshold
 crossing), not surrogates. Adam with a cosine learning-rate schedule, gradient norm
 clipped; the state with the best validation accuracy is kept (ties: the later epoch) and
 scored once on the test split. One thread by default (see
-:mod:`neurodeploy.models.timing.training`).
+:mod:`neurodeploy.models.exact.training`).
 
 A run directory holds ``model.pt`` (weights only), ``config.json`` (the
 :class:`MultiSpikeConfig`, the training options, format and version) and ``metrics.json``.
@@ -31,12 +31,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from neurodeploy.models.timing.multispike import (
+from neurodeploy.models.datasets import load_dataset, make_task, split
+from neurodeploy.models.exact.multispike import (
     MultiSpikeConfig,
     MultiSpikeNetwork,
     spikes_to_events,
 )
-from neurodeploy.models.timing.training import (
+from neurodeploy.models.exact.training import (
     check_train_options,
     clipped_step,
     load_timing_run,
@@ -111,8 +112,6 @@ def load_splits(data: dict):
     """(train, val, test) :class:`SpikeDataset` of a stored data description: the NPZ file
     (``neurodeploy data make`` or any SpikeDataset file) or the generated task, split
     80/10/10 stratified with the stored seed."""
-    from neurodeploy.models.datasets import load_dataset, make_task, split
-
     if data.get("file") is not None:
         ds = load_dataset(data["file"])
     else:

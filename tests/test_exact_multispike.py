@@ -12,19 +12,21 @@ import pytest
 import torch
 from scipy.integrate import quad, solve_ivp
 
-from neurodeploy.errors import InputError
-from neurodeploy.models.timing.deploy_multispike import (
+import neurodeploy.models.exact.multispike as ms
+from neurodeploy.cli import main
+from neurodeploy.errors import InputError, SimulationError
+from neurodeploy.float_network import FloatNetwork, FloatPopulation, FloatProjection
+from neurodeploy.models.datasets import make_task, save_dataset
+from neurodeploy.models.exact.discrete_multispike import (
     bias_per_step,
     check_dt,
-    deploy_multispike,
     resample_spikes,
     sample_steps,
     spike_step_lists,
     timing_error,
     to_float_network,
 )
-from neurodeploy.models.timing.dt_study import run_dt_study
-from neurodeploy.models.timing.multispike import (
+from neurodeploy.models.exact.multispike import (
     Kernel,
     MultiSpikeConfig,
     MultiSpikeNetwork,
@@ -34,8 +36,10 @@ from neurodeploy.models.timing.multispike import (
     spikes_to_events,
     to_events,
 )
-from neurodeploy.models.timing.multispike_training import load_multispike, train_multispike
+from neurodeploy.models.exact.multispike_training import load_multispike, train_multispike
+from neurodeploy.quantize.exact import deploy_multispike
 from neurodeploy.simulate import simulate
+from neurodeploy.study.dt import run_dt_study
 from neurodeploy.targets.torch_float import simulate_torch_float
 from neurodeploy.verify.pipeline import verify
 
@@ -217,8 +221,6 @@ def small_model(seed: int = 0, data: dict | None = None) -> MultiSpikeNetwork:
 
 
 def isi_spikes(n: int = 6, seed: int = 0):
-    from neurodeploy.models.datasets import make_task
-
     ds = make_task("isi", seed=seed, n_samples=n)
     return ds.spikes, ds.labels, ds.dt
 
@@ -304,9 +306,6 @@ def test_two_hidden_layers_deploy_as_a_chain_with_the_sampling_gain_and_no_delay
 
 
 def test_a_neuron_fires_many_times_between_two_inputs_and_a_runaway_is_an_error(monkeypatch):
-    import neurodeploy.models.timing.multispike as ms
-    from neurodeploy.errors import SimulationError
-
     t, src = np.array([[0.0]]), np.zeros((1, 1), dtype=int)
     burst = lif_forward(t, src, np.array([[12.0]]), KERN, 1.0, 0.2)
     expected = ode_spikes(t[0], src[0], np.array([[12.0]]), KERN, 1.0, 0.2)[0]
@@ -318,8 +317,6 @@ def test_a_neuron_fires_many_times_between_two_inputs_and_a_runaway_is_an_error(
 
 
 def test_bias_per_step_adds_the_logit_bias_to_mean_v():
-    from neurodeploy.float_network import FloatNetwork, FloatPopulation, FloatProjection
-
     dv, steps = 0.07, 40
     bias = bias_per_step(np.array([0.3, -1.2]), dv, steps)
     pop = FloatPopulation(2, du=0.2, dv=dv, vth=0.0, bias=bias, spiking=False)
@@ -441,8 +438,6 @@ def test_dt_study_of_a_multispike_run(trained, tmp_path):
 
 
 def test_cli_study_dt_bad_time_step_exits_2_with_one_line(trained, tmp_path, capsys):
-    from neurodeploy.cli import main
-
     _, run_dir = trained
     with pytest.raises(SystemExit) as exc:
         main(["study", "dt", str(run_dir), "--dts", "0.005,0.02", "--out", str(tmp_path / "s")])
@@ -454,8 +449,6 @@ def test_cli_study_dt_bad_time_step_exits_2_with_one_line(trained, tmp_path, cap
 
 
 def test_training_on_a_data_file_is_described_and_the_study_reloads_it(tmp_path):
-    from neurodeploy.models.datasets import make_task, save_dataset
-
     data = tmp_path / "ccisi.npz"
     save_dataset(make_task("ccisi", seed=4, n_samples=60), data)
     run = train_multispike(out=tmp_path / "run", data=str(data), epochs=1, hidden=(6,), seed=2)

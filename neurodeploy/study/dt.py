@@ -7,7 +7,7 @@ the step boundaries, one step of latency per hop), quantized to Loihi 2 fixed po
 (post-training quantization on calibration samples from the training split) and run on
 the test split.
 
-TTFS models (:func:`to_float_network`, :func:`deploy_ttfs`):
+TTFS models (``neurodeploy.models.exact.discrete_ttfs``, ``neurodeploy.quantize.exact``):
 
 - the discrete float model (torch-float) and the deployed fixed-point network (reference
   simulator) classify by the earliest output first-spike step (ties: lowest index; no
@@ -18,14 +18,14 @@ TTFS models (:func:`to_float_network`, :func:`deploy_ttfs`):
   spike in both, the mean signed error, and the share of output neurons (over samples x
   neurons, in %) that spike in only one of the two.
 
-Multi-spike models (:mod:`.deploy_multispike`; default dts 1 to 1/50 of the data's time
-step, so that input spikes stay on the grid):
+Multi-spike models (``neurodeploy.models.exact.discrete_multispike``; default dts 1 to 1/50
+of the data's time step, so that input spikes stay on the grid):
 
 - both discrete models classify by the largest mean v of the non-spiking readout;
 - the last spiking layer's spikes (a spike at step n decodes to ``(n - L / 2) dt``, L =
   spiking layers) are paired with the continuous ones per neuron (mutual nearest
-  neighbours within tau_syn: :func:`~.deploy_multispike.timing_error`): mean |error| and
-  mean signed error in tau_syn units over pairs, the share of both models' spikes left
+  neighbours within tau_syn: ``discrete_multispike.timing_error``): mean |error| and mean
+  signed error in tau_syn units over pairs, the share of both models' spikes left
   unpaired (``<model>_one_only_pct`` in the JSON rows) and of (sample, neuron) whose spike
   counts differ (``<model>_count_mismatch_pct``).
 
@@ -54,41 +54,47 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
 from neurodeploy.errors import InputError, SimulationError, TargetUnavailableError
+from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
 from neurodeploy.float_network import FloatNetwork
+from neurodeploy.models.datasets import save_dataset
 from neurodeploy.models.datasets.format import SpikeDataset
-from neurodeploy.models.network import population_names
-from neurodeploy.models.timing.deploy import (
-    check_dt,
-    classify_first_spike,
-    deploy_ttfs,
-    encode_steps,
-    first_spike_steps,
-    output_first_steps,
-    steps_to_times,
-    time_unit,
-)
-from neurodeploy.models.timing.deploy_multispike import (
+from neurodeploy.models.exact.discrete_multispike import (
     check_dt as check_multispike_dt,
 )
-from neurodeploy.models.timing.deploy_multispike import (
-    deploy_multispike,
+from neurodeploy.models.exact.discrete_multispike import (
     resample_spikes,
     spike_step_lists,
     timing_error,
 )
-from neurodeploy.models.timing.encoding import load_described
-from neurodeploy.models.timing.multispike import MultiSpikeNetwork, spikes_to_events
-from neurodeploy.models.timing.multispike_training import RUN_FORMAT as MULTISPIKE_FORMAT
-from neurodeploy.models.timing.multispike_training import load_multispike, load_splits
-from neurodeploy.models.timing.training import RUN_FORMAT as TTFS_FORMAT
-from neurodeploy.models.timing.training import load_ttfs
-from neurodeploy.models.timing.ttfs import UNITS, TTFSNetwork
+from neurodeploy.models.exact.discrete_ttfs import (
+    check_dt,
+    classify_first_spike,
+    encode_steps,
+    first_spike_steps,
+    steps_to_times,
+    time_unit,
+)
+from neurodeploy.models.exact.encoding import load_described
+from neurodeploy.models.exact.multispike import MultiSpikeNetwork, spikes_to_events
+from neurodeploy.models.exact.multispike_training import RUN_FORMAT as MULTISPIKE_FORMAT
+from neurodeploy.models.exact.multispike_training import load_multispike, load_splits
+from neurodeploy.models.exact.training import RUN_FORMAT as TTFS_FORMAT
+from neurodeploy.models.exact.training import load_ttfs
+from neurodeploy.models.exact.ttfs import UNITS, TTFSNetwork
+from neurodeploy.models.network import population_names
 from neurodeploy.models.training import read_run_files
 from neurodeploy.network import FixedPointNetwork
+from neurodeploy.network_io import atomic_output, atomic_write_text
+from neurodeploy.quantize.exact import deploy_multispike, deploy_ttfs
+from neurodeploy.quantize.pipeline import write_quant_dir
+from neurodeploy.readout import readout_logits
+from neurodeploy.simulate import simulate
+from neurodeploy.targets.torch_float import simulate_torch_float
 
 STUDY_FORMAT = "neurodeploy.dt_study"
 VERSION = 1
@@ -278,12 +284,22 @@ def run_dt_study(
     return _finish(result, out, start)
 
 
+def output_first_steps(net: FloatNetwork | FixedPointNetwork, spikes: np.ndarray,
+                       target: str = "reference", **options) -> np.ndarray:
+    """Run ``net`` on input spikes and return the output population's first-spike steps
+    (batch, n_out), -1 where none. A :class:`FloatNetwork` runs on torch-float."""
+    out = net.outputs[-1]
+    if isinstance(net, FloatNetwork):
+        traces = simulate_torch_float(net, spikes, populations=[out])
+    else:
+        traces = simulate(net, spikes, target=target, populations=[out], **options)
+    return first_spike_steps(traces.spikes[out])
+
+
 def _lava_check(network: FixedPointNetwork, x: np.ndarray, labels: np.ndarray, dt: float,
                 classify: Callable[[object], np.ndarray]) -> dict:
     """Reference vs Lava (bit-accurate CPU models) on a few samples: identical traces?
     ``classify(traces)`` gives the classes from a backend's traces."""
-    from neurodeploy.simulate import simulate
-
     record = ("spikes", "v", "u")
     ref = simulate(network, x, target="reference", record=record)
     t0 = time.perf_counter()
@@ -336,10 +352,6 @@ def _continuous_multispike(model: MultiSpikeNetwork, spikes: np.ndarray, data_dt
 def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples: int,
                       tolerance_pct: float, lava_samples: int, console: Console | None,
                       start: float) -> DtStudyResult:
-    from neurodeploy.readout import readout_logits
-    from neurodeploy.simulate import simulate
-    from neurodeploy.targets.torch_float import simulate_torch_float
-
     cfg = net.config
     if not cfg.data:
         raise InputError("the model does not describe its data (config.data is empty)")
@@ -413,10 +425,6 @@ def _write_deployed(out: Path, dep, readout: str, hops: int, result: DtStudyResu
     discrete float model, ``test.npz``: the test split on steps of that dt), written into a
     temporary folder that replaces the old one only when complete. A model in tau_syn units
     is written with dt in tau_syn units as if they were seconds (``time_unit`` says so)."""
-    from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
-    from neurodeploy.models.datasets import save_dataset
-    from neurodeploy.quantize.pipeline import write_quant_dir
-
     row = next(r for r in result.rows if r["dt"] == dep.dt)
     info = {**dep.quantization.to_json(), "readout": readout,
             "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
@@ -457,8 +465,6 @@ def _finish(result: DtStudyResult, out, start: float) -> DtStudyResult:
 
 
 def _write(result: DtStudyResult) -> None:
-    from neurodeploy.network_io import atomic_write_text
-
     atomic_write_text(result.files["json"], json.dumps(result.to_json(), indent=2))
     _plot(result)
 
@@ -466,15 +472,9 @@ def _write(result: DtStudyResult) -> None:
 def _plot(result: DtStudyResult) -> None:
     """Left: accuracy (%) against dt / tau_syn, continuous model and its tolerance band;
     right: mean |output spike-time error| (tau_syn units) against dt / tau_syn."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from neurodeploy.network_io import atomic_output
-
     delta = [r["delta"] for r in result.rows]
-    fig, (ax_acc, ax_err) = plt.subplots(1, 2, figsize=(10, 4))
+    fig = Figure(figsize=(10, 4))
+    ax_acc, ax_err = fig.subplots(1, 2)
     cont = result.continuous_accuracy_pct
     ax_acc.axhspan(cont - result.tolerance_pct, cont, color="grey", alpha=0.2,
                    label=f"continuous - {result.tolerance_pct:g} point")
@@ -503,7 +503,6 @@ def _plot(result: DtStudyResult) -> None:
     fig.tight_layout()
     with atomic_output(result.files["plot"]) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
-    plt.close(fig)
 
 
 def render_dt_study(result: DtStudyResult, console: Console | None = None) -> None:

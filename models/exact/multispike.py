@@ -50,7 +50,7 @@ the mean of its membrane over the sample window [0, T] plus a bias::
     G(s) = integral_0^s K = c (tau_mem (1 - exp(-s/tau_mem)) - tau_syn (1 - exp(-s/tau_syn)))
 
 (Loihi 2: a non-spiking population read out by its mean v, ``neurodeploy.readout``'s
-``mean_v``; see :mod:`neurodeploy.models.timing.deploy_multispike`.)
+``mean_v``; see :mod:`neurodeploy.models.exact.discrete_multispike`.)
 """
 
 from __future__ import annotations
@@ -64,7 +64,7 @@ import torch
 from torch import nn
 
 from neurodeploy.errors import InputError, SimulationError
-from neurodeploy.models.timing.ttfs import JsonConfig, check_time_constant
+from neurodeploy.models.exact.ttfs import JsonConfig, check_time_constant
 
 #: Crossing times are found to this fraction of tau_syn (float64).
 TIME_TOLERANCE = 1e-10
@@ -414,7 +414,7 @@ class MultiSpikeNetwork(nn.Module):
     padded) and their channels (:func:`spikes_to_events`), and returns (batch,
     n_outputs) logits; :meth:`run` also returns every layer's (batch, n, S) spike times.
     Continuous time: no steps and no hop latency here
-    (:mod:`neurodeploy.models.timing.deploy_multispike` discretizes). CPU only: the
+    (:mod:`neurodeploy.models.exact.discrete_multispike` discretizes). CPU only: the
     event-driven search runs in numpy (float64); parameters are float64.
     """
 
