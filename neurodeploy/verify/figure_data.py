@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -242,8 +242,8 @@ def voltage_window(summary: VerificationSummary, pair: PairSummary, traces: Back
         return None
     pop, sample = divergence.population, divergence.sample
     neuron, step = divergence.neuron, divergence.step
-    members: dict[tuple[str | None, str | None], list[tuple[str, np.ndarray, np.ndarray | None]]]
-    members = {}
+    # (units, backend when units are not stated) -> [(backend, v, spikes or None)]
+    members: dict[tuple[str | None, str | None], list[tuple[str, np.ndarray, Any]]] = {}
     omitted = []
     for name in backends:
         v = v_of(traces, name, pop)
