@@ -5,7 +5,7 @@ import pytest
 
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
 from neurodeploy.quantize.ptq import FloatLayer, QuantizationInfo, build_network
-from neurodeploy.quantize.report import population_report, projection_report, smape
+from neurodeploy.quantize.quality import population_report, projection_report, smape
 
 
 def test_smape_by_hand():

@@ -21,13 +21,11 @@ from PIL import Image
 from rich.console import Console
 
 from neurodeploy.errors import InputError
+from neurodeploy.verify.figure_data import MAX_RASTER_NEURONS
 from neurodeploy.verify.metrics import compare_traces, decision_agreement
-from neurodeploy.verify.report import (
-    MAX_RASTER_NEURONS,
-    raster_samples,
-    render_terminal,
-    write_html_report,
-)
+from neurodeploy.verify.render_html import write_html_report
+from neurodeploy.verify.render_terminal import render_terminal
+from neurodeploy.verify.summary import raster_samples
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 SAMPLES, STEPS = 5, 50

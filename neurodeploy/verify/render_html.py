@@ -1,0 +1,368 @@
+"""The verification report as one self-contained HTML page.
+
+The file needs nothing outside itself: the style sheet is inline, every plot is a PNG
+embedded as a base64 ``data:`` URI, and there is no script, font or link to fetch. All text
+(model, data, backend and population names, gate expressions) is HTML-escaped.
+
+Time convention: steps are 0-based integers, one step per hop; every time, lag and window
+is in steps. In a pair (a, b), ``a`` is the reference side and ``b`` the backend under
+test; lag +1 means ``b`` spikes one step after ``a``. The numbers come from
+:mod:`neurodeploy.verify.summary`, the figures' data from
+:mod:`neurodeploy.verify.figure_data`, the drawings from :mod:`neurodeploy.verify.figures`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from neurodeploy.errors import InputError
+from neurodeploy.network_io import atomic_output
+from neurodeploy.verify import figures
+from neurodeploy.verify.figure_data import (
+    MAX_RASTER_NEURONS,
+    BackendTraces,
+    DivergenceMap,
+    Omitted,
+    RasterView,
+    VoltageWindow,
+    backend_order,
+    divergence_map,
+    raster_view,
+    voltage_window,
+)
+from neurodeploy.verify.formatting import divergence_sentence, f1, num, pct, verdict_line
+from neurodeploy.verify.summary import PairSummary, SummaryLike, VerificationSummary, as_summary
+
+#: Raster overlays per pair, at most (further requested samples are named, not plotted).
+MAX_RASTER_SAMPLES = 4
+
+_STYLE = """
+body { font-family: sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222;
+       padding: 0 1em; }
+table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+th { background: #f0f0f0; }
+td:first-child, th:first-child { text-align: left; }
+tr.differs td { background: #fff1d6; }
+td.pass, .verdict.pass { color: #176a2c; font-weight: bold; }
+td.fail, .verdict.fail { color: #b00020; font-weight: bold; }
+.verdict { font-size: 1.2em; }
+.identical { color: #176a2c; }
+.divergence { font-weight: bold; }
+.note { color: #555; font-size: 0.9em; }
+figure { margin: 0.5em 0 1.2em; }
+figcaption { color: #444; font-size: 0.85em; max-width: 900px; }
+section.pair { border-top: 2px solid #ddd; margin-top: 1.5em; }
+"""
+
+_HOW_TO_READ = (
+    "Time: steps are 0-based, one step per hop; every time, lag and window is in steps. "
+    "In a pair 'a vs b', a is the reference side and b the backend under test.",
+    "F1@k: spikes are matched one-to-one per (sample, neuron) when they are at most k steps "
+    "apart; F1 = 2 × pairs / (spikes of a + spikes of b), 1 when both are silent. F1@0 is "
+    "the exact step.",
+    "Lag: the shift L in steps that maximises F1@0 of a at step t against b at step t + L; "
+    "lag +1 means b spikes one step after a.",
+    "Rasters: grey squares are spikes at the same step in both; blue down-triangles are "
+    "spikes only in a (missed by b); orange up-triangles are spikes only in b (extra).",
+    "Count error: mean over (sample, neuron) of |count a − count b|, and that relative to "
+    "a's mean count. First-spike error: |first spike of a − first spike of b| over "
+    "(sample, neuron) where both spike (mean / max), and in brackets how many spike on one "
+    "side only. v RMSE is in the backends' v units (lsb: integer state; float: model units).",
+)
+
+
+# ---------------------------------------------------------------------------- markup
+
+
+def _e(text: object) -> str:
+    return html.escape(str(text), quote=True)
+
+
+def _img(fig: Figure, alt: str, kind: str) -> str:
+    data = base64.b64encode(figures.png(fig)).decode("ascii")
+    return (f'<img class="{_e(kind)}" alt="{_e(alt)}" '
+            f'src="data:image/png;base64,{data}">')
+
+
+def _figure(img: str, caption: str | None = None) -> str:
+    cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
+    return f"<figure>{img}{cap}</figure>"
+
+
+def _table(header: Sequence[str], rows: Sequence[tuple[Sequence[str], str | None]]) -> str:
+    """``rows``: (cells as HTML, row class or None); header cells are plain text."""
+    head = "".join(f"<th>{_e(h)}</th>" for h in header)
+    body = []
+    for cells, cls in rows:
+        attr = f' class="{cls}"' if cls else ""
+        body.append(f"<tr{attr}>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _td(text: object, cls: str | None = None) -> str:
+    attr = f' class="{cls}"' if cls else ""
+    return f"<td{attr}>{_e(text)}</td>"
+
+
+def _note(text: str) -> str:
+    return f'<p class="note">{_e(text)}</p>'
+
+
+def _omitted(item: Omitted, sample: int | None = None, population: str = "") -> str:
+    """Why a population (of ``sample``) or a backend (v of ``population``) is not in a
+    figure, as a sentence."""
+    if item.reason == "not comparable":
+        of = "" if sample is None else f" of sample {sample}"
+        return f"population {item.name!r}: no comparable spikes{of}."
+    if item.reason == "empty":
+        return f"population {item.name!r}: no neurons or no steps."
+    if item.reason == "no v":
+        return f"{item.name}: no v of population {population!r}."
+    if item.reason == "shape":
+        return f"{item.name}: v has shape {item.shape}, unlike its spikes; not plotted."
+    return f"{item.name}: v does not cover the divergence; not plotted."
+
+
+# ---------------------------------------------------------------------------- sections
+
+
+def _header(summary: VerificationSummary) -> str:
+    dt_text = "dt not stated" if summary.dt is None else f"dt = {summary.dt:g} s per step"
+    verdict = summary.verdict
+    pop_text = ", ".join(f"{name} ({size})" for name, size in summary.populations.items())
+    outputs = ", ".join(map(str, summary.outputs)) or "–"
+    parts = [
+        f"<h1>Verification report: {_e(summary.model)}</h1>",
+        f"<p>data: {_e(summary.data)}; {_e(summary.samples)} samples × "
+        f"{_e(summary.steps)} steps (0-based, one step per hop); {_e(dt_text)}</p>",
+        f"<p>populations (neurons): {_e(pop_text or '–')}; outputs: {_e(outputs)}</p>",
+        f'<p class="verdict {"pass" if verdict.passed else "fail"}">'
+        f"{_e(verdict_line(verdict))}</p>",
+        '<h2 id="gates">Gates</h2>',
+    ]
+    if summary.gates:
+        rows = [([_td(g.expr), _td(num(g.value)),
+                  _td("pass" if g.passed else "FAIL", "pass" if g.passed else "fail"),
+                  _td(g.detail)], None if g.passed else "differs")
+                for g in summary.gates]
+        parts.append(_table(["gate", "value", "result", "detail"], rows))
+    else:
+        parts.append(_note("No gates were set."))
+    return "\n".join(parts)
+
+
+def _contents(summary: VerificationSummary) -> str:
+    links = ['<a href="#gates">gates</a>', '<a href="#backends">backends</a>']
+    for index, pair in enumerate(summary.pairs, 1):
+        mark = "identical" if pair.identical else "differs"
+        links.append(f'<a href="#pair-{index}">{_e(pair.a)} vs {_e(pair.b)} ({mark})</a>')
+    links.append('<a href="#how-to-read">how to read this</a>')
+    return "<nav><p>Contents: " + " · ".join(links) + "</p></nav>"
+
+
+def _backends(summary: VerificationSummary) -> str:
+    parts = ['<h2 id="backends">Backends</h2>']
+    rows = []
+    for name, info in summary.backends.items():
+        rows.append(([
+            _td(name), _td(info.kind or "–"), _td(info.v_units or "–"),
+            _td(", ".join(info.recorded) or "–"), _td(pct(info.accuracy)),
+            _td("–" if info.seconds is None else f"{info.seconds:.3g}"),
+        ], None))
+    parts.append(_table(["backend", "kind", "v units", "recorded", "accuracy",
+                         "run time (s)"], rows))
+    fig = figures.backends_figure(summary)
+    if fig is None:
+        parts.append(_note("No backend reports an accuracy or a run time."))
+    else:
+        parts.append(_figure(_img(fig, "accuracy and run time per backend", "backends")))
+    return "\n".join(parts)
+
+
+def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
+    a, b = pair.a, pair.b
+    ua, ub = summary.units(a), summary.units(b)
+    rows = []
+    for pop, comparison in pair.populations.items():
+        m = comparison.metrics
+        rel = m.count_error_rel
+        count = f"{num(m.count_error_abs, 3)} ({'–' if rel is None else f'{rel:.1%}'})"
+        first = (f"{num(m.first_spike_mean, 3)} / {num(m.first_spike_max)} "
+                 f"({num(m.first_spike_n_only_one)})")
+        if m.v_rmse is None:
+            v_text = "–"
+        elif ua and ub and ua != ub:
+            v_text = f"{num(m.v_rmse)} ({ua} vs {ub}: not comparable)"
+        else:
+            v_text = f"{num(m.v_rmse)} {ua or ub or ''}".strip()
+        rows.append(([
+            _td(pop), _td(num(m.identical)), _td(pct(m.identical_samples)),
+            _td(f1(m.f1_at_0)), _td(f1(m.f1_at_1)), _td(f1(m.f1_at_2)),
+            _td(f"{num(m.best_lag)} ({f1(m.f1_at_best_lag)})"), _td(count), _td(first),
+            _td(f"{num(m.van_rossum, 3)} (τ {num(m.tau, 3)})"), _td(v_text),
+            _td(f"{num(m.n_spikes_a)} / {num(m.n_spikes_b)}"),
+        ], None if m.identical else "differs"))
+    header = ["population", "identical", "identical samples", "F1@0", "F1@±1", "F1@±2",
+              "best lag (F1 there)", "count error: mean |Δ| (relative)",
+              "first-spike error mean / max (one side only)", "van Rossum (τ, steps)",
+              "v RMSE", f"spikes {a} / {b}"]
+    return _table(header, rows)
+
+
+def _raster(view: RasterView) -> str:
+    notes = []
+    for item in view.items:
+        if isinstance(item, Omitted):
+            notes.append(_omitted(item, view.sample))
+        elif item.subsampled:
+            shown, n, n_mis = item.neurons.size, item.size, item.n_mismatched
+            which = (f"all {n_mis} with a mismatch" if n_mis <= MAX_RASTER_NEURONS else
+                     f"the first {MAX_RASTER_NEURONS} of {n_mis} with a mismatch")
+            notes.append(f"population {item.population!r}: {shown} of {n} neurons shown: "
+                         f"{which} in sample {view.sample} plus "
+                         f"{shown - min(n_mis, shown)} others; rows are labelled "
+                         "with the neuron index.")
+    if not view.panels:
+        return _note(" ".join(notes))
+    img = _img(figures.raster_figure(view), f"raster: {view.a} vs {view.b}, sample {view.sample}",
+               "raster")
+    caption = (f"Sample {view.sample}: {view.a} against {view.b} at the exact step. "
+               + " ".join(notes))
+    return _figure(img, caption)
+
+
+def _heat_map(data: DivergenceMap) -> str:
+    notes = [_omitted(item) for item in data.omitted]
+    if data.share is None:
+        return _note("No divergence map: " + (" ".join(notes) or "no steps."))
+    bottom, top = figures.log_colour_range(data.share)
+    img = _img(figures.divergence_map_figure(data), f"divergence map: {data.a} vs {data.b}",
+               "heatmap")
+    caption = (f"Share of (sample, neuron) entries whose spike differs between {data.a} and "
+               f"{data.b}, per population and step (log colour scale from "
+               f"{bottom:.2g} to {top:.2g}; white: no difference)"
+               + ("; the dashed line is the first divergence."
+                  if data.divergence_step is not None else ".")
+               + (" " + " ".join(notes) if notes else ""))
+    return _figure(img, caption)
+
+
+def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
+    notes = [_omitted(item, population=data.population) for item in data.omitted]
+    if not data.groups:
+        return _note(f"No backend recorded v of population {data.population!r}; no voltage "
+                     "plot. " + " ".join(notes))
+    img = _img(figures.voltage_figure(data, colours),
+               f"voltage: {data.a} vs {data.b}, population {data.population}, "
+               f"neuron {data.neuron}", "voltage")
+    layout = "; ".join(f"{g.units or 'units not stated'}: "
+                       f"{', '.join(t.backend for t in g.traces)}" for g in data.groups)
+    caption = (f"v of neuron {data.neuron} of population {data.population!r}, sample "
+               f"{data.sample}, steps {data.first} to {data.last} (±{data.window} around the "
+               f"first divergence at step {data.step}); circles mark spikes. One axis per v "
+               f"unit ({layout}); values are not comparable across axes."
+               + (" " + " ".join(notes) if notes else ""))
+    return _figure(img, caption)
+
+
+def _pair(summary: VerificationSummary, pair: PairSummary, index: int, traces: BackendTraces,
+          samples: Sequence[int] | None, window: int, colours: dict[str, str]) -> str:
+    a, b = pair.a, pair.b
+    parts = [f'<section class="pair" id="pair-{index}">', f"<h2>{_e(a)} vs {_e(b)}</h2>"]
+    if pair.identical:
+        parts.append(f'<p class="identical">{_e(a)} and {_e(b)}: identical at every step '
+                     "(every sample, every population).</p></section>")
+        return "\n".join(parts)
+    parts.append(f"<p>{_e(pct(pair.identical_samples))} of samples identical in "
+                 f"every population; decision agreement {_e(pct(pair.decision_agreement))}.</p>")
+    divergence = pair.first_divergence
+    if divergence:
+        parts.append(f'<p class="divergence">First divergence: '
+                     f"{_e(divergence_sentence(divergence, a, b))}.</p>")
+    parts.append(_metric_table(summary, pair))
+    missing = [name for name in (a, b) if name not in traces]
+    if missing:
+        parts.append(_note(f"No traces of {', '.join(missing)}: no plots for this pair."))
+        parts.append("</section>")
+        return "\n".join(parts)
+    chosen = summary.raster_samples(pair, samples)
+    parts.append("<h3>Rasters at the exact step</h3>")
+    for sample in chosen[:MAX_RASTER_SAMPLES]:
+        parts.append(_raster(raster_view(pair, traces, sample)))
+    if len(chosen) > MAX_RASTER_SAMPLES:
+        parts.append(_note(f"Samples {', '.join(map(str, chosen[MAX_RASTER_SAMPLES:]))} "
+                           f"not plotted (at most {MAX_RASTER_SAMPLES} per pair)."))
+    parts.append("<h3>Where they differ</h3>")
+    parts.append(_heat_map(divergence_map(pair, traces)))
+    voltage = voltage_window(summary, pair, traces, window, colours)
+    if voltage is not None:
+        parts.append("<h3>Voltage around the first divergence</h3>")
+        parts.append(_voltage(voltage, colours))
+    parts.append("</section>")
+    return "\n".join(parts)
+
+
+def _footnote() -> str:
+    items = "".join(f"<li>{_e(item)}</li>" for item in _HOW_TO_READ)
+    return f'<h2 id="how-to-read">How to read this</h2><ul class="note">{items}</ul>'
+
+
+def _check_options(summary: VerificationSummary, samples: Sequence[int] | None,
+                   window: int) -> None:
+    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
+        raise InputError(f"window = {window!r}; allowed: an integer number of steps >= 0")
+    if samples is None:
+        return
+    n = summary.samples
+    for s in samples:
+        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 or (
+                isinstance(n, int) and s >= n):
+            raise InputError(f"sample {s!r}; allowed: an integer in 0..{n - 1 if n else 0}")
+
+
+def render_html(summary: SummaryLike, traces: BackendTraces,
+                samples: Sequence[int] | None = None, window: int = 20) -> str:
+    """The report as one HTML string; see :func:`write_html_report`."""
+    summary = as_summary(summary)
+    _check_options(summary, samples, window)
+    colours = figures.backend_colours(backend_order(summary, traces))
+    body = [_header(summary), _contents(summary), _backends(summary)]
+    for index, pair in enumerate(summary.pairs, 1):
+        body.append(_pair(summary, pair, index, traces, samples, window, colours))
+    body.append(_footnote())
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<title>Verification report: {_e(summary.model)}</title>"
+            f"<style>{_STYLE}</style></head><body>\n" + "\n".join(body)
+            + "\n</body></html>\n")
+
+
+def write_html_report(summary: SummaryLike, traces: BackendTraces,
+                      path: str | os.PathLike[str], samples: Sequence[int] | None = None,
+                      window: int = 20) -> None:
+    """Write the verification report to ``path`` as one self-contained HTML file.
+
+    ``summary``: a :class:`~neurodeploy.verify.summary.VerificationSummary` or the
+    verifier's JSON-able dict; ``traces``: see :mod:`neurodeploy.verify.figure_data`.
+    Time convention: steps are 0-based, one step per hop; ``window`` is in steps. The
+    report holds the verdict and gate table, accuracy and run time per backend, and per
+    pair of backends a metric table per population and, unless the pair is identical at
+    every step, raster overlays (matched / only in a / only in b at the exact step), a
+    divergence map (population x step) and the v of the first divergent neuron for
+    ``window`` steps either side, one axis per v unit.
+
+    ``samples``: the samples to draw rasters of; by default the first-divergence sample of
+    each non-identical pair (the pair's own first) and sample 0. At most
+    :data:`MAX_RASTER_SAMPLES` per pair are drawn; the rest are named. Plots are base64
+    PNGs in the file; nothing is fetched when it is opened. Written atomically (a temp
+    file beside ``path``, then a rename).
+    """
+    text = render_html(summary, traces, samples, window)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(text.encode("utf-8"))

@@ -1,0 +1,278 @@
+"""The verification as typed, read-only summaries: what the report and the terminal show.
+
+:func:`neurodeploy.verify.pipeline.verify` writes its result as a JSON-able dict
+(``summary.json``)::
+
+    {"model", "data", "samples", "steps", "dt" (seconds or None),
+     "populations": {population: size}, "outputs": [population, ...], "readout",
+     "backends": {name: {"kind", "units" ("lsb" | "float" | None), "accuracy", "seconds",
+                         "recorded"}},
+     "pairs": [{"a", "b", "identical", "identical_samples", "decision_agreement",
+                "first_divergence": None | {"step", "sample", "population", "neuron",
+                                            "a_spiked", "b_spiked"},
+                "populations": {population: PairMetrics.to_json()
+                                             [+ "v_mismatches", "v_mismatch_steps"]}}],
+     "tau", "max_lag", "gates": [{"expr", "passed", "value", "detail"}], "passed"}
+
+:meth:`VerificationSummary.from_json` reads that dict into frozen dataclasses; the
+renderers (:mod:`neurodeploy.verify.render_html`, :mod:`neurodeploy.verify.render_terminal`)
+work on these only. The per-population metrics are :class:`~neurodeploy.verify.metrics.
+PairMetrics` and the first divergence a :class:`~neurodeploy.verify.metrics.Divergence`,
+the very records the metrics compute.
+
+Time convention: steps are 0-based, one step per hop; lags and divergence steps are in
+steps. In a pair (a, b), ``a`` is the reference side and ``b`` the backend under test;
+lag +1 means ``b`` spikes one step after ``a``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from neurodeploy.errors import InputError
+from neurodeploy.verify.metrics import Divergence, PairMetrics
+
+
+def _field(record: Mapping[str, Any], key: str, where: str) -> Any:
+    """``record[key]``; InputError naming ``where`` and the key when it is missing."""
+    if not isinstance(record, Mapping):
+        raise InputError(f"verification summary: {where} is {type(record).__name__}; "
+                         "expected a JSON object")
+    if key not in record:
+        raise InputError(f"verification summary: {where} has no {key!r}")
+    return record[key]
+
+
+def _record(cls: type, record: Mapping[str, Any], where: str) -> Any:
+    """A frozen dataclass whose fields are all keys of ``record`` (other keys ignored)."""
+    return cls(**{f.name: _field(record, f.name, where) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One ``--require`` gate: its expression, outcome, value (None when not available)
+    and a one-line detail."""
+
+    expr: str
+    passed: bool
+    value: bool | int | float | None
+    detail: str
+
+    @classmethod
+    def from_json(cls, gate: Mapping[str, Any]) -> GateResult:
+        where = f"gate {gate.get('expr')!r}" if isinstance(gate, Mapping) else "a gate"
+        return cls(str(_field(gate, "expr", where)), bool(_field(gate, "passed", where)),
+                   _field(gate, "value", where), str(_field(gate, "detail", where) or ""))
+
+
+@dataclass(frozen=True)
+class BackendSummary:
+    """One backend (or recorded trace): what it is, its v units, task accuracy (share of
+    samples, None without labels or readout), run time in seconds (None for a recorded
+    trace) and what it recorded (``("spikes",)`` or ``("spikes", "v")``)."""
+
+    name: str
+    kind: str | None  # "float", "fixed_point" or "trace"
+    units: str | None
+    accuracy: float | None
+    seconds: float | None
+    recorded: tuple[str, ...]
+
+    @property
+    def v_units(self) -> str | None:
+        """The v units; None when not stated (None, "" or "none")."""
+        return None if self.units in (None, "", "none") else str(self.units)
+
+    @classmethod
+    def from_json(cls, name: str, backend: Mapping[str, Any]) -> BackendSummary:
+        where = f"backend {name!r}"
+        return cls(name, _field(backend, "kind", where), _field(backend, "units", where),
+                   _field(backend, "accuracy", where), _field(backend, "seconds", where),
+                   tuple(_field(backend, "recorded", where) or ()))
+
+
+@dataclass(frozen=True)
+class PopulationComparison:
+    """One population compared between the two backends of a pair: the metrics and, when
+    both recorded v in the same units, how many (sample, step, neuron) entries of v differ
+    and the first steps (0-based, at most 20) where they do."""
+
+    population: str
+    metrics: PairMetrics
+    v_mismatches: int | None = None
+    v_mismatch_steps: tuple[int, ...] = ()
+
+    @classmethod
+    def from_json(cls, population: str, record: Mapping[str, Any],
+                  where: str) -> PopulationComparison:
+        where = f"{where}, population {population!r}"
+        return cls(population, _record(PairMetrics, record, where),
+                   record.get("v_mismatches"), tuple(record.get("v_mismatch_steps") or ()))
+
+
+@dataclass(frozen=True)
+class PairSummary:
+    """Two backends compared: ``a`` the reference side, ``b`` the backend under test.
+
+    ``identical``: every spike of every population, sample and step equal;
+    ``identical_samples``: share of samples identical in every population;
+    ``decision_agreement``: share of samples whose readout decides the same (None when a
+    side has no readout); ``first_divergence``: the earliest step where the rasters differ
+    (ties: smallest sample, then population order, then neuron), None when identical;
+    ``populations``: per population, in the model's order.
+    """
+
+    a: str
+    b: str
+    identical: bool
+    identical_samples: float
+    decision_agreement: float | None
+    first_divergence: Divergence | None
+    populations: Mapping[str, PopulationComparison]
+
+    @property
+    def divergent_sample(self) -> int | None:
+        """The sample of the first divergence, None when identical."""
+        return None if self.first_divergence is None else self.first_divergence.sample
+
+    @classmethod
+    def from_json(cls, pair: Mapping[str, Any]) -> PairSummary:
+        where = "a pair"
+        a, b = str(_field(pair, "a", where)), str(_field(pair, "b", where))
+        where = f"pair {a} vs {b}"
+        divergence = _field(pair, "first_divergence", where)
+        return cls(
+            a, b, bool(_field(pair, "identical", where)),
+            _field(pair, "identical_samples", where), _field(pair, "decision_agreement", where),
+            None if not divergence else _record(Divergence, divergence,
+                                                f"{where}, first divergence"),
+            {str(pop): PopulationComparison.from_json(str(pop), record, where)
+             for pop, record in (_field(pair, "populations", where) or {}).items()})
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome: ``passed`` when every gate passed and the verifier says so;
+    ``gates``: how many were set; ``failed``: the expressions of the failed ones."""
+
+    passed: bool
+    gates: int
+    failed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VerificationSummary:
+    """A verification: model, data (``samples`` x ``steps``, dt in seconds per step or
+    None), population sizes, output populations, the readout, every backend, every pair
+    (in the order compared) and the gates."""
+
+    model: str
+    data: str
+    samples: int
+    steps: int
+    dt: float | None
+    populations: Mapping[str, int]
+    outputs: tuple[str, ...]
+    backends: Mapping[str, BackendSummary]
+    pairs: tuple[PairSummary, ...]
+    gates: tuple[GateResult, ...]
+    passed: bool
+    readout: str | None = None
+
+    @classmethod
+    def from_json(cls, summary: Mapping[str, Any]) -> VerificationSummary:
+        """The typed summary of the verifier's JSON-able dict; InputError naming the first
+        missing field."""
+        where = "the summary"
+        return cls(
+            model=str(_field(summary, "model", where)), data=str(_field(summary, "data", where)),
+            samples=_field(summary, "samples", where), steps=_field(summary, "steps", where),
+            dt=_field(summary, "dt", where),
+            populations=dict(_field(summary, "populations", where) or {}),
+            outputs=tuple(_field(summary, "outputs", where) or ()),
+            backends={str(name): BackendSummary.from_json(str(name), info)
+                      for name, info in (_field(summary, "backends", where) or {}).items()},
+            pairs=tuple(PairSummary.from_json(p) for p in _field(summary, "pairs", where) or ()),
+            gates=tuple(GateResult.from_json(g) for g in _field(summary, "gates", where) or ()),
+            passed=bool(_field(summary, "passed", where)),
+            readout=summary.get("readout"),
+        )
+
+    def units(self, backend: str) -> str | None:
+        """The backend's v units; None when not stated or the backend is unknown."""
+        info = self.backends.get(backend)
+        return None if info is None else info.v_units
+
+    @property
+    def verdict(self) -> Verdict:
+        failed = tuple(g.expr for g in self.gates if not g.passed)
+        return Verdict(self.passed and not failed, len(self.gates), failed)
+
+    def backend_names(self) -> list[str]:
+        """Every backend, in the summary's order, then any only named by a pair."""
+        names = list(self.backends)
+        for pair in self.pairs:
+            for name in (pair.a, pair.b):
+                if name not in names:
+                    names.append(name)
+        return names
+
+    def identical_groups(self) -> list[list[str]]:
+        """Backends grouped by identical spikes (every population, sample and step), in
+        :meth:`backend_names` order; each group is listed once, its first member first."""
+        names = self.backend_names()
+        parent = {n: n for n in names}
+
+        def root(n: str) -> str:
+            while parent[n] != n:
+                n = parent[n]
+            return n
+
+        for pair in self.pairs:
+            if pair.identical:
+                ra, rb = root(pair.a), root(pair.b)
+                if ra != rb:
+                    parent[max(ra, rb, key=names.index)] = min(ra, rb, key=names.index)
+        groups: dict[str, list[str]] = {}
+        for n in names:
+            groups.setdefault(root(n), []).append(n)
+        return list(groups.values())
+
+    def raster_samples(self, pair: PairSummary,
+                       samples: Sequence[int] | None = None) -> list[int]:
+        """The samples to draw rasters of for ``pair``, in order, without repeats.
+
+        ``samples`` when given; otherwise the pair's first-divergence sample, sample 0,
+        then the first-divergence samples of the other non-identical pairs.
+        """
+        if samples is not None:
+            return list(dict.fromkeys(int(s) for s in samples))
+        chosen = [] if pair.divergent_sample is None else [pair.divergent_sample]
+        chosen.append(0)
+        chosen.extend(other.divergent_sample for other in self.pairs
+                      if not other.identical and other.divergent_sample is not None)
+        return list(dict.fromkeys(chosen))
+
+
+SummaryLike = VerificationSummary | Mapping[str, Any]
+
+
+def as_summary(summary: SummaryLike) -> VerificationSummary:
+    """``summary`` itself when typed, else :meth:`VerificationSummary.from_json` of it."""
+    if isinstance(summary, VerificationSummary):
+        return summary
+    return VerificationSummary.from_json(summary)
+
+
+def identical_groups(summary: SummaryLike) -> list[list[str]]:
+    """:meth:`VerificationSummary.identical_groups` of a typed or JSON summary."""
+    return as_summary(summary).identical_groups()
+
+
+def raster_samples(summary: SummaryLike, pair: PairSummary | Mapping[str, Any],
+                   samples: Sequence[int] | None = None) -> list[int]:
+    """:meth:`VerificationSummary.raster_samples` of a typed or JSON summary and pair."""
+    typed = pair if isinstance(pair, PairSummary) else PairSummary.from_json(pair)
+    return as_summary(summary).raster_samples(typed, samples)

@@ -1,0 +1,171 @@
+"""What quantization did to weights, neuron state and spikes, as typed rows.
+
+Per projection (:class:`ProjectionQuality`): weight SMAPE between the float weights and
+the dequantized integers (``W_int * 2**weight_exp * 64 / S``), the share of weights
+clipped, the low bits the Loihi grid drops (``8 - num_weight_bits + 1 if mixed``) and the
+mean rounding error in LSBs. Per population (:class:`PopulationQuality`): u wraps and v
+saturations (steps x neurons where they happened), neurons that never fire or fire at
+every step, and spike agreement with the float model (F1 of matching spikes at the exact
+step). :class:`QuantizationReport` adds the task accuracy of the float model and of the
+integer network. Counts refer to the evaluation data (0-based steps, one step per hop).
+
+``quantization.json["report"]`` holds :meth:`QuantizationReport.to_json`; the renderers
+(:mod:`neurodeploy.quantize.render_report`) read it back with
+:meth:`QuantizationReport.from_json`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+
+from neurodeploy import fixed_point as fp
+from neurodeploy.errors import InputError
+from neurodeploy.network import FixedPointNetwork
+from neurodeploy.quantize.ptq import FloatLayer, QuantizationInfo, spike_f1
+from neurodeploy.traces import Traces
+
+
+def smape(a: np.ndarray, b: np.ndarray) -> float:
+    """Symmetric mean absolute percentage error over entries where either is nonzero."""
+    a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
+    denom = (np.abs(a) + np.abs(b)) / 2
+    keep = denom > 0
+    return float(np.mean(np.abs(a - b)[keep] / denom[keep])) if keep.any() else 0.0
+
+
+def _from_json(cls: type, record: Mapping[str, Any], where: str) -> Any:
+    missing = [f.name for f in fields(cls) if f.name not in record]
+    if missing:
+        raise InputError(f"quantization report: {where} has no {missing[0]!r}")
+    return cls(**{f.name: record[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class ProjectionQuality:
+    """One projection ``"src->dst"``: its weight_exp and sign mode, weight SMAPE (a share),
+    share of weights clipped, grid bits dropped and mean rounding error (LSB)."""
+
+    projection: str
+    weight_exp: int
+    sign_mode: str | None
+    weight_smape: float
+    clipped_share: float
+    grid_dropped_bits: int
+    mean_rounding_error_lsb: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class PopulationQuality:
+    """One population: u wraps and v saturations ((sample, step, neuron) entries), neurons
+    that never fire or fire at every step, spike F1 against the float model at the exact
+    step (the last three None for a non-spiking readout population)."""
+
+    population: str
+    spiking: bool
+    u_wraps: int
+    v_saturations: int
+    never_fire: int | None
+    fire_every_step: int | None
+    spike_f1_vs_float: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QuantizationReport:
+    """Every projection and population, and the task accuracy (share of samples) of the
+    float model and of the integer network (None without labels)."""
+
+    projections: tuple[ProjectionQuality, ...]
+    populations: tuple[PopulationQuality, ...]
+    accuracy_float: float | None
+    accuracy_fixed_point: float | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"projections": [p.to_json() for p in self.projections],
+                "populations": [p.to_json() for p in self.populations],
+                "accuracy_float": self.accuracy_float,
+                "accuracy_fixed_point": self.accuracy_fixed_point}
+
+    @classmethod
+    def from_json(cls, report: Mapping[str, Any]) -> QuantizationReport:
+        """The typed report of ``quantization.json["report"]``; InputError naming the first
+        missing field."""
+        for key in ("projections", "populations", "accuracy_float", "accuracy_fixed_point"):
+            if key not in report:
+                raise InputError(f"quantization report: no {key!r}")
+        return cls(
+            tuple(_from_json(ProjectionQuality, r, f"projection {r.get('projection')!r}")
+                  for r in report["projections"]),
+            tuple(_from_json(PopulationQuality, r, f"population {r.get('population')!r}")
+                  for r in report["populations"]),
+            report["accuracy_float"], report["accuracy_fixed_point"])
+
+
+def as_report(report: QuantizationReport | Mapping[str, Any]) -> QuantizationReport:
+    """``report`` itself when typed, else :meth:`QuantizationReport.from_json` of it."""
+    return report if isinstance(report, QuantizationReport) else \
+        QuantizationReport.from_json(report)
+
+
+def projection_quality(net: FixedPointNetwork, layers: list[FloatLayer],
+                       info: QuantizationInfo) -> list[ProjectionQuality]:
+    """One row per projection into each float layer (feed-forward, then recurrent)."""
+    rows = []
+    for layer in layers:
+        pairs = [(layer.src, layer.weight)]
+        if layer.rec_weight is not None:
+            pairs.append((layer.name, layer.rec_weight))
+        for src, w_f in pairs:
+            proj = next(p for p in net.projections if p.src == src and p.dst == layer.name)
+            lsb = 64.0 * 2.0**proj.weight_exp / info.scales[layer.name]
+            where = f"projection '{src}->{layer.name}'"
+            clipped = info.clipped.get(f"{where}.weights", 0)
+            rows.append(ProjectionQuality(
+                projection=f"{src}->{layer.name}", weight_exp=proj.weight_exp,
+                sign_mode=proj.sign_mode,
+                weight_smape=smape(w_f, proj.weights * lsb),
+                clipped_share=clipped / proj.weights.size,
+                grid_dropped_bits=fp.dropped_weight_bits(proj.sign_mode, proj.num_weight_bits),
+                mean_rounding_error_lsb=float(np.mean(np.abs(w_f / lsb - proj.weights))),
+            ))
+    return rows
+
+
+def population_quality(traces: Traces, float_spikes: dict[str, np.ndarray],
+                       spiking: dict[str, bool]) -> list[PopulationQuality]:
+    """One row per population of ``traces`` (the integer network's spikes, u and v)."""
+    rows = []
+    for name, s in traces.spikes.items():
+        u, v = traces.u[name], traces.v[name]
+        counts = s.sum(axis=(0, 1))
+        total_steps = s.shape[0] * s.shape[1]
+        rows.append(PopulationQuality(
+            population=name, spiking=spiking[name],
+            u_wraps=int((np.abs(np.diff(u, axis=1)) > fp.STATE_HALF).sum()),
+            v_saturations=int((np.abs(v) == fp.V_MAX).sum()),
+            never_fire=int((counts == 0).sum()) if spiking[name] else None,
+            fire_every_step=int((counts == total_steps).sum()) if spiking[name] else None,
+            spike_f1_vs_float=spike_f1(float_spikes[name], s) if spiking[name] else None,
+        ))
+    return rows
+
+
+def projection_report(net: FixedPointNetwork, layers: list[FloatLayer],
+                      info: QuantizationInfo) -> list[dict[str, Any]]:
+    """:func:`projection_quality` as JSON rows (``quantization.json["report"]``)."""
+    return [row.to_json() for row in projection_quality(net, layers, info)]
+
+
+def population_report(traces: Traces, float_spikes: dict[str, np.ndarray],
+                      spiking: dict[str, bool]) -> list[dict[str, Any]]:
+    """:func:`population_quality` as JSON rows (``quantization.json["report"]``)."""
+    return [row.to_json() for row in population_quality(traces, float_spikes, spiking)]

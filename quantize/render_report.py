@@ -1,0 +1,79 @@
+"""The quantization report rendered: rich tables in the terminal, and one PNG.
+
+Both read a :class:`~neurodeploy.quantize.quality.QuantizationReport` (or the JSON dict
+``quantization.json["report"]``). Counts refer to the evaluation data (0-based steps,
+one step per hop).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from rich.console import Console
+from rich.table import Table
+
+from neurodeploy.network_io import atomic_output
+from neurodeploy.quantize.quality import QuantizationReport, as_report
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1%}"
+
+
+def _accuracy_line(report: QuantizationReport) -> str:
+    """``float 91.0%, fixed point 87.5%`` (a dash for an accuracy that is not known)."""
+    return (f"float {_pct(report.accuracy_float)}, fixed point "
+            f"{_pct(report.accuracy_fixed_point)}")
+
+
+def render_report(report: QuantizationReport | Mapping[str, Any], console: Console) -> None:
+    """Rich tables of the report (projections, populations, accuracy)."""
+    report = as_report(report)
+    t = Table(title="projections")
+    for col in ("projection", "weight_exp", "SMAPE", "clipped", "grid bits dropped",
+                "rounding error (LSB)"):
+        t.add_column(col, justify="right")
+    for r in report.projections:
+        t.add_row(r.projection, str(r.weight_exp), f"{r.weight_smape:.2%}",
+                  f"{r.clipped_share:.2%}", str(r.grid_dropped_bits),
+                  f"{r.mean_rounding_error_lsb:.3f}")
+    console.print(t)
+    t = Table(title="populations (evaluation data)")
+    for col in ("population", "u wraps", "v saturations", "never fire", "fire every step",
+                "spike F1 vs float"):
+        t.add_column(col, justify="right")
+    for p in report.populations:
+        f1 = "-" if p.spike_f1_vs_float is None else f"{p.spike_f1_vs_float:.3f}"
+        t.add_row(p.population, str(p.u_wraps), str(p.v_saturations),
+                  str(p.never_fire if p.never_fire is not None else "-"),
+                  str(p.fire_every_step if p.fire_every_step is not None else "-"), f1)
+    console.print(t)
+    change = ("" if report.accuracy_float is None or report.accuracy_fixed_point is None else
+              f" ({report.accuracy_fixed_point - report.accuracy_float:+.1%})")
+    console.print(f"task accuracy: {_accuracy_line(report)}{change}")
+
+
+def plot_report(report: QuantizationReport | Mapping[str, Any],
+                path: str | os.PathLike[str]) -> None:
+    """A PNG at ``path``: weight SMAPE per projection and spike F1 per population (written
+    atomically)."""
+    report = as_report(report)
+    fig = Figure(figsize=(9, 3.5))
+    FigureCanvasAgg(fig)  # drawn by Agg directly: no pyplot, no global backend switch
+    ax_w, ax_s = fig.subplots(1, 2)
+    ax_w.bar([p.projection for p in report.projections],
+             [100 * p.weight_smape for p in report.projections])
+    ax_w.set_ylabel("weight SMAPE (%)")
+    ax_w.tick_params(axis="x", rotation=30)
+    pops = [p for p in report.populations if p.spike_f1_vs_float is not None]
+    ax_s.bar([p.population for p in pops], [p.spike_f1_vs_float for p in pops])
+    ax_s.set_ylim(0, 1)
+    ax_s.set_ylabel("spike F1 vs float (exact step)")
+    fig.suptitle(f"accuracy: {_accuracy_line(report)}")
+    fig.tight_layout()
+    with atomic_output(path) as tmp:
+        fig.savefig(tmp, dpi=100)
