@@ -10,7 +10,7 @@ Three layouts are read (all arrays (samples, steps, neurons), steps 0-based):
   ``u/<population>`` (what ``neurodeploy run --out traces.npz`` writes).
 - CSV (``.csv``): one sample of a one-neuron output population, one row per step, three
   columns: input spike, membrane voltage v, output spike (the NIR paper's layout, used
-  by the Loihi 2 recordings in ``shared/conformance``).
+  by the Loihi 2 recordings in ``neurodeploy/data/nir_paper_single_lif``).
 
 Voltage units: integer-valued v is taken to be in LSB units (comparable with the
 fixed-point backends); any other v gets units of its own (``float:<name>``) and is only
