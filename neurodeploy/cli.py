@@ -92,7 +92,8 @@ def targets() -> None:
 
 @app.command()
 def run(
-    model: str = typer.Argument(..., help="Network .npz, quantize output dir, or NIR graph."),
+    model: str = typer.Argument(..., help="Network .npz, quantize output dir, training run "
+                                "dir, or NIR graph."),
     spikes: str = typer.Option(None, "--spikes", help="Input spikes: .npz with array 'spikes' "
                                "(batch, steps, n_inputs) or .npy."),
     data: str = typer.Option(None, "--data", help="A data set file (neurodeploy data make): "
@@ -104,31 +105,28 @@ def run(
     record: str = typer.Option("spikes", help="Comma-separated subset of spikes,v,u."),
 ) -> None:
     """Run a network on one backend and save its traces (for `verify --trace`).
+    torch-float runs the float model (a quantize output's source model, v in LSB units);
+    every other target runs the integers.
 
     Example: [bold]neurodeploy run runs/ccisi-q --data ccisi.npz --target lava --record spikes,v
     --out lava.nir[/bold]
     """
+    from neurodeploy.artifacts import load_deployment
     from neurodeploy.network_io import atomic_savez
-    from neurodeploy.simulate import simulate
     from neurodeploy.traces import traces_to_arrays
-    from neurodeploy.verify.pipeline import load_data, load_model
+    from neurodeploy.verify.pipeline import load_data
     from neurodeploy.verify.trace_files import write_traces_nir
 
     if (spikes is None) == (data is None):
         raise InputError("give the input as exactly one of --spikes FILE or --data FILE")
-    vm = load_model(model)
-    net = vm.fixed if vm.fixed is not None else vm.float_network
-    if net is None:  # a training run: its float model as a float network
-        net = vm.float_model.to_float_network(dt=vm.dt)
-    if vm.fixed is None and target != "torch-float":
-        raise InputError(f"{model}: target {target!r} needs a fixed-point network (quantize "
-                         "first); a float model runs on torch-float")
-    x, _, _ = load_data(spikes or data, vm, samples, "all")
+    deployment = load_deployment(model)
+    deployment.network_for(target)  # fail on a target the artifact cannot run before reading
+    x, _, _ = load_data(spikes or data, deployment, samples, "all")
     options = {"progress": True} if target.startswith("lava") else {}
-    traces = simulate(net, x, target=target,
-                      record=[r.strip() for r in record.split(",") if r.strip()], **options)
+    traces = deployment.simulate(target, x, record=[r.strip() for r in record.split(",")
+                                                    if r.strip()], **options)
     if out.endswith(".nir"):
-        write_traces_nir(traces, out, dt=vm.dt or 1.0)
+        write_traces_nir(traces, out, dt=deployment.dt or 1.0)
     else:
         atomic_savez(out, traces_to_arrays(traces))
     counts = ", ".join(f"{n}: {int(s.sum())}" for n, s in traces.spikes.items())
