@@ -280,8 +280,8 @@ def artifact_kind(path: str | os.PathLike[str]) -> str:
             return QUANTIZE_DIR
         if (src / "config.json").exists():
             return TRAINING_RUN
-        raise InputError(f"{src}: neither a quantize output (network.npz) nor a training run "
-                         f"(config.json + model.pt); allowed: {ALLOWED}")
+        raise InputError(f"{src}: neither a quantize output nor a training run directory; "
+                         f"allowed: {ALLOWED}")
     if not src.exists():
         raise InputError(f"{src}: no such file or directory; allowed: {ALLOWED}")
     kind = SUFFIXES.get(src.suffix.lower())

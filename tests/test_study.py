@@ -18,7 +18,7 @@ from neurodeploy import load_network, simulate
 from neurodeploy.errors import InputError
 from neurodeploy.models.datasets import make_task, split
 from neurodeploy.readout import accuracy, readout_logits
-from neurodeploy.study import StudyError, render_study, run_timing_study, timing
+from neurodeploy.study import StudyError, render_study, run_timing_study, runner
 
 TINY = dict(task="isi", task_params={"n_samples": 200}, hidden=(8,), epochs=1, seeds=(0,),
             stochastic=(False,), perturb=(0.5,), lava_samples=0, calib=16, workers=2,
@@ -98,7 +98,7 @@ def test_a_second_call_loads_every_result_and_trains_nothing(study, copy, monkey
     def no_pool(*args, **kwargs):
         raise AssertionError("a worker pool was started for a finished study")
 
-    monkeypatch.setattr(timing, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", no_pool)
     again = run_timing_study(copy, console=quiet(), **TINY)
     assert again.loaded == [NONE, AXONAL] and not again.trained and not again.evaluated
     assert again.rows == first.rows and again.lava == first.lava
