@@ -3,13 +3,20 @@
 Every command parses arguments, calls one library function and renders its result.
 User errors (:class:`~neurodeploy.errors.NeurodeployError`) become a one-line message and
 exit code 2 here, in one place; ``--debug`` shows the traceback instead.
+
+Each command imports the library it calls inside its own function: importing every stage
+at the top (torch, Lava, matplotlib) takes ``neurodeploy --version`` from 0.4 s to 3.5 s
+(measured on the project's 2-core machine), for every command, including ``--help``.
 """
 
 from __future__ import annotations
 
+import json
 import sys
 import traceback
+from pathlib import Path
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -204,8 +211,6 @@ app.add_typer(data_app, name="data")
 
 def _parse_params(items: list[str]) -> dict:
     """``key=value`` pairs; values parsed as JSON when they can be (numbers, lists)."""
-    import json
-
     params = {}
     for item in items:
         if "=" not in item:
@@ -362,8 +367,6 @@ def lint(
 
     Example: [bold]neurodeploy lint runs/ccisi-q[/bold]
     """
-    from pathlib import Path
-
     from neurodeploy.network_io import atomic_write_text
     from neurodeploy.quantize.lint import lint_file, render
 
@@ -379,8 +382,8 @@ def lint(
 
 @app.command()
 def export(
-    source: str = typer.Argument(..., help="Quantize output dir, training run dir, or "
-                                 "network .npz."),
+    source: str = typer.Argument(..., help="Quantize output dir, training run dir, "
+                                 "network .npz or NIR graph."),
     nir_out: str = typer.Option(None, "--nir", help="NIR graph to write (.nir)."),
     onnx_out: str = typer.Option(None, "--onnx", help="ONNX model to write (fixed point "
                                  "only)."),
@@ -515,8 +518,6 @@ def study_dt(
 
 
 def _span(values: object) -> str:
-    import numpy as np
-
     arr = np.asarray(values)
     lo, hi = float(arr.min()), float(arr.max())
     return f"{lo:.4g}" if lo == hi else f"{lo:.4g}..{hi:.4g}"
