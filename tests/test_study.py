@@ -191,3 +191,27 @@ def test_bad_input_is_a_one_line_input_error_before_any_work(tmp_path, changes, 
         run_timing_study(out, console=quiet(), **{**TINY, **changes})
     assert len(str(info.value).splitlines()) == 1
     assert not out.exists()
+
+
+def test_any_executor_runs_the_jobs_and_every_outcome_is_reported(tmp_path):
+    """The runner's seam: a factory (number of jobs -> concurrent.futures.Executor), here
+    threads; a job that cannot start reports a one-line error instead of raising."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from neurodeploy.study.job import Job
+
+    made, outcomes = [], {}
+
+    def threads(n_jobs):
+        made.append(n_jobs)
+        return ThreadPoolExecutor(max_workers=2)
+
+    jobs = []
+    for name in ("a", "b"):
+        (tmp_path / name).write_text("not a run directory")
+        jobs.append(Job(name, str(tmp_path / name), {}, {"evaluation": {}}, retrain=True))
+    runner.run_jobs(jobs, threads, lambda job, outcome: outcomes.update({job.name: outcome}))
+    assert made == [2] and sorted(outcomes) == ["a", "b"]
+    for name in ("a", "b"):
+        assert outcomes[name] == {"error": f"InputError: {tmp_path / name} exists and is not a "
+                                           "run directory; move it away"}

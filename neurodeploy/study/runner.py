@@ -101,6 +101,7 @@ def run_jobs(jobs: Sequence[Job], executor: ExecutorFactory,
     """Run every job; ``on_done(job, outcome)`` as each finishes, in any order, with
     ``{"result": result.json}`` or ``{"error": one line}`` (a worker that died, too)."""
     pool = executor(len(jobs))
+    futures: dict = {}
     try:
         futures = {pool.submit(run_configuration, job): job for job in jobs}
         for future in as_completed(futures):
@@ -110,6 +111,8 @@ def run_jobs(jobs: Sequence[Job], executor: ExecutorFactory,
                 outcome = {"error": f"{type(exc).__name__}: {exc}"}
             on_done(futures[future], outcome)
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        for future in futures:  # Executor's own API only (not every executor has
+            future.cancel()     # shutdown(cancel_futures=...))
+        pool.shutdown(wait=False)
         raise
     pool.shutdown(wait=True)
