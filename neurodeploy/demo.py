@@ -26,11 +26,22 @@ import io
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from neurodeploy.artifacts import load_deployment
+from neurodeploy.conformance import load_recording, nir_paper_single_lif_network
+from neurodeploy.exchange.export import export_artifacts
+from neurodeploy.models.datasets import make_task, save_dataset
+from neurodeploy.models.training import TrainConfig, train
+from neurodeploy.network_io import atomic_savez, save_network
+from neurodeploy.quantize.lint import lint_network
+from neurodeploy.quantize.pipeline import quantize_run
+from neurodeploy.verify.pipeline import verify
 
 GATES = ("reference==lava", "torch-int==reference", "onnx==reference")
 BACKENDS = ("torch-float", "torch-int", "reference", "onnx", "lava")
@@ -79,17 +90,6 @@ def _stage(result: DemoResult, console: Console, number: int, name: str,
 def run_demo(out_dir: str = "neurodeploy-demo", quick: bool = False, seed: int = 0,
              console: Console | None = None) -> DemoResult:
     """Run every stage (see the module docstring); returns what each produced."""
-    from neurodeploy import save_network
-    from neurodeploy.conformance import load_recording, nir_paper_single_lif_network
-    from neurodeploy.exchange.export import export_artifacts
-    from neurodeploy.exchange.nir_import import import_nir
-    from neurodeploy.models.datasets import make_task, save_dataset
-    from neurodeploy.models.training import TrainConfig, train
-    from neurodeploy.network_io import atomic_savez, load_network
-    from neurodeploy.quantize.lint import lint_network
-    from neurodeploy.quantize.pipeline import quantize_run
-    from neurodeploy.verify.pipeline import verify
-
     console = console or Console()
     size = QUICK if quick else FULL
     out = Path(out_dir)
@@ -102,8 +102,6 @@ def run_demo(out_dir: str = "neurodeploy-demo", quick: bool = False, seed: int =
         save_network(nir_paper_single_lif_network(), out / "lif.npz")
         atomic_savez(out / "lif_input.npz",
                      {"spikes": chip.input_spikes[None, :, None].astype("uint8")})
-        from importlib import resources
-
         csv = resources.files("neurodeploy.data").joinpath("nir_paper_single_lif",
                                                            "lif_lava_loihi_fixed.csv")
         r = verify(str(out / "lif.npz"), ["reference"], data=str(out / "lif_input.npz"),
@@ -138,7 +136,7 @@ def run_demo(out_dir: str = "neurodeploy-demo", quick: bool = False, seed: int =
                 f"{100 * q['test_acc_quantized_reference']:.1f}% -> {out / 'quant'}")
 
     def lint() -> str:
-        report = lint_network(load_network(out / "quant" / "network.npz"))
+        report = lint_network(load_deployment(out / "quant").fixed)
         if not report.ok:
             raise RuntimeError(f"lint failed: {report.violations[0].message}")
         return "clean: every value fits the Loihi 2 format"
@@ -146,8 +144,8 @@ def run_demo(out_dir: str = "neurodeploy-demo", quick: bool = False, seed: int =
     def export() -> str:
         r = export_artifacts(out / "quant", nir_out=str(out / "model.nir"),
                              onnx_out=str(out / "model.onnx"))
-        back = import_nir(out / "model.nir").network
-        net = load_network(out / "quant" / "network.npz")
+        back = load_deployment(out / "model.nir").fixed
+        net = load_deployment(out / "quant").fixed
         same = all((p.weights == q.weights).all() for p, q in
                    zip(net.projections, back.projections, strict=True))
         if not same:

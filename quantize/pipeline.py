@@ -22,26 +22,45 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from rich.console import Console
 
 from neurodeploy.errors import InputError, SimulationError
+from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
+from neurodeploy.exchange.nir_import import import_nir
+from neurodeploy.float_network import FloatNetwork
+from neurodeploy.models.datasets import SpikeDataset, load_dataset, split
+from neurodeploy.models.network import SpikingNetwork
+from neurodeploy.models.training import (
+    CHECKPOINT,
+    TrainConfig,
+    evaluate,
+    load_dataset_for,
+    load_run,
+)
 from neurodeploy.network import FixedPointNetwork
-from neurodeploy.network_io import save_network
+from neurodeploy.network_io import _umask, save_network
 from neurodeploy.quantize.format import LOIHI2, ChipFormat
-from neurodeploy.quantize.lint import lint_network
-from neurodeploy.quantize.ptq import float_layers, float_traces, post_training_quantize
+from neurodeploy.quantize.lint import LintReport, lint_network
+from neurodeploy.quantize.ptq import (
+    QuantizationInfo,
+    float_layers,
+    float_traces,
+    layers_from_network,
+    post_training_quantize,
+)
+from neurodeploy.quantize.qat import QATNetwork, qat_finetune
 from neurodeploy.quantize.report import plot_report, population_report, projection_report
 from neurodeploy.readout import accuracy, readout_logits
 from neurodeploy.simulate import simulate
+from neurodeploy.targets.torch_float import simulate_torch_float
 
 
 def replace_dir(tmp: Path, out: Path) -> None:
     """Move a finished folder ``tmp`` to ``out``, replacing an old ``out`` only at the end."""
-    from neurodeploy.network_io import _umask
-
     os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual permissions
     old = None
     if out.exists():
@@ -52,25 +71,35 @@ def replace_dir(tmp: Path, out: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
-                 calib: int = 256, fmt: ChipFormat = LOIHI2, qat_epochs: int = 0,
-                 qat_lr: float = 0.5, console: Console | None = None) -> dict:
-    """Quantize the model of a training run and evaluate it on the run's test split.
+@dataclass
+class QuantizedRun:
+    """A training run's model quantized (PTQ, optionally QAT), linted clean, not yet
+    evaluated or written: what :func:`quantize_trained` returns.
 
-    PTQ first; with ``qat_epochs`` > 0 the integer network is then fine-tuned with
-    quantization-aware training (``neurodeploy.quantize.qat``: the forward pass is the
-    deployed integer arithmetic) on the run's training split, validated on its validation
-    split (the PTQ network competes too, so QAT never makes validation worse).
+    ``order``: the calibration samples (indices into ``train``'s samples, the first
+    ``calib`` of a permutation seeded by the run's seed).
     """
-    from neurodeploy.models.datasets import split
-    from neurodeploy.models.training import (
-        CHECKPOINT,
-        TrainConfig,
-        evaluate,
-        load_dataset_for,
-        load_run,
-    )
 
+    model: SpikingNetwork
+    run: dict
+    config: TrainConfig
+    dataset: SpikeDataset
+    train: SpikeDataset
+    val: SpikeDataset
+    test: SpikeDataset
+    net: FixedPointNetwork
+    info: QuantizationInfo
+    order: np.ndarray
+    lint: LintReport
+    qat: dict | None = None
+
+
+def quantize_trained(run_dir: str | os.PathLike[str], calib: int = 256,
+                     fmt: ChipFormat = LOIHI2, qat_epochs: int = 0, qat_lr: float = 0.5,
+                     console: Console | None = None) -> QuantizedRun:
+    """Load a training run and its data split, calibrate and quantize its model (PTQ on
+    ``calib`` samples of the training split; with ``qat_epochs`` > 0 then QAT), and lint
+    the integers (a network that fails lint is an error, never returned)."""
     console = console or Console()
     if qat_epochs < 0:
         raise InputError(f"qat_epochs = {qat_epochs} must be >= 0")
@@ -87,42 +116,59 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     order = np.random.default_rng(config.seed).permutation(len(train_ds.labels))[:calib]
     with console.status(f"post-training quantization on {len(order)} calibration samples..."):
         net, info = post_training_quantize(model, train_ds.spikes[order], fmt)
-    qat_result = None
+    qat = None
     if qat_epochs > 0:
-        from neurodeploy.quantize.qat import QATNetwork, qat_finetune
-
         with console.status(f"quantization-aware training, {qat_epochs} epochs..."):
             qnet = QATNetwork(net, model.config.readout, info.scales)
-            qat_result = qat_finetune(qnet, train_ds.spikes, train_ds.labels, val_ds.spikes,
-                                      val_ds.labels, epochs=qat_epochs, lr=qat_lr,
-                                      seed=config.seed)
+            result = qat_finetune(qnet, train_ds.spikes, train_ds.labels, val_ds.spikes,
+                                  val_ds.labels, epochs=qat_epochs, lr=qat_lr, seed=config.seed)
             net = qnet.to_fixed_point()
-    lint_report = lint_network(net, fmt)
-    if not lint_report.ok:  # PTQ's bounds make this impossible: never write such a network
+        qat = {"epochs": qat_epochs, "lr": qat_lr, "best_epoch": result["best_epoch"],
+               "val_acc_before": result["initial_val_acc"],
+               "val_acc_after": result["best_val_acc"]}
+    return QuantizedRun(model, run, config, dataset, train_ds, val_ds, test_ds, net, info,
+                        order, _linted(net, fmt), qat)
+
+
+def _linted(net: FixedPointNetwork, fmt: ChipFormat) -> LintReport:
+    report = lint_network(net, fmt)
+    if not report.ok:  # PTQ's bounds make this impossible: never write such a network
         raise SimulationError(f"quantization produced a network that fails lint: "
-                              f"{lint_report.violations[0].message}")
+                              f"{report.violations[0].message}")
+    return report
+
+
+def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+                 calib: int = 256, fmt: ChipFormat = LOIHI2, qat_epochs: int = 0,
+                 qat_lr: float = 0.5, console: Console | None = None) -> dict:
+    """Quantize the model of a training run and evaluate it on the run's test split.
+
+    PTQ first; with ``qat_epochs`` > 0 the integer network is then fine-tuned with
+    quantization-aware training (``neurodeploy.quantize.qat``: the forward pass is the
+    deployed integer arithmetic) on the run's training split, validated on its validation
+    split (the PTQ network competes too, so QAT never makes validation worse).
+    """
+    console = console or Console()
+    q = quantize_trained(run_dir, calib, fmt, qat_epochs, qat_lr, console)
+    model, net, test_ds = q.model, q.net, q.test
     with console.status("evaluating float and fixed-point models on the test split..."):
         _, float_acc = evaluate(model, test_ds.spikes, test_ds.labels)
         layers = float_layers(model)
         float_spikes = {layer.name: rec["spikes"] for layer, rec in
                         zip(layers, float_traces(model, test_ds.spikes), strict=True)}
-        report = evaluate_quantized(net, layers, info, test_ds.spikes, test_ds.labels,
+        report = evaluate_quantized(net, layers, q.info, test_ds.spikes, test_ds.labels,
                                     float_spikes, float_acc, model.config.readout)
     result = {
-        **info.to_json(), "report": report, "lint": lint_report.to_dict(), "format": fmt.name,
+        **q.info.to_json(), "report": report, "lint": q.lint.to_dict(), "format": fmt.name,
         "readout": model.config.readout, "output": net.outputs[0],
-        "hops": len(model.layers), "calibration_samples": len(order),
-        "qat": None if qat_result is None else {
-            "epochs": qat_epochs, "lr": qat_lr, "best_epoch": qat_result["best_epoch"],
-            "val_acc_before": qat_result["initial_val_acc"],
-            "val_acc_after": qat_result["best_val_acc"]},
+        "hops": len(model.layers), "calibration_samples": len(q.order), "qat": q.qat,
         "test_samples": len(test_ds.labels), "test_acc_float": float_acc,
         "test_acc_quantized_reference": report["accuracy_fixed_point"],
         "source_run": str(Path(run_dir).resolve()),
     }
 
     def extra(tmp: Path) -> None:
-        (tmp / "run.json").write_text(json.dumps(run, indent=2))
+        (tmp / "run.json").write_text(json.dumps(q.run, indent=2))
         shutil.copyfile(Path(run_dir) / CHECKPOINT, tmp / CHECKPOINT)  # the float model
 
     write_quant_dir(out_dir, net, result, extra)
@@ -179,13 +225,6 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     Writes QUANT_DIR like :func:`quantize_run`, with ``source.nir`` (the float graph with
     its dt and reset declared) instead of the training run.
     """
-    from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
-    from neurodeploy.exchange.nir_import import import_nir
-    from neurodeploy.float_network import FloatNetwork
-    from neurodeploy.models.datasets import load_dataset
-    from neurodeploy.quantize.ptq import layers_from_network
-    from neurodeploy.targets.torch_float import simulate_torch_float
-
     console = console or Console()
     imported = import_nir(graph, dt=dt, reset=reset)
     fnet = imported.network
@@ -204,10 +243,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
         eval_idx = calib_idx
     with console.status(f"post-training quantization on {len(calib_idx)} samples..."):
         net, info = post_training_quantize(fnet, ds.spikes[calib_idx], fmt)
-    lint_report = lint_network(net, fmt)
-    if not lint_report.ok:
-        raise SimulationError(f"quantization produced a network that fails lint: "
-                              f"{lint_report.violations[0].message}")
+    lint_report = _linted(net, fmt)
     x, labels = ds.spikes[eval_idx].astype(bool), ds.labels[eval_idx]
     layers = layers_from_network(fnet)
     with console.status(f"evaluating on {len(eval_idx)} samples..."):

@@ -18,7 +18,7 @@ from neurodeploy import load_network, simulate
 from neurodeploy.errors import InputError
 from neurodeploy.models.datasets import make_task, split
 from neurodeploy.readout import accuracy, readout_logits
-from neurodeploy.study import StudyError, render_study, run_timing_study, timing
+from neurodeploy.study import StudyError, render_study, run_timing_study, runner
 
 TINY = dict(task="isi", task_params={"n_samples": 200}, hidden=(8,), epochs=1, seeds=(0,),
             stochastic=(False,), perturb=(0.5,), lava_samples=0, calib=16, workers=2,
@@ -98,7 +98,7 @@ def test_a_second_call_loads_every_result_and_trains_nothing(study, copy, monkey
     def no_pool(*args, **kwargs):
         raise AssertionError("a worker pool was started for a finished study")
 
-    monkeypatch.setattr(timing, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(runner, "ProcessPoolExecutor", no_pool)
     again = run_timing_study(copy, console=quiet(), **TINY)
     assert again.loaded == [NONE, AXONAL] and not again.trained and not again.evaluated
     assert again.rows == first.rows and again.lava == first.lava
@@ -191,3 +191,27 @@ def test_bad_input_is_a_one_line_input_error_before_any_work(tmp_path, changes, 
         run_timing_study(out, console=quiet(), **{**TINY, **changes})
     assert len(str(info.value).splitlines()) == 1
     assert not out.exists()
+
+
+def test_any_executor_runs_the_jobs_and_every_outcome_is_reported(tmp_path):
+    """The runner's seam: a factory (number of jobs -> concurrent.futures.Executor), here
+    threads; a job that cannot start reports a one-line error instead of raising."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from neurodeploy.study.job import Job
+
+    made, outcomes = [], {}
+
+    def threads(n_jobs):
+        made.append(n_jobs)
+        return ThreadPoolExecutor(max_workers=2)
+
+    jobs = []
+    for name in ("a", "b"):
+        (tmp_path / name).write_text("not a run directory")
+        jobs.append(Job(name, str(tmp_path / name), {}, {"evaluation": {}}, retrain=True))
+    runner.run_jobs(jobs, threads, lambda job, outcome: outcomes.update({job.name: outcome}))
+    assert made == [2] and sorted(outcomes) == ["a", "b"]
+    for name in ("a", "b"):
+        assert outcomes[name] == {"error": f"InputError: {tmp_path / name} exists and is not a "
+                                           "run directory; move it away"}

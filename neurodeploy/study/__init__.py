@@ -3,8 +3,10 @@ table.
 
 :func:`run_timing_study` asks Yu et al.'s question (do networks use spike timing, and
 does the timing code survive deployment to Loihi 2 fixed point?) and
-:func:`render_study` prints its table. :func:`run_dt_study` asks how coarse the time step
-of a trained exact-timing model may be (``neurodeploy study dt``) and
+:func:`render_study` prints its table; it is split into :mod:`.plan` (arguments,
+configurations), :mod:`.job` (one configuration), :mod:`.runner` (resume and executors)
+and :mod:`.summary` (JSON, CSV, table and plot). :func:`run_dt_study` asks how coarse the
+time step of a trained exact-timing model may be (``neurodeploy study dt``) and
 :func:`render_dt_study` prints its table.
 
 A study is the top of the stack: it may import every other package (core, models,

@@ -1,10 +1,12 @@
 """``neurodeploy verify``: the same input through several backends, compared spike by spike.
 
-A model is a quantize output directory (fixed-point network + the float model it came
-from), a training run directory (float only), a network ``.npz`` or a NIR graph. Backends:
-``torch-float`` (the float model; for a fixed-point-only model its dequantized float
-equivalent), and every fixed-point target (``reference``, ``torch-int``, ``onnx``,
-``lava``, ``lava-float``), plus recorded traces (``--trace NAME=FILE``, e.g. from a chip).
+A model is any artifact :func:`neurodeploy.artifacts.load_deployment` reads: a quantize
+output directory (fixed-point network + the float model it came from), a training run
+directory (float only), a network ``.npz`` or a NIR graph. Backends: ``torch-float`` (the
+float model; for a fixed-point-only model its dequantized float equivalent), and every
+fixed-point target (``reference``, ``torch-int``, ``onnx``, ``lava``, ``lava-float``), each
+run by :meth:`~neurodeploy.artifacts.Deployment.simulate`, plus recorded traces
+(``--trace NAME=FILE``, e.g. from a chip).
 Every pair of backends is compared population by population with
 ``neurodeploy.verify.metrics``; gates (``neurodeploy.verify.gates``) decide the exit code.
 
@@ -23,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,142 +33,33 @@ import numpy as np
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from neurodeploy.artifacts import FLOAT_BACKEND, Deployment, load_deployment
 from neurodeploy.errors import InputError, TargetUnavailableError
-from neurodeploy.exchange.export import run_dt
-from neurodeploy.float_network import FloatNetwork, dequantize
-from neurodeploy.network import FixedPointNetwork
+from neurodeploy.models.datasets import load_dataset, split
+from neurodeploy.models.training import TrainConfig, load_dataset_for
+from neurodeploy.quantize.pipeline import replace_dir
 from neurodeploy.readout import readout_logits
-from neurodeploy.traces import Traces
+from neurodeploy.targets import TARGETS
+from neurodeploy.traces import Traces, load_spikes
 from neurodeploy.verify import metrics
 from neurodeploy.verify.gates import Gate, evaluate_gate, parse_gate
+from neurodeploy.verify.report import write_html_report
 from neurodeploy.verify.trace_files import RecordedTraces, read_trace_file, write_traces_nir
 
 FIXED_BACKENDS = ("reference", "torch-int", "onnx", "lava", "lava-float")
-BACKENDS = ("torch-float", *FIXED_BACKENDS)
+BACKENDS = (FLOAT_BACKEND, *FIXED_BACKENDS)
 SLOW = ("lava", "lava-float")
 
 
-@dataclass
-class VerifyModel:
-    """What can be run for a model, and how its outputs are read."""
-
-    path: str
-    fixed: FixedPointNetwork | None = None
-    float_model: Any = None  # a SpikingNetwork
-    float_network: FloatNetwork | None = None
-    float_units: str = "float"
-    scales: dict[str, float] = field(default_factory=dict)
-    readout: str = "count"
-    hops: int = 0
-    output: str | None = None
-    dt: float | None = None
-    run: dict | None = None
-
-    @property
-    def populations(self) -> dict[str, int]:
-        if self.fixed is not None:
-            return {n: p.size for n, p in self.fixed.populations.items()}
-        if self.float_network is not None:
-            return {n: p.size for n, p in self.float_network.populations.items()}
-        from neurodeploy.models.network import population_names
-
-        layers = self.float_model.layers
-        return {n: layer.n_out for n, layer in
-                zip(population_names(len(layers)), layers, strict=True)}
-
-    @property
-    def n_inputs(self) -> int:
-        if self.fixed is not None:
-            return self.fixed.n_inputs
-        if self.float_network is not None:
-            return self.float_network.n_inputs
-        return self.float_model.config.n_inputs
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{path}: cannot read JSON ({exc})") from None
-
-
-def load_model(path: str | os.PathLike[str]) -> VerifyModel:
-    """A :class:`VerifyModel` from a quantize dir, run dir, network .npz or NIR graph."""
-    from neurodeploy.network_io import load_network
-
-    src = Path(path)
-    if src.is_dir() and (src / "network.npz").exists():
-        q = _read_json(src / "quantization.json") if (src / "quantization.json").exists() \
-            else {}
-        run = _read_json(src / "run.json") if (src / "run.json").exists() else None
-        m = VerifyModel(str(src), fixed=load_network(src / "network.npz"), run=run,
-                        readout=q.get("readout", "count"), hops=int(q.get("hops", 0)),
-                        output=q.get("output"), scales=q.get("scales", {}))
-        m.dt = run_dt(run)
-        m.float_model = _float_model_of_quant_dir(src, q, run)
-        if m.float_model is None and (src / "source.nir").exists():  # quantized from NIR
-            from neurodeploy.exchange.nir_import import import_nir
-
-            m.float_network = import_nir(src / "source.nir").network
-            m.dt = m.dt or q.get("dt")
-        if m.float_model is None and m.float_network is None:
-            m.float_network, m.scales = dequantize(m.fixed), {}
-        m.float_units = "lsb"  # float v times the PTQ scale (dequantized: already LSB)
-        m.output = m.output or m.fixed.outputs[0]
-        return m
-    if src.is_dir():
-        from neurodeploy.models.training import load_run
-
-        model, run = load_run(src)
-        return VerifyModel(str(src), float_model=model, run=run, readout=model.config.readout,
-                           hops=len(model.layers), output="output",
-                           dt=run_dt(run))
-    if src.suffix == ".nir":
-        from neurodeploy.exchange.nir_import import import_nir
-
-        imp = import_nir(src)
-        if isinstance(imp.network, FixedPointNetwork):
-            return VerifyModel(str(src), fixed=imp.network, float_network=dequantize(imp.network),
-                               float_units="lsb", output=imp.network.outputs[0], dt=imp.dt)
-        m = VerifyModel(str(src), float_network=imp.network, output=imp.network.outputs[0],
-                        dt=imp.dt)
-        if imp.network_config:
-            from neurodeploy.models.network import NetworkConfig, SpikingNetwork
-
-            config = NetworkConfig.from_json(imp.network_config)
-            m.float_model = SpikingNetwork.from_float_network(imp.network, config)
-            m.readout, m.hops = config.readout, len(m.float_model.layers)
-        return m
-    fixed = load_network(src)
-    return VerifyModel(str(src), fixed=fixed, float_network=dequantize(fixed), float_units="lsb",
-                       output=fixed.outputs[0])
-
-
-def _float_model_of_quant_dir(src: Path, q: dict, run: dict | None) -> Any:
-    """The float model: model.pt in the quantize dir, else the source run, else None."""
-    from neurodeploy.models.training import load_run
-
-    if run is not None and (src / "model.pt").exists():
-        return load_run(src, config_name="run.json")[0]
-    source = q.get("source_run")
-    if source and Path(source, "config.json").exists():
-        return load_run(source)[0]
-    return None
-
-
 # ---------------------------------------------------------------------------- data
-def load_data(data: str | None, model: VerifyModel, samples: int | None,
+def load_data(data: str | None, model: Deployment, samples: int | None,
               split_name: str | None) -> tuple[np.ndarray, np.ndarray | None, str]:
     """(spikes bool (samples, steps, n_inputs), labels or None, description)."""
-    from neurodeploy.models.datasets import load_dataset, split
-
     labels = None
     if data is None:
         if model.run is None:
             raise InputError("no --data given and the model is not a training or quantize "
                              "output (which would name its data set)")
-        from neurodeploy.models.training import TrainConfig, load_dataset_for
-
         config = TrainConfig.from_json(model.run["train"])
         ds = load_dataset_for(config)
         part = split_name or "test"
@@ -177,8 +70,6 @@ def load_data(data: str | None, model: VerifyModel, samples: int | None,
         if _has_labels(path):  # a data set file: its errors are the user's to see
             ds = load_dataset(path)
         else:  # plain spikes (.npz with 'spikes', or .npy)
-            from neurodeploy.traces import load_spikes
-
             spikes = np.asarray(load_spikes(str(path)))
         part = split_name or "all"
         desc = f"{path} ({part})"
@@ -187,8 +78,6 @@ def load_data(data: str | None, model: VerifyModel, samples: int | None,
             if model.run is None:
                 raise InputError(f"--split {part}: the model has no training run to take the "
                                  "split from; use --split all")
-            from neurodeploy.models.training import TrainConfig
-
             config = TrainConfig.from_json(model.run["train"])
             parts = dict(zip(("train", "val", "test"),
                              split(ds, config.splits, seed=config.seed), strict=True))
@@ -232,53 +121,27 @@ class BackendRun:
     seconds: float | None = None
 
 
-def check_backends(names: Sequence[str], model: VerifyModel) -> list[str]:
+def check_backends(names: Sequence[str], model: Deployment) -> list[str]:
     """Validate backend names: known, available here, and runnable for this model."""
-    from neurodeploy.targets import TARGETS
-
     out = []
     for name in names:
         if name not in BACKENDS:
             raise InputError(f"backend {name!r} is unknown; allowed: {', '.join(BACKENDS)} "
                              "(recorded traces: --trace NAME=FILE)")
-        if name in TARGETS:
-            ok, reason = TARGETS[name].available()
-            if not ok:
-                available = [b for b in BACKENDS if b not in TARGETS or TARGETS[b].available()[0]]
-                raise TargetUnavailableError(f"backend {name!r} is unavailable here ({reason}); "
-                                             f"available: {', '.join(available)}")
-        if name in FIXED_BACKENDS and model.fixed is None:
-            raise InputError(f"backend {name!r} runs fixed-point networks; {model.path} is a "
-                             "float model (quantize it first)")
+        ok, reason = TARGETS[name].available()
+        if not ok:
+            available = [b for b in BACKENDS if TARGETS[b].available()[0]]
+            raise TargetUnavailableError(f"backend {name!r} is unavailable here ({reason}); "
+                                         f"available: {', '.join(available)}")
+        model.network_for(name)  # an integer backend needs integers
         if name in out:
             raise InputError(f"backend {name!r} is listed twice")
         out.append(name)
     return out
 
 
-def _run_float(model: VerifyModel, x: np.ndarray) -> tuple[dict, dict]:
-    if model.float_model is not None:
-        import torch
-
-        from neurodeploy.models.network import population_names
-
-        names = population_names(len(model.float_model.layers))
-        with torch.no_grad():
-            out = model.float_model.run(torch.as_tensor(x, dtype=torch.float32), record_v=True)
-        spikes = {n: rec["spikes"].numpy() > 0 for n, rec in zip(names, out, strict=True)}
-        v = {n: rec["v"].double().numpy() * float(model.scales.get(n, 1.0))
-             for n, rec in zip(names, out, strict=True) if "v" in rec}
-        return spikes, v
-    from neurodeploy.targets.torch_float import simulate_torch_float
-
-    tr = simulate_torch_float(model.float_network, x, record=("spikes", "v"))
-    return tr.spikes, {n: v * float(model.scales.get(n, 1.0)) for n, v in tr.v.items()}
-
-
-def _run_fixed(model: VerifyModel, backend: str, x: np.ndarray) -> tuple[dict, dict]:
-    from neurodeploy.simulate import simulate
-
-    tr: Traces = simulate(model.fixed, x, target=backend, record=("spikes", "v"))
+def _run(model: Deployment, backend: str, x: np.ndarray) -> tuple[dict, dict]:
+    tr = model.simulate(backend, x, record=("spikes", "v"))
     return tr.spikes, {n: np.asarray(a, dtype=np.float64) for n, a in tr.v.items()}
 
 
@@ -286,13 +149,9 @@ def _chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
-def run_backend(model: VerifyModel, backend: str, x: np.ndarray, progress: Progress,
+def run_backend(model: Deployment, backend: str, x: np.ndarray, progress: Progress,
                 workers: int, batch_size: int = 256) -> BackendRun:
     """Run one backend on all samples (slow backends in parallel worker processes)."""
-    def call(part: np.ndarray) -> tuple[dict, dict]:
-        return _run_float(model, part) if backend == "torch-float" else \
-            _run_fixed(model, backend, part)
-
     task = progress.add_task(backend, total=len(x))
     slow = backend in SLOW
     parts = _chunks(len(x), -(-len(x) // workers) if slow else batch_size)
@@ -300,7 +159,7 @@ def run_backend(model: VerifyModel, backend: str, x: np.ndarray, progress: Progr
     results: list[tuple[dict, dict] | None] = [None] * len(parts)
 
     def job(i: int) -> None:
-        results[i] = call(x[parts[i]])
+        results[i] = _run(model, backend, x[parts[i]])
         progress.advance(task, parts[i].stop - parts[i].start)
 
     if slow and workers > 1 and len(parts) > 1:
@@ -313,14 +172,14 @@ def run_backend(model: VerifyModel, backend: str, x: np.ndarray, progress: Progr
     seconds = time.perf_counter() - start
     spikes = {n: np.concatenate([r[0][n] for r in results]) for n in results[0][0]}
     v = {n: np.concatenate([r[1][n] for r in results]) for n in results[0][1]}
-    if backend == "torch-float":
+    if backend == FLOAT_BACKEND:
         kind, units = "float", model.float_units
     else:
         kind, units = "fixed_point", "lsb"
     return BackendRun(backend, kind, units, spikes, v, seconds)
 
 
-def trace_backend(name: str, path: str, model: VerifyModel, x: np.ndarray) -> BackendRun:
+def trace_backend(name: str, path: str, model: Deployment, x: np.ndarray) -> BackendRun:
     """A recorded trace file as a backend, checked against the model and the data."""
     pops = model.populations
     out = model.output
@@ -342,7 +201,7 @@ def trace_backend(name: str, path: str, model: VerifyModel, x: np.ndarray) -> Ba
 
 
 # ------------------------------------------------------------------------ comparing
-def _logits(run: BackendRun, model: VerifyModel) -> np.ndarray | None:
+def _logits(run: BackendRun, model: Deployment) -> np.ndarray | None:
     out = model.output
     if out is None or out not in run.spikes:
         return None
@@ -396,7 +255,7 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
     console = console or Console()
     parsed: list[Gate] = [parse_gate(g) for g in gates]  # fail fast on syntax
     traces = dict(traces or {})
-    model = load_model(model_path)
+    model = load_deployment(model_path)
     names = check_backends(list(backends), model)
     for name in traces:
         if name in names:
@@ -452,9 +311,6 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
 def write_outputs(result: Verification, report_dir: str | os.PathLike[str]) -> None:
     """summary.json, traces/<backend>.nir (NIR data) and report.html, as one directory
     that appears whole or not at all."""
-    from neurodeploy.quantize.pipeline import replace_dir
-    from neurodeploy.verify.report import write_html_report
-
     out = Path(report_dir)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
