@@ -11,7 +11,8 @@ Layers, lowest first (each package's ``__init__`` docstring says the same):
   also their data sets, ``datasets``: core only); neither knows the other;
 - ``api``: the package root and :func:`neurodeploy.simulate`, the dispatch over targets;
 - ``quantize``: core, nir, models, datasets, targets, api;
-- ``export`` (``neurodeploy.exchange.export``, the export/import commands): all of the above;
+- ``export`` (``neurodeploy.artifacts``, which reads any artifact into a deployment, and
+  ``neurodeploy.exchange.export``, the export/import commands): all of the above;
 - ``verify``: all of the above; ``study``: also verify; ``top`` (CLI, demo, doctor,
   examples): anything.
 
@@ -47,6 +48,7 @@ LAYERS = {
     "neurodeploy.data": "core",
     "neurodeploy.exchange": "nir",
     "neurodeploy.exchange.export": "export",
+    "neurodeploy.artifacts": "export",
     "neurodeploy.targets": "targets",
     "neurodeploy.models": "models",
     "neurodeploy.models.datasets": "datasets",
