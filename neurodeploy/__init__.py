@@ -18,7 +18,7 @@ from neurodeploy.errors import (
     SimulationError,
     TargetUnavailableError,
 )
-from neurodeploy.network import FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy.network import Conv2d, FixedPointNetwork, LIFPopulation, Projection
 from neurodeploy.network_io import load_network, save_network
 from neurodeploy.simulate import simulate
 from neurodeploy.traces import Traces
@@ -26,6 +26,7 @@ from neurodeploy.traces import Traces
 __version__ = "0.1.0"
 
 __all__ = [
+    "Conv2d",
     "FixedPointNetwork",
     "InputError",
     "LIFPopulation",

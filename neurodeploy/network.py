@@ -173,6 +173,99 @@ class LIFPopulation:
         )
 
 
+def _pair(value: Any) -> tuple[int, int]:
+    return (value, value) if np.ndim(value) == 0 else tuple(value)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True, eq=False)
+class Conv2d:
+    """The structure behind a convolutional projection's weights.
+
+    ``kernel`` is (out_channels, in_channels / groups, kh, kw) integers; the source is
+    ``in_shape`` = (C, H, W) and the destination (out_channels, OH, OW), both flattened in
+    C, H, W order (NIR's layout), with ``OH = (H + 2 pad_y - dil_y (kh - 1) - 1) // stride_y
+    + 1`` (likewise OW). Output (o, y, x) sums kernel[o, i, ky, kx] * source[g * C/groups + i,
+    y * stride_y - pad_y + ky * dil_y, x * stride_x - pad_x + kx * dil_x] over the taps
+    inside the input (zero padding), g = o // (out_channels / groups): what Lava's ``Conv``
+    process and Loihi 2 compute. :meth:`matrix` is the equivalent (n_dst, n_src) weights,
+    which every backend runs exactly; ``stride``, ``padding`` and ``dilation`` are ints or
+    (y, x) pairs.
+    """
+
+    kernel: np.ndarray
+    in_shape: tuple[int, int, int]
+    stride: int | tuple[int, int] = 1
+    padding: int | tuple[int, int] = 0
+    dilation: int | tuple[int, int] = 1
+    groups: int = 1
+
+    def check(self, label: str) -> None:
+        """Validate and normalise the geometry; one-line errors name ``label`` and the field."""
+        kernel = _as_int_array(label, "conv kernel", self.kernel)
+        if kernel.ndim != 4 or 0 in kernel.shape:
+            raise NetworkValidationError(
+                f"{label}: conv kernel has shape {kernel.shape}; expected (out_channels, "
+                "in_channels / groups, kh, kw)")
+        object.__setattr__(self, "kernel", _freeze(kernel))
+        shape = _as_int_array(label, "conv in_shape", self.in_shape)
+        if shape.shape != (3,) or (shape < 1).any():
+            raise NetworkValidationError(
+                f"{label}: conv in_shape = {self.in_shape!r}; expected (C, H, W), each >= 1")
+        object.__setattr__(self, "in_shape", tuple(int(x) for x in shape))
+        for attr, low in (("stride", 1), ("padding", 0), ("dilation", 1)):
+            arr = _as_int_array(label, f"conv {attr}", _pair(getattr(self, attr)))
+            if arr.shape != (2,):
+                raise NetworkValidationError(
+                    f"{label}: conv {attr} = {getattr(self, attr)!r}; expected an int or a "
+                    "(y, x) pair")
+            _check_range(label, f"conv {attr}", arr, low, 1 << 16)
+            object.__setattr__(self, attr, (int(arr[0]), int(arr[1])))
+        groups = _as_int_array(label, "conv groups", self.groups)
+        out_ch, in_per_group = kernel.shape[:2]
+        channels = self.in_shape[0]
+        if groups.ndim or groups < 1 or channels % groups or out_ch % groups:
+            raise NetworkValidationError(
+                f"{label}: conv groups = {self.groups!r} must be an integer >= 1 dividing the "
+                f"input channels ({channels}) and the output channels ({out_ch})")
+        object.__setattr__(self, "groups", int(groups))
+        if in_per_group * self.groups != channels:
+            raise NetworkValidationError(
+                f"{label}: conv kernel has {in_per_group} input channels per group; the "
+                f"source has {channels} channels in {self.groups} group(s), so "
+                f"{channels // self.groups} are required")
+        if min(self.out_shape[1:]) < 1:
+            raise NetworkValidationError(
+                f"{label}: conv output would be {self.out_shape}: the kernel (dilated) does "
+                f"not fit the padded input {self.in_shape}")
+
+    @property
+    def out_shape(self) -> tuple[int, int, int]:
+        """(out_channels, OH, OW) of the destination."""
+        out_ch, _, kh, kw = self.kernel.shape
+        _, h, w = self.in_shape
+        (sy, sx), (py, px), (dy, dx) = self.stride, self.padding, self.dilation
+        return (int(out_ch), (h + 2 * py - dy * (kh - 1) - 1) // sy + 1,
+                (w + 2 * px - dx * (kw - 1) - 1) // sx + 1)
+
+    def matrix(self) -> np.ndarray:
+        """The equivalent (n_dst, n_src) int64 weights (every synapse at most once)."""
+        out_ch, in_g, kh, kw = self.kernel.shape
+        c, h, w = self.in_shape
+        _, oh, ow = self.out_shape
+        (sy, sx), (py, px), (dy, dx) = self.stride, self.padding, self.dilation
+        o, i, ky, kx, y, x = np.meshgrid(np.arange(out_ch), np.arange(in_g), np.arange(kh),
+                                         np.arange(kw), np.arange(oh), np.arange(ow),
+                                         indexing="ij")
+        iy, ix = y * sy - py + ky * dy, x * sx - px + kx * dx
+        inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+        ic = (o // (out_ch // self.groups)) * in_g + i
+        dst = ((o * oh + y) * ow + x)[inside]
+        src = ((ic * h + iy) * w + ix)[inside]
+        dense = np.zeros((out_ch * oh * ow, c * h * w), dtype=np.int64)
+        dense[dst, src] = np.broadcast_to(self.kernel[:, :, :, :, None, None], o.shape)[inside]
+        return dense
+
+
 @dataclass(frozen=True, eq=False)
 class Projection:
     """Integer synapses from ``src`` (``"input"`` or a population) to population ``dst``.
@@ -187,7 +280,9 @@ class Projection:
     - multiples of ``2**(8 - num_weight_bits + (1 if mixed else 0))``.
 
     ``sign_mode`` defaults to what Lava infers from the weights (all >= 0 excitatory,
-    all <= 0 inhibitory, else mixed). ``delays`` (steps, 0..62) is None (no delay), an
+    all <= 0 inhibitory, else mixed). ``conv`` (a :class:`Conv2d`) says that the weights
+    are a convolution's (build such a projection with :meth:`conv2d`); it takes no delays
+    (Lava's ``Conv`` process has none). ``delays`` (steps, 0..62) is None (no delay), an
     int for all synapses, a per-source vector of length n_src (axonal delay) or a
     (n_dst, n_src) array (per synapse). A spike of source j at step t reaches dst
     neuron i at step ``t + 1 + delays[i, j]``.
@@ -202,6 +297,7 @@ class Projection:
     sign_mode: str | None = None
     name: str | None = None
     chip: ChipFormat = field(default=LOIHI2, compare=False, repr=False)
+    conv: Conv2d | None = None
 
     def __post_init__(self) -> None:
         label = self.label
@@ -239,6 +335,36 @@ class Projection:
         self._check_weight_grid(label, weights, sign_mode)
         object.__setattr__(self, "weights", _freeze(weights))
         object.__setattr__(self, "delays", self._normalise_delays(label, weights.shape))
+        if self.conv is not None:
+            self._check_conv(label)
+
+    @classmethod
+    def conv2d(
+        cls, src: str, dst: str, kernel: Any, in_shape: tuple[int, int, int],
+        stride: int | tuple[int, int] = 1, padding: int | tuple[int, int] = 0,
+        dilation: int | tuple[int, int] = 1, groups: int = 1, **fields: Any,
+    ) -> Projection:
+        """A convolutional projection (see :class:`Conv2d`); ``fields`` are the other
+        :class:`Projection` fields (weight_exp, num_weight_bits, sign_mode, name, chip)."""
+        conv = Conv2d(kernel, in_shape, stride, padding, dilation, groups)
+        conv.check(f"projection '{fields.get('name') or f'{src}->{dst}'}'")
+        return cls(src, dst, conv.matrix(), conv=conv, **fields)
+
+    def _check_conv(self, label: str) -> None:
+        if not isinstance(self.conv, Conv2d):
+            raise NetworkValidationError(
+                f"{label}: conv must be a Conv2d or None, got {type(self.conv).__name__}")
+        self.conv.check(label)
+        if self.delays is not None:
+            raise NetworkValidationError(
+                f"{label}: delays = {self.delays!r} on a convolutional projection; Loihi 2's "
+                "convolution (Lava's Conv process) has no delays: allowed None")
+        expected = (int(np.prod(self.conv.out_shape)), int(np.prod(self.conv.in_shape)))
+        if self.weights.shape != expected or not np.array_equal(self.weights,
+                                                                self.conv.matrix()):
+            raise NetworkValidationError(
+                f"{label}: weights are not the convolution's: build the projection with "
+                f"Projection.conv2d (expected shape {expected}, got {self.weights.shape})")
 
     @property
     def label(self) -> str:

@@ -4,7 +4,9 @@ Layout (format ``neurodeploy.fixed_point_network``, version 1): an entry ``__met
 holding a JSON document (n_inputs, outputs, populations with their scalar parameters,
 projections with their scalar fields) and one array entry per array-valued field:
 ``pop/<name>/<param>`` for per-neuron parameters, ``proj/<i>/weights`` and
-``proj/<i>/delays``. Files are written atomically (temp file + rename) and read with
+``proj/<i>/delays``; a convolutional projection also has ``proj/<i>/kernel`` and its
+geometry under ``conv`` in the JSON (its weights are the kernel's expansion, checked on
+load). Files are written atomically (temp file + rename) and read with
 ``allow_pickle=False``.
 """
 
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import NeurodeployError
-from neurodeploy.network import FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy.network import Conv2d, FixedPointNetwork, LIFPopulation, Projection
 
 FORMAT = "neurodeploy.fixed_point_network"
 VERSION = 1
@@ -48,10 +50,16 @@ def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
         if isinstance(p.delays, np.ndarray):
             arrays[f"proj/{i}/delays"] = p.delays
             delays = "array"
-        projs.append({
+        entry = {
             "src": p.src, "dst": p.dst, "name": p.name, "weight_exp": p.weight_exp,
             "num_weight_bits": p.num_weight_bits, "sign_mode": p.sign_mode, "delays": delays,
-        })
+        }
+        if p.conv is not None:
+            arrays[f"proj/{i}/kernel"] = p.conv.kernel
+            entry["conv"] = {"in_shape": list(p.conv.in_shape), "stride": list(p.conv.stride),
+                             "padding": list(p.conv.padding),
+                             "dilation": list(p.conv.dilation), "groups": p.conv.groups}
+        projs.append(entry)
     meta = {
         "format": FORMAT, "version": VERSION, "n_inputs": net.n_inputs,
         "outputs": list(net.outputs), "populations": pops, "projections": projs,
@@ -104,11 +112,13 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
     projs = []
     for i, entry in enumerate(meta["projections"]):
         delays = arrays[f"proj/{i}/delays"] if entry["delays"] == "array" else entry["delays"]
+        conv = entry.get("conv")
         projs.append(Projection(
             src=entry["src"], dst=entry["dst"], weights=arrays[f"proj/{i}/weights"],
             weight_exp=entry["weight_exp"], delays=delays,
             num_weight_bits=entry["num_weight_bits"], sign_mode=entry["sign_mode"],
             name=entry["name"],
+            conv=None if conv is None else Conv2d(arrays[f"proj/{i}/kernel"], **conv),
         ))
     return FixedPointNetwork(meta["n_inputs"], pops, projs, outputs=meta["outputs"])
 

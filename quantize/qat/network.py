@@ -133,6 +133,10 @@ class QATNetwork(nn.Module):
             if len(comp) > 1:
                 raise InputError(f"QAT supports layered networks (self-recurrence only); "
                                  f"populations {', '.join(comp)} form a cycle")
+        for p in net.projections:
+            if p.conv is not None:
+                raise InputError(f"{p.label}: QAT trains dense and recurrent projections; "
+                                 "convolutional projections are not supported yet")
         for name in net.populations:
             s = scales.get(name) if isinstance(scales, Mapping) else None
             if s is None or not math.isfinite(float(s)) or float(s) <= 0:

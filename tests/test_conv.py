@@ -1,0 +1,175 @@
+"""Convolutional projections in the integer IR: geometry, validation, storage, and every
+integer backend equal to Lava on random convolutional networks.
+
+Expected values come from torch's own ``conv2d`` (an independent implementation) and from
+Lava 0.10's fixed_pt models; time is 0-based steps, one step per hop.
+"""
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from neurodeploy import (
+    Conv2d,
+    FixedPointNetwork,
+    LIFPopulation,
+    NetworkValidationError,
+    Projection,
+    load_network,
+    save_network,
+    simulate,
+)
+from neurodeploy import fixed_point as fp
+from neurodeploy.quantize.lint import lint_network
+
+from compare import RECORD, assert_same_traces
+
+
+@st.composite
+def geometries(draw):
+    """A valid conv geometry and an integer kernel."""
+    groups = draw(st.sampled_from([1, 1, 2]))
+    channels = groups * draw(st.integers(1, 2))
+    out_ch = groups * draw(st.integers(1, 3))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    h = draw(st.integers(max(1, dilation[0] * (kh - 1) + 1 - 2 * padding[0]), 9))
+    w = draw(st.integers(max(1, dilation[1] * (kw - 1) + 1 - 2 * padding[1]), 9))
+    seed = draw(st.integers(0, 2**32 - 1))
+    kernel = np.random.default_rng(seed).integers(-128, 128, (out_ch, channels // groups, kh, kw))
+    return Conv2d(kernel * 2, (channels, h, w), stride, padding, dilation, groups)
+
+
+@settings(max_examples=60, deadline=None)
+@given(geometries(), st.integers(0, 2**32 - 1))
+def test_matrix_is_torch_conv2d(conv, seed):
+    conv.check("test")
+    x = np.random.default_rng(seed).integers(0, 2, conv.in_shape).astype(np.float64)
+    expected = torch.nn.functional.conv2d(
+        torch.tensor(x)[None], torch.tensor(conv.kernel, dtype=torch.float64),
+        stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
+        groups=conv.groups)[0].numpy()
+    assert expected.shape == conv.out_shape
+    np.testing.assert_array_equal(conv.matrix() @ x.ravel(), expected.ravel())
+
+
+def test_sum_pooling_is_a_grouped_conv_of_ones():
+    """SumPool2d 2x2 over 3 channels of 4x4: each output sums its own channel's block."""
+    x = np.arange(48.0).reshape(3, 4, 4)
+    pool = Conv2d(np.ones((3, 1, 2, 2), dtype=int), (3, 4, 4), stride=2, groups=3)
+    pool.check("pool")
+    expected = x.reshape(3, 2, 2, 2, 2).sum(axis=(2, 4))
+    np.testing.assert_array_equal(pool.matrix() @ x.ravel(), expected.ravel())
+
+
+def test_validation_names_the_projection_and_the_field():
+    k = np.full((2, 1, 3, 3), 2)
+    with pytest.raises(NetworkValidationError, match=r"projection 'c': conv groups = 2 must"):
+        Projection.conv2d("input", "h", np.full((2, 3, 3, 3), 2), (3, 5, 5), groups=2, name="c")
+    with pytest.raises(NetworkValidationError, match=r"'input->h': conv output would be"):
+        Projection.conv2d("input", "h", k, (1, 2, 2))
+    with pytest.raises(NetworkValidationError, match=r"conv stride\[0\] = 0 is out of range"):
+        Projection.conv2d("input", "h", k, (1, 5, 5), stride=(0, 1))
+    with pytest.raises(NetworkValidationError, match="1 input channels per group; the source "
+                                                     "has 2 channels in 1 group"):
+        Projection.conv2d("input", "h", k, (2, 5, 5))
+    conv = Projection.conv2d("input", "h", k, (1, 5, 5))
+    with pytest.raises(NetworkValidationError, match="no delays: allowed None"):
+        Projection("input", "h", conv.weights, delays=1, conv=conv.conv)
+    tampered = conv.weights.copy()
+    tampered[0, 0] += 2 if tampered[0, 0] < 200 else -2
+    with pytest.raises(NetworkValidationError, match="not the convolution's"):
+        Projection("input", "h", tampered, conv=conv.conv)
+    with pytest.raises(NetworkValidationError, match=r"weights\[0, \d+\] = 3 is not on"):
+        Projection.conv2d("input", "h", np.full((2, 1, 3, 3), 3) * [[[[1]]], [[[-1]]]],
+                          (1, 5, 5))
+    pops = {"h": LIFPopulation(2 * 3 * 3, du=0, dv=0, vth=1)}
+    with pytest.raises(NetworkValidationError, match=r"weights has shape \(18, 25\); expected "
+                                                     r"\(18, 16\)"):
+        FixedPointNetwork(16, pops, [conv])
+
+
+def conv_network(seed: int, graded_bias: bool = True) -> tuple[FixedPointNetwork, np.ndarray]:
+    """input 2x8x8 -> conv 3x3 stride 1 pad 1 (4 ch) -> sum pool 2x2 (own population) ->
+    grouped conv 3x3 stride 2 -> flatten -> dense 5, with a recurrent dense output."""
+    rng = np.random.default_rng(seed)
+
+    def lif(size):
+        return LIFPopulation(size, du=int(rng.choice([0, 300, 4095])),
+                             dv=int(rng.choice([0, 100, 2000])),
+                             vth=int(rng.integers(1, 60)),
+                             bias_mant=int(rng.integers(-20, 40)) if graded_bias else 0,
+                             bias_exp=int(rng.integers(0, 3)))
+
+    c1 = Projection.conv2d("input", "c1", rng.integers(-60, 128, (4, 2, 3, 3)) * 2,
+                           (2, 8, 8), padding=1, weight_exp=int(rng.integers(-1, 3)))
+    pool = Projection.conv2d("c1", "pool", np.ones((4, 1, 2, 2), dtype=int) * 64,
+                             (4, 8, 8), stride=2, groups=4)
+    c2 = Projection.conv2d("pool", "c2", rng.integers(-100, 128, (4, 2, 3, 3)) * 2,
+                           (4, 4, 4), stride=2, padding=1, groups=2,
+                           weight_exp=int(rng.integers(-2, 2)))
+    n_c2 = int(np.prod(c2.conv.out_shape))
+    dense = Projection("c2", "out", rng.integers(-128, 128, (5, n_c2)) * 2, weight_exp=1)
+    rec = Projection("out", "out", rng.integers(-128, 128, (5, 5)) * 2, delays=2)
+    pops = {"c1": lif(4 * 8 * 8), "pool": lif(4 * 4 * 4), "c2": lif(n_c2), "out": lif(5)}
+    net = FixedPointNetwork(2 * 8 * 8, pops, [c1, pool, c2, dense, rec], outputs=["out"])
+    x = rng.random((2, 30, 2 * 8 * 8)) < rng.choice([0.1, 0.3])
+    return net, x
+
+
+def test_storage_keeps_the_convolution(tmp_path):
+    net, _ = conv_network(0)
+    back = load_network(save_network(net, tmp_path / "net.npz"))
+    for a, b in zip(net.projections, back.projections, strict=True):
+        assert (a.conv is None) == (b.conv is None)
+        np.testing.assert_array_equal(a.weights, b.weights)
+        if a.conv is not None:
+            np.testing.assert_array_equal(a.conv.kernel, b.conv.kernel)
+            assert (a.conv.in_shape, a.conv.stride, a.conv.padding, a.conv.dilation,
+                    a.conv.groups) == (b.conv.in_shape, b.conv.stride, b.conv.padding,
+                                       b.conv.dilation, b.conv.groups)
+
+
+def test_lint_counts_a_convolutions_synapses_and_fan_in():
+    """conv 2 -> 4 channels, 3x3, padding 1, on 8x8, no zero in the kernel: an interior
+    neuron has 2 * 3 * 3 = 18 inputs; per axis the 8 outputs see 8 * 3 - 2 = 22 taps, so
+    4 * 2 * 22 * 22 = 3872 synapses."""
+    conv = Projection.conv2d("input", "h", np.full((4, 2, 3, 3), 6), (2, 8, 8), padding=1)
+    net = FixedPointNetwork(128, {"h": LIFPopulation(256, du=0, dv=0, vth=10)}, [conv])
+    report = lint_network(net)
+    assert not report.violations
+    assert report.estimates["synapses"] == 3872
+    assert report.estimates["fan_in"]["h"] == 18
+
+
+@pytest.mark.parametrize("target", ["torch-int", "onnx"])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_integer_backends_equal_the_reference(target, seed):
+    net, x = conv_network(seed)
+    ref = simulate(net, x, target="reference", record=RECORD)
+    got = simulate(net, x, target=target, record=RECORD)
+    assert_same_traces(ref, got, net.populations, got_name=target)
+    assert ref.spikes["c2"].any() and ref.spikes["pool"].any()
+
+
+@pytest.mark.lava
+@settings(max_examples=4, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_reference_equals_lava_on_random_convolutional_networks(seed):
+    net, x = conv_network(seed)
+    lava = simulate(net, x, target="lava", record=RECORD)
+    for target in ("reference", "torch-int", "onnx"):
+        got = simulate(net, x, target=target, record=RECORD)
+        assert_same_traces(lava, got, net.populations, expected_name="lava", got_name=target)
+
+
+def test_mixed_kernel_off_grid_is_refused_with_lavas_value():
+    """A mixed-sign kernel with an odd value: the weights check names Lava's rounding."""
+    k = np.array([[[[3, -2]]]])
+    with pytest.raises(NetworkValidationError, match="Lava would change it to 2"):
+        Projection.conv2d("input", "h", k, (1, 1, 2))
+    assert fp.lava_weight_transform(np.array(3), "mixed") == 2
