@@ -249,6 +249,11 @@ class Conv2d:
 
     def matrix(self) -> np.ndarray:
         """The equivalent (n_dst, n_src) int64 weights (every synapse at most once)."""
+        return self.expand(self.kernel)
+
+    def expand(self, kernel: np.ndarray) -> np.ndarray:
+        """The (n_dst, n_src) matrix of this geometry for ``kernel`` (any dtype, the kernel's
+        shape): what NIR import uses for float kernels."""
         out_ch, in_g, kh, kw = self.kernel.shape
         c, h, w = self.in_shape
         _, oh, ow = self.out_shape
@@ -261,8 +266,9 @@ class Conv2d:
         ic = (o // (out_ch // self.groups)) * in_g + i
         dst = ((o * oh + y) * ow + x)[inside]
         src = ((ic * h + iy) * w + ix)[inside]
-        dense = np.zeros((out_ch * oh * ow, c * h * w), dtype=np.int64)
-        dense[dst, src] = np.broadcast_to(self.kernel[:, :, :, :, None, None], o.shape)[inside]
+        kernel = np.asarray(kernel)
+        dense = np.zeros((out_ch * oh * ow, c * h * w), dtype=kernel.dtype)
+        dense[dst, src] = np.broadcast_to(kernel[:, :, :, :, None, None], o.shape)[inside]
         return dense
 
 

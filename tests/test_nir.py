@@ -217,7 +217,8 @@ def lif_graph(**changes) -> nir.NIRGraph:
                       "p": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
                                          padding=np.array([0, 0]))},
                edges=[("lif", "c"), ("c", "p")]),
-     r"unsupported NIR nodes: 'c' \(Conv1d\), 'p' \(SumPool2d\)"),
+     r"node 'p' \(SumPool2d\): conv output would be \(1, 0, 1\): the kernel \(dilated\) does "
+     r"not fit the padded input \(1, 1, 2\)"),
     (lif_graph(nodes={"d": nir.Delay(delay=np.array([0.0, 2.5e-4]))},
                edges=[("input", "d"), ("d", "w")]),
      r"node 'd' \(Delay\): delay\[1\] = 0.00025 s is 2.5 steps at dt = 0.0001 s"),

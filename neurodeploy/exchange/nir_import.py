@@ -7,10 +7,13 @@ A graph neurodeploy wrote (it carries the ``neurodeploy`` contract, see
 
 Any other graph (snnTorch, Norse, Rockpool, hand-written) becomes a :class:`FloatNetwork`
 by forward Euler at a time step ``dt`` that the caller gives, or that is assumed with a
-warning (NIR graphs do not say it). Supported nodes: Input, Output, Affine, Linear,
-Scale, Delay, Flatten (of a vector), CubaLIF, LIF, IF, CubaLI and LI (non-spiking
-readouts), I, and subgraphs (e.g. snnTorch's RLeaky/RSynaptic recurrent blocks). The
-weight nodes between two neurons compose into projections (delays become integer steps;
+warning (NIR graphs do not say it). Supported nodes: Input (any shape, flattened in C, H,
+W order), Output, Affine, Linear, Scale, Delay, Flatten, Conv1d, Conv2d, SumPool2d,
+AvgPool2d, CubaLIF, LIF, IF, CubaLI and LI (non-spiking readouts), I, and subgraphs (e.g.
+snnTorch's RLeaky/RSynaptic recurrent blocks). The weight nodes between two neurons
+compose into projections, exactly: convolutions and pooling become their equivalent
+weights (:meth:`neurodeploy.Conv2d.expand`), so that pooling folds into the next
+convolution or Affine where no neuron stands between them (delays become integer steps;
 a delay that is not a whole number of steps is an error); each neuron node becomes a
 population with (u then v, one step of latency per projection, reset to zero unless
 ``reset="subtract"``)::
@@ -42,11 +45,19 @@ import numpy as np
 from neurodeploy.errors import InputError, NetworkValidationError
 from neurodeploy.exchange.contract import KEY, read_contract
 from neurodeploy.float_network import RESETS, FloatNetwork, FloatPopulation, FloatProjection
-from neurodeploy.network import _NAME_RE, INPUT, FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy.network import (
+    _NAME_RE,
+    INPUT,
+    Conv2d,
+    FixedPointNetwork,
+    LIFPopulation,
+    Projection,
+)
 
 ASSUMED_DT = 1e-4  # snnTorch's convention (its exporter writes taus for dt = 1e-4 s)
 NEURONS = ("CubaLIF", "LIF", "IF", "CubaLI", "LI", "I")
-WEIGHTS = ("Affine", "Linear", "Scale", "Delay", "Flatten")
+CONVOLUTIONS = ("Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
+WEIGHTS = ("Affine", "Linear", "Scale", "Delay", "Flatten", *CONVOLUTIONS)
 SUPPORTED = (*NEURONS, *WEIGHTS, "Input", "Output", "NIRGraph")
 
 
@@ -224,9 +235,93 @@ def _param(name: str, node: Any, attr: str, size: int | None = None,
 
 
 def _neuron_size(name: str, node: Any) -> int:
+    return int(np.prod(_neuron_shape(name, node)))
+
+
+def _neuron_shape(name: str, node: Any) -> tuple[int, ...]:
+    """The layout of a neuron node's values: its parameters' shape ((C, H, W) for the
+    neurons of a convolutional layer)."""
     attrs = {"CubaLIF": "tau_mem", "LIF": "tau", "IF": "r", "CubaLI": "tau_mem", "LI": "tau",
              "I": "r"}[_type(node)]
-    return int(np.asarray(getattr(node, attrs)).size)
+    return tuple(int(x) for x in np.shape(getattr(node, attrs))) or (1,)
+
+
+def _pair(name: str, node: Any, attr: str, value: Any) -> tuple[int, int]:
+    arr = np.asarray(value).reshape(-1)
+    if arr.size == 1:
+        arr = np.repeat(arr, 2)
+    if arr.size != 2 or not np.all(arr == np.round(arr)):
+        raise NetworkValidationError(
+            f"{_label(name, node)}: {attr} = {np.asarray(value).tolist()}; expected an integer "
+            "or a pair of integers")
+    return int(arr[0]), int(arr[1])
+
+
+def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
+                 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
+    """The equivalent (n_out, n_in) weights, the bias and the output shape (C, H, W) of a
+    Conv1d, Conv2d, SumPool2d or AvgPool2d node whose input arrives in layout ``shape``."""
+    kind, label = _type(node), _label(name, node)
+    one_d = kind == "Conv1d"
+    if kind in ("Conv1d", "Conv2d"):
+        kernel = np.asarray(node.weight, np.float64)
+        if kernel.ndim != (3 if one_d else 4) or not np.isfinite(kernel).all():
+            raise NetworkValidationError(
+                f"{label}: weight has shape {kernel.shape}; expected (out, in / groups, "
+                f"{'k' if one_d else 'kh, kw'}) finite values")
+        kernel = kernel[:, :, None, :] if one_d else kernel
+        groups = int(node.groups)
+        spatial = node.input_shape
+        channels = kernel.shape[1] * groups
+    else:
+        spatial = None
+        channels = shape[0]
+    lifted = (shape[0], 1, shape[1]) if one_d and len(shape) == 2 else shape
+    if spatial is not None:
+        lifted = (channels, *((1,) if one_d else ()), *np.asarray(spatial).reshape(-1).tolist())
+    if len(lifted) != 3 or int(np.prod(lifted)) != int(np.prod(shape)):
+        raise NetworkValidationError(
+            f"{label}: receives {int(np.prod(shape))} values shaped {list(shape)} from "
+            f"'{prev}'; expected (C, {'L' if one_d else 'H, W'}) input")
+    lifted = tuple(int(x) for x in lifted)
+
+    def pair(attr: str, default: int) -> tuple[int, int]:
+        value = getattr(node, attr, default)
+        value = default if value is None else value
+        y, x = _pair(name, node, attr, value)
+        return (1 if attr != "padding" else 0, x) if one_d and np.ndim(value) == 0 else (y, x)
+
+    if kind in ("SumPool2d", "AvgPool2d"):
+        size = _pair(name, node, "kernel_size", node.kernel_size)
+        kernel = np.ones((lifted[0], 1, *size))
+        if kind == "AvgPool2d":
+            kernel /= size[0] * size[1]
+        groups, stride, dilation = lifted[0], (pair("stride", 0) if node.stride is not None
+                                                else size), (1, 1)
+    else:
+        stride, dilation = pair("stride", 1), pair("dilation", 1)
+    padding_value = getattr(node, "padding", 0)
+    if isinstance(padding_value, str):
+        if padding_value == "valid":
+            padding = (0, 0)
+        else:  # "same": symmetric padding keeps the size at stride 1
+            span = [(k - 1) * d for k, d in zip(kernel.shape[2:], dilation, strict=True)]
+            if any(p % 2 for p in span):
+                raise NetworkValidationError(
+                    f"{label}: padding 'same' with an even kernel span {span} needs "
+                    "asymmetric padding, which Loihi 2's convolution has not")
+            padding = (span[0] // 2, span[1] // 2)
+    else:
+        padding = pair("padding", 0)
+    geometry = Conv2d(np.zeros(kernel.shape, dtype=np.int64), lifted, stride, padding,
+                      dilation, groups)
+    geometry.check(label)
+    out_shape = geometry.out_shape
+    bias = np.zeros(int(np.prod(out_shape)))
+    if kind in ("Conv1d", "Conv2d") and getattr(node, "bias", None) is not None:
+        per_channel = _param(name, node, "bias", out_shape[0])
+        bias = np.repeat(per_channel, out_shape[1] * out_shape[2])
+    return geometry.expand(kernel), bias, out_shape
 
 
 def _flatten(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict[str, Any], list, set]:
@@ -286,12 +381,12 @@ class _GenericImport:
                 f"graph has {len(top_inputs)} Input nodes; neurodeploy networks take one input "
                 "vector")
         self.input = top_inputs[0]
-        shape = np.asarray(self.nodes[self.input].input_type["input"]).reshape(-1)
-        if shape.size != 1:
+        in_shape = tuple(int(x) for x in
+                         np.asarray(self.nodes[self.input].input_type["input"]).reshape(-1))
+        if not in_shape or min(in_shape) < 1:
             raise NetworkValidationError(
-                f"node '{self.input}' (Input): shape {shape.tolist()}; only 1-D inputs "
-                "(channels) are supported")
-        n_inputs = int(shape[0])
+                f"node '{self.input}' (Input): shape {list(in_shape)}; expected positive sizes")
+        n_inputs = int(np.prod(in_shape))
         neurons = [n for n, x in self.nodes.items() if _type(x) in NEURONS]
         if not neurons:
             raise NetworkValidationError("graph has no neuron nodes (CubaLIF, LIF, IF, LI, ...)")
@@ -303,9 +398,10 @@ class _GenericImport:
         self.bias: dict[tuple[str, str], np.ndarray] = {}
         self.outputs: list[str] = []
         for src in [self.input, *neurons]:
-            n = n_inputs if src == self.input else pops[src].size
+            shape = in_shape if src == self.input else _neuron_shape(src, self.nodes[src])
+            n = int(np.prod(shape))
             for nxt in self.succ[src]:
-                self._walk(src, nxt, {0: np.eye(n)}, np.zeros(n), [src])
+                self._walk(src, nxt, {0: np.eye(n)}, np.zeros(n), [src], shape)
         names = self._population_names(neurons)
         projections = []
         for (src, dst), mats in self.conn.items():
@@ -366,7 +462,9 @@ class _GenericImport:
         return pop, c
 
     def _walk(self, src: str, name: str, mats: dict[int, np.ndarray], bias: np.ndarray,
-              path: list[str]) -> None:
+              path: list[str], shape: tuple[int, ...]) -> None:
+        """Follow the weight nodes from ``src`` to the next neurons; ``mats`` (per delay)
+        and ``bias`` map src's values to the current node's, whose layout is ``shape``."""
         node = self.nodes[name]
         kind = _type(node)
         n_cur = next(iter(mats.values())).shape[0]
@@ -394,14 +492,19 @@ class _GenericImport:
         if name in path:
             cycle = " -> ".join(f"'{n}'" for n in [*path[path.index(name):], name])
             raise NetworkValidationError(f"cycle {cycle} passes through no neuron node")
-        mats, bias = self._apply(name, node, mats, bias, path[-1])
+        mats, bias, shape = self._apply(name, node, mats, bias, path[-1], shape)
         for nxt in self.succ[name]:
-            self._walk(src, nxt, mats, bias, [*path, name])
+            self._walk(src, nxt, mats, bias, [*path, name], shape)
 
     def _apply(self, name: str, node: Any, mats: dict[int, np.ndarray], bias: np.ndarray,
-               prev: str) -> tuple[dict[int, np.ndarray], np.ndarray]:
+               prev: str, shape: tuple[int, ...]
+               ) -> tuple[dict[int, np.ndarray], np.ndarray, tuple[int, ...]]:
         kind = _type(node)
         n_cur = bias.shape[0]
+        if kind in CONVOLUTIONS:
+            matrix, conv_bias, shape = _convolution(name, node, shape, prev)
+            return ({k: matrix @ m for k, m in mats.items()}, matrix @ bias + conv_bias,
+                    shape)
         if kind in ("Affine", "Linear"):
             w = np.asarray(node.weight, np.float64)
             if w.ndim != 2 or w.shape[1] != n_cur:
@@ -413,10 +516,10 @@ class _GenericImport:
             bias = w @ bias
             if kind == "Affine":
                 bias = bias + _param(name, node, "bias", w.shape[0])
-            return mats, bias
+            return mats, bias, (w.shape[0],)
         if kind == "Scale":
             s = _param(name, node, "scale", n_cur)
-            return {k: s[:, None] * m for k, m in mats.items()}, s * bias
+            return {k: s[:, None] * m for k, m in mats.items()}, s * bias, shape
         if kind == "Delay":
             d = _param(name, node, "delay", n_cur)
             steps = d / self.dt
@@ -432,15 +535,10 @@ class _GenericImport:
                 for e in np.unique(whole).astype(int):
                     part = (whole == e)[:, None] * m
                     out[k + e] = out[k + e] + part if k + e in out else part
-            return out, bias
-        # Flatten of a vector, and the Input/Output nodes of an inlined subgraph
-        if kind == "Flatten":
-            shape = np.asarray(node.input_type.get("input", [n_cur])).reshape(-1)
-            if shape.size > 1 and np.prod(shape) != max(shape):
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: flattens shape {shape.tolist()}; only vectors are "
-                    "supported")
-        return mats, bias
+            return out, bias, shape
+        if kind == "Flatten":  # values are stored flat in C, H, W order: a reshape
+            return mats, bias, (n_cur,)
+        return mats, bias, shape  # the Input/Output nodes of an inlined subgraph
 
     def _population_names(self, neurons: list[str]) -> dict[str, str]:
         names: dict[str, str] = {}
