@@ -10,8 +10,12 @@ Each Lava run happens in a child process in its own session (``lava_worker``): t
 batch goes in and the traces come out as ``.npz`` files, never through Lava's
 per-element ``Var.get``/``Var.set``. The parent enforces a timeout; on timeout, error or
 Ctrl-C it sends SIGTERM to the child, which stops Lava's runtime in ``finally``; anything
-of the child's process group still alive after a grace period is killed and the shared
-memory it had mapped is unlinked, so no Lava process or shared memory is left behind.
+of the child's process group still alive after a grace period (:data:`STOP_GRACE_S`) is
+killed and the shared memory it had mapped is unlinked, so no Lava process or shared
+memory is left behind. The cleanup cannot be cut short by a second Ctrl-C or a SIGTERM
+(both wait until it is done). Every live worker is registered, so that a caller whose
+runs happen in threads (``verify``) can stop them all at once on an interrupt
+(:func:`stop_all_workers`) instead of waiting for them to finish.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -41,6 +46,11 @@ from neurodeploy.traces import Traces, check_populations, check_record, check_sp
 DEFAULT_MAX_NEURONS_PER_RUN = 20_000
 #: Seconds allowed per Lava run before it is killed (start-up included).
 DEFAULT_TIMEOUT_S = 600.0
+#: Seconds a worker gets to stop Lava's runtime after SIGTERM before its group is killed.
+STOP_GRACE_S = 1.5
+
+_LIVE: set[subprocess.Popen] = set()  # running Lava workers, for stop_all_workers
+_LIVE_LOCK = threading.Lock()
 
 
 def lava_available() -> bool:
@@ -93,14 +103,45 @@ def _shared_memory_of(pids: list[int]) -> set[str]:
     return names
 
 
-def _kill_group(proc: subprocess.Popen, grace_s: float = 15.0) -> None:
+@contextlib.contextmanager
+def _signals_deferred():
+    """Hold SIGINT and SIGTERM until the block ends (main thread; elsewhere a no-op, since
+    Python runs signal handlers in the main thread only)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held = {signal.SIGINT, signal.SIGTERM}
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _kill_group(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None:
     """Stop the worker and everything it started; leave no process or shared memory.
 
     First SIGTERM to the worker alone: it unwinds and stops Lava's runtime, which ends
     Lava's processes and unlinks their shared memory. Whatever is still alive after
     ``grace_s`` (or survives the worker) is killed, and the shared-memory segments it
-    had mapped are unlinked.
+    had mapped are unlinked. Signals arriving meanwhile wait until this is done.
     """
+    with _signals_deferred():
+        _stop(proc, grace_s)
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
+
+
+def stop_all_workers() -> None:
+    """Stop every Lava worker of this process now (e.g. on Ctrl-C while runs happen in
+    threads); each run then fails and its thread returns promptly."""
+    with _LIVE_LOCK:
+        running = list(_LIVE)
+    for proc in running:
+        _kill_group(proc)
+
+
+def _stop(proc: subprocess.Popen, grace_s: float) -> None:
     if proc.poll() is None:
         try:
             proc.send_signal(signal.SIGTERM)
@@ -143,8 +184,11 @@ def _run_batch(
             "__options__": np.array(json.dumps(options)),
         })
         cmd = [sys.executable, "-m", "neurodeploy.targets.lava_worker", str(job_dir)]
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                start_new_session=True)
+        with _signals_deferred():  # registered as soon as it exists
+            proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    start_new_session=True)
+            with _LIVE_LOCK:
+                _LIVE.add(proc)
         try:
             _, err = proc.communicate(timeout=timeout_s)
         except subprocess.TimeoutExpired:
