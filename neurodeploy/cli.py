@@ -12,6 +12,7 @@ at the top (torch, Lava, matplotlib) takes ``neurodeploy --version`` from 0.4 s 
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import traceback
 from pathlib import Path
@@ -523,10 +524,33 @@ def _span(values: object) -> str:
     return f"{lo:.4g}" if lo == hi else f"{lo:.4g}..{hi:.4g}"
 
 
+class Interrupted(BaseException):
+    """Ctrl-C or SIGTERM: unwinds like KeyboardInterrupt (``finally`` blocks run), but past
+    click, which would turn a KeyboardInterrupt into "Aborted!" and exit 1."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    """First SIGINT/SIGTERM: stop every Lava worker at once (runs in threads would
+    otherwise be waited for), then unwind; later ones are ignored while it unwinds."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
+    lava = sys.modules.get("neurodeploy.targets.lava")
+    if lava is not None:
+        lava.stop_all_workers()
+    raise Interrupted(signum)
+
+
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point: one-line errors with exit code 2, tracebacks with --debug."""
+    """Console entry point: one-line errors with exit code 2, tracebacks with --debug;
+    Ctrl-C and SIGTERM print ``interrupted`` and exit 130 and 143."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _on_signal)
     try:
         app(args=args, prog_name="neurodeploy", standalone_mode=True)
     except NeurodeployError as exc:
@@ -534,9 +558,9 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         sys.exit(2)
-    except KeyboardInterrupt:
+    except Interrupted as exc:
         err_console.print("interrupted")
-        sys.exit(130)
+        sys.exit(128 + exc.signum)
 
 
 if __name__ == "__main__":  # pragma: no cover
