@@ -62,7 +62,7 @@ def shift(acc: torch.Tensor, exp: int) -> torch.Tensor:
 
 
 class TorchIntOps:
-    """:class:`~neurodeploy.kernel.IntOps` over float64 tensors (spikes are 0.0/1.0)."""
+    """:class:`~neurodeploy.kernel.IntOps` over float64 tensors (spikes are bool tensors)."""
 
     def __init__(self, chip: ChipFormat = LOIHI2) -> None:
         self.chip = chip
@@ -90,7 +90,7 @@ class TorchIntOps:
         return torch.clamp(v, -self._vmax, self._vmax)
 
     def fire(self, v: torch.Tensor, vth_scaled: torch.Tensor) -> torch.Tensor:
-        return (v > vth_scaled).to(v.dtype)
+        return v > vth_scaled
 
     def reset(self, spikes: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        return torch.where(spikes > 0, torch.zeros_like(v), v)
+        return torch.where(spikes, 0.0, v)

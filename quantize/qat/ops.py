@@ -25,7 +25,7 @@ import torch
 
 from neurodeploy.chip import LOIHI2, ChipFormat
 from neurodeploy.kernel import integrate
-from neurodeploy.kernel.torch_ops import TorchIntOps, TorchLIF
+from neurodeploy.kernel.torch_ops import TorchIntOps, TorchLIF, trunc0
 from neurodeploy.models.surrogates import SpikeFn, surrogate_derivative_
 
 
@@ -62,13 +62,17 @@ class STEIntOps:
         self.exact = TorchIntOps(chip)
 
     def decay(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        return straight_through(x * keep, lambda p: self.exact.decay(p, 1.0),
-                                1.0 / self.chip.decay_unity)
+        return straight_through(x * keep, self._trunc0, 1.0 / self.chip.decay_unity)
+
+    def _trunc0(self, p: torch.Tensor) -> torch.Tensor:
+        return trunc0(p, self.chip)
 
     def add(self, x: torch.Tensor, y: Any) -> torch.Tensor:
         return x + y
 
     def scale(self, x: torch.Tensor, exp: int) -> torch.Tensor:
+        if exp >= 0:  # a left shift of integers is exact: autograd's own product rule
+            return self.exact.scale(x, exp)
         return straight_through(x, lambda a: self.exact.scale(a, exp), 2.0**exp)
 
     def wrap_int32(self, x: torch.Tensor) -> torch.Tensor:
