@@ -34,6 +34,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import deque
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +56,8 @@ PORTABLE_CPU_ENV = {
 #: Wide enough that rich never wraps a table cell.
 COLUMNS = "250"
 NOT_COMPARED = "<sub>"
+#: Lines above a table searched for its title (rich wraps a long title to the table's width).
+TITLE_LINES = 5
 BLOCK = re.compile(r"<!-- figure: (?P<name>[\w-]+) -->\n(?P<body>.*?)<!-- /figure: (?P=name) -->",
                    re.S)
 
@@ -148,7 +151,8 @@ BY_NAME = {f.name: f for f in FIGURES}
 
 @dataclass
 class RichTable:
-    """A table as rich prints it: the title line above it, header cells, rows of cells."""
+    """A table as rich prints it: the lines above it (its title, which rich may wrap, and
+    perhaps other output), header cells, rows of cells."""
 
     title: str
     header: list[str] | None
@@ -165,15 +169,16 @@ def _join(above: list[str], below: list[str]) -> list[str]:
 
 
 def parse_rich_tables(text: str) -> list[RichTable]:
-    """The tables in rich's plain-text output (heavy-head box: ``┃`` header, ``│`` rows).
-    A row whose first cell is empty continues the row above it (a wrapped cell)."""
+    """The tables in rich's plain-text output (heavy-head box: ``┃`` header, ``│`` rows),
+    each with up to :data:`TITLE_LINES` lines printed just above it. A row whose first cell
+    is empty continues the row above it (a wrapped cell)."""
     tables: list[RichTable] = []
     current: RichTable | None = None
-    previous = ""
+    above: deque[str] = deque(maxlen=TITLE_LINES)
     for line in text.splitlines():
         stripped = line.strip()
         if stripped.startswith(("┏", "┌")):
-            current = RichTable(previous.strip(), None)
+            current = RichTable(" ".join(above), None)
             tables.append(current)
         elif current is not None and stripped.startswith("┃"):
             cells = _cells(stripped, "┃")
@@ -186,8 +191,9 @@ def parse_rich_tables(text: str) -> list[RichTable]:
                 current.rows.append(cells)
         elif stripped.startswith(("└", "╰")):
             current = None
-        if stripped:
-            previous = line
+            above.clear()
+        elif stripped and current is None:
+            above.append(stripped)
     return tables
 
 
@@ -202,12 +208,12 @@ def markdown_table(table: RichTable) -> str:
 
 
 def select_tables(figure: Figure, output: str) -> list[RichTable]:
-    """The tables of ``figure`` in ``output``, in the order ``figure.tables`` names them;
-    ValueError when one is missing."""
+    """The tables of ``figure`` in ``output``, in the order ``figure.tables`` names them (the
+    first table with the name in the lines just above it); ValueError when one is missing."""
     found = parse_rich_tables(output)
     chosen = []
     for prefix in figure.tables:
-        match = [t for t in found if t.title.startswith(prefix)]
+        match = [t for t in found if prefix in t.title]
         if not match:
             raise ValueError(f"{figure.name}: no table titled '{prefix}...' in the output of "
                              f"{figure.shown_command('OUT')}; titles: {[t.title for t in found]}")

@@ -79,6 +79,17 @@ def test_wrapped_cells_and_pipes():
     assert md.splitlines()[0] == "| dt | \\|Δt\\| float |"
 
 
+def test_a_wrapped_title_is_found():
+    t = Table(title="QAT step: batch 32 x 200 steps, 2 threads")
+    t.add_column("variant")
+    t.add_row("fused")
+    text = "some output\n" + rich_text(t, width=20)
+    assert "QAT step: batch 32 x 200 steps" not in text  # rich wrapped the title
+    qat = figures.BY_NAME["bench-qat"]
+    [table] = figures.select_tables(qat, text)
+    assert table.rows == [["fused"]]
+
+
 def test_a_missing_table_is_an_error():
     with pytest.raises(ValueError, match=re.escape("no table titled 'neurodeploy demo...'")):
         figures.select_tables(DEMO, rich_text(Table(title="other")))
