@@ -5,6 +5,7 @@ demo, the quick timing study) are regenerated, with the CPU kernels pinned to AV
 ``make figures`` does, and compared with the README's blocks: exactly for accuracies, spike
 counts and timing errors (deterministic), never for timings (only shown). The machinery
 (rich tables to markdown, what is compared) is tested on hand-written tables first.
+``-k NAME`` (for example ``-k ttfs``) regenerates only that figure.
 """
 
 import importlib.util
