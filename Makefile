@@ -3,7 +3,7 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.neurodeploy-installed
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench figures venv clean
 
 venv: $(STAMP)
 
@@ -29,6 +29,11 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/bench_simulators.py
+
+# The README's result tables, regenerated in place: the cheap ones by default,
+# FIGURES="--all" (or "--only NAME ...") for the 3-seed tables and the benches.
+figures: $(STAMP)
+	$(PY) scripts/figures.py $(FIGURES)
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .hypothesis
