@@ -44,8 +44,8 @@ TARGETS: dict[str, TargetInfo] = {
         TargetInfo("torch-int", "PyTorch integer emulation of the fixed-point arithmetic "
                    "(bit-exact; device='cpu' or 'cuda')",
                    "neurodeploy.targets.torch_int", "simulate_torch_int", {}),
-        TargetInfo("torch-float", "PyTorch float model (float64): a FloatNetwork, e.g. imported "
-                   "from NIR, or a fixed-point network's dequantized float equivalent",
+        TargetInfo("torch-float", "PyTorch float model (float64): a FloatNetwork (a trained "
+                   "model's, a NIR import) or a fixed-point network's dequantized equivalent",
                    "neurodeploy.targets.torch_float", "simulate_torch_float", {}),
         TargetInfo("onnx", "ONNX Runtime running an exported integer model (bit-exact)",
                    "neurodeploy.targets.onnx", "simulate_onnx", {}),
