@@ -133,16 +133,17 @@ def _kill_group(proc: subprocess.Popen, grace_s: float = STOP_GRACE_S) -> None:
 
 
 def stop_all_workers() -> None:
-    """Stop every Lava worker of this process now (e.g. on Ctrl-C while runs happen in
-    threads); each run then fails and its thread returns promptly."""
+    """Kill every Lava worker of this process now, without a grace period (on Ctrl-C or
+    SIGTERM, also while runs happen in threads); each run then fails and its thread
+    returns promptly. Shared memory is unlinked as after any kill."""
     with _LIVE_LOCK:
         running = list(_LIVE)
     for proc in running:
-        _kill_group(proc)
+        _kill_group(proc, grace_s=0.0)
 
 
 def _stop(proc: subprocess.Popen, grace_s: float) -> None:
-    if proc.poll() is None:
+    if proc.poll() is None and grace_s > 0:
         try:
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=grace_s)
@@ -184,9 +185,13 @@ def _run_batch(
             "__options__": np.array(json.dumps(options)),
         })
         cmd = [sys.executable, "-m", "neurodeploy.targets.lava_worker", str(job_dir)]
+        # whatever Lava and multiprocessing put in the temp folder (pymp-* folders, left
+        # behind by killed processes) goes inside the job folder, which is removed below
+        (job_dir / "tmp").mkdir()
+        env = {**os.environ, "TMPDIR": str(job_dir / "tmp")}
         with _signals_deferred():  # registered as soon as it exists
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    start_new_session=True)
+                                    start_new_session=True, env=env)
             with _LIVE_LOCK:
                 _LIVE.add(proc)
         try:
@@ -201,8 +206,8 @@ def _run_batch(
                 + (f"; a Lava process failed first: {cause}" if cause else
                    "; pass a larger timeout_s or a smaller batch")
             ) from None
-        finally:
-            _kill_group(proc)  # no-op when it already exited (also runs on Ctrl-C)
+        finally:  # no-op when it already exited; on Ctrl-C or an error: killed at once
+            _kill_group(proc, grace_s=0.0)
         if proc.returncode != 0:
             lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
             last = lines[-1] if lines else f"exit code {proc.returncode}"

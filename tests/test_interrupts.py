@@ -1,6 +1,8 @@
-"""Ctrl-C and SIGTERM during a Lava run: the command stops within seconds, says
-``interrupted``, exits 130 (SIGINT) or 143 (SIGTERM) and leaves no process, no shared
-memory segment, no temporary job folder and no output file behind."""
+"""Ctrl-C and SIGTERM during a Lava run: the command stops at once instead of waiting for
+the run (which would take minutes), says ``interrupted``, exits 130 (SIGINT) or 143
+(SIGTERM) and leaves no process, no shared memory segment, no temporary job folder and no
+output file behind. (The bound on the stop time is loose on purpose: it separates "stops
+now" from "waits for the run", not fast from slow.)"""
 
 import os
 import signal
@@ -24,8 +26,17 @@ def shm() -> set[str]:
     return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
 
 
-def job_folders() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob("neurodeploy-lava-*")}
+def mapped_shm(pids: set[int]) -> set[str]:
+    """The shared-memory segments the processes ``pids`` have mapped (Lava's channels)."""
+    names = set()
+    for pid in pids:
+        try:
+            maps = Path(f"/proc/{pid}/maps").read_text()
+        except OSError:
+            continue
+        names.update(line.split("/dev/shm/", 1)[1].split()[0]
+                     for line in maps.splitlines() if "/dev/shm/" in line)
+    return names
 
 
 def descendants(pid: int) -> set[int]:
@@ -44,27 +55,32 @@ def long_lava_job(tmp_path_factory):
     folder = tmp_path_factory.mktemp("interrupt")
     net = layered_network([8, 16, 4], seed=0, max_delay=2)
     save_network(net, folder / "net.npz")
-    x = np.random.default_rng(0).random((2, 20000, 8)) < 0.2
+    x = np.random.default_rng(0).random((2, 100_000, 8)) < 0.2
     np.savez(folder / "spikes.npz", spikes=x)
     return folder
 
 
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_interrupt_stops_lava_and_leaves_nothing(long_lava_job, sig, code):
-    shm_before, jobs_before = shm(), job_folders()
     out = long_lava_job / f"traces-{sig.name}.npz"
+    # the command's own temp folder; short, since Lava's managers put UNIX sockets there
+    tmp = Path(tempfile.mkdtemp(prefix="ndi-"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "neurodeploy", "run", str(long_lava_job / "net.npz"),
          "--spikes", str(long_lava_job / "spikes.npz"), "--target", "lava",
-         "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+         "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(tmp)})
     # wait until Lava's own processes run (the worker and the processes it starts)
     deadline = time.monotonic() + 120
     while len(descendants(proc.pid)) < 3 and time.monotonic() < deadline:
         assert proc.poll() is None, proc.communicate()
         time.sleep(0.2)
+    time.sleep(1.0)
     workers = descendants(proc.pid)
     assert len(workers) >= 3, "Lava did not start"
-    time.sleep(1.0)
+    segments = mapped_shm(workers)
+    assert segments, "Lava's processes map no shared memory"
+    assert list(tmp.glob("neurodeploy-lava-*")), "no Lava job folder"
     sent = time.monotonic()
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=30)
@@ -72,12 +88,9 @@ def test_interrupt_stops_lava_and_leaves_nothing(long_lava_job, sig, code):
     assert proc.returncode == code, err.decode()
     assert err.decode().strip().splitlines()[-1] == "interrupted"
     assert "Traceback" not in err.decode()
-    assert took < 5.0, f"took {took:.1f} s to stop"
-    end = time.monotonic() + 5
-    while time.monotonic() < end and ({p for p in workers if Path(f"/proc/{p}").exists()
-                                        and p in live_pids()} or shm() - shm_before):
-        time.sleep(0.1)
-    assert not [p for p in workers if p in live_pids()], "Lava processes left running"
-    assert not shm() - shm_before, "shared memory left behind"
-    assert job_folders() == jobs_before, "a Lava job folder was left behind"
+    assert took < 15.0, f"took {took:.1f} s to stop"
+    assert not set(live_pids()) & workers, "Lava processes left running"
+    assert not segments & shm(), "shared memory left behind"
+    assert not list(tmp.iterdir()), "a temporary folder was left behind"
+    tmp.rmdir()
     assert not out.exists()
