@@ -34,24 +34,15 @@ at step t + 1 + delay.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from neurodeploy.kernel import NumpyIntOps, accumulate, lif_step, slots_merge
-from neurodeploy.network import INPUT, FixedPointNetwork, Projection
+from neurodeploy.network import INPUT, FixedPointNetwork, Projection, Slot
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
 FLOAT32_EXACT = 1 << 24
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """One delay value of a projection: ``matrix @ S[t - 1 - delay, cols]``."""
-
-    delay: int
-    cols: np.ndarray | None  # source indices feeding this slot (None: all)
-    matrix: np.ndarray  # (n_dst, n_cols) float32/float64, exact integers
 
 
 @dataclass(frozen=True)
@@ -61,7 +52,7 @@ class _CompiledProjection:
     n_src: int
     n_dst: int
     weight_exp: int
-    slots: tuple[_Slot, ...]  # empty when every weight is 0
+    slots: tuple[Slot, ...]  # weights as float32/float64 exact integers; () when all are 0
     matrix: np.ndarray  # all weights (n_dst, n_src), for the one-product axonal path
     axonal_delays: np.ndarray | None  # per-source delays when the projection has them
 
@@ -70,7 +61,7 @@ def _compile_projection(p: Projection) -> _CompiledProjection:
     w = p.weights.astype(np.int64)
     exact32 = int(np.abs(w).sum(axis=1).max()) < FLOAT32_EXACT
     dtype = np.float32 if exact32 else np.float64
-    slots = [_Slot(sl.delay, sl.cols, sl.weights.astype(dtype)) for sl in p.delay_slots()]
+    slots = [replace(sl, weights=sl.weights.astype(dtype)) for sl in p.delay_slots()]
     axonal = np.asarray(p.delays, dtype=np.int64) if p.delay_kind == "axonal" else None
     return _CompiledProjection(p.src, p.dst, p.n_src, p.n_dst, p.weight_exp, tuple(slots),
                                w.astype(dtype), axonal)
@@ -107,12 +98,12 @@ class ReferencePlan:
         """
         batch = hist.shape[2]
 
-        def product(slot: _Slot) -> np.ndarray:
+        def product(slot: Slot) -> np.ndarray:
             start = self.history + first - 1 - slot.delay
             x = hist[start : start + count]
             if slot.cols is not None:
                 x = np.take(x, slot.cols, axis=1)
-            return np.matmul(slot.matrix, x)
+            return np.matmul(slot.weights, x)
 
         if not slots_merge(cp.weight_exp, wrap):  # the shift applies to each slot's sum
             sums = (product(slot).astype(np.float64) for slot in cp.slots)

@@ -16,7 +16,7 @@ steps, so the loop below simply steps time forward and updates every population.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -24,31 +24,17 @@ import torch
 from neurodeploy.errors import TargetUnavailableError
 from neurodeploy.kernel import accumulate, lif_step
 from neurodeploy.kernel.torch_ops import DTYPE, TorchIntOps, TorchLIF
-from neurodeploy.network import INPUT, FixedPointNetwork, Projection
+from neurodeploy.network import INPUT, FixedPointNetwork, Slot
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
 
-@dataclass(frozen=True)
-class IntSlot:
-    """One delay value of a projection: source columns ``cols`` and their weights.
-
-    ``weights_t`` is (n_cols, n_dst) float64 (transposed, so that ``spikes @ weights_t``
-    maps (batch, n_cols) to (batch, n_dst)); ``cols`` is None when it takes every source.
-    """
-
-    delay: int
-    cols: torch.Tensor | None
-    weights_t: torch.Tensor
-
-
-def projection_slots(p: Projection, device: str | torch.device = "cpu") -> tuple[IntSlot, ...]:
-    """A projection's delay slots (:meth:`~neurodeploy.Projection.delay_slots`) as tensors."""
-    def slot(delay: int, cols: np.ndarray | None, matrix: np.ndarray) -> IntSlot:
-        idx = None if cols is None else torch.as_tensor(cols, dtype=torch.long, device=device)
-        wt = torch.as_tensor(matrix.T.astype(np.float64), device=device)
-        return IntSlot(int(delay), idx, wt)
-
-    return tuple(slot(sl.delay, sl.cols, sl.weights) for sl in p.delay_slots())
+def _torch_slot(sl: Slot, device: torch.device) -> Slot:
+    """A delay slot with tensors: ``cols`` long indices (or None), ``weights`` transposed
+    (n_cols, n_dst) float64, so that ``spikes @ weights`` maps (batch, n_cols) to (batch,
+    n_dst)."""
+    cols = None if sl.cols is None else torch.as_tensor(sl.cols, dtype=torch.long, device=device)
+    return replace(sl, cols=cols, weights=torch.as_tensor(sl.weights.T.astype(np.float64),
+                                                          device=device))
 
 
 # -------------------------------------------------------------------------- simulation
@@ -56,7 +42,7 @@ def projection_slots(p: Projection, device: str | torch.device = "cpu") -> tuple
 class _TorchProjection:
     src: str
     weight_exp: int
-    slots: tuple[IntSlot, ...]
+    slots: tuple[Slot, ...]
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
@@ -80,7 +66,8 @@ class TorchIntPlan:
         self.params = {name: TorchLIF.of(c, self.device)
                        for name, c in net.lif_constants().items()}
         self.incoming = {
-            name: [_TorchProjection(p.src, p.weight_exp, projection_slots(p, self.device))
+            name: [_TorchProjection(p.src, p.weight_exp,
+                                    tuple(_torch_slot(sl, self.device) for sl in p.delay_slots()))
                    for p in net.incoming(name)]
             for name in net.populations
         }
@@ -91,10 +78,10 @@ class TorchIntPlan:
         """Input projection ``tp`` delivers at step t from its source's spike ring buffer."""
         hlen = self.history
 
-        def slot_sum(slot: IntSlot) -> torch.Tensor:
+        def slot_sum(slot: Slot) -> torch.Tensor:
             s = hist[tp.src][(t - 1 - slot.delay) % hlen]
             x = s if slot.cols is None else s.index_select(1, slot.cols)
-            return x @ slot.weights_t
+            return x @ slot.weights
 
         return accumulate(self.ops, map(slot_sum, tp.slots), tp.weight_exp, wrap)
 

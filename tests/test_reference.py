@@ -114,7 +114,7 @@ def test_float_products_are_exact_integer_sums(n_src, weight):
     got = plan._projection_input(cp, np.concatenate([hist, hist]), 1, 1, wrap=False)[0].T
     exact = spikes.astype(np.int64) @ w.T.astype(np.int64)
     bound = np.abs(w).sum(axis=1).max()
-    assert cp.slots[0].matrix.dtype == (np.float32 if bound < 2**24 else np.float64)
+    assert cp.slots[0].weights.dtype == (np.float32 if bound < 2**24 else np.float64)
     assert (got == exact).all()
     assert exact.max() > (2**24 if n_src == 70000 else 2**19)
 
