@@ -16,6 +16,7 @@ deployment. Same seed, same data and same final weights on CPU.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from dataclasses import asdict, dataclass, field, fields
@@ -33,6 +34,17 @@ from neurodeploy.models.network import NetworkConfig, SpikingNetwork
 from neurodeploy.network_io import atomic_output, atomic_write_text
 
 CHECKPOINT = "model.pt"
+
+
+def save_checkpoint(model: torch.nn.Module, path: str | os.PathLike[str]) -> Path:
+    """Write ``model``'s state dict (CPU tensors, loadable with ``weights_only=True``) to
+    ``path`` atomically; the same weights give the same bytes (torch names the zip's root
+    folder after the file it writes to, so it writes to memory first, under a fixed name)."""
+    buffer = io.BytesIO()
+    torch.save({k: v.detach().cpu() for k, v in model.state_dict().items()}, buffer)
+    with atomic_output(path) as tmp:
+        tmp.write_bytes(buffer.getvalue())
+    return Path(path)
 
 
 @dataclass
@@ -229,9 +241,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike[str],
     }
     run = {"train": config.to_json(), "network": net_config.to_json(),
            "dataset": describe(dataset), "format": "neurodeploy.run", "version": 1}
-    model_cpu = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_output(out / CHECKPOINT) as tmp:
-        torch.save(model_cpu, tmp)
+    save_checkpoint(model, out / CHECKPOINT)
     atomic_write_text(out / "config.json", json.dumps(run, indent=2, default=_json_default))
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
     plot_learning_curve(history, out / "learning_curve.png")

@@ -65,6 +65,11 @@ def test_same_seed_same_weights(tmp_path, run_dir):
     second = torch.load(tmp_path / "model.pt", weights_only=True)
     assert all(torch.equal(first[k], second[k]) for k in first)
     assert again["test_acc"] == metrics["test_acc"]
+    # every file of the run directory, model.pt included, byte for byte
+    files = sorted(p.name for p in run_dir[0].iterdir())
+    assert files == sorted(p.name for p in tmp_path.iterdir())
+    differ = [f for f in files if (run_dir[0] / f).read_bytes() != (tmp_path / f).read_bytes()]
+    assert not differ, f"same seed, different bytes: {differ}"
 
 
 def test_integer_delay_phase_keeps_accuracy(tmp_path):

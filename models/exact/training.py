@@ -35,8 +35,8 @@ import torch
 from neurodeploy.errors import InputError
 from neurodeploy.models.exact.encoding import load_timed_digits
 from neurodeploy.models.exact.ttfs import TTFSConfig, TTFSNetwork, time_loss
-from neurodeploy.models.training import CHECKPOINT, read_run_files
-from neurodeploy.network_io import atomic_output, atomic_write_text
+from neurodeploy.models.training import CHECKPOINT, read_run_files, save_checkpoint
+from neurodeploy.network_io import atomic_write_text
 
 RUN_FORMAT = "neurodeploy.ttfs_run"
 VERSION = 1
@@ -187,9 +187,7 @@ def save_timing_run(model: torch.nn.Module, out: str | os.PathLike[str], run_for
     "network", "train"}``) and ``metrics.json`` into ``out``, each atomically."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-    with atomic_output(out / CHECKPOINT) as tmp:
-        torch.save(state, tmp)
+    save_checkpoint(model, out / CHECKPOINT)
     run = {"format": run_format, "version": VERSION, "network": network, "train": train}
     atomic_write_text(out / "config.json", json.dumps(run, indent=2))
     if metrics is not None:
