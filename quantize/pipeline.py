@@ -11,7 +11,7 @@ QUANT_DIR (written whole or not at all: built in a temporary folder, then rename
   (the float model that ``neurodeploy verify`` compares with);
 - ``report.png``: weight SMAPE per projection and spike F1 per population.
 
-``quantization.json["report"]`` is the quantization report (``neurodeploy.quantize.report``)
+``quantization.json["report"]`` is the quantization report (``neurodeploy.quantize.quality``)
 on the run's test split.
 """
 
@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from neurodeploy.chip import LOIHI2, ChipFormat
 from neurodeploy.errors import InputError, SimulationError
 from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
 from neurodeploy.exchange.nir_import import import_nir
@@ -43,7 +44,6 @@ from neurodeploy.models.training import (
 )
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import _umask, save_network
-from neurodeploy.quantize.format import LOIHI2, ChipFormat
 from neurodeploy.quantize.lint import LintReport, lint_network
 from neurodeploy.quantize.ptq import (
     QuantizationInfo,
@@ -53,7 +53,8 @@ from neurodeploy.quantize.ptq import (
     post_training_quantize,
 )
 from neurodeploy.quantize.qat import QATNetwork, qat_finetune
-from neurodeploy.quantize.report import plot_report, population_report, projection_report
+from neurodeploy.quantize.quality import population_report, projection_report
+from neurodeploy.quantize.render_report import plot_report
 from neurodeploy.readout import accuracy, readout_logits
 from neurodeploy.simulate import simulate
 from neurodeploy.targets.torch_float import simulate_torch_float

@@ -43,7 +43,7 @@ from neurodeploy.targets import TARGETS
 from neurodeploy.traces import Traces, load_spikes
 from neurodeploy.verify import metrics
 from neurodeploy.verify.gates import Gate, evaluate_gate, parse_gate
-from neurodeploy.verify.report import write_html_report
+from neurodeploy.verify.render_html import write_html_report
 from neurodeploy.verify.trace_files import RecordedTraces, read_trace_file, write_traces_nir
 
 FIXED_BACKENDS = ("reference", "torch-int", "onnx", "lava", "lava-float")
