@@ -28,29 +28,17 @@ lag +1 means ``b`` spikes one step after ``a``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import MISSING, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from neurodeploy.errors import InputError
+from neurodeploy.network_io import read_record
 from neurodeploy.verify.metrics import Divergence, PairMetrics
 
 
 def _record(cls: type, record: Mapping[str, Any], where: str, *given: Any,
             **convert: Any) -> Any:
-    """A frozen dataclass: its first fields ``given``, every other field the key of that
-    name in ``record`` (other keys ignored), passed through ``convert[name]`` where there
-    is one; InputError naming ``where`` and the key when a field without default is
-    missing."""
-    if not isinstance(record, Mapping):
-        raise InputError(f"verification summary: {where} is {type(record).__name__}; "
-                         "expected a JSON object")
-    values = {}
-    for f in fields(cls)[len(given):]:
-        if f.name in record:
-            values[f.name] = convert.get(f.name, lambda value: value)(record[f.name])
-        elif f.default is MISSING:
-            raise InputError(f"verification summary: {where} has no {f.name!r}")
-    return cls(*given, **values)
+    """:func:`~neurodeploy.network_io.read_record` of the verification summary."""
+    return read_record(cls, record, "verification summary", where, *given, **convert)
 
 
 def _text(value: Any) -> str:
@@ -264,11 +252,6 @@ def as_summary(summary: SummaryLike) -> VerificationSummary:
     if isinstance(summary, VerificationSummary):
         return summary
     return VerificationSummary.from_json(summary)
-
-
-def identical_groups(summary: SummaryLike) -> list[list[str]]:
-    """:meth:`VerificationSummary.identical_groups` of a typed or JSON summary."""
-    return as_summary(summary).identical_groups()
 
 
 def raster_samples(summary: SummaryLike, pair: PairSummary | Mapping[str, Any],
