@@ -169,7 +169,7 @@ def verify(
     --samples 200 --require reference==lava --require torch-int==reference --report rep[/bold]
     """
     from neurodeploy.verify.pipeline import verify as run_verify
-    from neurodeploy.verify.report import render_terminal
+    from neurodeploy.verify.render_terminal import render_terminal
 
     traces = {}
     for item in trace:
@@ -336,7 +336,7 @@ def quantize(
     (or [bold]neurodeploy quantize snn.nir --data data.npz --dt 1e-3 --out q[/bold])
     """
     from neurodeploy.quantize.pipeline import quantize_graph, quantize_run
-    from neurodeploy.quantize.report import render_report
+    from neurodeploy.quantize.render_report import render_report
 
     if source.endswith(".nir"):
         if data is None:

@@ -14,15 +14,17 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.errors import InputError, NeurodeployError
 from neurodeploy.network import Conv2d, FixedPointNetwork, LIFPopulation, Projection
 
 FORMAT = "neurodeploy.fixed_point_network"
@@ -89,6 +91,23 @@ def read_meta(
     return meta
 
 
+def read_record(cls: type, record: Any, what: str, where: str, *given: Any,
+                **convert: Any) -> Any:
+    """A dataclass read back from JSON: its first fields ``given``, every other field the
+    key of that name in ``record`` (other keys ignored), passed through ``convert[name]``
+    where there is one. A missing field without default, or a record that is no JSON
+    object, is a one-line InputError naming ``what`` and ``where``."""
+    if not isinstance(record, Mapping):
+        raise InputError(f"{what}: {where} is {type(record).__name__}; expected a JSON object")
+    values = {}
+    for f in fields(cls)[len(given):]:
+        if f.name in record:
+            values[f.name] = convert.get(f.name, lambda value: value)(record[f.name])
+        elif f.default is MISSING:
+            raise InputError(f"{what}: {where} has no {f.name!r}")
+    return cls(*given, **values)
+
+
 def network_from_arrays(
     arrays: dict[str, np.ndarray], source: str = "network"
 ) -> FixedPointNetwork:
@@ -147,6 +166,27 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path`` to fill; when the block ends it replaces
+    ``path`` (an old folder there is removed only then), and it is removed if the block
+    raises: a folder at ``path`` appears whole or not at all."""
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    old = out.with_name(f".{out.name}.old-{os.getpid()}")
+    try:
+        yield tmp
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual permissions
+        if out.exists():
+            os.replace(out, old)
+        os.replace(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
 
 
 def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> Path:

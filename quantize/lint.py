@@ -11,7 +11,7 @@ accumulator headroom (worst-case |summed input per step| must stay below
 ``fmt.accumulator_limit`` = 2**15; Lava's model does not saturate there, a chip may).
 
 It also gives *estimates* (fan-in, neurons, synapses, cores) from the per-core figures of
-the :class:`~neurodeploy.quantize.format.ChipFormat`; those are planning numbers only.
+the :class:`~neurodeploy.chip.ChipFormat`; those are planning numbers only.
 Limits are read from the format (``LOIHI2`` by default), weight grids from
 :mod:`neurodeploy.fixed_point`.
 """

@@ -11,7 +11,7 @@ QUANT_DIR (written whole or not at all: built in a temporary folder, then rename
   (the float model that ``neurodeploy verify`` compares with);
 - ``report.png``: weight SMAPE per projection and spike F1 per population.
 
-``quantization.json["report"]`` is the quantization report (``neurodeploy.quantize.report``)
+``quantization.json["report"]`` is the quantization report (``neurodeploy.quantize.quality``)
 on the run's test split.
 """
 
@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from rich.console import Console
 
+from neurodeploy.chip import LOIHI2, ChipFormat
 from neurodeploy.errors import InputError, SimulationError
 from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
 from neurodeploy.exchange.nir_import import import_nir
@@ -42,8 +42,7 @@ from neurodeploy.models.training import (
     load_run,
 )
 from neurodeploy.network import FixedPointNetwork
-from neurodeploy.network_io import _umask, save_network
-from neurodeploy.quantize.format import LOIHI2, ChipFormat
+from neurodeploy.network_io import atomic_directory, save_network
 from neurodeploy.quantize.lint import LintReport, lint_network
 from neurodeploy.quantize.ptq import (
     QuantizationInfo,
@@ -53,22 +52,11 @@ from neurodeploy.quantize.ptq import (
     post_training_quantize,
 )
 from neurodeploy.quantize.qat import QATNetwork, qat_finetune
-from neurodeploy.quantize.report import plot_report, population_report, projection_report
+from neurodeploy.quantize.quality import population_report, projection_report
+from neurodeploy.quantize.render_report import plot_report
 from neurodeploy.readout import accuracy, readout_logits
 from neurodeploy.simulate import simulate
 from neurodeploy.targets.torch_float import simulate_torch_float
-
-
-def replace_dir(tmp: Path, out: Path) -> None:
-    """Move a finished folder ``tmp`` to ``out``, replacing an old ``out`` only at the end."""
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual permissions
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old-{os.getpid()}")
-        os.replace(out, old)
-    os.replace(tmp, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
 
 
 @dataclass
@@ -200,19 +188,12 @@ def write_quant_dir(out_dir: str | os.PathLike[str], net: FixedPointNetwork, res
     """network.npz, quantization.json, report.png (when ``result`` has a ``"report"``) and
     ``extra``'s files, written into a temporary folder that replaces ``out_dir`` only when
     complete."""
-    out = Path(out_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         save_network(net, tmp / "network.npz")
         (tmp / "quantization.json").write_text(json.dumps(result, indent=2))
         extra(tmp)
         if "report" in result:
             plot_report(result["report"], str(tmp / "report.png"))
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],

@@ -17,14 +17,14 @@ integer network. Counts refer to the evaluation data (0-based steps, one step pe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from neurodeploy import fixed_point as fp
-from neurodeploy.errors import InputError
 from neurodeploy.network import FixedPointNetwork
+from neurodeploy.network_io import read_record
 from neurodeploy.quantize.ptq import FloatLayer, QuantizationInfo, spike_f1
 from neurodeploy.traces import Traces
 
@@ -35,13 +35,6 @@ def smape(a: np.ndarray, b: np.ndarray) -> float:
     denom = (np.abs(a) + np.abs(b)) / 2
     keep = denom > 0
     return float(np.mean(np.abs(a - b)[keep] / denom[keep])) if keep.any() else 0.0
-
-
-def _from_json(cls: type, record: Mapping[str, Any], where: str) -> Any:
-    missing = [f.name for f in fields(cls) if f.name not in record]
-    if missing:
-        raise InputError(f"quantization report: {where} has no {missing[0]!r}")
-    return cls(**{f.name: record[f.name] for f in fields(cls)})
 
 
 @dataclass(frozen=True)
@@ -99,15 +92,13 @@ class QuantizationReport:
     def from_json(cls, report: Mapping[str, Any]) -> QuantizationReport:
         """The typed report of ``quantization.json["report"]``; InputError naming the first
         missing field."""
-        for key in ("projections", "populations", "accuracy_float", "accuracy_fixed_point"):
-            if key not in report:
-                raise InputError(f"quantization report: no {key!r}")
-        return cls(
-            tuple(_from_json(ProjectionQuality, r, f"projection {r.get('projection')!r}")
-                  for r in report["projections"]),
-            tuple(_from_json(PopulationQuality, r, f"population {r.get('population')!r}")
-                  for r in report["populations"]),
-            report["accuracy_float"], report["accuracy_fixed_point"])
+        what = "quantization report"
+        return read_record(
+            cls, report, what, "the report",
+            projections=lambda rows: tuple(read_record(
+                ProjectionQuality, r, what, f"projection {r.get('projection')!r}") for r in rows),
+            populations=lambda rows: tuple(read_record(
+                PopulationQuality, r, what, f"population {r.get('population')!r}") for r in rows))
 
 
 def as_report(report: QuantizationReport | Mapping[str, Any]) -> QuantizationReport:

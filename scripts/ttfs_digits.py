@@ -22,7 +22,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from neurodeploy.models.exact import train_ttfs_digits
+from neurodeploy.models.exact.training import train_ttfs_digits
 from neurodeploy.study.dt import render_dt_study, run_dt_study
 
 

@@ -12,24 +12,25 @@ import torch
 from scipy.integrate import solve_ivp
 
 from neurodeploy.errors import InputError
-from neurodeploy.models.exact import (
-    TTFSConfig,
-    TTFSNetwork,
+from neurodeploy.models.exact.discrete_ttfs import (
     check_dt,
     classify_first_spike,
     encode_steps,
     first_spike_steps,
-    first_spike_times,
-    load_ttfs,
+    simulation_steps,
     steps_to_times,
-    time_loss,
     time_to_step,
     to_float_network,
-    train_ttfs_digits,
+)
+from neurodeploy.models.exact.encoding import intensity_to_time
+from neurodeploy.models.exact.training import load_ttfs, train_ttfs_digits
+from neurodeploy.models.exact.ttfs import (
+    TTFSConfig,
+    TTFSNetwork,
+    first_spike_times,
+    time_loss,
     weight_sum_penalty,
 )
-from neurodeploy.models.exact.discrete_ttfs import simulation_steps
-from neurodeploy.models.exact.encoding import intensity_to_time
 from neurodeploy.quantize.exact import deploy_ttfs
 from neurodeploy.simulate import simulate
 from neurodeploy.study.dt import output_first_steps, run_dt_study

@@ -96,7 +96,7 @@ PENDING_FILES = {
     "neurodeploy/cli.py", "neurodeploy/demo.py",
     "neurodeploy/exchange/export.py", "neurodeploy/study/timing.py",
     "neurodeploy/verify/pipeline.py", "quantize/pipeline.py",
-    "quantize/report.py", "targets/onnx.py",
+    "targets/onnx.py",
 }
 
 

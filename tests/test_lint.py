@@ -11,6 +11,7 @@ import pytest
 from rich.console import Console
 
 from neurodeploy import FixedPointNetwork, LIFPopulation, NetworkValidationError, Projection
+from neurodeploy.chip import LOIHI2
 from neurodeploy.conformance import nir_paper_single_lif_network
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.network_io import (
@@ -19,7 +20,6 @@ from neurodeploy.network_io import (
     network_to_arrays,
     save_network,
 )
-from neurodeploy.quantize.format import LOIHI2
 from neurodeploy.quantize.lint import (
     LintReport,
     lint_arrays,

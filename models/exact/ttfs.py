@@ -212,15 +212,6 @@ class TTFSConfig(JsonConfig):
             raise InputError(f"reference_time = {self.reference_time} must be finite or None")
 
     @property
-    def tau_seconds(self) -> float | None:
-        """tau_syn in seconds, or None for ``"units"``."""
-        return None if self.tau_syn == UNITS else float(self.tau_syn)
-
-    def to_tau(self, time: float) -> float:
-        """A time in the model's external unit (seconds, or tau_syn units) in tau_syn units."""
-        return float(time) if self.tau_syn == UNITS else float(time) / float(self.tau_syn)
-
-    @property
     def layer_sizes(self) -> list[int]:
         n_first = self.n_inputs + (self.reference_time is not None)
         return [n_first, *self.hidden, self.n_outputs]

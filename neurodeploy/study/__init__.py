@@ -14,12 +14,8 @@ quantize, targets, exchange, verify); nothing but the CLI imports a study.
 """
 
 from neurodeploy.study.dt import DtStudyResult, render_dt_study, run_dt_study
-from neurodeploy.study.timing import (
-    StudyError,
-    StudyResult,
-    render_study,
-    run_timing_study,
-)
+from neurodeploy.study.summary import StudyError, StudyResult, render_study
+from neurodeploy.study.timing import run_timing_study
 
 __all__ = [
     "DtStudyResult",

@@ -94,7 +94,6 @@ from neurodeploy.quantize.exact import deploy_multispike, deploy_ttfs
 from neurodeploy.quantize.pipeline import write_quant_dir
 from neurodeploy.readout import readout_logits
 from neurodeploy.simulate import simulate
-from neurodeploy.targets.torch_float import simulate_torch_float
 
 STUDY_FORMAT = "neurodeploy.dt_study"
 VERSION = 1
@@ -261,14 +260,8 @@ def run_dt_study(
             steps = output_first_steps(target_net, x)
             metrics = _time_metrics(steps, dep.delta, dep.hops, t_cont, test_labels)
             row.update({f"{label}_{k}": v for k, v in metrics.items()})
-        row.update(scales=dep.quantization.scales, clipped=dep.quantization.clipped,
-                   seconds=time.perf_counter() - t0)
-        result.rows.append(row)
+        _add_row(result, row, dep, t0, console)
         deployed[dt] = dep
-        if console is not None:
-            console.print(f"dt = {dt:g} {result.unit}: float {row['float_accuracy_pct']:.1f}%, "
-                          f"deployed {row['deployed_accuracy_pct']:.1f}% "
-                          f"({row['seconds']:.1f} s)")
     _recommend(result)
     dep = deployed[result.recommended_dt or dt_list[-1]]
     if lava_samples:
@@ -284,16 +277,30 @@ def run_dt_study(
     return _finish(result, out, start)
 
 
+def _add_row(result: DtStudyResult, row: dict, dep, t0: float,
+             console: Console | None) -> None:
+    """Add one dt's row, with PTQ's scales and clipping and the seconds since ``t0``."""
+    row.update(scales=dep.quantization.scales, clipped=dep.quantization.clipped,
+               seconds=time.perf_counter() - t0)
+    result.rows.append(row)
+    if console is not None:
+        console.print(f"dt = {row['dt']:g} {result.unit}: float "
+                      f"{row['float_accuracy_pct']:.1f}%, deployed "
+                      f"{row['deployed_accuracy_pct']:.1f}% ({row['seconds']:.1f} s)")
+
+
 def output_first_steps(net: FloatNetwork | FixedPointNetwork, spikes: np.ndarray,
                        target: str = "reference", **options) -> np.ndarray:
     """Run ``net`` on input spikes and return the output population's first-spike steps
     (batch, n_out), -1 where none. A :class:`FloatNetwork` runs on torch-float."""
     out = net.outputs[-1]
-    if isinstance(net, FloatNetwork):
-        traces = simulate_torch_float(net, spikes, populations=[out])
-    else:
-        traces = simulate(net, spikes, target=target, populations=[out], **options)
+    traces = simulate(net, spikes, target=_target(net, target), populations=[out], **options)
     return first_spike_steps(traces.spikes[out])
+
+
+def _target(net: FloatNetwork | FixedPointNetwork, target: str = "reference") -> str:
+    """``torch-float`` for a :class:`FloatNetwork`, else ``target``."""
+    return "torch-float" if isinstance(net, FloatNetwork) else target
 
 
 def _lava_check(network: FixedPointNetwork, x: np.ndarray, labels: np.ndarray, dt: float,
@@ -376,12 +383,8 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
                "du": int(dep.network.populations[hidden].param("du").max()),
                "input_spikes_lost": lost}
         for label, target_net in (("float", dep.float_network), ("deployed", dep.network)):
-            if isinstance(target_net, FloatNetwork):
-                tr = simulate_torch_float(target_net, x, populations=[hidden, output],
-                                          record=("spikes", "v"))
-            else:
-                tr = simulate(target_net, x, target="reference", populations=[hidden, output],
-                              record=("spikes", "v"))
+            tr = simulate(target_net, x, target=_target(target_net),
+                          populations=[hidden, output], record=("spikes", "v"))
             scores = readout_logits(None, tr.v[output], "mean_v")
             top = np.sort(scores, axis=1)
             timing = timing_error(t_cont, spike_step_lists(tr.spikes[hidden]), dt,
@@ -396,14 +399,8 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
                 if scores.shape[1] > 1 else 0.0,
                 f"{label}_silent_pct": 100.0 * float((~tr.spikes[hidden].any(axis=(1, 2))).mean()),
             })
-        row.update(scales=dep.quantization.scales, clipped=dep.quantization.clipped,
-                   seconds=time.perf_counter() - t0)
-        result.rows.append(row)
+        _add_row(result, row, dep, t0, console)
         deployed[dt] = (dep, x)
-        if console is not None:
-            console.print(f"dt = {dt:g} s: float {row['float_accuracy_pct']:.1f}%, "
-                          f"deployed {row['deployed_accuracy_pct']:.1f}% "
-                          f"({row['seconds']:.1f} s)")
     _recommend(result)
     dep, x = deployed[result.recommended_dt or dt_list[-1]]
     if lava_samples:

@@ -51,15 +51,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from neurodeploy.study.job import Job
 from neurodeploy.study.plan import checked_integer, plan_study
 from neurodeploy.study.runner import ExecutorFactory, pending, process_pool, run_jobs
-from neurodeploy.study.summary import (
-    StudyError,
-    StudyResult,
-    aggregate,
-    render_study,
-    write_summary,
-)
-
-__all__ = ["StudyError", "StudyResult", "render_study", "run_timing_study"]
+from neurodeploy.study.summary import StudyError, StudyResult, aggregate, write_summary
 
 
 def run_timing_study(
@@ -116,7 +108,7 @@ def run_timing_study(
     stochastic x model float/deployed; columns: conditions; cells: accuracy in %, mean and
     sample std over seeds; plus the Lava check) and ``out_dir/timing_study.png`` (accuracy
     per condition, delays vs none, float vs deployed). Print the table with
-    :func:`render_study`.
+    :func:`~neurodeploy.study.summary.render_study`.
 
     Arguments left at None take the full study's defaults (``FULL_DEFAULTS``: stochastic
     (False, True), seeds (0, 1, 2), perturb (0.25, 0.5, 1.0), 30 epochs, hidden (64,),

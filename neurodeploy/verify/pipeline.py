@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -37,13 +35,13 @@ from neurodeploy.artifacts import FLOAT_BACKEND, Deployment, load_deployment
 from neurodeploy.errors import InputError, TargetUnavailableError
 from neurodeploy.models.datasets import load_dataset, split
 from neurodeploy.models.training import TrainConfig, load_dataset_for
-from neurodeploy.quantize.pipeline import replace_dir
+from neurodeploy.network_io import atomic_directory
 from neurodeploy.readout import readout_logits
 from neurodeploy.targets import TARGETS
 from neurodeploy.traces import Traces, load_spikes
 from neurodeploy.verify import metrics
 from neurodeploy.verify.gates import Gate, evaluate_gate, parse_gate
-from neurodeploy.verify.report import write_html_report
+from neurodeploy.verify.render_html import write_html_report
 from neurodeploy.verify.trace_files import RecordedTraces, read_trace_file, write_traces_nir
 
 FIXED_BACKENDS = ("reference", "torch-int", "onnx", "lava", "lava-float")
@@ -311,10 +309,7 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
 def write_outputs(result: Verification, report_dir: str | os.PathLike[str]) -> None:
     """summary.json, traces/<backend>.nir (NIR data) and report.html, as one directory
     that appears whole or not at all."""
-    out = Path(report_dir)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with atomic_directory(report_dir) as tmp:
         (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2))
         (tmp / "traces").mkdir()
         dt = result.summary.get("dt") or 1.0
@@ -325,7 +320,3 @@ def write_outputs(result: Verification, report_dir: str | os.PathLike[str]) -> N
         write_html_report(result.summary,
                           {n: {"spikes": r.spikes, "v": r.v} for n, r in result.runs.items()},
                           tmp / "report.html")
-        replace_dir(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise

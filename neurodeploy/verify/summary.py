@@ -28,26 +28,25 @@ lag +1 means ``b`` spikes one step after ``a``.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
-from neurodeploy.errors import InputError
+from neurodeploy.network_io import read_record
 from neurodeploy.verify.metrics import Divergence, PairMetrics
 
 
-def _field(record: Mapping[str, Any], key: str, where: str) -> Any:
-    """``record[key]``; InputError naming ``where`` and the key when it is missing."""
-    if not isinstance(record, Mapping):
-        raise InputError(f"verification summary: {where} is {type(record).__name__}; "
-                         "expected a JSON object")
-    if key not in record:
-        raise InputError(f"verification summary: {where} has no {key!r}")
-    return record[key]
+def _record(cls: type, record: Mapping[str, Any], where: str, *given: Any,
+            **convert: Any) -> Any:
+    """:func:`~neurodeploy.network_io.read_record` of the verification summary."""
+    return read_record(cls, record, "verification summary", where, *given, **convert)
 
 
-def _record(cls: type, record: Mapping[str, Any], where: str) -> Any:
-    """A frozen dataclass whose fields are all keys of ``record`` (other keys ignored)."""
-    return cls(**{f.name: _field(record, f.name, where) for f in fields(cls)})
+def _text(value: Any) -> str:
+    return str(value or "")
+
+
+def _names(values: Any) -> tuple:
+    return tuple(values or ())
 
 
 @dataclass(frozen=True)
@@ -63,8 +62,7 @@ class GateResult:
     @classmethod
     def from_json(cls, gate: Mapping[str, Any]) -> GateResult:
         where = f"gate {gate.get('expr')!r}" if isinstance(gate, Mapping) else "a gate"
-        return cls(str(_field(gate, "expr", where)), bool(_field(gate, "passed", where)),
-                   _field(gate, "value", where), str(_field(gate, "detail", where) or ""))
+        return _record(cls, gate, where, expr=str, passed=bool, detail=_text)
 
 
 @dataclass(frozen=True)
@@ -87,10 +85,7 @@ class BackendSummary:
 
     @classmethod
     def from_json(cls, name: str, backend: Mapping[str, Any]) -> BackendSummary:
-        where = f"backend {name!r}"
-        return cls(name, _field(backend, "kind", where), _field(backend, "units", where),
-                   _field(backend, "accuracy", where), _field(backend, "seconds", where),
-                   tuple(_field(backend, "recorded", where) or ()))
+        return _record(cls, backend, f"backend {name!r}", name, recorded=_names)
 
 
 @dataclass(frozen=True)
@@ -108,8 +103,8 @@ class PopulationComparison:
     def from_json(cls, population: str, record: Mapping[str, Any],
                   where: str) -> PopulationComparison:
         where = f"{where}, population {population!r}"
-        return cls(population, _record(PairMetrics, record, where),
-                   record.get("v_mismatches"), tuple(record.get("v_mismatch_steps") or ()))
+        return _record(cls, record, where, population, _record(PairMetrics, record, where),
+                       v_mismatch_steps=_names)
 
 
 @dataclass(frozen=True)
@@ -139,17 +134,16 @@ class PairSummary:
 
     @classmethod
     def from_json(cls, pair: Mapping[str, Any]) -> PairSummary:
-        where = "a pair"
-        a, b = str(_field(pair, "a", where)), str(_field(pair, "b", where))
-        where = f"pair {a} vs {b}"
-        divergence = _field(pair, "first_divergence", where)
-        return cls(
-            a, b, bool(_field(pair, "identical", where)),
-            _field(pair, "identical_samples", where), _field(pair, "decision_agreement", where),
-            None if not divergence else _record(Divergence, divergence,
-                                                f"{where}, first divergence"),
-            {str(pop): PopulationComparison.from_json(str(pop), record, where)
-             for pop, record in (_field(pair, "populations", where) or {}).items()})
+        where = "a pair"  # until its sides are known
+        if isinstance(pair, Mapping) and "a" in pair and "b" in pair:
+            where = f"pair {pair['a']} vs {pair['b']}"
+        return _record(
+            cls, pair, where, a=str, b=str, identical=bool,
+            first_divergence=lambda d: _record(Divergence, d, f"{where}, first divergence")
+            if d else None,
+            populations=lambda pops: {
+                str(pop): PopulationComparison.from_json(str(pop), record, where)
+                for pop, record in (pops or {}).items()})
 
 
 @dataclass(frozen=True)
@@ -185,20 +179,14 @@ class VerificationSummary:
     def from_json(cls, summary: Mapping[str, Any]) -> VerificationSummary:
         """The typed summary of the verifier's JSON-able dict; InputError naming the first
         missing field."""
-        where = "the summary"
-        return cls(
-            model=str(_field(summary, "model", where)), data=str(_field(summary, "data", where)),
-            samples=_field(summary, "samples", where), steps=_field(summary, "steps", where),
-            dt=_field(summary, "dt", where),
-            populations=dict(_field(summary, "populations", where) or {}),
-            outputs=tuple(_field(summary, "outputs", where) or ()),
-            backends={str(name): BackendSummary.from_json(str(name), info)
-                      for name, info in (_field(summary, "backends", where) or {}).items()},
-            pairs=tuple(PairSummary.from_json(p) for p in _field(summary, "pairs", where) or ()),
-            gates=tuple(GateResult.from_json(g) for g in _field(summary, "gates", where) or ()),
-            passed=bool(_field(summary, "passed", where)),
-            readout=summary.get("readout"),
-        )
+        return _record(
+            cls, summary, "the summary", model=str, data=str,
+            populations=lambda pops: dict(pops or {}), outputs=_names,
+            backends=lambda backends: {str(name): BackendSummary.from_json(str(name), info)
+                                       for name, info in (backends or {}).items()},
+            pairs=lambda pairs: tuple(PairSummary.from_json(p) for p in pairs or ()),
+            gates=lambda gates: tuple(GateResult.from_json(g) for g in gates or ()),
+            passed=bool)
 
     def units(self, backend: str) -> str | None:
         """The backend's v units; None when not stated or the backend is unknown."""
@@ -264,11 +252,6 @@ def as_summary(summary: SummaryLike) -> VerificationSummary:
     if isinstance(summary, VerificationSummary):
         return summary
     return VerificationSummary.from_json(summary)
-
-
-def identical_groups(summary: SummaryLike) -> list[list[str]]:
-    """:meth:`VerificationSummary.identical_groups` of a typed or JSON summary."""
-    return as_summary(summary).identical_groups()
 
 
 def raster_samples(summary: SummaryLike, pair: PairSummary | Mapping[str, Any],
