@@ -388,14 +388,16 @@ def export(
     onnx_out: str = typer.Option(None, "--onnx", help="ONNX model to write (fixed point "
                                  "only)."),
     dt: float = typer.Option(None, "--dt", help="Seconds per step (default: the run's data)."),
+    netx_out: str = typer.Option(None, "--netx", help="lava-dl netx file to write (.net; "
+                                 "fixed point, dense chains; see docs/netx.md)."),
 ) -> None:
-    """Export to NIR (with delays and the discretization contract) and/or ONNX.
+    """Export to NIR (with delays and the discretization contract), ONNX and/or netx.
 
     Example: [bold]neurodeploy export runs/ccisi-q --nir ccisi.nir --onnx ccisi.onnx[/bold]
     """
     from neurodeploy.exchange.export import export_artifacts
 
-    r = export_artifacts(source, nir_out, onnx_out, dt)
+    r = export_artifacts(source, nir_out, onnx_out, dt, netx_out=netx_out)
     nodes = ", ".join(f"{n} {k}" for k, n in sorted(r.node_counts.items()))
     console.print(f"{r.kind} network, dt = {r.dt:g} s" + (f"; NIR nodes: {nodes}" if nodes
                                                            else ""))
@@ -404,7 +406,8 @@ def export(
 
 @app.command("import")
 def import_(
-    graph: str = typer.Argument(..., help="NIR graph file (.nir) from any tool."),
+    graph: str = typer.Argument(..., help="NIR graph file (.nir) from any tool, or a "
+                                "lava-dl netx file (.net)."),
     dt: float = typer.Option(None, "--dt", help="Seconds per step (NIR graphs do not say; "
                              "snnTorch's exporter assumes 1e-4, Norse 1e-3)."),
     reset: str = typer.Option(None, "--reset", help="zero (default) or subtract (e.g. "
