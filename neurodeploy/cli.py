@@ -100,7 +100,7 @@ def targets() -> None:
 @app.command()
 def run(
     model: str = typer.Argument(..., help="Network .npz, quantize output dir, training run "
-                                "dir, or NIR graph."),
+                                "dir, NIR graph or netx file (.net)."),
     spikes: str = typer.Option(None, "--spikes", help="Input spikes: .npz with array 'spikes' "
                                "(batch, steps, n_inputs) or .npy."),
     data: str = typer.Option(None, "--data", help="A data set file (neurodeploy data make): "
