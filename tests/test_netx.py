@@ -10,7 +10,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from netgen import DECAYS
 
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection
 from neurodeploy import fixed_point as fp
@@ -19,6 +18,8 @@ from neurodeploy.errors import InputError
 from neurodeploy.exchange.netx import import_netx, netx_weight_shift, read_netx, write_netx
 from neurodeploy.simulate import simulate
 from neurodeploy.targets.lava import _kill_group
+
+from netgen import DECAYS
 
 HERE = Path(__file__).parent
 DATA = HERE / "data" / "netx"
@@ -56,7 +57,7 @@ def random_chain(seed: int) -> FixedPointNetwork:
         pops[name] = LIFPopulation(size, du=int(rng.choice(DECAYS)), dv=int(rng.choice(DECAYS)),
                                    vth=int(rng.choice([1, 3, 10, 40, 200])),
                                    bias_mant=bias_mant, bias_exp=bias_exp)
-        recurrent = src != "input" and rng.random() < 0.4 or rng.random() < 0.2
+        recurrent = (src != "input" and rng.random() < 0.4) or rng.random() < 0.2
         exp = int(rng.choice([0, 0, 1, 2, -1, -2]))
         w, _ = _weights(rng, (size, n_src), "mixed" if recurrent or rng.random() < 0.5
                         else "excitatory", exp)
@@ -297,16 +298,17 @@ def run_netx(net_file: Path, spikes: np.ndarray, tmp: Path, timeout_s: float = 3
 
 @pytest.mark.lava
 @pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
-@pytest.mark.parametrize("seed", [0, 1, 2, 5])
+@pytest.mark.parametrize("seed", [5, 9, 17, 21, 23])  # every population spikes
 def test_written_files_run_in_netx_with_the_reference_spikes(seed, tmp_path):
     """write_netx -> lava-dl's netx on Lava's CPU simulator gives the reference's spikes
-    in every layer, step for step (lag 0)."""
+    in every layer, step for step (lag 0). The seeds cover recurrence, axonal, per-synapse
+    and uniform delays up to 56 steps, biases and weight exponents -2..2."""
     net = random_chain(seed)
-    x = random_input(seed, net, 60)
+    x = random_input(seed, net, 120)
     write_netx(net, tmp_path / "n.net")
     got = run_netx(tmp_path / "n.net", x, tmp_path)
     ref = simulate(net, x[None], target="reference")
     assert len(got) == len(net.populations)
     for i, name in enumerate(net.populations):
         np.testing.assert_array_equal(got[f"layer{i}"], ref.spikes[name][0], err_msg=name)
-    assert sum(int(s.sum()) for s in ref.spikes.values()) > 0
+    assert all(s.sum() > 0 for s in ref.spikes.values())
