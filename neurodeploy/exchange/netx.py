@@ -415,7 +415,8 @@ def import_netx(path: str | os.PathLike[str], num_layers: int | None = None) -> 
         if unsupported:
             raise InputError(f"{path}: unsupported layers: {', '.join(unsupported)}; "
                              f"neurodeploy reads {', '.join(READ_TYPES)} with "
-                             f"{'/'.join(NEURON_TYPES)} neurons")
+                             f"{'/'.join(NEURON_TYPES)} neurons (import_netx(path, "
+                             "num_layers=N) reads the first N layers, as netx does)")
         return _build(path, groups)
 
 
