@@ -144,7 +144,7 @@ def run(
 @app.command()
 def verify(
     model: str = typer.Argument(..., help="Quantize output dir, training run dir, network "
-                                ".npz or NIR graph."),
+                                ".npz, NIR graph or netx file (.net)."),
     backends: str = typer.Option("torch-float,reference", help="Comma-separated: "
                                  "torch-float, torch-int, reference, onnx, lava, lava-float."),
     data: str = typer.Option(None, "--data", help="Data set or spikes file (default: the "
@@ -383,7 +383,7 @@ def lint(
 @app.command()
 def export(
     source: str = typer.Argument(..., help="Quantize output dir, training run dir, "
-                                 "network .npz or NIR graph."),
+                                 "network .npz, NIR graph or netx file (.net)."),
     nir_out: str = typer.Option(None, "--nir", help="NIR graph to write (.nir)."),
     onnx_out: str = typer.Option(None, "--onnx", help="ONNX model to write (fixed point "
                                  "only)."),
