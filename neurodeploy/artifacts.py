@@ -9,7 +9,9 @@ An artifact is one of
   ``source.nir``);
 - a network file (``.npz``, :func:`neurodeploy.save_network`): integers only;
 - a NIR graph (``.nir``): float or fixed point, with neurodeploy's contract or from another
-  tool.
+  tool;
+- a lava-dl netx file (``.net``): integers only, read with netx's semantics
+  (``neurodeploy.exchange.netx``).
 
 :func:`load_deployment` tells which one a path is and returns a :class:`Deployment`: the
 integer network, the float model, how the output population is read, the quantization
@@ -46,6 +48,7 @@ from neurodeploy.errors import (
     NeurodeployError,
     TargetUnavailableError,
 )
+from neurodeploy.exchange.netx import import_netx
 from neurodeploy.exchange.nir_import import import_nir
 from neurodeploy.float_network import FloatNetwork, dequantize
 from neurodeploy.models.network import NetworkConfig
@@ -60,10 +63,11 @@ TRAINING_RUN = "training_run"
 QUANTIZE_DIR = "quantize_dir"
 NETWORK_FILE = "network_file"
 NIR_GRAPH = "nir_graph"
-#: Every kind of artifact :func:`load_deployment` reads (a netx file comes next).
-ARTIFACT_KINDS = (TRAINING_RUN, QUANTIZE_DIR, NETWORK_FILE, NIR_GRAPH)
+NETX_FILE = "netx_file"
+#: Every kind of artifact :func:`load_deployment` reads.
+ARTIFACT_KINDS = (TRAINING_RUN, QUANTIZE_DIR, NETWORK_FILE, NIR_GRAPH, NETX_FILE)
 ALLOWED = ("a training run directory (config.json + model.pt), a quantize output directory "
-           "(network.npz), a network file (.npz) or a NIR graph (.nir)")
+           "(network.npz), a network file (.npz), a NIR graph (.nir) or a netx file (.net)")
 
 #: The backend that runs the float model; every other target runs the integers.
 FLOAT_BACKEND = "torch-float"
@@ -259,16 +263,29 @@ def load_nir_graph(src: Path, dt: float | None = None) -> Deployment:
                       warnings=warnings)
 
 
-#: Kind -> loader ``(path, dt or None) -> Deployment``. A netx loader (lava-dl's ``.net``)
-#: is added here, with its suffix in :func:`artifact_kind`.
+def load_netx_file(src: Path, dt: float | None = None) -> Deployment:
+    """A lava-dl netx file: integers only, read with netx's semantics (its time alignment
+    in ``neurodeploy.exchange.netx``); ``dt`` only when given."""
+    imported = import_netx(src)
+    fixed = imported.network
+    warnings = imported.warnings
+    if imported.lag:
+        warnings += (f"{src}: the input layer has a neuron; neurodeploy's spikes trail "
+                     f"netx's by {imported.lag} step",)
+    return Deployment(str(src), NETX_FILE, dequantize(fixed), fixed=fixed,
+                      float_units="lsb", output=fixed.outputs[0], dt=dt, warnings=warnings)
+
+
+#: Kind -> loader ``(path, dt or None) -> Deployment``.
 LOADERS: dict[str, Callable[[Path, float | None], Deployment]] = {
     TRAINING_RUN: load_training_run,
     QUANTIZE_DIR: load_quantize_dir,
     NETWORK_FILE: load_network_file,
     NIR_GRAPH: load_nir_graph,
+    NETX_FILE: load_netx_file,
 }
 #: File suffix -> kind of the artifacts that are files.
-SUFFIXES = {".npz": NETWORK_FILE, ".nir": NIR_GRAPH}
+SUFFIXES = {".npz": NETWORK_FILE, ".nir": NIR_GRAPH, ".net": NETX_FILE}
 
 
 def artifact_kind(path: str | os.PathLike[str]) -> str:

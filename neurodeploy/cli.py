@@ -101,7 +101,7 @@ def targets() -> None:
 @app.command()
 def run(
     model: str = typer.Argument(..., help="Network .npz, quantize output dir, training run "
-                                "dir, or NIR graph."),
+                                "dir, NIR graph or netx file (.net)."),
     spikes: str = typer.Option(None, "--spikes", help="Input spikes: .npz with array 'spikes' "
                                "(batch, steps, n_inputs) or .npy."),
     data: str = typer.Option(None, "--data", help="A data set file (neurodeploy data make): "
@@ -145,7 +145,7 @@ def run(
 @app.command()
 def verify(
     model: str = typer.Argument(..., help="Quantize output dir, training run dir, network "
-                                ".npz or NIR graph."),
+                                ".npz, NIR graph or netx file (.net)."),
     backends: str = typer.Option("torch-float,reference", help="Comma-separated: "
                                  "torch-float, torch-int, reference, onnx, lava, lava-float."),
     data: str = typer.Option(None, "--data", help="Data set or spikes file (default: the "
@@ -384,19 +384,21 @@ def lint(
 @app.command()
 def export(
     source: str = typer.Argument(..., help="Quantize output dir, training run dir, "
-                                 "network .npz or NIR graph."),
+                                 "network .npz, NIR graph or netx file (.net)."),
     nir_out: str = typer.Option(None, "--nir", help="NIR graph to write (.nir)."),
     onnx_out: str = typer.Option(None, "--onnx", help="ONNX model to write (fixed point "
                                  "only)."),
     dt: float = typer.Option(None, "--dt", help="Seconds per step (default: the run's data)."),
+    netx_out: str = typer.Option(None, "--netx", help="lava-dl netx file to write (.net; "
+                                 "fixed point, dense chains; see docs/netx.md)."),
 ) -> None:
-    """Export to NIR (with delays and the discretization contract) and/or ONNX.
+    """Export to NIR (with delays and the discretization contract), ONNX and/or netx.
 
     Example: [bold]neurodeploy export runs/ccisi-q --nir ccisi.nir --onnx ccisi.onnx[/bold]
     """
     from neurodeploy.exchange.export import export_artifacts
 
-    r = export_artifacts(source, nir_out, onnx_out, dt)
+    r = export_artifacts(source, nir_out, onnx_out, dt, netx_out=netx_out)
     nodes = ", ".join(f"{n} {k}" for k, n in sorted(r.node_counts.items()))
     console.print(f"{r.kind} network, dt = {r.dt:g} s" + (f"; NIR nodes: {nodes}" if nodes
                                                            else ""))
@@ -405,7 +407,8 @@ def export(
 
 @app.command("import")
 def import_(
-    graph: str = typer.Argument(..., help="NIR graph file (.nir) from any tool."),
+    graph: str = typer.Argument(..., help="NIR graph file (.nir) from any tool, or a "
+                                "lava-dl netx file (.net)."),
     dt: float = typer.Option(None, "--dt", help="Seconds per step (NIR graphs do not say; "
                              "snnTorch's exporter assumes 1e-4, Norse 1e-3)."),
     reset: str = typer.Option(None, "--reset", help="zero (default) or subtract (e.g. "

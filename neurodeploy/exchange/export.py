@@ -4,7 +4,8 @@ Sources for export: any artifact :func:`neurodeploy.artifacts.load_deployment` r
 quantize output directory (``network.npz`` + ``run.json``: a fixed-point graph), a training
 run directory (``config.json`` + ``model.pt``: a float graph that also carries the torch
 model's configuration), a bare ``network.npz`` (``dt`` must then be given) or a NIR graph.
-ONNX needs integers: a quantized directory, a network file or a fixed-point NIR graph.
+ONNX and netx need integers: a quantized directory, a network file, a fixed-point NIR
+graph or a netx file. ``import`` reads NIR graphs and netx files (``.net``).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import nir
 
 from neurodeploy.artifacts import load_deployment
 from neurodeploy.errors import InputError
+from neurodeploy.exchange.netx import import_netx, write_netx
 from neurodeploy.exchange.nir_export import (
     fixed_point_network_to_nir,
     float_network_to_nir,
@@ -36,15 +38,18 @@ class ExportResult:
 
 
 def export_artifacts(source: str | os.PathLike[str], nir_out: str | None = None,
-                     onnx_out: str | None = None, dt: float | None = None) -> ExportResult:
-    """Write the NIR graph and/or the ONNX model of ``source`` (each file atomically)."""
-    if not nir_out and not onnx_out:
-        raise InputError("nothing to do: give --nir FILE and/or --onnx FILE")
+                     onnx_out: str | None = None, dt: float | None = None,
+                     netx_out: str | None = None) -> ExportResult:
+    """Write the NIR graph, the ONNX model and/or the lava-dl netx file of ``source`` (each
+    file atomically)."""
+    if not nir_out and not onnx_out and not netx_out:
+        raise InputError("nothing to do: give --nir FILE, --onnx FILE and/or --netx FILE")
     deployment = load_deployment(source, dt)
     fixed, step = deployment.fixed, deployment.dt
-    if onnx_out and fixed is None:
-        raise InputError(f"{source}: ONNX export runs the integer dynamics and needs a "
-                         "fixed-point network (quantize the run first)")
+    for flag, out in (("ONNX", onnx_out), ("netx", netx_out)):
+        if out and fixed is None:
+            raise InputError(f"{source}: {flag} export runs the integer dynamics and needs a "
+                             "fixed-point network (quantize the run first)")
     result = ExportResult("float" if fixed is None else "fixed_point", step or 0.0)
     if nir_out:
         if step is None:
@@ -61,14 +66,23 @@ def export_artifacts(source: str | os.PathLike[str], nir_out: str | None = None,
     if onnx_out:
         export_onnx(fixed, onnx_out)
         result.written.append(str(onnx_out))
+    if netx_out:
+        write_netx(fixed, netx_out)
+        result.written.append(str(netx_out))
     return result
 
 
 def import_graph(path: str | os.PathLike[str], dt: float | None = None,
                  reset: str | None = None, out: str | None = None) -> ImportedGraph:
-    """Import a NIR graph; with ``out`` write it back with the neurodeploy contract (a
+    """Import a NIR graph or a netx file (``.net``, fixed point; its dt is ``dt`` or 1 s
+    per step when not given); with ``out`` write it back with the neurodeploy contract (a
     ``.nir`` that now says its dt and reset) or, for a fixed-point graph, a ``.npz``."""
-    imported = import_nir(path, dt=dt, reset=reset)
+    if str(path).lower().endswith(".net"):
+        netx = import_netx(path)
+        imported = ImportedGraph(netx.network, "fixed_point", dt or 1.0,
+                                 "argument" if dt else "assumed", list(netx.warnings))
+    else:
+        imported = import_nir(path, dt=dt, reset=reset)
     if out:
         net = imported.network
         if out.endswith(".npz"):

@@ -1,0 +1,314 @@
+"""lava-dl netx files: write_netx / read_netx against netx itself, lava-dl's shipped NTIDIGITS
+network against its recorded ground truth, and one-line errors for bad files."""
+
+import importlib.util
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from neurodeploy import FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy import fixed_point as fp
+from neurodeploy.artifacts import NETX_FILE, load_deployment
+from neurodeploy.errors import InputError
+from neurodeploy.exchange.netx import import_netx, netx_weight_shift, read_netx, write_netx
+from neurodeploy.simulate import simulate
+from neurodeploy.targets.lava import _kill_group
+
+from netgen import DECAYS
+
+HERE = Path(__file__).parent
+DATA = HERE / "data" / "netx"
+HAVE_NETX = importlib.util.find_spec("lava.lib.dl.netx") is not None
+
+
+# ------------------------------------------------------------------- random chains
+def _weights(rng, shape, mode: str, exp: int) -> tuple[np.ndarray, np.ndarray]:
+    """(IR weights W, effective integers V) with shift(sum W s, exp) == sum V s, inside the
+    range netx reproduces: excitatory 0..255 or mixed even -256..254 with a positive weight."""
+    k = abs(exp)
+    if mode == "excitatory":
+        u = rng.integers(0, (255 >> k) + 1, shape)
+    else:
+        u = 2 * rng.integers(-(128 >> k), (127 >> k) + 1, shape)
+    if u.max() <= 0:  # all <= 0: netx shifts as mixed, Lava clips as inhibitory (refused)
+        u.flat[0] = 2
+    w = u if exp >= 0 else u << k
+    v = u << exp if exp >= 0 else u
+    return w, v
+
+
+def random_chain(seed: int) -> FixedPointNetwork:
+    """A network netx can hold: input -> 1..3 populations in a chain, self-recurrence,
+    axonal/per-synapse/uniform delays up to 62, biases, weight exponents -2..2."""
+    rng = np.random.default_rng(seed)
+    n_in = int(rng.integers(1, 6))
+    pops, projs, src, n_src = {}, [], "input", n_in
+    for k in range(int(rng.integers(1, 4))):
+        name, size = f"p{k}", int(rng.integers(1, 7))
+        bias_mant, bias_exp = 0, 0
+        if rng.random() < 0.5:
+            bias_mant, bias_exp = ((int(rng.integers(-40, 41)), 6) if rng.random() < 0.5
+                                   else (64 * int(rng.integers(-30, 31)), 0))
+        pops[name] = LIFPopulation(size, du=int(rng.choice(DECAYS)), dv=int(rng.choice(DECAYS)),
+                                   vth=int(rng.choice([1, 3, 10, 40, 200])),
+                                   bias_mant=bias_mant, bias_exp=bias_exp)
+        recurrent = (src != "input" and rng.random() < 0.4) or rng.random() < 0.2
+        exp = int(rng.choice([0, 0, 1, 2, -1, -2]))
+        w, _ = _weights(rng, (size, n_src), "mixed" if recurrent or rng.random() < 0.5
+                        else "excitatory", exp)
+        delays = None
+        if not recurrent:
+            hi = 62 if rng.random() < 0.2 else 4
+            delays = [None, int(rng.integers(0, hi + 1)), rng.integers(0, hi + 1, n_src),
+                      rng.integers(0, hi + 1, (size, n_src))][int(rng.integers(4))]
+        projs.append(Projection(src, name, w, weight_exp=exp, delays=delays))
+        if recurrent:
+            w_rec, _ = _weights(rng, (size, size), "mixed", exp)
+            projs.append(Projection(name, name, w_rec, weight_exp=exp))
+        src, n_src = name, size
+    return FixedPointNetwork(n_in, pops, projs)
+
+
+def random_input(seed: int, net: FixedPointNetwork, steps: int) -> np.ndarray:
+    rng = np.random.default_rng(seed + 1000)
+    return (rng.random((steps, net.n_inputs)) < rng.uniform(0.2, 0.7)).astype(np.uint8)
+
+
+def assert_same_integers(a: FixedPointNetwork, b: FixedPointNetwork) -> None:
+    assert a.n_inputs == b.n_inputs and list(a.populations) == list(b.populations)
+    for name, p in a.populations.items():
+        q = b.populations[name]
+        for key in ("du", "dv", "vth"):
+            assert np.array_equal(p.param(key), q.param(key)), (name, key)
+        assert np.array_equal(fp.effective_bias(p.param("bias_mant"), p.param("bias_exp")),
+                              fp.effective_bias(q.param("bias_mant"), q.param("bias_exp")))
+    assert len(a.projections) == len(b.projections)
+    for p, q in zip(a.projections, b.projections, strict=True):
+        assert (p.src, p.dst, p.weight_exp) == (q.src, q.dst, q.weight_exp), p.label
+        assert np.array_equal(p.weights, q.weights), p.label
+        assert np.array_equal(p.delay_matrix(), q.delay_matrix()), p.label
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_write_then_read_is_the_identity_on_the_integers(seed, tmp_path):
+    net = random_chain(seed)
+    write_netx(net, tmp_path / "n.net")
+    back = import_netx(tmp_path / "n.net")
+    assert back.lag == 0 and back.warnings == ()
+    assert_same_integers(net, back.network)
+
+
+def test_written_file_holds_what_netx_reads(tmp_path):
+    """The datasets netx reads, with its rules applied by hand: iDecay = du + 1, bias in
+    units of 64, weights as the effective integers, per-source delays as an (in,) vector."""
+    pops = {"a": LIFPopulation(3, du=10, dv=20, vth=5, bias_mant=3, bias_exp=7)}
+    w = np.array([[2, 4], [6, 0], [0, 8]])
+    net = FixedPointNetwork(2, pops, [Projection("input", "a", w, weight_exp=-1,
+                                                 delays=[3, 0])])
+    write_netx(net, tmp_path / "a.net")
+    with h5py.File(tmp_path / "a.net") as f:
+        assert f["layer/0/type"][0] == b"input" and list(f["layer/0/shape"][()]) == [2]
+        g = f["layer/1"]
+        assert g["type"][0] == b"dense" and list(g["shape"][()]) == [3]
+        assert g["neuron/type"][()] == b"CUBA"
+        assert (g["neuron/iDecay"][()], g["neuron/vDecay"][()], g["neuron/vThMant"][()]) == \
+            (11, 20, 5)
+        assert np.array_equal(g["weight"][()], [[1, 2], [3, 0], [0, 4]])
+        assert np.array_equal(g["bias"][()], [6, 6, 6])  # 3 << 7 = 6 << 6
+        assert np.array_equal(g["delay"][()], [3, 0])
+
+
+def test_netx_weight_shift_follows_optimize_weight_bits():
+    # excitatory 0..63: shift 2 (255 / 63 = 4.05), bits 8 - 2 - 0; exponent -2
+    w, bits, exp = netx_weight_shift(np.array([[1, 63], [0, 5]]))
+    assert (bits, exp) == (6, -2) and np.array_equal(w, [[4, 252], [0, 20]])
+    # mixed: min(127/100, 128/60) = 1.27 -> floor(log2) 0, + 1 signed
+    w, bits, exp = netx_weight_shift(np.array([[100, -60]]))
+    assert (bits, exp) == (8 - 1 - (2 - 1), -1) and np.array_equal(w, [[200, -120]])
+    with pytest.raises(ValueError, match="zero"):
+        netx_weight_shift(np.zeros((2, 2)))
+
+
+# ------------------------------------------------------------------------ refusals
+def _pop(size=2, **kw):
+    return LIFPopulation(size, **{"du": 1, "dv": 2, "vth": 3, **kw})
+
+
+@pytest.mark.parametrize(("pops", "projs", "needle"), [
+    ({"a": _pop(du=[1, 2])}, [("input", "a", [[1], [1]], {})],
+     "population 'a': du differs between neurons"),
+    ({"a": _pop(bias_mant=37)}, [("input", "a", [[1], [1]], {})],
+     "population 'a': bias[0] = 37"),
+    ({"a": _pop()}, [("input", "a", [[3], [1]], {"weight_exp": -1})],
+     "projection 'input->a': weight_exp -1 floors"),
+    ({"a": _pop()}, [("input", "a", [[1], [1]], {}), ("a", "a", [[2, 0], [0, 2]],
+                                                      {"delays": 1})],
+     "population 'a': netx's dense_rec"),
+    ({"a": _pop(), "b": _pop()}, [("input", "a", [[1], [1]], {}),
+                                  ("a", "b", [[1, 1], [1, 1]], {}),
+                                  ("input", "b", [[1], [1]], {})],
+     "the input projects to 2 other populations"),
+    ({"a": _pop(), "b": _pop()}, [("input", "a", [[1], [1]], {}),
+                                  ("a", "b", [[1, 1], [1, 1]], {}),
+                                  ("b", "a", [[1, 1], [1, 1]], {})],
+     "projection 'b->a': netx layers take one feed-forward input"),
+    ({"a": _pop()}, [("input", "a", [[-128], [-128]], {})],
+     "projection 'input->a': netx would change its weights"),
+    ({"a": _pop()}, [("input", "a", [[0], [0]], {})], "all weights are zero"),
+])
+def test_write_refuses_what_netx_would_run_differently(tmp_path, pops, projs, needle):
+    net = FixedPointNetwork(1, pops, [Projection(s, d, np.array(w), **kw)
+                                      for s, d, w, kw in projs])
+    with pytest.raises(InputError, match=re.escape(needle)) as info:
+        write_netx(net, tmp_path / "x.net")
+    assert "\n" not in str(info.value)
+    assert not list(tmp_path.iterdir())
+
+
+# ---------------------------------------------------------------- shipped network
+def _ntidigits() -> tuple[np.ndarray, np.ndarray]:
+    with np.load(DATA / "ntidigits_gt.npz") as d:
+        steps = int(d["steps"])
+        return (np.unpackbits(d["input"], axis=1, count=steps),
+                np.unpackbits(d["output"], axis=1, count=steps))
+
+
+def test_ntidigits_reproduces_its_recorded_ground_truth():
+    """lava-dl's NTIDIGITS network (3 dense LOIHI layers, per-output delays up to 62)
+    on the reference: every one of the 22,572 recorded output spikes, one step later
+    (the recording's step t + 1 is the reference's step t)."""
+    imported = import_netx(DATA / "ntidigits.net", num_layers=5)
+    net = imported.network
+    assert [p.size for p in net.populations.values()] == [256, 256, 242]
+    assert [p.delay_kind for p in net.projections] == ["synaptic", "synaptic", "none"]
+    assert imported.lag == 0 and net.max_delay == 62
+    x, gt = _ntidigits()
+    out = simulate(net, x.T[None], target="reference").spikes[net.outputs[0]][0].T
+    assert gt.sum() == 22572
+    assert np.array_equal(out[:, :-1], gt[:, 1:])
+
+
+def test_ntidigits_average_layer_is_named_and_the_loader_reads_dense_files(tmp_path):
+    with pytest.raises(InputError, match=r"unsupported layers: 5 \(average\)"):
+        read_netx(DATA / "ntidigits.net")
+    net = import_netx(DATA / "ntidigits.net", num_layers=5).network
+    write_netx(net, tmp_path / "n.net")
+    dep = load_deployment(tmp_path / "n.net")
+    assert dep.kind == NETX_FILE
+    assert_same_integers(net, dep.fixed)
+
+
+# ------------------------------------------------------------------------ bad files
+def _netx_file(path: Path, layers: list[dict]) -> Path:
+    with h5py.File(path, "w") as f:
+        for i, layer in enumerate(layers):
+            for key, value in layer.items():
+                f[f"layer/{i}/{key}"] = value
+    return path
+
+
+CUBA = {"neuron/type": b"CUBA", "neuron/iDecay": 1, "neuron/vDecay": 1, "neuron/vThMant": 1}
+INPUT = {"type": np.array([b"input"], "S10"), "shape": [4]}
+
+
+def _dense(n_out, n_in, kind=b"dense", **extra):
+    return {"type": np.array([kind], "S10"), "shape": [n_out],
+            "weight": np.ones((n_out, n_in), np.float32), **CUBA, **extra}
+
+
+@pytest.mark.parametrize(("layers", "needle"), [
+    (None, "not an HDF5 file"),
+    ([], "no 'layer' group"),
+    ([INPUT, {k: v for k, v in _dense(3, 4).items() if k != "weight"}],
+     "layer 1: dataset 'weight' is missing"),
+    ([INPUT, {"type": np.array([b"pool"], "S10")}, _dense(3, 4),
+      {"type": np.array([b"concat"], "S10")}],
+     r"unsupported layers: 1 \(pool\), 3 \(concat\)"),
+    ([INPUT, {k: v for k, v in _dense(3, 4).items() if not k.startswith("neuron")}],
+     r"unsupported layers: 1 \(dense without a neuron"),
+    ([INPUT, _dense(3, 5)], r"layer 1: weight has shape \(3, 5\); expected \(3, 4\)"),
+    ([INPUT, _dense(3, 4, delay=np.ones(7))], r"layer 1: delay has shape \(7,\)"),
+    ([INPUT, _dense(3, 4, **{"neuron/vDecay": 5000})], "layer 1: .*dv = 5000"),
+])
+def test_bad_files_get_one_line_errors_and_exit_2(tmp_path, layers, needle):
+    path = tmp_path / "bad.net"
+    if layers is None:
+        path.write_text("not a network\n")
+    else:
+        _netx_file(path, layers)
+    with pytest.raises(InputError, match=needle) as info:
+        read_netx(path)
+    assert "\n" not in str(info.value)
+    for args in (("import", str(path)), ("run", str(path), "--spikes", "x.npy", "--out",
+                                         str(tmp_path / "t.npz"))):
+        proc = subprocess.run([sys.executable, "-m", "neurodeploy", *args], text=True,
+                              capture_output=True, timeout=300)
+        assert proc.returncode == 2, proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_cli_export_netx_then_import(tmp_path):
+    net = random_chain(3)
+    from neurodeploy import save_network
+
+    save_network(net, tmp_path / "n.npz")
+    cmd = [sys.executable, "-m", "neurodeploy"]
+    proc = subprocess.run([*cmd, "export", str(tmp_path / "n.npz"), "--netx",
+                           str(tmp_path / "n.net")], text=True, capture_output=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    proc = subprocess.run([*cmd, "import", str(tmp_path / "n.net"), "--out",
+                           str(tmp_path / "back.npz")], text=True, capture_output=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    from neurodeploy import load_network
+
+    assert_same_integers(net, load_network(tmp_path / "back.npz"))
+
+
+def test_lava_dl_tests_package_does_not_shadow_ours():
+    """lava-dl's wheel installs a top-level ``tests`` package; ours is imported by path."""
+    import netgen
+
+    assert Path(netgen.__file__).resolve().parent == HERE.resolve()
+
+
+# ------------------------------------------------------------- against netx itself
+def run_netx(net_file: Path, spikes: np.ndarray, tmp: Path, timeout_s: float = 300) -> dict:
+    """Every layer's spikes (steps, size) from lava-dl's netx on Lava's CPU simulator
+    (``fixed_pt``), in a child process that stops Lava's runtime; killed on timeout."""
+    np.save(tmp / "in.npy", spikes)
+    proc = subprocess.Popen([sys.executable, str(HERE / "netx_worker.py"), str(net_file),
+                             str(tmp / "in.npy"), str(tmp / "out.npz")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=timeout_s)
+    finally:
+        _kill_group(proc)
+    assert proc.returncode == 0, err.decode()[-2000:]
+    with np.load(tmp / "out.npz") as out:
+        return {k: out[k] for k in out.files}
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
+@pytest.mark.parametrize("seed", [5, 9, 17, 21, 23])  # every population spikes
+def test_written_files_run_in_netx_with_the_reference_spikes(seed, tmp_path):
+    """write_netx -> lava-dl's netx on Lava's CPU simulator gives the reference's spikes
+    in every layer, step for step (lag 0). The seeds cover recurrence, axonal, per-synapse
+    and uniform delays up to 56 steps, biases and weight exponents -2..2."""
+    net = random_chain(seed)
+    x = random_input(seed, net, 120)
+    write_netx(net, tmp_path / "n.net")
+    got = run_netx(tmp_path / "n.net", x, tmp_path)
+    ref = simulate(net, x[None], target="reference")
+    assert len(got) == len(net.populations)
+    for i, name in enumerate(net.populations):
+        np.testing.assert_array_equal(got[f"layer{i}"], ref.spikes[name][0], err_msg=name)
+    assert all(s.sum() > 0 for s in ref.spikes.values())
