@@ -89,7 +89,7 @@ def live_pids(parent: int | None = None, pgid: int | None = None) -> list[int]:
     return pids
 
 
-def _shared_memory_of(pids: list[int]) -> set[str]:
+def shared_memory_of(pids: list[int]) -> set[str]:
     """Names of POSIX shared-memory segments mapped by ``pids`` (Lava's channels)."""
     names = set()
     for pid in pids:
@@ -151,7 +151,7 @@ def _stop(proc: subprocess.Popen, grace_s: float) -> None:
             pass
     members = live_pids(pgid=proc.pid)
     if members:
-        segments = _shared_memory_of(members)
+        segments = shared_memory_of(members)
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         if proc.poll() is None:

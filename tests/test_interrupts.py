@@ -17,26 +17,13 @@ import pytest
 
 from neurodeploy import save_network
 from neurodeploy.examples import layered_network
-from neurodeploy.targets.lava import live_pids
+from neurodeploy.targets.lava import live_pids, shared_memory_of
 
 pytestmark = pytest.mark.lava
 
 
 def shm() -> set[str]:
     return set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
-
-
-def mapped_shm(pids: set[int]) -> set[str]:
-    """The shared-memory segments the processes ``pids`` have mapped (Lava's channels)."""
-    names = set()
-    for pid in pids:
-        try:
-            maps = Path(f"/proc/{pid}/maps").read_text()
-        except OSError:
-            continue
-        names.update(line.split("/dev/shm/", 1)[1].split()[0]
-                     for line in maps.splitlines() if "/dev/shm/" in line)
-    return names
 
 
 def descendants(pid: int) -> set[int]:
@@ -78,7 +65,7 @@ def test_interrupt_stops_lava_and_leaves_nothing(long_lava_job, sig, code):
     time.sleep(1.0)
     workers = descendants(proc.pid)
     assert len(workers) >= 3, "Lava did not start"
-    segments = mapped_shm(workers)
+    segments = shared_memory_of(list(workers))
     assert segments, "Lava's processes map no shared memory"
     assert list(tmp.glob("neurodeploy-lava-*")), "no Lava job folder"
     sent = time.monotonic()
