@@ -161,6 +161,8 @@ def verify(
     tau: float = typer.Option(5.0, help="van Rossum time constant (steps)."),
     max_lag: int = typer.Option(5, help="Largest lag searched (steps)."),
     workers: int = typer.Option(None, help="Parallel Lava processes (default: all cores)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output "
+                                   "that is not an earlier one of this command's."),
 ) -> None:
     """Run the same input through several backends and compare them spike by spike.
     Exit 0 when every --require gate holds, 1 when one fails, 2 on bad input.
@@ -179,7 +181,8 @@ def verify(
         traces[name.strip()] = path.strip()
     result = run_verify(model, [b.strip() for b in backends.split(",") if b.strip()], data=data,
                         traces=traces, samples=samples, split=split, gates=require, tau=tau,
-                        max_lag=max_lag, workers=workers, report_dir=report, console=console)
+                        max_lag=max_lag, workers=workers, report_dir=report, console=console,
+                        overwrite=overwrite)
     render_terminal(result.summary, console)
     if report:
         console.print(f"report: {report}/report.html")
@@ -327,6 +330,8 @@ def quantize(
     reset: str = typer.Option(None, "--reset", help="zero or subtract, for a NIR graph."),
     readout: str = typer.Option("count", help="How a NIR graph's output decides: count, "
                                 "mean_v, max_v."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output "
+                                   "that is not an earlier one of this command's."),
 ) -> None:
     """Post-training quantization to Loihi 2 integers (plus optional QAT), evaluated with the
     reference simulator. Never writes a network that fails lint.
@@ -345,13 +350,13 @@ def quantize(
             raise InputError("--qat-epochs needs a training run (the float model's loss); "
                              "a NIR graph gets PTQ")
         r = quantize_graph(source, data, out, calib=calib, dt=dt, reset=reset,
-                           readout=readout, console=console)
+                           readout=readout, console=console, overwrite=overwrite)
     else:
         for name, value in (("--data", data), ("--dt", dt), ("--reset", reset)):
             if value is not None:
                 raise InputError(f"{name} applies to NIR graphs; a training run names its own")
         r = quantize_run(source, out, calib=calib, qat_epochs=qat_epochs, qat_lr=qat_lr,
-                         console=console)
+                         console=console, overwrite=overwrite)
     render_report(r["report"], console)
     clipped = ", ".join(f"{k}: {v}" for k, v in r["clipped"].items()) or "nothing"
     console.print(f"clipped: {clipped}; lint: clean; wrote {out}")

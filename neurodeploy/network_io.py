@@ -168,25 +168,51 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
         raise
 
 
-@contextmanager
-def atomic_directory(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary folder beside ``path`` to fill; when the block ends it replaces
-    ``path`` (an old folder there is removed only then), and it is removed if the block
-    raises: a folder at ``path`` appears whole or not at all."""
+def check_output_folder(path: str | os.PathLike[str], marker: str,
+                        overwrite: bool = False) -> None:
+    """Refuse to replace what the user did not ask to replace: ``path`` may be absent, an
+    empty folder, or a folder holding ``marker`` (an artifact of the same kind, which is
+    replaced whole); a file or a folder of anything else needs ``overwrite``."""
     out = Path(path)
+    if overwrite or not (out.exists() or out.is_symlink()):
+        return
+    if not out.is_dir() or out.is_symlink():
+        raise InputError(f"{out}: exists and is not a folder; choose another output path, or "
+                         "pass --overwrite to replace it")
+    entries = [p.name for p in out.iterdir()]
+    if entries and marker not in entries:
+        raise InputError(
+            f"{out}: the folder holds {len(entries)} other entr"
+            f"{'y' if len(entries) == 1 else 'ies'} (e.g. {sorted(entries)[0]!r}) and no "
+            f"{marker}; choose another output folder, or pass --overwrite to replace it")
+
+
+@contextmanager
+def atomic_directory(path: str | os.PathLike[str], marker: str | None = None,
+                     overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary folder beside ``path`` to fill; when the block ends it replaces
+    ``path`` (what was there is removed only then), and it is removed if the block raises:
+    a folder at ``path`` appears whole or not at all, and nothing is left hidden beside it.
+    With ``marker``, what is at ``path`` is first checked by :func:`check_output_folder`."""
+    out = Path(path)
+    if marker is not None:
+        check_output_folder(out, marker, overwrite)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     try:
         yield tmp
         os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual permissions
-        if out.exists():
+        if out.exists() or out.is_symlink():
             os.replace(out, old)
         os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    shutil.rmtree(old, ignore_errors=True)
+    if old.is_dir() and not old.is_symlink():
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        old.unlink(missing_ok=True)
 
 
 def atomic_savez(path: str | os.PathLike[str], arrays: dict[str, np.ndarray]) -> Path:

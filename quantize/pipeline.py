@@ -42,7 +42,7 @@ from neurodeploy.models.training import (
     load_run,
 )
 from neurodeploy.network import FixedPointNetwork
-from neurodeploy.network_io import atomic_directory, save_network
+from neurodeploy.network_io import atomic_directory, check_output_folder, save_network
 from neurodeploy.quantize.lint import LintReport, lint_network
 from neurodeploy.quantize.ptq import (
     QuantizationInfo,
@@ -57,6 +57,9 @@ from neurodeploy.quantize.render_report import plot_report
 from neurodeploy.readout import accuracy, readout_logits
 from neurodeploy.simulate import simulate
 from neurodeploy.targets.torch_float import simulate_torch_float
+
+#: The file that makes a folder a quantize output (an earlier one may be replaced).
+QUANT_MARKER = "quantization.json"
 
 
 @dataclass
@@ -128,14 +131,17 @@ def _linted(net: FixedPointNetwork, fmt: ChipFormat) -> LintReport:
 
 def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                  calib: int = 256, fmt: ChipFormat = LOIHI2, qat_epochs: int = 0,
-                 qat_lr: float = 0.5, console: Console | None = None) -> dict:
+                 qat_lr: float = 0.5, console: Console | None = None,
+                 overwrite: bool = False) -> dict:
     """Quantize the model of a training run and evaluate it on the run's test split.
 
     PTQ first; with ``qat_epochs`` > 0 the integer network is then fine-tuned with
     quantization-aware training (``neurodeploy.quantize.qat``: the forward pass is the
     deployed integer arithmetic) on the run's training split, validated on its validation
     split (the PTQ network competes too, so QAT never makes validation worse).
+    ``out_dir`` must be absent, empty or an earlier quantize output unless ``overwrite``.
     """
+    check_output_folder(out_dir, QUANT_MARKER, overwrite)  # before the work, not after
     console = console or Console()
     q = quantize_trained(run_dir, calib, fmt, qat_epochs, qat_lr, console)
     model, net, test_ds = q.model, q.net, q.test
@@ -159,7 +165,7 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
         (tmp / "run.json").write_text(json.dumps(q.run, indent=2))
         shutil.copyfile(Path(run_dir) / CHECKPOINT, tmp / CHECKPOINT)  # the float model
 
-    write_quant_dir(out_dir, net, result, extra)
+    write_quant_dir(out_dir, net, result, extra, overwrite)
     return result
 
 
@@ -184,13 +190,13 @@ def evaluate_quantized(net: FixedPointNetwork, layers: list, info, spikes: np.nd
 
 
 def write_quant_dir(out_dir: str | os.PathLike[str], net: FixedPointNetwork, result: dict,
-                    extra: Callable[[Path], None]) -> None:
+                    extra: Callable[[Path], None], overwrite: bool = False) -> None:
     """network.npz, quantization.json, report.png (when ``result`` has a ``"report"``) and
     ``extra``'s files, written into a temporary folder that replaces ``out_dir`` only when
-    complete."""
-    with atomic_directory(out_dir) as tmp:
+    complete (and only an earlier quantize output, unless ``overwrite``)."""
+    with atomic_directory(out_dir, QUANT_MARKER, overwrite) as tmp:
         save_network(net, tmp / "network.npz")
-        (tmp / "quantization.json").write_text(json.dumps(result, indent=2))
+        (tmp / QUANT_MARKER).write_text(json.dumps(result, indent=2))
         extra(tmp)
         if "report" in result:
             plot_report(result["report"], str(tmp / "report.png"))
@@ -199,13 +205,15 @@ def write_quant_dir(out_dir: str | os.PathLike[str], net: FixedPointNetwork, res
 def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
                    out_dir: str | os.PathLike[str], calib: int = 256, dt: float | None = None,
                    reset: str | None = None, readout: str = "count",
-                   fmt: ChipFormat = LOIHI2, console: Console | None = None) -> dict:
+                   fmt: ChipFormat = LOIHI2, console: Console | None = None,
+                   overwrite: bool = False) -> dict:
     """PTQ of a float NIR graph (any tool's; see ``neurodeploy import``) with calibration
     samples from a data file; the remaining samples evaluate it.
 
     Writes QUANT_DIR like :func:`quantize_run`, with ``source.nir`` (the float graph with
     its dt and reset declared) instead of the training run.
     """
+    check_output_folder(out_dir, QUANT_MARKER, overwrite)
     console = console or Console()
     imported = import_nir(graph, dt=dt, reset=reset)
     fnet = imported.network
@@ -247,5 +255,5 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     def extra(tmp: Path) -> None:
         write_nir(float_network_to_nir(fnet, imported.dt), tmp / "source.nir")
 
-    write_quant_dir(out_dir, net, result, extra)
+    write_quant_dir(out_dir, net, result, extra, overwrite)
     return result

@@ -128,3 +128,16 @@ def test_quantized_trained_model_is_the_same_integers_on_every_backend(trained):
         assert_same_traces(ref, simulate(net, x, target=target, record=record), net.populations,
                            got_name=target)
     assert sum(int(s.sum()) for s in ref.spikes.values()) > 0
+
+
+def test_cli_quantize_refuses_a_folder_of_other_files_before_working(trained, tmp_path):
+    """`quantize --out d` where d holds the user's file: refused at once, the file kept."""
+    run_dir, *_ = trained
+    out = tmp_path / "d"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    proc = cli("quantize", str(run_dir), "--out", str(out))
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "notes.txt" in proc.stderr and "--overwrite" in proc.stderr
+    assert (out / "notes.txt").read_text() == "mine" and len(list(out.iterdir())) == 1
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]

@@ -35,7 +35,7 @@ from neurodeploy.artifacts import FLOAT_BACKEND, Deployment, load_deployment
 from neurodeploy.errors import InputError, TargetUnavailableError
 from neurodeploy.models.datasets import load_dataset, split
 from neurodeploy.models.training import TrainConfig, load_dataset_for
-from neurodeploy.network_io import atomic_directory
+from neurodeploy.network_io import atomic_directory, check_output_folder
 from neurodeploy.readout import readout_logits
 from neurodeploy.targets import TARGETS
 from neurodeploy.traces import Traces, load_spikes
@@ -43,6 +43,9 @@ from neurodeploy.verify import metrics
 from neurodeploy.verify.gates import Gate, evaluate_gate, parse_gate
 from neurodeploy.verify.render_html import write_html_report
 from neurodeploy.verify.trace_files import RecordedTraces, read_trace_file, write_traces_nir
+
+#: The file that makes a folder a verification report (an earlier one may be replaced).
+REPORT_MARKER = "summary.json"
 
 FIXED_BACKENDS = ("reference", "torch-int", "onnx", "lava", "lava-float")
 BACKENDS = (FLOAT_BACKEND, *FIXED_BACKENDS)
@@ -245,13 +248,17 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
            split: str | None = None, gates: Sequence[str] = (), tau: float = 5.0,
            max_lag: int = 5, workers: int | None = None, report_dir: str | None = None,
            console: Console | None = None,
-           on_progress: Callable[[Progress], None] | None = None) -> Verification:
+           on_progress: Callable[[Progress], None] | None = None,
+           overwrite: bool = False) -> Verification:
     """Run, compare, gate and (with ``report_dir``) write summary.json, traces and report.html.
 
     ``workers``: parallel processes for Lava (default: the machine's cores).
+    ``report_dir`` must be absent, empty or an earlier report unless ``overwrite``.
     """
     console = console or Console()
     parsed: list[Gate] = [parse_gate(g) for g in gates]  # fail fast on syntax
+    if report_dir:
+        check_output_folder(report_dir, REPORT_MARKER, overwrite)
     traces = dict(traces or {})
     model = load_deployment(model_path)
     names = check_backends(list(backends), model)
@@ -302,15 +309,17 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
     summary["passed"] = all(g["passed"] for g in summary["gates"])
     result = Verification(summary, runs)
     if report_dir:
-        write_outputs(result, report_dir)
+        write_outputs(result, report_dir, overwrite)
     return result
 
 
-def write_outputs(result: Verification, report_dir: str | os.PathLike[str]) -> None:
+def write_outputs(result: Verification, report_dir: str | os.PathLike[str],
+                  overwrite: bool = False) -> None:
     """summary.json, traces/<backend>.nir (NIR data) and report.html, as one directory
-    that appears whole or not at all."""
-    with atomic_directory(report_dir) as tmp:
-        (tmp / "summary.json").write_text(json.dumps(result.summary, indent=2))
+    that appears whole or not at all, replacing only an earlier report unless
+    ``overwrite``."""
+    with atomic_directory(report_dir, REPORT_MARKER, overwrite) as tmp:
+        (tmp / REPORT_MARKER).write_text(json.dumps(result.summary, indent=2))
         (tmp / "traces").mkdir()
         dt = result.summary.get("dt") or 1.0
         for name, run in result.runs.items():
