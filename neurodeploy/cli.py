@@ -444,6 +444,13 @@ def import_(
     for p in net.projections:
         console.print(f"  {p.src} -> {p.dst}: {p.weights.shape[0]}x{p.weights.shape[1]}, "
                       f"delays {f'0..{p.max_delay} steps' if p.max_delay else 'none'}")
+    resets = sorted({getattr(pop, "reset", "zero") for pop in net.populations.values()})
+    hops = net.hops()
+    answer = ", ".join(f"{o} at step t + {hops[o]}" for o in net.outputs if o in hops)
+    console.print(f"reset: {' and '.join(resets)} (Loihi 2 resets to zero); time step: "
+                  f"dt = {imported.dt:g} s ({imported.dt_source}); hop latency: one step per "
+                  f"projection, so an input spike at step t reaches {answer or 'no output'} "
+                  "at the earliest")
     if out:
         console.print(f"wrote {out}")
 

@@ -566,6 +566,23 @@ class PopulationGraph:
     def max_delay(self) -> int:
         return max((p.max_delay for p in self.projections), default=0)
 
+    def hops(self) -> dict[str, int]:
+        """Fewest projections from the input to each population it reaches: with one step
+        of latency per projection, an input spike at step t moves population p at step
+        t + hops[p] at the earliest (later with delays)."""
+        dist = {INPUT: 0}
+        frontier = [INPUT]
+        while frontier:
+            reached = []
+            for src in frontier:
+                for p in self.projections:
+                    if p.src == src and p.dst not in dist:
+                        dist[p.dst] = dist[src] + 1
+                        reached.append(p.dst)
+            frontier = reached
+        del dist[INPUT]
+        return dist
+
 
 @dataclass(frozen=True, eq=False)
 class FixedPointNetwork(PopulationGraph):

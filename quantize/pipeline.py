@@ -18,6 +18,7 @@ on the run's test split.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 from collections.abc import Callable
@@ -224,6 +225,12 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     ds = load_dataset(data)
     if ds.n_channels != fnet.n_inputs:
         raise InputError(f"{data}: {ds.n_channels} channels; the graph takes {fnet.n_inputs}")
+    if not math.isclose(ds.dt, imported.dt, rel_tol=1e-9):
+        warning = (f"{data}: the data's dt = {ds.dt:g} s differs from the graph's dt = "
+                   f"{imported.dt:g} s ({imported.dt_source}): the graph's time constants are "
+                   f"discretized at {imported.dt:g} s, the data's steps are {ds.dt:g} s")
+        imported.warnings.append(warning)
+        console.print(f"[yellow]warning:[/yellow] {warning}")
     if calib < 1:
         raise InputError(f"calib = {calib}: at least one calibration sample is needed")
     order = np.random.default_rng(0).permutation(len(ds.labels))
@@ -248,7 +255,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
         "calibration_samples": len(calib_idx), "test_samples": len(eval_idx),
         "test_acc_float": float_acc,
         "test_acc_quantized_reference": report["accuracy_fixed_point"],
-        "source_graph": str(Path(graph).resolve()), "dt": imported.dt,
+        "source_graph": Path(graph).name, "dt": imported.dt,
         "dt_source": imported.dt_source, "warnings": imported.warnings,
     }
 

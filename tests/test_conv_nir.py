@@ -9,6 +9,8 @@ graph is imported at dt = 1, where NIR's forward Euler ``v += dt r I`` is that).
 """
 
 import itertools
+import subprocess
+import sys
 
 import nir
 import numpy as np
@@ -147,3 +149,17 @@ def test_quantized_cnn_runs_identically_on_every_integer_backend(quantized, targ
     got = simulate(net, x, target=target, record=RECORD)
     assert_same_traces(ref, got, net.populations, got_name=target)
     assert ref.spikes[net.outputs[0]].any()
+
+
+def test_cli_import_states_reset_dt_and_hop_latency(tmp_path):
+    """`neurodeploy import` says which reset, dt and hop latency it used: five projections
+    from the input to the output population, so a spike at step t reaches it at t + 5."""
+    path = tmp_path / "cnn.nir"
+    nir.write(str(path), sinabs_like_graph(cnn_parts(0)))
+    proc = subprocess.run([sys.executable, "-m", "neurodeploy", "import", str(path), "--dt",
+                           "1"], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    text = " ".join(proc.stdout.split())
+    assert "reset: zero (Loihi 2 resets to zero)" in text
+    assert "dt = 1 s (argument)" in text
+    assert "an input spike at step t reaches if5 at step t + 5 at the earliest" in text
