@@ -27,7 +27,8 @@ class ChipFormat:
     - delays 0..delay_max steps (one step per hop comes on top);
     - the summed input of a projection per step should stay below ``accumulator_limit``
       in magnitude (dendritic accumulator headroom);
-    - ``neurons_per_core`` and ``synapses_per_core`` are planning estimates only.
+    - ``neurons_per_core`` and ``synapses_per_core`` are planning estimates only;
+    - graded input spikes carry counts 0..``graded_spike_max`` (1: binary spikes only).
     """
 
     name: str
@@ -46,6 +47,7 @@ class ChipFormat:
     accumulator_limit: int
     neurons_per_core: int
     synapses_per_core: int
+    graded_spike_max: int = 255
 
     @property
     def decay_unity(self) -> int:

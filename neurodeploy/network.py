@@ -588,7 +588,10 @@ class PopulationGraph:
 class FixedPointNetwork(PopulationGraph):
     """A validated network of LIF populations and integer projections.
 
-    ``n_inputs`` input channels feed projections whose ``src`` is ``"input"``.
+    ``n_inputs`` input channels feed projections whose ``src`` is ``"input"``; each carries
+    per step a count 0..``input_max`` (1: binary spikes, the default; more: graded spikes,
+    e.g. event counts of a frame, up to the chip's ``graded_spike_max``), which multiplies
+    the weights it reaches.
     ``populations`` maps names to :class:`LIFPopulation`; ``projections`` may form
     cycles (recurrence). ``outputs`` names the populations whose spikes are the
     network's answer (default: populations that project nowhere, else all).
@@ -600,8 +603,15 @@ class FixedPointNetwork(PopulationGraph):
     projections: Sequence[Projection]
     outputs: Sequence[str] | None = None
     chip: ChipFormat = field(default=LOIHI2, compare=False, repr=False)
+    input_max: int = 1
 
     def __post_init__(self) -> None:
+        graded = _as_int_array("network", "input_max", self.input_max)
+        if graded.ndim:
+            raise NetworkValidationError("network: input_max must be a single integer")
+        _check_range("network", "input_max", graded, 1, self.chip.graded_spike_max,
+                     f" (graded input counts on {self.chip.name})")
+        object.__setattr__(self, "input_max", int(graded))
         n_inputs = _as_int_array("network", "n_inputs", self.n_inputs)
         if n_inputs.ndim != 0 or int(n_inputs) < 1:
             raise NetworkValidationError(
@@ -673,7 +683,11 @@ class FixedPointNetwork(PopulationGraph):
 
     def max_abs_input(self, name: str) -> int:
         """Upper bound of |a_in| (summed, shifted projection input) of population ``name``."""
-        return input_bound(p.input_bound_terms() for p in self.incoming(name))
+        def terms(p: Projection) -> tuple[np.ndarray, int, int]:
+            rows, exp, slots = p.input_bound_terms()
+            return (rows * self.input_max if p.src == INPUT else rows), exp, slots
+
+        return input_bound(terms(p) for p in self.incoming(name))
 
     def emulates_int32(self, name: str) -> bool:
         """Whether population ``name``'s input can overflow Lava's int32 buffers, so that

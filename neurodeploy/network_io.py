@@ -64,6 +64,7 @@ def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
         projs.append(entry)
     meta = {
         "format": FORMAT, "version": VERSION, "n_inputs": net.n_inputs,
+        "input_max": net.input_max,
         "outputs": list(net.outputs), "populations": pops, "projections": projs,
     }
     arrays["__meta__"] = np.array(json.dumps(meta))
@@ -139,7 +140,8 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
             name=entry["name"],
             conv=None if conv is None else Conv2d(arrays[f"proj/{i}/kernel"], **conv),
         ))
-    return FixedPointNetwork(meta["n_inputs"], pops, projs, outputs=meta["outputs"])
+    return FixedPointNetwork(meta["n_inputs"], pops, projs, outputs=meta["outputs"],
+                             input_max=meta.get("input_max", 1))
 
 
 def _umask() -> int:

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from neurodeploy.chip import LOIHI2
 from neurodeploy.errors import InputError
 from neurodeploy.network import FixedPointNetwork
 
@@ -65,7 +66,9 @@ def check_populations(net: FixedPointNetwork, populations: Iterable[str] | None)
 
 
 def check_spikes(net: FixedPointNetwork, spikes: object) -> np.ndarray:
-    """Validate input spikes: (batch, steps, n_inputs), bool or 0/1 integers -> bool array."""
+    """Validate input spikes: (batch, steps, n_inputs), bool or 0/1 integers -> bool array;
+    for a network with graded input (``input_max`` > 1) integer counts 0..input_max ->
+    int64 array."""
     arr = np.asarray(spikes)
     if arr.ndim != 3:
         hint = " (add a batch axis: spikes[None])" if arr.ndim == 2 else ""
@@ -79,17 +82,21 @@ def check_spikes(net: FixedPointNetwork, spikes: object) -> np.ndarray:
         )
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise InputError(f"spikes has shape {arr.shape}; batch and steps must be >= 1")
-    if arr.dtype == bool:
-        return arr
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise InputError(f"spikes has dtype {arr.dtype}; expected bool or 0/1 integers")
-    bad = (arr != 0) & (arr != 1)
-    if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise InputError(
-            f"spikes[{', '.join(map(str, idx))}] = {arr[idx]}; spikes must be 0/1 or bool"
-        )
-    return arr.astype(bool)
+    graded = getattr(net, "input_max", None)  # None: a float network, any chip count
+    top = graded or LOIHI2.graded_spike_max
+    if arr.dtype != bool:
+        if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
+            raise InputError(f"spikes has dtype {arr.dtype}; expected bool or 0/1 integers")
+        bad = (arr < 0) | (arr > top) | (arr != np.round(arr))
+        if bad.any():
+            idx = tuple(int(i) for i in np.argwhere(bad)[0])
+            allowed = "0/1 or bool" if top == 1 else f"integer counts 0..{top} (input_max)"
+            raise InputError(
+                f"spikes[{', '.join(map(str, idx))}] = {arr[idx]}; spikes must be {allowed}"
+            )
+    if graded == 1 or (graded is None and (arr.dtype == bool or arr.max() <= 1)):
+        return arr.astype(bool)
+    return arr.astype(np.int64)
 
 
 def traces_to_arrays(traces: Traces) -> dict[str, np.ndarray]:

@@ -162,8 +162,9 @@ def _bias_parts(bias_int: np.ndarray, fmt: ChipFormat) -> tuple[np.ndarray, np.n
 
 def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipFormat = LOIHI2,
                   info: QuantizationInfo | None = None, n_layers: int | None = None,
-                  ) -> FixedPointNetwork:
-    """The integer network of the first ``n_layers`` layers at the given scales."""
+                  input_max: int = 1) -> FixedPointNetwork:
+    """The integer network of the first ``n_layers`` layers at the given scales;
+    ``input_max``: the largest input count per channel and step (graded input)."""
     info = info if info is not None else QuantizationInfo()
     use = layers[: n_layers or len(layers)]
     pops, projs = {}, []
@@ -195,7 +196,8 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
             info.weight_exp[f"{layer.name}->{layer.name}"] = we
             projs.append(Projection(layer.name, layer.name, w, weight_exp=we, sign_mode=mode,
                                     chip=fmt))
-    return FixedPointNetwork(n_inputs, pops, projs, outputs=[use[-1].name], chip=fmt)
+    return FixedPointNetwork(n_inputs, pops, projs, outputs=[use[-1].name], chip=fmt,
+                             input_max=input_max)
 
 
 def spike_f1(a: np.ndarray, b: np.ndarray) -> float:
@@ -239,6 +241,8 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
     stay inside 24 bits. ``candidates``: scales tried per population (S, S/2, ...).
     """
     calib = np.asarray(calib)
+    # graded input (event counts): the integer network takes the largest count seen
+    input_max = max(1, int(np.max(calib))) if calib.size else 1
     n_inputs = model.n_inputs if isinstance(model, FloatNetwork) else model.config.n_inputs
     if calib.ndim != 3 or calib.shape[2] != n_inputs:
         raise InputError(f"calibration data has shape {calib.shape}; expected (samples, steps, "
@@ -259,7 +263,9 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         s_max = fmt.state_half / (peak * headroom)
         # accumulator headroom: the worst-case summed input per step (every source of one
         # sign firing at once, over all incoming projections) must stay below the limit
-        incoming = [layer.weight] + ([layer.rec_weight] if layer.rec_weight is not None else [])
+        graded = input_max if layer.src == INPUT else 1  # a count multiplies the weights
+        incoming = [layer.weight * graded] + ([layer.rec_weight]
+                                              if layer.rec_weight is not None else [])
         worst = max(float(sum(np.clip(w, 0, None).sum(axis=1) for w in incoming).max()),
                     float(sum(np.clip(-w, 0, None).sum(axis=1) for w in incoming).max()))
         if worst > 0:
@@ -271,7 +277,7 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         best = None
         for s in options:
             net = build_network(layers, {**scales, layer.name: s}, fmt, QuantizationInfo(),
-                                n_layers=k + 1)
+                                n_layers=k + 1, input_max=input_max)
             tr = simulate_reference(net, calib, populations=[layer.name])
             f1 = spike_f1(ref[k]["spikes"], tr.spikes[layer.name]) if layer.spiking else 1.0
             if best is None or f1 > best[0]:
@@ -279,4 +285,4 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         scales[layer.name] = best[1]
         info.agreement[layer.name] = best[0]
     info.scales = scales
-    return build_network(layers, scales, fmt, info), info
+    return build_network(layers, scales, fmt, info, input_max=input_max), info

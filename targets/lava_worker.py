@@ -117,6 +117,8 @@ def build_and_run(job_dir: Path) -> None:
             weight_exp=p.weight_exp, num_weight_bits=p.num_weight_bits,
             sign_mode=SignMode[p.sign_mode.upper()],
         )
+        if p.src == INPUT and net.input_max > 1:  # graded input: counts multiply weights
+            fixed_kwargs["num_message_bits"] = int(net.input_max).bit_length()
         if p.max_delay > 0:
             delays = kron(eye, csr_matrix(p.delay_matrix()), format="csr").astype(np.int64)
             conn = DelaySparse(weights=weights, delays=delays, **fixed_kwargs)

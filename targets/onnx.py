@@ -23,7 +23,8 @@ dynamic dimensions (``steps`` may be fixed at export):
 ``kind="sequence"`` (one ``Scan`` whose body is the step graph, not unrolled; the input
 is transposed to (steps, batch, n_inputs) so that the Scan runs over axis 0, and the
 per-step outputs are transposed back)
-    input  ``spikes``: bool (batch, steps, n_inputs), the network input of every step;
+    input  ``spikes``: bool (batch, steps, n_inputs), the network input of every step
+    (int64 counts for a network with graded input, ``input_max`` > 1; so is its history);
     outputs, for every population p: ``spikes/<p>`` bool, ``u/<p>`` and ``v/<p>`` int64,
     each (batch, steps, size of p). v is recorded after the reset (0 at a spike step).
 
@@ -144,7 +145,8 @@ def initial_step_state(net: FixedPointNetwork, batch: int) -> dict[str, np.ndarr
         state[f"u_prev/{name}"] = np.zeros((batch, pop.size), dtype=np.int64)
         state[f"v_prev/{name}"] = np.zeros((batch, pop.size), dtype=np.int64)
     for src, depth in history_depths(net).items():
-        state[f"history_prev/{src}"] = np.zeros((batch, depth, net.size_of(src)), dtype=bool)
+        dtype = np.int64 if src == INPUT and net.input_max > 1 else bool
+        state[f"history_prev/{src}"] = np.zeros((batch, depth, net.size_of(src)), dtype=dtype)
     return state
 
 
@@ -362,6 +364,7 @@ def build_onnx_model(
     pops = net.populations
     depths = history_depths(net)
     constants: dict[str, Any] = {}
+    in_elem = tp.INT64 if net.input_max > 1 else tp.BOOL  # graded input carries counts
 
     def info(name: str, elem: int, shape: Sequence[int | str]) -> Any:
         return helper.make_tensor_value_info(name, elem, list(shape))
@@ -382,14 +385,14 @@ def build_onnx_model(
         return [info(n, elem, ["batch", net.size_of(k)]) for k, n in names.items()]
 
     def history_infos(names: dict[str, str]) -> list[Any]:
-        return [info(n, tp.BOOL, ["batch", depths[k], net.size_of(k)])
+        return [info(n, in_elem if k == INPUT else tp.BOOL, ["batch", depths[k], net.size_of(k)])
                 for k, n in names.items()]
 
     if kind == "step":
         io = io_for("")
         g = _Graph(onnx, "step/", constants, net.chip)
         _step_nodes(g, net, io)
-        inputs = [info(io.spikes_in, tp.BOOL, ["batch", net.n_inputs]),
+        inputs = [info(io.spikes_in, in_elem, ["batch", net.n_inputs]),
                   *state_infos(io.u_in, tp.INT64), *state_infos(io.v_in, tp.INT64),
                   *history_infos(io.history_in)]
         outputs = [*state_infos(io.spikes_out, tp.BOOL), *state_infos(io.u_out, tp.INT64),
@@ -409,7 +412,7 @@ def build_onnx_model(
             body.nodes, "neurodeploy_step_body",
             [*state_infos(io.u_in, tp.INT64), *state_infos(io.v_in, tp.INT64),
              *history_infos(io.history_in),
-             info(io.spikes_in, tp.BOOL, ["batch", net.n_inputs])],
+             info(io.spikes_in, in_elem, ["batch", net.n_inputs])],
             [*state_infos(io.u_out, tp.INT64), *state_infos(io.v_out, tp.INT64),
              *history_infos(io.history_out), *state_infos(io.spikes_out, tp.BOOL),
              *state_infos(rec_u, tp.INT64), *state_infos(rec_v, tp.INT64)],
@@ -428,7 +431,8 @@ def build_onnx_model(
             return zeros[key]
 
         initial = ([zeros_of((pops[p].size,), tp.INT64) for p in pops] * 2
-                   + [zeros_of((d, net.size_of(s)), tp.BOOL) for s, d in depths.items()])
+                   + [zeros_of((d, net.size_of(s)), in_elem if s == INPUT else tp.BOOL)
+                      for s, d in depths.items()])
         finals = ([f"final/u/{p}" for p in pops] + [f"final/v/{p}" for p in pops]
                   + [f"final/history/{s}" for s in depths])
         recorded = ([f"spikes/{p}" for p in pops] + [f"u/{p}" for p in pops]
@@ -448,7 +452,7 @@ def build_onnx_model(
                       for k in ("u", "v") for p in pops])
         graph = helper.make_graph(
             g.nodes, "neurodeploy_sequence",
-            [info(INPUT_NAME, tp.BOOL, ["batch", n_steps, net.n_inputs])], outputs,
+            [info(INPUT_NAME, in_elem, ["batch", n_steps, net.n_inputs])], outputs,
             initializer=list(constants.values()))
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
                               producer_name="neurodeploy", ir_version=IR_VERSION)

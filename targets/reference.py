@@ -57,9 +57,10 @@ class _CompiledProjection:
     axonal_delays: np.ndarray | None  # per-source delays when the projection has them
 
 
-def _compile_projection(p: Projection) -> _CompiledProjection:
+def _compile_projection(p: Projection, input_max: int) -> _CompiledProjection:
+    """``input_max``: the largest value a source delivers per step (graded input counts)."""
     w = p.weights.astype(np.int64)
-    exact32 = int(np.abs(w).sum(axis=1).max()) < FLOAT32_EXACT
+    exact32 = int(np.abs(w).sum(axis=1).max()) * input_max < FLOAT32_EXACT
     dtype = np.float32 if exact32 else np.float64
     slots = [replace(sl, weights=sl.weights.astype(dtype)) for sl in p.delay_slots()]
     axonal = np.asarray(p.delays, dtype=np.int64) if p.delay_kind == "axonal" else None
@@ -76,7 +77,8 @@ class ReferencePlan:
         self.block_steps = max(1, int(block_steps))
         self.history = net.max_delay + 1
         self.components = net.strongly_connected_order()
-        self.projections = [_compile_projection(p) for p in net.projections]
+        self.projections = [_compile_projection(p, net.input_max if p.src == INPUT else 1)
+                            for p in net.projections]
         self.incoming = {
             name: [cp for cp in self.projections if cp.dst == name] for name in net.populations
         }

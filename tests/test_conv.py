@@ -23,6 +23,7 @@ from neurodeploy import (
 )
 from neurodeploy import fixed_point as fp
 from neurodeploy.quantize.lint import lint_network
+from neurodeploy.quantize.qat import QATNetwork
 
 from compare import RECORD, assert_same_traces
 
@@ -173,3 +174,61 @@ def test_mixed_kernel_off_grid_is_refused_with_lavas_value():
     with pytest.raises(NetworkValidationError, match="Lava would change it to 2"):
         Projection.conv2d("input", "h", k, (1, 1, 2))
     assert fp.lava_weight_transform(np.array(3), "mixed") == 2
+
+
+def graded_network(seed: int) -> tuple[FixedPointNetwork, np.ndarray]:
+    """Event-count frames (0..7 per channel and step) into a conv layer and a dense one."""
+    rng = np.random.default_rng(seed)
+    conv = Projection.conv2d("input", "c", rng.integers(-30, 64, (3, 2, 3, 3)) * 2,
+                             (2, 6, 6), padding=1, weight_exp=-1)
+    dense = Projection("c", "o", rng.integers(-128, 128, (4, 108)) * 2)
+    net = FixedPointNetwork(72, {"c": LIFPopulation(108, du=200, dv=100, vth=40),
+                                 "o": LIFPopulation(4, du=0, dv=300, vth=20)},
+                            [conv, dense], input_max=7)
+    counts = rng.integers(0, 8, (2, 25, 72)) * (rng.random((2, 25, 72)) < 0.3)
+    return net, counts
+
+
+def test_graded_input_counts_multiply_the_weights():
+    """One input channel with count 3 at step 0: the neuron behind it gets 3 * w << 6 at
+    step 1 (hand-computed), where a binary network would get w << 6."""
+    net = FixedPointNetwork(1, {"h": LIFPopulation(1, du=4095, dv=4095, vth=131071)},
+                            [Projection("input", "h", [[10]])], input_max=3)
+    x = np.zeros((1, 3, 1), dtype=np.int64)
+    x[0, 0, 0] = 3
+    for target in ("reference", "torch-int", "onnx"):
+        tr = simulate(net, x, target=target, record=("spikes", "u"))
+        assert tr.u["h"][0, :, 0].tolist() == [0, 3 * 10 << 6, 0], target
+    with pytest.raises(Exception, match=r"integer counts 0..3 \(input_max\)"):
+        simulate(net, x + 1, target="reference")
+    with pytest.raises(NetworkValidationError, match=r"input_max = 256 is out of range; "
+                                                     r"allowed 1..255"):
+        FixedPointNetwork(1, net.populations, net.projections, input_max=256)
+
+
+@pytest.mark.parametrize("target", ["torch-int", "onnx",
+                                    pytest.param("lava", marks=pytest.mark.lava)])
+def test_graded_input_is_bit_exact_on_every_backend(target):
+    net, x = graded_network(0)
+    ref = simulate(net, x, target="reference", record=RECORD)
+    got = simulate(net, x, target=target, record=RECORD)
+    assert_same_traces(ref, got, net.populations, got_name=target)
+    assert ref.spikes["o"].any()
+
+
+def test_graded_input_survives_storage(tmp_path):
+    net, _ = graded_network(1)
+    assert load_network(save_network(net, tmp_path / "g.npz")).input_max == 7
+
+
+def test_qat_forward_takes_graded_input_exactly():
+    rng = np.random.default_rng(3)
+    net = FixedPointNetwork(6, {"h": LIFPopulation(5, du=100, dv=200, vth=30),
+                                "o": LIFPopulation(2, du=0, dv=100, vth=10)},
+                            [Projection("input", "h", rng.integers(-128, 128, (5, 6)) * 2),
+                             Projection("h", "o", rng.integers(0, 256, (2, 5)))],
+                            outputs=["o"], input_max=15)
+    x = rng.integers(0, 16, (3, 30, 6)) * (rng.random((3, 30, 6)) < 0.4)
+    qnet = QATNetwork(net, "count", dict.fromkeys(net.populations, 1.0))
+    assert_same_traces(simulate(net, x, record=RECORD), qnet.simulate(x), net.populations,
+                       got_name="qat")

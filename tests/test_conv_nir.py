@@ -163,3 +163,19 @@ def test_cli_import_states_reset_dt_and_hop_latency(tmp_path):
     assert "reset: zero (Loihi 2 resets to zero)" in text
     assert "dt = 1 s (argument)" in text
     assert "an input spike at step t reaches if5 at step t + 5 at the earliest" in text
+
+
+@pytest.mark.lava
+def test_event_count_frames_quantize_to_graded_input_and_run_identically():
+    """N-MNIST frames carry counts: PTQ on count frames (0..3) gives a network with graded
+    input (input_max 3) that reference, torch-int, ONNX and Lava run identically."""
+    imported = import_nir(sinabs_like_graph(cnn_parts(1)), dt=1.0)
+    rng = np.random.default_rng(5)
+    frames = rng.integers(0, 4, (6, 20, 2 * 18 * 18)) * (rng.random((6, 20, 648)) < 0.1)
+    net, _ = post_training_quantize(imported.network, frames)
+    assert net.input_max == 3
+    ref = simulate(net, frames[:2], target="reference", record=RECORD)
+    assert ref.spikes[net.outputs[0]].any()
+    for target in ("torch-int", "onnx", "lava"):
+        got = simulate(net, frames[:2], target=target, record=RECORD)
+        assert_same_traces(ref, got, net.populations, got_name=target)

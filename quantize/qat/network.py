@@ -187,7 +187,9 @@ class QATNetwork(nn.Module):
         """Per population: can its input overflow int32 with the current weights?"""
         terms: dict[str, list] = {name: [] for name in self.net.populations}
         for k, p in enumerate(self.net.projections):
-            terms[p.dst].append(p.input_bound_terms(weights[k].detach().cpu().numpy()))
+            rows, exp, n_slots = p.input_bound_terms(weights[k].detach().cpu().numpy())
+            graded = self.net.input_max if p.src == INPUT else 1
+            terms[p.dst].append((rows * graded, exp, n_slots))
         safe = self.net.chip.safe_input
         return {name: input_bound(t) > safe for name, t in terms.items()}
 
@@ -250,8 +252,10 @@ class QATNetwork(nn.Module):
             raise InputError(f"spikes has shape {tuple(x.shape)}; expected (batch, steps, "
                              f"n_inputs={self.net.n_inputs})")
         x = x.to(device=dev, dtype=DTYPE)
-        if not bool(((x == 0) | (x == 1)).all()):
-            raise InputError("spikes must be 0/1 (or bool)")
+        top = self.net.input_max
+        if not bool(((x >= 0) & (x <= top) & (x == torch.round(x))).all()):
+            raise InputError("spikes must be 0/1 (or bool)" if top == 1 else
+                             f"spikes must be integer counts 0..{top} (input_max)")
         return x
 
     def _constants(self, name: str, wrap: bool, device: torch.device) -> TorchLIF:
@@ -348,4 +352,5 @@ class QATNetwork(nn.Module):
             w = self.grids[k].snap(self.weights[k].detach()).cpu().numpy().astype(np.int64)
             projections.append(replace(p, weights=w))
         return FixedPointNetwork(self.net.n_inputs, dict(self.net.populations), projections,
-                                 outputs=list(self.net.outputs), chip=self.net.chip)
+                                 outputs=list(self.net.outputs), chip=self.net.chip,
+                                 input_max=self.net.input_max)
