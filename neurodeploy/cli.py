@@ -346,11 +346,9 @@ def quantize(
     if source.endswith(".nir"):
         if data is None:
             raise InputError("quantizing a NIR graph needs --data FILE (calibration samples)")
-        if qat_epochs:
-            raise InputError("--qat-epochs needs a training run (the float model's loss); "
-                             "a NIR graph gets PTQ")
         r = quantize_graph(source, data, out, calib=calib, dt=dt, reset=reset,
-                           readout=readout, console=console, overwrite=overwrite)
+                           readout=readout, console=console, overwrite=overwrite,
+                           qat_epochs=qat_epochs, qat_lr=qat_lr)
     else:
         for name, value in (("--data", data), ("--dt", dt), ("--reset", reset)):
             if value is not None:

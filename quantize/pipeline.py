@@ -52,7 +52,7 @@ from neurodeploy.quantize.ptq import (
     layers_from_network,
     post_training_quantize,
 )
-from neurodeploy.quantize.qat import QATNetwork, qat_finetune
+from neurodeploy.quantize.qat import QATNetwork, evaluate_qat, qat_finetune
 from neurodeploy.quantize.quality import population_report, projection_report
 from neurodeploy.quantize.render_report import plot_report
 from neurodeploy.readout import accuracy, readout_logits
@@ -207,9 +207,15 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
                    out_dir: str | os.PathLike[str], calib: int = 256, dt: float | None = None,
                    reset: str | None = None, readout: str = "count",
                    fmt: ChipFormat = LOIHI2, console: Console | None = None,
-                   overwrite: bool = False) -> dict:
+                   overwrite: bool = False, qat_epochs: int = 0, qat_lr: float = 0.5,
+                   ) -> dict:
     """PTQ of a float NIR graph (any tool's; see ``neurodeploy import``) with calibration
     samples from a data file; the remaining samples evaluate it.
+
+    With ``qat_epochs`` > 0 the integer network is then trained on Loihi 2's own dynamics
+    and integers (QAT from the graph's quantized weights, the readout's cross-entropy):
+    on the calibration samples (the last fifth of them validates; the PTQ network competes
+    too), and evaluated before and after on the remaining samples.
 
     Writes QUANT_DIR like :func:`quantize_run`, with ``source.nir`` (the float graph with
     its dt and reset declared) instead of the training run.
@@ -237,10 +243,26 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     calib_idx, eval_idx = order[:calib], order[calib:]
     if len(eval_idx) == 0:
         eval_idx = calib_idx
+    if qat_epochs < 0:
+        raise InputError(f"qat_epochs = {qat_epochs} must be >= 0")
     with console.status(f"post-training quantization on {len(calib_idx)} samples..."):
         net, info = post_training_quantize(fnet, ds.spikes[calib_idx], fmt)
+    x, labels = ds.spikes[eval_idx], ds.labels[eval_idx]
+    qat = None
+    if qat_epochs > 0:
+        n_val = max(1, len(calib_idx) // 5) if len(calib_idx) > 1 else 0
+        train_idx, val_idx = calib_idx[: len(calib_idx) - n_val], calib_idx[-n_val:]
+        with console.status(f"quantization-aware training, {qat_epochs} epochs..."):
+            qnet = QATNetwork(net, readout, info.scales)
+            before = evaluate_qat(qnet, x, labels)[1]
+            result = qat_finetune(qnet, ds.spikes[train_idx], ds.labels[train_idx],
+                                  ds.spikes[val_idx], ds.labels[val_idx], epochs=qat_epochs,
+                                  lr=qat_lr, seed=0)
+            net = qnet.to_fixed_point()
+        qat = {"epochs": qat_epochs, "lr": qat_lr, "best_epoch": result["best_epoch"],
+               "val_acc_before": result["initial_val_acc"],
+               "val_acc_after": result["best_val_acc"], "test_acc_before": before}
     lint_report = _linted(net, fmt)
-    x, labels = ds.spikes[eval_idx].astype(bool), ds.labels[eval_idx]
     layers = layers_from_network(fnet)
     with console.status(f"evaluating on {len(eval_idx)} samples..."):
         ftr = simulate_torch_float(fnet, x, record=("spikes", "v"))
@@ -256,7 +278,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
         "test_acc_float": float_acc,
         "test_acc_quantized_reference": report["accuracy_fixed_point"],
         "source_graph": Path(graph).name, "dt": imported.dt,
-        "dt_source": imported.dt_source, "warnings": imported.warnings,
+        "dt_source": imported.dt_source, "warnings": imported.warnings, "qat": qat,
     }
 
     def extra(tmp: Path) -> None:

@@ -103,7 +103,8 @@ def layers_from_network(net: FloatNetwork) -> list[FloatLayer]:
                 "and optionally one from itself")
         if pop.spiking and pop.reset != "zero":
             raise InputError(f"population '{name}': reset = {pop.reset!r}; Loihi 2 resets to "
-                             "zero (import the graph with reset 'zero')")
+                             "zero: import the graph with --reset zero and fine-tune on the "
+                             "chip's dynamics with --qat-epochs N")
         if rec and rec[0].max_delay > 0:
             raise InputError(f"{rec[0].label}: recurrent delays are not supported by PTQ")
         bias = pop.bias.copy()
