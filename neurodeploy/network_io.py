@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.errors import InputError, NeurodeployError
+from neurodeploy.errors import InputError, NetworkValidationError, NeurodeployError
 from neurodeploy.network import Conv2d, FixedPointNetwork, LIFPopulation, Projection
 
 FORMAT = "neurodeploy.fixed_point_network"
@@ -117,6 +117,8 @@ def network_from_arrays(
     meta = read_meta(arrays, FORMAT, VERSION, source, "network file")
     try:
         return _build(meta, arrays)
+    except NetworkValidationError as exc:
+        raise NetworkValidationError(f"{source}: {exc}") from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise NeurodeployError(f"{source}: malformed network file (missing {exc})") from None
 
@@ -125,6 +127,9 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
     pops = {}
     for entry in meta["populations"]:
         name = entry["name"]
+        if name in pops:
+            raise NetworkValidationError(f"population {name!r} is listed twice; population "
+                                         "names must be unique")
         params = {
             param: arrays[f"pop/{name}/{param}"] if entry[param] is None else entry[param]
             for param in LIFPopulation.PARAMETERS
@@ -229,6 +234,9 @@ def _output_errors(path: Path) -> Iterator[None]:
         yield
     except OSError as exc:
         reason = exc.strerror or _reason(exc)
+        above = next((p for p in path.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            reason = f"{above} is a file, not a folder"
         raise InputError(f"{path}: cannot write here ({reason}); choose another output "
                          "path") from None
 
@@ -260,8 +268,13 @@ def check_output_folder(path: str | os.PathLike[str], marker: str,
                         overwrite: bool = False) -> None:
     """Refuse to replace what the user did not ask to replace: ``path`` may be absent, an
     empty folder, or a folder holding ``marker`` (an artifact of the same kind, which is
-    replaced whole); a file or a folder of anything else needs ``overwrite``."""
+    replaced whole); a file or a folder of anything else needs ``overwrite``; a path under
+    a regular file is refused."""
     out = Path(path)
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise InputError(f"{out}: cannot write here ({above} is a file, not a folder); "
+                         "choose another output path")
     if overwrite or not (out.exists() or out.is_symlink()):
         return
     if not out.is_dir() or out.is_symlink():

@@ -100,8 +100,18 @@ def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
 
 def import_nir(source: str | os.PathLike[str] | nir.NIRGraph, dt: float | None = None,
                reset: str | None = None) -> ImportedGraph:
-    """A NIR graph (file or object) as a neurodeploy network; see the module docstring."""
-    graph = source if isinstance(source, nir.NIRGraph) else read_nir_file(source)
+    """A NIR graph (file or object) as a neurodeploy network; see the module docstring.
+    An invalid graph read from a file is an error whose message starts with the file."""
+    if isinstance(source, nir.NIRGraph):
+        return _import_graph(source, dt, reset)
+    graph = read_nir_file(source)
+    try:
+        return _import_graph(graph, dt, reset)
+    except NetworkValidationError as exc:
+        raise NetworkValidationError(f"{source}: {exc}") from None
+
+
+def _import_graph(graph: nir.NIRGraph, dt: float | None, reset: str | None) -> ImportedGraph:
     if dt is not None and (not np.isfinite(dt) or dt <= 0):
         raise InputError(f"dt = {dt} must be > 0 seconds")
     if reset is not None and reset not in RESETS:
@@ -136,6 +146,20 @@ def import_nir(source: str | os.PathLike[str] | nir.NIRGraph, dt: float | None =
 def _meta(node: Any) -> dict:
     meta = getattr(node, "metadata", None) or {}
     return meta.get(KEY, {}) if isinstance(meta, dict) else {}
+
+
+def _whole(value: Any, where: str, integer: bool = True) -> np.ndarray:
+    """``value`` as an int64 array, checked finite (and whole, with ``integer``) first: a
+    NaN or a fraction would otherwise become an arbitrary integer."""
+    arr = np.asarray(value)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise NetworkValidationError(f"{where}: dtype {arr.dtype}; expected numbers")
+    bad = ~np.isfinite(arr) | ((arr != np.round(arr)) if integer else False)
+    if np.any(bad):
+        idx = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
+        raise NetworkValidationError(f"{where}[{idx}] = {arr[bad].flat[0]}; expected "
+                                     f"{'whole ' if integer else ''}finite numbers")
+    return arr.astype(np.int64) if integer else arr
 
 
 def _scalar_or_array(value: Any) -> Any:
@@ -182,7 +206,10 @@ def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwo
     for index in sorted(projs):
         branches = projs[index]
         first = branches[0][1]
-        weights = sum(np.asarray(m["weights"], np.int64) for _, m in branches)
+        weights = sum(_whole(m["weights"], f"projection {index} weights")
+                      for _, m in branches)
+        for node, _ in branches:
+            _whole(node.weight, f"projection {index} NIR weight", integer=False)
         projections.append(Projection(
             weights=weights, weight_exp=int(first["weight_exp"]),
             num_weight_bits=int(first["num_weight_bits"]), sign_mode=str(first["sign_mode"]),
