@@ -178,6 +178,33 @@ def check_input_file(path: str | os.PathLike[str], what: str,
     return src
 
 
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (``MemAvailable`` of /proc/meminfo),
+    None where that is unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _npz_bytes(src: Path) -> int:
+    """Bytes the arrays of an ``.npz`` take once read, from their headers (nothing else is
+    decompressed)."""
+    total = 0
+    with zipfile.ZipFile(src) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(fh)
+                total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    return total
+
+
 def read_npz(path: str | os.PathLike[str], what: str,
              error: type[NeurodeployError] = InputError, npy: bool = False,
              ) -> dict[str, np.ndarray]:
@@ -197,8 +224,16 @@ def read_npz(path: str | os.PathLike[str], what: str,
     try:
         if magic == _NPY_MAGIC:
             return {"": np.load(src, allow_pickle=False)}
+        need, have = _npz_bytes(src), available_memory()
+        if have is not None and need > have:
+            raise MemoryError(need, have)
         with np.load(src, allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
+    except MemoryError as exc:
+        need, have = exc.args if len(exc.args) == 2 else (None, available_memory())
+        size = "more memory" if need is None else f"{need / 2**30:.1f} GiB"
+        raise error(f"{src}: its arrays need {size}; "
+                    f"{(have or 0) / 2**30:.1f} GiB is available") from None
     except READ_ERRORS as exc:
         raise error(f"{src}: cannot read as .npz (truncated or corrupt: {_reason(exc)}); "
                     f"expected {what}") from None

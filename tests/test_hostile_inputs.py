@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import time
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,11 +67,18 @@ def _make_inputs(folder: Path) -> None:
                             [Projection("input", "out", np.full((1, 2), 64))])
     save_network(net, folder / "net.npz")
     (folder / "trunc.npz").write_bytes((folder / "d.npz").read_bytes()[:1000])
-    (folder / "zero.npz").write_bytes(b"")
+    for name in ("zero.npz", "zero.nir", "zero.net"):
+        (folder / name).write_bytes(b"")
     (folder / "folder.npz").mkdir()
     # an ONNX model (protobuf bytes) under the name of a network file
     (folder / "model.npz").write_bytes(b"\x08\x07\x12\x07pytorch\x1a\x032.1:\x8a\x01\n")
     (folder / "afile").write_text("not a folder")
+    # an .npz whose header claims 10^12 steps (nothing behind it): refused before allocating
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": (1000, 10**12, 20)})
+    with zipfile.ZipFile(folder / "huge.npz", "w") as archive:
+        archive.writestr("spikes.npy", header.getvalue())
     _spikes(folder, "ok.npz", 1)
     for name, value in (("two.npz", 2), ("minus.npz", -1), ("half.npz", 0.5)):
         _spikes(folder, name, value)
@@ -125,6 +133,8 @@ CASES: dict[str, Case] = {
     "zero-byte data set": Case(("data", "info", "zero.npz"), "zero.npz: is empty"),
     "missing data set": Case(("data", "info", "nope.npz"), "nope.npz: no such file"),
     "folder as data set": Case(("data", "info", "folder.npz"), "folder.npz: is a folder"),
+    "header beyond memory": Case(("data", "info", "huge.npz"), "huge.npz: its arrays need "
+                                 "18626451.5 GiB"),
     "truncated train data": Case(("train", "--data", "trunc.npz", "--out", "r_trunc"),
                                  "trunc.npz", ("r_trunc",)),
     "zero-byte network": Case(("run", "zero.npz", "--spikes", "ok.npz", "--out", "o1.npz"),
@@ -137,6 +147,10 @@ CASES: dict[str, Case] = {
                             "zero.npz: is empty", ("rep1",)),
     "truncated NIR graph": Case(("import", "trunc.nir", "--out", "o4.npz"), "trunc.nir",
                                 ("o4.npz",)),
+    "zero-byte NIR graph": Case(("import", "zero.nir", "--out", "o17.npz"),
+                                "zero.nir: is empty", ("o17.npz",)),
+    "zero-byte netx file": Case(("import", "zero.net", "--out", "o18.npz"),
+                                "zero.net: is empty", ("o18.npz",)),
     "truncated config.json": Case(("export", "run_cut", "--nir", "o5.nir"),
                                   "config.json: cannot read JSON", ("o5.nir",)),
     # ---- outputs that cannot be written

@@ -35,7 +35,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import h5py
@@ -53,6 +52,7 @@ from neurodeploy.network import (
     LIFPopulation,
     Projection,
 )
+from neurodeploy.network_io import check_input_file
 
 ASSUMED_DT = 1e-4  # snnTorch's convention (its exporter writes taus for dt = 1e-4 s)
 NEURONS = ("CubaLIF", "LIF", "IF", "CubaLI", "LI", "I")
@@ -78,9 +78,7 @@ class ImportedGraph:
 def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
     """``nir.read`` (without NIR's own type check: we check shapes ourselves, by node name)
     with one-line errors for missing, truncated and non-NIR files."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
+    path = check_input_file(path, "a NIR graph (.nir, HDF5)")
     try:
         with h5py.File(path, "r") as f:
             if "node" not in f:
