@@ -261,10 +261,16 @@ def _umask() -> int:
     return mask
 
 
+class OutputPathError(InputError, OSError):
+    """An output cannot be placed where asked (a parent that is a file, a read-only folder,
+    a full disk). An InputError for the CLI (one line, exit 2) and still an OSError for code
+    that tolerates a failed write."""
+
+
 @contextmanager
 def _output_errors(path: Path) -> Iterator[None]:
-    """An OSError while preparing or placing the output ``path`` (a parent that is a file,
-    a read-only folder, a full disk) as a one-line InputError naming the path."""
+    """An OSError while preparing or placing the output ``path`` as a one-line
+    :class:`OutputPathError` naming the path."""
     try:
         yield
     except OSError as exc:
@@ -272,8 +278,8 @@ def _output_errors(path: Path) -> Iterator[None]:
         above = next((p for p in path.parents if p.exists()), None)
         if above is not None and not above.is_dir():
             reason = f"{above} is a file, not a folder"
-        raise InputError(f"{path}: cannot write here ({reason}); choose another output "
-                         "path") from None
+        raise OutputPathError(f"{path}: cannot write here ({reason}); choose another "
+                              "output path") from None
 
 
 @contextmanager
