@@ -15,6 +15,7 @@ settle on a step where v is exactly 0).
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -34,6 +35,25 @@ READOUTS = ("count", "max_v", "mean_v")
 def population_names(n_layers: int) -> list[str]:
     """Names of a layered network's populations: layer0, layer1, ..., output."""
     return [f"layer{k}" for k in range(n_layers - 1)] + ["output"]
+
+
+def int_sizes(name: str, value: object) -> tuple[int, ...]:
+    """``value`` (a list of whole numbers, e.g. layer sizes) as a tuple of ints; anything
+    else (a string, a fraction, a bool) is a one-line InputError naming ``name``."""
+    items = value if isinstance(value, (list, tuple)) else None
+    if items is None or any(isinstance(v, bool) or not isinstance(v, (int, float, np.integer))
+                            or v != int(v) for v in items):
+        raise InputError(f"{name} = {value!r}: expected a list of whole numbers")
+    return tuple(int(v) for v in items)
+
+
+def check_finite(**values: object) -> None:
+    """Every keyword a finite real number (not a bool), else a one-line InputError naming
+    the field and its value."""
+    for name, value in values.items():
+        if (isinstance(value, bool) or not isinstance(value, (int, float, np.number))
+                or not math.isfinite(value)):
+            raise InputError(f"{name} = {value!r}: expected a finite number")
 
 
 @dataclass(frozen=True)
@@ -64,7 +84,9 @@ class NetworkConfig:
     extra: dict = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        hidden = tuple(int(h) for h in self.hidden)
+        hidden = int_sizes("hidden", self.hidden)
+        check_finite(du=self.du, dv=self.dv, vth=self.vth, beta=self.beta, p0=self.p0,
+                     weight_gain=self.weight_gain, delay_init=self.delay_init)
         if any(h <= 0 for h in hidden):
             raise InputError(f"hidden = {list(hidden)}: every hidden size must be >= 1")
         object.__setattr__(self, "hidden", hidden)

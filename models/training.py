@@ -30,8 +30,15 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from neurodeploy.errors import InputError
 from neurodeploy.models.datasets import describe, load_dataset, make_task, split
-from neurodeploy.models.network import NetworkConfig, SpikingNetwork
-from neurodeploy.network_io import atomic_output, atomic_write_text
+from neurodeploy.models.network import NetworkConfig, SpikingNetwork, check_finite, int_sizes
+from neurodeploy.network_io import (
+    atomic_directory,
+    atomic_output,
+    atomic_write_text,
+    check_input_file,
+    check_output_folder,
+    read_json,
+)
 
 CHECKPOINT = "model.pt"
 
@@ -89,9 +96,22 @@ class TrainConfig:
                              f"{self.int_delay_epochs}: must be >= 0")
         if self.batch_size < 1:
             raise InputError(f"batch_size = {self.batch_size} must be >= 1")
+        check_finite(lr=self.lr, delay_lr=self.delay_lr, weight_decay=self.weight_decay,
+                     init_rate=self.init_rate, du=self.du, dv=self.dv, vth=self.vth,
+                     beta=self.beta, weight_gain=self.weight_gain,
+                     delay_init=self.delay_init)
+        if self.lr <= 0:
+            raise InputError(f"lr = {self.lr} must be > 0")
+        if self.delay_lr < 0 or self.weight_decay < 0:
+            raise InputError(f"delay_lr = {self.delay_lr}, weight_decay = "
+                             f"{self.weight_decay}: must be >= 0")
         if self.device.startswith("cuda") and not torch.cuda.is_available():
             raise InputError(f"device = {self.device!r} but no CUDA device is available here")
-        self.hidden = tuple(int(h) for h in self.hidden)
+        self.hidden = int_sizes("hidden", self.hidden)
+        if not isinstance(self.splits, (list, tuple)) or len(self.splits) != 3:
+            raise InputError(f"splits = {self.splits!r}: expected three fractions "
+                             "(train, validation, test)")
+        check_finite(**{f"splits[{i}]": s for i, s in enumerate(self.splits)})
         self.splits = tuple(float(s) for s in self.splits)
         # fail before any data is generated: the network checks these again
         NetworkConfig(n_inputs=1, n_outputs=1, hidden=self.hidden, recurrent=self.recurrent,
@@ -104,9 +124,16 @@ class TrainConfig:
         return data
 
     @classmethod
-    def from_json(cls, data: dict) -> TrainConfig:
+    def from_json(cls, data: dict, where: str = "train config") -> TrainConfig:
+        """The config saved by :meth:`to_json`; a bad value is a one-line InputError
+        prefixed with ``where`` (e.g. the file and section it came from)."""
+        if not isinstance(data, dict):
+            raise InputError(f"{where}: is {type(data).__name__}; expected a JSON object")
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
+        try:
+            return cls(**{k: v for k, v in data.items() if k in known})
+        except (InputError, TypeError, ValueError) as exc:
+            raise InputError(f"{where}: {exc}") from None
 
 
 def load_dataset_for(config: TrainConfig):
@@ -200,7 +227,7 @@ def train(config: TrainConfig, out_dir: str | os.PathLike[str],
     """Train per ``config`` and write the run directory ``out_dir``; returns the metrics."""
     console = console or Console()
     out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    check_output_folder(out, "config.json")  # before the work; written whole at the end
     if config.threads:
         torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
@@ -241,10 +268,11 @@ def train(config: TrainConfig, out_dir: str | os.PathLike[str],
     }
     run = {"train": config.to_json(), "network": net_config.to_json(),
            "dataset": describe(dataset), "format": "neurodeploy.run", "version": 1}
-    save_checkpoint(model, out / CHECKPOINT)
-    atomic_write_text(out / "config.json", json.dumps(run, indent=2, default=_json_default))
-    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
-    plot_learning_curve(history, out / "learning_curve.png")
+    with atomic_directory(out, marker="config.json") as tmp:
+        save_checkpoint(model, tmp / CHECKPOINT)
+        atomic_write_text(tmp / "config.json", json.dumps(run, indent=2, default=_json_default))
+        atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=2))
+        plot_learning_curve(history, tmp / "learning_curve.png")
     return metrics
 
 
@@ -282,14 +310,13 @@ def read_run_files(run_dir: str | os.PathLike[str], kind: str = "training run",
     weights-only checkpoint ``model.pt``, with one-line errors for a missing file, bad JSON
     or a corrupted checkpoint (``kind`` names what the directory should be)."""
     run_dir = Path(run_dir)
+    for name in (config_name, CHECKPOINT):
+        if not (run_dir / name).exists():
+            raise InputError(f"{run_dir}: not a {kind} directory ({name} missing)")
+    run = read_json(run_dir / config_name, f"the description of a {kind}")
+    checkpoint = check_input_file(run_dir / CHECKPOINT, "a weights-only torch checkpoint")
     try:
-        run = json.loads((run_dir / config_name).read_text())
-        state = torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise InputError(f"{run_dir}: not a {kind} directory ({Path(exc.filename).name} "
-                         "missing)") from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{run_dir / config_name}: not valid JSON ({exc})") from None
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a corrupted checkpoint
         raise InputError(f"{run_dir / CHECKPOINT}: cannot be read as a weights-only torch "
                          f"checkpoint ({type(exc).__name__})") from None
@@ -305,8 +332,18 @@ def load_run(run_dir: str | os.PathLike[str],
     """
     run_dir = Path(run_dir)
     run, state = read_run_files(run_dir, config_name=config_name)
+    where = run_dir / config_name
+    if not isinstance(run.get("network"), dict) or not isinstance(run.get("train"), dict):
+        raise InputError(f"{where}: lacks the 'network' and 'train' sections of a training "
+                         "run")
+    # checked as a config (the device it trained on need not be here)
+    TrainConfig.from_json({**run["train"], "device": "cpu"}, f"{where} train")
     try:
-        model = SpikingNetwork(NetworkConfig.from_json(run["network"]))
+        config = NetworkConfig.from_json(run["network"])
+    except (InputError, TypeError, ValueError) as exc:
+        raise InputError(f"{where} network: {exc}") from None
+    try:
+        model = SpikingNetwork(config)
         model.load_state_dict(state)
     except (KeyError, TypeError, RuntimeError) as exc:
         raise InputError(f"{run_dir}: checkpoint does not match its {config_name} "

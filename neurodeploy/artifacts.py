@@ -32,7 +32,6 @@ Time convention: 0-based steps, one step per hop; ``dt`` is seconds per step.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
@@ -54,7 +53,7 @@ from neurodeploy.float_network import FloatNetwork, dequantize
 from neurodeploy.models.network import NetworkConfig
 from neurodeploy.models.training import load_run
 from neurodeploy.network import FixedPointNetwork
-from neurodeploy.network_io import load_network
+from neurodeploy.network_io import load_network, read_json
 from neurodeploy.simulate import simulate
 from neurodeploy.targets import TARGETS
 from neurodeploy.traces import Traces
@@ -169,14 +168,7 @@ def run_dt(run: Mapping[str, Any] | None, where: str = "run") -> float | None:
 
 # --------------------------------------------------------------------------- loaders
 def _read_json(path: Path) -> dict:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read JSON ({exc}); allowed: the file as "
-                         "neurodeploy wrote it") from None
-    if not isinstance(data, dict):
-        raise InputError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
+    return read_json(path, "the JSON object neurodeploy wrote")
 
 
 def _network_file(path: Path) -> FixedPointNetwork:

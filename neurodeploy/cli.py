@@ -296,6 +296,9 @@ def train(
     from neurodeploy.models.training import TrainConfig
     from neurodeploy.models.training import train as run_training
 
+    if task is not None and data is not None:
+        raise InputError(f"--task {task} and --data {data}: give one of them (the data set "
+                         "file replaces the generated task)")
     try:
         sizes = tuple(int(h) for h in hidden.split(",") if h.strip())
     except ValueError:

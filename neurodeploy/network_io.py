@@ -16,6 +16,8 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
+import zlib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import MISSING, fields
@@ -24,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.errors import InputError, NeurodeployError
+from neurodeploy.errors import InputError, NetworkValidationError, NeurodeployError
 from neurodeploy.network import Conv2d, FixedPointNetwork, LIFPopulation, Projection
 
 FORMAT = "neurodeploy.fixed_point_network"
@@ -116,6 +118,8 @@ def network_from_arrays(
     meta = read_meta(arrays, FORMAT, VERSION, source, "network file")
     try:
         return _build(meta, arrays)
+    except NetworkValidationError as exc:
+        raise NetworkValidationError(f"{source}: {exc}") from None
     except (KeyError, TypeError, AttributeError) as exc:
         raise NeurodeployError(f"{source}: malformed network file (missing {exc})") from None
 
@@ -124,6 +128,9 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
     pops = {}
     for entry in meta["populations"]:
         name = entry["name"]
+        if name in pops:
+            raise NetworkValidationError(f"population {name!r} is listed twice; population "
+                                         "names must be unique")
         params = {
             param: arrays[f"pop/{name}/{param}"] if entry[param] is None else entry[param]
             for param in LIFPopulation.PARAMETERS
@@ -144,11 +151,137 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
                              input_max=meta.get("input_max", 1))
 
 
+#: What reading a damaged file raises: numpy's parsers, zipfile, zlib, the OS, a decoder.
+READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
+_ZIP_MAGIC = b"PK\x03\x04"
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception as a few words on one line."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def check_input_file(path: str | os.PathLike[str], what: str,
+                     error: type[NeurodeployError] = InputError) -> Path:
+    """``path`` as a Path once it is known to be a non-empty, readable regular file; else a
+    one-line ``error`` naming the file, what is wrong and ``what`` was expected. Every file
+    a command reads passes through here (or through :func:`read_npz`/:func:`read_json`)."""
+    src = Path(path)
+    if not src.exists():
+        raise error(f"{src}: no such file; expected {what}")
+    if src.is_dir():
+        raise error(f"{src}: is a folder; expected {what}")
+    if not os.access(src, os.R_OK):
+        raise error(f"{src}: cannot be read (permission denied); expected {what}")
+    if src.stat().st_size == 0:
+        raise error(f"{src}: is empty (0 bytes); expected {what}")
+    return src
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can still give (``MemAvailable`` of /proc/meminfo),
+    None where that is unknown."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _npz_bytes(src: Path) -> int:
+    """Bytes the arrays of an ``.npz`` take once read, from their headers (nothing else is
+    decompressed)."""
+    total = 0
+    with zipfile.ZipFile(src) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as fh:
+                version = np.lib.format.read_magic(fh)
+                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                               else np.lib.format.read_array_header_2_0)
+                shape, _, dtype = read_header(fh)
+                total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    return total
+
+
+def read_npz(path: str | os.PathLike[str], what: str,
+             error: type[NeurodeployError] = InputError, npy: bool = False,
+             ) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (``npy``: or the one array of an ``.npy``, as key
+    ``""``), read whole with ``allow_pickle=False``. A missing, empty, truncated or
+    corrupt file, or one of another kind, is a one-line ``error`` naming the file and
+    ``what`` was expected."""
+    src = check_input_file(path, what, error)
+    try:
+        with open(src, "rb") as fh:
+            magic = fh.read(6)
+    except OSError as exc:
+        raise error(f"{src}: cannot be read ({_reason(exc)}); expected {what}") from None
+    if not (magic.startswith(_ZIP_MAGIC) or (npy and magic == _NPY_MAGIC)):
+        kind = "neither a zip archive nor .npy" if npy else "not a zip archive"
+        raise error(f"{src}: cannot read as .npz ({kind}); expected {what}")
+    try:
+        if magic == _NPY_MAGIC:
+            return {"": np.load(src, allow_pickle=False)}
+        need, have = _npz_bytes(src), available_memory()
+        if have is not None and need > have:
+            raise MemoryError(need, have)
+        with np.load(src, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except MemoryError as exc:
+        need, have = exc.args if len(exc.args) == 2 else (None, available_memory())
+        size = "more memory" if need is None else f"{need / 2**30:.1f} GiB"
+        raise error(f"{src}: its arrays need {size}; "
+                    f"{(have or 0) / 2**30:.1f} GiB is available") from None
+    except READ_ERRORS as exc:
+        raise error(f"{src}: cannot read as .npz (truncated or corrupt: {_reason(exc)}); "
+                    f"expected {what}") from None
+
+
+def read_json(path: str | os.PathLike[str], what: str,
+              error: type[NeurodeployError] = InputError) -> dict[str, Any]:
+    """A JSON object from ``path``; a missing, empty or malformed file, or JSON that is no
+    object, is a one-line ``error`` naming the file and ``what`` was expected."""
+    src = check_input_file(path, what, error)
+    try:
+        data = json.loads(src.read_text(encoding="utf-8"))
+    except READ_ERRORS as exc:
+        raise error(f"{src}: cannot read JSON ({_reason(exc)}); expected {what}") from None
+    if not isinstance(data, dict):
+        raise error(f"{src}: holds a JSON {type(data).__name__}; expected {what} "
+                    "(a JSON object)")
+    return data
+
+
 def _umask() -> int:
     """The process's file-creation mask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+class OutputPathError(InputError, OSError):
+    """An output cannot be placed where asked (a parent that is a file, a read-only folder,
+    a full disk). An InputError for the CLI (one line, exit 2) and still an OSError for code
+    that tolerates a failed write."""
+
+
+@contextmanager
+def _output_errors(path: Path) -> Iterator[None]:
+    """An OSError while preparing or placing the output ``path`` as a one-line
+    :class:`OutputPathError` naming the path."""
+    try:
+        yield
+    except OSError as exc:
+        reason = exc.strerror or _reason(exc)
+        above = next((p for p in path.parents if p.exists()), None)
+        if above is not None and not above.is_dir():
+            reason = f"{above} is a file, not a folder"
+        raise OutputPathError(f"{path}: cannot write here ({reason}); choose another "
+                              "output path") from None
 
 
 @contextmanager
@@ -157,14 +290,18 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     ``path`` when the block ends, and removed if the block raises: never a half-written
     file at ``path``."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp",
-                               dir=path.parent)
-    os.close(fd)
+    if path.is_dir():
+        raise InputError(f"{path}: is a folder; expected a file path to write")
+    with _output_errors(path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix or ".tmp",
+                                   dir=path.parent)
+        os.close(fd)
     try:
         yield Path(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
-        os.replace(tmp, path)
+        with _output_errors(path):
+            os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the usual permissions
+            os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -174,8 +311,13 @@ def check_output_folder(path: str | os.PathLike[str], marker: str,
                         overwrite: bool = False) -> None:
     """Refuse to replace what the user did not ask to replace: ``path`` may be absent, an
     empty folder, or a folder holding ``marker`` (an artifact of the same kind, which is
-    replaced whole); a file or a folder of anything else needs ``overwrite``."""
+    replaced whole); a file or a folder of anything else needs ``overwrite``; a path under
+    a regular file is refused."""
     out = Path(path)
+    above = next((p for p in out.parents if p.exists()), None)
+    if above is not None and not above.is_dir():
+        raise InputError(f"{out}: cannot write here ({above} is a file, not a folder); "
+                         "choose another output path")
     if overwrite or not (out.exists() or out.is_symlink()):
         return
     if not out.is_dir() or out.is_symlink():
@@ -199,15 +341,17 @@ def atomic_directory(path: str | os.PathLike[str], marker: str | None = None,
     out = Path(path)
     if marker is not None:
         check_output_folder(out, marker, overwrite)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    with _output_errors(out):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     old = out.with_name(f".{out.name}.old-{os.getpid()}")
     try:
         yield tmp
-        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; give the usual permissions
-        if out.exists() or out.is_symlink():
-            os.replace(out, old)
-        os.replace(tmp, out)
+        with _output_errors(out):
+            os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes 0700; the usual permissions
+            if out.exists() or out.is_symlink():
+                os.replace(out, old)
+            os.replace(tmp, out)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -238,11 +382,5 @@ def save_network(net: FixedPointNetwork, path: str | os.PathLike[str]) -> Path:
 
 def load_network(path: str | os.PathLike[str]) -> FixedPointNetwork:
     """Load a network saved by :func:`save_network` (never unpickles)."""
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise NeurodeployError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise NeurodeployError(f"{path}: cannot read as .npz ({exc})") from None
+    arrays = read_npz(path, "a network file (.npz written by save_network)")
     return network_from_arrays(arrays, source=str(path))

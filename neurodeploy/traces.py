@@ -10,6 +10,7 @@ import numpy as np
 from neurodeploy.chip import LOIHI2
 from neurodeploy.errors import InputError
 from neurodeploy.network import FixedPointNetwork
+from neurodeploy.network_io import read_npz
 
 RECORDABLE = ("spikes", "v", "u")
 
@@ -110,17 +111,11 @@ def traces_to_arrays(traces: Traces) -> dict[str, np.ndarray]:
 
 def load_spikes(path: str) -> np.ndarray:
     """Input spikes from an ``.npz`` (array ``spikes``, (batch, steps, n_inputs)) or ``.npy``."""
-    try:
-        data = np.load(path, allow_pickle=False)
-        if isinstance(data, np.ndarray):  # .npy
-            return data
-        with data:
-            if "spikes" not in data.files:
-                raise InputError(
-                    f"{path}: no array named 'spikes' (found: {', '.join(data.files) or 'none'})"
-                )
-            return data["spikes"]
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file") from None
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read spikes ({exc})") from None
+    arrays = read_npz(path, "input spikes (.npz with array 'spikes', or .npy)", npy=True)
+    if "" in arrays:  # .npy
+        return arrays[""]
+    if "spikes" not in arrays:
+        raise InputError(
+            f"{path}: no array named 'spikes' (found: {', '.join(arrays) or 'none'})"
+        )
+    return arrays["spikes"]

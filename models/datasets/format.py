@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import DatasetError
-from neurodeploy.network_io import atomic_savez, read_meta
+from neurodeploy.network_io import atomic_savez, read_meta, read_npz
 
 FORMAT = "neurodeploy.spike_dataset"
 VERSION = 1
@@ -314,13 +314,8 @@ def load_dataset(path: str | os.PathLike[str]) -> SpikeDataset:
         DatasetError: one line naming the file and the problem (missing file, not a data
             set file, wrong shapes, labels out of range, non-0/1 spikes...).
     """
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise DatasetError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError) as exc:
-        raise DatasetError(f"{path}: cannot read as .npz ({exc})") from None
+    arrays = read_npz(path, "a spike data set (.npz written by neurodeploy data make)",
+                      DatasetError)
     meta = read_meta(arrays, FORMAT, VERSION, str(path), "spike data set", DatasetError)
     for key in ("spikes", "labels"):
         if key not in arrays:

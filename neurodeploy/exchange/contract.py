@@ -23,6 +23,7 @@ continuous-time parameters that forward Euler at ``dt`` turns back into the same
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from neurodeploy.errors import NetworkValidationError
@@ -75,4 +76,13 @@ def read_contract(metadata: Any) -> dict[str, Any] | None:
             raise NetworkValidationError(
                 f"graph metadata '{KEY}': {name} = {contract.get(name)!r}; this version "
                 f"supports only {value!r}")
+    dt = contract.get("dt")
+    try:
+        step = float(dt)
+    except (TypeError, ValueError):
+        step = math.nan
+    if isinstance(dt, bool) or not math.isfinite(step) or step <= 0:
+        raise NetworkValidationError(
+            f"graph metadata '{KEY}': dt = {dt!r} is not allowed; allowed: a time step > 0 "
+            "seconds")
     return contract

@@ -40,7 +40,7 @@ import numpy as np
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import InputError, NetworkValidationError
 from neurodeploy.network import INPUT, FixedPointNetwork, LIFPopulation, Projection
-from neurodeploy.network_io import atomic_output
+from neurodeploy.network_io import atomic_output, check_input_file
 
 #: netx gives every CUBA neuron this bias exponent, whatever the file says.
 NETX_BIAS_EXP = 6
@@ -266,8 +266,7 @@ def write_netx(net: FixedPointNetwork, path: str | os.PathLike[str]) -> Path:
 
 # ----------------------------------------------------------------------------- reading
 def _open(path: Path) -> h5py.File:
-    if not path.exists():
-        raise InputError(f"{path}: no such file; allowed: a netx file (.net, HDF5)")
+    check_input_file(path, "a netx file (.net, HDF5)")
     try:
         return h5py.File(path, "r")
     except OSError as exc:

@@ -35,7 +35,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import h5py
@@ -53,6 +52,7 @@ from neurodeploy.network import (
     LIFPopulation,
     Projection,
 )
+from neurodeploy.network_io import check_input_file
 
 ASSUMED_DT = 1e-4  # snnTorch's convention (its exporter writes taus for dt = 1e-4 s)
 NEURONS = ("CubaLIF", "LIF", "IF", "CubaLI", "LI", "I")
@@ -78,9 +78,7 @@ class ImportedGraph:
 def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
     """``nir.read`` (without NIR's own type check: we check shapes ourselves, by node name)
     with one-line errors for missing, truncated and non-NIR files."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
+    path = check_input_file(path, "a NIR graph (.nir, HDF5)")
     try:
         with h5py.File(path, "r") as f:
             if "node" not in f:
@@ -100,8 +98,18 @@ def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
 
 def import_nir(source: str | os.PathLike[str] | nir.NIRGraph, dt: float | None = None,
                reset: str | None = None) -> ImportedGraph:
-    """A NIR graph (file or object) as a neurodeploy network; see the module docstring."""
-    graph = source if isinstance(source, nir.NIRGraph) else read_nir_file(source)
+    """A NIR graph (file or object) as a neurodeploy network; see the module docstring.
+    An invalid graph read from a file is an error whose message starts with the file."""
+    if isinstance(source, nir.NIRGraph):
+        return _import_graph(source, dt, reset)
+    graph = read_nir_file(source)
+    try:
+        return _import_graph(graph, dt, reset)
+    except NetworkValidationError as exc:
+        raise NetworkValidationError(f"{source}: {exc}") from None
+
+
+def _import_graph(graph: nir.NIRGraph, dt: float | None, reset: str | None) -> ImportedGraph:
     if dt is not None and (not np.isfinite(dt) or dt <= 0):
         raise InputError(f"dt = {dt} must be > 0 seconds")
     if reset is not None and reset not in RESETS:
@@ -136,6 +144,20 @@ def import_nir(source: str | os.PathLike[str] | nir.NIRGraph, dt: float | None =
 def _meta(node: Any) -> dict:
     meta = getattr(node, "metadata", None) or {}
     return meta.get(KEY, {}) if isinstance(meta, dict) else {}
+
+
+def _whole(value: Any, where: str, integer: bool = True) -> np.ndarray:
+    """``value`` as an int64 array, checked finite (and whole, with ``integer``) first: a
+    NaN or a fraction would otherwise become an arbitrary integer."""
+    arr = np.asarray(value)
+    if not (np.issubdtype(arr.dtype, np.number) or arr.dtype == bool):
+        raise NetworkValidationError(f"{where}: dtype {arr.dtype}; expected numbers")
+    bad = ~np.isfinite(arr) | ((arr != np.round(arr)) if integer else False)
+    if np.any(bad):
+        idx = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
+        raise NetworkValidationError(f"{where}[{idx}] = {arr[bad].flat[0]}; expected "
+                                     f"{'whole ' if integer else ''}finite numbers")
+    return arr.astype(np.int64) if integer else arr
 
 
 def _scalar_or_array(value: Any) -> Any:
@@ -182,7 +204,10 @@ def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwo
     for index in sorted(projs):
         branches = projs[index]
         first = branches[0][1]
-        weights = sum(np.asarray(m["weights"], np.int64) for _, m in branches)
+        weights = sum(_whole(m["weights"], f"projection {index} weights")
+                      for _, m in branches)
+        for node, _ in branches:
+            _whole(node.weight, f"projection {index} NIR weight", integer=False)
         projections.append(Projection(
             weights=weights, weight_exp=int(first["weight_exp"]),
             num_weight_bits=int(first["num_weight_bits"]), sign_mode=str(first["sign_mode"]),

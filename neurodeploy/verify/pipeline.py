@@ -35,7 +35,7 @@ from neurodeploy.artifacts import FLOAT_BACKEND, Deployment, load_deployment
 from neurodeploy.errors import InputError, TargetUnavailableError
 from neurodeploy.models.datasets import load_dataset, split
 from neurodeploy.models.training import TrainConfig, load_dataset_for
-from neurodeploy.network_io import atomic_directory, check_output_folder
+from neurodeploy.network_io import READ_ERRORS, atomic_directory, check_output_folder
 from neurodeploy.readout import readout_logits
 from neurodeploy.targets import TARGETS
 from neurodeploy.traces import Traces, load_spikes
@@ -92,12 +92,15 @@ def load_data(data: str | None, model: Deployment, samples: int | None,
     if spikes.ndim != 3 or spikes.shape[2] != model.n_inputs:
         raise InputError(f"data has shape {spikes.shape}; the model takes (samples, steps, "
                          f"{model.n_inputs})")
+    spikes = metrics.as_spikes(spikes, None, f"{data}: spikes" if data else "spikes")
     if samples is not None:
         if samples < 1:
-            raise InputError(f"samples = {samples} must be >= 1")
+            raise InputError(f"--samples {samples}: must be >= 1")
+        if samples > len(spikes):
+            raise InputError(f"--samples {samples}: {desc} has only {len(spikes)} samples")
         spikes = spikes[:samples]
         labels = None if labels is None else labels[:samples]
-    return spikes.astype(bool), labels, desc
+    return spikes, labels, desc
 
 
 def _has_labels(path: Path) -> bool:
@@ -107,8 +110,8 @@ def _has_labels(path: Path) -> bool:
     try:
         with np.load(path, allow_pickle=False) as data:
             return "labels" in data.files
-    except (OSError, ValueError):
-        return False
+    except READ_ERRORS:
+        return False  # load_spikes then says what is wrong with the file
 
 
 # -------------------------------------------------------------------------- running
@@ -257,6 +260,9 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
     """
     console = console or Console()
     parsed: list[Gate] = [parse_gate(g) for g in gates]  # fail fast on syntax
+    if workers is not None and (isinstance(workers, bool) or workers < 1):
+        raise InputError(f"workers = {workers} is not allowed; allowed an integer >= 1 "
+                         "(default: all cores)")
     if report_dir:
         check_output_folder(report_dir, REPORT_MARKER, overwrite)
     traces = dict(traces or {})

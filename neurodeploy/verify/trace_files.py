@@ -27,8 +27,9 @@ import nir
 import numpy as np
 
 from neurodeploy.errors import InputError
-from neurodeploy.network_io import atomic_output
+from neurodeploy.network_io import READ_ERRORS, atomic_output, check_input_file, read_npz
 from neurodeploy.traces import RECORDABLE, Traces
+from neurodeploy.verify.metrics import as_spikes
 
 
 @dataclass
@@ -66,7 +67,7 @@ def write_traces_nir(traces: Traces, path: str | os.PathLike[str], dt: float = 1
 def _read_nir_data(path: Path, name: str) -> RecordedTraces:
     try:
         data = nir.read_data(str(path))
-    except (OSError, ValueError, KeyError) as exc:
+    except READ_ERRORS as exc:
         raise InputError(f"{path}: not a NIR data file ({str(exc).splitlines()[0]})") from None
     rec = RecordedTraces(name, {})
     for pop, node in data.nodes.items():
@@ -86,11 +87,7 @@ def _read_nir_data(path: Path, name: str) -> RecordedTraces:
 
 
 def _read_npz(path: Path, name: str) -> RecordedTraces:
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: cannot read as NPZ ({exc})") from None
+    arrays = read_npz(path, "a trace file (.npz with spikes/<population>)")
     rec = RecordedTraces(name, {})
     for key, arr in arrays.items():
         kind, _, pop = key.partition("/")
@@ -105,21 +102,20 @@ def _read_npz(path: Path, name: str) -> RecordedTraces:
 def _read_csv(path: Path, name: str, population: str) -> RecordedTraces:
     try:
         table = np.loadtxt(path, delimiter=",", ndmin=2)
-    except (OSError, ValueError) as exc:
+    except READ_ERRORS as exc:
         raise InputError(f"{path}: cannot read as CSV ({str(exc).splitlines()[0]})") from None
     if table.shape[1] != 3:
         raise InputError(f"{path}: {table.shape[1]} columns; the CSV layout has 3 (input "
                          "spike, v, output spike), one row per step")
-    return RecordedTraces(name, {population: (table[:, 2] != 0)[None, :, None]},
+    return RecordedTraces(name, {population: table[:, 2][None, :, None]},
                           v={population: table[:, 1][None, :, None]})
 
 
 def read_trace_file(path: str | os.PathLike[str], name: str,
                     csv_population: str | None = None) -> RecordedTraces:
     """Read a recorded trace file (NIR data, NPZ or CSV; see the module docstring)."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError(f"trace {name!r}: {path}: no such file")
+    path = check_input_file(path, f"trace {name!r}: a recorded trace file (.nir, .npz or "
+                                  ".csv)")
     if path.suffix == ".csv":
         if csv_population is None:
             raise InputError(f"trace {name!r}: a CSV trace needs a model with one output "
@@ -135,5 +131,16 @@ def read_trace_file(path: str | os.PathLike[str], name: str,
             if arr.ndim != 3:
                 raise InputError(f"trace {name!r}: {kind} of '{pop}' has shape {arr.shape}; "
                                  "expected (samples, steps, neurons)")
-            getattr(rec, kind)[pop] = arr != 0 if kind == "spikes" else arr.astype(np.float64)
+            if kind == "spikes":
+                getattr(rec, kind)[pop] = as_spikes(arr, None, f"{path}: spikes of '{pop}'")
+                continue
+            if not np.issubdtype(arr.dtype, np.number) or np.iscomplexobj(arr):
+                raise InputError(f"{path}: {kind} of '{pop}' has dtype {arr.dtype}; expected "
+                                 "real numbers")
+            bad = ~np.isfinite(arr)
+            if bad.any():
+                idx = ", ".join(str(int(i)) for i in np.argwhere(bad)[0])
+                raise InputError(f"{path}: {kind} of '{pop}'[{idx}] = {arr[bad][0]}; "
+                                 "expected finite numbers")
+            getattr(rec, kind)[pop] = arr.astype(np.float64)
     return rec
