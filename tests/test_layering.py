@@ -36,6 +36,7 @@ LAYERS = {
     "neurodeploy": "api",
     "neurodeploy.simulate": "api",
     "neurodeploy.errors": "core",
+    "neurodeploy.cluster": "core",
     "neurodeploy.chip": "core",
     "neurodeploy.kernel": "core",
     "neurodeploy.fixed_point": "core",
