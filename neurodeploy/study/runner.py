@@ -116,7 +116,8 @@ def folder_files(folder: Path) -> dict[str, bytes]:
 def run_shipped(job: Job, files: dict[str, bytes]) -> dict:
     """On a worker that need not share the client's filesystem: run ``job`` in a temporary
     copy of its run folder (``files``: relative path -> contents) and return its outcome
-    (as :func:`run_configuration`) with ``"files"``: the folder's files afterwards."""
+    (as :func:`run_configuration`) with ``"files"``: the folder's files afterwards that are
+    new or differ from those sent (a reused model is not sent back)."""
     _init_worker()
     with tempfile.TemporaryDirectory(prefix="neurodeploy-study-") as tmp:
         run_dir = Path(tmp) / job.name
@@ -124,7 +125,8 @@ def run_shipped(job: Job, files: dict[str, bytes]) -> dict:
             (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
             (run_dir / name).write_bytes(data)
         outcome = run_configuration(dataclasses.replace(job, run_dir=str(run_dir)))
-        outcome["files"] = folder_files(run_dir)
+        outcome["files"] = {name: data for name, data in folder_files(run_dir).items()
+                            if files.get(name) != data}
     return outcome
 
 
