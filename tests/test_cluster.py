@@ -23,7 +23,7 @@ from rich.console import Console
 
 from neurodeploy.cluster import ENV_VAR, ClusterSpec, cluster_spec, open_cluster, parse_cluster
 from neurodeploy.errors import InputError
-from neurodeploy.study import run_timing_study
+from neurodeploy.study import run_timing_study, runner
 from neurodeploy.study.plan import plan_study
 from neurodeploy.study.runner import pending, run_shipped
 
@@ -40,9 +40,9 @@ def quiet() -> Console:
     return Console(file=io.StringIO(), width=200)
 
 
-def on_cluster(out: Path, **changes):
-    """The study on a fresh LocalCluster of two workers (closed by the study)."""
-    pool = open_cluster(ClusterSpec("local", workers=2))
+def on_cluster(out: Path, workers: int = 2, **changes):
+    """The study on a fresh LocalCluster of ``workers`` workers (closed by the study)."""
+    pool = open_cluster(ClusterSpec("local", workers=workers))
     return run_timing_study(out, console=quiet(), executor=lambda n_jobs: pool,
                             **{**STUDY, **changes})
 
@@ -138,6 +138,30 @@ def test_a_worker_killed_mid_study_does_not_stop_it(local, tmp_path):
     assert "error" not in outcome, outcome.get("error")
     result = outcome["result"]
     assert result.trained == [NONE, AXONAL] and not result.failed
+    assert (out / "summary.json").read_bytes() == (local_out / "summary.json").read_bytes()
+
+
+def test_ctrl_c_cancels_the_clusters_tasks_and_the_study_resumes(local, tmp_path,
+                                                                  monkeypatch):
+    local_out, _ = local
+    out = tmp_path / "study"
+    real_write = runner.write_shipped
+
+    def write_then_interrupt(job, files):
+        real_write(job, files)
+        raise KeyboardInterrupt  # as Ctrl-C right after the first configuration came back
+
+    monkeypatch.setattr(runner, "write_shipped", write_then_interrupt)
+    pool = open_cluster(ClusterSpec("local", workers=1))  # one at a time: the second waits
+    with pytest.raises(KeyboardInterrupt):
+        run_timing_study(out, console=quiet(), executor=lambda n_jobs: pool, **STUDY)
+    assert pool.client.status == "closed" and pool.cluster.status.name == "closed"
+    finished = [n for n in (NONE, AXONAL) if (out / "runs" / n / "result.json").exists()]
+    assert len(finished) == 1  # the other was cancelled before it ran to the end
+    monkeypatch.setattr(runner, "write_shipped", real_write)
+    again = on_cluster(out)
+    assert again.loaded == finished and again.trained == [n for n in (NONE, AXONAL)
+                                                          if n not in finished]
     assert (out / "summary.json").read_bytes() == (local_out / "summary.json").read_bytes()
 
 
