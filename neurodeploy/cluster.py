@@ -164,14 +164,14 @@ def open_cluster(spec: ClusterSpec) -> DaskExecutor:
                          "of a running Dask scheduler") from None
     executor = DaskExecutor(client, cluster)
     try:
-        _check_workers(executor, spec)
+        check_workers(executor, spec)
     except BaseException:
         executor.shutdown(wait=False)
         raise
     return executor
 
 
-def _check_workers(executor: DaskExecutor, spec: ClusterSpec) -> None:
+def check_workers(executor: DaskExecutor, spec: ClusterSpec) -> None:
     """Every worker must have this neurodeploy version (a builtin is run on them, so that
     the check works where neurodeploy is missing)."""
     if spec.kind == "tcp":

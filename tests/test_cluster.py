@@ -16,12 +16,21 @@ import subprocess
 import sys
 import threading
 import time
+from importlib import metadata
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from rich.console import Console
 
-from neurodeploy.cluster import ENV_VAR, ClusterSpec, cluster_spec, open_cluster, parse_cluster
+from neurodeploy.cluster import (
+    ENV_VAR,
+    ClusterSpec,
+    check_workers,
+    cluster_spec,
+    open_cluster,
+    parse_cluster,
+)
 from neurodeploy.errors import InputError
 from neurodeploy.study import run_timing_study, runner
 from neurodeploy.study.plan import plan_study
@@ -130,8 +139,9 @@ def test_a_worker_killed_mid_study_does_not_stop_it(local, tmp_path):
         busy = [w for w, keys in pool.client.processing().items() if keys]
         if busy:
             time.sleep(1.0)  # well inside the configuration (it takes several seconds)
-            killed = pids[busy[0]]
-            os.kill(killed, signal.SIGKILL)
+            if pool.client.processing().get(busy[0]):  # still running it: kill its worker
+                killed = pids[busy[0]]
+                os.kill(killed, signal.SIGKILL)
         time.sleep(0.1)
     thread.join(timeout=600)
     assert killed is not None, "no task was seen running"
@@ -163,6 +173,39 @@ def test_ctrl_c_cancels_the_clusters_tasks_and_the_study_resumes(local, tmp_path
     assert again.loaded == finished and again.trained == [n for n in (NONE, AXONAL)
                                                           if n not in finished]
     assert (out / "summary.json").read_bytes() == (local_out / "summary.json").read_bytes()
+
+
+class FakeClient:
+    """What check_workers asks of a Dask client: each worker's neurodeploy version."""
+
+    def __init__(self, found: dict) -> None:
+        self.found = found
+
+    def run(self, function, *args, on_error):
+        assert function is metadata.version and args == ("neurodeploy",)
+        return self.found
+
+
+@pytest.mark.parametrize("found, says", [
+    ({"tcp://a:1": "MINE", "tcp://b:1": metadata.PackageNotFoundError("neurodeploy")},
+     "worker tcp://b:1 has neurodeploy not installed (1 of 2 workers differ)"),
+    ({"tcp://a:1": "0.0.1", "tcp://b:1": "0.0.1"},
+     "worker tcp://a:1 has neurodeploy version 0.0.1 (2 of 2 workers differ)"),
+])
+def test_a_worker_without_this_neurodeploy_is_a_one_line_error(found, says):
+    mine = metadata.version("neurodeploy")
+    found = {w: mine if v == "MINE" else v for w, v in found.items()}
+    executor = SimpleNamespace(client=FakeClient(found))
+    with pytest.raises(InputError) as info:
+        check_workers(executor, ClusterSpec("local", workers=2))
+    assert str(info.value) == (f"--cluster: {says}; allowed: neurodeploy {mine} on every "
+                               "worker")
+
+
+def test_workers_with_this_neurodeploy_pass_the_check():
+    mine = metadata.version("neurodeploy")
+    executor = SimpleNamespace(client=FakeClient({"tcp://a:1": mine, "tcp://b:1": mine}))
+    check_workers(executor, ClusterSpec("local", workers=2))
 
 
 @pytest.mark.parametrize("text, spec", [
