@@ -172,8 +172,10 @@ def open_cluster(spec: ClusterSpec) -> DaskExecutor:
 
 
 def check_workers(executor: DaskExecutor, spec: ClusterSpec) -> None:
-    """Every worker must have this neurodeploy version (a builtin is run on them, so that
-    the check works where neurodeploy is missing)."""
+    """InputError (one line) unless every worker has this process's neurodeploy version; a
+    ``tcp`` scheduler must have a worker within ``CONNECT_TIMEOUT_S`` seconds. The workers
+    run ``importlib.metadata.version`` (standard library, so the check works where
+    neurodeploy is missing)."""
     if spec.kind == "tcp":
         try:
             executor.client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
