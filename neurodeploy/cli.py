@@ -469,8 +469,9 @@ def study_timing(
     workers: int = typer.Option(None, help="Parallel configurations (default: all cores)."),
     cluster: str = typer.Option(None, "--cluster", help="Run the configurations on Dask: "
                                 "local[:N] (a local cluster of N processes) or tcp://HOST:PORT "
-                                "(a running scheduler); default: $NEURODEPLOY_CLUSTER, else "
-                                "local processes. See docs/cluster.md."),
+                                "(a running scheduler); default: $NEURODEPLOY_CLUSTER unless "
+                                "--workers is given, else local processes. See "
+                                "docs/cluster.md."),
 ) -> None:
     """Yu et al.'s question: do networks use spike timing, and does it survive deployment?
     Trains with and without delays (deterministic and stochastic neurons, several seeds),
@@ -490,11 +491,12 @@ def study_timing(
             raise InputError(f"{text!r}: expected comma-separated numbers") from None
 
     seed_list = None if seeds is None else tuple(int(x) for x in floats(seeds))
-    spec = cluster_spec(cluster)
-    if spec is not None and workers is not None:
-        raise InputError(f"--workers {workers} with {spec.source} = {cluster or spec.kind!r}: "
-                         "give one; allowed: --workers for local processes, local:N for a "
-                         "local Dask cluster")
+    if cluster is not None and workers is not None:
+        raise InputError(f"--workers {workers} with --cluster {cluster!r}: give one; allowed: "
+                         "--workers for local processes, --cluster local:N for a local Dask "
+                         "cluster")
+    # an explicit --workers asks for local processes, whatever NEURODEPLOY_CLUSTER says
+    spec = None if workers is not None else cluster_spec(cluster)
     with contextlib.ExitStack() as stack:
         executor = None
         if spec is not None:

@@ -269,6 +269,12 @@ def test_a_bad_environment_cluster_is_a_one_line_error_and_doctor_names_it(tmp_p
     assert (proc.stdout + proc.stderr).strip().splitlines() == [
         f"error: {ENV_VAR} = 'local:none': 'none' is not a number of workers >= 1; allowed: "
         "local, local:N (N >= 1 worker processes) or tcp://HOST:PORT"]
+    both = cli("study", "timing", "--task", "isi", "--out", str(out), "--workers", "2",
+               "--cluster", "local:2")
+    assert both.returncode == 2 and not out.exists()
+    assert (both.stdout + both.stderr).strip().splitlines() == [
+        "error: --workers 2 with --cluster 'local:2': give one; allowed: --workers for local "
+        "processes, --cluster local:N for a local Dask cluster"]
     doctor = cli("doctor", env={ENV_VAR: "local:3"})
     assert doctor.returncode == 0
     assert "LocalCluster of 3 worker" in " ".join(doctor.stdout.split())
