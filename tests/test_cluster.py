@@ -9,6 +9,7 @@ two workers; the other tests copy or reuse those folders.
 import dataclasses
 import io
 import json
+import multiprocessing.resource_tracker
 import os
 import shutil
 import signal
@@ -56,10 +57,25 @@ def on_cluster(out: Path, workers: int = 2, **changes):
                             **{**STUDY, **changes})
 
 
+@pytest.fixture(scope="module", autouse=True)
+def no_child_left():
+    """Dask's worker processes are spawned, which starts multiprocessing's resource tracker:
+    a child that lives as long as this process. Stop it after the module (it restarts on
+    demand), so that later tests that count this process's children see none."""
+    yield
+    multiprocessing.resource_tracker._resource_tracker._stop()
+
+
 @pytest.fixture(scope="module")
 def local(tmp_path_factory):
+    """The study on the local process pool, run in a child process: the pool's fork server
+    lives as long as the process that started it, and must not outlive this module."""
     out = tmp_path_factory.mktemp("local") / "study"
-    return out, run_timing_study(out, console=quiet(), workers=2, **STUDY)
+    code = ("import json, sys; from neurodeploy.study import run_timing_study; "
+            "run_timing_study(sys.argv[1], workers=2, **json.loads(sys.argv[2]))")
+    subprocess.run([sys.executable, "-c", code, str(out), json.dumps(STUDY)], check=True,
+                   capture_output=True, timeout=600)
+    return out, None
 
 
 @pytest.fixture(scope="module")
