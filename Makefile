@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 		"$$py" -m venv $(VENV) || exit 1; \
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,cluster]"
 	@# lava-dl (netx, for tests/test_netx.py) pins torch<2.4 and pytest<8: installed without
 	@# its dependencies; what it needs at import time is pinned in the dev extra.
 	$(PY) -m pip install --quiet --no-deps lava-dl==0.6.0

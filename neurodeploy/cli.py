@@ -11,6 +11,7 @@ at the top (torch, Lava, matplotlib) takes ``neurodeploy --version`` from 0.4 s 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import sys
@@ -23,6 +24,7 @@ from rich.console import Console
 from rich.table import Table
 
 from neurodeploy import __version__
+from neurodeploy.cluster import cluster_spec, open_cluster
 from neurodeploy.errors import InputError, NeurodeployError
 
 console = Console()
@@ -76,6 +78,7 @@ def doctor() -> None:
     ext = report["loihi_extension"]
     table.add_row("Loihi 2 extension (lava-loihi)", "[green]importable[/green]" if ext
                   else "[yellow]not installed (proprietary; Intel INRC)[/yellow]")
+    table.add_row("parallel jobs (study)", report["cluster"])
     console.print(table)
 
 
@@ -472,6 +475,11 @@ def study_timing(
     perturb: str = typer.Option(None, help="Comma-separated timing perturbations f in (0, 1]."),
     epochs: int = typer.Option(None, help="Training epochs per configuration."),
     workers: int = typer.Option(None, help="Parallel configurations (default: all cores)."),
+    cluster: str = typer.Option(None, "--cluster", help="Run the configurations on Dask: "
+                                "local[:N] (a local cluster of N processes) or tcp://HOST:PORT "
+                                "(a running scheduler); default: $NEURODEPLOY_CLUSTER unless "
+                                "--workers is given, else local processes. See "
+                                "docs/cluster.md."),
 ) -> None:
     """Yu et al.'s question: do networks use spike timing, and does it survive deployment?
     Trains with and without delays (deterministic and stochastic neurons, several seeds),
@@ -491,14 +499,27 @@ def study_timing(
             raise InputError(f"{text!r}: expected comma-separated numbers") from None
 
     seed_list = None if seeds is None else tuple(int(x) for x in floats(seeds))
-    try:
-        result = run_timing_study(
-            out, task=task, data=data, quick=quick, seeds=seed_list,
-            delays=tuple(d.strip() for d in delays.split(",") if d.strip()),
-            perturb=floats(perturb), epochs=epochs, workers=workers, console=console)
-    except StudyError as exc:
-        render_study(exc.result, console)
-        raise
+    if cluster is not None and workers is not None:
+        raise InputError(f"--workers {workers} with --cluster {cluster!r}: give one; allowed: "
+                         "--workers for local processes, --cluster local:N for a local Dask "
+                         "cluster")
+    # an explicit --workers asks for local processes, whatever NEURODEPLOY_CLUSTER says
+    spec = None if workers is not None else cluster_spec(cluster)
+    with contextlib.ExitStack() as stack:
+        executor = None
+        if spec is not None:
+            pool = stack.enter_context(open_cluster(spec))  # before anything is written
+            console.print(f"running on {spec.describe()}")
+            executor = lambda n_jobs: pool  # noqa: E731 (run_jobs shuts it down)
+        try:
+            result = run_timing_study(
+                out, task=task, data=data, quick=quick, seeds=seed_list,
+                delays=tuple(d.strip() for d in delays.split(",") if d.strip()),
+                perturb=floats(perturb), epochs=epochs, workers=workers, console=console,
+                executor=executor)
+        except StudyError as exc:
+            render_study(exc.result, console)
+            raise
     render_study(result, console)
 
 

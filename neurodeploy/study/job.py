@@ -55,7 +55,8 @@ class Job:
     retrain: bool
 
 
-def _clear_run_dir(run_dir: Path) -> None:
+def clear_run_dir(run_dir: Path) -> None:
+    """Delete a run folder (InputError if the path is something else)."""
     if run_dir.is_symlink() or (run_dir.exists() and not run_dir.is_dir()):
         raise InputError(f"{run_dir} exists and is not a run directory; move it away")
     if run_dir.exists():
@@ -88,7 +89,7 @@ def study_configuration(job: Job) -> dict:
     run_dir = Path(job.run_dir)
     evaluation = job.params["evaluation"]
     if job.retrain:
-        _clear_run_dir(run_dir)
+        clear_run_dir(run_dir)
         log = Console(file=io.StringIO(), width=100)
         train(TrainConfig.from_json(job.train), run_dir, console=log)
         atomic_write_text(run_dir / "train.log", log.file.getvalue())

@@ -9,20 +9,29 @@ Executors: :func:`run_jobs` submits :func:`~neurodeploy.study.job.run_configurat
 each job to a :class:`concurrent.futures.Executor` made by an :data:`ExecutorFactory` and
 reports each outcome as it arrives. :func:`process_pool` (local worker processes, one torch
 thread each) is the default; any other executor (e.g. a cluster's) is a factory beside it.
+An executor whose ``remote`` attribute is true (a Dask cluster's,
+:class:`neurodeploy.cluster.DaskExecutor`) runs on machines that need not share this
+filesystem: each job runs :func:`run_shipped` there, on a copy of its run folder sent as
+data, and the folder's files come back as data; only this process writes the study folder
+(atomically; ``result.json`` last, so an interrupted write leaves the configuration to be
+redone).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import multiprocessing
+import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import torch
 
-from neurodeploy.study.job import Job, run_configuration
+from neurodeploy.network_io import atomic_output
+from neurodeploy.study.job import Job, clear_run_dir, run_configuration
 from neurodeploy.study.plan import RESULT, RUN_FORMAT, Configuration
 
 #: Number of jobs to run -> the executor that runs them (shut down by :func:`run_jobs`).
@@ -96,20 +105,63 @@ def process_pool(workers: int) -> ExecutorFactory:
     return make
 
 
+def folder_files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (relative POSIX path -> contents); {} when it is absent."""
+    if not folder.is_dir():
+        return {}
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def run_shipped(job: Job, files: dict[str, bytes]) -> dict:
+    """On a worker that need not share the client's filesystem: run ``job`` in a temporary
+    copy of its run folder (``files``: relative path -> contents) and return its outcome
+    (as :func:`run_configuration`) with ``"files"``: the folder's files afterwards that are
+    new or differ from those sent (a reused model is not sent back)."""
+    _init_worker()
+    with tempfile.TemporaryDirectory(prefix="neurodeploy-study-") as tmp:
+        run_dir = Path(tmp) / job.name
+        for name, data in files.items():
+            (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
+            (run_dir / name).write_bytes(data)
+        outcome = run_configuration(dataclasses.replace(job, run_dir=str(run_dir)))
+        outcome["files"] = {name: data for name, data in folder_files(run_dir).items()
+                            if files.get(name) != data}
+    return outcome
+
+
+def write_shipped(job: Job, files: dict[str, bytes]) -> None:
+    """Write a shipped job's folder into ``job.run_dir``: cleared first when it was trained
+    again, each file atomically, ``result.json`` last."""
+    run_dir = Path(job.run_dir)
+    if job.retrain:
+        clear_run_dir(run_dir)
+    for name in sorted(files, key=lambda n: n == RESULT):
+        with atomic_output(run_dir / name) as tmp:
+            tmp.write_bytes(files[name])
+
+
 def run_jobs(jobs: Sequence[Job], executor: ExecutorFactory,
              on_done: Callable[[Job, dict], None]) -> None:
     """Run every job; ``on_done(job, outcome)`` as each finishes, in any order, with
     ``{"result": result.json}`` or ``{"error": one line}`` (a worker that died, too)."""
     pool = executor(len(jobs))
+    remote = getattr(pool, "remote", False)
     futures: dict = {}
     try:
-        futures = {pool.submit(run_configuration, job): job for job in jobs}
+        for job in jobs:
+            future = (pool.submit(run_shipped, job, folder_files(Path(job.run_dir))) if remote
+                      else pool.submit(run_configuration, job))
+            futures[future] = job
         for future in as_completed(futures):
+            job = futures[future]
             try:
                 outcome = future.result()
             except Exception as exc:  # e.g. BrokenProcessPool: the worker process died
                 outcome = {"error": f"{type(exc).__name__}: {exc}"}
-            on_done(futures[future], outcome)
+            if "files" in outcome:
+                write_shipped(job, outcome.pop("files"))
+            on_done(job, outcome)
     except BaseException:
         for future in futures:  # Executor's own API only (not every executor has
             future.cancel()     # shutdown(cancel_futures=...))

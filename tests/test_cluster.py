@@ -1,0 +1,296 @@
+"""Studies on a Dask cluster: same results as local processes, shipped runs, worker faults,
+and one-line errors for bad cluster names.
+
+One tiny study (as tests/test_study.py's, plus a two-sample Lava check so that Lava runs
+inside a Dask worker) is run once with local processes and once on a ``LocalCluster`` of
+two workers; the other tests copy or reuse those folders.
+"""
+
+import dataclasses
+import io
+import json
+import multiprocessing.resource_tracker
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from importlib import metadata
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from rich.console import Console
+
+from neurodeploy.cluster import (
+    ENV_VAR,
+    ClusterSpec,
+    check_workers,
+    cluster_spec,
+    open_cluster,
+    parse_cluster,
+)
+from neurodeploy.errors import InputError
+from neurodeploy.study import run_timing_study, runner
+from neurodeploy.study.plan import plan_study
+from neurodeploy.study.runner import pending, run_shipped
+
+pytest.importorskip("distributed")
+
+STUDY = dict(task="isi", task_params={"n_samples": 200}, hidden=(8,), epochs=1, seeds=(0,),
+             stochastic=(False,), perturb=(0.5,), lava_samples=2, calib=16,
+             train_options={"int_delay_epochs": 1})
+NONE, AXONAL = "none-deterministic-seed0", "axonal-deterministic-seed0"
+RUN_FILES = ("result.json", "config.json", "metrics.json", "network.npz", "train.log")
+
+
+def quiet() -> Console:
+    return Console(file=io.StringIO(), width=200)
+
+
+def on_cluster(out: Path, workers: int = 2, **changes):
+    """The study on a fresh LocalCluster of ``workers`` workers (closed by the study)."""
+    pool = open_cluster(ClusterSpec("local", workers=workers))
+    return run_timing_study(out, console=quiet(), executor=lambda n_jobs: pool,
+                            **{**STUDY, **changes})
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_child_left():
+    """Dask's worker processes are spawned, which starts multiprocessing's resource tracker:
+    a child that lives as long as this process. Stop it after the module (it restarts on
+    demand), so that later tests that count this process's children see none."""
+    yield
+    multiprocessing.resource_tracker._resource_tracker._stop()
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory):
+    """The study on the local process pool, run in a child process: the pool's fork server
+    lives as long as the process that started it, and must not outlive this module."""
+    out = tmp_path_factory.mktemp("local") / "study"
+    code = ("import json, sys; from neurodeploy.study import run_timing_study; "
+            "run_timing_study(sys.argv[1], workers=2, **json.loads(sys.argv[2]))")
+    subprocess.run([sys.executable, "-c", code, str(out), json.dumps(STUDY)], check=True,
+                   capture_output=True, timeout=600)
+    return out, None
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cluster") / "study"
+    return out, on_cluster(out)
+
+
+def test_a_cluster_study_writes_the_local_studys_summary_and_runs(local, cluster):
+    (local_out, _), (out, result) = local, cluster
+    assert result.trained == [NONE, AXONAL] and not result.failed
+    # summary.json holds no timings or host names: every byte must agree
+    assert (out / "summary.json").read_bytes() == (local_out / "summary.json").read_bytes()
+    assert (out / "summary.csv").read_bytes() == (local_out / "summary.csv").read_bytes()
+    for name in (NONE, AXONAL):
+        for file in RUN_FILES:  # trained, deployed and evaluated alike, shipped back whole
+            assert (out / "runs" / name / file).read_bytes() == \
+                (local_out / "runs" / name / file).read_bytes(), (name, file)
+        assert result.runs[name]["lava"]["identical_output"] is True  # Lava ran on a worker
+
+
+def test_a_worker_runs_a_shipped_job_without_touching_its_run_folder(cluster, tmp_path):
+    out, _ = cluster
+    # the cluster study with another Lava sample count: its trained model is evaluated again
+    _, configurations = plan_study(
+        STUDY["task"], None, ("none",), STUDY["stochastic"], STUDY["seeds"], STUDY["perturb"],
+        STUDY["epochs"], STUDY["hidden"], False, 0, STUDY["calib"], STUDY["task_params"],
+        STUDY["train_options"])
+    runs = tmp_path / "runs"
+    shutil.copytree(out / "runs" / NONE, runs / NONE)
+    _, jobs = pending(configurations, runs)
+    assert len(jobs) == 1 and not jobs[0].retrain
+    sent = {p.name: p.read_bytes() for p in (runs / NONE).iterdir()}
+    job = dataclasses.replace(jobs[0], run_dir=str(tmp_path / "absent" / NONE))
+    outcome = run_shipped(job, sent)
+    assert not (tmp_path / "absent").exists()
+    before = json.loads((out / "runs" / NONE / "result.json").read_text())
+    assert outcome["result"]["accuracy_pct"] == before["accuracy_pct"]
+    assert outcome["result"]["lava"] is None
+    assert "model.pt" not in outcome["files"]  # reused, not retrained: not sent back
+    assert b'"accuracy_pct"' in outcome["files"]["result.json"]
+
+
+def test_new_evaluation_parameters_ship_the_trained_models_to_the_workers(cluster, tmp_path):
+    out, first = cluster
+    copy = tmp_path / "study"
+    shutil.copytree(out, copy)
+    models = {n: (copy / "runs" / n / "model.pt").stat().st_mtime_ns for n in (NONE, AXONAL)}
+    again = on_cluster(copy, perturb=(0.5, 1.0))
+    assert sorted(again.evaluated) == sorted([NONE, AXONAL]) and not again.trained
+    assert {n: (copy / "runs" / n / "model.pt").stat().st_mtime_ns
+            for n in (NONE, AXONAL)} == models
+    for row, old in zip(again.rows, first.rows, strict=True):
+        assert row["cells"]["perturbed f=0.5"] == old["cells"]["perturbed f=0.5"]
+        assert row["cells"]["perturbed f=1"]["mean"] is not None
+
+
+def test_a_worker_killed_mid_study_does_not_stop_it(local, tmp_path):
+    local_out, _ = local
+    out = tmp_path / "study"
+    pool = open_cluster(ClusterSpec("local", workers=2))
+    pids = pool.client.run(os.getpid)
+    outcome: dict = {}
+
+    def study() -> None:
+        try:
+            outcome["result"] = run_timing_study(out, console=quiet(),
+                                                 executor=lambda n_jobs: pool, **STUDY)
+        except BaseException as exc:  # reported below
+            outcome["error"] = exc
+
+    thread = threading.Thread(target=study)
+    thread.start()
+    killed = None
+    deadline = time.monotonic() + 120
+    while killed is None and time.monotonic() < deadline and thread.is_alive():
+        busy = [w for w, keys in pool.client.processing().items() if keys]
+        if busy:
+            time.sleep(1.0)  # well inside the configuration (it takes several seconds)
+            if pool.client.processing().get(busy[0]):  # still running it: kill its worker
+                killed = pids[busy[0]]
+                os.kill(killed, signal.SIGKILL)
+        time.sleep(0.1)
+    thread.join(timeout=600)
+    assert killed is not None, "no task was seen running"
+    assert "error" not in outcome, outcome.get("error")
+    result = outcome["result"]
+    assert result.trained == [NONE, AXONAL] and not result.failed
+    assert (out / "summary.json").read_bytes() == (local_out / "summary.json").read_bytes()
+
+
+def test_ctrl_c_cancels_the_clusters_tasks_and_the_study_resumes(local, tmp_path,
+                                                                  monkeypatch):
+    local_out, _ = local
+    out = tmp_path / "study"
+    real_write = runner.write_shipped
+
+    def write_then_interrupt(job, files):
+        real_write(job, files)
+        raise KeyboardInterrupt  # as Ctrl-C right after the first configuration came back
+
+    monkeypatch.setattr(runner, "write_shipped", write_then_interrupt)
+    pool = open_cluster(ClusterSpec("local", workers=1))  # one at a time: the second waits
+    with pytest.raises(KeyboardInterrupt):
+        run_timing_study(out, console=quiet(), executor=lambda n_jobs: pool, **STUDY)
+    assert pool.client.status == "closed" and pool.cluster.status.name == "closed"
+    finished = [n for n in (NONE, AXONAL) if (out / "runs" / n / "result.json").exists()]
+    assert len(finished) == 1  # the other was cancelled before it ran to the end
+    monkeypatch.setattr(runner, "write_shipped", real_write)
+    again = on_cluster(out)
+    assert again.loaded == finished and again.trained == [n for n in (NONE, AXONAL)
+                                                          if n not in finished]
+    assert (out / "summary.json").read_bytes() == (local_out / "summary.json").read_bytes()
+
+
+class FakeClient:
+    """What check_workers asks of a Dask client: each worker's neurodeploy version."""
+
+    def __init__(self, found: dict) -> None:
+        self.found = found
+
+    def run(self, function, *args, on_error):
+        assert function is metadata.version and args == ("neurodeploy",)
+        return self.found
+
+
+@pytest.mark.parametrize("found, says", [
+    ({"tcp://a:1": "MINE", "tcp://b:1": metadata.PackageNotFoundError("neurodeploy")},
+     "worker tcp://b:1 has neurodeploy not installed (1 of 2 workers differ)"),
+    ({"tcp://a:1": "0.0.1", "tcp://b:1": "0.0.1"},
+     "worker tcp://a:1 has neurodeploy version 0.0.1 (2 of 2 workers differ)"),
+])
+def test_a_worker_without_this_neurodeploy_is_a_one_line_error(found, says):
+    mine = metadata.version("neurodeploy")
+    found = {w: mine if v == "MINE" else v for w, v in found.items()}
+    executor = SimpleNamespace(client=FakeClient(found))
+    with pytest.raises(InputError) as info:
+        check_workers(executor, ClusterSpec("local", workers=2))
+    assert str(info.value) == (f"--cluster: {says}; allowed: neurodeploy {mine} on every "
+                               "worker")
+
+
+def test_workers_with_this_neurodeploy_pass_the_check():
+    mine = metadata.version("neurodeploy")
+    executor = SimpleNamespace(client=FakeClient({"tcp://a:1": mine, "tcp://b:1": mine}))
+    check_workers(executor, ClusterSpec("local", workers=2))
+
+
+@pytest.mark.parametrize("text, spec", [
+    ("local", ClusterSpec("local")),
+    ("local:3", ClusterSpec("local", workers=3)),
+    ("tcp://10.0.0.5:8786", ClusterSpec("tcp", address="tcp://10.0.0.5:8786")),
+    ("tcp://node-1.cluster:8786", ClusterSpec("tcp", address="tcp://node-1.cluster:8786")),
+])
+def test_cluster_names_parse(text, spec):
+    assert parse_cluster(text) == spec
+
+
+@pytest.mark.parametrize("text, says", [
+    ("local:0", "'0' is not a number of workers >= 1"),
+    ("local:two", "'two' is not a number of workers >= 1"),
+    ("tcp://host", "is not a cluster address"),
+    ("tcp://host:99999", "port 99999 is out of range 1..65535"),
+    ("http://host:8786", "is not a cluster address"),
+    ("", "is not a cluster address"),
+])
+def test_bad_cluster_names_are_one_line_errors(text, says):
+    with pytest.raises(InputError) as info:
+        parse_cluster(text)
+    message = str(info.value)
+    assert says in message and "allowed: local, local:N" in message and "\n" not in message
+
+
+def test_the_environment_variable_names_the_cluster_unless_the_option_does(monkeypatch):
+    monkeypatch.delenv(ENV_VAR, raising=False)
+    assert cluster_spec(None) is None
+    monkeypatch.setenv(ENV_VAR, "local:2")
+    assert cluster_spec(None) == ClusterSpec("local", workers=2, source=ENV_VAR)
+    assert cluster_spec("tcp://h:1") == ClusterSpec("tcp", address="tcp://h:1")
+    monkeypatch.setenv(ENV_VAR, "bogus")
+    with pytest.raises(InputError, match=f"^{ENV_VAR} = 'bogus' is not a cluster address"):
+        cluster_spec(None)
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "neurodeploy", *args], capture_output=True,
+                          text=True, timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_an_unreachable_scheduler_is_a_one_line_error_and_nothing_is_written(tmp_path):
+    out = tmp_path / "study"
+    start = time.monotonic()
+    proc = cli("study", "timing", "--task", "isi", "--quick", "--out", str(out),
+               "--cluster", "tcp://127.0.0.1:1")
+    assert time.monotonic() - start < 60
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert len(lines) == 1 and "tcp://127.0.0.1:1" in lines[0] and "cannot connect" in lines[0]
+    assert not out.exists()
+
+
+def test_a_bad_environment_cluster_is_a_one_line_error_and_doctor_names_it(tmp_path):
+    out = tmp_path / "study"
+    proc = cli("study", "timing", "--task", "isi", "--quick", "--out", str(out),
+               env={ENV_VAR: "local:none"})
+    assert proc.returncode == 2 and not out.exists()
+    assert (proc.stdout + proc.stderr).strip().splitlines() == [
+        f"error: {ENV_VAR} = 'local:none': 'none' is not a number of workers >= 1; allowed: "
+        "local, local:N (N >= 1 worker processes) or tcp://HOST:PORT"]
+    both = cli("study", "timing", "--task", "isi", "--out", str(out), "--workers", "2",
+               "--cluster", "local:2")
+    assert both.returncode == 2 and not out.exists()
+    assert (both.stdout + both.stderr).strip().splitlines() == [
+        "error: --workers 2 with --cluster 'local:2': give one; allowed: --workers for local "
+        "processes, --cluster local:N for a local Dask cluster"]
+    doctor = cli("doctor", env={ENV_VAR: "local:3"})
+    assert doctor.returncode == 0
+    assert "LocalCluster of 3 worker" in " ".join(doctor.stdout.split())
