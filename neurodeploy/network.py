@@ -681,18 +681,22 @@ class FixedPointNetwork(PopulationGraph):
         comps.reverse()  # Tarjan emits sinks first
         return comps
 
-    def max_abs_input(self, name: str) -> int:
-        """Upper bound of |a_in| (summed, shifted projection input) of population ``name``."""
-        def terms(p: Projection) -> tuple[np.ndarray, int, int]:
-            rows, exp, slots = p.input_bound_terms()
+    def max_abs_input(self, name: str, weights: Sequence[np.ndarray] | None = None) -> int:
+        """Upper bound of |a_in| (summed, shifted projection input) of population ``name``;
+        ``weights[k]`` replaces ``projections[k]``'s weights (QAT's current ones). A graded
+        input count multiplies the weights it reaches."""
+        def terms(k: int, p: Projection) -> tuple[np.ndarray, int, int]:
+            rows, exp, slots = p.input_bound_terms(None if weights is None else weights[k])
             return (rows * self.input_max if p.src == INPUT else rows), exp, slots
 
-        return input_bound(terms(p) for p in self.incoming(name))
+        return input_bound(terms(k, p) for k, p in enumerate(self.projections)
+                           if p.dst == name)
 
-    def emulates_int32(self, name: str) -> bool:
+    def emulates_int32(self, name: str, weights: Sequence[np.ndarray] | None = None) -> bool:
         """Whether population ``name``'s input can overflow Lava's int32 buffers, so that
-        backends emulate their wraps (``neurodeploy.kernel.lif``)."""
-        return self.max_abs_input(name) > self.chip.safe_input
+        backends emulate their wraps (``neurodeploy.kernel.lif``); ``weights`` as in
+        :meth:`max_abs_input`."""
+        return self.max_abs_input(name, weights) > self.chip.safe_input
 
     def lif_constants(self) -> dict[str, LIFConstants]:
         """Every population's integer constants for the kernel, built once per call."""

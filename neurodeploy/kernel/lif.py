@@ -72,6 +72,17 @@ class IntOps(Protocol[T]):
         """v with 0 where ``spikes`` fired."""
 
 
+class StateBounds:
+    """The chip's state bounds as floats, for the array realisations of :class:`IntOps`:
+    u wraps into (-half, half] by ``span``; v saturates at +-``vmax``."""
+
+    def __init__(self, chip: ChipFormat = LOIHI2) -> None:
+        self.chip = chip
+        self._half = float(chip.state_half)
+        self._span = float(2 * chip.state_half)
+        self._vmax = float(chip.state_max)
+
+
 @dataclass(frozen=True, eq=False)
 class LIFConstants:
     """The integer constants of one population, built once, used by every backend.
@@ -88,11 +99,6 @@ class LIFConstants:
     bias: np.ndarray
     vth_scaled: np.ndarray
     emulate_int32: bool
-    chip: ChipFormat = LOIHI2
-
-    @property
-    def size(self) -> int:
-        return int(self.keep_u.shape[0])
 
     @classmethod
     def of(cls, pop: Any, emulate_int32: bool, chip: ChipFormat = LOIHI2) -> LIFConstants:
@@ -104,7 +110,6 @@ class LIFConstants:
             bias=effective_bias(pop.param("bias_mant"), pop.param("bias_exp")),
             vth_scaled=pop.param("vth") << chip.vth_shift,
             emulate_int32=bool(emulate_int32),
-            chip=chip,
         )
 
 

@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from neurodeploy.chip import LOIHI2, ChipFormat
-from neurodeploy.kernel.lif import LIFConstants
+from neurodeploy.kernel.lif import LIFConstants, StateBounds
 
 _INT32_HALF = float(1 << 31)
 _INT32_SPAN = float(1 << 32)
@@ -42,14 +41,8 @@ def wrap_int32(x: Any) -> np.ndarray:
     return x - _INT32_SPAN * np.floor((x + _INT32_HALF) / _INT32_SPAN)
 
 
-class NumpyIntOps:
+class NumpyIntOps(StateBounds):
     """:class:`~neurodeploy.kernel.IntOps` over float64 numpy arrays (in place where allowed)."""
-
-    def __init__(self, chip: ChipFormat = LOIHI2) -> None:
-        self.chip = chip
-        self._half = float(chip.state_half)
-        self._span = float(2 * chip.state_half)
-        self._vmax = float(chip.state_max)
 
     def constants(self, c: LIFConstants) -> NumpyLIF:
         unity = float(self.chip.decay_unity)

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 
 from neurodeploy.chip import LOIHI2, ChipFormat
-from neurodeploy.kernel.lif import LIFConstants
+from neurodeploy.kernel.lif import LIFConstants, StateBounds
 
 DTYPE = torch.float64
 _INT32_SPAN = float(1 << 32)
@@ -61,14 +61,8 @@ def shift(acc: torch.Tensor, exp: int) -> torch.Tensor:
     return torch.floor(acc * 2.0**exp)
 
 
-class TorchIntOps:
+class TorchIntOps(StateBounds):
     """:class:`~neurodeploy.kernel.IntOps` over float64 tensors (spikes are bool tensors)."""
-
-    def __init__(self, chip: ChipFormat = LOIHI2) -> None:
-        self.chip = chip
-        self._half = float(chip.state_half)
-        self._span = float(2 * chip.state_half)
-        self._vmax = float(chip.state_max)
 
     def decay(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
         return trunc0(x * keep, self.chip)

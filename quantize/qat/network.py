@@ -18,7 +18,7 @@ inside the grid's range. The sign mode, ``weight_exp``, delays, du, dv, vth and 
 stay PTQ's integers: they set ranges (accumulator headroom, thresholds within 17 bits)
 that PTQ chose with calibration data and that lint checks, and the chip cannot change
 some of them at run time anyway. Whether a population emulates Lava's int32 buffers
-follows the current weights (the kernel's :func:`~neurodeploy.kernel.input_bound`).
+follows the current weights (:meth:`~neurodeploy.FixedPointNetwork.emulates_int32`).
 
 Logits follow ``neurodeploy.readout``: ``count`` (output spike counts), ``mean_v`` (mean
 of the output population's v over all steps) and ``max_v`` (maximum of v from step
@@ -44,7 +44,7 @@ from torch import nn
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import InputError
-from neurodeploy.kernel import accumulate, input_bound, lif_step
+from neurodeploy.kernel import accumulate, lif_step
 from neurodeploy.kernel.torch_ops import DTYPE, TorchIntOps, TorchLIF
 from neurodeploy.models.surrogates import SpikeFn
 from neurodeploy.network import INPUT, FixedPointNetwork, Projection, Slot
@@ -185,13 +185,8 @@ class QATNetwork(nn.Module):
 
     def _emulate_int32(self, weights: list[torch.Tensor]) -> dict[str, bool]:
         """Per population: can its input overflow int32 with the current weights?"""
-        terms: dict[str, list] = {name: [] for name in self.net.populations}
-        for k, p in enumerate(self.net.projections):
-            rows, exp, n_slots = p.input_bound_terms(weights[k].detach().cpu().numpy())
-            graded = self.net.input_max if p.src == INPUT else 1
-            terms[p.dst].append((rows * graded, exp, n_slots))
-        safe = self.net.chip.safe_input
-        return {name: input_bound(t) > safe for name, t in terms.items()}
+        current = [w.detach().cpu().numpy() for w in weights]
+        return {name: self.net.emulates_int32(name, current) for name in self.net.populations}
 
     # ------------------------------------------------------------------ arithmetic
     def _slot_sum(
