@@ -586,8 +586,8 @@ def main(argv: list[str] | None = None) -> None:
     Ctrl-C and SIGTERM print ``interrupted`` and exit 130 and 143."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _on_signal)
+    # the caller's handlers come back afterwards (main may run inside another program)
+    previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         app(args=args, prog_name="neurodeploy", standalone_mode=True)
     except NeurodeployError as exc:
@@ -598,6 +598,9 @@ def main(argv: list[str] | None = None) -> None:
     except Interrupted as exc:
         err_console.print("interrupted")
         sys.exit(128 + exc.signum)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":  # pragma: no cover
