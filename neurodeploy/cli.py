@@ -133,7 +133,7 @@ def run(
     deployment = load_deployment(model)
     deployment.network_for(target)  # fail on a target the artifact cannot run before reading
     x, _, _ = load_data(spikes or data, deployment, samples, "all")
-    options = {"progress": True} if target.startswith("lava") else {}
+    options = {"progress": True} if target in ("lava", "lava-float", "netx") else {}
     traces = deployment.simulate(target, x, record=[r.strip() for r in record.split(",")
                                                     if r.strip()], **options)
     if out.endswith(".nir"):
@@ -149,8 +149,8 @@ def run(
 def verify(
     model: str = typer.Argument(..., help="Quantize output dir, training run dir, network "
                                 ".npz, NIR graph or netx file (.net)."),
-    backends: str = typer.Option("torch-float,reference", help="Comma-separated: "
-                                 "torch-float, torch-int, reference, onnx, lava, lava-float."),
+    backends: str = typer.Option("torch-float,reference", help="Comma-separated: torch-float, "
+                                 "torch-int, reference, onnx, lava, lava-float, netx."),
     data: str = typer.Option(None, "--data", help="Data set or spikes file (default: the "
                              "run's own data, test split)."),
     trace: list[str] = typer.Option([], "--trace", help="NAME=FILE: a recorded backend (NIR "

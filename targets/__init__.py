@@ -4,7 +4,8 @@
 Each target is a function ``(net, spikes, record, populations, **options) -> Traces``.
 A target never knows how a network was trained: targets import only the core
 (``neurodeploy.network``, ``fixed_point``, ``float_network``, ``network_io``, ``traces``,
-``errors``), never models, quantize, exchange, verify or study.
+``errors``) and the file formats they run (``neurodeploy.exchange``: the netx target
+writes the network's netx file), never models, quantize, verify or study.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from neurodeploy.errors import TargetUnavailableError
-from neurodeploy.targets.lava import lava_available, loihi_extension_available
+from neurodeploy.targets.lava import lava_available, loihi_extension_available, netx_available
 
 
 @dataclass(frozen=True)
@@ -24,11 +25,14 @@ class TargetInfo:
     module: str
     function: str
     options: dict
+    records: tuple[str, ...] = ("spikes", "u", "v")  # what it can record
 
     def available(self) -> tuple[bool, str]:
         """(usable here?, reason when not)."""
         if self.name in ("lava", "lava-float"):
             return (True, "") if lava_available() else (False, "lava-nc not installed")
+        if self.name == "netx":
+            return (True, "") if netx_available() else (False, "lava-dl not installed")
         if self.name == "loihi2":
             if loihi_extension_available():
                 return False, "lava-loihi found, but the chip path is not implemented yet"
@@ -53,6 +57,9 @@ TARGETS: dict[str, TargetInfo] = {
                    "neurodeploy.targets.lava", "simulate_lava", {}),
         TargetInfo("lava-float", "Lava 0.10 CPU simulator, floating_pt models (float equivalent)",
                    "neurodeploy.targets.lava", "simulate_lava", {"float_mode": True}),
+        TargetInfo("netx", "lava-dl's netx running the network's netx file on Lava's CPU "
+                   "simulator (fixed_pt; spikes only)",
+                   "neurodeploy.targets.netx", "simulate_netx", {}, ("spikes",)),
         TargetInfo("loihi2", "Loihi 2 chip through Intel's Lava extension (untested here)",
                    "neurodeploy.targets.lava", "simulate_loihi2", {}),
     )

@@ -58,6 +58,11 @@ def lava_available() -> bool:
     return importlib.util.find_spec("lava") is not None
 
 
+def netx_available() -> bool:
+    """True when lava-dl's netx (and lava-nc) can be imported here."""
+    return lava_available() and importlib.util.find_spec("lava.lib.dl") is not None
+
+
 def loihi_extension_available() -> bool:
     """True when Intel's proprietary Lava extension for Loihi 2 (lava-loihi) is importable."""
     try:
@@ -168,23 +173,23 @@ def _first_error(stderr: bytes) -> str:
     return ""
 
 
-def _run_batch(
-    net_arrays: dict[str, np.ndarray],
-    spikes: np.ndarray,
-    populations: tuple[str, ...],
-    record_state: bool,
-    float_mode: bool,
-    timeout_s: float,
-) -> list[dict[str, np.ndarray]]:
-    with tempfile.TemporaryDirectory(prefix="neurodeploy-lava-") as tmp:
+def run_worker(module: str, job: dict[str, np.ndarray], n_results: int, timeout_s: float,
+               what: str, files: dict[str, bytes] | None = None) -> list[dict[str, np.ndarray]]:
+    """Run ``python -m module JOB_DIR`` in its own session and read back its results.
+
+    ``job`` goes to ``JOB_DIR/job.npz`` (``files``: other files to put beside it, by
+    name); the worker writes ``JOB_DIR/rec_<i>.npz`` for i < ``n_results``. The run is
+    registered for :func:`stop_all_workers`, killed with its whole process group after
+    ``timeout_s`` seconds, on an error or on Ctrl-C, and the job folder is removed;
+    ``what`` names the run in error messages (e.g. "lava: batch 4, 100 steps").
+    """
+    name = what.split(":")[0]
+    with tempfile.TemporaryDirectory(prefix=f"neurodeploy-{name}-") as tmp:
         job_dir = Path(tmp)
-        options = {"float_mode": float_mode, "record_state": record_state,
-                   "populations": list(populations)}
-        atomic_savez(job_dir / "job.npz", {
-            **net_arrays, "__spikes__": spikes.astype(np.uint8),
-            "__options__": np.array(json.dumps(options)),
-        })
-        cmd = [sys.executable, "-m", "neurodeploy.targets.lava_worker", str(job_dir)]
+        atomic_savez(job_dir / "job.npz", job)
+        for file_name, data in (files or {}).items():
+            (job_dir / file_name).write_bytes(data)
+        cmd = [sys.executable, "-m", module, str(job_dir)]
         # whatever Lava and multiprocessing put in the temp folder (pymp-* folders, left
         # behind by killed processes) goes inside the job folder, which is removed below
         (job_dir / "tmp").mkdir()
@@ -201,8 +206,7 @@ def _run_batch(
             _, err = proc.communicate()
             cause = _first_error(err)
             raise SimulationError(
-                f"lava: run timed out after {timeout_s:.0f} s (batch {spikes.shape[0]}, "
-                f"{spikes.shape[1]} steps)"
+                f"{what}: run timed out after {timeout_s:.0f} s"
                 + (f"; a Lava process failed first: {cause}" if cause else
                    "; pass a larger timeout_s or a smaller batch")
             ) from None
@@ -211,9 +215,9 @@ def _run_batch(
         if proc.returncode != 0:
             lines = [ln for ln in err.decode(errors="replace").splitlines() if ln.strip()]
             last = lines[-1] if lines else f"exit code {proc.returncode}"
-            raise SimulationError(f"lava: worker failed: {last}")
+            raise SimulationError(f"{name}: worker failed: {last}")
         results = []
-        for i in range(len(populations)):
+        for i in range(n_results):
             with np.load(job_dir / f"rec_{i}.npz", allow_pickle=False) as rec:
                 results.append({k: rec[k] for k in rec.files})
         return results
@@ -260,7 +264,12 @@ def simulate_lava(
         for b0 in range(0, batch, per_run):
             chunk = spikes[b0 : b0 + per_run]
             nb = chunk.shape[0]
-            results = _run_batch(net_arrays, chunk, wanted, record_state, float_mode, timeout_s)
+            options = {"float_mode": float_mode, "record_state": record_state,
+                       "populations": list(wanted)}
+            job = {**net_arrays, "__spikes__": chunk.astype(np.uint8),
+                   "__options__": np.array(json.dumps(options))}
+            results = run_worker("neurodeploy.targets.lava_worker", job, len(wanted),
+                                 timeout_s, f"lava: batch {nb}, {steps} steps")
             for name, rec in zip(wanted, results, strict=True):
                 shape = (steps, nb, net.size_of(name))  # recorders hold (step, b * size + i)
                 out_s[name][b0 : b0 + nb] = rec["spikes"].reshape(shape).transpose(1, 0, 2)

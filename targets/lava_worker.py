@@ -40,7 +40,8 @@ from neurodeploy.network_io import network_from_arrays
 from neurodeploy.targets.lava_procs.processes import PerNeuronLIF, SpikeStateRecorder
 
 
-def _terminate(signum, frame):  # SIGTERM from the parent: unwind so `finally` stops Lava
+def interrupt(signum: int, frame: object) -> None:
+    """SIGTERM handler: unwind with KeyboardInterrupt so that `finally` stops Lava."""
     raise KeyboardInterrupt(f"signal {signum}")
 
 
@@ -156,7 +157,7 @@ def build_and_run(job_dir: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, interrupt)
     job_dir = Path(argv[0])
     try:
         build_and_run(job_dir)

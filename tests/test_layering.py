@@ -7,8 +7,9 @@ Layers, lowest first (each package's ``__init__`` docstring says the same):
   (``neurodeploy.network``, ``chip``, ``kernel``, ``fixed_point``, ``float_network``,
   ``network_io``, ``traces``, ``readout``, ...): imports only core;
 - ``nir``: NIR reading and writing (``neurodeploy.exchange`` but ``export``): core;
-- ``targets`` (backends) and ``models`` (torch training) are siblings: core only (models
-  also their data sets, ``datasets``: core only); neither knows the other;
+- ``targets`` (backends) and ``models`` (torch training) are siblings: core only (targets
+  also the file formats, ``nir``, which the netx target writes; models also their data
+  sets, ``datasets``: core only); neither knows the other;
 - ``api``: the package root and :func:`neurodeploy.simulate`, the dispatch over targets;
 - ``quantize``: core, nir, models, datasets, targets, api;
 - ``export`` (``neurodeploy.artifacts``, which reads any artifact into a deployment, and
@@ -68,7 +69,7 @@ _BELOW_QUANTIZE = {"core", "nir", "targets", "models", "datasets", "api"}
 MAY_IMPORT = {
     "core": {"core"},
     "nir": {"core", "nir"},
-    "targets": {"core", "targets"},
+    "targets": {"core", "nir", "targets"},
     "datasets": {"core", "datasets"},
     "models": {"core", "datasets", "models"},
     "api": {"core", "targets", "api"},

@@ -17,7 +17,6 @@ from neurodeploy.artifacts import NETX_FILE, load_deployment
 from neurodeploy.errors import InputError
 from neurodeploy.exchange.netx import import_netx, netx_weight_shift, read_netx, write_netx
 from neurodeploy.simulate import simulate
-from neurodeploy.targets.lava import _kill_group
 
 from netgen import DECAYS
 
@@ -279,23 +278,6 @@ def test_lava_dl_tests_package_does_not_shadow_ours():
 
 
 # ------------------------------------------------------------- against netx itself
-def run_netx(net_file: Path, spikes: np.ndarray, tmp: Path, timeout_s: float = 300) -> dict:
-    """Every layer's spikes (steps, size) from lava-dl's netx on Lava's CPU simulator
-    (``fixed_pt``), in a child process that stops Lava's runtime; killed on timeout."""
-    np.save(tmp / "in.npy", spikes)
-    proc = subprocess.Popen([sys.executable, str(HERE / "netx_worker.py"), str(net_file),
-                             str(tmp / "in.npy"), str(tmp / "out.npz")],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
-    try:
-        _, err = proc.communicate(timeout=timeout_s)
-    finally:
-        _kill_group(proc)
-    assert proc.returncode == 0, err.decode()[-2000:]
-    with np.load(tmp / "out.npz") as out:
-        return {k: out[k] for k in out.files}
-
-
 @pytest.mark.lava
 @pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
 @pytest.mark.parametrize("seed", [5, 9, 17, 21, 23])  # every population spikes
@@ -305,10 +287,46 @@ def test_written_files_run_in_netx_with_the_reference_spikes(seed, tmp_path):
     and uniform delays up to 56 steps, biases and weight exponents -2..2."""
     net = random_chain(seed)
     x = random_input(seed, net, 120)
-    write_netx(net, tmp_path / "n.net")
-    got = run_netx(tmp_path / "n.net", x, tmp_path)
+    got = simulate(net, x[None], target="netx")  # write_netx, then lava-dl's netx on Lava
     ref = simulate(net, x[None], target="reference")
-    assert len(got) == len(net.populations)
-    for i, name in enumerate(net.populations):
-        np.testing.assert_array_equal(got[f"layer{i}"], ref.spikes[name][0], err_msg=name)
+    for name in net.populations:
+        np.testing.assert_array_equal(got.spikes[name], ref.spikes[name], err_msg=name)
     assert all(s.sum() > 0 for s in ref.spikes.values())
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
+def test_verify_runs_the_netx_backend_and_gates_on_it(tmp_path):
+    """``verify --backends reference,netx`` on two samples: the gate reference==netx holds
+    (exit 0), and netx records no v, so the report compares spikes only."""
+    from neurodeploy import save_network
+
+    net = random_chain(9)
+    save_network(net, tmp_path / "n.npz")
+    np.save(tmp_path / "x.npy", np.stack([random_input(s, net, 60) for s in (1, 2)]))
+    proc = subprocess.run([sys.executable, "-m", "neurodeploy", "verify", str(tmp_path / "n.npz"),
+                           "--data", str(tmp_path / "x.npy"), "--backends", "reference,netx",
+                           "--require", "reference==netx", "--report", str(tmp_path / "rep")],
+                          text=True, capture_output=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr + proc.stdout
+    assert "reference = netx" in proc.stdout
+
+
+def test_netx_backend_refuses_what_netx_cannot_hold(tmp_path):
+    """A network that is not a chain: the netx target names why, before starting Lava; the
+    CLI says it in one line with exit 2."""
+    pops = {n: LIFPopulation(2, du=100, dv=100, vth=5) for n in ("a", "b")}
+    projs = [Projection("input", "a", np.full((2, 2), 4)), Projection("input", "b",
+                                                                   np.full((2, 2), 4))]
+    net = FixedPointNetwork(2, pops, projs)
+    with pytest.raises(InputError, match="the input projects to 2 other populations"):
+        simulate(net, np.ones((1, 5, 2), bool), target="netx")
+    from neurodeploy import save_network
+
+    save_network(net, tmp_path / "n.npz")
+    np.save(tmp_path / "x.npy", np.ones((1, 5, 2), np.uint8))
+    proc = subprocess.run([sys.executable, "-m", "neurodeploy", "run", str(tmp_path / "n.npz"),
+                           "--spikes", str(tmp_path / "x.npy"), "--target", "netx", "--out",
+                           str(tmp_path / "t.npz")], text=True, capture_output=True, timeout=300)
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert not (tmp_path / "t.npz").exists()

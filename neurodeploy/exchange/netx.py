@@ -157,6 +157,12 @@ def _chain(net: FixedPointNetwork) -> list[tuple[str, Projection, Projection | N
     return chain
 
 
+def netx_layers(net: FixedPointNetwork) -> list[str]:
+    """The populations in the order of the netx file's layers after the input (layer i + 1
+    of the file is population i); a one-line InputError when ``net`` is not a chain."""
+    return [name for name, _, _ in _chain(net)]
+
+
 def _uniform(pop: LIFPopulation, name: str) -> int:
     if not pop.is_uniform(name):
         raise InputError(f"population '{pop.name}': {name} differs between neurons; netx's "

@@ -4,9 +4,9 @@ A model is any artifact :func:`neurodeploy.artifacts.load_deployment` reads: a q
 output directory (fixed-point network + the float model it came from), a training run
 directory (float only), a network ``.npz`` or a NIR graph. Backends: ``torch-float`` (the
 float model; for a fixed-point-only model its dequantized float equivalent), and every
-fixed-point target (``reference``, ``torch-int``, ``onnx``, ``lava``, ``lava-float``), each
-run by :meth:`~neurodeploy.artifacts.Deployment.simulate`, plus recorded traces
-(``--trace NAME=FILE``, e.g. from a chip).
+fixed-point target (``reference``, ``torch-int``, ``onnx``, ``lava``, ``lava-float``,
+``netx``: spikes only), each run by :meth:`~neurodeploy.artifacts.Deployment.simulate`,
+plus recorded traces (``--trace NAME=FILE``, e.g. from a chip).
 Every pair of backends is compared population by population with
 ``neurodeploy.verify.metrics``; gates (``neurodeploy.verify.gates``) decide the exit code.
 
@@ -47,9 +47,9 @@ from neurodeploy.verify.trace_files import RecordedTraces, read_trace_file, writ
 #: The file that makes a folder a verification report (an earlier one may be replaced).
 REPORT_MARKER = "summary.json"
 
-FIXED_BACKENDS = ("reference", "torch-int", "onnx", "lava", "lava-float")
+FIXED_BACKENDS = ("reference", "torch-int", "onnx", "lava", "lava-float", "netx")
 BACKENDS = (FLOAT_BACKEND, *FIXED_BACKENDS)
-SLOW = ("lava", "lava-float")
+SLOW = ("lava", "lava-float", "netx")
 
 
 # ---------------------------------------------------------------------------- data
@@ -145,7 +145,8 @@ def check_backends(names: Sequence[str], model: Deployment) -> list[str]:
 
 
 def _run(model: Deployment, backend: str, x: np.ndarray) -> tuple[dict, dict]:
-    tr = model.simulate(backend, x, record=("spikes", "v"))
+    record = [r for r in ("spikes", "v") if r in TARGETS[backend].records]
+    tr = model.simulate(backend, x, record=record)
     return tr.spikes, {n: np.asarray(a, dtype=np.float64) for n, a in tr.v.items()}
 
 
