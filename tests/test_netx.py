@@ -330,3 +330,102 @@ def test_netx_backend_refuses_what_netx_cannot_hold(tmp_path):
                            str(tmp_path / "t.npz")], text=True, capture_output=True, timeout=300)
     assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
     assert not (tmp_path / "t.npz").exists()
+
+
+# ------------------------------------------------------------------- convolutions
+def random_conv_chain(seed: int) -> FixedPointNetwork:
+    """input (C, H, W) -> conv -> conv (groups, dilation) -> flatten -> dense: strides,
+    paddings, channel biases, even mixed-sign kernels, a weight exponent on the dense."""
+    rng = np.random.default_rng(seed)
+    c0 = int(rng.integers(1, 3)) * 2
+    in_shape = (c0, int(rng.integers(6, 10)), int(rng.integers(8, 11)))
+    c1 = Projection.conv2d("input", "c1", 2 * rng.integers(-20, 40, (4, c0, 3, 3)), in_shape,
+                           stride=(int(rng.integers(1, 3)), 1), padding=(1, int(rng.integers(2))))
+    c2 = Projection.conv2d("c1", "c2", 2 * rng.integers(-20, 40, (6, 2, 2, 3)),
+                           c1.conv.out_shape, groups=2, dilation=(1, 2))
+    n1, n2 = (int(np.prod(p.conv.out_shape)) for p in (c1, c2))
+    dense = Projection("c2", "d", 2 * rng.integers(-30, 60, (5, n2)), weight_exp=1)
+    channel_bias = np.repeat(rng.integers(-2, 5, 4), n1 // 4)
+    pops = {"c1": LIFPopulation(n1, du=300, dv=200, vth=40, bias_mant=channel_bias,
+                                bias_exp=6),
+            "c2": LIFPopulation(n2, du=100, dv=400, vth=60),
+            "d": LIFPopulation(5, du=500, dv=100, vth=100)}
+    return FixedPointNetwork(int(np.prod(in_shape)), pops, [c1, c2, dense])
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_conv_chains_write_then_read_is_the_identity(seed, tmp_path):
+    net = random_conv_chain(seed)
+    write_netx(net, tmp_path / "c.net")
+    with h5py.File(tmp_path / "c.net") as f:
+        assert [f[f"layer/{i}/type"][0] for i in range(5)] == [b"input", b"conv", b"conv",
+                                                                b"flatten", b"dense"]
+        assert list(f["layer/0/shape"]) == list(net.projections[0].conv.in_shape)
+    back = read_netx(tmp_path / "c.net")
+    assert_same_integers(net, back)
+    for p, q in zip(net.projections, back.projections, strict=True):
+        assert (p.conv is None) == (q.conv is None), p.label
+        if p.conv is not None:
+            assert (p.conv.stride, p.conv.padding, p.conv.dilation, p.conv.groups) == (
+                q.conv.stride, q.conv.padding, q.conv.dilation, q.conv.groups)
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
+@pytest.mark.parametrize("seed", [0, 3])
+def test_conv_chains_run_in_netx_with_the_reference_spikes(seed):
+    """Lava's Conv process inside netx (kernel, stride, padding, dilation, groups in netx's
+    W, H, C layout) gives the reference's spikes in every layer, step for step."""
+    net = random_conv_chain(seed)
+    x = np.random.default_rng(seed).random((1, 40, net.n_inputs)) < 0.3
+    got = simulate(net, x, target="netx")
+    ref = simulate(net, x, target="reference")
+    for name in net.populations:
+        assert ref.spikes[name].sum() > 0, name
+        np.testing.assert_array_equal(got.spikes[name], ref.spikes[name], err_msg=name)
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
+def test_tinynet_runs_in_the_reference_as_in_netx():
+    """lava-dl's shipped convolutional tinynet (input neurons driven by its recorded image
+    bias, two strided convs with channel biases), read by neurodeploy: the reference gives
+    netx's own spikes on the original file in every layer at every step."""
+    from neurodeploy.targets.netx import run_netx_file
+
+    imported = import_netx(DATA / "tiny.net")
+    net = imported.network
+    assert [p.conv is not None for p in net.projections] == [False, True, True]
+    bias = np.load(DATA / "tinynet_input_bias.npy").transpose(2, 1, 0).ravel().astype(int)
+    first = net.populations["layer0"]
+    driven = FixedPointNetwork(net.n_inputs, {**net.populations, "layer0": LIFPopulation(
+        first.size, first.du, first.dv, first.vth, bias_mant=bias, bias_exp=6)},
+        net.projections, outputs=net.outputs)
+    x = np.zeros((1, 20, net.n_inputs), bool)  # the image enters through the bias only
+    got = run_netx_file(DATA / "tiny.net", x, 3, (3, 16, 16), input_bias=bias)
+    ref = simulate(driven, x, target="reference")
+    for i, name in enumerate(net.populations):
+        assert ref.spikes[name].sum() > 0, name
+        np.testing.assert_array_equal(got[i], ref.spikes[name], err_msg=name)
+
+
+def test_conv_files_that_do_not_chain_and_conv_writes_netx_cannot_run(tmp_path):
+    net = random_conv_chain(1)
+    write_netx(net, tmp_path / "c.net")
+    with h5py.File(tmp_path / "c.net", "a") as f:
+        f["layer/2/shape"][...] = np.array(f["layer/2/shape"]) + 1
+    with pytest.raises(InputError, match=r"layer 2: conv output is \(6, .*the layers do not "
+                                         "chain"):
+        read_netx(tmp_path / "c.net")
+    pops = {"a": LIFPopulation(8, du=100, dv=100, vth=5),
+            "b": LIFPopulation(2 * 4 * 4, du=100, dv=100, vth=5)}
+    after_dense = FixedPointNetwork(4, pops, [
+        Projection("input", "a", np.full((8, 4), 4)),
+        Projection.conv2d("a", "b", np.full((2, 2, 1, 1), 4), (2, 2, 2), padding=(1, 1))])
+    with pytest.raises(InputError, match="previous netx layer has shape \\(8,\\)"):
+        write_netx(after_dense, tmp_path / "x.net")
+    big = FixedPointNetwork(8, {"b": LIFPopulation(1, du=100, dv=100, vth=5)}, [
+        Projection.conv2d("input", "b", np.full((1, 2, 2, 2), 200), (2, 2, 2), weight_exp=2)])
+    with pytest.raises(InputError, match=r"not integers within -256\.\.255"):
+        write_netx(big, tmp_path / "x.net")
+    assert not (tmp_path / "x.net").exists()

@@ -1,10 +1,11 @@
-"""lava-dl netx files (``.net``, HDF5) in and out, for dense networks.
+"""lava-dl netx files (``.net``, HDF5) in and out, for dense and convolutional networks.
 
 netx (``lava.lib.dl.netx.hdf5.Network``) is how Loihi 2 users load a network on the chip
 (``Loihi2HwCfg``) or on Lava's CPU simulator. A file is a chain of layers
 ``/layer/0 .. /layer/n-1``, every value a dataset: ``type`` (``input``, ``flatten``,
-``dense``, ``dense_rec``, ...), ``shape`` (stored z, y, x), ``weight`` (out, in),
-``weight_rec``, ``bias``, ``delay`` and a ``neuron/`` group (``type`` CUBA or LOIHI,
+``dense``, ``dense_rec``, ``conv``, ...), ``shape`` (stored z, y, x: C, H, W), ``weight``
+(out, in; a conv's (out, in / groups, kH, kW) with ``stride``, ``padding``, ``dilation``
+as (y, x) and ``groups``), ``weight_rec``, ``bias``, ``delay`` and a ``neuron/`` group (``type`` CUBA or LOIHI,
 ``iDecay``, ``vDecay``, ``vThMant``). This module writes and reads such files with
 h5py; lava-dl itself is not needed. The mapping (see ``docs/netx.md``):
 
@@ -30,7 +31,7 @@ later, so its spikes trail netx's by :attr:`NetxImport.lag` = 1 step.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +48,7 @@ NETX_BIAS_EXP = 6
 #: netx clips delays to this many steps.
 NETX_DELAY_MAX = 62
 #: Layer types this module reads (netx also has conv, average, dense_comp, ...).
-READ_TYPES = ("input", "flatten", "dense", "dense_rec")
+READ_TYPES = ("input", "flatten", "dense", "dense_rec", "conv")
 NEURON_TYPES = ("CUBA", "LOIHI")
 
 
@@ -225,48 +226,99 @@ def _layer_weights(name: str, ff: Projection, rec: Projection | None) -> list[np
     return wanted
 
 
+def _conv_layer(name: str, ff: Projection, rec: Projection | None,
+                prev_shape: tuple[int, ...]) -> dict[str, np.ndarray]:
+    """The datasets of a netx ``conv`` layer that adds what ``ff`` adds: netx hands Lava's
+    Conv the file's integer kernel with no exponent (its fixed_pt model ignores one)."""
+    conv = ff.conv
+    if rec is not None:
+        raise InputError(f"population '{name}': netx's conv layers have no recurrent "
+                         "synapses; write it without the self-projection")
+    if tuple(prev_shape) != conv.in_shape:
+        raise InputError(f"{ff.label}: convolves a source of shape {conv.in_shape}, but the "
+                         f"previous netx layer has shape {tuple(prev_shape)}: netx feeds a conv "
+                         "layer the previous layer's (C, H, W) output")
+    kernel = _effective(conv.kernel, ff.weight_exp)
+    if kernel is None or kernel.min() < -256 or kernel.max() > 255:
+        raise InputError(f"{ff.label}: netx's conv layer takes integer weights without an "
+                         f"exponent; the kernel with weight_exp {ff.weight_exp} is not "
+                         "integers within -256..255")
+    return {"type": np.array([b"conv"], dtype="S10"),
+            "shape": np.array(conv.out_shape, dtype=np.int64),
+            "weight": kernel.astype(np.float32),
+            "stride": np.array(conv.stride, dtype=np.int64),
+            "padding": np.array(conv.padding, dtype=np.int64),
+            "dilation": np.array(conv.dilation, dtype=np.int64),
+            "groups": np.array(conv.groups, dtype=np.int64)}
+
+
+def _dense_layer(name: str, ff: Projection, rec: Projection | None, n_in: int,
+                 size: int) -> dict[str, np.ndarray]:
+    weights = _layer_weights(name, ff, rec)
+    layer = {"type": np.array([b"dense_rec" if rec is not None else b"dense"], dtype="S10"),
+             "shape": np.array([size], dtype=np.int64), "inFeatures": np.array(n_in),
+             "outFeatures": np.array(size), "weight": weights[0].astype(np.float32)}
+    if rec is not None:
+        layer["weight_rec"] = weights[1].astype(np.float32)
+    if (delay := _delay_data(ff)) is not None:
+        layer["delay"] = delay
+    return layer
+
+
+def _bias_data(pop: LIFPopulation, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The ``bias`` dataset: per neuron for a dense layer; for a conv layer per channel
+    when every channel's neurons share one bias, else per neuron in netx's (W, H, C)."""
+    mant = _bias(pop)
+    if mant is None or len(shape) == 1:
+        return mant
+    by_channel = mant.reshape(shape)
+    if np.all(by_channel == by_channel[:, :1, :1]):
+        return by_channel[:, 0, 0]
+    return by_channel.transpose(2, 1, 0)
+
+
 def write_netx(net: FixedPointNetwork, path: str | os.PathLike[str]) -> Path:
     """Write ``net`` as a netx file that lava-dl's netx runs with neurodeploy's integers.
 
     ``net`` must be a chain: the input feeds one population, each population the next,
-    each with an optional self-projection (``dense_rec``, without delays); one du, dv and
-    vth per population; biases that are ``bias_mant << 6``; weight exponents that do not
-    floor. Anything else raises a one-line InputError naming the population or projection
-    and the reason; no file is written then. Time: lag 0 (module docstring). The file also
+    each through a dense projection with an optional self-projection (``dense_rec``,
+    without delays) or through a convolution (``conv``, fed by the input or a
+    convolution's population; a dense layer after a convolution gets netx's ``flatten``,
+    which reads the neurons in (C, H, W) order, neurodeploy's); one du, dv and vth per
+    population; biases that are ``bias_mant << 6``; weight exponents that do not floor.
+    Anything else raises a one-line InputError naming the population or projection and
+    the reason; no file is written then. Time: lag 0 (module docstring). The file also
     carries each layer's population name (``name``) and weight exponent
     (``neuron/wgtExp``), which netx ignores and :func:`read_netx` uses to give back the
     same integers. Written atomically.
     """
-    layers = []
-    for name, ff, rec in _chain(net):
+    chain = _chain(net)
+    first = chain[0][1].conv
+    shape: tuple[int, ...] = first.in_shape if first is not None else (net.n_inputs,)
+    layers: list[dict[str, np.ndarray]] = [{"type": np.array([b"input"], dtype="S10"),
+                                            "shape": np.array(shape, dtype=np.int64)}]
+    for name, ff, rec in chain:
         pop = net.populations[name]
-        neuron = {"type": np.bytes_("CUBA"), "iDecay": _uniform(pop, "du") + 1,
-                  "vDecay": _uniform(pop, "dv"), "vThMant": _uniform(pop, "vth"),
-                  "refDelay": 1, "wgtExp": ff.weight_exp, "gradedSpike": False}
-        weights = _layer_weights(name, ff, rec)
-        layers.append((name, pop.size, weights, _delay_data(ff), _bias(pop), neuron))
+        if ff.conv is not None:
+            layer = _conv_layer(name, ff, rec, shape)
+        else:
+            if len(shape) > 1:
+                layers.append({"type": np.array([b"flatten"], dtype="S10")})
+            layer = _dense_layer(name, ff, rec, int(np.prod(shape)), pop.size)
+        shape = tuple(int(v) for v in layer["shape"])
+        layer["name"] = np.bytes_(name)
+        if (bias := _bias_data(pop, shape)) is not None:
+            layer["bias"] = bias.astype(np.float32)
+        layer.update({"neuron/type": np.bytes_("CUBA"), "neuron/iDecay": _uniform(pop, "du") + 1,
+                      "neuron/vDecay": _uniform(pop, "dv"), "neuron/vThMant":
+                      _uniform(pop, "vth"), "neuron/refDelay": 1,
+                      "neuron/wgtExp": ff.weight_exp, "neuron/gradedSpike": False})
+        layers.append(layer)
     with atomic_output(path) as tmp, h5py.File(tmp, "w") as f:
         f["simulation/Ts"] = 1
-        f["layer/0/type"] = np.array([b"input"], dtype="S10")
-        f["layer/0/shape"] = np.array([net.n_inputs], dtype=np.int64)
-        n_in = net.n_inputs
-        for i, (name, size, weights, delay, bias, neuron) in enumerate(layers, start=1):
-            g = f.create_group(f"layer/{i}")
-            g["type"] = np.array([b"dense_rec" if len(weights) == 2 else b"dense"],
-                                 dtype="S10")
-            g["shape"] = np.array([size], dtype=np.int64)
-            g["inFeatures"], g["outFeatures"] = n_in, size
-            g["name"] = np.bytes_(name)
-            g["weight"] = weights[0].astype(np.float32)
-            if len(weights) == 2:
-                g["weight_rec"] = weights[1].astype(np.float32)
-            if delay is not None:
-                g["delay"] = delay
-            if bias is not None:
-                g["bias"] = bias.astype(np.float32)
-            for key, value in neuron.items():
-                g[f"neuron/{key}"] = value
-            n_in = size
+        for i, layer in enumerate(layers):
+            for key, value in layer.items():
+                f[f"layer/{i}/{key}"] = value
     return Path(path)
 
 
@@ -304,7 +356,7 @@ def _int_param(value: np.ndarray) -> int | np.ndarray:
 
 def _layer_kind(g: h5py.Group, where: str) -> str:
     kind = _text(g, "type", where)
-    if kind in ("dense", "dense_rec"):
+    if kind in ("dense", "dense_rec", "conv"):
         if "neuron" not in g:
             return (f"{kind} without a neuron (netx's non-leaky integrator: du = -1, "
                     "dv = 4096, vth = 2**17, outside Loihi 2's ranges)")
@@ -321,15 +373,25 @@ def _layer_kind(g: h5py.Group, where: str) -> str:
     return "" if kind in READ_TYPES else kind
 
 
-def _population(g: h5py.Group, where: str, size: int, bias: bool) -> LIFPopulation:
+def _population(g: h5py.Group, where: str, shape: tuple[int, ...], bias: bool
+                ) -> LIFPopulation:
+    """The layer's neurons; ``shape`` is (size,) or a conv layer's (C, H, W), whose bias
+    netx takes per channel (C,) or per neuron in its (W, H, C) order."""
     neuron = g["neuron"]
     params = {key: _int_param(_dataset(neuron, key, f"{where}/neuron"))
               for key in ("iDecay", "vDecay", "vThMant")}
+    size = int(np.prod(shape))
     bias_mant = 0
     if bias and "bias" in g:
         bias_mant = _int_param(_dataset(g, "bias", where))
+        if isinstance(bias_mant, np.ndarray) and len(shape) == 3:
+            if bias_mant.size == shape[0]:
+                bias_mant = np.repeat(bias_mant, shape[1] * shape[2])
+            elif bias_mant.size == size:
+                bias_mant = bias_mant.reshape(shape[::-1]).transpose(2, 1, 0).ravel()
         if isinstance(bias_mant, np.ndarray) and bias_mant.size != size:
-            raise InputError(f"{where}: bias has {bias_mant.size} values; expected 1 or {size}")
+            raise InputError(f"{where}: bias has {bias_mant.size} values; expected 1 or {size}"
+                             + (f" or {shape[0]} (one per channel)" if len(shape) == 3 else ""))
     return LIFPopulation(size, du=params["iDecay"] - 1, dv=params["vDecay"],
                          vth=params["vThMant"], bias_mant=bias_mant,
                          bias_exp=NETX_BIAS_EXP if np.any(bias_mant) else 0)
@@ -373,11 +435,13 @@ def _delays(g: h5py.Group, where: str, shape: tuple[int, int], warnings: list[st
                      f"({n_in},) or {shape}")
 
 
-def _projection(src: str, dst: str, lava_w: np.ndarray, exp: int, hint: int | None,
-                delays: int | np.ndarray | None) -> Projection:
-    """The projection that adds what Lava's synapse (``lava_w``, ``exp``) adds, written
-    with the exponent ``hint`` (the file's ``neuron/wgtExp``) where that is exact and on
-    Loihi 2's grid, else with exponent 0, else as Lava holds it."""
+def _projection(make: Callable[[np.ndarray, int], Projection], lava_w: np.ndarray, exp: int,
+                hint: int | None) -> Projection:
+    """The projection (``make(weights, weight_exp)``) that adds what Lava's synapse
+    (``lava_w``, ``exp``) adds, written with the exponent ``hint`` (the file's
+    ``neuron/wgtExp``) where that is exact and on Loihi 2's grid, else with exponent 0,
+    else as Lava holds it, else doubled with exponent -1 (odd mixed-sign integers, which
+    Lava's Conv takes as they are: the floor of an even sum halved is exact)."""
     eff = _effective(lava_w, exp)
     forms = []
     if eff is not None and hint is not None:
@@ -385,22 +449,56 @@ def _projection(src: str, dst: str, lava_w: np.ndarray, exp: int, hint: int | No
         if rep is not None and np.array_equal(_effective(rep, hint), eff):
             forms.append((rep, hint))
     if eff is not None:
-        forms.append((eff, 0))
-    forms.append((lava_w, exp))
+        forms += [(eff, 0), (lava_w, exp), (eff << 1, -1)]
+    else:
+        forms.append((lava_w, exp))
     error = None
     for w, e in forms:
         try:
-            return Projection(src, dst, w, weight_exp=e, delays=delays)
+            return make(w, e)
         except NetworkValidationError as exc:
             error = error or exc
     raise error  # type: ignore[misc]
+
+
+def _conv(g: h5py.Group, where: str, src: str, name: str, in_shape: tuple[int, ...],
+          shape: tuple[int, ...], hint: int | None) -> Projection:
+    """A conv layer's projection: the file's kernel (out, in / groups, kH, kW), a
+    correlation over the previous layer's (C, H, W) output, stride, padding and dilation
+    stored (y, x); Lava's Conv adds the plain integer sums (no exponent)."""
+    kernel = np.trunc(_dataset(g, "weight", where).astype(np.float64)).astype(np.int64)
+    while kernel.ndim > 4 and kernel.shape[-1] == 1:  # lava-dl writes (out, in, kH, kW, 1)
+        kernel = kernel[..., 0]
+    if len(in_shape) != 3 or kernel.ndim != 4:
+        raise InputError(f"{where}: conv of a source of shape {in_shape} with a kernel of "
+                         f"shape {kernel.shape}; netx convolves a (C, H, W) layer with an "
+                         "(out, in / groups, kH, kW) kernel")
+
+    def pair(key: str, default: int) -> tuple[int, int]:
+        v = _int_param(_dataset(g, key, where)) if key in g else default
+        arr = np.broadcast_to(np.asarray(v, dtype=np.int64).ravel(), (2,))
+        return int(arr[0]), int(arr[1])
+
+    groups = int(_int_param(_dataset(g, "groups", where))) if "groups" in g else 1
+
+    def make(w: np.ndarray, e: int) -> Projection:
+        return Projection.conv2d(src, name, w, in_shape, pair("stride", 1),
+                                 pair("padding", 0), pair("dilation", 1), groups,
+                                 weight_exp=e)
+
+    proj = _projection(make, kernel, 0, hint)
+    if proj.conv.out_shape != tuple(shape):
+        raise InputError(f"{where}: conv output is {proj.conv.out_shape} for the input "
+                         f"{in_shape}, but the layer's shape is {tuple(shape)}: the layers "
+                         "do not chain")
+    return proj
 
 
 def import_netx(path: str | os.PathLike[str], num_layers: int | None = None) -> NetxImport:
     """Read a netx file into the integer IR with netx's semantics (module docstring).
 
     ``num_layers`` reads only the first layers, as netx's own argument does. Layers other
-    than input, flatten, dense and dense_rec with CUBA/LOIHI neurons raise one InputError
+    than input, flatten, dense, dense_rec and conv with CUBA/LOIHI neurons raise one InputError
     listing every one of them; a missing dataset, a shape that does not chain or a value
     outside Loihi 2's ranges raises a one-line InputError naming the layer.
     """
@@ -429,59 +527,72 @@ def _build(path: Path, groups: list[h5py.Group]) -> NetxImport:
     warnings: list[str] = []
     pops: dict[str, LIFPopulation] = {}
     projs: list[Projection] = []
-    n_inputs, src, lag = None, INPUT, 0
+    n_inputs, src, lag, prev = None, INPUT, 0, ()
     for i, g in enumerate(groups):
         where = f"{path}: layer {i}"
         kind = _text(g, "type", where)
         if kind == "flatten":
             continue
-        size = int(np.prod(_dataset(g, "shape", where)))
+        shape = tuple(int(v) for v in np.atleast_1d(_dataset(g, "shape", where)))
+        size = int(np.prod(shape))
         name = _text(g, "name", where) if "name" in g else f"layer{i}"
         try:
             if kind == "input":
                 if n_inputs is not None:
                     raise InputError(f"{where}: a second input layer; netx files have one")
-                n_inputs = size
+                n_inputs, prev = size, shape
                 if "neuron" in g:  # spikes go straight to the neuron: no synapse, no bias
-                    pops[name] = _population(g, where, size, bias=False)
+                    pops[name] = _population(g, where, shape, bias=False)
                     projs.append(Projection(INPUT, name, np.eye(size, dtype=np.int64)))
                     src, lag = name, 1
                 continue
             if n_inputs is None:
                 raise InputError(f"{where}: {kind} before the input layer; netx files start "
                                  "with layer 0 of type input")
-            n_in = n_inputs if src == INPUT else pops[src].size
-            w = [_weights(g, "weight", where, size, n_in)]
-            if kind == "dense_rec":
-                w.append(_weights(g, "weight_rec", where, size, size))
-            delays = _delays(g, where, (size, n_in), warnings)
-            if kind == "dense_rec" and delays is not None and np.ndim(delays) and \
-                    np.shape(delays) != (size, size):
-                raise InputError(f"{where}: dense_rec delays of shape {np.shape(delays)} "
-                                 "cannot delay its recurrent synapses too, as netx does")
-            try:
-                kept, exp = netx_synapses(w, keep_exp=not (kind == "dense_rec"
-                                                             and delays is not None))
-            except ValueError as exc:
-                raise InputError(f"{where}: {exc}") from None
             hint = (int(_int_param(_dataset(g["neuron"], "wgtExp", where)))
                     if "wgtExp" in g["neuron"] else None)
-            pops[name] = _population(g, where, size, bias=True)
-            projs.append(_projection(src, name, kept[0], exp, hint, delays))
-            if kind == "dense_rec":
-                rec_delays = (delays if delays is None or np.ndim(delays) == 0
-                              else np.broadcast_to(delays, (size, size)).copy())
-                projs.append(_projection(name, name, kept[1], exp, hint, rec_delays))
-            src = name
+            pops[name] = _population(g, where, shape, bias=True)
+            if kind == "conv":
+                projs.append(_conv(g, where, src, name, prev, shape, hint))
+            else:
+                projs += _dense(g, where, kind, src, name, int(np.prod(prev)), size, hint,
+                                warnings)
+            src, prev = name, shape
         except NetworkValidationError as exc:
             raise InputError(f"{where}: {exc}") from None
     if not pops:
-        raise InputError(f"{path}: no dense layer; nothing to run")
+        raise InputError(f"{path}: no dense or conv layer; nothing to run")
     try:
         net = FixedPointNetwork(n_inputs, pops, projs, outputs=[src])
     except NetworkValidationError as exc:
         raise InputError(f"{path}: {exc}") from None
     return NetxImport(net, lag, tuple(warnings))
+
+
+def _dense(g: h5py.Group, where: str, kind: str, src: str, name: str, n_in: int, size: int,
+           hint: int | None, warnings: list[str]) -> list[Projection]:
+    """A dense or dense_rec layer's projections, with netx's weight shift and delays."""
+    w = [_weights(g, "weight", where, size, n_in)]
+    if kind == "dense_rec":
+        w.append(_weights(g, "weight_rec", where, size, size))
+    delays = _delays(g, where, (size, n_in), warnings)
+    if kind == "dense_rec" and delays is not None and np.ndim(delays) and \
+            np.shape(delays) != (size, size):
+        raise InputError(f"{where}: dense_rec delays of shape {np.shape(delays)} "
+                         "cannot delay its recurrent synapses too, as netx does")
+    try:
+        kept, exp = netx_synapses(w, keep_exp=not (kind == "dense_rec" and delays is not None))
+    except ValueError as exc:
+        raise InputError(f"{where}: {exc}") from None
+    projs = [_projection(lambda v, e: Projection(src, name, v, weight_exp=e, delays=delays),
+                         kept[0], exp, hint)]
+    if kind == "dense_rec":
+        rec_delays = (delays if delays is None or np.ndim(delays) == 0
+                      else np.broadcast_to(delays, (size, size)).copy())
+        projs.append(_projection(lambda v, e: Projection(name, name, v, weight_exp=e,
+                                                         delays=rec_delays),
+                                 kept[1], exp, hint))
+    return projs
 
 
 def read_netx(path: str | os.PathLike[str], num_layers: int | None = None
