@@ -5,9 +5,9 @@ netx (``lava.lib.dl.netx.hdf5.Network``) is how Loihi 2 users load a network on 
 ``/layer/0 .. /layer/n-1``, every value a dataset: ``type`` (``input``, ``flatten``,
 ``dense``, ``dense_rec``, ``conv``, ...), ``shape`` (stored z, y, x: C, H, W), ``weight``
 (out, in; a conv's (out, in / groups, kH, kW) with ``stride``, ``padding``, ``dilation``
-as (y, x) and ``groups``), ``weight_rec``, ``bias``, ``delay`` and a ``neuron/`` group (``type`` CUBA or LOIHI,
-``iDecay``, ``vDecay``, ``vThMant``). This module writes and reads such files with
-h5py; lava-dl itself is not needed. The mapping (see ``docs/netx.md``):
+as (y, x) and ``groups``), ``weight_rec``, ``bias``, ``delay`` and a ``neuron/`` group
+(``type`` CUBA or LOIHI, ``iDecay``, ``vDecay``, ``vThMant``). This module writes and
+reads such files with h5py; lava-dl itself is not needed. The mapping (see ``docs/netx.md``):
 
 - a CUBA/LOIHI neuron is Lava's LIF with ``du = iDecay - 1``, ``dv = vDecay``,
   ``vth = vThMant``, ``bias_mant = bias``, ``bias_exp = 6``;
