@@ -368,7 +368,8 @@ def quantize(
 
 @app.command()
 def lint(
-    model: str = typer.Argument(..., help="Network file (.npz) or a quantize output directory."),
+    model: str = typer.Argument(..., help="Network file (.npz), quantize output directory, "
+                                "fixed-point NIR graph or netx file (.net)."),
     json_out: str = typer.Option(None, "--json", help="Also write the report as JSON here."),
 ) -> None:
     """Check a fixed-point network against the Loihi 2 format: every violation at once,
@@ -377,13 +378,17 @@ def lint(
 
     Example: [bold]neurodeploy lint runs/ccisi-q[/bold]
     """
+    from neurodeploy.artifacts import load_deployment
     from neurodeploy.network_io import atomic_write_text
-    from neurodeploy.quantize.lint import lint_file, render
+    from neurodeploy.quantize.lint import lint_file, lint_network, render
 
     path = Path(model)
     if path.is_dir():
         path = path / "network.npz"
-    report = lint_file(path)
+    if path.suffix.lower() == ".npz":  # the raw arrays: every violation, even unloadable ones
+        report = lint_file(path)
+    else:
+        report = lint_network(load_deployment(path).network_for("reference"))
     render(report, console)
     if json_out:
         atomic_write_text(json_out, report.to_json())

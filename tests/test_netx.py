@@ -268,6 +268,10 @@ def test_cli_export_netx_then_import(tmp_path):
     from neurodeploy import load_network
 
     assert_same_integers(net, load_network(tmp_path / "back.npz"))
+    proc = subprocess.run([*cmd, "lint", str(tmp_path / "n.net")], text=True,
+                          capture_output=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert f"{net.n_neurons}" in proc.stdout  # the neuron count of the file's network
 
 
 def test_lava_dl_tests_package_does_not_shadow_ours():
