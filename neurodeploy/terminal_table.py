@@ -68,13 +68,15 @@ def print_table(console: Console, table: Table, keys: int = 1) -> None:
     for n, indices in enumerate(parts):
         widths = [ranges[i][0] for i in indices]
         room = width - need(indices)
-        while room > 0:  # grow the columns towards their full lines, one step each
-            grew = False
-            for k, i in enumerate(indices):
-                if room > 0 and widths[k] < ranges[i][1]:
-                    widths[k] += 1
-                    room -= 1
-                    grew = True
-            if not grew:
+        # unwrap the columns that need least to fit on one line
+        for k in sorted(range(len(indices)), key=lambda k: ranges[indices[k]][1] - widths[k]):
+            lack = ranges[indices[k]][1] - widths[k]
+            if lack <= room:
+                widths[k], room = widths[k] + lack, room - lack
+        for _ in range(max(room, 0)):  # one by one to the column wrapped into most lines
+            lines = [ranges[i][1] / w if w < ranges[i][1] else 0.0
+                     for i, w in zip(indices, widths, strict=True)]
+            if max(lines) == 0:
                 break
+            widths[lines.index(max(lines))] += 1
         console.print(_subtable(table, indices, widths, n == 0, n == len(parts) - 1))

@@ -99,8 +99,8 @@ def agreement(summary: VerificationSummary, pair: PairSummary,
               population: str) -> tuple[bool | None, str]:
     """(agrees, words) for one population of a pair: spikes for a spiking population
     (``yes``, ``no``, ``yes (no spikes)``); v for one whose v is the readout (``v
-    identical``, ``v differs: N entries, first at step S``, ``v not compared (...)``, agrees
-    None). Steps are 0-based."""
+    identical``, ``v differs: RMSE x lsb; N entries, first at step S``, ``v not compared
+    (...)`` where agrees is None). Steps are 0-based."""
     comparison = pair.populations[population]
     m = comparison.metrics
     if not summary.is_v_readout(population):
@@ -108,14 +108,13 @@ def agreement(summary: VerificationSummary, pair: PairSummary,
     ua, ub = summary.units(pair.a), summary.units(pair.b)
     if ua and ub and ua != ub:
         return None, f"v not compared ({ua} vs {ub})"
-    if comparison.v_mismatches is not None:
-        n, steps = comparison.v_mismatches, comparison.v_mismatch_steps
-        if n == 0:
-            return True, "v identical"
-        return False, f"v differs: {n} entries" + (f", first at step {steps[0]}"
-                                                    if steps else "")
-    if m.v_rmse is None:
+    if comparison.v_mismatches is None and m.v_rmse is None:
         return None, "v not compared (not recorded by both)"
-    if m.v_rmse == 0:
+    if comparison.v_mismatches == 0 or (comparison.v_mismatches is None and m.v_rmse == 0):
         return True, "v identical"
-    return False, f"v differs: RMSE {num(m.v_rmse)}"
+    words = f"v differs: RMSE {num(m.v_rmse)} {ua or ub or ''}".rstrip()
+    if comparison.v_mismatches is not None:
+        steps = comparison.v_mismatch_steps
+        words += f"; {comparison.v_mismatches} entries" + (f", first at step {steps[0]}"
+                                                            if steps else "")
+    return False, words

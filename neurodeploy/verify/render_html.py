@@ -255,11 +255,16 @@ def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
     return _table(header, rows) + "".join(_note(n) for n in notes)
 
 
-def _raster(view: RasterView) -> str:
+def _raster(summary: VerificationSummary, view: RasterView) -> str:
     notes = []
     for item in view.items:
         if isinstance(item, Omitted):
             notes.append(_omitted(item, view.sample))
+            continue
+        if item.n_matched + item.n_missed + item.n_extra == 0:
+            notes.append(f"population {item.population!r}: no spikes on either side"
+                         + (" (the readout: compare its v in the table)."
+                            if summary.is_v_readout(item.population) else "."))
         elif item.subsampled:
             shown, n, n_mis = item.neurons.size, item.size, item.n_mismatched
             which = (f"all {n_mis} with a mismatch" if n_mis <= MAX_RASTER_NEURONS else
@@ -342,7 +347,7 @@ def _pair(summary: VerificationSummary, pair: PairSummary, index: int, traces: B
     chosen = summary.raster_samples(pair, samples)
     parts.append("<h3>Rasters at the exact step</h3>")
     for sample in chosen[:MAX_RASTER_SAMPLES]:
-        parts.append(_raster(raster_view(pair, traces, sample)))
+        parts.append(_raster(summary, raster_view(pair, traces, sample)))
     if len(chosen) > MAX_RASTER_SAMPLES:
         parts.append(_note(f"Samples {', '.join(map(str, chosen[MAX_RASTER_SAMPLES:]))} "
                            f"not plotted (at most {MAX_RASTER_SAMPLES} per pair)."))
