@@ -26,6 +26,7 @@ from rich.table import Table
 from neurodeploy import __version__
 from neurodeploy.cluster import cluster_spec, open_cluster
 from neurodeploy.errors import InputError, NeurodeployError
+from neurodeploy.terminal_table import print_table
 
 console = Console()
 err_console = Console(stderr=True)
@@ -79,7 +80,7 @@ def doctor() -> None:
     table.add_row("Loihi 2 extension (lava-loihi)", "[green]importable[/green]" if ext
                   else "[yellow]not installed (proprietary; Intel INRC)[/yellow]")
     table.add_row("parallel jobs (study)", report["cluster"])
-    console.print(table)
+    print_table(console, table)
 
 
 @app.command()
@@ -98,7 +99,7 @@ def targets() -> None:
         ok, reason = info.available()
         here = "[green]yes[/green]" if ok else f"[yellow]{reason}[/yellow]"
         table.add_row(info.name, info.description, here)
-    console.print(table)
+    print_table(console, table)
 
 
 @app.command()
@@ -262,7 +263,7 @@ def data_info(file: str = typer.Argument(..., help="NPZ dataset file.")) -> None
     table = Table(title=file, show_header=False)
     for key, value in info.items():
         table.add_row(key, str(value))
-    console.print(table)
+    print_table(console, table)
 
 
 @app.command()
@@ -449,7 +450,7 @@ def import_(
         spiking = getattr(pop, "spiking", True)
         table.add_row(name, imported.node_names.get(name, name), str(pop.size),
                       _span(du), _span(dv), "yes" if spiking else "no (readout)")
-    console.print(table)
+    print_table(console, table)
     for p in net.projections:
         console.print(f"  {p.src} -> {p.dst}: {p.weights.shape[0]}x{p.weights.shape[1]}, "
                       f"delays {f'0..{p.max_delay} steps' if p.max_delay else 'none'}")

@@ -41,6 +41,7 @@ from neurodeploy.models.training import TrainConfig, train
 from neurodeploy.network_io import atomic_savez, save_network
 from neurodeploy.quantize.lint import lint_network
 from neurodeploy.quantize.pipeline import quantize_run
+from neurodeploy.terminal_table import print_table
 from neurodeploy.verify.pipeline import verify
 
 GATES = ("reference==lava", "torch-int==reference", "onnx==reference")
@@ -193,7 +194,7 @@ def render_closing_table(result: DemoResult, console: Console) -> None:
         acc = "-" if b["accuracy"] is None else f"{100 * b['accuracy']:.1f}%"
         secs = "-" if b["seconds"] is None else f"{b['seconds']:.1f}"
         table.add_row(name, b["kind"], acc, agree, secs)
-    console.print(table)
+    print_table(console, table)
     total = sum(t for _, t, _ in result.stages)
     verdict = "[green]PASS[/green]" if result.passed else "[red]FAIL[/red]"
     console.print(f"{verdict}: chip conformance "

@@ -18,6 +18,8 @@ import numpy as np
 from neurodeploy.errors import InputError
 
 READOUTS = ("count", "mean_v", "max_v")
+#: Readouts that decide from the output population's v, not its spikes.
+V_READOUTS = ("mean_v", "max_v")
 #: Every readout :func:`readout_logits` knows (``first_spike`` is for exact-timing models;
 #: surrogate-gradient training offers :data:`READOUTS`).
 DECISION_READOUTS = (*READOUTS, "first_spike")

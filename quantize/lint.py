@@ -36,6 +36,7 @@ from neurodeploy.errors import NeurodeployError
 from neurodeploy.kernel import NumpyIntOps
 from neurodeploy.network import _NAME_RE, INPUT, FixedPointNetwork, LIFPopulation
 from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays, read_meta
+from neurodeploy.terminal_table import print_table
 
 __all__ = ["LintReport", "Violation", "lint_arrays", "lint_file", "lint_network", "render"]
 
@@ -584,15 +585,15 @@ def _violation_table(title: str, items: list[Violation], style: str) -> Any:
 def render(report: LintReport, console: Any) -> None:
     """Print ``report`` on a rich ``Console``: violations, warnings, then the estimates."""
     if report.violations:
-        console.print(_violation_table(f"{len(report.violations)} violation(s)",
-                                       report.violations, "bold red"))
+        print_table(console, _violation_table(f"{len(report.violations)} violation(s)",
+                                              report.violations, "bold red"))
         for v in report.violations:
             console.print(Text(f"- {v.message}"))
     else:
         console.print(Text("no violations", style="bold green"))
     if report.warnings:
-        console.print(_violation_table(f"{len(report.warnings)} warning(s)",
-                                       report.warnings, "bold yellow"))
+        print_table(console, _violation_table(f"{len(report.warnings)} warning(s)",
+                                              report.warnings, "bold yellow"))
     est = report.estimates
     table = Table(title="estimates (not guarantees)")
     table.add_column("estimate")
@@ -602,6 +603,6 @@ def render(report: LintReport, console: Any) -> None:
             table.add_row(_cell(key), _cell(est[key]))
     for name, fan_in in est.get("fan_in", {}).items():
         table.add_row(_cell(f"fan-in of '{name}'"), _cell(fan_in))
-    console.print(table)
+    print_table(console, table)
     if "note" in est:
         console.print(Text(f"note: {est['note']}", style="dim"))

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from neurodeploy.network_io import atomic_output
 from neurodeploy.quantize.quality import QuantizationReport, as_report
+from neurodeploy.terminal_table import print_table
 
 
 def _pct(value: float | None) -> str:
@@ -41,7 +42,7 @@ def render_report(report: QuantizationReport | Mapping[str, Any], console: Conso
         t.add_row(r.projection, str(r.weight_exp), f"{r.weight_smape:.2%}",
                   f"{r.clipped_share:.2%}", str(r.grid_dropped_bits),
                   f"{r.mean_rounding_error_lsb:.3f}")
-    console.print(t)
+    print_table(console, t)
     t = Table(title="populations (evaluation data)")
     for col in ("population", "u wraps", "v saturations", "never fire", "fire every step",
                 "spike F1 vs float"):
@@ -51,7 +52,7 @@ def render_report(report: QuantizationReport | Mapping[str, Any], console: Conso
         t.add_row(p.population, str(p.u_wraps), str(p.v_saturations),
                   str(p.never_fire if p.never_fire is not None else "-"),
                   str(p.fire_every_step if p.fire_every_step is not None else "-"), f1)
-    console.print(t)
+    print_table(console, t)
     change = ("" if report.accuracy_float is None or report.accuracy_fixed_point is None else
               f" ({report.accuracy_fixed_point - report.accuracy_float:+.1%})")
     console.print(f"task accuracy: {_accuracy_line(report)}{change}")

@@ -46,6 +46,7 @@ LAYERS = {
     "neurodeploy.network_io": "core",
     "neurodeploy.traces": "core",
     "neurodeploy.readout": "core",
+    "neurodeploy.terminal_table": "core",
     "neurodeploy.conformance": "core",
     "neurodeploy.data": "core",
     "neurodeploy.exchange": "nir",

@@ -212,9 +212,10 @@ def test_the_report_fetches_nothing(report):
 
 def test_every_plot_is_an_embedded_png_that_decodes(report):
     _, _, _, page = report
-    # backends chart + per differing pair (torch-float against reference, chip and lava):
-    # rasters of samples 3 and 0, one divergence map, one voltage plot
-    assert len(page.images) == 1 + 3 * (2 + 1 + 1)
+    # backends chart + the one pair left once reference = chip = lava are grouped
+    # (reference vs torch-float): rasters of samples 3 and 0, one divergence map, one
+    # voltage plot
+    assert len(page.images) == 1 + (2 + 1 + 1)
     for img in page.images:
         data = png_bytes(img)
         assert data.startswith(PNG_SIGNATURE)
@@ -282,8 +283,10 @@ def test_the_first_divergence_is_stated_in_words(report):
                 "reference spiked, torch-float did not.")
     sid = page.pair_section("reference", "torch-float")
     assert sentence in " ".join("".join(page.section_text[sid]).split())
-    assert "First divergence: sample 3, population 'layer1', neuron 17, step 12: chip " \
-           "spiked, torch-float did not." in page.text
+    assert ("Chosen as the earliest step at which any spike differs; ties go to the smallest "
+            "sample index, then to the population listed first, then to the smallest neuron "
+            "index (steps are 0-based).") in page.text
+    assert "chip spiked, torch-float did not" not in page.text  # chip is grouped with reference
 
 
 def test_the_metric_table_highlights_the_differing_populations(report):
@@ -301,12 +304,12 @@ def test_the_metric_table_highlights_the_differing_populations(report):
     assert "not comparable" in rows["layer1"][header.index("v RMSE")]  # lsb vs float
 
 
-def test_identical_pairs_get_one_line_and_no_plots(report):
+def test_identical_backends_are_grouped_not_repeated(report):
     _, _, _, page = report
-    for a, b in (("reference", "chip"), ("reference", "lava"), ("chip", "lava")):
-        sid = page.pair_section(a, b)
-        assert "identical at every step" in "".join(page.section_text[sid])
-        assert [img for img in page.images if img["section"] == sid] == []
+    assert ("Identical at every step (every sample, every population): reference = chip = "
+            "lava. Only reference is compared below") in page.text
+    headings = [" ".join("".join(parts).split()[:3]) for parts in page.section_text.values()]
+    assert headings == ["reference vs torch-float"]  # no section per identical backend
     differing = page.pair_section("reference", "torch-float")
     rasters = [img for img in page.images
                if img["section"] == differing and img["class"] == "raster"]
@@ -318,8 +321,8 @@ def test_identical_pairs_get_one_line_and_no_plots(report):
 
 def test_voltage_units_are_never_mixed_on_one_axis(report):
     _, _, _, page = report
-    assert ("One axis per v unit (float: torch-float; lsb: reference, chip)" in page.text
-            or "One axis per v unit (lsb: reference, chip; float: torch-float)" in page.text)
+    assert ("2 axes stacked, top to bottom, one per v unit (float: torch-float; lsb: "
+            "reference, chip); values are not comparable across axes.") in page.text
     assert "±20 around the first divergence at step 12" in page.text
     assert "lava: no v of population 'layer1'." in page.text  # lava records spikes only
 
@@ -333,8 +336,8 @@ def test_backends_without_v_units_get_an_axis_each(tmp_path):
     path = tmp_path / "units.html"
     write_html_report(summary, traces, path, samples=[3])
     page = Page(path.read_text(encoding="utf-8"))
-    assert ("One axis per v unit (float: torch-float; units not stated: reference; "
-            "units not stated: chip)") in page.text
+    assert ("3 axes stacked, top to bottom, one per v unit (float: torch-float; units not "
+            "stated: reference; units not stated: chip)") in page.text
 
 
 def test_the_footnote_explains_time_f1_and_lag(report):
@@ -356,7 +359,7 @@ def test_chosen_samples_replace_the_default_up_to_four_per_pair(tmp_path):
     alts = [img["alt"] for img in page.images if img["class"] == "raster"]
     assert alts == [f"raster: reference vs torch-float, sample {s}" for s in (4, 1, 2, 0)]
     assert "Samples 3 not plotted (at most 4 per pair)." in page.text
-    assert "steps 9 to 15 (±3 around the first divergence at step 12)" in page.text
+    assert "steps 9 to 15 (±3 around the first divergence at step 12, dashed line)" in page.text
 
 
 def test_default_raster_samples_own_divergence_then_zero_then_the_other_pairs():

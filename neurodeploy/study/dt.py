@@ -94,6 +94,7 @@ from neurodeploy.quantize.exact import deploy_multispike, deploy_ttfs
 from neurodeploy.quantize.pipeline import write_quant_dir
 from neurodeploy.readout import readout_logits
 from neurodeploy.simulate import simulate
+from neurodeploy.terminal_table import print_table
 
 STUDY_FORMAT = "neurodeploy.dt_study"
 VERSION = 1
@@ -544,7 +545,7 @@ def render_dt_study(result: DtStudyResult, console: Console | None = None) -> No
             num(r["deployed_time_error"], ".4f"), num(r["deployed_time_bias"], "+.4f"),
             f"{r['deployed_one_only_pct']:.2f}", f"{r['deployed_tied_pct']:.1f}",
             f"{r['seconds']:.1f}")
-    console.print(table)
+    print_table(console, table)
     if result.recommended_dt is None:
         console.print(f"[red]no dt keeps the deployed accuracy within {result.tolerance_pct:g} "
                       "point of the continuous model[/red]")

@@ -26,6 +26,7 @@ from rich.table import Table
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.network_io import atomic_output, atomic_write_text
 from neurodeploy.study.plan import MODELS, STUDY_FORMAT, VERSION, Configuration
+from neurodeploy.terminal_table import print_table
 
 
 class StudyError(NeurodeployError):
@@ -237,7 +238,7 @@ def render_study(result: StudyResult, console: Console | None = None) -> None:
         previous = key
         table.add_row(row["delays"], _training_label(row["stochastic"]), row["model"],
                       *(_format_cell(row["cells"][c]) for c in result.conditions))
-    console.print(table)
+    print_table(console, table, keys=3)
     if result.lava:
         lava = Table(title="Deployed network on Lava (normal test samples)")
         for name in ("configuration", "samples", "reference %", "lava %", "identical"):
@@ -246,7 +247,7 @@ def render_study(result: StudyResult, console: Console | None = None) -> None:
             lava.add_row(check["config"], str(check["samples"]), f"{check['reference_pct']:.1f}",
                          f"{check['lava_pct']:.1f}",
                          "yes" if check["identical_output"] else "[red]NO[/red]")
-        console.print(lava)
+        print_table(console, lava)
     for name, message in result.failed.items():
         console.print(f"[red]failed[/red] {name}: {message}")
     console.print(f"summary: {result.summary_json}, {result.summary_csv}; plot: {result.plot}")

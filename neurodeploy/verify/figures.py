@@ -28,8 +28,14 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from neurodeploy.verify.figure_data import DivergenceMap, RasterView, VoltageWindow
 from neurodeploy.verify.summary import VerificationSummary
 
-#: Resolution of the embedded PNGs (dots per inch).
-DPI = 80
+#: Resolution of the embedded PNGs (dots per inch): sharp at :data:`DISPLAY_PPI`.
+DPI = 150
+#: CSS pixels per inch at which the report shows a figure (the web's 96 px per inch).
+DISPLAY_PPI = 96
+#: Font sizes in points: ticks, legends and annotations; axis labels and titles. At
+#: :data:`DISPLAY_PPI` a point is 4/3 px: 9 pt is 12 px, 10 px on an 800 px wide screen.
+FONT = 9
+FONT_LABEL = 10
 
 #: Raster colours (Okabe-Ito): matched spikes, spikes only in a, spikes only in b.
 COLOUR_MATCHED = "#8c8c8c"
@@ -70,7 +76,7 @@ def axes_at(fig: Figure, left: float, bottom: float, width: float, height: float
     return fig.add_axes((left / w, bottom / h, max(width, 0.1) / w, max(height, 0.1) / h))
 
 
-def label_inches(labels: Sequence[str], fontsize: float = 7) -> float:
+def label_inches(labels: Sequence[str], fontsize: float = FONT) -> float:
     """A rough width of the longest tick label, in inches."""
     longest = max((len(str(x)) for x in labels), default=1)
     return min(3.5, 0.25 + 0.6 * fontsize / 72 * longest)
@@ -93,7 +99,7 @@ def backends_figure(summary: VerificationSummary) -> Figure | None:
     if not panels:
         return None
     bars = max(len(p[1]) for p in panels)
-    left = label_inches([n for p in panels for n, _ in p[1]], 8)
+    left = label_inches([n for p in panels for n, _ in p[1]])
     panel_width, axes_height = 4.6, 0.3 * bars + 0.2
     fig = new_figure(panel_width * len(panels), axes_height + 0.6)
     for index, (label, values) in enumerate(panels):
@@ -107,11 +113,11 @@ def backends_figure(summary: VerificationSummary) -> Figure | None:
             label = "accuracy (%)"
         ax.barh(range(len(numbers)), numbers, color="#4c72b0")
         ax.set_yticks(range(len(numbers)), names)
-        ax.set_xlabel(label)
-        ax.tick_params(labelsize=8)
+        ax.set_xlabel(label, fontsize=FONT_LABEL)
+        ax.tick_params(labelsize=FONT)
         for y, v in enumerate(numbers):
             ax.annotate(f"{v:.3g}", (v, y), xytext=(2, 0), textcoords="offset points",
-                        va="center", fontsize=7)
+                        va="center", fontsize=FONT)
     return fig
 
 
@@ -146,12 +152,12 @@ def raster_figure(view: RasterView) -> Figure:
             ax.yaxis.set_major_formatter(FuncFormatter(
                 lambda y, _pos, shown=shown: str(shown[int(y)])
                 if float(y).is_integer() and 0 <= y < shown.size else ""))
-        ax.set_ylabel("neuron", fontsize=8)
+        ax.set_ylabel("neuron", fontsize=FONT_LABEL)
         ax.set_title(mpl_text(f"population {panel.population!r}, sample {view.sample}: "
                               f"{panel.n_matched} matched, {panel.n_missed} only in {a}, "
-                              f"{panel.n_extra} only in {b}"), fontsize=9)
-        ax.tick_params(labelsize=7)
-    axes[-1].set_xlabel("step (0-based)", fontsize=8)
+                              f"{panel.n_extra} only in {b}"), fontsize=FONT_LABEL)
+        ax.tick_params(labelsize=FONT)
+    axes[-1].set_xlabel("step (0-based)", fontsize=FONT_LABEL)
     handles = [
         Line2D([], [], ls="", marker="s", color=COLOUR_MATCHED, label="matched (both)"),
         Line2D([], [], ls="", marker="v", color=COLOUR_MISSED,
@@ -163,7 +169,7 @@ def raster_figure(view: RasterView) -> Figure:
         handles.append(Line2D([], [], ls="", marker="o", mfc="none", ms=9,
                               color=COLOUR_DIVERGENCE, label="first divergence"))
     fig.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, 1.0),
-               ncol=len(handles), fontsize=8, frameon=False)
+               ncol=len(handles), fontsize=FONT, frameon=False)
     return fig
 
 
@@ -193,13 +199,13 @@ def divergence_map_figure(data: DivergenceMap) -> Figure:
                       cmap=cmap, norm=LogNorm(vmin=bottom, vmax=top),
                       extent=(-0.5, grid.shape[1] - 0.5, len(names) - 0.5, -0.5))
     ax.set_yticks(range(len(names)), [mpl_text(n) for n in names])
-    ax.set_xlabel("step (0-based)", fontsize=8)
-    ax.tick_params(labelsize=7)
+    ax.set_xlabel("step (0-based)", fontsize=FONT_LABEL)
+    ax.tick_params(labelsize=FONT)
     if data.divergence_step is not None:
         ax.axvline(data.divergence_step, color=COLOUR_DIVERGENCE, ls="--", lw=1)
     bar = fig.colorbar(image, cax=axes_at(fig, 9 - 1.3, 0.45, 0.14, axes_height))
-    bar.set_label("share of (sample, neuron)\nthat differ", fontsize=7)
-    bar.ax.tick_params(labelsize=7)
+    bar.set_label("share of entries\nthat differ", fontsize=FONT)
+    bar.ax.tick_params(labelsize=FONT)
     return fig
 
 
@@ -230,11 +236,12 @@ def voltage_figure(data: VoltageWindow, colours: dict[str, str]) -> Figure:
                 ax.plot(t[fired], trace.v[fired], ls="", marker="o", mfc="none", ms=6,
                         color=colour)
         ax.axvline(data.step, color=COLOUR_DIVERGENCE, ls="--", lw=1)
-        ax.set_ylabel(mpl_text(f"v ({group.units or 'units not stated'})"), fontsize=8)
-        ax.legend(fontsize=7, loc="best")
-        ax.tick_params(labelsize=7)
-    axes[-1].set_xlabel("step (0-based)", fontsize=8)
+        ax.set_ylabel(mpl_text(f"v ({group.units or 'units not stated'})"),
+                      fontsize=FONT_LABEL)
+        ax.legend(fontsize=FONT, loc="best")
+        ax.tick_params(labelsize=FONT)
+    axes[-1].set_xlabel("step (0-based)", fontsize=FONT_LABEL)
     axes[0].set_title(mpl_text(f"population {data.population!r}, sample {data.sample}, "
                                f"neuron {data.neuron}; first divergence at step {data.step} "
-                               "(dashed)"), fontsize=9)
+                               "(dashed)"), fontsize=FONT_LABEL)
     return fig

@@ -10,8 +10,13 @@ import math
 
 import numpy as np
 
-from neurodeploy.verify.metrics import Divergence
-from neurodeploy.verify.summary import Verdict
+from neurodeploy.verify.metrics import Divergence, PairMetrics
+from neurodeploy.verify.summary import PairSummary, Verdict, VerificationSummary
+
+#: How the first divergence is chosen, in words (steps 0-based).
+FIRST_DIVERGENCE_RULE = ("the earliest step at which any spike differs; ties go to the "
+                         "smallest sample index, then to the population listed first, then "
+                         "to the smallest neuron index")
 
 
 def num(value: object, digits: int = 4) -> str:
@@ -53,13 +58,63 @@ def divergence_sentence(divergence: Divergence, a: str, b: str,
             f"step {divergence.step}: {who}")
 
 
+def verdict_kind(verdict: Verdict) -> str:
+    """"pass", "fail", or "neutral" when no gate was set (nothing was required)."""
+    if not verdict.passed:
+        return "fail"
+    return "pass" if verdict.gates else "neutral"
+
+
 def verdict_line(verdict: Verdict) -> str:
-    """One line: PASS or FAIL, and which gates failed."""
+    """One line: PASS or FAIL and which gates failed; neutral wording without gates."""
     if verdict.failed:
         return (f"FAIL: {len(verdict.failed)} of {verdict.gates} gates failed: "
                 + "; ".join(verdict.failed))
     if not verdict.passed:
         return "FAIL: the verifier reports a failure although no gate failed"
     if not verdict.gates:
-        return "PASS: no gates were set"
+        return ("No gates set: nothing was required, so nothing passed or failed "
+                "(--require sets a gate)")
     return f"PASS: all {verdict.gates} gates passed"
+
+
+def silent(m: PairMetrics) -> bool:
+    """Neither side spiked: spike metrics hold trivially (F1 1 by definition)."""
+    return m.n_spikes_a == 0 and m.n_spikes_b == 0
+
+
+def spike_f1(m: PairMetrics, value: float | None) -> str:
+    """:func:`f1`, or a dash when neither side spiked."""
+    return "–" if silent(m) else f1(value)
+
+
+def population_label(summary: VerificationSummary, population: str) -> str:
+    """The population's name, marked ``(readout: mean_v)`` when its v is the output."""
+    if summary.is_v_readout(population):
+        return f"{population} (readout: {summary.readout})"
+    return population
+
+
+def agreement(summary: VerificationSummary, pair: PairSummary,
+              population: str) -> tuple[bool | None, str]:
+    """(agrees, words) for one population of a pair: spikes for a spiking population
+    (``yes``, ``no``, ``yes (no spikes)``); v for one whose v is the readout (``v
+    identical``, ``v differs: RMSE x lsb; N entries, first at step S``, ``v not compared
+    (...)`` where agrees is None). Steps are 0-based."""
+    comparison = pair.populations[population]
+    m = comparison.metrics
+    if not summary.is_v_readout(population):
+        return m.identical, num(m.identical) + (" (no spikes)" if silent(m) else "")
+    ua, ub = summary.units(pair.a), summary.units(pair.b)
+    if ua and ub and ua != ub:
+        return None, f"v not compared ({ua} vs {ub})"
+    if comparison.v_mismatches is None and m.v_rmse is None:
+        return None, "v not compared (not recorded by both)"
+    if comparison.v_mismatches == 0 or (comparison.v_mismatches is None and m.v_rmse == 0):
+        return True, "v identical"
+    words = f"v differs: RMSE {num(m.v_rmse)} {ua or ub or ''}".rstrip()
+    if comparison.v_mismatches is not None:
+        steps = comparison.v_mismatch_steps
+        words += f"; {comparison.v_mismatches} entries" + (f", first at step {steps[0]}"
+                                                            if steps else "")
+    return False, words

@@ -36,7 +36,17 @@ from neurodeploy.verify.figure_data import (
     raster_view,
     voltage_window,
 )
-from neurodeploy.verify.formatting import divergence_sentence, f1, num, pct, verdict_line
+from neurodeploy.verify.formatting import (
+    FIRST_DIVERGENCE_RULE,
+    agreement,
+    divergence_sentence,
+    num,
+    pct,
+    population_label,
+    spike_f1,
+    verdict_kind,
+    verdict_line,
+)
 from neurodeploy.verify.summary import PairSummary, SummaryLike, VerificationSummary, as_summary
 
 #: Raster overlays per pair, at most (further requested samples are named, not plotted).
@@ -45,14 +55,19 @@ MAX_RASTER_SAMPLES = 4
 _STYLE = """
 body { font-family: sans-serif; margin: 1.5em auto; max-width: 1100px; color: #222;
        padding: 0 1em; }
+.scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
+th { min-width: 4em; }
+td.key { font-weight: bold; }
+img { max-width: 100%; height: auto; }
 th { background: #f0f0f0; }
 td:first-child, th:first-child { text-align: left; }
 tr.differs td { background: #fff1d6; }
 td.pass, .verdict.pass { color: #176a2c; font-weight: bold; }
 td.fail, .verdict.fail { color: #b00020; font-weight: bold; }
 .verdict { font-size: 1.2em; }
+.verdict.neutral { color: #444; font-weight: bold; }
 .identical { color: #176a2c; }
 .divergence { font-weight: bold; }
 .note { color: #555; font-size: 0.9em; }
@@ -67,6 +82,8 @@ _HOW_TO_READ = (
     "F1@k: spikes are matched one-to-one per (sample, neuron) when they are at most k steps "
     "apart; F1 = 2 × pairs / (spikes of a + spikes of b), 1 when both are silent. F1@0 is "
     "the exact step.",
+    "First divergence: " + FIRST_DIVERGENCE_RULE + ". Later differences are in the "
+    "divergence map.",
     "Lag: the shift L in steps that maximises F1@0 of a at step t against b at step t + L; "
     "lag +1 means b spikes one step after a.",
     "Rasters: grey squares are spikes at the same step in both; blue down-triangles are "
@@ -75,6 +92,11 @@ _HOW_TO_READ = (
     "a's mean count. First-spike error: |first spike of a − first spike of b| over "
     "(sample, neuron) where both spike (mean / max), and in brackets how many spike on one "
     "side only. v RMSE is in the backends' v units (lsb: integer state; float: model units).",
+    "A dash in an F1 column: neither side spiked in that population (F1 would be 1 by "
+    "definition and says nothing).",
+    "Readout: a population marked '(readout: mean_v)' or '(readout: max_v)' is the model's "
+    "output read from its v, not its spikes (it may not spike at all); its 'identical' cell "
+    "compares v, and v is what decides whether the pair agrees.",
 )
 
 
@@ -86,8 +108,11 @@ def _e(text: object) -> str:
 
 
 def _img(fig: Figure, alt: str, kind: str) -> str:
+    """The figure as an embedded PNG at :data:`figures.DPI`, shown at its size in inches
+    (:data:`figures.DISPLAY_PPI` CSS pixels per inch), narrower on a narrow screen."""
     data = base64.b64encode(figures.png(fig)).decode("ascii")
-    return (f'<img class="{_e(kind)}" alt="{_e(alt)}" '
+    width, height = (round(x * figures.DISPLAY_PPI) for x in fig.get_size_inches())
+    return (f'<img class="{_e(kind)}" alt="{_e(alt)}" width="{width}" height="{height}" '
             f'src="data:image/png;base64,{data}">')
 
 
@@ -103,7 +128,8 @@ def _table(header: Sequence[str], rows: Sequence[tuple[Sequence[str], str | None
     for cells, cls in rows:
         attr = f' class="{cls}"' if cls else ""
         body.append(f"<tr{attr}>" + "".join(cells) + "</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
 
 def _td(text: object, cls: str | None = None) -> str:
@@ -143,7 +169,7 @@ def _header(summary: VerificationSummary) -> str:
         f"<p>data: {_e(summary.data)}; {_e(summary.samples)} samples × "
         f"{_e(summary.steps)} steps (0-based, one step per hop); {_e(dt_text)}</p>",
         f"<p>populations (neurons): {_e(pop_text or '–')}; outputs: {_e(outputs)}</p>",
-        f'<p class="verdict {"pass" if verdict.passed else "fail"}">'
+        f'<p class="verdict {verdict_kind(verdict)}">'
         f"{_e(verdict_line(verdict))}</p>",
         '<h2 id="gates">Gates</h2>',
     ]
@@ -160,9 +186,8 @@ def _header(summary: VerificationSummary) -> str:
 
 def _contents(summary: VerificationSummary) -> str:
     links = ['<a href="#gates">gates</a>', '<a href="#backends">backends</a>']
-    for index, pair in enumerate(summary.pairs, 1):
-        mark = "identical" if pair.identical else "differs"
-        links.append(f'<a href="#pair-{index}">{_e(pair.a)} vs {_e(pair.b)} ({mark})</a>')
+    for index, pair in enumerate(summary.shown_pairs(), 1):
+        links.append(f'<a href="#pair-{index}">{_e(pair.a)} vs {_e(pair.b)}</a>')
     links.append('<a href="#how-to-read">how to read this</a>')
     return "<nav><p>Contents: " + " · ".join(links) + "</p></nav>"
 
@@ -178,6 +203,11 @@ def _backends(summary: VerificationSummary) -> str:
         ], None))
     parts.append(_table(["backend", "kind", "v units", "recorded", "accuracy",
                          "run time (s)"], rows))
+    for group in summary.identical_groups():
+        if len(group) > 1:
+            parts.append(f'<p class="identical">Identical at every step (every sample, every '
+                         f"population): {_e(' = '.join(group))}. Only {_e(group[0])} is "
+                         "compared below; its comparisons hold for the others.</p>")
     fig = figures.backends_figure(summary)
     if fig is None:
         parts.append(_note("No backend reports an accuracy or a run time."))
@@ -189,9 +219,10 @@ def _backends(summary: VerificationSummary) -> str:
 def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
     a, b = pair.a, pair.b
     ua, ub = summary.units(a), summary.units(b)
-    rows = []
+    rows, readouts = [], []
     for pop, comparison in pair.populations.items():
         m = comparison.metrics
+        agrees, words = agreement(summary, pair, pop)
         rel = m.count_error_rel
         count = f"{num(m.count_error_abs, 3)} ({'–' if rel is None else f'{rel:.1%}'})"
         first = (f"{num(m.first_spike_mean, 3)} / {num(m.first_spike_max)} "
@@ -202,25 +233,38 @@ def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
             v_text = f"{num(m.v_rmse)} ({ua} vs {ub}: not comparable)"
         else:
             v_text = f"{num(m.v_rmse)} {ua or ub or ''}".strip()
+        readout = summary.is_v_readout(pop)
+        if readout:
+            readouts.append(pop)
         rows.append(([
-            _td(pop), _td(num(m.identical)), _td(pct(m.identical_samples)),
-            _td(f1(m.f1_at_0)), _td(f1(m.f1_at_1)), _td(f1(m.f1_at_2)),
-            _td(f"{num(m.best_lag)} ({f1(m.f1_at_best_lag)})"), _td(count), _td(first),
-            _td(f"{num(m.van_rossum, 3)} (τ {num(m.tau, 3)})"), _td(v_text),
+            _td(population_label(summary, pop)), _td(words, "key" if readout else None),
+            _td(pct(m.identical_samples)), _td(spike_f1(m, m.f1_at_0)),
+            _td(spike_f1(m, m.f1_at_1)), _td(spike_f1(m, m.f1_at_2)),
+            _td(f"{num(m.best_lag)} ({spike_f1(m, m.f1_at_best_lag)})"), _td(count), _td(first),
+            _td(f"{num(m.van_rossum, 3)} (τ {num(m.tau, 3)})"),
+            _td(v_text, "key" if readout else None),
             _td(f"{num(m.n_spikes_a)} / {num(m.n_spikes_b)}"),
-        ], None if m.identical else "differs"))
-    header = ["population", "identical", "identical samples", "F1@0", "F1@±1", "F1@±2",
-              "best lag (F1 there)", "count error: mean |Δ| (relative)",
+        ], "differs" if agrees is False else None))
+    header = ["population", "identical", "identical samples (spikes)", "F1@0", "F1@±1",
+              "F1@±2", "best lag (F1 there)", "count error: mean |Δ| (relative)",
               "first-spike error mean / max (one side only)", "van Rossum (τ, steps)",
               "v RMSE", f"spikes {a} / {b}"]
-    return _table(header, rows)
+    notes = [f"{pop!r} is the readout: the model decides from its v ({summary.readout}), "
+             "so it is compared by v (its 'identical' cell and v RMSE); its spike columns do "
+             "not decide anything." for pop in readouts]
+    return _table(header, rows) + "".join(_note(n) for n in notes)
 
 
-def _raster(view: RasterView) -> str:
+def _raster(summary: VerificationSummary, view: RasterView) -> str:
     notes = []
     for item in view.items:
         if isinstance(item, Omitted):
             notes.append(_omitted(item, view.sample))
+            continue
+        if item.n_matched + item.n_missed + item.n_extra == 0:
+            notes.append(f"population {item.population!r}: no spikes on either side"
+                         + (" (the readout: compare its v in the table)."
+                            if summary.is_v_readout(item.population) else "."))
         elif item.subsampled:
             shown, n, n_mis = item.neurons.size, item.size, item.n_mismatched
             which = (f"all {n_mis} with a mismatch" if n_mis <= MAX_RASTER_NEURONS else
@@ -264,11 +308,17 @@ def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
                f"neuron {data.neuron}", "voltage")
     layout = "; ".join(f"{g.units or 'units not stated'}: "
                        f"{', '.join(t.backend for t in g.traces)}" for g in data.groups)
+    if len(data.groups) == 1:
+        axes = f"One axis: v in {layout}."
+    else:
+        axes = (f"{len(data.groups)} axes stacked, top to bottom, one per v unit ({layout}); "
+                "values are not comparable across axes.")
+    spikes = (" Circles mark steps where a backend spiked." if any(
+        t.spiked is not None and t.spiked.any() for g in data.groups for t in g.traces) else "")
     caption = (f"v of neuron {data.neuron} of population {data.population!r}, sample "
-               f"{data.sample}, steps {data.first} to {data.last} (±{data.window} around the "
-               f"first divergence at step {data.step}); circles mark spikes. One axis per v "
-               f"unit ({layout}); values are not comparable across axes."
-               + (" " + " ".join(notes) if notes else ""))
+               f"{data.sample}; horizontal axis: steps {data.first} to {data.last} "
+               f"(±{data.window} around the first divergence at step {data.step}, dashed "
+               f"line). {axes}{spikes}" + (" " + " ".join(notes) if notes else ""))
     return _figure(img, caption)
 
 
@@ -276,17 +326,19 @@ def _pair(summary: VerificationSummary, pair: PairSummary, index: int, traces: B
           samples: Sequence[int] | None, window: int, colours: dict[str, str]) -> str:
     a, b = pair.a, pair.b
     parts = [f'<section class="pair" id="pair-{index}">', f"<h2>{_e(a)} vs {_e(b)}</h2>"]
-    if pair.identical:
-        parts.append(f'<p class="identical">{_e(a)} and {_e(b)}: identical at every step '
-                     "(every sample, every population).</p></section>")
-        return "\n".join(parts)
-    parts.append(f"<p>{_e(pct(pair.identical_samples))} of samples identical in "
+    parts.append(f"<p>{_e(pct(pair.identical_samples))} of samples with identical spikes in "
                  f"every population; decision agreement {_e(pct(pair.decision_agreement))}.</p>")
     divergence = pair.first_divergence
     if divergence:
         parts.append(f'<p class="divergence">First divergence: '
                      f"{_e(divergence_sentence(divergence, a, b))}.</p>")
+        parts.append(_note(f"Chosen as {FIRST_DIVERGENCE_RULE} (steps are 0-based)."))
     parts.append(_metric_table(summary, pair))
+    if pair.identical:  # not the same only by the readout's v: the plots would show nothing
+        parts.append(_note("Every spike is identical; only the readout's v can differ (see "
+                           "the table), so there are no spike plots."))
+        parts.append("</section>")
+        return "\n".join(parts)
     missing = [name for name in (a, b) if name not in traces]
     if missing:
         parts.append(_note(f"No traces of {', '.join(missing)}: no plots for this pair."))
@@ -295,7 +347,7 @@ def _pair(summary: VerificationSummary, pair: PairSummary, index: int, traces: B
     chosen = summary.raster_samples(pair, samples)
     parts.append("<h3>Rasters at the exact step</h3>")
     for sample in chosen[:MAX_RASTER_SAMPLES]:
-        parts.append(_raster(raster_view(pair, traces, sample)))
+        parts.append(_raster(summary, raster_view(pair, traces, sample)))
     if len(chosen) > MAX_RASTER_SAMPLES:
         parts.append(_note(f"Samples {', '.join(map(str, chosen[MAX_RASTER_SAMPLES:]))} "
                            f"not plotted (at most {MAX_RASTER_SAMPLES} per pair)."))
@@ -334,10 +386,11 @@ def render_html(summary: SummaryLike, traces: BackendTraces,
     _check_options(summary, samples, window)
     colours = figures.backend_colours(backend_order(summary, traces))
     body = [_header(summary), _contents(summary), _backends(summary)]
-    for index, pair in enumerate(summary.pairs, 1):
+    for index, pair in enumerate(summary.shown_pairs(), 1):
         body.append(_pair(summary, pair, index, traces, samples, window, colours))
     body.append(_footnote())
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Verification report: {_e(summary.model)}</title>"
             f"<style>{_STYLE}</style></head><body>\n" + "\n".join(body)
             + "\n</body></html>\n")
@@ -351,11 +404,13 @@ def write_html_report(summary: SummaryLike, traces: BackendTraces,
     ``summary``: a :class:`~neurodeploy.verify.summary.VerificationSummary` or the
     verifier's JSON-able dict; ``traces``: see :mod:`neurodeploy.verify.figure_data`.
     Time convention: steps are 0-based, one step per hop; ``window`` is in steps. The
-    report holds the verdict and gate table, accuracy and run time per backend, and per
-    pair of backends a metric table per population and, unless the pair is identical at
-    every step, raster overlays (matched / only in a / only in b at the exact step), a
-    divergence map (population x step) and the v of the first divergent neuron for
-    ``window`` steps either side, one axis per v unit.
+    report holds the verdict and gate table, accuracy and run time per backend, which
+    backends are identical at every step (each group is compared through its first
+    member), and per remaining pair of backends a metric table per population (a readout
+    read from v is compared by v) and, unless every spike is identical, raster overlays
+    (matched / only in a / only in b at the exact step), a divergence map (population x
+    step) and the v of the first divergent neuron for ``window`` steps either side, one
+    axis per v unit.
 
     ``samples``: the samples to draw rasters of; by default the first-divergence sample of
     each non-identical pair (the pair's own first) and sample 0. At most

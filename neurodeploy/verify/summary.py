@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from neurodeploy.network_io import read_record
+from neurodeploy.readout import V_READOUTS
 from neurodeploy.verify.metrics import Divergence, PairMetrics
 
 
@@ -207,8 +208,21 @@ class VerificationSummary:
                     names.append(name)
         return names
 
+    def is_v_readout(self, population: str) -> bool:
+        """Whether ``population``'s v, not its spikes, is the model's output: an output
+        population read out by ``mean_v`` or ``max_v`` (it may not spike at all)."""
+        return self.readout in V_READOUTS and population in self.outputs
+
+    def same(self, pair: PairSummary) -> bool:
+        """Identical at every step: every spike equal and, for a population whose v is the
+        readout (:meth:`is_v_readout`), every v entry equal. False when that v was not
+        compared (recorded by one side only, or in different units)."""
+        return pair.identical and all(
+            comparison.v_mismatches == 0 for pop, comparison in pair.populations.items()
+            if self.is_v_readout(pop))
+
     def identical_groups(self) -> list[list[str]]:
-        """Backends grouped by identical spikes (every population, sample and step), in
+        """Backends grouped by :meth:`same` (identical at every step), in
         :meth:`backend_names` order; each group is listed once, its first member first."""
         names = self.backend_names()
         parent = {n: n for n in names}
@@ -219,7 +233,7 @@ class VerificationSummary:
             return n
 
         for pair in self.pairs:
-            if pair.identical:
+            if self.same(pair):
                 ra, rb = root(pair.a), root(pair.b)
                 if ra != rb:
                     parent[max(ra, rb, key=names.index)] = min(ra, rb, key=names.index)
@@ -227,6 +241,21 @@ class VerificationSummary:
         for n in names:
             groups.setdefault(root(n), []).append(n)
         return list(groups.values())
+
+    def shown_pairs(self) -> list[PairSummary]:
+        """The pairs worth showing once each group of :meth:`identical_groups` stands for
+        all its members: none within a group and, between two groups, one pair (of their
+        first members when compared, else the first in order); in the summary's order."""
+        head = {name: group[0] for group in self.identical_groups() for name in group}
+        chosen: dict[frozenset[str], PairSummary] = {}
+        for pair in self.pairs:
+            key = frozenset((head[pair.a], head[pair.b]))
+            best = chosen.get(key)
+            if len(key) == 2 and (best is None or ({pair.a, pair.b} == key
+                                                   and {best.a, best.b} != key)):
+                chosen[key] = pair
+        keep = {id(pair) for pair in chosen.values()}
+        return [pair for pair in self.pairs if id(pair) in keep]
 
     def raster_samples(self, pair: PairSummary,
                        samples: Sequence[int] | None = None) -> list[int]:
