@@ -129,23 +129,28 @@ def layers_from_network(net: FloatNetwork) -> list[FloatLayer]:
 
 def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
                       info: QuantizationInfo) -> tuple[np.ndarray, int, str]:
-    """Integer weights on the Lava grid, their weight_exp and sign mode."""
-    sign_mode = fp.infer_sign_mode(np.where(np.abs(w) > 0, np.sign(w), 0))
+    """Integer weights on the Lava grid, their weight_exp and sign mode (computed on the
+    nonzero weights only: a zero stays 0, and a convolution's expanded matrix is mostly
+    zeros)."""
+    nz = np.flatnonzero(w)
+    vals = np.asarray(w).ravel()[nz]
+    sign_mode = fp.infer_sign_mode(np.sign(vals))
     lo, top = fp.weight_limits(sign_mode, fmt)
     # the mixed grid is the even integers: its top is one below the clip range's
     top = top - 1 if sign_mode == "mixed" else top
     hi = top if sign_mode != "inhibitory" else -lo
     unit = float(1 << fmt.act_shift)  # one weight LSB enters u as << act_shift
-    target = np.abs(w).max() * scale / unit
+    target = np.abs(vals).max() * scale / unit if vals.size else 0.0
     exp = fmt.weight_exp_min if target == 0 else math.ceil(math.log2(max(target / hi, 1e-300)))
     exp = int(min(max(exp, fmt.weight_exp_min), fmt.weight_exp_max))
-    raw = w * scale / (unit * 2.0**exp)
+    raw = vals * scale / (unit * 2.0**exp)
     ints = np.round(raw / 2.0) * 2.0 if sign_mode == "mixed" else np.round(raw)
     clipped = int(((ints < lo) | (ints > top)).sum())
     if clipped:
         info.clipped[f"{where}.weights"] = clipped
-    ints = fp.lava_weight_transform(np.clip(ints, lo, top), sign_mode, chip=fmt)
-    return ints.astype(np.int64), exp, sign_mode
+    out = np.zeros(np.shape(w), dtype=np.int64)
+    out.ravel()[nz] = fp.lava_weight_transform(np.clip(ints, lo, top), sign_mode, chip=fmt)
+    return out, exp, sign_mode
 
 
 def _bias_parts(bias_int: np.ndarray, fmt: ChipFormat) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,9 @@ How it is fast while exact:
   float32 represents every intermediate exactly, whatever the summation order), else in
   float64 (exact below 2**53). ``tests/test_reference.py`` checks this against integer
   arithmetic.
+- A slot whose weights are mostly zeros (a convolution's, expanded; density below
+  :data:`SPARSE_DENSITY`) is held as a scipy CSR matrix: the same float products over
+  the nonzero weights only, so the same exactness argument holds.
 - Neuron state is held in float64, which represents every value exactly (|u * 4096| <
   2**37), see ``neurodeploy.kernel.numpy_ops``. Only populations whose input can overflow
   Lava's int32 arithmetic wrap to int32 (the kernel's ``emulate_int32``).
@@ -37,12 +40,23 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from neurodeploy.kernel import NumpyIntOps, accumulate, lif_step, slots_merge
 from neurodeploy.network import INPUT, FixedPointNetwork, Projection, Slot
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
 FLOAT32_EXACT = 1 << 24
+#: Slots with at most this share of nonzero weights (and at least SPARSE_MIN_SIZE weights)
+#: multiply as CSR matrices.
+SPARSE_DENSITY = 0.05
+SPARSE_MIN_SIZE = 1 << 16
+
+
+def _slot_weights(w: np.ndarray, dtype: type) -> np.ndarray | csr_matrix:
+    if w.size >= SPARSE_MIN_SIZE and np.count_nonzero(w) <= SPARSE_DENSITY * w.size:
+        return csr_matrix(w, dtype=dtype)
+    return w.astype(dtype)
 
 
 @dataclass(frozen=True)
@@ -62,7 +76,7 @@ def _compile_projection(p: Projection, input_max: int) -> _CompiledProjection:
     w = p.weights.astype(np.int64)
     exact32 = int(np.abs(w).sum(axis=1).max()) * input_max < FLOAT32_EXACT
     dtype = np.float32 if exact32 else np.float64
-    slots = [replace(sl, weights=sl.weights.astype(dtype)) for sl in p.delay_slots()]
+    slots = [replace(sl, weights=_slot_weights(sl.weights, dtype)) for sl in p.delay_slots()]
     axonal = np.asarray(p.delays, dtype=np.int64) if p.delay_kind == "axonal" else None
     return _CompiledProjection(p.src, p.dst, p.n_src, p.n_dst, p.weight_exp, tuple(slots),
                                w.astype(dtype), axonal)
@@ -105,6 +119,10 @@ class ReferencePlan:
             x = hist[start : start + count]
             if slot.cols is not None:
                 x = np.take(x, slot.cols, axis=1)
+            if isinstance(slot.weights, csr_matrix):  # (n_dst, n) @ (n, count * batch)
+                n = x.shape[1]
+                flat = slot.weights @ x.transpose(1, 0, 2).reshape(n, count * batch)
+                return np.asarray(flat).reshape(-1, count, batch).transpose(1, 0, 2)
             return np.matmul(slot.weights, x)
 
         if not slots_merge(cp.weight_exp, wrap):  # the shift applies to each slot's sum

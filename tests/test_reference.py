@@ -1,6 +1,8 @@
 """The reference simulator, specified by small networks whose integers follow by hand
 from the rules in docs/loihi2-fixed-point.md (0-based steps, one step per hop)."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -179,3 +181,33 @@ def test_working_memory_does_not_grow_with_steps_when_recording_only_outputs():
     short, long = peak(200), peak(2000)
     hidden_trace = 1800 * 300 * 16  # what recording the hidden layer would add, in bytes
     assert long - short < hidden_trace / 10
+
+
+@pytest.mark.parametrize("exp", [0, -1, 2])
+def test_sparse_convolution_slots_give_the_integer_sums(exp):
+    """A convolution expanded to (1,600 x 800) weights, 2% nonzero, runs as a CSR product:
+    the currents equal exact integer arithmetic (int64 matmul, the kernel's shift) and the
+    whole run equals the dense float path's."""
+    rng = np.random.default_rng(exp + 5)
+    conv = Projection.conv2d(INPUT, "c", 2 * rng.integers(-60, 100, (16, 2, 3, 3)), (2, 20, 20),
+                             stride=2, padding=1, weight_exp=exp)
+    net = FixedPointNetwork(800, {"c": LIFPopulation(1600, du=400, dv=300, vth=50)}, [conv])
+    x = rng.random((3, 12, 800)) < 0.3
+    plan = ReferencePlan(net)
+    (slot,) = plan.projections[0].slots
+    assert type(slot.weights).__name__ == "csr_matrix"
+    hist = np.concatenate([np.zeros((plan.history, 800, 3), np.float32),
+                           x.transpose(1, 2, 0).astype(np.float32)])
+    got = plan._projection_input(plan.projections[0], hist, 1, 11, wrap=False)
+    sums = np.einsum("ij,tjb->tib", conv.weights, hist[plan.history: plan.history + 11]
+                     .astype(np.int64))
+    want = sums << exp if exp >= 0 else sums >> -exp  # the floor shift of each slot's sum
+    np.testing.assert_array_equal(got, want)
+    sparse = simulate(net, x, record=("spikes", "v", "u"))
+    dense_plan = ReferencePlan(net)
+    dense_plan.projections[0] = replace(dense_plan.projections[0], slots=tuple(
+        replace(s, weights=s.weights.toarray()) for s in dense_plan.projections[0].slots))
+    dense = dense_plan.run(x, record=("spikes", "v", "u"))
+    assert sparse.spikes["c"].any()
+    for kind in ("spikes", "v", "u"):
+        np.testing.assert_array_equal(getattr(sparse, kind)["c"], getattr(dense, kind)["c"])
