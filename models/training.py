@@ -3,7 +3,8 @@
 ``train(TrainConfig(...), out_dir)`` writes a run directory that fully describes the model:
 
 - ``config.json``: the training config, the network config (rebuilds the module) and the
-  dataset's description (task, parameters, seed, dt);
+  dataset's description (task, parameters, seed, dt); a data file is named relative to the
+  run directory (:func:`stored_run`), so the directory works from anywhere;
 - ``model.pt``: the best state dict (``torch.load(..., weights_only=True)``);
 - ``metrics.json``: per-epoch train/validation loss and accuracy, the best epoch, test
   accuracy with continuous delays and with the rounded integer delays used on the chip;

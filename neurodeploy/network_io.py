@@ -245,7 +245,7 @@ def npz_shapes(path: str | os.PathLike[str], what: str,
     """Shape and dtype of every array of an ``.npz`` (key as :func:`read_npz` gives it),
     from the arrays' headers: nothing else is read or decompressed. A file that is no
     readable ``.npz`` is a one-line ``error`` as in :func:`read_npz`."""
-    src = _checked_npz(path, what, error, npy=False)
+    src, _ = _checked_npz(path, what, error, npy=False)
     try:
         shapes = {}
         with zipfile.ZipFile(src) as archive:
@@ -260,9 +260,9 @@ def npz_shapes(path: str | os.PathLike[str], what: str,
 
 
 def _checked_npz(path: str | os.PathLike[str], what: str, error: type[NeurodeployError],
-                 npy: bool) -> Path:
-    """``path`` once it is a readable file that starts like an ``.npz`` (``npy``: or an
-    ``.npy``); else a one-line ``error``."""
+                 npy: bool) -> tuple[Path, bool]:
+    """(``path``, whether it is an ``.npy``) once it is a readable file that starts like an
+    ``.npz`` (``npy``: or an ``.npy``); else a one-line ``error``."""
     src = check_input_file(path, what, error)
     try:
         with open(src, "rb") as fh:
@@ -272,7 +272,7 @@ def _checked_npz(path: str | os.PathLike[str], what: str, error: type[Neurodeplo
     if not (magic.startswith(_ZIP_MAGIC) or (npy and magic == _NPY_MAGIC)):
         kind = "neither a zip archive nor .npy" if npy else "not a zip archive"
         raise error(f"{src}: cannot read as .npz ({kind}); expected {what}")
-    return src
+    return src, magic == _NPY_MAGIC
 
 
 def read_npz(path: str | os.PathLike[str], what: str,
@@ -283,18 +283,16 @@ def read_npz(path: str | os.PathLike[str], what: str,
     once their headers show that they fit in the available memory. A missing, empty,
     truncated or corrupt file, one of another kind, or arrays beyond the memory, is a
     one-line ``error`` naming the file and ``what`` was expected (or the size)."""
-    src = _checked_npz(path, what, error, npy)
+    src, is_npy = _checked_npz(path, what, error, npy)
     wanted = None if keys is None else set(keys)
-    try:
-        with open(src, "rb") as fh:
-            is_npy = fh.read(6) == _NPY_MAGIC
-            if is_npy:
-                fh.seek(0)
+    if is_npy:
+        try:
+            with open(src, "rb") as fh:
                 need = _nbytes(*_array_header(fh))
-    except READ_ERRORS as exc:
-        raise error(f"{src}: cannot read as .npy (truncated or corrupt: {_reason(exc)}); "
-                    f"expected {what}") from None
-    if not is_npy:
+        except READ_ERRORS as exc:
+            raise error(f"{src}: cannot read as .npy (truncated or corrupt: {_reason(exc)}); "
+                        f"expected {what}") from None
+    else:
         need = sum(_nbytes(*header) for key, header in npz_shapes(src, what, error).items()
                    if wanted is None or key in wanted)
     check_memory(need, f"{src}: reading its arrays", error)

@@ -101,3 +101,19 @@ def test_a_run_of_the_older_layout_still_finds_its_data(made, tmp_path):
     (old / "run" / "config.json").write_text(json.dumps(config))
     cli("quantize", "run", "--calib", "8", "--out", "q3", cwd=old)
     assert json.loads((old / "q3" / "run.json").read_text())["train"]["data"] == "../d.npz"
+
+
+def test_a_shipped_study_run_names_its_data_relative_to_its_study_folder(tmp_path):
+    """A study configuration trained on a cluster worker (in a temporary folder there)
+    comes back naming the study's data file relative to the run folder it is written to."""
+    from neurodeploy.models.training import run_json
+    from neurodeploy.study.job import Job
+    from neurodeploy.study.runner import write_shipped
+
+    run_dir = tmp_path / "study" / "runs" / "c0"
+    job = Job("c0", str(run_dir), {"data": str(tmp_path / "d.npz")}, {}, retrain=True)
+    on_worker = run_json({"train": {"data": "../../../../home/d.npz"}, "network": {}})
+    write_shipped(job, {"config.json": on_worker.encode(), "result.json": b"{}"})
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["train"]["data"] == "../../../d.npz"
+    assert config["network"] == {} and (run_dir / "result.json").read_text() == "{}"
