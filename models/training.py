@@ -3,7 +3,8 @@
 ``train(TrainConfig(...), out_dir)`` writes a run directory that fully describes the model:
 
 - ``config.json``: the training config, the network config (rebuilds the module) and the
-  dataset's description (task, parameters, seed, dt);
+  dataset's description (task, parameters, seed, dt); a data file is named relative to the
+  run directory (:func:`stored_run`), so the directory works from anywhere;
 - ``model.pt``: the best state dict (``torch.load(..., weights_only=True)``);
 - ``metrics.json``: per-epoch train/validation loss and accuracy, the best epoch, test
   accuracy with continuous delays and with the rounded integer delays used on the chip;
@@ -19,8 +20,10 @@ from __future__ import annotations
 import io
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -134,6 +137,31 @@ class TrainConfig:
             return cls(**{k: v for k, v in data.items() if k in known})
         except (InputError, TypeError, ValueError) as exc:
             raise InputError(f"{where}: {exc}") from None
+
+
+def stored_run(run: Mapping[str, Any], run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """``run`` (a run description whose ``train.data`` is a path from the working directory)
+    as a run directory ``run_dir`` stores it: ``train.data`` relative to ``run_dir``, so
+    that the directory works from anywhere and when moved together with its data."""
+    data = run.get("train", {}).get("data")
+    if not isinstance(data, str):
+        return dict(run)
+    return {**run, "train": {**run["train"], "data": os.path.relpath(data, run_dir)}}
+
+
+def resolved_run(run: Mapping[str, Any], run_dir: str | os.PathLike[str]) -> dict[str, Any]:
+    """Inverse of :func:`stored_run`: ``train.data`` of a run directory's description as a
+    path from the working directory. A run written before paths were stored relative to
+    their directory named its data relative to where it was trained: that path is kept
+    when only it exists."""
+    train = run.get("train")
+    data = train.get("data") if isinstance(train, Mapping) else None
+    if not isinstance(data, str):
+        return dict(run)
+    path = os.path.normpath(os.path.join(run_dir, data))
+    if not os.path.exists(path) and os.path.exists(data):
+        path = data
+    return {**run, "train": {**train, "data": path}}
 
 
 def load_dataset_for(config: TrainConfig):
@@ -266,14 +294,20 @@ def train(config: TrainConfig, out_dir: str | os.PathLike[str],
         "init_rates": init_rates, "n_train": len(train_ds.labels), "n_val": len(val_ds.labels),
         "n_test": len(test_ds.labels),
     }
-    run = {"train": config.to_json(), "network": net_config.to_json(),
-           "dataset": describe(dataset), "format": "neurodeploy.run", "version": 1}
+    run = stored_run({"train": config.to_json(), "network": net_config.to_json(),
+                      "dataset": describe(dataset), "format": "neurodeploy.run",
+                      "version": 1}, out)
     with atomic_directory(out, marker="config.json") as tmp:
         save_checkpoint(model, tmp / CHECKPOINT)
-        atomic_write_text(tmp / "config.json", json.dumps(run, indent=2, default=_json_default))
+        atomic_write_text(tmp / "config.json", run_json(run))
         atomic_write_text(tmp / "metrics.json", json.dumps(metrics, indent=2))
         plot_learning_curve(history, tmp / "learning_curve.png")
     return metrics
+
+
+def run_json(run: Mapping[str, Any]) -> str:
+    """A run description as ``config.json`` holds it."""
+    return json.dumps(run, indent=2, default=_json_default)
 
 
 def _json_default(obj: object) -> object:
@@ -313,7 +347,8 @@ def read_run_files(run_dir: str | os.PathLike[str], kind: str = "training run",
     for name in (config_name, CHECKPOINT):
         if not (run_dir / name).exists():
             raise InputError(f"{run_dir}: not a {kind} directory ({name} missing)")
-    run = read_json(run_dir / config_name, f"the description of a {kind}")
+    run = resolved_run(read_json(run_dir / config_name, f"the description of a {kind}"),
+                       run_dir)
     checkpoint = check_input_file(run_dir / CHECKPOINT, "a weights-only torch checkpoint")
     try:
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)

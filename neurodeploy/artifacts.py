@@ -51,7 +51,7 @@ from neurodeploy.exchange.netx import import_netx
 from neurodeploy.exchange.nir_import import import_nir
 from neurodeploy.float_network import FloatNetwork, dequantize
 from neurodeploy.models.network import NetworkConfig
-from neurodeploy.models.training import load_run
+from neurodeploy.models.training import load_run, resolved_run
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import load_network, read_json
 from neurodeploy.simulate import simulate
@@ -202,17 +202,18 @@ def load_quantize_dir(src: Path, dt: float | None = None) -> Deployment:
     else the integers dequantized)."""
     fixed = _network_file(src / "network.npz")
     q = _read_json(src / "quantization.json") if (src / "quantization.json").exists() else {}
-    run = _read_json(src / "run.json") if (src / "run.json").exists() else None
+    run = (resolved_run(_read_json(src / "run.json"), src) if (src / "run.json").exists()
+           else None)
     found = (run_dt(run, str(src / "run.json")) if run is not None
              else checked_dt(q.get("dt"), str(src / "quantization.json")))
     step = _given_or(dt, found)
     scales = dict(q.get("scales", {}))
     config = None
-    source = q.get("source_run")
+    source = q.get("source_run")  # relative to the quantize output (or absolute: older)
     if run is not None and (src / "model.pt").exists():
         model, _ = load_run(src, config_name="run.json")
-    elif source and Path(source, "config.json").exists():
-        model, _ = load_run(source)
+    elif source and Path(src, source, "config.json").exists():
+        model, _ = load_run(Path(src, source))
     else:
         model = None
     if model is not None:

@@ -13,12 +13,15 @@ load). Files are written atomically (temp file + rename) and read with
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
+import resource
 import shutil
 import tempfile
 import zipfile
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import MISSING, fields
 from pathlib import Path
@@ -181,39 +184,85 @@ def check_input_file(path: str | os.PathLike[str], what: str,
 
 
 def available_memory() -> int | None:
-    """Bytes of memory this machine can still give (``MemAvailable`` of /proc/meminfo),
-    None where that is unknown."""
+    """Bytes of memory this process can still get: the least of the machine's
+    ``MemAvailable`` (/proc/meminfo), its cgroup's ``memory.max`` less ``memory.current``,
+    and its address-space limit (``RLIMIT_AS``) less what it maps now; None where none of
+    these is known."""
+    found = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
+                found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    try:
+        cgroup = Path("/sys/fs/cgroup")
+        limit = (cgroup / "memory.max").read_text().strip()
+        if limit != "max":
+            found.append(int(limit) - int((cgroup / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    try:
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit != resource.RLIM_INFINITY:
+            status = Path("/proc/self/status").read_text()
+            mapped = int(re.search(r"^VmSize:\s*(\d+)", status, re.M).group(1)) * 1024
+            found.append(limit - mapped)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return max(0, min(found)) if found else None
 
 
-def _npz_bytes(src: Path) -> int:
-    """Bytes the arrays of an ``.npz`` take once read, from their headers (nothing else is
-    decompressed)."""
-    total = 0
-    with zipfile.ZipFile(src) as archive:
-        for info in archive.infolist():
-            with archive.open(info) as fh:
-                version = np.lib.format.read_magic(fh)
-                read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
-                               else np.lib.format.read_array_header_2_0)
-                shape, _, dtype = read_header(fh)
-                total += int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-    return total
+def _gib(nbytes: int | float) -> str:
+    return f"{nbytes / 2**30:.1f} GiB"
 
 
-def read_npz(path: str | os.PathLike[str], what: str,
-             error: type[NeurodeployError] = InputError, npy: bool = False,
-             ) -> dict[str, np.ndarray]:
-    """Every array of an ``.npz`` (``npy``: or the one array of an ``.npy``, as key
-    ``""``), read whole with ``allow_pickle=False``. A missing, empty, truncated or
-    corrupt file, or one of another kind, is a one-line ``error`` naming the file and
-    ``what`` was expected."""
+def check_memory(nbytes: int, what: str, error: type[NeurodeployError] = InputError) -> None:
+    """A one-line ``error`` when ``nbytes`` exceed :func:`available_memory`: "``what``
+    needs N bytes (X GiB); Y GiB is available". Call it before allocating."""
+    have = available_memory()
+    if have is not None and nbytes > have:
+        raise error(f"{what} needs {nbytes} bytes ({_gib(nbytes)}); {_gib(have)} of memory "
+                    "is available")
+
+
+def _array_header(fh: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """(shape, dtype) from the ``.npy`` header at the start of ``fh``."""
+    version = np.lib.format.read_magic(fh)
+    read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                   else np.lib.format.read_array_header_2_0)
+    shape, _, dtype = read_header(fh)
+    return tuple(int(n) for n in shape), dtype
+
+
+def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    return math.prod(shape) * dtype.itemsize
+
+
+def npz_shapes(path: str | os.PathLike[str], what: str,
+               error: type[NeurodeployError] = InputError,
+               ) -> dict[str, tuple[tuple[int, ...], np.dtype]]:
+    """Shape and dtype of every array of an ``.npz`` (key as :func:`read_npz` gives it),
+    from the arrays' headers: nothing else is read or decompressed. A file that is no
+    readable ``.npz`` is a one-line ``error`` as in :func:`read_npz`."""
+    src, _ = _checked_npz(path, what, error, npy=False)
+    try:
+        shapes = {}
+        with zipfile.ZipFile(src) as archive:
+            for info in archive.infolist():
+                with archive.open(info) as fh:
+                    key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
+                    shapes[key] = _array_header(fh)
+        return shapes
+    except READ_ERRORS as exc:
+        raise error(f"{src}: cannot read as .npz (truncated or corrupt: {_reason(exc)}); "
+                    f"expected {what}") from None
+
+
+def _checked_npz(path: str | os.PathLike[str], what: str, error: type[NeurodeployError],
+                 npy: bool) -> tuple[Path, bool]:
+    """(``path``, whether it is an ``.npy``) once it is a readable file that starts like an
+    ``.npz`` (``npy``: or an ``.npy``); else a one-line ``error``."""
     src = check_input_file(path, what, error)
     try:
         with open(src, "rb") as fh:
@@ -223,19 +272,38 @@ def read_npz(path: str | os.PathLike[str], what: str,
     if not (magic.startswith(_ZIP_MAGIC) or (npy and magic == _NPY_MAGIC)):
         kind = "neither a zip archive nor .npy" if npy else "not a zip archive"
         raise error(f"{src}: cannot read as .npz ({kind}); expected {what}")
+    return src, magic == _NPY_MAGIC
+
+
+def read_npz(path: str | os.PathLike[str], what: str,
+             error: type[NeurodeployError] = InputError, npy: bool = False,
+             keys: Iterable[str] | None = None) -> dict[str, np.ndarray]:
+    """Every array of an ``.npz`` (``keys``: only those of them that it holds; ``npy``: or
+    the one array of an ``.npy``, as key ``""``), read whole with ``allow_pickle=False``,
+    once their headers show that they fit in the available memory. A missing, empty,
+    truncated or corrupt file, one of another kind, or arrays beyond the memory, is a
+    one-line ``error`` naming the file and ``what`` was expected (or the size)."""
+    src, is_npy = _checked_npz(path, what, error, npy)
+    wanted = None if keys is None else set(keys)
+    if is_npy:
+        try:
+            with open(src, "rb") as fh:
+                need = _nbytes(*_array_header(fh))
+        except READ_ERRORS as exc:
+            raise error(f"{src}: cannot read as .npy (truncated or corrupt: {_reason(exc)}); "
+                        f"expected {what}") from None
+    else:
+        need = sum(_nbytes(*header) for key, header in npz_shapes(src, what, error).items()
+                   if wanted is None or key in wanted)
+    check_memory(need, f"{src}: reading its arrays", error)
     try:
-        if magic == _NPY_MAGIC:
+        if is_npy:
             return {"": np.load(src, allow_pickle=False)}
-        need, have = _npz_bytes(src), available_memory()
-        if have is not None and need > have:
-            raise MemoryError(need, have)
         with np.load(src, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except MemoryError as exc:
-        need, have = exc.args if len(exc.args) == 2 else (None, available_memory())
-        size = "more memory" if need is None else f"{need / 2**30:.1f} GiB"
-        raise error(f"{src}: its arrays need {size}; "
-                    f"{(have or 0) / 2**30:.1f} GiB is available") from None
+            return {k: data[k] for k in data.files if wanted is None or k in wanted}
+    except MemoryError:
+        raise error(f"{src}: reading its arrays needs {need} bytes ({_gib(need)}); less "
+                    "memory is available") from None
     except READ_ERRORS as exc:
         raise error(f"{src}: cannot read as .npz (truncated or corrupt: {_reason(exc)}); "
                     f"expected {what}") from None

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -35,7 +34,7 @@ from neurodeploy.chip import LOIHI2, ChipFormat
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.kernel import NumpyIntOps
 from neurodeploy.network import _NAME_RE, INPUT, FixedPointNetwork, LIFPopulation
-from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays, read_meta
+from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays, read_meta, read_npz
 from neurodeploy.terminal_table import print_table
 
 __all__ = ["LintReport", "Violation", "lint_arrays", "lint_file", "lint_network", "render"]
@@ -552,19 +551,7 @@ def lint_network(net: FixedPointNetwork, fmt: ChipFormat = LOIHI2) -> LintReport
 
 def lint_file(path: str | os.PathLike[str], fmt: ChipFormat = LOIHI2) -> LintReport:
     """Lint a network ``.npz`` file; NeurodeployError (one line) when it cannot be read."""
-    try:
-        data = np.load(path, allow_pickle=False)
-        if not isinstance(data, np.lib.npyio.NpzFile):  # a plain .npy array
-            raise NeurodeployError(
-                f"{path}: not a neurodeploy network file (an .npy array, not an .npz archive)"
-            )
-        with data:
-            arrays = {k: data[k] for k in data.files}
-    except FileNotFoundError:
-        raise NeurodeployError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
-        reason = " ".join(str(exc).split())
-        raise NeurodeployError(f"{path}: cannot read as .npz ({reason})") from None
+    arrays = read_npz(path, "a network file (.npz written by save_network)", NeurodeployError)
     return lint_arrays(arrays, fmt, source=str(path))
 
 

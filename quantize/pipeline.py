@@ -41,6 +41,7 @@ from neurodeploy.models.training import (
     evaluate,
     load_dataset_for,
     load_run,
+    stored_run,
 )
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import atomic_directory, check_output_folder, save_network
@@ -159,11 +160,11 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
         "hops": len(model.layers), "calibration_samples": len(q.order), "qat": q.qat,
         "test_samples": len(test_ds.labels), "test_acc_float": float_acc,
         "test_acc_quantized_reference": report["accuracy_fixed_point"],
-        "source_run": str(Path(run_dir).resolve()),
+        "source_run": os.path.relpath(run_dir, out_dir),
     }
 
     def extra(tmp: Path) -> None:
-        (tmp / "run.json").write_text(json.dumps(q.run, indent=2))
+        (tmp / "run.json").write_text(json.dumps(stored_run(q.run, out_dir), indent=2))
         shutil.copyfile(Path(run_dir) / CHECKPOINT, tmp / CHECKPOINT)  # the float model
 
     write_quant_dir(out_dir, net, result, extra, overwrite)
@@ -232,7 +233,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     if ds.n_channels != fnet.n_inputs:
         raise InputError(f"{data}: {ds.n_channels} channels; the graph takes {fnet.n_inputs}")
     if not math.isclose(ds.dt, imported.dt, rel_tol=1e-9):
-        warning = (f"{data}: the data's dt = {ds.dt:g} s differs from the graph's dt = "
+        warning = (f"{Path(data).name}: the data's dt = {ds.dt:g} s differs from the graph's dt = "
                    f"{imported.dt:g} s ({imported.dt_source}): the graph's time constants are "
                    f"discretized at {imported.dt:g} s, the data's steps are {ds.dt:g} s")
         imported.warnings.append(warning)

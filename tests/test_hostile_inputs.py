@@ -73,12 +73,12 @@ def _make_inputs(folder: Path) -> None:
     # an ONNX model (protobuf bytes) under the name of a network file
     (folder / "model.npz").write_bytes(b"\x08\x07\x12\x07pytorch\x1a\x032.1:\x8a\x01\n")
     (folder / "afile").write_text("not a folder")
-    # an .npz whose header claims 10^12 steps (nothing behind it): refused before allocating
-    header = io.BytesIO()
-    np.lib.format.write_array_header_1_0(
-        header, {"descr": "|u1", "fortran_order": False, "shape": (1000, 10**12, 20)})
-    with zipfile.ZipFile(folder / "huge.npz", "w") as archive:
-        archive.writestr("spikes.npy", header.getvalue())
+    # spikes whose header claims 10^12 steps (nothing behind it): refused before allocating
+    _claimed_spikes(folder / "huge.npz", (1000, 10**12, 20))
+    # data sets whose spikes header claims 10^12 steps, as their metadata does, and 10^8
+    # steps where their metadata says 200 (refused before reading: nothing is behind it)
+    _claimed_spikes(folder / "huge_data.npz", (40, 10**12, 20), folder / "d.npz", 10**12)
+    _claimed_spikes(folder / "long_data.npz", (40, 10**8, 20), folder / "d.npz")
     _spikes(folder, "ok.npz", 1)
     for name, value in (("two.npz", 2), ("minus.npz", -1), ("half.npz", 0.5)):
         _spikes(folder, name, value)
@@ -121,6 +121,26 @@ def _make_inputs(folder: Path) -> None:
     (folder / "run_cut" / "config.json").write_text(text[: len(text) // 2])
 
 
+def _claimed_spikes(path: Path, shape: tuple[int, ...], like: Path | None = None,
+                    steps: int | None = None) -> None:
+    """An .npz whose 'spikes' is only a header claiming ``shape``; with ``like``, that
+    data set's labels and metadata beside it (``steps``: its params.steps changed)."""
+    header = io.BytesIO()
+    np.lib.format.write_array_header_1_0(
+        header, {"descr": "|u1", "fortran_order": False, "shape": shape})
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("spikes.npy", header.getvalue())
+        if like is None:
+            return
+        arrays = dict(np.load(like))
+        meta = json.loads(str(arrays["__meta__"]))
+        meta["params"]["steps"] = steps or meta["params"]["steps"]
+        for name, array in (("labels", arrays["labels"]), ("__meta__", np.array(json.dumps(meta)))):
+            buffer = io.BytesIO()
+            np.save(buffer, array)
+            archive.writestr(f"{name}.npy", buffer.getvalue())
+
+
 def _quiet() -> Console:
     return Console(file=io.StringIO())
 
@@ -133,8 +153,18 @@ CASES: dict[str, Case] = {
     "zero-byte data set": Case(("data", "info", "zero.npz"), "zero.npz: is empty"),
     "missing data set": Case(("data", "info", "nope.npz"), "nope.npz: no such file"),
     "folder as data set": Case(("data", "info", "folder.npz"), "folder.npz: is a folder"),
-    "header beyond memory": Case(("data", "info", "huge.npz"), "huge.npz: its arrays need "
-                                 "18626451.5 GiB"),
+    "header beyond memory": Case(("run", "net.npz", "--spikes", "huge.npz", "--out", "o19.npz"),
+                                 "huge.npz: reading its arrays needs 20000000000000000 bytes "
+                                 "(18626451.5 GiB); ", ("o19.npz",)),
+    "data header beyond memory": Case(("data", "info", "huge_data.npz"),
+                                      "huge_data.npz: reading its arrays needs 8000"),
+    "steps beyond metadata": Case(("train", "--data", "long_data.npz", "--out", "r_long"),
+                                  "long_data.npz: spikes has 100000000 steps but __meta__ "
+                                  "says params.steps = 200", ("r_long",)),
+    "data make beyond memory": Case(("data", "make", "ccisi", "--param", "n_samples=1000000000",
+                                     "--out", "o20.npz"),
+                                    "ccisi: 1000000000 samples x 200 steps x 20 channels "
+                                    "needs 4256000000000 bytes (3963.7 GiB); ", ("o20.npz",)),
     "truncated train data": Case(("train", "--data", "trunc.npz", "--out", "r_trunc"),
                                  "trunc.npz", ("r_trunc",)),
     "zero-byte network": Case(("run", "zero.npz", "--spikes", "ok.npz", "--out", "o1.npz"),

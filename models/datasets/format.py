@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import DatasetError
-from neurodeploy.network_io import atomic_savez, read_meta, read_npz
+from neurodeploy.network_io import atomic_savez, npz_shapes, read_meta, read_npz
 
 FORMAT = "neurodeploy.spike_dataset"
 VERSION = 1
@@ -307,6 +307,21 @@ def save_dataset(ds: SpikeDataset, path: str | os.PathLike[str]) -> Path:
     return atomic_savez(path, arrays)
 
 
+def _check_declared(path: str | os.PathLike[str], meta: dict[str, Any],
+                    spikes: tuple[int, ...], labels: tuple[int, ...]) -> None:
+    """Refuse, from the array headers and before reading the arrays, a file whose arrays
+    contradict each other or its ``__meta__`` (``params["steps"]``, which every generator
+    and loader records)."""
+    if len(spikes) == 3 and labels != spikes[:1]:
+        raise DatasetError(f"{path}: spikes has {spikes[0]} samples but labels has shape "
+                           f"{labels}; expected ({spikes[0]},), one label per sample")
+    params = meta.get("params")
+    steps = params.get("steps") if isinstance(params, dict) else None
+    if len(spikes) == 3 and isinstance(steps, int) and spikes[1] != steps:
+        raise DatasetError(f"{path}: spikes has {spikes[1]} steps but __meta__ says "
+                           f"params.steps = {steps}; the file is inconsistent (not read)")
+
+
 def load_dataset(path: str | os.PathLike[str]) -> SpikeDataset:
     """Read a file written by :func:`save_dataset`, validating everything (no pickles).
 
@@ -314,12 +329,15 @@ def load_dataset(path: str | os.PathLike[str]) -> SpikeDataset:
         DatasetError: one line naming the file and the problem (missing file, not a data
             set file, wrong shapes, labels out of range, non-0/1 spikes...).
     """
-    arrays = read_npz(path, "a spike data set (.npz written by neurodeploy data make)",
-                      DatasetError)
-    meta = read_meta(arrays, FORMAT, VERSION, str(path), "spike data set", DatasetError)
+    what = "a spike data set (.npz written by neurodeploy data make)"
+    shapes = npz_shapes(path, what, DatasetError)  # the headers only: nothing read yet
+    meta = read_meta(read_npz(path, what, DatasetError, keys=("__meta__",)), FORMAT, VERSION,
+                     str(path), "spike data set", DatasetError)
     for key in ("spikes", "labels"):
-        if key not in arrays:
+        if key not in shapes:
             raise DatasetError(f"{path}: missing array {key!r}; a data set has spikes, labels")
+    _check_declared(path, meta, shapes["spikes"][0], shapes["labels"][0])
+    arrays = read_npz(path, what, DatasetError)
     missing_meta = [k for k in ("n_classes", "dt", "task", "params", "seed") if k not in meta]
     if missing_meta:
         raise DatasetError(f"{path}: __meta__ lacks {', '.join(missing_meta)}")

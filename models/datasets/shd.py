@@ -22,6 +22,7 @@ import h5py
 import numpy as np
 
 from neurodeploy.errors import DatasetError
+from neurodeploy.network_io import check_memory
 
 from .format import SpikeDataset
 
@@ -115,6 +116,8 @@ def load_shd(
         n_classes = int(labels.max()) + 1 if n else 1
 
     dt = float(max_time_s) / steps
+    check_memory(n * steps * int(channels), f"{path}: {n} samples x {steps} steps x "
+                 f"{int(channels)} channels", DatasetError)
     spikes = np.zeros((n, steps, int(channels)), dtype=np.uint8)
     late = merged = 0
     for i, (t, u) in enumerate(zip(times, units, strict=True)):

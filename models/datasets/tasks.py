@@ -48,6 +48,7 @@ from typing import Any
 import numpy as np
 
 from neurodeploy.errors import DatasetError
+from neurodeploy.network_io import check_memory
 
 from .format import SpikeDataset
 
@@ -113,6 +114,16 @@ def _balanced_counts(n_samples: int, n_classes: int) -> np.ndarray:
     return counts
 
 
+def _check_size(task: str, n_samples: int, steps: int, channels: int,
+                per_sample: int) -> None:
+    """Refuse, before anything is drawn or allocated, a data set that would not fit in the
+    available memory: its spikes (one byte per sample, step and channel) and ``per_sample``
+    bytes of the generator's working arrays per sample."""
+    check_memory(n_samples * (steps * channels + per_sample),
+                 f"{task}: {n_samples} samples x {steps} steps x {channels} channels",
+                 DatasetError)
+
+
 def _plane_coordinate(index: np.ndarray, n_levels: int) -> np.ndarray:
     """Grid index -> coordinate in [-_PLANE, _PLANE] (the grid value's point on its axis)."""
     if n_levels == 1:
@@ -170,11 +181,12 @@ def _sample_plane(rng: np.random.Generator, n_samples: int, n_rates: int, n_isis
     return pairs[order, 0], pairs[order, 1], labels[order]
 
 
-def _timing_setup(n_samples: int, duration_ms: float, dt_ms: float, rate_min_hz: float,
-                  rate_max_hz: float, rate_step_hz: float, isi_min_ms: float,
-                  max_isi_ms: float, isi_step_ms: float, margin: float,
+def _timing_setup(task: str, n_channels: int, n_samples: int, duration_ms: float,
+                  dt_ms: float, rate_min_hz: float, rate_max_hz: float, rate_step_hz: float,
+                  isi_min_ms: float, max_isi_ms: float, isi_step_ms: float, margin: float,
                   seed: int | None) -> dict[str, Any]:
-    """Shared checks and plane sampling of the ISI and CCISI tasks."""
+    """Shared checks and plane sampling of the ISI and CCISI tasks (the plane's draws and
+    latents take about 256 bytes per sample besides the spikes)."""
     n_samples = _integer("n_samples", n_samples, 1)
     dt_ms = _number("dt_ms", dt_ms, positive=True)
     duration_ms = _number("duration_ms", duration_ms, positive=True)
@@ -184,6 +196,7 @@ def _timing_setup(n_samples: int, duration_ms: float, dt_ms: float, rate_min_hz:
     if steps < 1:
         raise DatasetError(f"duration_ms = {duration_ms:g} is shorter than one step "
                            f"of dt_ms = {dt_ms:g}; allowed >= dt_ms")
+    _check_size(task, n_samples, steps, n_channels, per_sample=256)
     rates = _grid(("rate_min_hz", "rate_max_hz", "rate_step_hz"), rate_min_hz, rate_max_hz,
                   rate_step_hz)
     isis = _grid(("isi_min_ms", "max_isi_ms", "isi_step_ms"), isi_min_ms, max_isi_ms,
@@ -237,8 +250,9 @@ def isi_task(
                   rate_step_hz=rate_step_hz, isi_min_ms=isi_min_ms, max_isi_ms=max_isi_ms,
                   isi_step_ms=isi_step_ms, margin=margin)
     n_neurons = _integer("n_neurons", n_neurons, 1)
-    s = _timing_setup(n_samples, duration_ms, dt_ms, rate_min_hz, rate_max_hz, rate_step_hz,
-                      isi_min_ms, max_isi_ms, isi_step_ms, margin, seed)
+    s = _timing_setup("isi", n_neurons, n_samples, duration_ms, dt_ms, rate_min_hz,
+                      rate_max_hz, rate_step_hz, isi_min_ms, max_isi_ms, isi_step_ms, margin,
+                      seed)
     steps, rng = s["steps"], s["rng"]
     if s["max_count"] * (s["max_isi_steps"] + 1) > steps:
         raise DatasetError(
@@ -309,8 +323,9 @@ def ccisi_task(
     n_neurons = _integer("n_neurons", n_neurons, 2)
     if n_neurons % 2:
         raise DatasetError(f"n_neurons = {n_neurons} is not allowed; allowed an even number")
-    s = _timing_setup(n_samples, duration_ms, dt_ms, rate_min_hz, rate_max_hz, rate_step_hz,
-                      isi_min_ms, max_isi_ms, isi_step_ms, margin, seed)
+    s = _timing_setup("ccisi", n_neurons, n_samples, duration_ms, dt_ms, rate_min_hz,
+                      rate_max_hz, rate_step_hz, isi_min_ms, max_isi_ms, isi_step_ms, margin,
+                      seed)
     steps, rng = s["steps"], s["rng"]
     if s["max_count"] > steps - s["max_isi_steps"]:
         raise DatasetError(
@@ -403,6 +418,9 @@ def coincidence_task(
     means = [(1 - level) * _number(name, value, minimum=0.0) + level * overlap
              for name, value in (("off_mean", off_mean), ("on_mean", on_mean))]
     seed = _seed(seed)
+    # the random ranks, their argsorts and the spike times: 8 bytes each per window, neuron
+    _check_size("coincidence", n_samples, n_windows * window, n_neurons,
+                per_sample=40 * n_windows * n_neurons)
     rng = np.random.default_rng(seed)
     group = n_neurons // 3
 

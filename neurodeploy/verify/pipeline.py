@@ -53,9 +53,27 @@ SLOW = ("lava", "lava-float", "netx")
 
 
 # ---------------------------------------------------------------------------- data
+@dataclass(frozen=True)
+class DataSource:
+    """Where verification data came from: a file (``path``) or a generated task, and which
+    part of it (``note``); shown as "<path or task> (<note>)"."""
+
+    name: str
+    note: str
+    path: str | None = None
+
+    def __str__(self) -> str:
+        return f"{self.path or self.name} ({self.note})"
+
+    def seen_from(self, folder: str | os.PathLike[str]) -> str:
+        """As :meth:`__str__`, the file's path relative to ``folder``."""
+        path = self.path and os.path.relpath(self.path, folder)
+        return f"{path or self.name} ({self.note})"
+
+
 def load_data(data: str | None, model: Deployment, samples: int | None,
-              split_name: str | None) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """(spikes bool (samples, steps, n_inputs), labels or None, description)."""
+              split_name: str | None) -> tuple[np.ndarray, np.ndarray | None, DataSource]:
+    """(spikes bool (samples, steps, n_inputs), labels or None, where they came from)."""
     labels = None
     if data is None:
         if model.run is None:
@@ -64,7 +82,7 @@ def load_data(data: str | None, model: Deployment, samples: int | None,
         config = TrainConfig.from_json(model.run["train"])
         ds = load_dataset_for(config)
         part = split_name or "test"
-        desc = f"{config.data or config.task} ({part} split)"
+        desc = DataSource(config.task or "", f"{part} split", config.data)
     else:
         path = Path(data)
         ds = None
@@ -73,7 +91,7 @@ def load_data(data: str | None, model: Deployment, samples: int | None,
         else:  # plain spikes (.npz with 'spikes', or .npy)
             spikes = np.asarray(load_spikes(str(path)))
         part = split_name or "all"
-        desc = f"{path} ({part})"
+        desc = DataSource("", part, str(path))
     if ds is not None:
         if part != "all":
             if model.run is None:
@@ -307,7 +325,7 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
     pairs = [compare_pair(a, b, tau, max_lag, logits)
              for i, a in enumerate(ordered) for b in ordered[i + 1:]]
     summary: dict[str, Any] = {
-        "model": str(model_path), "data": desc, "samples": int(x.shape[0]),
+        "model": str(model_path), "data": str(desc), "samples": int(x.shape[0]),
         "steps": int(x.shape[1]), "dt": model.dt, "populations": model.populations,
         "outputs": [model.output] if model.output else [], "readout": model.readout,
         "backends": backends_json, "pairs": pairs, "tau": tau, "max_lag": max_lag,
@@ -315,8 +333,10 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
     summary["gates"] = [evaluate_gate(g, summary) for g in parsed]
     summary["passed"] = all(g["passed"] for g in summary["gates"])
     result = Verification(summary, runs)
-    if report_dir:
-        write_outputs(result, report_dir, overwrite)
+    if report_dir:  # the report names its files relative to its own folder
+        seen = {**summary, "model": os.path.relpath(model_path, report_dir),
+                "data": desc.seen_from(report_dir)}
+        write_outputs(Verification(seen, runs), report_dir, overwrite)
     return result
 
 

@@ -1,7 +1,8 @@
 """The verification as typed, read-only summaries: what the report and the terminal show.
 
 :func:`neurodeploy.verify.pipeline.verify` writes its result as a JSON-able dict
-(``summary.json``)::
+(``summary.json``; there ``model`` and the file in ``data`` are paths relative to the
+report's folder)::
 
     {"model", "data", "samples", "steps", "dt" (seconds or None),
      "populations": {population: size}, "outputs": [population, ...], "readout",
