@@ -145,6 +145,28 @@ def run(
                   f"wrote {out}")
 
 
+CLUSTER_HELP = ("Run on Dask: local[:N] (a local cluster of N processes) or tcp://HOST:PORT "
+                "(a running scheduler); default: $NEURODEPLOY_CLUSTER unless --workers is "
+                "given, else local processes. See docs/cluster.md.")
+
+
+def _open_executor(stack: contextlib.ExitStack, cluster: str | None, workers: int | None):
+    """The Dask executor named by ``--cluster`` (or $NEURODEPLOY_CLUSTER), opened before
+    anything is written and closed by ``stack``; None for local processes. An explicit
+    ``--workers`` asks for local processes whatever the variable says; both options
+    together are refused."""
+    if cluster is not None and workers is not None:
+        raise InputError(f"--workers {workers} with --cluster {cluster!r}: give one; allowed: "
+                         "--workers for local processes, --cluster local:N for a local Dask "
+                         "cluster")
+    spec = None if workers is not None else cluster_spec(cluster)
+    if spec is None:
+        return None
+    pool = stack.enter_context(open_cluster(spec))
+    console.print(f"running on {spec.describe()}")
+    return pool
+
+
 @app.command()
 def verify(
     model: str = typer.Argument(..., help="Quantize output dir, training run dir, network "
@@ -164,6 +186,10 @@ def verify(
     tau: float = typer.Option(5.0, help="van Rossum time constant (steps)."),
     max_lag: int = typer.Option(5, help="Largest lag searched (steps)."),
     workers: int = typer.Option(None, help="Parallel Lava processes (default: all cores)."),
+    cluster: str = typer.Option(None, "--cluster", help="Run the backends' shards of the "
+                                "samples on Dask: local[:N] or tcp://HOST:PORT; default: "
+                                "$NEURODEPLOY_CLUSTER unless --workers is given, else local "
+                                "processes. See docs/cluster.md."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output "
                                    "that is not an earlier one of this command's."),
 ) -> None:
@@ -182,10 +208,13 @@ def verify(
         if not sep or not name or not path:
             raise InputError(f"--trace {item!r}: expected NAME=FILE")
         traces[name.strip()] = path.strip()
-    result = run_verify(model, [b.strip() for b in backends.split(",") if b.strip()], data=data,
-                        traces=traces, samples=samples, split=split, gates=require, tau=tau,
-                        max_lag=max_lag, workers=workers, report_dir=report, console=console,
-                        overwrite=overwrite)
+    with contextlib.ExitStack() as stack:
+        pool = _open_executor(stack, cluster, workers)
+        result = run_verify(model, [b.strip() for b in backends.split(",") if b.strip()],
+                            data=data, traces=traces, samples=samples, split=split,
+                            gates=require, tau=tau, max_lag=max_lag, workers=workers,
+                            report_dir=report, console=console, overwrite=overwrite,
+                            executor=pool)
     render_terminal(result.summary, console)
     if report:
         console.print(f"report: {report}/report.html")
@@ -462,28 +491,6 @@ def import_(
 study_app = typer.Typer(help="Studies over many trained models (resumable, parallel).",
                         no_args_is_help=True)
 app.add_typer(study_app, name="study")
-
-
-CLUSTER_HELP = ("Run on Dask: local[:N] (a local cluster of N processes) or tcp://HOST:PORT "
-                "(a running scheduler); default: $NEURODEPLOY_CLUSTER unless --workers is "
-                "given, else local processes. See docs/cluster.md.")
-
-
-def _open_executor(stack: contextlib.ExitStack, cluster: str | None, workers: int | None):
-    """The Dask executor named by ``--cluster`` (or $NEURODEPLOY_CLUSTER), opened before
-    anything is written and closed by ``stack``; None for local processes. An explicit
-    ``--workers`` asks for local processes whatever the variable says; both options
-    together are refused."""
-    if cluster is not None and workers is not None:
-        raise InputError(f"--workers {workers} with --cluster {cluster!r}: give one; allowed: "
-                         "--workers for local processes, --cluster local:N for a local Dask "
-                         "cluster")
-    spec = None if workers is not None else cluster_spec(cluster)
-    if spec is None:
-        return None
-    pool = stack.enter_context(open_cluster(spec))
-    console.print(f"running on {spec.describe()}")
-    return pool
 
 
 @study_app.command("timing")

@@ -1,5 +1,5 @@
-"""Studies on a Dask cluster: same results as local processes, shipped runs, worker faults,
-and one-line errors for bad cluster names.
+"""Studies and verification on a Dask cluster: same results as local processes, shipped
+runs, worker faults, and one-line errors for bad cluster names.
 
 One tiny study (as tests/test_study.py's, plus a two-sample Lava check so that Lava runs
 inside a Dask worker) is run once with local processes and once on a ``LocalCluster`` of
@@ -21,9 +21,13 @@ from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
 from rich.console import Console
+from rich.progress import Progress
 
+from neurodeploy import save_network
+from neurodeploy.artifacts import load_deployment
 from neurodeploy.cluster import (
     ENV_VAR,
     ClusterSpec,
@@ -36,6 +40,9 @@ from neurodeploy.errors import InputError
 from neurodeploy.study import run_timing_study, runner
 from neurodeploy.study.plan import plan_study
 from neurodeploy.study.runner import pending, run_shipped
+from neurodeploy.verify.pipeline import run_on_executor, verify
+
+from netgen import recurrent_bias_case
 
 pytest.importorskip("distributed")
 
@@ -294,3 +301,71 @@ def test_a_bad_environment_cluster_is_a_one_line_error_and_doctor_names_it(tmp_p
     doctor = cli("doctor", env={ENV_VAR: "local:3"})
     assert doctor.returncode == 0
     assert "LocalCluster of 3 worker" in " ".join(doctor.stdout.split())
+
+
+# ---------------------------------------------------------------------------- verify
+@pytest.fixture(scope="module")
+def pool():
+    """One LocalCluster of two workers for the verification tests."""
+    executor = open_cluster(ClusterSpec("local", workers=2))
+    yield executor
+    executor.shutdown()
+
+
+@pytest.fixture
+def network(tmp_path):
+    net, x = recurrent_bias_case()  # 5 samples x 60 steps
+    save_network(net, tmp_path / "net.npz")
+    np.savez(tmp_path / "x.npz", spikes=x)
+    return str(tmp_path / "net.npz"), str(tmp_path / "x.npz")
+
+
+def without_seconds(summary: dict) -> dict:
+    return {**summary, "backends": {n: {k: v for k, v in b.items() if k != "seconds"}
+                                    for n, b in summary["backends"].items()}}
+
+
+def test_a_verification_on_a_cluster_gives_the_local_runs_traces_and_summary(
+        pool, network, tmp_path):
+    model, data = network
+    backends = ["reference", "torch-int", "torch-float", "lava"]
+    local = verify(model, backends, data=data, workers=2, console=quiet())
+    bars = []
+    remote = verify(model, backends, data=data, executor=pool, console=quiet(),
+                    report_dir=str(tmp_path / "report"), on_progress=bars.append)
+    assert without_seconds(remote.summary) == without_seconds(local.summary)
+    for name in backends:
+        for kind in ("spikes", "v"):
+            got, want = getattr(remote.runs[name], kind), getattr(local.runs[name], kind)
+            assert got.keys() == want.keys()
+            for pop in want:
+                assert np.array_equal(got[pop], want[pop]), (name, kind, pop)
+    assert local.summary["pairs"][0]["populations"]["a"]["n_spikes_a"] > 0  # not all silent
+    # one bar per backend, each advanced over all 5 samples as the shards came back
+    assert {t.description: t.completed for t in bars[0].tasks} == {b: 5 for b in backends}
+    written = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert written == json.loads(json.dumps(remote.summary))
+
+
+def test_workers_get_the_deployment_and_samples_as_data_not_as_files(pool, network):
+    model, data = network
+    deployment = load_deployment(model)
+    x = np.load(data)["spikes"].astype(bool)
+    os.remove(model)  # the workers cannot read it any more
+    bars = Progress(console=quiet())
+    runs = run_on_executor(deployment, ["reference"], x, bars, pool, workers=2)
+    want = deployment.simulate("reference", x, record=("spikes", "v"))
+    assert len(bars.tasks) == 1 and bars.tasks[0].completed == len(x)
+    for pop in want.spikes:
+        assert np.array_equal(runs["reference"].spikes[pop], want.spikes[pop])
+        assert np.array_equal(runs["reference"].v[pop], want.v[pop])
+
+
+def test_verify_with_an_unreachable_scheduler_is_a_one_line_error(network, tmp_path):
+    model, data = network
+    proc = cli("verify", model, "--data", data, "--backends", "reference,torch-int",
+               "--report", str(tmp_path / "report"), "--cluster", "tcp://127.0.0.1:1")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert len(lines) == 1 and "cannot connect" in lines[0]
+    assert not (tmp_path / "report").exists()
