@@ -592,6 +592,9 @@ def study_dt(
                                     "model may lose."),
     lava_samples: int = typer.Option(8, "--lava-samples", help="Test samples also run on Lava "
                                      "(0: skip)."),
+    cluster: str = typer.Option(None, "--cluster", help="Run the dts side by side on Dask: "
+                                "local[:N] or tcp://HOST:PORT; default: $NEURODEPLOY_CLUSTER, "
+                                "else one after the other here. See docs/cluster.md."),
 ) -> None:
     """How coarse may the time step be for a trained exact-timing network (TTFS or
     multi-spike)? Accuracy and spike-time error of the discretized float and deployed
@@ -606,8 +609,10 @@ def study_dt(
         steps = None if dts is None else [float(t) for t in dts.split(",") if t.strip()]
     except ValueError:
         raise InputError(f"--dts {dts!r}: expected comma-separated numbers") from None
-    result = run_dt_study(model, dts=steps, out=out, tolerance_pct=tolerance,
-                          lava_samples=lava_samples, console=console)
+    with contextlib.ExitStack() as stack:
+        pool = _open_executor(stack, cluster, None)
+        result = run_dt_study(model, dts=steps, out=out, tolerance_pct=tolerance,
+                              lava_samples=lava_samples, console=console, executor=pool)
     render_dt_study(result, console)
 
 

@@ -148,14 +148,13 @@ class PreparedStudy:
 
 def prepare_study(out_dir, task, data, delays, stochastic, seeds, perturb, epochs, hidden,
                   quick, lava_samples, calib, task_params, train_options) -> PreparedStudy:
-    """Check the arguments (:func:`~neurodeploy.study.plan.plan_study`), create
-    ``out_dir/runs`` and load the configurations an earlier call finished."""
+    """Check the arguments (:func:`~neurodeploy.study.plan.plan_study`) and load the
+    configurations an earlier call finished (nothing is written)."""
     study, configurations = plan_study(task, data, delays, stochastic, seeds, perturb, epochs,
                                        hidden, quick, lava_samples, calib, task_params,
                                        train_options)
     out = Path(out_dir)
     runs_dir = out / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
     result = StudyResult(out_dir=out, params=study, conditions=study["conditions"],
                          configurations=[c.name for c in configurations])
     result.runs, jobs = pending(configurations, runs_dir)
@@ -172,6 +171,8 @@ def run_studies(studies: Sequence[PreparedStudy], executor: ExecutorFactory,
                TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
     several = len(studies) > 1
     owner = {job.run_dir: s.result for s in studies for job in s.jobs}
+    for s in studies:
+        (s.result.out_dir / "runs").mkdir(parents=True, exist_ok=True)
     with Progress(*columns, console=console) as progress:
         bar = progress.add_task("timing study",
                                 total=sum(len(s.configurations) for s in studies), last="")
