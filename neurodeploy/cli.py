@@ -146,6 +146,28 @@ def run(
                   f"wrote {out}")
 
 
+CLUSTER_HELP = ("Run on Dask: local[:N] (a local cluster of N processes) or tcp://HOST:PORT "
+                "(a running scheduler); default: $NEURODEPLOY_CLUSTER unless --workers is "
+                "given, else local processes. See docs/cluster.md.")
+
+
+def _open_executor(stack: contextlib.ExitStack, cluster: str | None, workers: int | None):
+    """The Dask executor named by ``--cluster`` (or $NEURODEPLOY_CLUSTER), opened before
+    anything is written and closed by ``stack``; None for local processes. An explicit
+    ``--workers`` asks for local processes whatever the variable says; both options
+    together are refused."""
+    if cluster is not None and workers is not None:
+        raise InputError(f"--workers {workers} with --cluster {cluster!r}: give one; allowed: "
+                         "--workers for local processes, --cluster local:N for a local Dask "
+                         "cluster")
+    spec = None if workers is not None else cluster_spec(cluster)
+    if spec is None:
+        return None
+    pool = stack.enter_context(open_cluster(spec))
+    console.print(f"running on {spec.describe()}")
+    return pool
+
+
 @app.command()
 def verify(
     model: str = typer.Argument(..., help="Quantize output dir, training run dir, network "
@@ -165,6 +187,10 @@ def verify(
     tau: float = typer.Option(5.0, help="van Rossum time constant (steps)."),
     max_lag: int = typer.Option(5, help="Largest lag searched (steps)."),
     workers: int = typer.Option(None, help="Parallel Lava processes (default: all cores)."),
+    cluster: str = typer.Option(None, "--cluster", help="Run the backends' shards of the "
+                                "samples on Dask: local[:N] or tcp://HOST:PORT; default: "
+                                "$NEURODEPLOY_CLUSTER unless --workers is given, else local "
+                                "processes. See docs/cluster.md."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output "
                                    "that is not an earlier one of this command's."),
 ) -> None:
@@ -183,10 +209,13 @@ def verify(
         if not sep or not name or not path:
             raise InputError(f"--trace {item!r}: expected NAME=FILE")
         traces[name.strip()] = path.strip()
-    result = run_verify(model, [b.strip() for b in backends.split(",") if b.strip()], data=data,
-                        traces=traces, samples=samples, split=split, gates=require, tau=tau,
-                        max_lag=max_lag, workers=workers, report_dir=report, console=console,
-                        overwrite=overwrite)
+    with contextlib.ExitStack() as stack:
+        pool = _open_executor(stack, cluster, workers)
+        result = run_verify(model, [b.strip() for b in backends.split(",") if b.strip()],
+                            data=data, traces=traces, samples=samples, split=split,
+                            gates=require, tau=tau, max_lag=max_lag, workers=workers,
+                            report_dir=report, console=console, overwrite=overwrite,
+                            executor=pool)
     render_terminal(result.summary, console)
     if report:
         console.print(f"report: {report}/report.html")
@@ -217,12 +246,12 @@ data_app = typer.Typer(help="Make and inspect spike datasets (NPZ: spikes uint8 
 app.add_typer(data_app, name="data")
 
 
-def _parse_params(items: list[str]) -> dict:
+def _parse_params(items: list[str], option: str = "--param") -> dict:
     """``key=value`` pairs; values parsed as JSON when they can be (numbers, lists)."""
     params = {}
     for item in items:
         if "=" not in item:
-            raise InputError(f"--param {item!r}: expected key=value")
+            raise InputError(f"{option} {item!r}: expected key=value")
         key, value = item.split("=", 1)
         try:
             params[key] = json.loads(value)
@@ -476,16 +505,25 @@ def study_timing(
     task: str = typer.Option(None, help="isi, ccisi or coincidence."),
     data: str = typer.Option(None, "--data", help="A data set file instead of a task."),
     quick: bool = typer.Option(False, "--quick", help="A few-minute smoke version."),
+    preset: str = typer.Option(None, "--preset", help="A named study: yu2025 (Yu et al.'s "
+                               "CCISI sweep: 1 ms steps, max ISI 50..500 ms, 5 seeds, hours "
+                               "per configuration on one core). Options given win."),
+    max_isi: str = typer.Option(None, "--max-isi", help="Comma-separated maximum ISIs (ms): "
+                                "one study per value in <out>/max-isi-<ms>ms, plus sweep.json "
+                                "and sweep.png (isi and ccisi tasks)."),
     seeds: str = typer.Option(None, help="Comma-separated seeds (default 0,1,2)."),
-    delays: str = typer.Option("none,axonal", help="Comma-separated delay kinds to compare."),
+    delays: str = typer.Option(None, help="Comma-separated delay kinds to compare (default "
+                               "none,axonal)."),
+    stochastic: str = typer.Option(None, "--stochastic", help="Comma-separated training "
+                                   "kinds: false (deterministic), true (stochastic)."),
     perturb: str = typer.Option(None, help="Comma-separated timing perturbations f in (0, 1]."),
     epochs: int = typer.Option(None, help="Training epochs per configuration."),
+    task_param: list[str] = typer.Option([], "--task-param", help="KEY=VALUE for the task "
+                                         "generator, e.g. n_samples=200. Repeatable."),
+    train_option: list[str] = typer.Option([], "--train-option", help="KEY=VALUE for "
+                                           "training, e.g. int_delay_epochs=1. Repeatable."),
     workers: int = typer.Option(None, help="Parallel configurations (default: all cores)."),
-    cluster: str = typer.Option(None, "--cluster", help="Run the configurations on Dask: "
-                                "local[:N] (a local cluster of N processes) or tcp://HOST:PORT "
-                                "(a running scheduler); default: $NEURODEPLOY_CLUSTER unless "
-                                "--workers is given, else local processes. See "
-                                "docs/cluster.md."),
+    cluster: str = typer.Option(None, "--cluster", help=CLUSTER_HELP),
 ) -> None:
     """Yu et al.'s question: do networks use spike timing, and does it survive deployment?
     Trains with and without delays (deterministic and stochastic neurons, several seeds),
@@ -495,38 +533,56 @@ def study_timing(
     Example: [bold]neurodeploy study timing --task ccisi --quick --out study-ccisi[/bold]
     """
     from neurodeploy.study import StudyError, render_study, run_timing_study
+    from neurodeploy.study.plan import preset_arguments
+    from neurodeploy.study.sweep import render_sweep, run_isi_sweep
 
-    def floats(text: str | None) -> tuple | None:
+    def floats(text: str | None, option: str) -> tuple | None:
         if text is None:
             return None
         try:
             return tuple(float(t) for t in text.split(",") if t.strip())
         except ValueError:
-            raise InputError(f"{text!r}: expected comma-separated numbers") from None
+            raise InputError(f"{option} {text!r}: expected comma-separated numbers") from None
 
-    seed_list = None if seeds is None else tuple(int(x) for x in floats(seeds))
-    if cluster is not None and workers is not None:
-        raise InputError(f"--workers {workers} with --cluster {cluster!r}: give one; allowed: "
-                         "--workers for local processes, --cluster local:N for a local Dask "
-                         "cluster")
-    # an explicit --workers asks for local processes, whatever NEURODEPLOY_CLUSTER says
-    spec = None if workers is not None else cluster_spec(cluster)
+    def names(text: str | None) -> tuple | None:
+        return None if text is None else tuple(t.strip() for t in text.split(",") if t.strip())
+
+    kinds = names(stochastic)
+    for kind in kinds or ():
+        if kind.lower() not in ("true", "false"):
+            raise InputError(f"--stochastic {stochastic!r}: {kind!r} is not allowed; allowed: "
+                             "true, false")
+    args = preset_arguments(preset) if preset is not None else {"delays": ("none", "axonal")}
+    if preset is not None and (quick or data is not None):
+        raise InputError(f"--preset {preset} with {'--quick' if quick else '--data'}: allowed "
+                         "one of them")
+    given = dict(task=task, data=data, seeds=None if seeds is None else tuple(
+        int(x) for x in floats(seeds, "--seeds")), delays=names(delays),
+        stochastic=None if kinds is None else tuple(k.lower() == "true" for k in kinds),
+        perturb=floats(perturb, "--perturb"), epochs=epochs,
+        max_isi_ms=floats(max_isi, "--max-isi"))
+    args.update({k: v for k, v in given.items() if v is not None})
+    args["task_params"] = {**args.get("task_params", {}), **_parse_params(task_param,
+                                                                          "--task-param")}
+    args["train_options"] = {**args.get("train_options", {}),
+                             **_parse_params(train_option, "--train-option")}
+    sweep = args.pop("max_isi_ms", None)
     with contextlib.ExitStack() as stack:
-        executor = None
-        if spec is not None:
-            pool = stack.enter_context(open_cluster(spec))  # before anything is written
-            console.print(f"running on {spec.describe()}")
-            executor = lambda n_jobs: pool  # noqa: E731 (run_jobs shuts it down)
+        pool = _open_executor(stack, cluster, workers)  # before anything is written
+        executor = None if pool is None else lambda n_jobs: pool  # run_jobs shuts it down
         try:
-            result = run_timing_study(
-                out, task=task, data=data, quick=quick, seeds=seed_list,
-                delays=tuple(d.strip() for d in delays.split(",") if d.strip()),
-                perturb=floats(perturb), epochs=epochs, workers=workers, console=console,
-                executor=executor)
+            if sweep is not None:
+                result = run_isi_sweep(out, sweep, quick=quick, workers=workers,
+                                       console=console, executor=executor, **args)
+            else:
+                result = run_timing_study(out, quick=quick, workers=workers, console=console,
+                                          executor=executor, **args)
         except StudyError as exc:
-            render_study(exc.result, console)
+            sweep_result = getattr(exc, "sweep", None)
+            (render_study(exc.result, console) if sweep_result is None
+             else render_sweep(sweep_result, console))
             raise
-    render_study(result, console)
+    (render_study if sweep is None else render_sweep)(result, console)
 
 
 @study_app.command("dt")
@@ -542,6 +598,9 @@ def study_dt(
                                     "model may lose."),
     lava_samples: int = typer.Option(8, "--lava-samples", help="Test samples also run on Lava "
                                      "(0: skip)."),
+    cluster: str = typer.Option(None, "--cluster", help="Run the dts side by side on Dask: "
+                                "local[:N] or tcp://HOST:PORT; default: $NEURODEPLOY_CLUSTER, "
+                                "else one after the other here. See docs/cluster.md."),
 ) -> None:
     """How coarse may the time step be for a trained exact-timing network (TTFS or
     multi-spike)? Accuracy and spike-time error of the discretized float and deployed
@@ -556,8 +615,10 @@ def study_dt(
         steps = None if dts is None else [float(t) for t in dts.split(",") if t.strip()]
     except ValueError:
         raise InputError(f"--dts {dts!r}: expected comma-separated numbers") from None
-    result = run_dt_study(model, dts=steps, out=out, tolerance_pct=tolerance,
-                          lava_samples=lava_samples, console=console)
+    with contextlib.ExitStack() as stack:
+        pool = _open_executor(stack, cluster, None)
+        result = run_dt_study(model, dts=steps, out=out, tolerance_pct=tolerance,
+                              lava_samples=lava_samples, console=console, executor=pool)
     render_dt_study(result, console)
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import logging
 import os
 import re
-from concurrent.futures import Executor, Future
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, Future, as_completed
 from dataclasses import dataclass
 from importlib import metadata
 
@@ -130,6 +131,47 @@ class DaskExecutor(Executor):
     def n_workers(self) -> int:
         """Workers connected now."""
         return len(self.client.scheduler_info(n_workers=-1)["workers"])
+
+    def share(self, value: object) -> object:
+        """``value`` sent to the cluster once: a handle that tasks submitted here receive as
+        ``value`` itself (instead of one copy per task)."""
+        return self.client.scatter([value], hash=False)[0]  # a list: any value is one item
+
+
+def run_all(executor: Executor | None, fn: Callable, calls: Sequence[tuple],
+            on_result: Callable[[int, object], None] | None = None) -> list:
+    """``[fn(*args) for args in calls]``: here, one after the other, without an executor;
+    else all submitted at once (an argument :meth:`DaskExecutor.share` made reaches ``fn``
+    as its value) and gathered in the calls' order. ``on_result(i, result)`` is called as
+    each call finishes (in any order on an executor). The first failure (or Ctrl-C)
+    cancels the calls not yet finished and is raised."""
+    results: list = [None] * len(calls)
+    if executor is None:
+        for i, args in enumerate(calls):
+            results[i] = fn(*args)
+            if on_result is not None:
+                on_result(i, results[i])
+        return results
+    futures: dict[Future, int] = {}
+    try:
+        for i, args in enumerate(calls):
+            futures[executor.submit(fn, *args)] = i
+        for future in as_completed(futures):
+            i = futures[future]
+            results[i] = future.result()
+            if on_result is not None:
+                on_result(i, results[i])
+    except BaseException:
+        for future in futures:
+            future.cancel()
+        raise
+    return results
+
+
+def share(executor: Executor | None, value: object) -> object:
+    """``value`` shared with ``executor``'s workers where it can (a Dask cluster: sent
+    once), else ``value`` itself."""
+    return executor.share(value) if isinstance(executor, DaskExecutor) else value
 
 
 def open_cluster(spec: ClusterSpec) -> DaskExecutor:

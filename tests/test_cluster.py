@@ -1,5 +1,5 @@
-"""Studies on a Dask cluster: same results as local processes, shipped runs, worker faults,
-and one-line errors for bad cluster names.
+"""Studies and verification on a Dask cluster: same results as local processes, shipped
+runs, worker faults, and one-line errors for bad cluster names.
 
 One tiny study (as tests/test_study.py's, plus a two-sample Lava check so that Lava runs
 inside a Dask worker) is run once with local processes and once on a ``LocalCluster`` of
@@ -21,9 +21,14 @@ from importlib import metadata
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import torch
 from rich.console import Console
+from rich.progress import Progress
 
+from neurodeploy import save_network
+from neurodeploy.artifacts import load_deployment
 from neurodeploy.cluster import (
     ENV_VAR,
     ClusterSpec,
@@ -33,9 +38,15 @@ from neurodeploy.cluster import (
     parse_cluster,
 )
 from neurodeploy.errors import InputError
-from neurodeploy.study import run_timing_study, runner
-from neurodeploy.study.plan import plan_study
+from neurodeploy.models.datasets import make_task
+from neurodeploy.models.exact.ttfs import TTFSConfig, TTFSNetwork
+from neurodeploy.study import run_dt_study, run_timing_study, runner
+from neurodeploy.study.plan import plan_study, preset_arguments
 from neurodeploy.study.runner import pending, run_shipped
+from neurodeploy.study.sweep import run_isi_sweep
+from neurodeploy.verify.pipeline import run_on_executor, verify
+
+from netgen import recurrent_bias_case
 
 pytest.importorskip("distributed")
 
@@ -294,3 +305,157 @@ def test_a_bad_environment_cluster_is_a_one_line_error_and_doctor_names_it(tmp_p
     doctor = cli("doctor", env={ENV_VAR: "local:3"})
     assert doctor.returncode == 0
     assert "LocalCluster of 3 worker" in " ".join(doctor.stdout.split())
+
+
+# ---------------------------------------------------------------------------- verify
+@pytest.fixture(scope="module")
+def pool():
+    """One LocalCluster of two workers for the verification tests."""
+    executor = open_cluster(ClusterSpec("local", workers=2))
+    yield executor
+    executor.shutdown()
+
+
+@pytest.fixture
+def network(tmp_path):
+    net, x = recurrent_bias_case()  # 5 samples x 60 steps
+    save_network(net, tmp_path / "net.npz")
+    np.savez(tmp_path / "x.npz", spikes=x)
+    return str(tmp_path / "net.npz"), str(tmp_path / "x.npz")
+
+
+def without_seconds(summary: dict) -> dict:
+    return {**summary, "backends": {n: {k: v for k, v in b.items() if k != "seconds"}
+                                    for n, b in summary["backends"].items()}}
+
+
+def test_a_verification_on_a_cluster_gives_the_local_runs_traces_and_summary(
+        pool, network, tmp_path):
+    model, data = network
+    backends = ["reference", "torch-int", "torch-float", "lava"]
+    local = verify(model, backends, data=data, workers=2, console=quiet())
+    bars = []
+    remote = verify(model, backends, data=data, executor=pool, console=quiet(),
+                    report_dir=str(tmp_path / "report"), on_progress=bars.append)
+    assert without_seconds(remote.summary) == without_seconds(local.summary)
+    for name in backends:
+        for kind in ("spikes", "v"):
+            got, want = getattr(remote.runs[name], kind), getattr(local.runs[name], kind)
+            assert got.keys() == want.keys()
+            for pop in want:
+                assert np.array_equal(got[pop], want[pop]), (name, kind, pop)
+    assert local.summary["pairs"][0]["populations"]["a"]["n_spikes_a"] > 0  # not all silent
+    # one bar per backend, each advanced over all 5 samples as the shards came back
+    assert {t.description: t.completed for t in bars[0].tasks} == {b: 5 for b in backends}
+    written = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert written == json.loads(json.dumps(remote.summary))
+
+
+def test_workers_get_the_deployment_and_samples_as_data_not_as_files(pool, network):
+    model, data = network
+    deployment = load_deployment(model)
+    x = np.load(data)["spikes"].astype(bool)
+    os.remove(model)  # the workers cannot read it any more
+    bars = Progress(console=quiet())
+    runs = run_on_executor(deployment, ["reference"], x, bars, pool, workers=2)
+    want = deployment.simulate("reference", x, record=("spikes", "v"))
+    assert len(bars.tasks) == 1 and bars.tasks[0].completed == len(x)
+    for pop in want.spikes:
+        assert np.array_equal(runs["reference"].spikes[pop], want.spikes[pop])
+        assert np.array_equal(runs["reference"].v[pop], want.v[pop])
+
+
+def test_verify_with_an_unreachable_scheduler_is_a_one_line_error(network, tmp_path):
+    model, data = network
+    proc = cli("verify", model, "--data", data, "--backends", "reference,torch-int",
+               "--report", str(tmp_path / "report"), "--cluster", "tcp://127.0.0.1:1")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    lines = (proc.stdout + proc.stderr).strip().splitlines()
+    assert len(lines) == 1 and "cannot connect" in lines[0]
+    assert not (tmp_path / "report").exists()
+
+
+# -------------------------------------------------------------------------- dt study
+def test_a_dt_study_on_a_cluster_gives_the_local_rows(pool):
+    torch.manual_seed(0)
+    net = TTFSNetwork(TTFSConfig(n_inputs=6, hidden=(5,), n_outputs=3))
+    with torch.no_grad():  # mostly positive weights: every neuron fires within a few tau_syn
+        for layer in net.layers:
+            layer.weight.copy_((torch.rand(layer.weight.shape) * 5.0 - 0.6)
+                               / layer.weight.shape[1])
+    rng = np.random.default_rng(0)
+    args = dict(dts=[0.5, 0.2, 0.1], test_times=rng.uniform(0.0, 2.0, (8, 6)),
+                test_labels=rng.integers(0, 3, 8), lava_samples=0, calib_samples=8)
+    local = run_dt_study(net, **args)
+    remote = run_dt_study(net, executor=pool, **args)
+
+    def rows(result):
+        return [{k: v for k, v in row.items() if k != "seconds"} for row in result.rows]
+
+    assert [r["dt"] for r in remote.rows] == [0.5, 0.2, 0.1]
+    assert rows(remote) == rows(local)
+    assert remote.recommended_dt == local.recommended_dt
+    assert any(r["deployed_time_error"] is not None for r in remote.rows)  # outputs spiked
+
+
+# ------------------------------------------------------------------ the ISI sweep
+SWEEP = {**STUDY, "task": "ccisi", "delays": ("none",), "lava_samples": 0}
+
+
+def test_an_isi_sweep_runs_one_study_per_maximum_isi_on_one_cluster(tmp_path):
+    pool = open_cluster(ClusterSpec("local", workers=2))
+    result = run_isi_sweep(tmp_path, [100, 50], executor=lambda n_jobs: pool,
+                           console=quiet(), **SWEEP)
+    assert result.max_isi_ms == [50.0, 100.0] and not result.failed
+    saved = json.loads((tmp_path / "sweep.json").read_text())
+    assert saved["studies"] == {"50": "max-isi-50ms", "100": "max-isi-100ms"}
+    for i, ms in enumerate((50, 100)):
+        study = json.loads((tmp_path / f"max-isi-{ms}ms" / "summary.json").read_text())
+        assert study["params"]["task_params"]["max_isi_ms"] == ms
+        run = json.loads((tmp_path / f"max-isi-{ms}ms" / "runs" / NONE / "result.json")
+                         .read_text())
+        for model in ("float", "deployed"):
+            (row,) = [r for r in saved["rows"] if (r["model"], r["condition"])
+                      == (model, "normal")]
+            assert row["values"][i] == [run["accuracy_pct"][model]["normal"]]
+    assert (tmp_path / "sweep.png").read_bytes()[:4] == b"\x89PNG"
+    # resumable: a second call (local processes) loads every configuration
+    again = run_isi_sweep(tmp_path, [50, 100], workers=1, console=quiet(), **SWEEP)
+    assert [s.loaded for s in again.studies.values()] == [[NONE], [NONE]]
+    assert again.rows == result.rows
+
+
+@pytest.mark.parametrize("values, changes, says", [
+    ([50, -1], {}, "max_isi_ms = -1 is not allowed"),
+    ([50, 50], {}, "distinct maximum ISIs"),
+    ([50], {"task_params": {"max_isi_ms": 3}}, "what the sweep sets"),
+    ([50], {"task": "coincidence"}, "task parameter 'max_isi_ms' is unknown"),
+])
+def test_bad_sweeps_are_one_line_errors_before_any_work(tmp_path, values, changes, says):
+    with pytest.raises(InputError, match=says) as info:
+        run_isi_sweep(tmp_path / "sweep", values, console=quiet(), **{**SWEEP, **changes})
+    assert "\n" not in str(info.value) and not (tmp_path / "sweep").exists()
+
+
+def test_the_yu2025_preset_is_yu_et_al_s_sweep():
+    args = preset_arguments("yu2025")
+    sweep = args.pop("max_isi_ms")
+    assert sweep == (50, 100, 200, 300, 500)
+    total = []
+    for ms in sweep:
+        study, configurations = plan_study(
+            args["task"], None, args["delays"], args["stochastic"], args["seeds"],
+            args["perturb"], None, None, False, args["lava_samples"], None,
+            {"max_isi_ms": ms}, args["train_options"])
+        total += configurations
+        assert study["conditions"] == ["normal", "reversed", "rate-removed"]
+    assert len(total) == 100  # 5 maximum ISIs x 2 delay kinds x 2 neuron kinds x 5 seeds
+    train = total[-1].train
+    assert train["task"] == "ccisi" and train["preset"] == "paper"
+    assert train["task_params"] == {"max_isi_ms": 500} and train["epochs"] == 30
+    assert {(c.delays, c.stochastic) for c in total} == {
+        (d, s) for d in ("none", "axonal") for s in (False, True)}
+    data = make_task("ccisi", preset=train["preset"], n_samples=4, **train["task_params"])
+    assert data.dt == 0.001 and data.n_steps == 10_000  # 1 ms steps, 10 s samples
+    with pytest.raises(InputError, match="preset = 'yu' is unknown; allowed: yu2025"):
+        preset_arguments("yu")

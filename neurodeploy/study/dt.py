@@ -49,6 +49,7 @@ import math
 import os
 import time
 from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -58,6 +59,7 @@ from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
+from neurodeploy.cluster import run_all, share
 from neurodeploy.errors import InputError, SimulationError, TargetUnavailableError
 from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
 from neurodeploy.float_network import FloatNetwork
@@ -90,7 +92,12 @@ from neurodeploy.models.network import population_names
 from neurodeploy.models.training import read_run_files
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import atomic_output, atomic_write_text
-from neurodeploy.quantize.exact import deploy_multispike, deploy_ttfs
+from neurodeploy.quantize.exact import (
+    DeployedMultiSpike,
+    DeployedTTFS,
+    deploy_multispike,
+    deploy_ttfs,
+)
 from neurodeploy.quantize.pipeline import write_quant_dir
 from neurodeploy.readout import readout_logits
 from neurodeploy.simulate import simulate
@@ -142,7 +149,7 @@ def _time_metrics(steps: np.ndarray, delta: float, n_hops: int, t_cont: np.ndarr
                   labels: np.ndarray) -> dict:
     t_disc = steps_to_times(steps, delta, n_hops)
     both = np.isfinite(t_disc) & np.isfinite(t_cont)
-    err = (t_disc - t_cont)[both]
+    err = t_disc[both] - t_cont[both]
     key = np.sort(np.where(steps >= 0, steps, np.iinfo(np.int64).max), axis=1)
     any_spike = (steps >= 0).any(axis=1)
     tied = any_spike & (key[:, 0] == key[:, 1]) if steps.shape[1] > 1 else np.zeros_like(
@@ -206,6 +213,7 @@ def run_dt_study(
     tolerance_pct: float = 1.0,
     lava_samples: int = 8,
     console: Console | None = None,
+    executor: Executor | None = None,
 ) -> DtStudyResult:
     """Accuracy and spike-time error of a trained exact-timing model against the time step.
 
@@ -217,12 +225,15 @@ def run_dt_study(
     test split (``config.data``), calibration data to the first ``calib_samples`` of its
     training split (else of the test times given). ``lava_samples`` = 0 skips Lava. See the
     module docstring for what is measured; bad input raises a one-line :class:`InputError`.
+    ``executor``: the dts run there side by side (e.g. a Dask cluster's; the model and
+    the data go as data, each dt's row and deployed model come back), the same rows as
+    here (their ``seconds`` aside); the Lava check and the files stay in this process.
     """
     start = time.perf_counter()
     net, name = _resolve_model(model)
     if isinstance(net, MultiSpikeNetwork):
         return _multispike_study(net, name, dts, out, calib_samples, tolerance_pct,
-                                 lava_samples, console, start)
+                                 lava_samples, console, start, executor)
     dt_list = _resolve_dts(net, dts)
     _check_study_options(tolerance_pct, calib_samples, lava_samples)
     if test_times is None or test_labels is None:
@@ -250,19 +261,10 @@ def run_dt_study(
     result = DtStudyResult(model=name, unit=time_unit(net), tau_syn=net.config.tau_syn,
                            kind="ttfs", n_test=len(test_labels), continuous_accuracy_pct=cont_acc,
                            tolerance_pct=float(tolerance_pct))
-    deployed = {}
-    for dt in dt_list:
-        t0 = time.perf_counter()
-        dep = deploy_ttfs(net, dt, calib, t_end)
-        x = encode_steps(net, test_times, dep.delta, dep.steps)
-        row = {"dt": dt, "delta": dep.delta, "steps": dep.steps,
-               "du": int(next(iter(dep.network.populations.values())).param("du").max())}
-        for label, target_net in (("float", dep.float_network), ("deployed", dep.network)):
-            steps = output_first_steps(target_net, x)
-            metrics = _time_metrics(steps, dep.delta, dep.hops, t_cont, test_labels)
-            row.update({f"{label}_{k}": v for k, v in metrics.items()})
-        _add_row(result, row, dep, t0, console)
-        deployed[dt] = dep
+    shared = share(executor, net)
+    deployed = _run_rows(result, executor, _ttfs_row,
+                         [(shared, dt, calib, t_end, test_times, t_cont, test_labels)
+                          for dt in dt_list], console)
     _recommend(result)
     dep = deployed[result.recommended_dt or dt_list[-1]]
     if lava_samples:
@@ -278,16 +280,46 @@ def run_dt_study(
     return _finish(result, out, start)
 
 
-def _add_row(result: DtStudyResult, row: dict, dep, t0: float,
-             console: Console | None) -> None:
-    """Add one dt's row, with PTQ's scales and clipping and the seconds since ``t0``."""
+def _ttfs_row(net: TTFSNetwork, dt: float, calib: np.ndarray, t_end: float,
+              test_times: np.ndarray, t_cont: np.ndarray, labels: np.ndarray,
+              ) -> tuple[dict, DeployedTTFS]:
+    """One dt of a TTFS study: (its row, the deployed model); see :class:`DtStudyResult`."""
+    t0 = time.perf_counter()
+    dep = deploy_ttfs(net, dt, calib, t_end)
+    x = encode_steps(net, test_times, dep.delta, dep.steps)
+    row = {"dt": dt, "delta": dep.delta, "steps": dep.steps,
+           "du": int(next(iter(dep.network.populations.values())).param("du").max())}
+    for label, target_net in (("float", dep.float_network), ("deployed", dep.network)):
+        steps = output_first_steps(target_net, x)
+        metrics = _time_metrics(steps, dep.delta, dep.hops, t_cont, labels)
+        row.update({f"{label}_{k}": v for k, v in metrics.items()})
+    return _with_ptq(row, dep, t0), dep
+
+
+def _with_ptq(row: dict, dep, t0: float) -> dict:
+    """``row`` with PTQ's scales and clipping and the seconds since ``t0``."""
     row.update(scales=dep.quantization.scales, clipped=dep.quantization.clipped,
                seconds=time.perf_counter() - t0)
-    result.rows.append(row)
-    if console is not None:
-        console.print(f"dt = {row['dt']:g} {result.unit}: float "
-                      f"{row['float_accuracy_pct']:.1f}%, deployed "
-                      f"{row['deployed_accuracy_pct']:.1f}% ({row['seconds']:.1f} s)")
+    return row
+
+
+def _run_rows(result: DtStudyResult, executor: Executor | None, row_of: Callable,
+              calls: list[tuple], console: Console | None) -> dict[float, object]:
+    """``row_of(*call)`` per dt, here in order or all at once on ``executor``; each row
+    printed as it arrives, added to ``result`` in the dts' order. Returns dt -> deployed
+    model."""
+    def arrived(_i: int, done: tuple[dict, object]) -> None:
+        row = done[0]
+        if console is not None:
+            console.print(f"dt = {row['dt']:g} {result.unit}: float "
+                          f"{row['float_accuracy_pct']:.1f}%, deployed "
+                          f"{row['deployed_accuracy_pct']:.1f}% ({row['seconds']:.1f} s)")
+
+    deployed = {}
+    for row, dep in run_all(executor, row_of, calls, arrived):
+        result.rows.append(row)
+        deployed[row["dt"]] = dep
+    return deployed
 
 
 def output_first_steps(net: FloatNetwork | FixedPointNetwork, spikes: np.ndarray,
@@ -359,7 +391,7 @@ def _continuous_multispike(model: MultiSpikeNetwork, spikes: np.ndarray, data_dt
 
 def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples: int,
                       tolerance_pct: float, lava_samples: int, console: Console | None,
-                      start: float) -> DtStudyResult:
+                      start: float, executor: Executor | None) -> DtStudyResult:
     cfg = net.config
     if not cfg.data:
         raise InputError("the model does not describe its data (config.data is empty)")
@@ -373,37 +405,14 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
     result = DtStudyResult(model=name, unit="s", tau_syn=cfg.tau_syn, kind="multispike",
                            n_test=len(labels), continuous_accuracy_pct=cont_acc,
                            tolerance_pct=float(tolerance_pct))
-    names = population_names(len(cfg.hidden) + 1)
-    hidden, output = names[-2], names[-1]
-    deployed = {}
-    for dt in dt_list:
-        t0 = time.perf_counter()
-        dep = deploy_multispike(net, dt, train.spikes[:calib_samples], data_dt)
-        x, lost = resample_spikes(test.spikes, data_dt, dt, dep.steps)
-        row = {"dt": dt, "delta": dt / cfg.tau_syn, "steps": dep.steps,
-               "du": int(dep.network.populations[hidden].param("du").max()),
-               "input_spikes_lost": lost}
-        for label, target_net in (("float", dep.float_network), ("deployed", dep.network)):
-            tr = simulate(target_net, x, target=_target(target_net),
-                          populations=[hidden, output], record=("spikes", "v"))
-            scores = readout_logits(None, tr.v[output], "mean_v")
-            top = np.sort(scores, axis=1)
-            timing = timing_error(t_cont, spike_step_lists(tr.spikes[hidden]), dt,
-                                  len(cfg.hidden), cfg.tau_syn)
-            row.update({
-                f"{label}_accuracy_pct": 100.0 * float((scores.argmax(axis=1) == labels).mean()),
-                f"{label}_time_error": timing["time_error"],
-                f"{label}_time_bias": timing["time_bias"],
-                f"{label}_one_only_pct": timing["unpaired_pct"],
-                f"{label}_count_mismatch_pct": timing["count_mismatch_pct"],
-                f"{label}_tied_pct": 100.0 * float((top[:, -1] == top[:, -2]).mean())
-                if scores.shape[1] > 1 else 0.0,
-                f"{label}_silent_pct": 100.0 * float((~tr.spikes[hidden].any(axis=(1, 2))).mean()),
-            })
-        _add_row(result, row, dep, t0, console)
-        deployed[dt] = (dep, x)
+    output = population_names(len(cfg.hidden) + 1)[-1]
+    shared = share(executor, net)
+    deployed = _run_rows(result, executor, _multispike_row,
+                         [(shared, dt, train.spikes[:calib_samples], data_dt, test.spikes,
+                           labels, t_cont) for dt in dt_list], console)
     _recommend(result)
-    dep, x = deployed[result.recommended_dt or dt_list[-1]]
+    dep = deployed[result.recommended_dt or dt_list[-1]]
+    x, _ = resample_spikes(test.spikes, data_dt, dep.dt, dep.steps)
     if lava_samples:
         result.lava = _lava_check(
             dep.network, x[:lava_samples], labels[:lava_samples], dep.dt,
@@ -414,6 +423,40 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
         result.files["deployed"] = str(_write_deployed(
             Path(out), dep, "mean_v", len(cfg.hidden) + 1, result, data))
     return _finish(result, out, start)
+
+
+def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
+                    data_dt: float, test_spikes: np.ndarray, labels: np.ndarray,
+                    t_cont: np.ndarray) -> tuple[dict, DeployedMultiSpike]:
+    """One dt of a multi-spike study: (its row, the deployed model); see
+    :class:`DtStudyResult`."""
+    t0 = time.perf_counter()
+    cfg = net.config
+    names = population_names(len(cfg.hidden) + 1)
+    hidden, output = names[-2], names[-1]
+    dep = deploy_multispike(net, dt, calib_spikes, data_dt)
+    x, lost = resample_spikes(test_spikes, data_dt, dt, dep.steps)
+    row = {"dt": dt, "delta": dt / cfg.tau_syn, "steps": dep.steps,
+           "du": int(dep.network.populations[hidden].param("du").max()),
+           "input_spikes_lost": lost}
+    for label, target_net in (("float", dep.float_network), ("deployed", dep.network)):
+        tr = simulate(target_net, x, target=_target(target_net),
+                      populations=[hidden, output], record=("spikes", "v"))
+        scores = readout_logits(None, tr.v[output], "mean_v")
+        top = np.sort(scores, axis=1)
+        timing = timing_error(t_cont, spike_step_lists(tr.spikes[hidden]), dt,
+                              len(cfg.hidden), cfg.tau_syn)
+        row.update({
+            f"{label}_accuracy_pct": 100.0 * float((scores.argmax(axis=1) == labels).mean()),
+            f"{label}_time_error": timing["time_error"],
+            f"{label}_time_bias": timing["time_bias"],
+            f"{label}_one_only_pct": timing["unpaired_pct"],
+            f"{label}_count_mismatch_pct": timing["count_mismatch_pct"],
+            f"{label}_tied_pct": 100.0 * float((top[:, -1] == top[:, -2]).mean())
+            if scores.shape[1] > 1 else 0.0,
+            f"{label}_silent_pct": 100.0 * float((~tr.spikes[hidden].any(axis=(1, 2))).mean()),
+        })
+    return _with_ptq(row, dep, t0), dep
 
 
 def _write_deployed(out: Path, dep, readout: str, hops: int, result: DtStudyResult,

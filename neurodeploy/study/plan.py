@@ -42,6 +42,18 @@ QUICK_DEFAULTS: dict[str, Any] = dict(
     lava_samples=8, calib=64, task_params={"n_samples": 1000},
     train_options={"int_delay_epochs": 2},
 )
+#: Named studies (``neurodeploy study timing --preset NAME``): the arguments each sets
+#: (arguments given explicitly win) and ``max_isi_ms``, the maximum ISIs (ms) it sweeps.
+#: ``yu2025``: Yu et al.'s CCISI sweep at their scale: the task's ``paper`` preset (1 ms
+#: steps, 10 s samples), maximum ISI 50 to 500 ms, with and without axonal delays (at most
+#: 62 steps, Loihi 2's limit), deterministic and stochastic, 5 seeds, scored on normal and
+#: time-reversed (and rate-removed) test data, float and deployed; no Lava subset (10 000
+#: steps per sample; check a deployed run with ``neurodeploy verify``).
+PRESETS: dict[str, dict[str, Any]] = {
+    "yu2025": dict(task="ccisi", delays=("none", "axonal"), stochastic=(False, True),
+                   seeds=(0, 1, 2, 3, 4), perturb=(), lava_samples=0,
+                   train_options={"preset": "paper"}, max_isi_ms=(50, 100, 200, 300, 500)),
+}
 #: Training options every configuration starts from: the sigmoid surrogate, whose escape
 #: function makes the stochastic neurons (Gygax & Zenke), so that deterministic and
 #: stochastic runs differ only by the noise.
@@ -49,6 +61,14 @@ BASE_TRAIN_OPTIONS: dict[str, Any] = {"surrogate": "sigmoid"}
 #: TrainConfig fields the study sets itself (not allowed in ``train_options``).
 STUDY_FIELDS = ("task", "data", "task_params", "hidden", "delays", "stochastic", "seed",
                 "epochs", "device", "threads")
+
+
+def preset_arguments(name: str) -> dict[str, Any]:
+    """The arguments preset ``name`` sets (a copy); one-line InputError for an unknown name."""
+    if name not in PRESETS:
+        raise InputError(f"preset = {name!r} is unknown; allowed: {', '.join(sorted(PRESETS))}")
+    return {key: dict(value) if isinstance(value, dict) else value
+            for key, value in PRESETS[name].items()}
 
 
 def perturbed_name(f: float) -> str:

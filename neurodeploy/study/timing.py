@@ -42,14 +42,15 @@ the deployed network alike.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from neurodeploy.study.job import Job
-from neurodeploy.study.plan import checked_integer, plan_study
+from neurodeploy.study.plan import Configuration, checked_integer, plan_study
 from neurodeploy.study.runner import ExecutorFactory, pending, process_pool, run_jobs
 from neurodeploy.study.summary import StudyError, StudyResult, aggregate, write_summary
 
@@ -129,47 +130,89 @@ def run_timing_study(
     console = console or Console()
     if workers is not None:
         workers = checked_integer("workers", workers, 1)
+    study = prepare_study(out_dir, task, data, delays, stochastic, seeds, perturb, epochs,
+                          hidden, quick, lava_samples, calib, task_params, train_options)
+    run_studies([study], executor or process_pool(workers or os.cpu_count() or 1), console)
+    return finish_study(study)
+
+
+@dataclass
+class PreparedStudy:
+    """A planned study before its jobs run: ``result`` (with what earlier calls finished
+    loaded), its ``configurations`` and the ``jobs`` still to do."""
+
+    result: StudyResult
+    configurations: list[Configuration]
+    jobs: list[Job]
+
+
+def prepare_study(out_dir, task, data, delays, stochastic, seeds, perturb, epochs, hidden,
+                  quick, lava_samples, calib, task_params, train_options) -> PreparedStudy:
+    """Check the arguments (:func:`~neurodeploy.study.plan.plan_study`) and load the
+    configurations an earlier call finished (nothing is written)."""
     study, configurations = plan_study(task, data, delays, stochastic, seeds, perturb, epochs,
                                        hidden, quick, lava_samples, calib, task_params,
                                        train_options)
     out = Path(out_dir)
     runs_dir = out / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
     result = StudyResult(out_dir=out, params=study, conditions=study["conditions"],
                          configurations=[c.name for c in configurations])
     result.runs, jobs = pending(configurations, runs_dir)
     result.loaded = list(result.runs)
+    return PreparedStudy(result, configurations, jobs)
 
+
+def run_studies(studies: Sequence[PreparedStudy], executor: ExecutorFactory,
+                console: Console) -> None:
+    """Run the jobs of every study on one executor (so that a cluster stays busy across
+    studies), with one progress bar over all their configurations; each outcome goes to
+    its own study's result."""
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn(), TextColumn("{task.fields[last]}"))
+    several = len(studies) > 1
+    owner = {job.run_dir: s.result for s in studies for job in s.jobs}
+    for s in studies:
+        (s.result.out_dir / "runs").mkdir(parents=True, exist_ok=True)
     with Progress(*columns, console=console) as progress:
-        bar = progress.add_task("timing study", total=len(configurations), last="")
-        if result.loaded:
-            progress.console.print(f"loaded {len(result.loaded)} finished configuration(s) "
-                                   f"from {runs_dir}: {', '.join(result.loaded)}")
-            progress.advance(bar, len(result.loaded))
+        bar = progress.add_task("timing study",
+                                total=sum(len(s.configurations) for s in studies), last="")
+        for s in studies:
+            if s.result.loaded:
+                where = s.result.out_dir / "runs"
+                progress.console.print(f"loaded {len(s.result.loaded)} finished "
+                                       f"configuration(s) from {where}: "
+                                       f"{', '.join(s.result.loaded)}")
+                progress.advance(bar, len(s.result.loaded))
 
         def on_done(job: Job, outcome: dict) -> None:
+            result = owner[job.run_dir]
+            name = f"{result.out_dir.name}/{job.name}" if several else job.name
             if "error" in outcome:
                 result.failed[job.name] = outcome["error"]
-                progress.console.print(f"[red]failed[/red] {job.name}: {outcome['error']}")
+                progress.console.print(f"[red]failed[/red] {name}: {outcome['error']}")
             else:
                 result.runs[job.name] = outcome["result"]
                 (result.trained if job.retrain else result.evaluated).append(job.name)
                 what = "trained and evaluated" if job.retrain else "evaluated again"
-                progress.console.print(f"[green]done[/green] {job.name} ({what})")
-            progress.update(bar, advance=1, last=job.name)
+                progress.console.print(f"[green]done[/green] {name} ({what})")
+            progress.update(bar, advance=1, last=name)
 
+        jobs = [job for s in studies for job in s.jobs]
         if jobs:
-            run_jobs(jobs, executor or process_pool(workers or os.cpu_count() or 1), on_done)
+            run_jobs(jobs, executor, on_done)
 
+
+def finish_study(study: PreparedStudy) -> StudyResult:
+    """Aggregate what finished and write the summary files; StudyError (after writing)
+    when some configurations failed."""
+    result, configurations = study.result, study.configurations
     # workers finish in any order; everything reported follows the configurations' order
     order = {name: i for i, name in enumerate(result.configurations)}
     result.trained.sort(key=order.__getitem__)
     result.evaluated.sort(key=order.__getitem__)
     result.failed = dict(sorted(result.failed.items(), key=lambda item: order[item[0]]))
     result.runs = {c: result.runs[c] for c in result.configurations if c in result.runs}
-    result.rows, result.lava = aggregate(study, configurations, result.runs)
+    result.rows, result.lava = aggregate(result.params, configurations, result.runs)
     write_summary(result)
     if result.failed:
         names = ", ".join(f"{n} ({msg})" for n, msg in result.failed.items())

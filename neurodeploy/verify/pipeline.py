@@ -22,7 +22,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from neurodeploy.artifacts import FLOAT_BACKEND, Deployment, load_deployment
+from neurodeploy.cluster import run_all, share
 from neurodeploy.errors import InputError, TargetUnavailableError
 from neurodeploy.models.datasets import load_dataset, split
 from neurodeploy.models.training import TrainConfig, load_dataset_for
@@ -172,12 +173,18 @@ def _chunks(n: int, size: int) -> list[slice]:
     return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
+def _shards(backend: str, n: int, workers: int, batch_size: int = 256) -> list[slice]:
+    """The samples' shards: one per worker for a slow backend (each Lava run starts a
+    process), else batches of ``batch_size``."""
+    return _chunks(n, -(-n // workers) if backend in SLOW else batch_size)
+
+
 def run_backend(model: Deployment, backend: str, x: np.ndarray, progress: Progress,
                 workers: int, batch_size: int = 256) -> BackendRun:
     """Run one backend on all samples (slow backends in parallel worker processes)."""
     task = progress.add_task(backend, total=len(x))
     slow = backend in SLOW
-    parts = _chunks(len(x), -(-len(x) // workers) if slow else batch_size)
+    parts = _shards(backend, len(x), workers, batch_size)
     start = time.perf_counter()
     results: list[tuple[dict, dict] | None] = [None] * len(parts)
 
@@ -192,7 +199,43 @@ def run_backend(model: Deployment, backend: str, x: np.ndarray, progress: Progre
     else:
         for i in range(len(parts)):
             job(i)
-    seconds = time.perf_counter() - start
+    return _joined(model, backend, results, time.perf_counter() - start)
+
+
+def run_on_executor(model: Deployment, backends: Sequence[str], x: np.ndarray,
+                    progress: Progress, executor: Executor, workers: int,
+                    batch_size: int = 256) -> dict[str, BackendRun]:
+    """Run every backend on ``executor`` (e.g. a Dask cluster's), all backends' shards of
+    the samples at once (``workers`` shards for a slow backend, batches of at most
+    ``batch_size`` and at least ``workers`` shards for the others); the
+    deployment is shared with the workers once, each shard's samples go with its task and
+    its traces come back as data (no shared filesystem). One progress bar per backend
+    advances as its shards return; ``seconds`` is the wall time from the first submission
+    to a backend's last shard."""
+    batch = min(batch_size, -(-len(x) // workers))
+    parts = {b: _shards(b, len(x), workers, batch) for b in backends}
+    calls = [(b, part) for b in backends for part in parts[b]]
+    bars = {b: progress.add_task(b, total=len(x)) for b in backends}
+    left = {b: len(parts[b]) for b in backends}
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+
+    def arrived(i: int, _result: object) -> None:
+        backend, part = calls[i]
+        progress.advance(bars[backend], part.stop - part.start)
+        left[backend] -= 1
+        if not left[backend]:
+            seconds[backend] = time.perf_counter() - start
+
+    shared = share(executor, model)
+    results = run_all(executor, _run, [(shared, b, x[part]) for b, part in calls], arrived)
+    return {b: _joined(model, b, [r for (name, _), r in zip(calls, results, strict=True)
+                                  if name == b], seconds[b]) for b in backends}
+
+
+def _joined(model: Deployment, backend: str, results: Sequence[tuple[dict, dict]],
+            seconds: float) -> BackendRun:
+    """One backend's run from its shards' (spikes, v), in the samples' order."""
     spikes = {n: np.concatenate([r[0][n] for r in results]) for n in results[0][0]}
     v = {n: np.concatenate([r[1][n] for r in results]) for n in results[0][1]}
     if backend == FLOAT_BACKEND:
@@ -271,10 +314,15 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
            max_lag: int = 5, workers: int | None = None, report_dir: str | None = None,
            console: Console | None = None,
            on_progress: Callable[[Progress], None] | None = None,
-           overwrite: bool = False) -> Verification:
+           overwrite: bool = False, executor: Executor | None = None) -> Verification:
     """Run, compare, gate and (with ``report_dir``) write summary.json, traces and report.html.
 
     ``workers``: parallel processes for Lava (default: the machine's cores).
+    ``executor``: run the backends there instead (e.g. a Dask cluster's,
+    :func:`neurodeploy.cluster.open_cluster`; :func:`run_on_executor`), the samples split
+    into ``workers`` shards for Lava (default: the executor's workers) and batches for
+    the others; the same traces and summary as here (backends' seconds aside). Only this
+    process writes ``report_dir``.
     ``report_dir`` must be absent, empty or an earlier report unless ``overwrite``.
     """
     console = console or Console()
@@ -303,14 +351,17 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
     runs: dict[str, BackendRun] = {}
     for name, path in traces.items():
         runs[name] = trace_backend(name, path, model, x)
-    workers = workers or os.cpu_count() or 1
+    workers = workers or getattr(executor, "n_workers", None) or os.cpu_count() or 1
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         if on_progress:
             on_progress(progress)
+        if executor is not None:
+            runs.update(run_on_executor(model, names, x, progress, executor, workers))
         for name in names:
-            runs[name] = run_backend(model, name, x, progress, workers)
+            if name not in runs:
+                runs[name] = run_backend(model, name, x, progress, workers)
     ordered = [runs[n] for n in all_names]
     logits = {r.name: _logits(r, model) for r in ordered}
     backends_json = {}
