@@ -490,6 +490,12 @@ def import_(
                   f"dt = {imported.dt:g} s ({imported.dt_source}); hop latency: one step per "
                   f"projection, so an input spike at step t reaches {answer or 'no output'} "
                   "at the earliest")
+    biased = sorted({p.dst for p in net.projections if getattr(p, "bias", None) is not None})
+    if biased:  # float projections only
+        onsets = net.bias_onsets()
+        console.print("Affine biases: a constant current into u from the step the input "
+                      "first reaches the population, with the first input as in snnTorch ("
+                      + ", ".join(f"{n} from step {onsets[n]}" for n in biased) + ")")
     if out:
         console.print(f"wrote {out}")
 

@@ -7,15 +7,22 @@ population, in this order (Loihi 2's float model, ``docs/loihi2-fixed-point.md``
 is ``neurodeploy.kernel.float_step``)::
 
     a[t] = sum over projections p into the population:
-               W_p (masked per delay) @ s_src(t - 1 - delay) + b_p      # one step per hop
+               W_p (masked per delay) @ s_src(t - 1 - delay)            # one step per hop
+               + b_p  for t >= L                                       # (see below)
     u[t] = u[t-1] * (1 - du) + a[t]
     v'   = v[t-1] * (1 - dv) + u[t] + bias
     s[t] = v' > vth                     (strict; never for a non-spiking population)
     v[t] = 0 where s[t] (reset "zero")  or  v' - vth where s[t] (reset "subtract")
 
 ``du`` and ``dv`` are fractions lost per step (du in (0, 1], dv in [0, 1]); weights, u,
-v, vth, bias and the projection bias ``b_p`` (a constant current, from NIR ``Affine``,
-delivered from step 0) share one arbitrary unit. u and v start at 0. ``dt`` (seconds per
+v, vth, bias and the projection bias ``b_p`` (a constant current, from NIR ``Affine``)
+share one arbitrary unit. u and v start at 0. The projection bias enters u together with
+the first input: from step L, the fewest projections from the input to the population
+(:meth:`FloatNetwork.bias_onsets`; 1 where the input never arrives). Tools without hop
+latency (snnTorch, Norse) add an ``Affine``'s bias and its input in the same step; with
+one step per hop, their step 0 is our step L, so their bias starts there too (delays do
+not delay a bias). Loihi 2 delivers it so, as a unit that fires at every step from step 0
+through a projection of delay L - 1 (``neurodeploy.quantize.ptq``). ``dt`` (seconds per
 step) only says what one step means in time (it turns NIR time constants into du, dv and
 NIR delays into steps); the dynamics above are in steps.
 """
@@ -117,7 +124,8 @@ class FloatProjection:
     ``weights`` is (n_dst, n_src). ``delays`` (integer steps >= 0) is None, an int, a
     per-source vector (axonal) or a (n_dst, n_src) array (per synapse): a spike of source
     j at step t reaches dst neuron i at step t + 1 + delays[i, j]. ``bias`` (n_dst,) or
-    None is a constant current added to the destination's u at every step from step 0.
+    None is a constant current added to the destination's u at every step from the step
+    the network input first reaches it (:meth:`FloatNetwork.bias_onsets`).
     """
 
     src: str
@@ -195,6 +203,14 @@ class FloatNetwork(PopulationGraph):
             if not math.isfinite(dt) or dt <= 0:
                 raise NetworkValidationError(f"network: dt = {self.dt} must be > 0 seconds")
             object.__setattr__(self, "dt", dt)
+
+    def bias_onsets(self) -> dict[str, int]:
+        """Per population, the first step (0-based) at which its projections' biases enter
+        u: the fewest projections from the input (one step per hop), so that a bias
+        starts with the first input as in tools without hop latency; 1 for a population
+        the input never reaches."""
+        hops = self.hops()
+        return {name: hops.get(name, 1) for name in self.populations}
 
 
 def dequantize(net: FixedPointNetwork, dt: float | None = None) -> FloatNetwork:

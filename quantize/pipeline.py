@@ -177,7 +177,8 @@ def evaluate_quantized(net: FixedPointNetwork, layers: list, info, spikes: np.nd
     """The quantization report on evaluation data: per projection and population, and the
     task accuracy of the integer network (reference simulator) beside the float one."""
     out_pop = net.outputs[0]
-    traces = simulate(net, spikes.astype(bool), target="reference", record=("spikes", "v", "u"))
+    traces = simulate(net, spikes.astype(bool), target="reference", record=("spikes", "v", "u"),
+                      populations=[layer.name for layer in layers])  # not the bias unit
     quant_acc = None
     if labels is not None:
         logits = readout_logits(traces.spikes[out_pop], traces.v[out_pop], readout,

@@ -18,6 +18,15 @@ spikes at the exact step, layer inputs taken from the already-quantized layers);
 one is kept. Each projection's weight_exp is the smallest exponent that fits its largest
 weight in 8 bits, so the weights use the full grid. Every value that had to be clipped
 is counted and reported. Time convention: 0-based steps, one step per hop.
+
+A projection bias of the float model (a constant current into u, e.g. an NIR ``Affine``
+bias, from the population's bias onset L on, see ``neurodeploy.float_network``) has no
+Loihi 2 register where u keeps a memory (du < 1: the chip's bias adds to v). It becomes
+what the chip can do: one always-firing *bias unit* (a population of one neuron, vth 0,
+bias 1, so v' = 1 > 0 at every step from step 0) feeding every such population through a
+projection whose weights are the biases (8 bits with their own weight_exp) and whose
+delay is L - 1, so that the bias enters u with the << 6 of any input, from step L on.
+Every backend runs it as the plain network it is.
 """
 
 from __future__ import annotations
@@ -53,6 +62,8 @@ class FloatLayer:
     vth: np.ndarray
     bias: np.ndarray
     spiking: bool
+    current_bias: np.ndarray | None = None  # constant input into u (projection biases)
+    bias_onset: int = 1  # the first step current_bias enters u (0-based)
 
 
 @dataclass
@@ -81,12 +92,14 @@ def layers_from_network(net: FloatNetwork) -> list[FloatLayer]:
     """A layered :class:`FloatNetwork` (input -> p0 -> p1 -> ..., each population fed by
     the previous one and optionally by itself without delay) as PTQ's layer list.
 
-    Raises :class:`InputError` naming what does not fit: another topology, a population
-    that resets by subtraction (Loihi 2 resets to zero), or a constant projection bias
-    into a population whose u keeps a memory (du < 1; the bias only becomes a Loihi bias
-    when du = 1).
+    The biases of a population's projections sum into its ``current_bias``, from its
+    ``bias_onset`` on (:meth:`FloatNetwork.bias_onsets`).
+
+    Raises :class:`InputError` naming what does not fit: another topology or a population
+    that resets by subtraction (Loihi 2 resets to zero).
     """
     names = list(net.populations)
+    onsets = net.bias_onsets()
     layers = []
     for k, name in enumerate(names):
         pop = net.populations[name]
@@ -107,14 +120,7 @@ def layers_from_network(net: FloatNetwork) -> list[FloatLayer]:
                              "chip's dynamics with --qat-epochs N")
         if rec and rec[0].max_delay > 0:
             raise InputError(f"{rec[0].label}: recurrent delays are not supported by PTQ")
-        bias = pop.bias.copy()
-        for p in ff + rec:
-            if p.bias is not None and np.any(p.bias != 0):
-                if np.any(pop.du < 1.0):
-                    raise InputError(
-                        f"{p.label}: a constant input current (Affine bias) into population "
-                        f"'{name}' with du < 1 has no Loihi 2 equivalent; use du = 1 or no bias")
-                bias = bias + p.bias
+        biases = [p.bias for p in ff + rec if p.bias is not None and np.any(p.bias != 0)]
         delays = ff[0].delays
         if isinstance(delays, int):
             delays = np.full(ff[0].weights.shape[1], delays, dtype=np.int64)
@@ -122,16 +128,34 @@ def layers_from_network(net: FloatNetwork) -> list[FloatLayer]:
             name=name, src=prev, weight=np.array(ff[0].weights),
             delays=None if delays is None else np.array(delays, dtype=np.int64),
             rec_weight=np.array(rec[0].weights) if rec else None,
-            du=pop.du.copy(), dv=pop.dv.copy(), vth=pop.vth.copy(), bias=bias,
-            spiking=pop.spiking))
+            du=pop.du.copy(), dv=pop.dv.copy(), vth=pop.vth.copy(), bias=pop.bias.copy(),
+            spiking=pop.spiking, current_bias=sum(biases) if biases else None,
+            bias_onset=onsets[name]))
     return layers
 
 
+def bias_unit_name(layers: list[FloatLayer]) -> str:
+    """The name of the always-firing bias unit: ``"bias"`` unless a layer has it."""
+    taken = {layer.name for layer in layers}
+    name, k = "bias", 1
+    while name in taken:
+        name, k = f"bias_{k}", k + 1
+    return name
+
+
+def bias_unit(fmt: ChipFormat) -> LIFPopulation:
+    """One neuron that fires at every step from step 0: no input, vth 0, bias 1 (v' = 1 >
+    0 = vth << 6 at every step; the reset to 0 repeats it)."""
+    return LIFPopulation(1, du=fmt.decay_max, dv=fmt.decay_max, vth=0, bias_mant=1,
+                         bias_exp=0, chip=fmt)
+
+
 def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
-                      info: QuantizationInfo) -> tuple[np.ndarray, int, str]:
-    """Integer weights on the Lava grid, their weight_exp and sign mode (computed on the
-    nonzero weights only: a zero stays 0, and a convolution's expanded matrix is mostly
-    zeros)."""
+                      info: QuantizationInfo, exp_min: int | None = None
+                      ) -> tuple[np.ndarray, int, str]:
+    """Integer weights on the Lava grid, their weight_exp (>= ``exp_min``, default the
+    chip's) and sign mode, computed on the nonzero weights only (a zero stays 0, and a
+    convolution's expanded matrix is mostly zeros)."""
     nz = np.flatnonzero(w)
     vals = np.asarray(w).ravel()[nz]
     sign_mode = fp.infer_sign_mode(np.sign(vals))
@@ -142,7 +166,8 @@ def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
     unit = float(1 << fmt.act_shift)  # one weight LSB enters u as << act_shift
     target = np.abs(vals).max() * scale / unit if vals.size else 0.0
     exp = fmt.weight_exp_min if target == 0 else math.ceil(math.log2(max(target / hi, 1e-300)))
-    exp = int(min(max(exp, fmt.weight_exp_min), fmt.weight_exp_max))
+    exp = int(min(max(exp, fmt.weight_exp_min if exp_min is None else exp_min),
+                  fmt.weight_exp_max))
     raw = vals * scale / (unit * 2.0**exp)
     ints = np.round(raw / 2.0) * 2.0 if sign_mode == "mixed" else np.round(raw)
     clipped = int(((ints < lo) | (ints > top)).sum())
@@ -175,6 +200,9 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
     use = layers[: n_layers or len(layers)]
     pops, projs = {}, []
     n_inputs = layers[0].weight.shape[1]
+    unit = bias_unit_name(layers)
+    if any(layer.current_bias is not None for layer in use):
+        pops[unit] = bias_unit(fmt)
     for layer in use:
         s = scales[layer.name]
         unity = fmt.decay_unity
@@ -202,6 +230,14 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
             info.weight_exp[f"{layer.name}->{layer.name}"] = we
             projs.append(Projection(layer.name, layer.name, w, weight_exp=we, sign_mode=mode,
                                     chip=fmt))
+        if layer.current_bias is not None:  # from the bias unit, arriving at step onset
+            # weight_exp >= 0: with one source a negative exponent only floors the weight
+            where = f"projection '{unit}->{layer.name}'"
+            w, we, mode = _quantize_weights(layer.current_bias[:, None], s, fmt, where, info,
+                                            exp_min=0)
+            info.weight_exp[f"{unit}->{layer.name}"] = we
+            projs.append(Projection(unit, layer.name, w, weight_exp=we, sign_mode=mode,
+                                    delays=layer.bias_onset - 1 or None, chip=fmt))
     return FixedPointNetwork(n_inputs, pops, projs, outputs=[use[-1].name], chip=fmt,
                              input_max=input_max)
 
@@ -270,8 +306,9 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         # accumulator headroom: the worst-case summed input per step (every source of one
         # sign firing at once, over all incoming projections) must stay below the limit
         graded = input_max if layer.src == INPUT else 1  # a count multiplies the weights
-        incoming = [layer.weight * graded] + ([layer.rec_weight]
-                                              if layer.rec_weight is not None else [])
+        incoming = [layer.weight * graded] + [
+            w for w in (layer.rec_weight, None if layer.current_bias is None
+                        else layer.current_bias[:, None]) if w is not None]
         worst = max(float(sum(np.clip(w, 0, None).sum(axis=1) for w in incoming).max()),
                     float(sum(np.clip(-w, 0, None).sum(axis=1) for w in incoming).max()))
         if worst > 0:
@@ -290,5 +327,7 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
                 best = (f1, s)
         scales[layer.name] = best[1]
         info.agreement[layer.name] = best[0]
+    if any(layer.current_bias is not None for layer in layers):
+        scales[bias_unit_name(layers)] = 1.0  # its v is 0 or 1 LSB: any unit will do
     info.scales = scales
     return build_network(layers, scales, fmt, info, input_max=input_max), info

@@ -25,7 +25,7 @@ import numpy as np
 from neurodeploy import fixed_point as fp
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import read_record
-from neurodeploy.quantize.ptq import FloatLayer, QuantizationInfo, spike_f1
+from neurodeploy.quantize.ptq import FloatLayer, QuantizationInfo, bias_unit_name, spike_f1
 from neurodeploy.traces import Traces
 
 
@@ -109,12 +109,16 @@ def as_report(report: QuantizationReport | Mapping[str, Any]) -> QuantizationRep
 
 def projection_quality(net: FixedPointNetwork, layers: list[FloatLayer],
                        info: QuantizationInfo) -> list[ProjectionQuality]:
-    """One row per projection into each float layer (feed-forward, then recurrent)."""
+    """One row per projection into each float layer (feed-forward, recurrent, then the
+    bias unit's, whose weights are the layer's constant input current)."""
     rows = []
+    unit = bias_unit_name(layers)
     for layer in layers:
         pairs = [(layer.src, layer.weight)]
         if layer.rec_weight is not None:
             pairs.append((layer.name, layer.rec_weight))
+        if layer.current_bias is not None:
+            pairs.append((unit, layer.current_bias[:, None]))
         for src, w_f in pairs:
             proj = next(p for p in net.projections if p.src == src and p.dst == layer.name)
             lsb = 64.0 * 2.0**proj.weight_exp / info.scales[layer.name]

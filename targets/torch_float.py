@@ -60,7 +60,7 @@ def simulate_torch_float(
         hist[name] = torch.zeros((steps, batch, pop.size), dtype=dtype)
     terms = {name: [(p.src, _delay_terms(p, dtype)) for p in net.incoming(name)]
              for name in net.populations}
-    const = {}
+    const, onset = {}, net.bias_onsets()
     for name, pop in net.populations.items():
         b = torch.zeros(pop.size, dtype=dtype)
         for p in net.incoming(name):
@@ -81,7 +81,9 @@ def simulate_torch_float(
     with torch.no_grad():
         for t in range(steps):
             for name, pop in net.populations.items():
-                a = const[name].expand(batch, pop.size).clone()
+                a = torch.zeros((batch, pop.size), dtype=dtype)
+                if t >= onset[name]:  # the projection biases start with the first input
+                    a += const[name]
                 for src, src_terms in terms[name]:
                     h = hist[src]
                     for kind, d, w in src_terms:

@@ -7,6 +7,8 @@ from hypothesis import strategies as st
 
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection
 from neurodeploy import fixed_point as fp
+from neurodeploy.float_network import FloatNetwork, FloatPopulation, FloatProjection
+from neurodeploy.quantize.ptq import post_training_quantize
 
 SMALL_VTH = (0, 1, 3, 10, 40, 200, 1000, 131071)
 DECAYS = (0, 1, 7, 200, 1024, 2048, 4000, 4095)
@@ -137,3 +139,29 @@ def recurrent_bias_case() -> tuple[FixedPointNetwork, np.ndarray]:
     x = np.random.default_rng(3).random((5, 60, 2)) < 0.3
     x[2] = False
     return FixedPointNetwork(2, pops, projs), x
+
+
+def bias_current_float_network(seed: int = 0) -> FloatNetwork:
+    """6 inputs -> CubaLIF "h" (8, du 0.2, recurrent) -> CubaLIF "out" (3, du 0.3), every
+    projection with a constant current (Affine bias) of both signs: what an snnTorch
+    RSynaptic network imports as. Biases enter h's u from step 1, out's from step 2."""
+    rng = np.random.default_rng(seed)
+    pops = {"h": FloatPopulation(8, du=0.2, dv=0.1, vth=1.0),
+            "out": FloatPopulation(3, du=0.3, dv=0.15, vth=1.0)}
+    projs = [FloatProjection("input", "h", rng.normal(0.3, 0.4, (8, 6)),
+                             bias=rng.normal(0.03, 0.05, 8)),
+             FloatProjection("h", "h", rng.normal(0.0, 0.2, (8, 8)),
+                             bias=rng.normal(0.0, 0.02, 8)),
+             FloatProjection("h", "out", rng.normal(0.2, 0.4, (3, 8)),
+                             bias=np.array([0.12, -0.05, 0.02]))]
+    return FloatNetwork(6, pops, projs, dt=1e-3)
+
+
+def bias_current_case(seed: int = 0) -> tuple[FixedPointNetwork, np.ndarray]:
+    """:func:`bias_current_float_network` quantized by PTQ (its biases become the bias
+    unit's projections, one with a delay) and input spikes; sample 1 is silent, so only the
+    biases (and the recurrence they start) drive it."""
+    x = np.random.default_rng(seed + 1).random((4, 50, 6)) < 0.25
+    x[1] = False
+    net, _ = post_training_quantize(bias_current_float_network(seed), x)
+    return net, x

@@ -19,6 +19,7 @@ from neurodeploy.targets.reference import ReferencePlan
 
 from compare import RECORD, assert_same_traces
 from netgen import (
+    bias_current_case,
     int32_overflow_case,
     network_cases,
     recurrent_bias_case,
@@ -93,3 +94,22 @@ def test_recurrence_delays_negative_weight_exp_and_bias(target):
     net, x = recurrent_bias_case()
     ref = assert_identical(net, x, target)
     assert ref.spikes["a"][2].any() and ref.spikes["b"].any()
+
+
+@pytest.mark.parametrize("target", [*BACKENDS, pytest.param("qat", id="qat")])
+def test_bias_unit_of_quantized_bias_currents(target):
+    """Affine biases into CubaLIF populations (du < 1) quantized as an always-firing bias
+    unit with delayed projections: every backend gives the reference's integers, the bias
+    unit fires at every step from step 0, and the silent sample moves only through it."""
+    net, x = bias_current_case()
+    assert net.populations["bias"].size == 1
+    assert sorted((p.dst, p.max_delay) for p in net.projections if p.src == "bias") == [
+        ("h", 0), ("out", 1)]
+    if target == "qat":
+        ref = simulate(net, x, target="reference", record=RECORD)
+        assert_same_traces(ref, qat_forward(net, x, fused=True), net.populations,
+                           got_name="qat")
+    else:
+        ref = assert_identical(net, x, target)
+    assert ref.spikes["bias"].all()
+    assert ref.u["h"][1, 1:].any() and ref.spikes["out"].any()

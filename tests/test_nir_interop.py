@@ -184,12 +184,8 @@ def synaptic(n: int, alpha: float, beta: float, reset: str,
 
 def recurrent(kind: str, n: int, seed: int, reset: str, reset_delay: bool = True,
               std: float = 0.15) -> torch.nn.Module:
-    """RLeaky / RSynaptic, all-to-all with a seeded Linear recurrent weight, zero bias.
-
-    The recurrent bias is zeroed on purpose: neurodeploy delivers a projection bias from
-    step 0, i.e. L steps before the (shifted) input reaches depth L, so a bias would add
-    L extra steps of bias to the shifted comparison; that is not what is tested here.
-    """
+    """RLeaky / RSynaptic, all-to-all with a seeded Linear recurrent weight, zero bias
+    (``test_snntorch_biases_start_with_the_input`` gives them biases)."""
     common = dict(threshold=1.0, spike_grad=heaviside, init_hidden=True, all_to_all=True,
                   linear_features=n, reset_mechanism=reset, reset_delay=reset_delay)
     if kind == "RLeaky":
@@ -345,29 +341,32 @@ def test_snntorch_recurrent_subgraph_nested_and_flat(tmp_path):
         assert_exact(simulate_ours(imported, x, rename)[0], theirs)
 
 
-def test_snntorch_recurrent_bias_starts_at_step_0(tmp_path):
-    """RLeaky's recurrent nn.Linear has a bias by default; the exporter writes it as an
-    Affine in the subgraph cycle, and the importer makes it a constant current from step
-    0 (FloatProjection.bias). Our layer 1 therefore feels the bias one step before the
-    input arrives, which the plain shift does not reproduce (measured: 189 of ~1,470
-    layer-1 spikes differ for this network). It is exact against snnTorch run on the input
-    delayed by one zero step (bias from its step 0, input from step 1): layer 1 then
-    needs no shift and layer 2 one. Pins the bias timing, which is Loihi's (a bias is
-    there from the first step) and not a zero-latency tool's."""
+def test_snntorch_biases_start_with_the_input(tmp_path):
+    """Every Linear with a bias (fc1, RLeaky's recurrent one, fc2): snnTorch adds a bias
+    and its input in the same step, from its step 0; the importer starts a projection
+    bias at the step the input first reaches its population (layer 1: step 1, layer 2:
+    step 2), which is snnTorch's step 0 after the hop-latency shift. So every spike of both
+    layers is equal with the plain shift. A bias from our step 0 instead (one step before
+    the input) differs: the same graph run on one extra leading zero step of input, which
+    is that timing for layer 1, does not match."""
     seed = 13
     net = rleaky_net(seed, "zero", False)
     with torch.no_grad():
         torch.manual_seed(99)
         net.lif1.recurrent.bias.normal_(0.0, 0.2)
+        for lin in (net.fc1, net.fc2):  # linear() makes them without a bias
+            lin.bias = torch.nn.Parameter(torch.randn(lin.out_features, dtype=F64) * 0.2)
     graph = export_to_nir(net, torch.zeros(N_IN, dtype=F64))
-    assert isinstance(graph.nodes["lif1.w_rec"], nir.Affine)
+    assert all(isinstance(graph.nodes[n], nir.Affine) for n in ("fc1", "lif1.w_rec", "fc2"))
     imported = roundtrip(graph, tmp_path, SNNTORCH_DT)
+    assert sum(p.bias is not None for p in imported.network.projections) == 3
     x = input_spikes(seed)
     ours, _ = simulate_ours(imported, x, {"lif1.lif": "lif1", "lif2": "lif2"})
-    late = np.concatenate([np.zeros_like(x[:, :1]), x[:, :-1]], axis=1)
-    assert_exact(ours, run_snntorch(net, late), {"lif1": 0, "lif2": 1})
-    plain = shifted(ours["lif1"], run_snntorch(net, x)["lif1"], 1)
-    assert not np.array_equal(*plain)
+    theirs = run_snntorch(net, x)
+    assert_exact(ours, theirs)
+    early = np.concatenate([np.zeros_like(x[:, :1]), x], axis=1)  # bias one step early
+    ours_early, _ = simulate_ours(imported, early, {"lif1.lif": "lif1", "lif2": "lif2"})
+    assert not np.array_equal(*shifted(ours_early["lif1"][:, 1:], theirs["lif1"], 1))
 
 
 # ---------------------------------------------------------- snnTorch: delayed reset

@@ -15,6 +15,9 @@ from neurodeploy.models.datasets import make_task, split
 from neurodeploy.models.training import TrainConfig, evaluate, load_run, train
 from neurodeploy.quantize.ptq import float_layers, post_training_quantize, spike_f1
 from neurodeploy.readout import accuracy, readout_logits
+from neurodeploy.targets.torch_float import simulate_torch_float
+
+from netgen import bias_current_float_network
 
 
 @pytest.fixture(scope="module")
@@ -141,3 +144,27 @@ def test_cli_quantize_refuses_a_folder_of_other_files_before_working(trained, tm
     assert "notes.txt" in proc.stderr and "--overwrite" in proc.stderr
     assert (out / "notes.txt").read_text() == "mine" and len(list(out.iterdir())) == 1
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_bias_currents_enter_u_with_the_first_input():
+    """A projection bias into a CubaLIF (du < 1) starts at the step the input first
+    reaches the population (h: step 1, out: step 2), in the float model and in the PTQ
+    integers (the bias unit's projections, delay 0 and 1), where it is the float bias
+    times the scale S to within half a step of the weight grid (64 * 2**weight_exp, twice
+    that for mixed signs, whose grid is the even integers)."""
+    fnet = bias_current_float_network()
+    assert fnet.bias_onsets() == {"h": 1, "out": 2}
+    calib = np.random.default_rng(0).random((8, 40, 6)) < 0.25
+    net, info = post_training_quantize(fnet, calib)
+    silent = np.zeros((1, 4, 6), bool)
+    ftr = simulate_torch_float(fnet, silent, record=("u",))
+    itr = simulate(net, silent, record=("u",))
+    for name, onset in (("h", 1), ("out", 2)):
+        bias = sum(p.bias for p in fnet.incoming(name))
+        assert not ftr.u[name][0, :onset].any() and not itr.u[name][0, :onset].any()
+        np.testing.assert_allclose(ftr.u[name][0, onset], bias, rtol=1e-12)
+        proj = next(p for p in net.projections if p.src == "bias" and p.dst == name)
+        step = 64 * 2.0**proj.weight_exp * (2 if proj.sign_mode == "mixed" else 1)
+        assert proj.max_delay == onset - 1 and proj.weight_exp >= 0
+        error = np.abs(itr.u[name][0, onset] - bias * info.scales[name])
+        assert error.max() <= step / 2 + 1e-9

@@ -26,7 +26,10 @@ population with (u then v, one step of latency per projection, reset to zero unl
 
 v is measured from v_reset (our v = NIR v - v_reset). The extra step per projection is
 neurodeploy's (and Loihi 2's) hop latency: a network of L projections answers L steps
-later than tools that ignore it.
+later than tools that ignore it. An Affine's bias (summed over the weight nodes of a
+projection) is a constant current into u that starts with the first input: from step L
+for a population L projections from the input, the step that is the exporting tool's
+step 0 after the shift (snnTorch adds a Linear's bias and its input in the same step).
 """
 
 from __future__ import annotations

@@ -165,10 +165,13 @@ class QATNetwork(nn.Module):
 
     # ------------------------------------------------------------------ structure
     def _hops(self) -> int:
-        """Projections in series from the input to the output population (self-loops not)."""
+        """Projections in series from the input to the output population (self-loops and
+        populations the input does not reach, e.g. PTQ's bias unit, not)."""
         depth = {INPUT: 0}
+        reached = self.net.hops()
         for name in self.order:
-            srcs = [p.src for p in self.net.incoming(name) if p.src != name]
+            srcs = [p.src for p in self.net.incoming(name)
+                    if p.src != name and (p.src == INPUT or p.src in reached)]
             depth[name] = 1 + max((depth[s] for s in srcs), default=0)
         return depth[self.output]
 
