@@ -117,3 +117,28 @@ def test_a_shipped_study_run_names_its_data_relative_to_its_study_folder(tmp_pat
     config = json.loads((run_dir / "config.json").read_text())
     assert config["train"]["data"] == "../../../d.npz"
     assert config["network"] == {} and (run_dir / "result.json").read_text() == "{}"
+
+
+def test_exact_timing_runs_store_their_data_relative_and_no_wall_time(tmp_path):
+    """A multi-spike run names its data file relative to its folder (config.json holds no
+    absolute path), resolves it after the folder and the data moved together, and stores
+    no wall time (metrics.json is the same bytes for the same model)."""
+    from neurodeploy.models.exact.multispike import MultiSpikeConfig, MultiSpikeNetwork
+    from neurodeploy.models.exact.multispike_training import load_multispike, save_multispike
+
+    (tmp_path / "a" / "data").mkdir(parents=True)
+    data = tmp_path / "a" / "data" / "d.npz"
+    data.write_bytes(b"")
+    config = MultiSpikeConfig(n_inputs=3, hidden=(4,), n_outputs=2,
+                              data={"file": str(data), "seed": 0, "dt": 0.001})
+    model = MultiSpikeNetwork(config)
+    metrics = {"train_seconds": 12.5, "test_accuracy_pct": 50.0}
+    save_multispike(model, tmp_path / "a" / "run", metrics=metrics)
+    stored = json.loads((tmp_path / "a" / "run" / "config.json").read_text())
+    assert stored["network"]["data"]["file"] == "../data/d.npz"
+    assert not [s for s in json_strings(stored) if Path(s).is_absolute()]
+    assert json.loads((tmp_path / "a" / "run" / "metrics.json").read_text()) == {
+        "test_accuracy_pct": 50.0}
+    shutil.move(tmp_path / "a", tmp_path / "b")
+    loaded, _ = load_multispike(tmp_path / "b" / "run")
+    assert Path(loaded.config.data["file"]) == tmp_path / "b" / "data" / "d.npz"

@@ -101,8 +101,9 @@ class MultiSpikeRun:
 
 def data_description(options: MultiSpikeTrainOptions) -> dict:
     """What the model trains on, as stored in ``MultiSpikeConfig.data`` (which adds the
-    data's dt in seconds): the data file (absolute path) or the task and its parameters,
-    and the seed and fractions of the split."""
+    data's dt in seconds): the data file (an absolute path here; a saved run stores it
+    relative to its directory) or the task and its parameters, and the seed and fractions
+    of the split."""
     where = ({"file": str(Path(options.data).resolve())} if options.data is not None
              else {"task": options.task, "params": dict(options.task_params)})
     return {**where, "seed": options.seed, "splits": list(SPLITS)}

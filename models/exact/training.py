@@ -181,17 +181,33 @@ def _fit(config: TTFSConfig, options: TTFSTrainOptions, data, log):
     return model, history, time.perf_counter() - start
 
 
+def _data_paths(run: dict, where: Callable[[str], str]) -> dict:
+    """``run`` with its data file paths (``network.data.file``, ``train.data``) mapped by
+    ``where``."""
+    run = dict(run)
+    data = (run.get("network") or {}).get("data")
+    if isinstance(data, dict) and isinstance(data.get("file"), str):
+        run["network"] = {**run["network"], "data": {**data, "file": where(data["file"])}}
+    if isinstance(run.get("train"), dict) and isinstance(run["train"].get("data"), str):
+        run["train"] = {**run["train"], "data": where(run["train"]["data"])}
+    return run
+
+
 def save_timing_run(model: torch.nn.Module, out: str | os.PathLike[str], run_format: str,
                     network: dict, train: dict | None, metrics: dict | None) -> Path:
     """Write ``model.pt`` (state dict), ``config.json`` (``{"format": run_format, "version",
-    "network", "train"}``) and ``metrics.json`` into ``out``, each atomically."""
+    "network", "train"}``) and ``metrics.json`` into ``out``, each atomically. Data file
+    paths are stored relative to ``out`` (the run works from anywhere and when moved
+    together with its data)."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     save_checkpoint(model, out / CHECKPOINT)
-    run = {"format": run_format, "version": VERSION, "network": network, "train": train}
+    run = _data_paths({"format": run_format, "version": VERSION, "network": network,
+                       "train": train}, lambda p: os.path.relpath(p, out))
     atomic_write_text(out / "config.json", json.dumps(run, indent=2))
-    if metrics is not None:
-        atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2))
+    if metrics is not None:  # the wall time is shown, not stored: same seed, same bytes
+        kept = {k: v for k, v in metrics.items() if k != "train_seconds"}
+        atomic_write_text(out / "metrics.json", json.dumps(kept, indent=2))
     return out
 
 
@@ -207,6 +223,7 @@ def load_timing_run(path: str | os.PathLike[str], run_format: str, kind: str,
         found = (run.get("format"), run.get("version")) if isinstance(run, dict) else None
         raise InputError(f"{path}: format {found} is not a {kind}; expected "
                          f"{run_format!r} version {VERSION}")
+    run = _data_paths(run, lambda p: os.path.normpath(os.path.join(path, p)))
     try:
         model = build(run["network"])
         model.load_state_dict(state)
