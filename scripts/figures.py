@@ -145,6 +145,8 @@ FIGURES: tuple[Figure, ...] = (
            tables=("training step throughput",), cheap=False, exact=False),
     Figure("bench-qat", ("bench/bench_qat.py",), tables=("QAT step",), cheap=False,
            exact=False),
+    Figure("snntorch-rnn", ("scripts/snntorch_rnn.py",), tables=("snnTorch recurrent",),
+           cheap=False),
     Figure("bench-netx", ("bench/bench_netx.py",), tables=("One sample",), cheap=False,
            exact=False),
 )

@@ -37,6 +37,7 @@ import numpy as np
 import snntorch as snn
 import torch
 from rich.console import Console
+from rich.table import Table
 from snntorch import surrogate
 from snntorch.export_nir import export_to_nir
 
@@ -85,6 +86,10 @@ def braille_task(n_samples: int, n_classes: int = 10, steps: int = 32,
 
 
 RESETS = ("zero", "zero-delayed", "subtract")
+#: How the README names each variant.
+VARIANTS = {"zero": "reset to zero in the spike step (Loihi 2's rule)",
+            "zero-delayed": "RSynaptic's default reset (zero one step late)",
+            "subtract": "reset by subtraction, imported with --reset zero"}
 
 
 def _reset_to_zero_in_the_spike_step(module: torch.nn.Module, _inputs, spikes) -> None:
@@ -258,6 +263,28 @@ def main() -> None:
                              tuple(args.resets.split(",")))
     for name, value in numbers.items():
         print(f"{name}: {100 * value:.1f} %")
+    Console(width=120).print(table(numbers))
+
+
+def table(numbers: dict[str, float]) -> Table:
+    """The README's table: per variant, snnTorch's accuracy, the deployed network's after
+    PTQ and after QAT, with the decision agreement with snnTorch in parentheses."""
+    out = Table(title="snnTorch recurrent networks on Loihi 2 integers (held-out samples)")
+    for col in ("snnTorch network", "snnTorch", "Loihi 2 integers, PTQ (agreement)",
+                "after QAT (agreement)"):
+        out.add_column(col)
+    for reset, label in VARIANTS.items():
+        if f"{reset}: snnTorch accuracy" not in numbers:
+            continue
+
+        def cell(stage: str, reset: str = reset) -> str:
+            acc = numbers.get(f"{reset}: {stage} accuracy")
+            agree = numbers.get(f"{reset}: {stage} decision agreement with snnTorch")
+            return "-" if acc is None else f"{100 * acc:.1f}% ({100 * agree:.1f}%)"
+
+        out.add_row(label, f"{100 * numbers[f'{reset}: snnTorch accuracy']:.1f}%",
+                    cell("PTQ"), cell("QAT"))
+    return out
 
 
 if __name__ == "__main__":
