@@ -147,6 +147,8 @@ FIGURES: tuple[Figure, ...] = (
            exact=False),
     Figure("snntorch-rnn", ("scripts/snntorch_rnn.py",), tables=("snnTorch recurrent",),
            cheap=False),
+    Figure("bench-conv", ("bench/bench_conv.py",), tables=("CNN throughput",), cheap=False,
+           exact=False),
     Figure("bench-netx", ("bench/bench_netx.py",), tables=("One sample",), cheap=False,
            exact=False),
 )
