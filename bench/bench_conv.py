@@ -33,12 +33,13 @@ from collections.abc import Sequence
 
 import nir
 import numpy as np
+from bench_netx import matmul_floor  # bench/ is the script's folder: on sys.path
+from bench_simulators import synaptic_events
 from rich.console import Console
 from rich.table import Table
 
-from neurodeploy import FixedPointNetwork, simulate
+from neurodeploy import simulate
 from neurodeploy.exchange.nir_import import import_nir
-from neurodeploy.network import INPUT
 from neurodeploy.quantize.ptq import post_training_quantize
 
 IN = (2, 34, 34)
@@ -77,23 +78,6 @@ def sinabs_cnn(seed: int) -> nir.NIRGraph:
     chain = ["input", "conv1", "if1", "conv2", "if2", "pool2", "conv3", "if3", "pool3",
              "flat", "fc", "if4", "fo", "if5", "output"]
     return nir.NIRGraph(nodes=nodes, edges=list(itertools.pairwise(chain)))
-
-
-def events(net: FixedPointNetwork, x: np.ndarray, spikes: dict[str, np.ndarray]) -> int:
-    counts = {INPUT: x.sum(axis=(0, 1), dtype=np.int64)}
-    counts.update({n: s.sum(axis=(0, 1), dtype=np.int64) for n, s in spikes.items()})
-    return sum(int(counts[p.src] @ np.count_nonzero(p.weights, axis=0)) for p in net.projections)
-
-
-def matmul_floor(net: FixedPointNetwork, batch: int, steps: int) -> float:
-    rng = np.random.default_rng(0)
-    mats = [(p.weights.astype(np.float64).T.copy(),
-             (rng.random((batch, p.n_src)) < 0.05).astype(np.float64)) for p in net.projections]
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        for w, s in mats:
-            s @ w
-    return time.perf_counter() - t0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -154,7 +138,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"{floor_s:.3f}", "-", f"{args.samples * args.steps / floor_s:,.0f}",
                   f"reference takes {best / floor_s:.2f}x this time")
     console.print(table)
-    ev = events(net, x, ref.spikes)
+    ev = synaptic_events(net, x, ref)
     summary = Table(title="CNN summary", show_header=False)
     summary.add_column("quantity")
     summary.add_column("value", justify="right")

@@ -23,6 +23,7 @@ import json
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -155,20 +156,26 @@ def build_and_run(job_dir: Path) -> None:
         ring.stop()
 
 
-def main(argv: list[str] | None = None) -> int:
+def run_worker_main(name: str, body: Callable[[Path], None], argv: list[str] | None) -> int:
+    """A worker process's main: ``body(JOB_DIR)`` with SIGTERM turned into an interrupt (so
+    that ``finally`` blocks stop Lava's runtime); exit 0, 130 when interrupted, 1 with the
+    error's last line on stderr (which the parent reports)."""
     argv = sys.argv[1:] if argv is None else argv
     signal.signal(signal.SIGTERM, interrupt)
-    job_dir = Path(argv[0])
     try:
-        build_and_run(job_dir)
+        body(Path(argv[0]))
     except KeyboardInterrupt as exc:
-        print(f"lava worker interrupted ({exc})", file=sys.stderr)
+        print(f"{name} worker interrupted ({exc})", file=sys.stderr)
         return 130
     except Exception as exc:
         traceback.print_exc()
-        print(f"lava worker failed: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"{name} worker failed: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_worker_main("lava", build_and_run, argv)
 
 
 if __name__ == "__main__":

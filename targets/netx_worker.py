@@ -14,9 +14,7 @@ The runtime is always stopped (also on error or SIGTERM).
 from __future__ import annotations
 
 import json
-import signal
 import sys
-import traceback
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +24,7 @@ from lava.magma.core.run_configs import RunConfig
 from lava.proc import io
 
 from neurodeploy.network_io import atomic_savez
-from neurodeploy.targets.lava_worker import interrupt
+from neurodeploy.targets.lava_worker import run_worker_main
 
 
 class FixedPointCfg(RunConfig):
@@ -77,28 +75,21 @@ def run_sample(net_path: Path, spikes: np.ndarray, n_layers: int, input_message_
         net.stop()
 
 
+def run_job(job_dir: Path) -> None:
+    """Every sample of ``JOB_DIR/job.npz`` through ``JOB_DIR/net.net``; one rec file per layer."""
+    with np.load(job_dir / "job.npz", allow_pickle=False) as job:
+        spikes = job["__spikes__"]
+        options = json.loads(str(job["__options__"]))
+        bias = job["__input_bias__"] if "__input_bias__" in job.files else None
+    per_sample = [run_sample(job_dir / "net.net", x, options["layers"],
+                             options["input_message_bits"], options["input_shape"], bias)
+                  for x in spikes]
+    for i, layer in enumerate(zip(*per_sample, strict=True)):
+        atomic_savez(job_dir / f"rec_{i}.npz", {"spikes": np.stack(layer)})
+
+
 def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    signal.signal(signal.SIGTERM, interrupt)
-    job_dir = Path(argv[0])
-    try:
-        with np.load(job_dir / "job.npz", allow_pickle=False) as job:
-            spikes = job["__spikes__"]
-            options = json.loads(str(job["__options__"]))
-            bias = job["__input_bias__"] if "__input_bias__" in job.files else None
-        per_sample = [run_sample(job_dir / "net.net", x, options["layers"],
-                                 options["input_message_bits"], options["input_shape"], bias)
-                      for x in spikes]
-        for i, layer in enumerate(zip(*per_sample, strict=True)):
-            atomic_savez(job_dir / f"rec_{i}.npz", {"spikes": np.stack(layer)})
-    except KeyboardInterrupt as exc:
-        print(f"netx worker interrupted ({exc})", file=sys.stderr)
-        return 130
-    except Exception as exc:
-        traceback.print_exc()
-        print(f"netx worker failed: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    return 0
+    return run_worker_main("netx", run_job, argv)
 
 
 if __name__ == "__main__":
