@@ -177,7 +177,7 @@ def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
         meta = _meta(node)
         if "population" in meta:
             pops[str(meta["population"])] = (name, node, meta)
-        elif "projection" in meta and type(node).__name__ in ("Linear", "Affine"):
+        elif "projection" in meta and type(node).__name__ in ("Linear", "Affine", "Conv2d"):
             projs.setdefault(int(meta["projection"]), []).append((node, meta))
     if not pops:
         raise NetworkValidationError("graph has the neurodeploy contract but no population "
@@ -198,6 +198,28 @@ def _projection_common(index: int, branches: list[tuple[Any, dict]]) -> dict:
             "name": str(first["name"]) if "name" in first else None}
 
 
+def _geometry(index: int, meta: dict, kernel: np.ndarray) -> Conv2d:
+    """A convolution's geometry from its weight node's metadata, checked, with ``kernel``."""
+    where = f"projection {index}"
+    try:
+        geo = Conv2d(np.zeros(np.shape(kernel), np.int64),
+                     *(_whole(meta[k], f"{where} {k}").tolist()
+                       for k in ("in_shape", "stride", "padding", "dilation", "groups")))
+    except KeyError as exc:
+        raise NetworkValidationError(f"{where}: convolution metadata lacks {exc}") from None
+    geo.check(where)
+    return dataclasses.replace(geo, kernel=kernel)
+
+
+def _dense_weights(node: Any, meta: dict) -> np.ndarray:
+    """A weight node's (n_dst, n_src) float weights; a dense projection written as a
+    Conv2d on a (n, 1, 1) source (``full_conv``) is unfolded."""
+    w = np.asarray(node.weight, np.float64)
+    if not meta.get("full_conv"):
+        return w
+    return w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(-1, w.shape[1])
+
+
 def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwork:
     pops, projs = _own_parts(graph)
     populations = {
@@ -209,14 +231,21 @@ def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwo
     for index in sorted(projs):
         branches = projs[index]
         first = branches[0][1]
-        weights = sum(_whole(m["weights"], f"projection {index} weights")
-                      for _, m in branches)
         for node, _ in branches:
             _whole(node.weight, f"projection {index} NIR weight", integer=False)
-        projections.append(Projection(
-            weights=weights, weight_exp=int(first["weight_exp"]),
-            num_weight_bits=int(first["num_weight_bits"]), sign_mode=str(first["sign_mode"]),
-            **_projection_common(index, branches)))
+        fields = dict(weight_exp=int(first["weight_exp"]),
+                      num_weight_bits=int(first["num_weight_bits"]),
+                      sign_mode=str(first["sign_mode"]), **_projection_common(index, branches))
+        if "kernel" in first:
+            geo = _geometry(index, first, _whole(first["kernel"], f"projection {index} kernel"))
+            del fields["delays"]
+            projections.append(Projection.conv2d(
+                kernel=geo.kernel, in_shape=geo.in_shape, stride=geo.stride,
+                padding=geo.padding, dilation=geo.dilation, groups=geo.groups, **fields))
+            continue
+        weights = sum(_whole(m["weights"], f"projection {index} weights")
+                      for _, m in branches)
+        projections.append(Projection(weights=weights, **fields))
     return FixedPointNetwork(int(contract["n_inputs"]), populations, projections,
                              outputs=_outputs(contract))
 
@@ -231,7 +260,16 @@ def _float_from_metadata(graph: nir.NIRGraph, contract: dict) -> FloatNetwork:
     projections = []
     for index in sorted(projs):
         branches = projs[index]
-        weights = sum(np.asarray(node.weight, np.float64) for node, _ in branches)
+        node, first = branches[0]
+        if "in_shape" in first:  # a convolution: one Conv2d node, the float kernel
+            geo = _geometry(index, first, np.asarray(node.weight, np.float64))
+            bias = (np.repeat(np.asarray(node.bias, np.float64), geo.out_shape[1]
+                              * geo.out_shape[2]) if first.get("has_bias") else None)
+            projections.append(FloatProjection(
+                weights=geo.expand(geo.kernel), bias=bias, conv=geo,
+                **_projection_common(index, branches)))
+            continue
+        weights = sum(_dense_weights(node, meta) for node, meta in branches)
         biases = [np.asarray(node.bias, np.float64) for node, _ in branches
                   if type(node).__name__ == "Affine"]
         projections.append(FloatProjection(
