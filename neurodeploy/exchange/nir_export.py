@@ -11,9 +11,11 @@ readout) named after the population; every projection becomes weight nodes (``Li
   ``src -> Delay(k dt) -> Linear(W where delay == k) -> dst``; NIR sums the branches at
   ``dst``. Every branch is a standard node, so any NIR reader can follow it.
 
-Recurrence is a cycle through the neuron node. The NIR fields are the continuous-time
-parameters that forward Euler at ``dt`` maps back onto the discrete update of
-``neurodeploy.float_network`` (u then v, one step per hop, see
+Recurrence is a cycle through the neuron node. A convolutional projection is one
+``Conv2d`` node; populations that feed convolutions are shaped (C, H, W), read by dense
+projections through ``Flatten`` (see ``docs/nir.md`` for the shapes NIR cannot say).
+The NIR fields are the continuous-time parameters that forward Euler at ``dt`` maps
+back onto the discrete update of ``neurodeploy.float_network`` (u then v, one step per hop, see
 ``neurodeploy.exchange.contract``)::
 
     tau_syn = dt / du,   w_in = 1 / du,   tau_mem = dt / dv,   r = 1 / dv,

@@ -13,10 +13,11 @@ AvgPool2d, CubaLIF, LIF, IF, CubaLI and LI (non-spiking readouts), I, and subgra
 snnTorch's RLeaky/RSynaptic recurrent blocks). The weight nodes between two neurons
 compose into projections, exactly: convolutions and pooling become their equivalent
 weights (:meth:`neurodeploy.Conv2d.expand`), so that pooling folds into the next
-convolution or Affine where no neuron stands between them (delays become integer steps;
-a delay that is not a whole number of steps is an error); each neuron node becomes a
-population with (u then v, one step of latency per projection, reset to zero unless
-``reset="subtract"``)::
+convolution or Affine where no neuron stands between them (a Conv2d or Conv1d that is the
+whole path between two neurons stays a convolution: ``FloatProjection.conv``; delays
+become integer steps; a delay that is not a whole number of steps is an error); each
+neuron node becomes a population with (u then v, one step of latency per projection,
+reset to zero unless ``reset="subtract"``)::
 
     CubaLIF: du = dt / tau_syn,  dv = dt / tau_mem,  input x (dv r du w_in),
              bias = dv (v_leak - v_reset),  vth = v_threshold - v_reset
