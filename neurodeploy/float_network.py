@@ -29,6 +29,7 @@ NIR delays into steps); the dynamics above are in steps.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ import numpy as np
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import NetworkValidationError
-from neurodeploy.network import FixedPointNetwork, PopulationGraph
+from neurodeploy.network import Conv2d, FixedPointNetwork, PopulationGraph
 
 RESETS = ("zero", "subtract")
 
@@ -125,7 +126,9 @@ class FloatProjection:
     per-source vector (axonal) or a (n_dst, n_src) array (per synapse): a spike of source
     j at step t reaches dst neuron i at step t + 1 + delays[i, j]. ``bias`` (n_dst,) or
     None is a constant current added to the destination's u at every step from the step
-    the network input first reaches it (:meth:`FloatNetwork.bias_onsets`).
+    the network input first reaches it (:meth:`FloatNetwork.bias_onsets`). ``conv`` (a
+    :class:`neurodeploy.Conv2d` whose kernel is float) says that the weights are that
+    convolution's expansion (:meth:`Conv2d.expand`); it takes no delays.
     """
 
     src: str
@@ -134,6 +137,7 @@ class FloatProjection:
     delays: Any = None
     bias: Any = None
     name: str | None = None
+    conv: Conv2d | None = None
 
     def __post_init__(self) -> None:
         label = self.label
@@ -163,6 +167,29 @@ class FloatProjection:
                     f"{label}: delays has shape {arr.shape}; expected None, an int, "
                     f"({n_src},) or ({n_dst}, {n_src})")
             object.__setattr__(self, "delays", delays)
+        if self.conv is not None:
+            self._check_conv(label, weights)
+
+    def _check_conv(self, label: str, weights: np.ndarray) -> None:
+        """The geometry as :meth:`Conv2d.check` validates it, with the float kernel kept."""
+        if not isinstance(self.conv, Conv2d):
+            raise NetworkValidationError(
+                f"{label}: conv must be a Conv2d or None, got {type(self.conv).__name__}")
+        kernel = _float_array(label, "conv kernel", self.conv.kernel).copy()
+        shape = Conv2d(np.zeros(kernel.shape, np.int64), self.conv.in_shape, self.conv.stride,
+                       self.conv.padding, self.conv.dilation, self.conv.groups)
+        shape.check(label)
+        kernel.setflags(write=False)
+        conv = dataclasses.replace(shape, kernel=kernel)
+        if self.delays is not None:
+            raise NetworkValidationError(
+                f"{label}: delays = {self.delays!r} on a convolutional projection; allowed None")
+        if not np.array_equal(weights, conv.expand(kernel)):
+            raise NetworkValidationError(
+                f"{label}: weights are not the convolution's expansion (expected shape "
+                f"{(int(np.prod(conv.out_shape)), int(np.prod(conv.in_shape)))}, got "
+                f"{weights.shape})")
+        object.__setattr__(self, "conv", conv)
 
     @property
     def label(self) -> str:
@@ -218,7 +245,8 @@ def dequantize(net: FixedPointNetwork, dt: float | None = None) -> FloatNetwork:
 
     du = (du_int + 1) / 4096, dv = dv_int / 4096, vth = vth_int * 64, bias = bias_mant *
     2**bias_exp, W = W_int * 2**weight_exp * 64: the same update without integer
-    truncation, wrapping or saturation (what Lava's ``floating_pt`` models compute).
+    truncation, wrapping or saturation (what Lava's ``floating_pt`` models compute). A
+    convolutional projection stays one, with its kernel in the same units.
     """
     chip = net.chip
     unity = float(chip.decay_unity)
@@ -230,5 +258,8 @@ def dequantize(net: FixedPointNetwork, dt: float | None = None) -> FloatNetwork:
             bias=fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp")).astype(float))
     act = float(1 << chip.act_shift)
     projs = [FloatProjection(p.src, p.dst, np.asarray(p.weights) * 2.0**p.weight_exp * act,
-                             delays=p.delays, name=p.name) for p in net.projections]
+                             delays=p.delays, name=p.name,
+                             conv=None if p.conv is None else dataclasses.replace(
+                                 p.conv, kernel=p.conv.kernel * 2.0**p.weight_exp * act))
+             for p in net.projections]
     return FloatNetwork(net.n_inputs, pops, projs, outputs=list(net.outputs), dt=dt)

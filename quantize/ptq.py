@@ -43,7 +43,7 @@ from neurodeploy.errors import InputError
 from neurodeploy.float_network import FloatNetwork
 from neurodeploy.kernel.float_step import current_step
 from neurodeploy.models.neurons import DU_MAX, DU_MIN
-from neurodeploy.network import INPUT, FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy.network import INPUT, Conv2d, FixedPointNetwork, LIFPopulation, Projection
 from neurodeploy.targets.reference import simulate_reference
 from neurodeploy.targets.torch_float import simulate_torch_float
 
@@ -64,6 +64,7 @@ class FloatLayer:
     spiking: bool
     current_bias: np.ndarray | None = None  # constant input into u (projection biases)
     bias_onset: int = 1  # the first step current_bias enters u (0-based)
+    conv: Conv2d | None = None  # the feed-forward weights are this convolution's (float kernel)
 
 
 @dataclass
@@ -130,7 +131,7 @@ def layers_from_network(net: FloatNetwork) -> list[FloatLayer]:
             rec_weight=np.array(rec[0].weights) if rec else None,
             du=pop.du.copy(), dv=pop.dv.copy(), vth=pop.vth.copy(), bias=pop.bias.copy(),
             spiking=pop.spiking, current_bias=sum(biases) if biases else None,
-            bias_onset=onsets[name]))
+            bias_onset=onsets[name], conv=ff[0].conv))
     return layers
 
 
@@ -151,20 +152,23 @@ def bias_unit(fmt: ChipFormat) -> LIFPopulation:
 
 
 def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
-                      info: QuantizationInfo, exp_min: int | None = None
-                      ) -> tuple[np.ndarray, int, str]:
+                      info: QuantizationInfo, exp_min: int | None = None,
+                      grid_of: np.ndarray | None = None) -> tuple[np.ndarray, int, str]:
     """Integer weights on the Lava grid, their weight_exp (>= ``exp_min``, default the
     chip's) and sign mode, computed on the nonzero weights only (a zero stays 0, and a
-    convolution's expanded matrix is mostly zeros)."""
+    convolution's expanded matrix is mostly zeros). ``grid_of``: the weights whose nonzero
+    values choose weight_exp and the sign mode (default ``w``; a convolution's kernel takes
+    those of its expanded matrix, so that both give the same integers)."""
     nz = np.flatnonzero(w)
     vals = np.asarray(w).ravel()[nz]
-    sign_mode = fp.infer_sign_mode(np.sign(vals))
+    stats = vals if grid_of is None else np.asarray(grid_of).ravel()[np.flatnonzero(grid_of)]
+    sign_mode = fp.infer_sign_mode(np.sign(stats))
     lo, top = fp.weight_limits(sign_mode, fmt)
     # the mixed grid is the even integers: its top is one below the clip range's
     top = top - 1 if sign_mode == "mixed" else top
     hi = top if sign_mode != "inhibitory" else -lo
     unit = float(1 << fmt.act_shift)  # one weight LSB enters u as << act_shift
-    target = np.abs(vals).max() * scale / unit if vals.size else 0.0
+    target = np.abs(stats).max() * scale / unit if stats.size else 0.0
     exp = fmt.weight_exp_min if target == 0 else math.ceil(math.log2(max(target / hi, 1e-300)))
     exp = int(min(max(exp, fmt.weight_exp_min if exp_min is None else exp_min),
                   fmt.weight_exp_max))
@@ -222,8 +226,16 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
         where = f"projection '{layer.src}->{layer.name}'"
         w, we, mode = _quantize_weights(layer.weight, s, fmt, where, info)
         info.weight_exp[f"{layer.src}->{layer.name}"] = we
-        projs.append(Projection(layer.src, layer.name, w, weight_exp=we, delays=layer.delays,
-                                sign_mode=mode, chip=fmt))
+        if layer.conv is None:
+            projs.append(Projection(layer.src, layer.name, w, weight_exp=we,
+                                    delays=layer.delays, sign_mode=mode, chip=fmt))
+        else:  # the kernel on the expanded weights' grid: conv.matrix() is ``w``
+            c = layer.conv
+            kernel, _, _ = _quantize_weights(c.kernel, s, fmt, where, QuantizationInfo(),
+                                             grid_of=layer.weight)
+            projs.append(Projection.conv2d(layer.src, layer.name, kernel, c.in_shape, c.stride,
+                                           c.padding, c.dilation, c.groups, weight_exp=we,
+                                           sign_mode=mode, chip=fmt))
         if layer.rec_weight is not None:
             where = f"projection '{layer.name}->{layer.name}'"
             w, we, mode = _quantize_weights(layer.rec_weight, s, fmt, where, info)

@@ -8,6 +8,7 @@ Time: 0-based steps; dt = 1 s per step (Sinabs' IF adds its input once per step,
 graph is imported at dt = 1, where NIR's forward Euler ``v += dt r I`` is that).
 """
 
+import dataclasses
 import itertools
 import subprocess
 import sys
@@ -18,7 +19,9 @@ import pytest
 import torch
 
 from neurodeploy import simulate
+from neurodeploy.exchange.nir_export import fixed_point_network_to_nir, write_nir
 from neurodeploy.exchange.nir_import import import_nir
+from neurodeploy.float_network import FloatNetwork
 from neurodeploy.quantize.lint import lint_network
 from neurodeploy.quantize.ptq import post_training_quantize
 
@@ -179,3 +182,40 @@ def test_event_count_frames_quantize_to_graded_input_and_run_identically():
     for target in ("torch-int", "onnx", "lava"):
         got = simulate(net, frames[:2], target=target, record=RECORD)
         assert_same_traces(ref, got, net.populations, got_name=target)
+
+
+def test_ptq_keeps_unpooled_convolutions_with_the_dense_integers_and_nir_round_trips(
+        quantized, tmp_path):
+    """conv1 and conv2 stay convolutions through import and PTQ (conv3, behind a pooling
+    layer, becomes dense); the integers equal PTQ's of the same network with every
+    projection dense, and export -> import keeps both."""
+    net, info = quantized
+    imported = import_nir(sinabs_like_graph(cnn_parts(0)), dt=1.0).network
+    assert [p.conv is not None for p in imported.projections] == [True, True] + [False] * 3
+    kinds = {(p.src, p.dst): p.conv for p in net.projections}
+    assert kinds[("input", "if1")].in_shape == SHAPES["in"]
+    assert kinds[("input", "if1")].stride == (2, 2)
+    assert kinds[("if1", "if2")].out_shape == SHAPES["c2"]
+    assert sum(c is not None for c in kinds.values()) == 2
+    dense = FloatNetwork(imported.n_inputs, imported.populations,
+                         [dataclasses.replace(p, conv=None) for p in imported.projections],
+                         outputs=imported.outputs, dt=imported.dt)
+    net_dense, info_dense = post_training_quantize(dense, input_frames(2, batch=8))
+    assert info.to_json() == info_dense.to_json()
+    for p, q in zip(net.projections, net_dense.projections, strict=True):
+        assert (p.src, p.dst, p.weight_exp, p.sign_mode) == (q.src, q.dst, q.weight_exp,
+                                                             q.sign_mode)
+        np.testing.assert_array_equal(p.weights, q.weights)
+    x = input_frames(3, batch=2, steps=20)
+    ref, ref_dense = (simulate(n, x, target="reference") for n in (net, net_dense))
+    for name in net.populations:
+        np.testing.assert_array_equal(ref.spikes[name], ref_dense.spikes[name])
+    write_nir(fixed_point_network_to_nir(net, 1.0), tmp_path / "q.nir")
+    assert sum(isinstance(n, nir.Conv2d) for n in nir.read(tmp_path / "q.nir").nodes.values()) \
+        == 3  # conv1, conv2 and the bias unit's projection into if1 (a full Conv2d)
+    back = import_nir(tmp_path / "q.nir").network
+    for p, q in zip(net.projections, back.projections, strict=True):
+        np.testing.assert_array_equal(p.weights, q.weights)
+        assert (p.conv is None) == (q.conv is None)
+        if p.conv is not None:
+            np.testing.assert_array_equal(p.conv.kernel, q.conv.kernel)

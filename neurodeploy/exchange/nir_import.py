@@ -13,10 +13,11 @@ AvgPool2d, CubaLIF, LIF, IF, CubaLI and LI (non-spiking readouts), I, and subgra
 snnTorch's RLeaky/RSynaptic recurrent blocks). The weight nodes between two neurons
 compose into projections, exactly: convolutions and pooling become their equivalent
 weights (:meth:`neurodeploy.Conv2d.expand`), so that pooling folds into the next
-convolution or Affine where no neuron stands between them (delays become integer steps;
-a delay that is not a whole number of steps is an error); each neuron node becomes a
-population with (u then v, one step of latency per projection, reset to zero unless
-``reset="subtract"``)::
+convolution or Affine where no neuron stands between them (a Conv2d or Conv1d that is the
+whole path between two neurons stays a convolution: ``FloatProjection.conv``; delays
+become integer steps; a delay that is not a whole number of steps is an error); each
+neuron node becomes a population with (u then v, one step of latency per projection,
+reset to zero unless ``reset="subtract"``)::
 
     CubaLIF: du = dt / tau_syn,  dv = dt / tau_mem,  input x (dv r du w_in),
              bias = dv (v_leak - v_reset),  vth = v_threshold - v_reset
@@ -34,6 +35,7 @@ step 0 after the shift (snnTorch adds a Linear's bias and its input in the same 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
@@ -62,6 +64,7 @@ NEURONS = ("CubaLIF", "LIF", "IF", "CubaLI", "LI", "I")
 CONVOLUTIONS = ("Conv1d", "Conv2d", "SumPool2d", "AvgPool2d")
 WEIGHTS = ("Affine", "Linear", "Scale", "Delay", "Flatten", *CONVOLUTIONS)
 SUPPORTED = (*NEURONS, *WEIGHTS, "Input", "Output", "NIRGraph")
+_PLAIN = "plain"  # a path through no weight node yet (see _GenericImport._walk)
 
 
 @dataclass
@@ -175,7 +178,7 @@ def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
         meta = _meta(node)
         if "population" in meta:
             pops[str(meta["population"])] = (name, node, meta)
-        elif "projection" in meta and type(node).__name__ in ("Linear", "Affine"):
+        elif "projection" in meta and type(node).__name__ in ("Linear", "Affine", "Conv2d"):
             projs.setdefault(int(meta["projection"]), []).append((node, meta))
     if not pops:
         raise NetworkValidationError("graph has the neurodeploy contract but no population "
@@ -196,6 +199,28 @@ def _projection_common(index: int, branches: list[tuple[Any, dict]]) -> dict:
             "name": str(first["name"]) if "name" in first else None}
 
 
+def _geometry(index: int, meta: dict, kernel: np.ndarray) -> Conv2d:
+    """A convolution's geometry from its weight node's metadata, checked, with ``kernel``."""
+    where = f"projection {index}"
+    try:
+        geo = Conv2d(np.zeros(np.shape(kernel), np.int64),
+                     *(_whole(meta[k], f"{where} {k}").tolist()
+                       for k in ("in_shape", "stride", "padding", "dilation", "groups")))
+    except KeyError as exc:
+        raise NetworkValidationError(f"{where}: convolution metadata lacks {exc}") from None
+    geo.check(where)
+    return dataclasses.replace(geo, kernel=kernel)
+
+
+def _dense_weights(node: Any, meta: dict) -> np.ndarray:
+    """A weight node's (n_dst, n_src) float weights; a dense projection written as a
+    Conv2d on a (n, 1, 1) source (``full_conv``) is unfolded."""
+    w = np.asarray(node.weight, np.float64)
+    if not meta.get("full_conv"):
+        return w
+    return w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(-1, w.shape[1])
+
+
 def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwork:
     pops, projs = _own_parts(graph)
     populations = {
@@ -207,14 +232,21 @@ def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwo
     for index in sorted(projs):
         branches = projs[index]
         first = branches[0][1]
-        weights = sum(_whole(m["weights"], f"projection {index} weights")
-                      for _, m in branches)
         for node, _ in branches:
             _whole(node.weight, f"projection {index} NIR weight", integer=False)
-        projections.append(Projection(
-            weights=weights, weight_exp=int(first["weight_exp"]),
-            num_weight_bits=int(first["num_weight_bits"]), sign_mode=str(first["sign_mode"]),
-            **_projection_common(index, branches)))
+        fields = dict(weight_exp=int(first["weight_exp"]),
+                      num_weight_bits=int(first["num_weight_bits"]),
+                      sign_mode=str(first["sign_mode"]), **_projection_common(index, branches))
+        if "kernel" in first:
+            geo = _geometry(index, first, _whole(first["kernel"], f"projection {index} kernel"))
+            del fields["delays"]
+            projections.append(Projection.conv2d(
+                kernel=geo.kernel, in_shape=geo.in_shape, stride=geo.stride,
+                padding=geo.padding, dilation=geo.dilation, groups=geo.groups, **fields))
+            continue
+        weights = sum(_whole(m["weights"], f"projection {index} weights")
+                      for _, m in branches)
+        projections.append(Projection(weights=weights, **fields))
     return FixedPointNetwork(int(contract["n_inputs"]), populations, projections,
                              outputs=_outputs(contract))
 
@@ -229,7 +261,16 @@ def _float_from_metadata(graph: nir.NIRGraph, contract: dict) -> FloatNetwork:
     projections = []
     for index in sorted(projs):
         branches = projs[index]
-        weights = sum(np.asarray(node.weight, np.float64) for node, _ in branches)
+        node, first = branches[0]
+        if "in_shape" in first:  # a convolution: one Conv2d node, the float kernel
+            geo = _geometry(index, first, np.asarray(node.weight, np.float64))
+            bias = (np.repeat(np.asarray(node.bias, np.float64), geo.out_shape[1]
+                              * geo.out_shape[2]) if first.get("has_bias") else None)
+            projections.append(FloatProjection(
+                weights=geo.expand(geo.kernel), bias=bias, conv=geo,
+                **_projection_common(index, branches)))
+            continue
+        weights = sum(_dense_weights(node, meta) for node, meta in branches)
         biases = [np.asarray(node.bias, np.float64) for node, _ in branches
                   if type(node).__name__ == "Affine"]
         projections.append(FloatProjection(
@@ -286,9 +327,10 @@ def _pair(name: str, node: Any, attr: str, value: Any) -> tuple[int, int]:
 
 
 def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
-                 ) -> tuple[np.ndarray, np.ndarray, tuple[int, int, int]]:
-    """The equivalent (n_out, n_in) weights, the bias and the output shape (C, H, W) of a
-    Conv1d, Conv2d, SumPool2d or AvgPool2d node whose input arrives in layout ``shape``."""
+                 ) -> tuple[Conv2d, np.ndarray, tuple[int, int, int]]:
+    """The geometry (with the float kernel; a Conv1d as a Conv2d of height 1), the bias and
+    the output shape (C, H, W) of a Conv1d, Conv2d, SumPool2d or AvgPool2d node whose input
+    arrives in layout ``shape``."""
     kind, label = _type(node), _label(name, node)
     one_d = kind == "Conv1d"
     if kind in ("Conv1d", "Conv2d"):
@@ -349,7 +391,7 @@ def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
     if kind in ("Conv1d", "Conv2d") and getattr(node, "bias", None) is not None:
         per_channel = _param(name, node, "bias", out_shape[0])
         bias = np.repeat(per_channel, out_shape[1] * out_shape[2])
-    return geometry.expand(kernel), bias, out_shape
+    return dataclasses.replace(geometry, kernel=kernel), bias, out_shape
 
 
 def _flatten(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict[str, Any], list, set]:
@@ -424,6 +466,7 @@ class _GenericImport:
         # connections: (src, dst) -> {delay: matrix}, bias
         self.conn: dict[tuple[str, str], dict[int, np.ndarray]] = {}
         self.bias: dict[tuple[str, str], np.ndarray] = {}
+        self.convs: dict[tuple[str, str], list[Any]] = {}
         self.outputs: list[str] = []
         for src in [self.input, *neurons]:
             shape = in_shape if src == self.input else _neuron_shape(src, self.nodes[src])
@@ -437,7 +480,8 @@ class _GenericImport:
             bias = self.bias.get((src, dst))
             mats = {k: m * c for k, m in mats.items()}
             projections += _projections(names.get(src, INPUT), names[dst], mats,
-                                        None if bias is None else bias * scale[dst])
+                                        None if bias is None else bias * scale[dst],
+                                        self._kept_conv(src, dst, mats, scale[dst]))
         order = self._order(neurons)
         populations = {names[n]: pops[n] for n in order}
         if not self.outputs:
@@ -490,9 +534,11 @@ class _GenericImport:
         return pop, c
 
     def _walk(self, src: str, name: str, mats: dict[int, np.ndarray], bias: np.ndarray,
-              path: list[str], shape: tuple[int, ...]) -> None:
+              path: list[str], shape: tuple[int, ...], conv: Any = _PLAIN) -> None:
         """Follow the weight nodes from ``src`` to the next neurons; ``mats`` (per delay)
-        and ``bias`` map src's values to the current node's, whose layout is ``shape``."""
+        and ``bias`` map src's values to the current node's, whose layout is ``shape``.
+        ``conv``: ``_PLAIN`` while the path is the identity, the geometry while it is one
+        Conv2d or Conv1d (reshapes aside), else None."""
         node = self.nodes[name]
         kind = _type(node)
         n_cur = next(iter(mats.values())).shape[0]
@@ -503,6 +549,7 @@ class _GenericImport:
                     f"{_label(name, node)}: has {size} neurons but receives {n_cur} values "
                     f"from '{path[-1]}'")
             acc = self.conn.setdefault((src, name), {})
+            self.convs.setdefault((src, name), []).append(conv)
             for k, m in mats.items():
                 acc[k] = acc[k] + m if k in acc else m.copy()
             if np.any(bias != 0):
@@ -520,19 +567,25 @@ class _GenericImport:
         if name in path:
             cycle = " -> ".join(f"'{n}'" for n in [*path[path.index(name):], name])
             raise NetworkValidationError(f"cycle {cycle} passes through no neuron node")
-        mats, bias, shape = self._apply(name, node, mats, bias, path[-1], shape)
+        mats, bias, shape, geometry = self._apply(name, node, mats, bias, path[-1], shape)
+        if kind in ("Conv1d", "Conv2d") and conv is _PLAIN:
+            conv = geometry
+        elif kind != "Flatten" and name not in self.passthrough:
+            conv = None
         for nxt in self.succ[name]:
-            self._walk(src, nxt, mats, bias, [*path, name], shape)
+            self._walk(src, nxt, mats, bias, [*path, name], shape, conv)
 
     def _apply(self, name: str, node: Any, mats: dict[int, np.ndarray], bias: np.ndarray,
                prev: str, shape: tuple[int, ...]
-               ) -> tuple[dict[int, np.ndarray], np.ndarray, tuple[int, ...]]:
+               ) -> tuple[dict[int, np.ndarray], np.ndarray, tuple[int, ...], Conv2d | None]:
+        """The node applied to ``mats`` and ``bias``; a convolution also gives its geometry."""
         kind = _type(node)
         n_cur = bias.shape[0]
         if kind in CONVOLUTIONS:
-            matrix, conv_bias, shape = _convolution(name, node, shape, prev)
+            geometry, conv_bias, shape = _convolution(name, node, shape, prev)
+            matrix = geometry.matrix()
             return ({k: matrix @ m for k, m in mats.items()}, matrix @ bias + conv_bias,
-                    shape)
+                    shape, geometry)
         if kind in ("Affine", "Linear"):
             w = np.asarray(node.weight, np.float64)
             if w.ndim != 2 or w.shape[1] != n_cur:
@@ -544,10 +597,10 @@ class _GenericImport:
             bias = w @ bias
             if kind == "Affine":
                 bias = bias + _param(name, node, "bias", w.shape[0])
-            return mats, bias, (w.shape[0],)
+            return mats, bias, (w.shape[0],), None
         if kind == "Scale":
             s = _param(name, node, "scale", n_cur)
-            return {k: s[:, None] * m for k, m in mats.items()}, s * bias, shape
+            return {k: s[:, None] * m for k, m in mats.items()}, s * bias, shape, None
         if kind == "Delay":
             d = _param(name, node, "delay", n_cur)
             steps = d / self.dt
@@ -563,10 +616,24 @@ class _GenericImport:
                 for e in np.unique(whole).astype(int):
                     part = (whole == e)[:, None] * m
                     out[k + e] = out[k + e] + part if k + e in out else part
-            return out, bias, shape
+            return out, bias, shape, None
         if kind == "Flatten":  # values are stored flat in C, H, W order: a reshape
-            return mats, bias, (n_cur,)
-        return mats, bias, shape  # the Input/Output nodes of an inlined subgraph
+            return mats, bias, (n_cur,), None
+        return mats, bias, shape, None  # the Input/Output nodes of an inlined subgraph
+
+    def _kept_conv(self, src: str, dst: str, mats: dict[int, np.ndarray],
+                   scale: np.ndarray) -> Conv2d | None:
+        """The convolution that is the whole (src, dst) connection (one Conv2d or Conv1d, no
+        pooling, delay or other weights on the way and one input scale per output channel),
+        with its kernel times that scale; None when the connection is dense."""
+        paths = self.convs.get((src, dst), [])
+        if len(paths) != 1 or not isinstance(paths[0], Conv2d) or list(mats) != [0]:
+            return None
+        per_channel = scale.reshape(paths[0].kernel.shape[0], -1)
+        if np.any(per_channel != per_channel[:, :1]):
+            return None
+        kernel = paths[0].kernel * per_channel[:, 0, None, None, None]
+        return dataclasses.replace(paths[0], kernel=kernel)
 
     def _population_names(self, neurons: list[str]) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -594,10 +661,13 @@ class _GenericImport:
         return sorted(neurons, key=lambda n: (dist.get(n, 1 << 30), neurons.index(n)))
 
 
-def _projections(src: str, dst: str, mats: dict[int, np.ndarray],
-                 bias: np.ndarray | None) -> list[FloatProjection]:
+def _projections(src: str, dst: str, mats: dict[int, np.ndarray], bias: np.ndarray | None,
+                 conv: Conv2d | None = None) -> list[FloatProjection]:
     """One projection per (src, dst) when the delays of each synapse are unique (per synapse,
-    axonal or one value), else one per delay value."""
+    axonal or one value), else one per delay value; ``conv``: the convolution that is the
+    whole connection (delay 0)."""
+    if conv is not None:
+        return [FloatProjection(src, dst, mats[0], bias=bias, conv=conv)]
     keys = [k for k in sorted(mats) if np.any(mats[k] != 0)] or [min(mats)]
     if len(keys) == 1:
         k = keys[0]
