@@ -24,6 +24,7 @@ from neurodeploy.exchange.nir_import import import_nir
 from neurodeploy.float_network import FloatNetwork
 from neurodeploy.quantize.lint import lint_network
 from neurodeploy.quantize.ptq import post_training_quantize
+from neurodeploy.quantize.qat import QATNetwork
 
 from compare import RECORD, assert_same_traces
 
@@ -78,7 +79,9 @@ def sinabs_like_graph(p: dict) -> nir.NIRGraph:
 
 def torch_cnn(p: dict, x: np.ndarray) -> dict[str, np.ndarray]:
     """The same CNN step by step in torch: IF neurons (v += input, spike when v > 1, reset
-    to 0), each layer reading the previous layer's spikes of the previous step."""
+    to 0), each layer reading the previous layer's spikes of the previous step; a layer's
+    bias starts at the step the input first reaches it (layer k at step k), where the
+    exporting library's step 0 lands with one step per hop."""
     t = {k: torch.tensor(v, dtype=torch.float64) for k, v in p.items()}
     batch, steps = x.shape[:2]
     frames = torch.tensor(x, dtype=torch.float64).reshape(batch, steps, *SHAPES["in"])
@@ -98,12 +101,16 @@ def torch_cnn(p: dict, x: np.ndarray) -> dict[str, np.ndarray]:
 
     order = ["c1", "c2", "c3", "fc", "out"]
     src = {"c1": None, "c2": "c1", "c3": "c2", "fc": "c3", "out": "fc"}
+    depth = {n: k + 1 for k, n in enumerate(order)}  # the step the input first reaches n
     v = {n: torch.zeros(batch, *SHAPES[n], dtype=torch.float64) for n in order}
     s = {n: torch.zeros_like(v[n]) for n in order}
     out = {n: [] for n in order}
     for step in range(steps):
         prev = {n: s[n].clone() for n in order}
         for n in order:
+            if step < depth[n]:  # a layer's bias starts with its first input, as snnTorch's
+                out[n].append(s[n].reshape(batch, -1))
+                continue
             arriving = (frames[:, step - 1] if step > 0 else torch.zeros_like(frames[:, 0])) \
                 if src[n] is None else prev[src[n]]
             v[n] = v[n] + layers(n, arriving)
@@ -219,3 +226,19 @@ def test_ptq_keeps_unpooled_convolutions_with_the_dense_integers_and_nir_round_t
         assert (p.conv is None) == (q.conv is None)
         if p.conv is not None:
             np.testing.assert_array_equal(p.conv.kernel, q.conv.kernel)
+
+
+def test_qat_trains_the_quantized_cnn_with_its_convolutions_as_dense_weights(quantized):
+    """QAT takes the PTQ'd CNN (convolutions kept by import and PTQ): its forward pass is
+    the integers' (same spikes and v as the reference), and the network it gives back holds
+    the same integers with the convolutions as dense projections."""
+    net, info = quantized
+    assert any(p.conv is not None for p in net.projections)
+    qnet = QATNetwork(net, "count", info.scales)
+    x = input_frames(5, batch=2, steps=12)
+    assert_same_traces(simulate(net, x, record=RECORD), qnet.simulate(x), net.populations,
+                       got_name="qat")
+    back = qnet.to_fixed_point()
+    assert all(p.conv is None for p in back.projections)
+    for p, q in zip(net.projections, back.projections, strict=True):
+        np.testing.assert_array_equal(p.weights, q.weights, err_msg=p.label)

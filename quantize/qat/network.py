@@ -105,7 +105,9 @@ class QATNetwork(nn.Module):
     the surrogate (kind, beta in float units; deterministic only: stochastic spikes would
     not be the chip's). ``scales``: the PTQ scale S of every population
     (``QuantizationInfo.scales``; integer LSBs of v per float unit), which converts beta
-    and the v-readout logits to float units (see the module docstring).
+    and the v-readout logits to float units (see the module docstring). A convolution's
+    expanded weights train as a dense projection (each synapse its own weight: the
+    kernel's sharing is not kept), so the fine-tuned network's convolutions are dense.
 
     Parameters: ``weights[k]``, the float64 shadow of ``net.projections[k].weights`` (in
     integer LSBs, before ``weight_exp``). Everything else is the network's integers.
@@ -133,10 +135,8 @@ class QATNetwork(nn.Module):
             if len(comp) > 1:
                 raise InputError(f"QAT supports layered networks (self-recurrence only); "
                                  f"populations {', '.join(comp)} form a cycle")
-        for p in net.projections:
-            if p.conv is not None:
-                raise InputError(f"{p.label}: QAT trains dense and recurrent projections; "
-                                 "convolutional projections are not supported yet")
+        if any(p.conv is not None for p in net.projections):  # trained as dense weights:
+            net = replace(net, projections=[replace(p, conv=None) for p in net.projections])
         for name in net.populations:
             s = scales.get(name) if isinstance(scales, Mapping) else None
             if s is None or not math.isfinite(float(s)) or float(s) <= 0:
