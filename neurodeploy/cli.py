@@ -298,7 +298,7 @@ def data_info(file: str = typer.Argument(..., help="NPZ dataset file.")) -> None
 @app.command()
 def train(
     out: str = typer.Option(..., "--out", help="Run directory to write."),
-    task: str = typer.Option(None, help="Generated task: isi, ccisi, coincidence."),
+    task: str = typer.Option(None, help="Generated task: isi, ccisi, coincidence, saccade_digits."),
     data: str = typer.Option(None, help="Dataset NPZ file instead of a task."),
     param: list[str] = typer.Option([], "--param", help="Task parameter key=value (repeat)."),
     preset: str = typer.Option("default", help="Task preset: default or paper."),
