@@ -13,6 +13,13 @@ Conv 16->16 3x3 padding 1, sum pool 2, Conv 16->8 3x3 padding 1, sum pool 2, den
 
 Run: ``python scripts/saccade_digits.py [--conv 16c5s2p1,16c3p1,pool2,8c3p1,pool2]
 [--hidden 256] [--epochs 20] [--qat-epochs 0] [--out results.json]``.
+
+Measured on a shared 2-core CPU (seed 0, mean-v readout, PTQ only, 10% test split):
+``--conv 8c5s2p1,pool2,16c3p1,pool2 --hidden 64 --samples 1000 --epochs 6 --lr 3e-3``
+(2,048 + 1,024 + 64 + 10 neurons) trains in 7 minutes to 94% float test accuracy and
+deploys at 94% on the reference (100 test samples); the default (the N-MNIST CNN, 8,970
+neurons) costs about 0.8 s per training sample and epoch there, so use a GPU
+(``TrainConfig.device``) for it.
 """
 
 from __future__ import annotations
