@@ -19,7 +19,7 @@ Measured on a shared 2-core CPU (seed 0, mean-v readout, PTQ only, 10% test spli
 (2,048 + 1,024 + 64 + 10 neurons) trains in 7 minutes to 94% float test accuracy and
 deploys at 94% on the reference (100 test samples); the default (the N-MNIST CNN, 8,970
 neurons) costs about 0.8 s per training sample and epoch there, so use a GPU
-(``TrainConfig.device``) for it.
+(``--device cuda``) for it.
 """
 
 from __future__ import annotations
@@ -49,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (training)")
     parser.add_argument("--keep", help="directory for the run and quantize outputs")
     parser.add_argument("--out", help="JSON file for the results")
     args = parser.parse_args(argv)
@@ -57,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         task="saccade_digits", task_params={"n_samples": args.samples}, conv=args.conv,
         hidden=tuple(int(h) for h in args.hidden.split(",") if h.strip()), delays="none",
         readout="mean_v", epochs=args.epochs, int_delay_epochs=0, batch_size=args.batch_size,
-        lr=args.lr, seed=args.seed, threads=args.threads)
+        lr=args.lr, seed=args.seed, threads=args.threads, device=args.device)
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(args.keep or tmp)
         t0 = time.perf_counter()
