@@ -6,12 +6,18 @@ does): a spike at step t reaches the neurons at step t + 1 + delay. A recurrent
 projection likewise delivers a spike of step t at step t + 1. ``hop_latency=False`` drops
 the feed-forward hop's step, only for comparison experiments with models that ignore it
 (such a network does not transfer spike timing exactly to the chip).
+
+:class:`ConvLIFLayer` is the convolutional kind (neurons shaped (C, H, W), flattened in
+C, H, W order) and :class:`PooledLIFLayer` a dense layer reading sum-pooled spikes: the
+same neurons and hop, another projection. Every layer's projection is a matrix
+(:meth:`LIFLayer.dense_weight`), which is what deployment runs.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -24,6 +30,7 @@ from neurodeploy.models.delays import (
 )
 from neurodeploy.models.scan import lif_scan
 from neurodeploy.models.surrogates import SpikeFn
+from neurodeploy.network import Conv2d
 
 DELAY_KINDS = ("none", "axonal", "synaptic")
 
@@ -103,7 +110,11 @@ class LIFLayer(nn.Module):
             self.delay = nn.Parameter(torch.rand(n_out, n_in, generator=generator) * delay_init)
         else:
             self.register_parameter("delay", None)
-        shape = (n_out,) if per_neuron else ()
+        self._add_neurons(du, dv, vth, per_neuron, train_decays, train_thresholds)
+
+    def _add_neurons(self, du: float, dv: float, vth: float, per_neuron: bool,
+                     train_decays: bool, train_thresholds: bool) -> None:
+        shape = (self.n_out,) if per_neuron else ()
         self.du = nn.Parameter(torch.full(shape, float(du)), requires_grad=train_decays)
         self.dv = nn.Parameter(torch.full(shape, float(dv)), requires_grad=train_decays)
         self.vth = nn.Parameter(torch.full(shape, float(vth)), requires_grad=train_thresholds)
@@ -116,7 +127,26 @@ class LIFLayer(nn.Module):
             return None
         return effective_delays(self.delay.detach(), self.max_delay, integer=True).long()
 
+    def dense_weight(self) -> np.ndarray:
+        """The feed-forward projection as float64 (n_out, n_in) weights (what deploys)."""
+        return self.weight.detach().cpu().double().numpy()
+
+    @torch.no_grad()
+    def load_dense_weight(self, matrix: np.ndarray, label: str) -> None:
+        """Set the weights from a (n_out, n_in) matrix as :meth:`dense_weight` gives it;
+        ``label`` names the population in the one-line error for a matrix that is not one."""
+        matrix = np.asarray(matrix, dtype=np.float64)
+        if matrix.shape != (self.n_out, self.n_in):
+            raise InputError(f"{label}: weights have shape {matrix.shape}; the layer has "
+                             f"{(self.n_out, self.n_in)}")
+        self.weight.copy_(torch.tensor(matrix, dtype=self.weight.dtype))
+
     # ------------------------------------------------------------------ forward
+    def _hop(self, current: torch.Tensor) -> torch.Tensor:
+        if self.hop_latency:
+            current = torch.cat([current.new_zeros((1, *current.shape[1:])), current[:-1]])
+        return current
+
     def input_current(self, x: torch.Tensor) -> torch.Tensor:
         """Feed-forward current (steps, batch, n_out) as it arrives, hop latency included."""
         if self.delay_kind == "none":
@@ -127,9 +157,7 @@ class LIFLayer(nn.Module):
                 current = shift_axonal(x, d, self.max_delay) @ self.weight.t()
             else:
                 current = synaptic_current(x, self.weight, d, self.max_delay)
-        if self.hop_latency:
-            current = torch.cat([current.new_zeros((1, *current.shape[1:])), current[:-1]])
-        return current
+        return self._hop(current)
 
     def forward(
         self, x: torch.Tensor, record_v: bool = False
@@ -144,3 +172,173 @@ class LIFLayer(nn.Module):
             self.training, spiking=self.spiking,
         )
         return spikes, (volts if record_v or not self.spiking else None)
+
+
+def _check_pool(label: str, in_shape: tuple[int, int, int], pool: int) -> tuple[int, int, int]:
+    """The (C, H // pool, W // pool) shape after sum pooling; H and W must divide."""
+    c, h, w = in_shape
+    if pool < 1 or h % pool or w % pool:
+        raise InputError(f"{label}: pool = {pool} must be >= 1 and divide the input's height "
+                         f"and width ({h} x {w})")
+    return c, h // pool, w // pool
+
+
+def _sum_pool(x: torch.Tensor, in_shape: tuple[int, int, int], pool: int) -> torch.Tensor:
+    """Sum pooling of flat (..., C*H*W) spikes over pool x pool blocks, flat again."""
+    c, h, w = in_shape
+    lead = x.shape[:-1]
+    x = x.reshape(*lead, c, h // pool, pool, w // pool, pool).sum(dim=(-1, -3))
+    return x.reshape(*lead, c * (h // pool) * (w // pool))
+
+
+def _pool_index(in_shape: tuple[int, int, int], pool: int) -> np.ndarray:
+    """For every source (C, H, W flat) the index of its pooled cell (C, H/p, W/p flat)."""
+    c, h, w = in_shape
+    ci, y, x = np.meshgrid(np.arange(c), np.arange(h), np.arange(w), indexing="ij")
+    return ((ci * (h // pool) + y // pool) * (w // pool) + x // pool).ravel()
+
+
+class PooledLIFLayer(LIFLayer):
+    """A dense LIF layer whose input is sum-pooled first: source spikes (C, H, W), flat in
+    C, H, W order, summed over ``pool`` x ``pool`` blocks (H and W divisible by ``pool``),
+    then ``weight`` (n_out, C * H/pool * W/pool). Deployed as one projection from the
+    unpooled source: every source of a block has its block's weight
+    (:meth:`dense_weight`), an exact fold (no neuron stands between pooling and weights).
+    No delays and no recurrence. Other arguments as :class:`LIFLayer`."""
+
+    def __init__(self, in_shape: tuple[int, int, int], pool: int, n_out: int,
+                 **kwargs: object) -> None:
+        self.in_shape = tuple(int(v) for v in in_shape)
+        pooled = _check_pool("dense layer after the convolutions", self.in_shape, pool)
+        super().__init__(int(np.prod(pooled)), n_out, **kwargs)  # type: ignore[arg-type]
+        if self.delay_kind != "none" or self.recurrent:
+            raise InputError("a dense layer after sum pooling takes no delays and no "
+                             "recurrence: use delays 'none' for it")
+        self.pool = int(pool)
+        self.n_in = int(np.prod(self.in_shape))
+        self.register_buffer("pool_index", torch.as_tensor(_pool_index(self.in_shape, pool)),
+                             persistent=False)
+
+    def dense_weight(self) -> np.ndarray:
+        return self.weight.detach().cpu().double().numpy()[:, self.pool_index.cpu().numpy()]
+
+    @torch.no_grad()
+    def load_dense_weight(self, matrix: np.ndarray, label: str) -> None:
+        matrix = np.asarray(matrix, dtype=np.float64)
+        index = self.pool_index.cpu().numpy()
+        if matrix.shape != (self.n_out, self.n_in):
+            raise InputError(f"{label}: weights have shape {matrix.shape}; the layer has "
+                             f"{(self.n_out, self.n_in)}")
+        first = np.unique(index, return_index=True)[1]
+        pooled = matrix[:, first]
+        if not np.array_equal(pooled[:, index], matrix):
+            raise InputError(f"{label}: weights are not a sum pooling's (sources of one "
+                             f"{self.pool}x{self.pool} block differ)")
+        self.weight.copy_(torch.tensor(pooled, dtype=self.weight.dtype))
+
+    def input_current(self, x: torch.Tensor) -> torch.Tensor:
+        return self._hop(_sum_pool(x, self.in_shape, self.pool) @ self.weight.t())
+
+
+class ConvLIFLayer(LIFLayer):
+    """A 2-D convolution into CUBA LIF neurons (the dynamics, hop and surrogate of
+    :class:`LIFLayer`).
+
+    Input spikes are (steps, batch, C*H*W), ``in_shape`` = (C, H, W) flattened in C, H, W
+    order; the layer's neurons are (channels, OH, OW) in the same order. With ``pool`` > 1
+    the input is first sum-pooled over ``pool`` x ``pool`` blocks (H and W divisible by
+    ``pool``); the pooling is folded into the convolution (kernel taps repeated ``pool``
+    times per axis, stride and padding times ``pool``), exactly what deploys.
+    ``weight`` is (channels, C, kernel, kernel); zero padding; no bias, delays or
+    recurrence.
+    """
+
+    def __init__(
+        self,
+        in_shape: tuple[int, int, int],
+        channels: int,
+        kernel: int,
+        *,
+        stride: int = 1,
+        padding: int = 0,
+        pool: int = 1,
+        du: float = 0.2,
+        dv: float = 0.05,
+        vth: float = 1.0,
+        per_neuron: bool = True,
+        train_decays: bool = False,
+        train_thresholds: bool = False,
+        spike_fn: SpikeFn | None = None,
+        hop_latency: bool = True,
+        weight_gain: float = 1.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        nn.Module.__init__(self)
+        self.in_shape = tuple(int(v) for v in in_shape)
+        self.pool, self.stride, self.padding = int(pool), int(stride), int(padding)
+        c, ph, pw = _check_pool("convolution", self.in_shape, self.pool)
+        if channels < 1 or kernel < 1 or stride < 1 or padding < 0:
+            raise InputError(f"convolution: channels = {channels}, kernel = {kernel}, stride "
+                             f"= {stride}, padding = {padding}: allowed >= 1, >= 1, >= 1, >= 0")
+        oh = (ph + 2 * padding - kernel) // stride + 1
+        ow = (pw + 2 * padding - kernel) // stride + 1
+        if min(oh, ow) < 1:
+            raise InputError(f"convolution: kernel = {kernel} does not fit the padded input "
+                             f"({ph} x {pw}, padding {padding})")
+        self.out_shape = (int(channels), oh, ow)
+        self.n_in, self.n_out = int(np.prod(self.in_shape)), int(np.prod(self.out_shape))
+        self.delay_kind, self.max_delay, self.recurrent = "none", 0, False
+        self.spiking, self.hop_latency = True, hop_latency
+        self.spike_fn = spike_fn or SpikeFn()
+        self.integer_delays = False
+        fan_in = c * kernel * kernel * self.pool**2
+        bound = weight_gain * vth / (math.sqrt(fan_in) * impulse_peak(du, dv))
+        self.weight = nn.Parameter(
+            (torch.rand(channels, c, kernel, kernel, generator=generator) * 2 - 1) * bound)
+        self.rec_weight = None
+        self.register_parameter("delay", None)
+        self._add_neurons(du, dv, vth, per_neuron, train_decays, train_thresholds)
+
+    def folded_kernel(self, kernel: torch.Tensor | None = None) -> torch.Tensor:
+        """The kernel on the unpooled input: each tap repeated ``pool`` times per axis."""
+        kernel = self.weight if kernel is None else kernel
+        return kernel.repeat_interleave(self.pool, dim=2).repeat_interleave(self.pool, dim=3)
+
+    def geometry(self) -> Conv2d:
+        """The deployed convolution (pooling folded in) as :class:`neurodeploy.network.Conv2d`."""
+        conv = Conv2d(np.zeros(tuple(self.folded_kernel().shape), dtype=np.int64),
+                      self.in_shape, self.stride * self.pool, self.padding * self.pool)
+        conv.check("convolution")
+        return conv
+
+    def dense_weight(self) -> np.ndarray:
+        kernel = self.folded_kernel().detach().cpu().double().numpy()
+        return self.geometry().expand(kernel)
+
+    @torch.no_grad()
+    def load_dense_weight(self, matrix: np.ndarray, label: str) -> None:
+        matrix = np.asarray(matrix, dtype=np.float64)
+        conv = self.geometry()
+        if matrix.shape != (self.n_out, self.n_in):
+            raise InputError(f"{label}: weights have shape {matrix.shape}; the layer has "
+                             f"{(self.n_out, self.n_in)}")
+        # which kernel tap each synapse holds: expand the taps' numbers (1-based)
+        taps = torch.arange(1, self.weight.numel() + 1, dtype=torch.float64).reshape(
+            self.weight.shape)
+        where = conv.expand(self.folded_kernel(taps).numpy()).astype(np.int64)
+        kernel = np.zeros(self.weight.numel())
+        kernel[where[where > 0] - 1] = matrix[where > 0]
+        if not np.array_equal(conv.expand(self.folded_kernel(
+                torch.tensor(kernel).reshape(self.weight.shape)).numpy()), matrix):
+            raise InputError(f"{label}: weights are not this convolution's (kernel "
+                             f"{tuple(self.weight.shape)}, stride {self.stride}, padding "
+                             f"{self.padding}, pool {self.pool})")
+        self.weight.copy_(torch.tensor(kernel, dtype=self.weight.dtype).reshape(
+            self.weight.shape))
+
+    def input_current(self, x: torch.Tensor) -> torch.Tensor:
+        steps, batch = x.shape[:2]
+        out = torch.nn.functional.conv2d(
+            x.reshape(steps * batch, *self.in_shape), self.folded_kernel(),
+            stride=self.stride * self.pool, padding=self.padding * self.pool)
+        return self._hop(out.reshape(steps, batch, self.n_out))

@@ -11,11 +11,20 @@ Readouts: ``"count"`` (logits = output spike counts over the sample) or ``"max_v
 input can reach, i.e. from step L for L projections) or ``"mean_v"`` (the same layer;
 logits = mean of v over the sample: never without gradient, unlike a maximum that can
 settle on a step where v is exactly 0).
+
+Convolutional networks: ``conv`` lists convolutional LIF layers before the dense ones
+(:class:`~neurodeploy.models.layers.ConvLIFLayer`), each a dict ``{"channels", "kernel",
+"stride" (1), "padding" (0), "pool" (1: sum pooling of its input over pool x pool blocks)}``
+on inputs shaped ``input_shape`` = (C, H, W) (flattened in C, H, W order); ``dense_pool``
+sum-pools the last convolution's spikes before the first dense layer. Every layer is one
+projection and one hop; :func:`parse_conv_spec` reads the compact form
+``"16c5s2p1,16c3p1,pool2,8c3p1,pool2"``.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
@@ -25,11 +34,85 @@ from torch import nn
 from neurodeploy.errors import InputError
 from neurodeploy.float_network import FloatNetwork, FloatPopulation, FloatProjection
 from neurodeploy.models.delays import check_max_delay
-from neurodeploy.models.layers import DELAY_KINDS, LIFLayer
+from neurodeploy.models.layers import DELAY_KINDS, ConvLIFLayer, LIFLayer, PooledLIFLayer
 from neurodeploy.models.neurons import DU_MAX, DU_MIN, DV_MAX, DV_MIN
 from neurodeploy.models.surrogates import SpikeFn
 
 READOUTS = ("count", "max_v", "mean_v")
+CONV_FIELDS = {"channels": None, "kernel": None, "stride": 1, "padding": 0, "pool": 1}
+_CONV_TOKEN = re.compile(r"(\d+)c(\d+)(?:s(\d+))?(?:p(\d+))?")
+_POOL_TOKEN = re.compile(r"pool(\d+)")
+
+
+def parse_conv_spec(text: str) -> tuple[tuple[dict, ...], int]:
+    """``(conv, dense_pool)`` of a compact convolutional architecture.
+
+    Comma-separated tokens: ``<channels>c<kernel>[s<stride>][p<padding>]`` a convolution,
+    ``pool<n>`` sum pooling over n x n blocks before the next convolution (or, last,
+    before the dense layers). Example: ``"16c5s2p1,16c3p1,pool2,8c3p1,pool2"``.
+    """
+    conv: list[dict] = []
+    pool = 1
+    tokens = [t.strip() for t in str(text).split(",")]
+    for token in tokens:
+        if (m := _POOL_TOKEN.fullmatch(token)) is not None:
+            if pool != 1 or int(m[1]) < 1:
+                raise InputError(f"conv spec {text!r}: {token!r}: one pool<n> (n >= 1) per "
+                                 "layer")
+            pool = int(m[1])
+        elif (m := _CONV_TOKEN.fullmatch(token)) is not None:
+            conv.append({"channels": int(m[1]), "kernel": int(m[2]),
+                         "stride": int(m[3] or 1), "padding": int(m[4] or 0), "pool": pool})
+            pool = 1
+        else:
+            raise InputError(f"conv spec {text!r}: token {token!r} is neither "
+                             "<channels>c<kernel>[s<stride>][p<padding>] (e.g. 16c5s2p1) nor "
+                             "pool<n> (e.g. pool2)")
+    if not conv:
+        raise InputError(f"conv spec {text!r}: no convolution (e.g. 16c5s2p1)")
+    return tuple(conv), pool
+
+
+def conv_shapes(input_shape: tuple[int, int, int], conv: tuple[dict, ...],
+                dense_pool: int = 1) -> list[tuple[int, int, int]]:
+    """The (C, H, W) of the input and after each convolution; the last is pooled by
+    ``dense_pool``. One-line InputError naming ``conv[i]`` for a geometry that does not
+    fit (a pooling that does not divide, a kernel larger than its padded input)."""
+    shapes = [tuple(input_shape)]
+    for i, spec in enumerate(conv):
+        c, h, w = shapes[-1]
+        pool, k, s, p = spec["pool"], spec["kernel"], spec["stride"], spec["padding"]
+        if h % pool or w % pool:
+            raise InputError(f"conv[{i}].pool = {pool} does not divide its input {c}x{h}x{w}")
+        h, w = h // pool, w // pool
+        oh, ow = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+        if min(oh, ow) < 1:
+            raise InputError(f"conv[{i}].kernel = {k} does not fit its input {c}x{h}x{w} "
+                             f"(padding {p})")
+        shapes.append((spec["channels"], oh, ow))
+    c, h, w = shapes[-1]
+    if h % dense_pool or w % dense_pool:
+        raise InputError(f"dense_pool = {dense_pool} does not divide the last convolution's "
+                         f"output {c}x{h}x{w}")
+    return shapes
+
+
+def _check_conv(conv: object) -> tuple[dict, ...]:
+    if not isinstance(conv, (list, tuple)):
+        raise InputError(f"conv = {conv!r}: expected a list of layer specs")
+    out = []
+    for i, spec in enumerate(conv):
+        if not isinstance(spec, dict) or set(spec) - set(CONV_FIELDS):
+            raise InputError(f"conv[{i}] = {spec!r}: expected a dict with keys "
+                             f"{', '.join(CONV_FIELDS)}")
+        full = {k: spec.get(k, d) for k, d in CONV_FIELDS.items()}
+        for key, value in full.items():
+            low = 0 if key == "padding" else 1
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) \
+                    or value < low:
+                raise InputError(f"conv[{i}].{key} = {value!r}: expected an integer >= {low}")
+        out.append({k: int(v) for k, v in full.items()})
+    return tuple(out)
 
 
 def population_names(n_layers: int) -> list[str]:
@@ -82,8 +165,30 @@ class NetworkConfig:
     delay_init: float = 5.0  # initial delays uniform in [0, delay_init] steps
     seed: int = 0
     extra: dict = field(default_factory=dict)
+    conv: tuple[dict, ...] = ()  # convolutional layers before the dense ones (module doc)
+    input_shape: tuple[int, int, int] | None = None  # (C, H, W) of the input, for conv
+    dense_pool: int = 1  # sum pooling of the last convolution's spikes
 
     def __post_init__(self) -> None:
+        conv = _check_conv(self.conv)
+        object.__setattr__(self, "conv", conv)
+        if conv or self.dense_pool != 1:
+            if self.input_shape is None:
+                raise InputError("a convolutional network needs input_shape = (C, H, W)")
+            shape = int_sizes("input_shape", self.input_shape)
+            if len(shape) != 3 or min(shape) < 1 or math.prod(shape) != self.n_inputs:
+                raise InputError(f"input_shape = {list(shape)}: expected (C, H, W), each >= 1,"
+                                 f" with C*H*W = n_inputs = {self.n_inputs}")
+            object.__setattr__(self, "input_shape", shape)
+            if not conv:
+                raise InputError(f"dense_pool = {self.dense_pool} without convolutions")
+            if isinstance(self.dense_pool, bool) or not isinstance(
+                    self.dense_pool, (int, np.integer)) or self.dense_pool < 1:
+                raise InputError(f"dense_pool = {self.dense_pool!r}: expected an integer >= 1")
+            conv_shapes(shape, conv, int(self.dense_pool))
+        elif self.input_shape is not None:
+            shape = int_sizes("input_shape", self.input_shape)
+            object.__setattr__(self, "input_shape", shape)
         hidden = int_sizes("hidden", self.hidden)
         check_finite(du=self.du, dv=self.dv, vth=self.vth, beta=self.beta, p0=self.p0,
                      weight_gain=self.weight_gain, delay_init=self.delay_init)
@@ -109,6 +214,10 @@ class NetworkConfig:
             raise InputError(f"recurrent has {len(rec)} entries; expected 1 or {len(hidden)}")
         object.__setattr__(self, "recurrent", rec)
         check_max_delay(self.max_delay)
+        if conv and self.dense_pool != 1 and (delays[0] != "none" or (hidden and rec[0])):
+            raise InputError(f"delays = {delays[0]!r} / recurrent on the dense layer after "
+                             f"dense_pool = {self.dense_pool}: a pooled layer takes neither "
+                             "(use delays 'none' and no recurrence)")
         if self.readout not in READOUTS:
             raise InputError(
                 f"readout = {self.readout!r} is unknown; allowed: {', '.join(READOUTS)}")
@@ -118,6 +227,9 @@ class NetworkConfig:
         data = asdict(self)
         data["hidden"], data["recurrent"], data["delays"] = (
             list(self.hidden), list(self.recurrent), list(self.delays))
+        data["conv"] = [dict(c) for c in self.conv]
+        if self.input_shape is not None:
+            data["input_shape"] = list(self.input_shape)
         return data
 
     @classmethod
@@ -127,7 +239,7 @@ class NetworkConfig:
         if unknown:
             raise InputError(f"network config has unknown fields {sorted(unknown)}")
         data = dict(data)
-        for key in ("hidden", "recurrent", "delays"):
+        for key in ("hidden", "recurrent", "delays", "conv", "input_shape"):
             if isinstance(data.get(key), list):
                 data[key] = tuple(data[key])
         return cls(**data)
@@ -141,21 +253,33 @@ class SpikingNetwork(nn.Module):
         self.config = config
         gen = torch.Generator().manual_seed(config.seed)
         spike_fn = SpikeFn(config.surrogate, config.beta, config.stochastic, config.p0)
-        sizes = [config.n_inputs, *config.hidden, config.n_outputs]
-        layers = []
+        neuron = dict(du=config.du, dv=config.dv, vth=config.vth, per_neuron=config.per_neuron,
+                      train_decays=config.train_decays,
+                      train_thresholds=config.train_thresholds, spike_fn=spike_fn,
+                      hop_latency=config.hop_latency, weight_gain=config.weight_gain,
+                      generator=gen)
+        layers: list[LIFLayer] = []
+        if config.conv:
+            shapes = conv_shapes(config.input_shape, config.conv, config.dense_pool)
+            for spec, shape in zip(config.conv, shapes[:-1], strict=True):
+                layers.append(ConvLIFLayer(shape, spec["channels"], spec["kernel"],
+                                           stride=spec["stride"], padding=spec["padding"],
+                                           pool=spec["pool"], **neuron))
+            n_first = layers[-1].n_out
+        else:
+            n_first = config.n_inputs
+        sizes = [n_first, *config.hidden, config.n_outputs]
         for k in range(len(sizes) - 1):
             is_output = k == len(sizes) - 2
-            layers.append(LIFLayer(
-                sizes[k], sizes[k + 1],
+            kwargs = dict(
                 recurrent=False if is_output else config.recurrent[k],
                 delays=config.delays[k], max_delay=config.max_delay,
-                du=config.du, dv=config.dv, vth=config.vth, per_neuron=config.per_neuron,
-                train_decays=config.train_decays, train_thresholds=config.train_thresholds,
-                spike_fn=spike_fn,
                 spiking=not (is_output and config.readout in ("max_v", "mean_v")),
-                hop_latency=config.hop_latency, weight_gain=config.weight_gain,
-                delay_init=config.delay_init, generator=gen,
-            ))
+                delay_init=config.delay_init, **neuron)
+            if k == 0 and config.conv and config.dense_pool > 1:
+                layers.append(PooledLIFLayer(shapes[-1], config.dense_pool, sizes[1], **kwargs))
+            else:
+                layers.append(LIFLayer(sizes[k], sizes[k + 1], **kwargs))
         self.layers = nn.ModuleList(layers)
 
     @torch.no_grad()
@@ -214,6 +338,9 @@ class SpikingNetwork(nn.Module):
     def to_float_network(self, dt: float | None = None) -> FloatNetwork:
         """The model as a :class:`FloatNetwork` (float64 copies, deployed integer delays).
 
+        A convolution (pooling folded in) becomes a projection with its expanded (n_dst,
+        n_src) weights in C, H, W order (``neurodeploy.network.Conv2d.expand``).
+
         Populations are ``layer0, layer1, ..., output``; ``dt`` is seconds per step.
         """
         names = population_names(len(self.layers))
@@ -228,8 +355,7 @@ class SpikingNetwork(nn.Module):
                 bias=arr(layer.bias), spiking=layer.spiking)
             delays = layer.deployed_delays()
             projs.append(FloatProjection(
-                "input" if k == 0 else names[k - 1], names[k],
-                layer.weight.detach().cpu().double().numpy(),
+                "input" if k == 0 else names[k - 1], names[k], layer.dense_weight(),
                 delays=None if delays is None else delays.cpu().numpy().astype(np.int64)))
             if layer.rec_weight is not None:
                 projs.append(FloatProjection(names[k], names[k],
@@ -255,7 +381,7 @@ class SpikingNetwork(nn.Module):
                 if len(ff) != 1 or len(rec) != (layer.rec_weight is not None):
                     raise InputError(f"population '{names[k]}': projections do not match "
                                      "the config's layer")
-                layer.weight.copy_(torch.tensor(ff[0].weights))
+                layer.load_dense_weight(ff[0].weights, f"population '{names[k]}'")
                 if layer.rec_weight is not None:
                     layer.rec_weight.copy_(torch.tensor(rec[0].weights))
                 if layer.delay is not None:

@@ -33,7 +33,14 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from neurodeploy.errors import InputError
 from neurodeploy.models.datasets import describe, load_dataset, make_task, split
-from neurodeploy.models.network import NetworkConfig, SpikingNetwork, check_finite, int_sizes
+from neurodeploy.models.network import (
+    NetworkConfig,
+    SpikingNetwork,
+    check_finite,
+    conv_shapes,
+    int_sizes,
+    parse_conv_spec,
+)
 from neurodeploy.network_io import (
     atomic_directory,
     atomic_output,
@@ -66,6 +73,8 @@ class TrainConfig:
     task_params: dict = field(default_factory=dict)
     preset: str = "default"
     hidden: tuple[int, ...] = (128, 128)
+    conv: str | None = None  # convolutions before the hidden layers, e.g. "16c5s2p1,pool2"
+    input_shape: tuple[int, int, int] | None = None  # (C, H, W); else the data's frame_shape
     recurrent: bool = False
     delays: str = "axonal"
     max_delay: int = 62
@@ -116,6 +125,14 @@ class TrainConfig:
                              "(train, validation, test)")
         check_finite(**{f"splits[{i}]": s for i, s in enumerate(self.splits)})
         self.splits = tuple(float(s) for s in self.splits)
+        if self.conv is not None:
+            conv, pool = parse_conv_spec(self.conv)
+            if self.input_shape is not None:
+                self.input_shape = int_sizes("input_shape", self.input_shape)
+                if len(self.input_shape) != 3:
+                    raise InputError(f"input_shape = {list(self.input_shape)}: expected "
+                                     "(C, H, W)")
+                conv_shapes(self.input_shape, conv, pool)
         # fail before any data is generated: the network checks these again
         NetworkConfig(n_inputs=1, n_outputs=1, hidden=self.hidden, recurrent=self.recurrent,
                       delays=self.delays, max_delay=self.max_delay, readout=self.readout,
@@ -124,6 +141,8 @@ class TrainConfig:
     def to_json(self) -> dict:
         data = asdict(self)
         data["hidden"], data["splits"] = list(self.hidden), list(self.splits)
+        if self.input_shape is not None:
+            data["input_shape"] = list(self.input_shape)
         return data
 
     @classmethod
@@ -171,8 +190,20 @@ def load_dataset_for(config: TrainConfig):
     return make_task(config.task, seed=config.seed, preset=config.preset, **config.task_params)
 
 
-def network_config_for(config: TrainConfig, n_inputs: int, n_outputs: int) -> NetworkConfig:
-    return NetworkConfig(
+def network_config_for(config: TrainConfig, n_inputs: int, n_outputs: int,
+                       frame_shape: object = None) -> NetworkConfig:
+    """The network a training config builds; ``frame_shape`` is the data set's (C, H, W)
+    (its ``params["frame_shape"]``), the input shape of convolutions unless the config
+    names one."""
+    conv: dict = {}
+    if config.conv is not None:
+        spec, pool = parse_conv_spec(config.conv)
+        shape = config.input_shape if config.input_shape is not None else frame_shape
+        if shape is None:
+            raise InputError(f"conv = {config.conv!r}: the data set declares no frame_shape; "
+                             "give the input's (C, H, W) (--input-shape)")
+        conv = dict(conv=spec, dense_pool=pool, input_shape=tuple(shape))
+    return NetworkConfig(**conv,
         n_inputs=n_inputs, n_outputs=n_outputs, hidden=config.hidden,
         recurrent=config.recurrent, delays=config.delays, max_delay=config.max_delay,
         readout=config.readout, surrogate=config.surrogate, beta=config.beta,
@@ -262,7 +293,8 @@ def train(config: TrainConfig, out_dir: str | os.PathLike[str],
     torch.use_deterministic_algorithms(True, warn_only=True)
     dataset = load_dataset_for(config)
     train_ds, val_ds, test_ds = split(dataset, config.splits, seed=config.seed)
-    net_config = network_config_for(config, dataset.spikes.shape[2], dataset.n_classes)
+    net_config = network_config_for(config, dataset.spikes.shape[2], dataset.n_classes,
+                                    dataset.params.get("frame_shape"))
     model = SpikingNetwork(net_config).to(config.device)
     order = np.random.default_rng(config.seed).permutation(len(train_ds.labels))
     calib = train_ds.spikes[order[:256]]

@@ -298,12 +298,17 @@ def data_info(file: str = typer.Argument(..., help="NPZ dataset file.")) -> None
 @app.command()
 def train(
     out: str = typer.Option(..., "--out", help="Run directory to write."),
-    task: str = typer.Option(None, help="Generated task: isi, ccisi, coincidence."),
+    task: str = typer.Option(None, help="Generated task: isi, ccisi, coincidence, saccade_digits."),
     data: str = typer.Option(None, help="Dataset NPZ file instead of a task."),
     param: list[str] = typer.Option([], "--param", help="Task parameter key=value (repeat)."),
     preset: str = typer.Option("default", help="Task preset: default or paper."),
     hidden: str = typer.Option("128,128", help="Hidden layer sizes, comma-separated."),
-    delays: str = typer.Option("axonal", help="none, axonal or synaptic."),
+    conv: str = typer.Option(None, help="Convolutions before the hidden layers: "
+                             "<channels>c<kernel>[s<stride>][p<padding>] and pool<n> (sum "
+                             "pooling), comma-separated, e.g. 16c5s2p1,16c3p1,pool2."),
+    input_shape: str = typer.Option(None, help="C,H,W of the input for --conv (default: "
+                                    "the data set's frame_shape)."),
+    delays: str = typer.Option("axonal", help="none, axonal or synaptic (dense layers)."),
     max_delay: int = typer.Option(62, help="Largest delay in steps (Loihi 2: 62)."),
     recurrent: bool = typer.Option(False, help="Recurrent hidden layers."),
     stochastic: bool = typer.Option(False, help="Escape-noise neurons while training."),
@@ -324,7 +329,9 @@ def train(
     """Train a CUBA LIF network (Loihi 2 dynamics) on a task or a dataset file.
 
     Example: [bold]neurodeploy train --task ccisi --param max_isi_ms=300 --hidden 64,64
-    --delays axonal --epochs 20 --out runs/ccisi[/bold]
+    --delays axonal --epochs 20 --out runs/ccisi[/bold]; a convolutional network:
+    [bold]neurodeploy train --task saccade_digits --conv 16c5s2p1,16c3p1,pool2 --hidden
+    128 --delays none --out runs/digits[/bold]
     """
     from neurodeploy.models.training import TrainConfig
     from neurodeploy.models.training import train as run_training
@@ -336,7 +343,15 @@ def train(
         sizes = tuple(int(h) for h in hidden.split(",") if h.strip())
     except ValueError:
         raise InputError(f"--hidden {hidden!r}: expected comma-separated integers") from None
+    shape = None
+    if input_shape is not None:
+        try:
+            shape = tuple(int(v) for v in input_shape.split(","))
+        except ValueError:
+            raise InputError(f"--input-shape {input_shape!r}: expected C,H,W (integers)"
+                             ) from None
     config = TrainConfig(
+        conv=conv, input_shape=shape,
         task=None if data else (task or "ccisi"), data=data, task_params=_parse_params(param),
         preset=preset, hidden=sizes, delays=delays, max_delay=max_delay, recurrent=recurrent,
         stochastic=stochastic, surrogate=surrogate, beta=beta, readout=readout, epochs=epochs,

@@ -420,3 +420,35 @@ def test_describe_counts_by_hand():
     assert info["samples"] == 2 and info["steps"] == 4 and info["channels"] == 2
     assert info["label_counts"] == [0, 2, 0] and info["mean_spikes_per_sample"] == 1.5
     assert info["duration_s"] == 2.0 and info["rate_hz"] == 3 / (2 * 2 * 2.0)
+
+
+# ---------------------------------------------------------------- saccade digits
+
+def test_saccade_digits_frames_are_seeded_two_polarity_events_of_balanced_digits():
+    a = make_task("saccade_digits", seed=2, n_samples=30, steps=12)
+    b = make_task("saccade_digits", seed=2, n_samples=30, steps=12)
+    c = make_task("saccade_digits", seed=3, n_samples=30, steps=12)
+    assert np.array_equal(a.spikes, b.spikes) and np.array_equal(a.labels, b.labels)
+    assert not np.array_equal(a.spikes, c.spikes)
+    assert a.spikes.shape == (30, 12, 2 * 34 * 34) and a.spikes.max() == 1
+    assert a.params["frame_shape"] == [2, 34, 34] and a.dt == 0.01
+    assert describe(a)["label_counts"] == [3] * 10
+    frames = a.spikes.reshape(30, 12, 2, 34, 34)
+    per_polarity = frames.sum(axis=(1, 3, 4))  # (samples, 2)
+    assert (per_polarity > 20).all()  # every sample has ON and OFF events
+    # the digit moves: the event count changes over the steps, and nothing at the border
+    # that the digit (28 px, centred, +-1 px jitter, +-2 px saccades) never reaches
+    assert frames[:, :, :, 0, :].sum() == 0 and frames[:, :, :, :, 33].sum() == 0
+
+
+def test_saccade_digits_labels_name_the_digit_drawn():
+    from sklearn.datasets import load_digits
+
+    ds = make_task("saccade_digits", seed=0, n_samples=20, steps=3)
+    _, targets = load_digits(return_X_y=True)
+    assert np.array_equal(targets[ds.latents["digit_index"]], ds.labels)
+
+
+def test_saccade_digits_refuses_a_digit_larger_than_the_canvas():
+    with pytest.raises(DatasetError, match="digit_size = 40 is out of range"):
+        make_task("saccade_digits", n_samples=2, digit_size=40)

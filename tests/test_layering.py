@@ -95,6 +95,8 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
         "scikit-learn is no declared dependency and takes ~1.5 s to import",
     ("models/exact/encoding.py", "sklearn.model_selection"):
         "scikit-learn is no declared dependency and takes ~1.5 s to import",
+    ("models/datasets/tasks.py", "sklearn.datasets"):
+        "scikit-learn is no declared dependency and takes ~1.5 s to import",
     ("targets/onnx.py", "onnx"): "annotation only (TYPE_CHECKING)",
 }
 PENDING_FILES = {

@@ -17,7 +17,15 @@ from .format import (
     subset,
 )
 from .shd import load_shd
-from .tasks import PRESETS, TASKS, ccisi_task, coincidence_task, isi_task, make_task
+from .tasks import (
+    PRESETS,
+    TASKS,
+    ccisi_task,
+    coincidence_task,
+    isi_task,
+    make_task,
+    saccade_digits_task,
+)
 from .transforms import add_noise, perturb_timing, remove_rate, reverse_time
 
 __all__ = [
@@ -37,6 +45,7 @@ __all__ = [
     "perturb_timing",
     "remove_rate",
     "reverse_time",
+    "saccade_digits_task",
     "save_dataset",
     "split",
     "subset",

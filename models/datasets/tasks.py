@@ -8,7 +8,10 @@ Three generators, each a pure function of its keyword arguments and ``seed``
 - :func:`ccisi_task`: the class is carried by the lag between partner neurons
   (cross-neuron ISI, polychrony); each neuron alone is just a few random spikes;
 - :func:`coincidence_task`: the class is carried by which two of three groups are
-  co-active in each window; a group's own rate carries no class information.
+  co-active in each window; a group's own rate carries no class information;
+- :func:`saccade_digits_task` (not from that paper): event-camera frames of scikit-learn's
+  8x8 digits moved along three saccades, as N-MNIST was recorded; a vision task for
+  convolutional networks that needs no download.
 
 Time convention: 0-based steps of ``dt_ms`` milliseconds; the returned
 :class:`SpikeDataset` stores ``dt`` in seconds. Every time given in ms is quantised to
@@ -52,7 +55,8 @@ from neurodeploy.network_io import check_memory
 
 from .format import SpikeDataset
 
-__all__ = ["PRESETS", "TASKS", "ccisi_task", "coincidence_task", "isi_task", "make_task"]
+__all__ = ["PRESETS", "TASKS", "ccisi_task", "coincidence_task", "isi_task", "make_task",
+           "saccade_digits_task"]
 
 _PLANE = 10.0  # points are drawn uniformly in [-_PLANE, _PLANE]^2
 _EPS = 1e-9
@@ -456,6 +460,141 @@ def coincidence_task(
     )
 
 
+#: The three saccades (dy, dx in pixels, relative to the centred digit): a triangle walked
+#: from its first corner back to it, as N-MNIST's sensor moved (down-right, left, up-right).
+_SACCADE_CORNERS = np.array([[-1.0, -1.0], [1.0, 1.0], [1.0, -1.0]])
+
+
+def _render(images: np.ndarray, digit_size: int, size: int, oy: np.ndarray,
+            ox: np.ndarray) -> np.ndarray:
+    """Intensity frames (n, size, size) in [0, 1]: each 8x8 image (n, 8, 8), scaled to
+    ``digit_size`` pixels by bilinear interpolation, with its top-left corner at (oy, ox)
+    canvas pixels (sub-pixel offsets allowed; outside the digit the canvas is 0)."""
+    n, src = images.shape[0], images.shape[1]
+    grid = np.arange(size, dtype=np.float64)
+    scale = src / digit_size
+
+    def taps(offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        # source coordinate of each canvas pixel centre, per sample: (n, size)
+        coord = (grid[None, :] - offset[:, None] + 0.5) * scale - 0.5
+        lo = np.floor(coord).astype(np.int64)
+        return lo, coord - lo, (grid[None, :] - offset[:, None] >= 0) & (
+            grid[None, :] - offset[:, None] < digit_size)
+
+    def weights(lo: np.ndarray, frac: np.ndarray, inside: np.ndarray) -> np.ndarray:
+        # (n, size, src) interpolation matrix along one axis (zero outside the image)
+        m = np.zeros((n, size, src))
+        rows = np.arange(n)[:, None], np.arange(size)[None, :]
+        for k, w in ((lo, 1 - frac), (lo + 1, frac)):
+            ok = (k >= 0) & (k < src) & inside
+            np.add.at(m, (*rows, np.clip(k, 0, src - 1)), np.where(ok, w, 0.0))
+        return m
+
+    wy, wx = weights(*taps(oy)), weights(*taps(ox))
+    return np.einsum("nys,nst,nxt->nyx", wy, images, wx)
+
+
+def saccade_digits_task(
+    n_samples: int = 1797,
+    steps: int = 30,
+    size: int = 34,
+    digit_size: int = 28,
+    amplitude_px: float = 2.0,
+    jitter_px: float = 1.0,
+    threshold: float = 0.15,
+    dt_ms: float = 10.0,
+    seed: int | None = 0,
+) -> SpikeDataset:
+    """Event-camera frames of scikit-learn's 8x8 digits moved along three saccades.
+
+    Construction (a small offline stand-in for N-MNIST, whose sensor made three saccades
+    in front of a still MNIST digit):
+
+    1. ``n_samples`` digits are drawn from the 1797 of ``sklearn.datasets.load_digits``,
+       ``n_samples // 10`` per class (the remainder to the lowest classes), each class's
+       images in a seeded random order, reused in a new order when a class runs out;
+       intensity = pixel / 16 in [0, 1].
+    2. Each digit is scaled to ``digit_size`` x ``digit_size`` pixels (bilinear) and
+       drawn on a ``size`` x ``size`` canvas, centred plus a seeded offset uniform in
+       ``[-jitter_px, jitter_px]`` per axis (per sample).
+    3. The digit moves along a triangle of saccades: corners at (dy, dx) = (-a, -a),
+       (a, a), (a, -a) with ``a = amplitude_px`` from the start position, walked from the
+       first corner through the others back to it at constant speed in ``steps`` steps
+       (sub-pixel positions, bilinear). Frame ``t`` (0-based, t = 0..steps) is the
+       intensity at position ``t / steps`` of the walk.
+    4. A DVS pixel model turns the ``steps + 1`` frames into ``steps`` event frames: each
+       pixel keeps a reference intensity (frame 0 at start); at step t (frame t + 1) it
+       emits an ON event when the intensity exceeds its reference by more than
+       ``threshold``, an OFF event when it is below it by more than ``threshold``, and
+       its reference becomes the current intensity where it fired. At most one event per
+       pixel and step (binary spikes).
+
+    Channels are flattened in (C, H, W) order, C = 2 (0: ON, 1: OFF): channel
+    ``(p * size + y) * size + x``; ``params["frame_shape"]`` is ``[2, size, size]``.
+    Time convention: 0-based steps of ``dt_ms`` milliseconds (``dt`` in seconds).
+    Latents: ``digit_index`` (row in load_digits) and ``offset_px`` (the jitter, y and x).
+    """
+    n_samples = _integer("n_samples", n_samples, 1)
+    steps = _integer("steps", steps, 3)
+    size = _integer("size", size, 8)
+    digit_size = _integer("digit_size", digit_size, 8)
+    if digit_size > size:
+        raise DatasetError(f"digit_size = {digit_size} is out of range; allowed 8..{size} "
+                           "(size)")
+    amplitude_px = _number("amplitude_px", amplitude_px, minimum=0.0, maximum=size / 2)
+    jitter_px = _number("jitter_px", jitter_px, minimum=0.0, maximum=size / 2)
+    threshold = _number("threshold", threshold, minimum=0.0, maximum=1.0)
+    dt_ms = _number("dt_ms", dt_ms, positive=True)
+    seed = _seed(seed)
+    channels = 2 * size * size
+    _check_size("saccade_digits", n_samples, steps, channels, 24 * size * size)
+    # Lazy: scikit-learn is no declared dependency (only these digits need it) and takes
+    # ~1.5 s to import.
+    from sklearn.datasets import load_digits
+
+    pixels, targets = load_digits(return_X_y=True)
+    images = pixels.reshape(-1, 8, 8) / 16.0
+    rng = np.random.default_rng(seed)
+    picks = []
+    for cls, count in enumerate(_balanced_counts(n_samples, 10)):
+        pool = np.flatnonzero(targets == cls)
+        rounds = -(-int(count) // len(pool))
+        picks.append(np.concatenate([rng.permutation(pool) for _ in range(rounds)])[:count])
+    index = np.concatenate(picks)[rng.permutation(n_samples)]
+    labels = targets[index].astype(np.int64)
+    offset = rng.uniform(-jitter_px, jitter_px, size=(n_samples, 2))
+    corners = np.vstack([_SACCADE_CORNERS, _SACCADE_CORNERS[:1]]) * amplitude_px
+    walk = np.linspace(0.0, 3.0, steps + 1)  # position along the 3 saccades per frame
+    seg = np.minimum(walk.astype(np.int64), 2)
+    path = corners[seg] + (walk - seg)[:, None] * (corners[seg + 1] - corners[seg])
+    start = (size - digit_size) / 2.0
+    spikes = np.zeros((n_samples, steps, 2, size, size), dtype=np.uint8)
+    chunk = 256
+    for lo in range(0, n_samples, chunk):
+        sl = slice(lo, min(lo + chunk, n_samples))
+        img = images[index[sl]]
+        ref = None
+        for t in range(steps + 1):
+            oy = start + offset[sl, 0] + path[t, 0]
+            ox = start + offset[sl, 1] + path[t, 1]
+            frame = _render(img, digit_size, size, oy, ox)
+            if ref is None:
+                ref = frame
+                continue
+            on, off = frame - ref > threshold, ref - frame > threshold
+            spikes[sl, t - 1, 0], spikes[sl, t - 1, 1] = on, off
+            fired = on | off
+            ref = np.where(fired, frame, ref)
+    params = dict(n_samples=n_samples, steps=steps, size=size, digit_size=digit_size,
+                  amplitude_px=amplitude_px, jitter_px=jitter_px, threshold=threshold,
+                  dt_ms=dt_ms, frame_shape=[2, size, size])
+    return SpikeDataset(
+        spikes=spikes.reshape(n_samples, steps, channels), labels=labels, n_classes=10,
+        dt=dt_ms / 1000.0, task="saccade_digits", params=params, seed=seed,
+        latents={"digit_index": index.astype(np.int64), "offset_px": offset},
+    )
+
+
 def _truncated_poisson_cdf(mean: float, top: int) -> np.ndarray:
     """CDF over 0..top of a Poisson(mean) conditioned on being <= top."""
     k = np.arange(top + 1)
@@ -473,6 +612,7 @@ TASKS: dict[str, Callable[..., SpikeDataset]] = {
     "isi": isi_task,
     "ccisi": ccisi_task,
     "coincidence": coincidence_task,
+    "saccade_digits": saccade_digits_task,
 }
 
 _PAPER_TIMING = dict(dt_ms=1.0, duration_ms=10000.0, rate_min_hz=0.1, rate_max_hz=3.0,
@@ -483,6 +623,7 @@ PRESETS: dict[str, dict[str, dict[str, Any]]] = {
     "isi": {"default": {}, "paper": dict(_PAPER_TIMING)},
     "ccisi": {"default": {}, "paper": dict(_PAPER_TIMING)},
     "coincidence": {"default": {}, "paper": dict(dt_ms=1.0)},
+    "saccade_digits": {"default": {}},
 }
 
 
