@@ -15,6 +15,7 @@ same neurons and hop, another projection. Every layer's projection is a matrix
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -130,6 +131,10 @@ class LIFLayer(nn.Module):
     def dense_weight(self) -> np.ndarray:
         """The feed-forward projection as float64 (n_out, n_in) weights (what deploys)."""
         return self.weight.detach().cpu().double().numpy()
+
+    def float_conv(self) -> Conv2d | None:
+        """The deployed convolution with its float kernel, or None for a dense layer."""
+        return None
 
     @torch.no_grad()
     def load_dense_weight(self, matrix: np.ndarray, label: str) -> None:
@@ -310,6 +315,10 @@ class ConvLIFLayer(LIFLayer):
                       self.in_shape, self.stride * self.pool, self.padding * self.pool)
         conv.check("convolution")
         return conv
+
+    def float_conv(self) -> Conv2d:
+        kernel = self.folded_kernel().detach().cpu().double().numpy()
+        return dataclasses.replace(self.geometry(), kernel=kernel)
 
     def dense_weight(self) -> np.ndarray:
         kernel = self.folded_kernel().detach().cpu().double().numpy()

@@ -356,7 +356,8 @@ class SpikingNetwork(nn.Module):
             delays = layer.deployed_delays()
             projs.append(FloatProjection(
                 "input" if k == 0 else names[k - 1], names[k], layer.dense_weight(),
-                delays=None if delays is None else delays.cpu().numpy().astype(np.int64)))
+                delays=None if delays is None else delays.cpu().numpy().astype(np.int64),
+                conv=layer.float_conv()))
             if layer.rec_weight is not None:
                 projs.append(FloatProjection(names[k], names[k],
                                              layer.rec_weight.detach().cpu().double().numpy()))

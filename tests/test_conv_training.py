@@ -116,6 +116,10 @@ def test_ptq_of_a_conv_network_gives_the_reference_the_float_spikes(conv_net):
     model, x = conv_net
     net, info = post_training_quantize(model, x[:16])
     assert not info.clipped
+    # the convolutions stay convolutions (kernel and geometry), the pooled dense layer dense
+    assert [p.conv is not None for p in net.projections] == [True, True] + [False] * (
+        len(net.projections) - 2)
+    assert net.projections[0].conv.stride == model.layers[0].geometry().stride
     tr = simulate(net, x[16:].astype(bool), record=("spikes",))
     with torch.no_grad():
         want = model.run(torch.as_tensor(x[16:], dtype=torch.float32))
