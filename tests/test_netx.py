@@ -220,6 +220,11 @@ def _dense(n_out, n_in, kind=b"dense", **extra):
             "weight": np.ones((n_out, n_in), np.float32), **CUBA, **extra}
 
 
+#: The cases also run through the CLI (import and run): a file that is no HDF5 and one
+#: whose layers netx has but neurodeploy does not read.
+CLI_CASES = ("not an HDF5 file", r"unsupported layers: 1 \(pool\), 3 \(concat\)")
+
+
 @pytest.mark.parametrize(("layers", "needle"), [
     (None, "not an HDF5 file"),
     ([], "no 'layer' group"),
@@ -243,6 +248,8 @@ def test_bad_files_get_one_line_errors_and_exit_2(tmp_path, layers, needle):
     with pytest.raises(InputError, match=needle) as info:
         read_netx(path)
     assert "\n" not in str(info.value)
+    if needle not in CLI_CASES:  # the CLI's path from the error to exit 2 is the same for all
+        return
     for args in (("import", str(path)), ("run", str(path), "--spikes", "x.npy", "--out",
                                          str(tmp_path / "t.npz"))):
         proc = subprocess.run([sys.executable, "-m", "neurodeploy", *args], text=True,
