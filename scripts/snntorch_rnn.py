@@ -263,7 +263,7 @@ def main() -> None:
                              tuple(args.resets.split(",")))
     for name, value in numbers.items():
         print(f"{name}: {100 * value:.1f} %")
-    Console(width=120).print(table(numbers))
+    Console(width=200).print(table(numbers))
 
 
 def table(numbers: dict[str, float]) -> Table:
