@@ -223,6 +223,12 @@ def run_worker(module: str, job: dict[str, np.ndarray], n_results: int, timeout_
         return results
 
 
+def samples_progress(show: bool) -> Progress:
+    """The progress bar (on stderr, gone when done) of a target's runs over samples."""
+    return Progress(*Progress.get_default_columns(), TextColumn("{task.completed}/{task.total}"),
+                    console=Console(stderr=True), transient=True, disable=not show)
+
+
 def simulate_lava(
     net: FixedPointNetwork,
     spikes: np.ndarray,
@@ -257,8 +263,7 @@ def simulate_lava(
     out_u = {n: np.zeros(out_s[n].shape, state_dtype) for n in wanted} if "u" in record else {}
     out_v = {n: np.zeros(out_s[n].shape, state_dtype) for n in wanted} if "v" in record else {}
     scale = 64.0 if float_mode else 1
-    bar = Progress(*Progress.get_default_columns(), TextColumn("{task.completed}/{task.total}"),
-                   console=Console(stderr=True), transient=True, disable=not progress)
+    bar = samples_progress(progress)
     with bar:
         task = bar.add_task(f"{'lava-float' if float_mode else 'lava'}: samples", total=batch)
         for b0 in range(0, batch, per_run):

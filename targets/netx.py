@@ -21,13 +21,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
-from rich.progress import Progress, TextColumn
 
 from neurodeploy.errors import InputError, TargetUnavailableError
 from neurodeploy.exchange.netx import netx_layers, write_netx
 from neurodeploy.network import INPUT, FixedPointNetwork
-from neurodeploy.targets.lava import DEFAULT_TIMEOUT_S, netx_available, run_worker
+from neurodeploy.targets.lava import DEFAULT_TIMEOUT_S, netx_available, run_worker, samples_progress
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
 #: Samples one worker process runs, one fresh netx network each (start-up is shared).
@@ -74,8 +72,8 @@ def run_netx_file(path: str | Path, spikes: np.ndarray, n_layers: int,
     """The spikes (batch, steps, size) of the first ``n_layers`` of ``Network.layers`` (an
     input layer with a neuron is one; one without is not) of a netx file as lava-dl's netx
     runs it on Lava's CPU simulator (``fixed_pt``), for input ``spikes`` (batch, steps,
-    n_inputs); neurons in (C, H, W) order, the input
-    reshaped to ``input_shape`` (C, H, W) for a file whose input layer is 3-D;
+    n_inputs); neurons in (C, H, W) order, the input reshaped to ``input_shape``
+    (C, H, W) for a file whose input layer is 3-D;
     ``input_bias`` (flat, C, H, W order) sets the ``bias_mant`` of an input layer with a
     neuron (how netx feeds an image). Step t is what a layer sent at Lava step t
     (0-based). One fresh network per sample."""
@@ -88,8 +86,7 @@ def run_netx_file(path: str | Path, spikes: np.ndarray, n_layers: int,
     files = {"net.net": Path(path).read_bytes()}
     batch, steps, _ = spikes.shape
     out: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
-    bar = Progress(*Progress.get_default_columns(), TextColumn("{task.completed}/{task.total}"),
-                   console=Console(stderr=True), transient=True, disable=not progress)
+    bar = samples_progress(progress)
     with bar:
         task = bar.add_task("netx: samples", total=batch)
         for b0 in range(0, batch, SAMPLES_PER_WORKER):
