@@ -12,10 +12,13 @@ study: a few minutes together) run by default and are checked by
 when asked for, by ``--all`` or ``--only NAME``.
 
 Exact figures (accuracies, spike counts) are deterministic on one machine but not across
-CPU instruction sets: numpy's and torch's float64 kernels for AVX-512 round differently
-from their AVX2 kernels in the last bits, and training amplifies that. Exact figures
-therefore run with the kernels pinned to AVX2 (:data:`PORTABLE_CPU_ENV`), which every
-x86-64 CPU since 2013 has, so that any such machine reproduces them digit for digit.
+CPUs: torch's ATen kernels for AVX-512 round differently from their AVX2 kernels in the last
+bits, MKL (torch's BLAS) and OpenBLAS (numpy's) pick different matrix kernels on Intel and
+on AMD processors even at the same instruction set, and training amplifies any of that.
+Exact figures therefore run with every such choice pinned (:data:`PORTABLE_CPU_ENV`): ATen
+and numpy to AVX2, which every x86-64 CPU since 2013 has; MKL to its conditional numerical
+reproducibility branch that gives the same bits on Intel and AMD processors; OpenBLAS to its
+Haswell kernels; so that any such machine reproduces them digit for digit.
 Benches run with the machine's own kernels.
 
 Run: ``python scripts/figures.py [--all | --only NAME ...] [--jobs N] [--check]``
@@ -29,6 +32,7 @@ import argparse
 import datetime
 import difflib
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -45,11 +49,16 @@ from neurodeploy.network_io import atomic_write_text
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
-#: CPU kernels pinned to AVX2 for exact figures: torch's ATen kernels, MKL (torch's BLAS),
-#: numpy's SIMD dispatch (its float64 exp/log have AVX-512 variants).
+#: CPU kernels pinned for exact figures: torch's ATen kernels and numpy's SIMD dispatch (its
+#: float64 exp/log have AVX-512 variants) to AVX2, MKL (torch's BLAS and vector maths) to the
+#: branch that is reproducible across Intel and AMD processors, OpenBLAS (numpy's BLAS) and
+#: oneDNN to fixed kernels.
 PORTABLE_CPU_ENV = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "MKL_CBWR": "COMPATIBLE",
+    "OPENBLAS_CORETYPE": "Haswell",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
     "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX "
                                 "AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR",
 }
@@ -250,6 +259,17 @@ def provenance() -> tuple[str, str]:
     return commit, datetime.datetime.now(datetime.timezone.utc).date().isoformat()
 
 
+def cpu_model() -> str:
+    """The processor's model name (``/proc/cpuinfo``; the platform's name where it has none)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                return " ".join(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def render(figure: Figure, output: str, wall_s: float, commit: str, date: str,
            load: float | None = None, out: str = "out") -> str:
     """The markdown between the figure's markers (ending in a newline)."""
@@ -259,13 +279,13 @@ def render(figure: Figure, output: str, wall_s: float, commit: str, date: str,
     if compared:
         parts.append("\n".join(compared))
     timings = [f"{fact.label} {value}" for fact, value in facts if fact.timing]
-    kernels = ("CPU kernels pinned to AVX2 (scripts/figures.py)" if figure.exact
+    kernels = ("CPU kernels pinned (scripts/figures.py)" if figure.exact
                else "the machine's own CPU kernels")
     columns = (f"; timing columns ({', '.join(sorted(figure.timing_columns))}) are not compared"
                if figure.timing_columns else "")
     busy = "" if load is None else f" (load average {load:.1f} at the start)"
     parts.append(f"{NOT_COMPARED}made by `{figure.shown_command(out)}` at commit {commit} on "
-                 f"{date}, {os.cpu_count()} cores{busy}, {kernels}; "
+                 f"{date}, {cpu_model()}, {os.cpu_count()} cores{busy}, {kernels}; "
                  + "; ".join([*timings, f"{wall_s:.0f} s in all"]) + f"{columns}</sub>")
     return "\n\n".join(parts) + "\n"
 

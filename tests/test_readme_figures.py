@@ -1,7 +1,7 @@
 """Every figure in README.md comes from the code beside it.
 
 The cheap figures (``scripts/figures.py``: the TTFS digits run, the multi-spike ISI run, the
-demo, the quick timing study) are regenerated, with the CPU kernels pinned to AVX2 as
+demo, the quick timing study) are regenerated, with the CPU kernels pinned as
 ``make figures`` does, and compared with the README's blocks: exactly for accuracies, spike
 counts and timing errors (deterministic), never for timings (only shown). The machinery
 (rich tables to markdown, what is compared) is tested on hand-written tables first.
