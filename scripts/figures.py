@@ -142,6 +142,17 @@ FIGURES: tuple[Figure, ...] = (
         tables=("Timing study", "Deployed network on Lava"),
     ),
     Figure(
+        "saccade-digits",
+        ("scripts/saccade_digits.py", "--conv", "8c5s2p1,pool2,16c3p1,pool2", "--hidden", "64",
+         "--epochs", "8", "--lr", "3e-3", "--lava-samples", "20"),
+        tables=("Convolutional SNN", "Deployment cost"),
+        facts=(Fact("deployed minus float", r"deployed minus float: (.+)"),
+               Fact("training took", r"training took (\d+ s)", timing=True),
+               Fact("quantization took", r"quantization took (\d+ s)", timing=True),
+               Fact("verification took", r"verification took (\d+ s)", timing=True)),
+        timing_columns=frozenset({"s per sample"}), cheap=False,
+    ),
+    Figure(
         "accuracy-tasks",
         ("scripts/accuracy_tasks.py", "--seeds", "0", "1", "2"),
         tables=("test accuracy",), cheap=False,

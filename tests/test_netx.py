@@ -169,6 +169,20 @@ def test_write_refuses_what_netx_would_run_differently(tmp_path, pops, projs, ne
     assert not list(tmp_path.iterdir())
 
 
+def test_export_writes_no_file_when_netx_refuses_one(tmp_path):
+    """NIR and ONNX would be fine; the netx refusal must leave neither behind."""
+    from neurodeploy import save_network
+    from neurodeploy.exchange.export import export_artifacts
+
+    net = FixedPointNetwork(1, {"a": _pop()}, [Projection("input", "a", np.array([[-128], [-128]]))])
+    save_network(net, tmp_path / "n.npz")
+    outs = {"nir_out": tmp_path / "n.nir", "onnx_out": tmp_path / "n.onnx",
+            "netx_out": tmp_path / "n.net"}
+    with pytest.raises(InputError, match="netx would change its weights"):
+        export_artifacts(tmp_path / "n.npz", dt=0.001, **{k: str(v) for k, v in outs.items()})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["n.npz"]
+
+
 # ---------------------------------------------------------------- shipped network
 def _ntidigits() -> tuple[np.ndarray, np.ndarray]:
     with np.load(DATA / "ntidigits_gt.npz") as d:

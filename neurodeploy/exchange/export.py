@@ -11,6 +11,7 @@ graph or a netx file. ``import`` reads NIR graphs and netx files (``.net``).
 from __future__ import annotations
 
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import nir
@@ -25,7 +26,7 @@ from neurodeploy.exchange.nir_export import (
 )
 from neurodeploy.exchange.nir_import import ImportedGraph, import_nir
 from neurodeploy.network import FixedPointNetwork
-from neurodeploy.network_io import save_network
+from neurodeploy.network_io import atomic_output, save_network
 from neurodeploy.targets.onnx import export_onnx
 
 
@@ -51,24 +52,28 @@ def export_artifacts(source: str | os.PathLike[str], nir_out: str | None = None,
             raise InputError(f"{source}: {flag} export runs the integer dynamics and needs a "
                              "fixed-point network (quantize the run first)")
     result = ExportResult("float" if fixed is None else "fixed_point", step or 0.0)
-    if nir_out:
-        if step is None:
-            raise InputError(f"{source}: the time step is unknown; pass --dt SECONDS")
-        graph = (fixed_point_network_to_nir(fixed, step) if fixed is not None
-                 else float_network_to_nir(deployment.float_network, step,
-                                           network_config=deployment.network_config))
-        write_nir(graph, nir_out)
-        nir.read(nir_out)  # what any NIR user will do: must type-check
-        for node in graph.nodes.values():
-            kind = type(node).__name__
-            result.node_counts[kind] = result.node_counts.get(kind, 0) + 1
-        result.written.append(str(nir_out))
-    if onnx_out:
-        export_onnx(fixed, onnx_out)
-        result.written.append(str(onnx_out))
-    if netx_out:
-        write_netx(fixed, netx_out)
-        result.written.append(str(netx_out))
+    if nir_out and step is None:
+        raise InputError(f"{source}: the time step is unknown; pass --dt SECONDS")
+    # every file goes to a temporary path first and all are renamed together at the end:
+    # a refusal of one (e.g. a layer netx cannot hold) leaves none of them written
+    with ExitStack() as outputs:
+        if nir_out:
+            graph = (fixed_point_network_to_nir(fixed, step) if fixed is not None
+                     else float_network_to_nir(deployment.float_network, step,
+                                               network_config=deployment.network_config))
+            tmp = outputs.enter_context(atomic_output(nir_out))
+            write_nir(graph, tmp)
+            nir.read(tmp)  # what any NIR user will do: must type-check
+            for node in graph.nodes.values():
+                kind = type(node).__name__
+                result.node_counts[kind] = result.node_counts.get(kind, 0) + 1
+            result.written.append(str(nir_out))
+        if onnx_out:
+            export_onnx(fixed, outputs.enter_context(atomic_output(onnx_out)))
+            result.written.append(str(onnx_out))
+        if netx_out:
+            write_netx(fixed, outputs.enter_context(atomic_output(netx_out)))
+            result.written.append(str(netx_out))
     return result
 
 
