@@ -9,6 +9,7 @@ import json
 import subprocess
 import sys
 
+import nir
 import numpy as np
 import pytest
 import torch
@@ -184,3 +185,11 @@ def test_train_and_quantize_a_conv_network_on_saccade_digits_through_the_cli(tmp
     result = json.loads((tmp_path / "q" / "quantization.json").read_text())
     assert result["lint"]["violations"] == []
     assert result["test_acc_float"] - result["test_acc_quantized_reference"] <= 0.2
+    # the rest of the walkthrough: export (the NIR graph keeps the convolution), Lava
+    cli("export", "q", "--nir", "q.nir", "--onnx", "q.onnx", cwd=tmp_path)
+    graph = nir.read(tmp_path / "q.nir")
+    assert sum(isinstance(n, nir.Conv2d) for n in graph.nodes.values()) == 1
+    cli("verify", "q", "--backends", "reference,onnx,lava", "--samples", "2", "--require",
+        "reference==lava", "--require", "reference==onnx", "--report", "report", cwd=tmp_path)
+    summary = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert summary["passed"] and summary["samples"] == 2
