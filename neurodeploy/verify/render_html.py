@@ -47,6 +47,7 @@ from neurodeploy.verify.formatting import (
     verdict_kind,
     verdict_line,
 )
+from neurodeploy.verify.metrics import check_steps
 from neurodeploy.verify.summary import PairSummary, SummaryLike, VerificationSummary, as_summary
 
 #: Raster overlays per pair, at most (further requested samples are named, not plotted).
@@ -58,10 +59,9 @@ body { font-family: sans-serif; margin: 1.5em auto; max-width: 1100px; color: #2
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
-th { min-width: 4em; }
+th { min-width: 4em; background: #f0f0f0; }
 td.key { font-weight: bold; }
 img { max-width: 100%; height: auto; }
-th { background: #f0f0f0; }
 td:first-child, th:first-child { text-align: left; }
 tr.differs td { background: #fff1d6; }
 td.pass, .verdict.pass { color: #176a2c; font-weight: bold; }
@@ -194,13 +194,10 @@ def _contents(summary: VerificationSummary) -> str:
 
 def _backends(summary: VerificationSummary) -> str:
     parts = ['<h2 id="backends">Backends</h2>']
-    rows = []
-    for name, info in summary.backends.items():
-        rows.append(([
-            _td(name), _td(info.kind or "–"), _td(info.v_units or "–"),
-            _td(", ".join(info.recorded) or "–"), _td(pct(info.accuracy)),
-            _td("–" if info.seconds is None else f"{info.seconds:.3g}"),
-        ], None))
+    rows = [([_td(name), _td(info.kind or "–"), _td(info.v_units or "–"),
+              _td(", ".join(info.recorded) or "–"), _td(pct(info.accuracy)),
+              _td("–" if info.seconds is None else f"{info.seconds:.3g}")], None)
+            for name, info in summary.backends.items()]
     parts.append(_table(["backend", "kind", "v units", "recorded", "accuracy",
                          "run time (s)"], rows))
     for group in summary.identical_groups():
@@ -368,8 +365,7 @@ def _footnote() -> str:
 
 def _check_options(summary: VerificationSummary, samples: Sequence[int] | None,
                    window: int) -> None:
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
-        raise InputError(f"window = {window!r}; allowed: an integer number of steps >= 0")
+    check_steps(window, "window")
     if samples is None:
         return
     n = summary.samples
