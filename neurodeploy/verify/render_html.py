@@ -107,18 +107,15 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _img(fig: Figure, alt: str, kind: str) -> str:
+def _figure(fig: Figure, alt: str, kind: str, caption: str | None = None) -> str:
     """The figure as an embedded PNG at :data:`figures.DPI`, shown at its size in inches
-    (:data:`figures.DISPLAY_PPI` CSS pixels per inch), narrower on a narrow screen."""
+    (:data:`figures.DISPLAY_PPI` CSS pixels per inch), narrower on a narrow screen, with
+    ``caption`` under it."""
     data = base64.b64encode(figures.png(fig)).decode("ascii")
     width, height = (round(x * figures.DISPLAY_PPI) for x in fig.get_size_inches())
-    return (f'<img class="{_e(kind)}" alt="{_e(alt)}" width="{width}" height="{height}" '
-            f'src="data:image/png;base64,{data}">')
-
-
-def _figure(img: str, caption: str | None = None) -> str:
     cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
-    return f"<figure>{img}{cap}</figure>"
+    return (f'<figure><img class="{_e(kind)}" alt="{_e(alt)}" width="{width}" '
+            f'height="{height}" src="data:image/png;base64,{data}">{cap}</figure>')
 
 
 def _table(header: Sequence[str], rows: Sequence[tuple[Sequence[str], str | None]]) -> str:
@@ -209,7 +206,7 @@ def _backends(summary: VerificationSummary) -> str:
     if fig is None:
         parts.append(_note("No backend reports an accuracy or a run time."))
     else:
-        parts.append(_figure(_img(fig, "accuracy and run time per backend", "backends")))
+        parts.append(_figure(fig, "accuracy and run time per backend", "backends"))
     return "\n".join(parts)
 
 
@@ -272,11 +269,10 @@ def _raster(summary: VerificationSummary, view: RasterView) -> str:
                          "with the neuron index.")
     if not view.panels:
         return _note(" ".join(notes))
-    img = _img(figures.raster_figure(view), f"raster: {view.a} vs {view.b}, sample {view.sample}",
-               "raster")
     caption = (f"Sample {view.sample}: {view.a} against {view.b} at the exact step. "
                + " ".join(notes))
-    return _figure(img, caption)
+    return _figure(figures.raster_figure(view),
+                   f"raster: {view.a} vs {view.b}, sample {view.sample}", "raster", caption)
 
 
 def _heat_map(data: DivergenceMap) -> str:
@@ -284,15 +280,14 @@ def _heat_map(data: DivergenceMap) -> str:
     if data.share is None:
         return _note("No divergence map: " + (" ".join(notes) or "no steps."))
     bottom, top = figures.log_colour_range(data.share)
-    img = _img(figures.divergence_map_figure(data), f"divergence map: {data.a} vs {data.b}",
-               "heatmap")
     caption = (f"Share of (sample, neuron) entries whose spike differs between {data.a} and "
                f"{data.b}, per population and step (log colour scale from "
                f"{bottom:.2g} to {top:.2g}; white: no difference)"
                + ("; the dashed line is the first divergence."
                   if data.divergence_step is not None else ".")
                + (" " + " ".join(notes) if notes else ""))
-    return _figure(img, caption)
+    return _figure(figures.divergence_map_figure(data), f"divergence map: {data.a} vs {data.b}",
+                   "heatmap", caption)
 
 
 def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
@@ -300,9 +295,6 @@ def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
     if not data.groups:
         return _note(f"No backend recorded v of population {data.population!r}; no voltage "
                      "plot. " + " ".join(notes))
-    img = _img(figures.voltage_figure(data, colours),
-               f"voltage: {data.a} vs {data.b}, population {data.population}, "
-               f"neuron {data.neuron}", "voltage")
     layout = "; ".join(f"{g.units or 'units not stated'}: "
                        f"{', '.join(t.backend for t in g.traces)}" for g in data.groups)
     if len(data.groups) == 1:
@@ -316,7 +308,8 @@ def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
                f"{data.sample}; horizontal axis: steps {data.first} to {data.last} "
                f"(±{data.window} around the first divergence at step {data.step}, dashed "
                f"line). {axes}{spikes}" + (" " + " ".join(notes) if notes else ""))
-    return _figure(img, caption)
+    return _figure(figures.voltage_figure(data, colours), f"voltage: {data.a} vs {data.b}, "
+                   f"population {data.population}, neuron {data.neuron}", "voltage", caption)
 
 
 def _pair(summary: VerificationSummary, pair: PairSummary, index: int, traces: BackendTraces,
