@@ -31,7 +31,6 @@ from neurodeploy.verify.figure_data import (
     Omitted,
     RasterView,
     VoltageWindow,
-    backend_order,
     divergence_map,
     raster_view,
     voltage_window,
@@ -373,7 +372,8 @@ def render_html(summary: SummaryLike, traces: BackendTraces,
     """The report as one HTML string; see :func:`write_html_report`."""
     summary = as_summary(summary)
     _check_options(summary, samples, window)
-    colours = figures.backend_colours(backend_order(summary, traces))
+    # the summary's backends, then any backend that only has traces
+    colours = figures.backend_colours(dict.fromkeys([*summary.backends, *traces]))
     body = [_header(summary), _contents(summary), _backends(summary)]
     for index, pair in enumerate(summary.shown_pairs(), 1):
         body.append(_pair(summary, pair, index, traces, samples, window, colours))
