@@ -163,6 +163,7 @@ def _plot_sweep(result: SweepResult) -> None:
     axes = fig.subplots(1, len(conditions), squeeze=False, sharey=True)[0]
     colors = colormaps["tab10"]
     delays = list(dict.fromkeys(r["delays"] for r in result.rows))
+    chances = [r["chance_pct"] for s in result.studies.values() for r in s.runs.values()]
     for ax, cond in zip(axes, conditions, strict=True):
         for row in (r for r in result.rows if r["condition"] == cond):
             mean = [math.nan if m is None else m for m in row["mean"]]
@@ -177,7 +178,7 @@ def _plot_sweep(result: SweepResult) -> None:
         ax.set_title(cond)
         ax.set_xlabel("maximum ISI (ms)")
         ax.set_ylim(0, 100)
-        ax.axhline(_chance(result), color="grey", linestyle=":")
+        ax.axhline(chances[0] if chances else math.nan, color="grey", linestyle=":")
     axes[0].set_ylabel("test accuracy (%)")
     axes[-1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
     seeds = next(iter(result.studies.values())).params["seeds"]
@@ -186,11 +187,6 @@ def _plot_sweep(result: SweepResult) -> None:
     fig.tight_layout()
     with atomic_output(result.plot) as tmp:
         fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
-
-
-def _chance(result: SweepResult) -> float:
-    chances = [r["chance_pct"] for s in result.studies.values() for r in s.runs.values()]
-    return chances[0] if chances else math.nan
 
 
 def render_sweep(result: SweepResult, console: Console | None = None) -> None:
