@@ -256,17 +256,12 @@ def run_dt_study(
     dep = _run_rows(result, executor, console, _ttfs_row, net, dt_list,
                     (calib, t_end, test_times, t_cont, test_labels))
     x = encode_steps(net, test_times, dep.delta, dep.steps)
-    if lava_samples:
-        output = dep.network.outputs[-1]
-        result.lava = _lava_check(
-            dep.network, x[:lava_samples], test_labels[:lava_samples], dep.dt,
-            lambda tr: classify_first_spike(first_spike_steps(tr.spikes[output])))
-    if out is not None:
-        data = SpikeDataset(x.astype(np.uint8), test_labels.astype(np.int64),
-                            net.config.n_outputs, dep.dt, "ttfs-test",
-                            {"data": net.config.data, "dt": dep.dt, "time_unit": result.unit})
-        _write_deployed(out, dep, "first_spike", dep.hops, result, data)
-    return _finish(result, out, start)
+    output = dep.network.outputs[-1]
+    data = SpikeDataset(x.astype(np.uint8), test_labels.astype(np.int64), net.config.n_outputs,
+                        dep.dt, "ttfs-test",
+                        {"data": net.config.data, "dt": dep.dt, "time_unit": result.unit})
+    return _conclude(result, dep, data, "first_spike", dep.hops, lava_samples, out, start,
+                     lambda tr: classify_first_spike(first_spike_steps(tr.spikes[output])))
 
 
 def _ttfs_row(net: TTFSNetwork, dt: float, calib: np.ndarray, t_end: float,
@@ -393,15 +388,10 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
     dep = _run_rows(result, executor, console, _multispike_row, net, dt_list,
                     (train.spikes[:calib_samples], data_dt, test.spikes, labels, t_cont))
     x, _ = resample_spikes(test.spikes, data_dt, dep.dt, dep.steps)
-    if lava_samples:
-        result.lava = _lava_check(
-            dep.network, x[:lava_samples], labels[:lava_samples], dep.dt,
-            lambda tr: readout_logits(None, tr.v[output], "mean_v").argmax(axis=1))
-    if out is not None:
-        data = replace(test, spikes=x.astype(np.uint8), dt=dep.dt,
-                       params={**test.params, "resampled_dt": dep.dt})
-        _write_deployed(out, dep, "mean_v", len(cfg.hidden) + 1, result, data)
-    return _finish(result, out, start)
+    data = replace(test, spikes=x.astype(np.uint8), dt=dep.dt,
+                   params={**test.params, "resampled_dt": dep.dt})
+    return _conclude(result, dep, data, "mean_v", len(cfg.hidden) + 1, lava_samples, out, start,
+                     lambda tr: readout_logits(None, tr.v[output], "mean_v").argmax(axis=1))
 
 
 def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
@@ -438,14 +428,35 @@ def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
     return _with_ptq(row, dep, t0), dep
 
 
-def _write_deployed(out: str | os.PathLike[str], dep, readout: str, hops: int,
-                    result: DtStudyResult, data: SpikeDataset) -> None:
-    """Write ``<out>/deployed`` (named in ``result.files``): the deployed network at one dt
-    as a folder ``neurodeploy verify`` reads (``network.npz``, ``quantization.json`` with
-    the readout, ``source.nir``: the discrete float model, ``test.npz``: the test split on
-    steps of that dt), written into a temporary folder that replaces the old one only when
-    complete. A model in tau_syn units is written with dt in tau_syn units as if they were
-    seconds (``time_unit`` says so)."""
+def _conclude(result: DtStudyResult, dep: DeployedTTFS | DeployedMultiSpike,
+              data: SpikeDataset, readout: str, hops: int, lava_samples: int,
+              out: str | os.PathLike[str] | None, start: float,
+              classify: Callable[[object], np.ndarray]) -> DtStudyResult:
+    """Finish a study at ``dep``, the deployed model at the recommended dt (else the
+    smallest): on the first ``lava_samples`` of ``data`` (the test split on steps of that
+    dt) the Lava check (``classify(traces)``: the classes), the run time and, with ``out``,
+    the files: ``<out>/deployed``, the deployed network as a folder ``neurodeploy verify``
+    reads (``network.npz``, ``quantization.json`` with the readout, ``source.nir``: the
+    discrete float model, ``test.npz``: ``data``), written into a temporary folder that
+    replaces the old one only when complete (a model in tau_syn units is written with dt in
+    tau_syn units as if they were seconds; ``time_unit`` says so), then ``dt_study.json``
+    and ``dt_study.png``."""
+    if lava_samples:
+        result.lava = _lava_check(dep.network, data.spikes[:lava_samples].astype(bool),
+                                  data.labels[:lava_samples], dep.dt, classify)
+    if out is not None:
+        _write_deployed(Path(out), dep, readout, hops, result, data)
+    result.seconds = time.perf_counter() - start
+    if out is not None:
+        out = Path(out)
+        result.files.update(json=str(out / JSON_NAME), plot=str(out / PLOT_NAME))
+        atomic_write_text(result.files["json"], json.dumps(result.to_json(), indent=2))
+        _plot(result)
+    return result
+
+
+def _write_deployed(out: Path, dep, readout: str, hops: int, result: DtStudyResult,
+                    data: SpikeDataset) -> None:
     row = next(r for r in result.rows if r["dt"] == dep.dt)
     info = {**dep.quantization.to_json(), "readout": readout,
             "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
@@ -457,8 +468,8 @@ def _write_deployed(out: str | os.PathLike[str], dep, readout: str, hops: int,
         write_nir(float_network_to_nir(dep.float_network, dep.dt), tmp / "source.nir")
         save_dataset(data, tmp / "test.npz")
 
-    write_quant_dir(Path(out) / "deployed", dep.network, info, extra)
-    result.files["deployed"] = str(Path(out) / "deployed")
+    write_quant_dir(out / "deployed", dep.network, info, extra)
+    result.files["deployed"] = str(out / "deployed")
 
 
 def _check_study_options(tolerance_pct: float, calib_samples: int, lava_samples: int) -> None:
@@ -467,16 +478,6 @@ def _check_study_options(tolerance_pct: float, calib_samples: int, lava_samples:
     if calib_samples < 1 or lava_samples < 0:
         raise InputError(f"calib_samples = {calib_samples} must be >= 1 and lava_samples = "
                          f"{lava_samples} >= 0")
-
-
-def _finish(result: DtStudyResult, out, start: float) -> DtStudyResult:
-    result.seconds = time.perf_counter() - start
-    if out is not None:
-        out = Path(out)
-        result.files.update(json=str(out / JSON_NAME), plot=str(out / PLOT_NAME))
-        atomic_write_text(result.files["json"], json.dumps(result.to_json(), indent=2))
-        _plot(result)
-    return result
 
 
 def _plot(result: DtStudyResult) -> None:
