@@ -445,31 +445,26 @@ def _conclude(result: DtStudyResult, dep: DeployedTTFS | DeployedMultiSpike,
         result.lava = _lava_check(dep.network, data.spikes[:lava_samples].astype(bool),
                                   data.labels[:lava_samples], dep.dt, classify)
     if out is not None:
-        _write_deployed(Path(out), dep, readout, hops, result, data)
+        out = Path(out)
+        row = next(r for r in result.rows if r["dt"] == dep.dt)
+        info = {**dep.quantization.to_json(), "readout": readout,
+                "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
+                "time_unit": result.unit,
+                "test_acc_float": row["float_accuracy_pct"] / 100.0,
+                "test_acc_quantized_reference": row["deployed_accuracy_pct"] / 100.0}
+
+        def extra(tmp: Path) -> None:
+            write_nir(float_network_to_nir(dep.float_network, dep.dt), tmp / "source.nir")
+            save_dataset(data, tmp / "test.npz")
+
+        write_quant_dir(out / "deployed", dep.network, info, extra)
+        result.files["deployed"] = str(out / "deployed")
     result.seconds = time.perf_counter() - start
     if out is not None:
-        out = Path(out)
         result.files.update(json=str(out / JSON_NAME), plot=str(out / PLOT_NAME))
         atomic_write_text(result.files["json"], json.dumps(result.to_json(), indent=2))
         _plot(result)
     return result
-
-
-def _write_deployed(out: Path, dep, readout: str, hops: int, result: DtStudyResult,
-                    data: SpikeDataset) -> None:
-    row = next(r for r in result.rows if r["dt"] == dep.dt)
-    info = {**dep.quantization.to_json(), "readout": readout,
-            "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
-            "time_unit": result.unit,
-            "test_acc_float": row["float_accuracy_pct"] / 100.0,
-            "test_acc_quantized_reference": row["deployed_accuracy_pct"] / 100.0}
-
-    def extra(tmp: Path) -> None:
-        write_nir(float_network_to_nir(dep.float_network, dep.dt), tmp / "source.nir")
-        save_dataset(data, tmp / "test.npz")
-
-    write_quant_dir(out / "deployed", dep.network, info, extra)
-    result.files["deployed"] = str(out / "deployed")
 
 
 def _check_study_options(tolerance_pct: float, calib_samples: int, lava_samples: int) -> None:
