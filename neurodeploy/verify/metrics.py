@@ -144,14 +144,11 @@ def _greedy_unmatched(ua: np.ndarray, ub: np.ndarray, tolerance: int) -> None:
     for t in range(ua.shape[0]):
         new_b = ub[t].copy()
         new_a = ua[t].copy()
-        for d in range(min(tolerance, t), 0, -1):  # earliest waiting spike first
-            hit = new_b & ua[t - d]
-            ua[t - d] ^= hit
-            new_b ^= hit
-        for d in range(min(tolerance, t), 0, -1):
-            hit = new_a & ub[t - d]
-            ub[t - d] ^= hit
-            new_a ^= hit
+        for new, waiting in ((new_b, ua), (new_a, ub)):  # new spikes of one, waiting of the other
+            for d in range(min(tolerance, t), 0, -1):  # earliest waiting spike first
+                hit = new & waiting[t - d]
+                waiting[t - d] ^= hit
+                new ^= hit  # in place: new_b / new_a
         both = new_a & new_b
         ua[t] = new_a ^ both
         ub[t] = new_b ^ both
