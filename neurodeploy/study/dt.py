@@ -165,41 +165,32 @@ def _time_metrics(steps: np.ndarray, delta: float, n_hops: int, t_cont: np.ndarr
 
 
 def _resolve_model(model) -> tuple[TTFSNetwork | MultiSpikeNetwork, str]:
+    """(the model, its name): an in-memory model, or a TTFS or multi-spike run directory's
+    model by the format in its config.json."""
     if isinstance(model, (TTFSNetwork, MultiSpikeNetwork)):
         return model, "<in-memory model>"
-    if isinstance(model, (str, os.PathLike)):
-        return load_timing_model(model), str(model)
-    raise InputError(f"model = {type(model).__name__}: expected an exact-timing run directory, "
-                     "a TTFSNetwork or a MultiSpikeNetwork")
-
-
-def load_timing_model(path: str | os.PathLike[str]) -> TTFSNetwork | MultiSpikeNetwork:
-    """A TTFS or multi-spike run directory's model, by the format in its config.json."""
-    run, _ = read_run_files(path, kind="exact-timing run")
+    if not isinstance(model, (str, os.PathLike)):
+        raise InputError(f"model = {type(model).__name__}: expected an exact-timing run "
+                         "directory, a TTFSNetwork or a MultiSpikeNetwork")
+    run, _ = read_run_files(model, kind="exact-timing run")
     fmt = run.get("format") if isinstance(run, dict) else None
-    if fmt == MULTISPIKE_FORMAT:
-        return load_multispike(path)[0]
-    if fmt == TTFS_FORMAT:
-        return load_ttfs(path)[0]
-    raise InputError(f"{path}: format {fmt!r} is not an exact-timing run; expected "
-                     f"{TTFS_FORMAT!r} or {MULTISPIKE_FORMAT!r}")
+    loaders = {MULTISPIKE_FORMAT: load_multispike, TTFS_FORMAT: load_ttfs}
+    if fmt not in loaders:
+        raise InputError(f"{model}: format {fmt!r} is not an exact-timing run; expected "
+                         f"{TTFS_FORMAT!r} or {MULTISPIKE_FORMAT!r}")
+    return loaders[fmt](model)[0], str(model)
 
 
-def _dt_list(dts, default: list[float], check: Callable[[float], object]) -> list[float]:
-    """The study's time steps, largest first: ``dts`` (else ``default``), each validated by
-    ``check``; an empty list is a one-line :class:`InputError`."""
-    values = default if dts is None else list(dts)
+def _dt_list(dts, fractions: tuple[float, ...], unit: float,
+             check: Callable[[float], object]) -> list[float]:
+    """The study's time steps, largest first: ``dts`` (else ``fractions`` x ``unit``), each
+    validated by ``check``; an empty list is a one-line :class:`InputError`."""
+    values = [f * unit for f in fractions] if dts is None else list(dts)
     if not values:
         raise InputError("dts is empty; give at least one time step")
     for dt in values:
         check(dt)
     return sorted({float(dt) for dt in values}, reverse=True)
-
-
-def _resolve_dts(model: TTFSNetwork, dts) -> list[float]:
-    tau = 1.0 if model.config.tau_syn == UNITS else float(model.config.tau_syn)
-    return _dt_list(dts, [f * tau for f in DEFAULT_DT_FRACTIONS],
-                    lambda dt: check_dt(model, dt))
 
 
 def run_dt_study(
@@ -231,11 +222,12 @@ def run_dt_study(
     """
     start = time.perf_counter()
     net, name = _resolve_model(model)
+    _check_study_options(tolerance_pct, calib_samples, lava_samples)
     if isinstance(net, MultiSpikeNetwork):
         return _multispike_study(net, name, dts, out, calib_samples, tolerance_pct,
                                  lava_samples, console, start, executor)
-    dt_list = _resolve_dts(net, dts)
-    _check_study_options(tolerance_pct, calib_samples, lava_samples)
+    tau = 1.0 if net.config.tau_syn == UNITS else float(net.config.tau_syn)
+    dt_list = _dt_list(dts, DEFAULT_DT_FRACTIONS, tau, lambda dt: check_dt(net, dt))
     if test_times is None or test_labels is None:
         if not net.config.data:
             raise InputError("the model does not describe its data (config.data is empty); "
@@ -261,23 +253,15 @@ def run_dt_study(
     result = DtStudyResult(model=name, unit=time_unit(net), tau_syn=net.config.tau_syn,
                            kind="ttfs", n_test=len(test_labels), continuous_accuracy_pct=cont_acc,
                            tolerance_pct=float(tolerance_pct))
-    shared = share(executor, net)
-    deployed = _run_rows(result, executor, _ttfs_row,
-                         [(shared, dt, calib, t_end, test_times, t_cont, test_labels)
-                          for dt in dt_list], console)
-    _recommend(result)
-    dep = deployed[result.recommended_dt or dt_list[-1]]
-    if lava_samples:
-        result.lava = _ttfs_lava_check(net, dep, test_times[:lava_samples],
-                                       test_labels[:lava_samples])
-    if out is not None:
-        x = encode_steps(net, test_times, dep.delta, dep.steps)
-        data = SpikeDataset(x.astype(np.uint8), test_labels.astype(np.int64),
-                            net.config.n_outputs, dep.dt, "ttfs-test",
-                            {"data": net.config.data, "dt": dep.dt, "time_unit": result.unit})
-        result.files["deployed"] = str(_write_deployed(Path(out), dep, "first_spike",
-                                                       dep.hops, result, data))
-    return _finish(result, out, start)
+    dep = _run_rows(result, executor, console, _ttfs_row, net, dt_list,
+                    (calib, t_end, test_times, t_cont, test_labels))
+    x = encode_steps(net, test_times, dep.delta, dep.steps)
+    output = dep.network.outputs[-1]
+    data = SpikeDataset(x.astype(np.uint8), test_labels.astype(np.int64), net.config.n_outputs,
+                        dep.dt, "ttfs-test",
+                        {"data": net.config.data, "dt": dep.dt, "time_unit": result.unit})
+    return _conclude(result, dep, data, "first_spike", dep.hops, lava_samples, out, start,
+                     lambda tr: classify_first_spike(first_spike_steps(tr.spikes[output])))
 
 
 def _ttfs_row(net: TTFSNetwork, dt: float, calib: np.ndarray, t_end: float,
@@ -303,11 +287,14 @@ def _with_ptq(row: dict, dep, t0: float) -> dict:
     return row
 
 
-def _run_rows(result: DtStudyResult, executor: Executor | None, row_of: Callable,
-              calls: list[tuple], console: Console | None) -> dict[float, object]:
-    """``row_of(*call)`` per dt, here in order or all at once on ``executor``; each row
-    printed as it arrives, added to ``result`` in the dts' order. Returns dt -> deployed
-    model."""
+def _run_rows(result: DtStudyResult, executor: Executor | None, console: Console | None,
+              row_of: Callable, net: TTFSNetwork | MultiSpikeNetwork, dts: list[float],
+              args: tuple) -> DeployedTTFS | DeployedMultiSpike:
+    """``row_of(net, dt, *args)`` per dt, here in order or all at once on ``executor``
+    (``net`` shared with its workers once); each row printed as it arrives, added to
+    ``result`` in the dts' order. Sets ``result.recommended_dt``: the largest dt whose
+    deployed accuracy is within the tolerance (None if none is). Returns the deployed
+    model at that dt, else at the smallest dt."""
     def arrived(_i: int, done: tuple[dict, object]) -> None:
         row = done[0]
         if console is not None:
@@ -315,11 +302,15 @@ def _run_rows(result: DtStudyResult, executor: Executor | None, row_of: Callable
                           f"{row['float_accuracy_pct']:.1f}%, deployed "
                           f"{row['deployed_accuracy_pct']:.1f}% ({row['seconds']:.1f} s)")
 
+    shared = share(executor, net)
     deployed = {}
-    for row, dep in run_all(executor, row_of, calls, arrived):
+    for row, dep in run_all(executor, row_of, [(shared, dt, *args) for dt in dts], arrived):
         result.rows.append(row)
         deployed[row["dt"]] = dep
-    return deployed
+    ok = [r["dt"] for r in result.rows if r["deployed_accuracy_pct"]
+          >= result.continuous_accuracy_pct - result.tolerance_pct - 1e-9]
+    result.recommended_dt = max(ok) if ok else None
+    return deployed[result.recommended_dt or dts[-1]]
 
 
 def output_first_steps(net: FloatNetwork | FixedPointNetwork, spikes: np.ndarray,
@@ -356,21 +347,9 @@ def _lava_check(network: FixedPointNetwork, x: np.ndarray, labels: np.ndarray, d
             "lava_accuracy_pct": acc["lava"], "seconds": time.perf_counter() - t0}
 
 
-def _ttfs_lava_check(model: TTFSNetwork, dep, times: np.ndarray, labels: np.ndarray) -> dict:
-    x = encode_steps(model, times, dep.delta, dep.steps)
-    out = dep.network.outputs[-1]
-    return _lava_check(dep.network, x, labels, dep.dt,
-                       lambda tr: classify_first_spike(first_spike_steps(tr.spikes[out])))
-
-
 # ---------------------------------------------------------------------------------------
 # multi-spike models: mean-v readout, timing of the last spiking layer
 # ---------------------------------------------------------------------------------------
-
-def _multispike_dts(model: MultiSpikeNetwork, data_dt: float, dts) -> list[float]:
-    return _dt_list(dts, [f * data_dt for f in DEFAULT_MULTISPIKE_FRACTIONS],
-                    lambda dt: check_multispike_dt(model, dt))
-
 
 def _continuous_multispike(model: MultiSpikeNetwork, spikes: np.ndarray, data_dt: float,
                            batch_size: int = 100) -> tuple[np.ndarray, np.ndarray]:
@@ -396,8 +375,8 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
     if not cfg.data:
         raise InputError("the model does not describe its data (config.data is empty)")
     data_dt = float(cfg.data["dt"])
-    dt_list = _multispike_dts(net, data_dt, dts)
-    _check_study_options(tolerance_pct, calib_samples, lava_samples)
+    dt_list = _dt_list(dts, DEFAULT_MULTISPIKE_FRACTIONS, data_dt,
+                       lambda dt: check_multispike_dt(net, dt))
     train, _, test = load_splits(cfg.data)
     labels = test.labels
     logits, t_cont = _continuous_multispike(net, test.spikes, data_dt)
@@ -406,23 +385,13 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
                            n_test=len(labels), continuous_accuracy_pct=cont_acc,
                            tolerance_pct=float(tolerance_pct))
     output = population_names(len(cfg.hidden) + 1)[-1]
-    shared = share(executor, net)
-    deployed = _run_rows(result, executor, _multispike_row,
-                         [(shared, dt, train.spikes[:calib_samples], data_dt, test.spikes,
-                           labels, t_cont) for dt in dt_list], console)
-    _recommend(result)
-    dep = deployed[result.recommended_dt or dt_list[-1]]
+    dep = _run_rows(result, executor, console, _multispike_row, net, dt_list,
+                    (train.spikes[:calib_samples], data_dt, test.spikes, labels, t_cont))
     x, _ = resample_spikes(test.spikes, data_dt, dep.dt, dep.steps)
-    if lava_samples:
-        result.lava = _lava_check(
-            dep.network, x[:lava_samples], labels[:lava_samples], dep.dt,
-            lambda tr: readout_logits(None, tr.v[output], "mean_v").argmax(axis=1))
-    if out is not None:
-        data = replace(test, spikes=x.astype(np.uint8), dt=dep.dt,
-                       params={**test.params, "resampled_dt": dep.dt})
-        result.files["deployed"] = str(_write_deployed(
-            Path(out), dep, "mean_v", len(cfg.hidden) + 1, result, data))
-    return _finish(result, out, start)
+    data = replace(test, spikes=x.astype(np.uint8), dt=dep.dt,
+                   params={**test.params, "resampled_dt": dep.dt})
+    return _conclude(result, dep, data, "mean_v", len(cfg.hidden) + 1, lava_samples, out, start,
+                     lambda tr: readout_logits(None, tr.v[output], "mean_v").argmax(axis=1))
 
 
 def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
@@ -459,26 +428,43 @@ def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
     return _with_ptq(row, dep, t0), dep
 
 
-def _write_deployed(out: Path, dep, readout: str, hops: int, result: DtStudyResult,
-                    data) -> Path:
-    """``<out>/deployed``: the deployed network at one dt as a folder ``neurodeploy verify``
+def _conclude(result: DtStudyResult, dep: DeployedTTFS | DeployedMultiSpike,
+              data: SpikeDataset, readout: str, hops: int, lava_samples: int,
+              out: str | os.PathLike[str] | None, start: float,
+              classify: Callable[[object], np.ndarray]) -> DtStudyResult:
+    """Finish a study at ``dep``, the deployed model at the recommended dt (else the
+    smallest): on the first ``lava_samples`` of ``data`` (the test split on steps of that
+    dt) the Lava check (``classify(traces)``: the classes), the run time and, with ``out``,
+    the files: ``<out>/deployed``, the deployed network as a folder ``neurodeploy verify``
     reads (``network.npz``, ``quantization.json`` with the readout, ``source.nir``: the
-    discrete float model, ``test.npz``: the test split on steps of that dt), written into a
-    temporary folder that replaces the old one only when complete. A model in tau_syn units
-    is written with dt in tau_syn units as if they were seconds (``time_unit`` says so)."""
-    row = next(r for r in result.rows if r["dt"] == dep.dt)
-    info = {**dep.quantization.to_json(), "readout": readout,
-            "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
-            "time_unit": result.unit,
-            "test_acc_float": row["float_accuracy_pct"] / 100.0,
-            "test_acc_quantized_reference": row["deployed_accuracy_pct"] / 100.0}
+    discrete float model, ``test.npz``: ``data``), written into a temporary folder that
+    replaces the old one only when complete (a model in tau_syn units is written with dt in
+    tau_syn units as if they were seconds; ``time_unit`` says so), then ``dt_study.json``
+    and ``dt_study.png``."""
+    if lava_samples:
+        result.lava = _lava_check(dep.network, data.spikes[:lava_samples].astype(bool),
+                                  data.labels[:lava_samples], dep.dt, classify)
+    if out is not None:
+        out = Path(out)
+        row = next(r for r in result.rows if r["dt"] == dep.dt)
+        info = {**dep.quantization.to_json(), "readout": readout,
+                "output": dep.network.outputs[0], "hops": hops, "dt": dep.dt,
+                "time_unit": result.unit,
+                "test_acc_float": row["float_accuracy_pct"] / 100.0,
+                "test_acc_quantized_reference": row["deployed_accuracy_pct"] / 100.0}
 
-    def extra(tmp: Path) -> None:
-        write_nir(float_network_to_nir(dep.float_network, dep.dt), tmp / "source.nir")
-        save_dataset(data, tmp / "test.npz")
+        def extra(tmp: Path) -> None:
+            write_nir(float_network_to_nir(dep.float_network, dep.dt), tmp / "source.nir")
+            save_dataset(data, tmp / "test.npz")
 
-    write_quant_dir(out / "deployed", dep.network, info, extra)
-    return out / "deployed"
+        write_quant_dir(out / "deployed", dep.network, info, extra)
+        result.files["deployed"] = str(out / "deployed")
+    result.seconds = time.perf_counter() - start
+    if out is not None:
+        result.files.update(json=str(out / JSON_NAME), plot=str(out / PLOT_NAME))
+        atomic_write_text(result.files["json"], json.dumps(result.to_json(), indent=2))
+        _plot(result)
+    return result
 
 
 def _check_study_options(tolerance_pct: float, calib_samples: int, lava_samples: int) -> None:
@@ -487,27 +473,6 @@ def _check_study_options(tolerance_pct: float, calib_samples: int, lava_samples:
     if calib_samples < 1 or lava_samples < 0:
         raise InputError(f"calib_samples = {calib_samples} must be >= 1 and lava_samples = "
                          f"{lava_samples} >= 0")
-
-
-def _recommend(result: DtStudyResult) -> None:
-    """The largest dt whose deployed accuracy is within the tolerance (None if none is)."""
-    ok = [r["dt"] for r in result.rows if r["deployed_accuracy_pct"]
-          >= result.continuous_accuracy_pct - result.tolerance_pct - 1e-9]
-    result.recommended_dt = max(ok) if ok else None
-
-
-def _finish(result: DtStudyResult, out, start: float) -> DtStudyResult:
-    result.seconds = time.perf_counter() - start
-    if out is not None:
-        out = Path(out)
-        result.files.update(json=str(out / JSON_NAME), plot=str(out / PLOT_NAME))
-        _write(result)
-    return result
-
-
-def _write(result: DtStudyResult) -> None:
-    atomic_write_text(result.files["json"], json.dumps(result.to_json(), indent=2))
-    _plot(result)
 
 
 def _plot(result: DtStudyResult) -> None:
@@ -530,15 +495,13 @@ def _plot(result: DtStudyResult) -> None:
         rec = next(r["delta"] for r in result.rows if r["dt"] == result.recommended_dt)
         for ax in (ax_acc, ax_err):
             ax.axvline(rec, color="green", linestyle=":", label="recommended dt")
-    ax_acc.set_xscale("log")
-    ax_acc.set_xlabel("dt / tau_syn")
-    ax_acc.set_ylabel("test accuracy (%)")
-    ax_acc.legend(fontsize=8)
-    ax_err.set_xscale("log")
     ax_err.set_yscale("log")
-    ax_err.set_xlabel("dt / tau_syn")
-    ax_err.set_ylabel("mean |t - t_continuous| (tau_syn)")
-    ax_err.legend(fontsize=8)
+    for ax, ylabel in ((ax_acc, "test accuracy (%)"),
+                       (ax_err, "mean |t - t_continuous| (tau_syn)")):
+        ax.set_xscale("log")
+        ax.set_xlabel("dt / tau_syn")
+        ax.set_ylabel(ylabel)
+        ax.legend(fontsize=8)
     fig.suptitle(f"dt study: {result.model}, {result.n_test} test samples",
                  fontsize=10)
     fig.tight_layout()

@@ -76,9 +76,14 @@ def perturbed_name(f: float) -> str:
     return f"perturbed f={f:g}"
 
 
+def training_label(stochastic: bool) -> str:
+    """How a configuration was trained, in words: "stochastic" or "deterministic"."""
+    return "stochastic" if stochastic else "deterministic"
+
+
 def config_name(delays: str, stochastic: bool, seed: int) -> str:
     """The name (and run folder) of one configuration: ``"axonal-deterministic-seed0"``."""
-    return f"{delays}-{'stochastic' if stochastic else 'deterministic'}-seed{seed}"
+    return f"{delays}-{training_label(stochastic)}-seed{seed}"
 
 
 @dataclass(frozen=True)

@@ -124,8 +124,7 @@ def run_shipped(job: Job, files: dict[str, bytes]) -> dict:
     _init_worker()
     with tempfile.TemporaryDirectory(prefix="neurodeploy-study-") as tmp:
         run_dir = Path(tmp) / job.name
-        if CONFIG in files:
-            files = {**files, CONFIG: _with_data(files[CONFIG], job, run_dir)}
+        files = _with_data(files, job, run_dir)
         for name, data in files.items():
             (run_dir / name).parent.mkdir(parents=True, exist_ok=True)
             (run_dir / name).write_bytes(data)
@@ -141,23 +140,22 @@ def write_shipped(job: Job, files: dict[str, bytes]) -> None:
     run_dir = Path(job.run_dir)
     if job.retrain:
         clear_run_dir(run_dir)
-    if CONFIG in files:
-        files = {**files, CONFIG: _with_data(files[CONFIG], job, run_dir)}
+    files = _with_data(files, job, run_dir)
     for name in sorted(files, key=lambda n: n == RESULT):
         with atomic_output(run_dir / name) as tmp:
             tmp.write_bytes(files[name])
 
 
-def _with_data(config: bytes, job: Job, run_dir: Path) -> bytes:
-    """A shipped run folder's config.json with its data path relative to ``run_dir``, the
-    folder it is read in next (a run folder stores it relative to itself; the study's data
-    file is an absolute path, the same on every machine)."""
+def _with_data(files: dict[str, bytes], job: Job, run_dir: Path) -> dict[str, bytes]:
+    """A shipped run folder's files with the data path in its config.json relative to
+    ``run_dir``, the folder it is read in next (a run folder stores it relative to itself;
+    the study's data file is an absolute path, the same on every machine)."""
     data = job.train.get("data")
-    if data is None:
-        return config
-    run = json.loads(config)
-    return run_json(stored_run({**run, "train": {**run["train"], "data": data}},
-                               run_dir)).encode()
+    if data is None or CONFIG not in files:
+        return files
+    run = json.loads(files[CONFIG])
+    return {**files, CONFIG: run_json(stored_run({**run, "train": {**run["train"], "data": data}},
+                                                 run_dir)).encode()}
 
 
 def run_jobs(jobs: Sequence[Job], executor: ExecutorFactory,

@@ -19,13 +19,14 @@ from typing import Any
 
 import numpy as np
 from matplotlib import colormaps
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from rich.console import Console
 from rich.table import Table
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.network_io import atomic_output, atomic_write_text
-from neurodeploy.study.plan import MODELS, STUDY_FORMAT, VERSION, Configuration
+from neurodeploy.study.plan import MODELS, STUDY_FORMAT, VERSION, Configuration, training_label
 from neurodeploy.terminal_table import print_table
 
 
@@ -135,10 +136,6 @@ def _format_cell(cell: dict) -> str:
     return f"{cell['mean']:.1f} ± {cell['std']:.1f}"
 
 
-def _training_label(stochastic: bool) -> str:
-    return "stochastic" if stochastic else "deterministic"
-
-
 def write_summary(result: StudyResult) -> None:
     """summary.json, summary.csv and timing_study.png, each written atomically."""
     atomic_write_text(result.summary_json, json.dumps(result.to_json(), indent=2))
@@ -155,7 +152,7 @@ def write_summary(result: StudyResult) -> None:
         return "" if x is None else f"{x:.4f}"
 
     for row in result.rows:
-        line = [row["delays"], _training_label(row["stochastic"]), row["model"],
+        line = [row["delays"], training_label(row["stochastic"]), row["model"],
                 " ".join(str(s) for s in row["seeds"])]
         for cond in result.conditions:
             line += [number(row["cells"][cond]["mean"]), number(row["cells"][cond]["std"])]
@@ -200,13 +197,22 @@ def _plot_study(result: StudyResult) -> None:
         ax.set_xticks(x)
         ax.set_xticklabels(conditions, rotation=20, ha="right")
         ax.set_ylim(0, 100)
-        ax.set_title(f"{_training_label(stochastic)} training")
-    axes[0][0].set_ylabel("test accuracy (%)")
-    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.suptitle(f"Timing study: {_source(result.params)}; mean ± std over seeds "
-                 f"{', '.join(str(s) for s in result.params['seeds'])}", fontsize=9)
+        ax.set_title(f"{training_label(stochastic)} training")
+    save_accuracy_plot(fig, axes[0], f"Timing study: {_source(result.params)}; ",
+                       result.params["seeds"], 7, result.plot)
+
+
+def save_accuracy_plot(fig: Figure, axes: Sequence[Axes], title: str, seeds: Sequence[int],
+                       legend_size: float, path: Path) -> None:
+    """Finish a figure of accuracy panels side by side (accuracy axis labelled on the first,
+    the legend right of the last, titled "<title>mean ± std over seeds ...") and write it
+    to ``path`` as a PNG, atomically."""
+    axes[0].set_ylabel("test accuracy (%)")
+    axes[-1].legend(fontsize=legend_size, loc="center left", bbox_to_anchor=(1.01, 0.5))
+    fig.suptitle(f"{title}mean ± std over seeds {', '.join(str(s) for s in seeds)}",
+                 fontsize=9)
     fig.tight_layout()
-    with atomic_output(result.plot) as tmp:
+    with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
 
 
@@ -236,7 +242,7 @@ def render_study(result: StudyResult, console: Console | None = None) -> None:
         if previous is not None and key != previous:
             table.add_section()
         previous = key
-        table.add_row(row["delays"], _training_label(row["stochastic"]), row["model"],
+        table.add_row(row["delays"], training_label(row["stochastic"]), row["model"],
                       *(_format_cell(row["cells"][c]) for c in result.conditions))
     print_table(console, table, keys=3)
     if result.lava:

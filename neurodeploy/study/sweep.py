@@ -27,10 +27,10 @@ from rich.console import Console
 from rich.table import Table
 
 from neurodeploy.errors import InputError
-from neurodeploy.network_io import atomic_output, atomic_write_text
-from neurodeploy.study.plan import MODELS, VERSION
+from neurodeploy.network_io import atomic_write_text
+from neurodeploy.study.plan import MODELS, VERSION, training_label
 from neurodeploy.study.runner import ExecutorFactory, process_pool
-from neurodeploy.study.summary import StudyError, StudyResult
+from neurodeploy.study.summary import StudyError, StudyResult, save_accuracy_plot
 from neurodeploy.study.timing import finish_study, prepare_study, run_studies
 
 SWEEP_FORMAT = "neurodeploy.timing_sweep"
@@ -163,6 +163,7 @@ def _plot_sweep(result: SweepResult) -> None:
     axes = fig.subplots(1, len(conditions), squeeze=False, sharey=True)[0]
     colors = colormaps["tab10"]
     delays = list(dict.fromkeys(r["delays"] for r in result.rows))
+    chances = [r["chance_pct"] for s in result.studies.values() for r in s.runs.values()]
     for ax, cond in zip(axes, conditions, strict=True):
         for row in (r for r in result.rows if r["condition"] == cond):
             mean = [math.nan if m is None else m for m in row["mean"]]
@@ -171,26 +172,14 @@ def _plot_sweep(result: SweepResult) -> None:
                         color=colors(delays.index(row["delays"])),
                         linestyle="-" if row["model"] == MODELS[0] else "--",
                         marker="s" if row["stochastic"] else "o", markersize=4,
-                        label=f"delays {row['delays']}, "
-                              f"{'stochastic' if row['stochastic'] else 'deterministic'}, "
+                        label=f"delays {row['delays']}, {training_label(row['stochastic'])}, "
                               f"{row['model']}")
         ax.set_title(cond)
         ax.set_xlabel("maximum ISI (ms)")
         ax.set_ylim(0, 100)
-        ax.axhline(_chance(result), color="grey", linestyle=":")
-    axes[0].set_ylabel("test accuracy (%)")
-    axes[-1].legend(fontsize=6, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    seeds = next(iter(result.studies.values())).params["seeds"]
-    fig.suptitle(f"ISI sweep: mean ± std over seeds {', '.join(str(s) for s in seeds)}",
-                 fontsize=9)
-    fig.tight_layout()
-    with atomic_output(result.plot) as tmp:
-        fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
-
-
-def _chance(result: SweepResult) -> float:
-    chances = [r["chance_pct"] for s in result.studies.values() for r in s.runs.values()]
-    return chances[0] if chances else math.nan
+        ax.axhline(chances[0] if chances else math.nan, color="grey", linestyle=":")
+    save_accuracy_plot(fig, axes, "ISI sweep: ",
+                       next(iter(result.studies.values())).params["seeds"], 6, result.plot)
 
 
 def render_sweep(result: SweepResult, console: Console | None = None) -> None:
@@ -205,8 +194,8 @@ def render_sweep(result: SweepResult, console: Console | None = None) -> None:
     for row in result.rows:
         cells = ["—" if m is None else f"{m:.1f}" if s is None else f"{m:.1f} ± {s:.1f}"
                  for m, s in zip(row["mean"], row["std"], strict=True)]
-        table.add_row(row["delays"], "stochastic" if row["stochastic"] else "deterministic",
-                      row["model"], row["condition"], *cells)
+        table.add_row(row["delays"], training_label(row["stochastic"]), row["model"],
+                      row["condition"], *cells)
     console.print(table)
     for name, message in result.failed.items():
         console.print(f"[red]failed[/red] {name}: {message}")

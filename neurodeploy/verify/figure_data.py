@@ -28,11 +28,6 @@ MAX_RASTER_NEURONS = 64
 BackendTraces = Mapping[str, Mapping[str, Mapping[str, np.ndarray]]]
 
 
-def backend_order(summary: VerificationSummary, traces: BackendTraces) -> list[str]:
-    """The summary's backends, then any backend that only has traces."""
-    return list(dict.fromkeys([*summary.backends, *traces]))
-
-
 def spikes_of(traces: BackendTraces, backend: str, population: str) -> np.ndarray | None:
     """The backend's spikes of ``population`` as bool (samples, steps, neurons), or None."""
     spikes = (traces.get(backend) or {}).get("spikes") or {}

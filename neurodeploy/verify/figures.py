@@ -76,6 +76,20 @@ def axes_at(fig: Figure, left: float, bottom: float, width: float, height: float
     return fig.add_axes((left / w, bottom / h, max(width, 0.1) / w, max(height, 0.1) / h))
 
 
+def stacked_axes(width: float, heights: Sequence[float], left: float, gap: float,
+                 top: float, bottom: float, right: float = 0.2) -> tuple[Figure, list[Axes]]:
+    """A figure ``width`` inches wide holding one axes per height (inches), stacked top to
+    bottom ``gap`` inches apart, with margins in inches."""
+    fig = new_figure(width, top + bottom + sum(heights) + gap * (len(heights) - 1))
+    axes = []
+    y = fig.get_size_inches()[1] - top
+    for height in heights:
+        y -= height
+        axes.append(axes_at(fig, left, y, width - left - right, height))
+        y -= gap
+    return fig, axes
+
+
 def label_inches(labels: Sequence[str], fontsize: float = FONT) -> float:
     """A rough width of the longest tick label, in inches."""
     longest = max((len(str(x)) for x in labels), default=1)
@@ -126,15 +140,8 @@ def raster_figure(view: RasterView) -> Figure:
     down-triangles only in a, orange up-triangles only in b, a ring at the first
     divergence. ``view`` must have at least one panel."""
     a, b, panels = view.a, view.b, view.panels
-    heights = [0.45 + 0.025 * p.neurons.size for p in panels]
-    gap, top, bottom = 0.55, 0.6, 0.45
-    fig = new_figure(9, top + bottom + sum(heights) + gap * (len(panels) - 1))
-    axes = []
-    y = fig.get_size_inches()[1] - top
-    for height in heights:
-        y -= height
-        axes.append(axes_at(fig, 0.65, y, 9 - 0.85, height))
-        y -= gap
+    fig, axes = stacked_axes(9, [0.45 + 0.025 * p.neurons.size for p in panels], left=0.65,
+                             gap=0.55, top=0.6, bottom=0.45)
     for ax, panel in zip(axes, panels, strict=True):
         for mask, colour, marker, size in ((panel.matched, COLOUR_MATCHED, "s", 5),
                                            (panel.missed, COLOUR_MISSED, "v", 22),
@@ -214,16 +221,10 @@ def voltage_figure(data: VoltageWindow, colours: dict[str, str]) -> Figure:
     where it spiked), the first divergence dashed. ``data.groups`` must not be empty."""
     t = np.arange(data.first, data.last + 1)
     styles = ["-", "--", ":", "-."]
-    n = len(data.groups)
-    axes_height, gap, top, bottom = 1.6, 0.15, 0.35, 0.45
-    fig = new_figure(9, top + bottom + n * (axes_height + gap) - gap)
-    axes = []
-    for index in range(n):
-        y = bottom + (n - 1 - index) * (axes_height + gap)
-        ax = axes_at(fig, 0.85, y, 9 - 1.05, axes_height)
-        if axes:
-            ax.sharex(axes[0])
-        axes.append(ax)
+    fig, axes = stacked_axes(9, [1.6] * len(data.groups), left=0.85, gap=0.15, top=0.35,
+                             bottom=0.45)
+    for ax in axes[1:]:
+        ax.sharex(axes[0])
     for ax in axes[:-1]:
         ax.tick_params(labelbottom=False)
     for ax, group in zip(axes, data.groups, strict=True):

@@ -32,11 +32,6 @@ def num(value: object, digits: int = 4) -> str:
     return str(value)
 
 
-def f1(value: float | None) -> str:
-    """An F1 score with three decimals, a dash for None."""
-    return "–" if value is None else f"{value:.3f}"
-
-
 def pct(value: float | None) -> str:
     """A share as a percentage with one decimal, a dash for None."""
     return "–" if value is None else f"{value:.1%}"
@@ -84,8 +79,8 @@ def silent(m: PairMetrics) -> bool:
 
 
 def spike_f1(m: PairMetrics, value: float | None) -> str:
-    """:func:`f1`, or a dash when neither side spiked."""
-    return "–" if silent(m) else f1(value)
+    """An F1 score with three decimals; a dash for None or when neither side spiked."""
+    return "–" if value is None or silent(m) else f"{value:.3f}"
 
 
 def population_label(summary: VerificationSummary, population: str) -> str:

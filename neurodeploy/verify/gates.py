@@ -92,24 +92,26 @@ def _find_pair(summary: dict, a: str, b: str) -> tuple[dict, bool]:
     raise InputError(f"no comparison of {a!r} and {b!r} in this verification")
 
 
+def _outcome(gate: Gate, passed: bool, value: object, detail: str) -> dict[str, Any]:
+    return {"expr": gate.expr, "passed": bool(passed), "value": value, "detail": detail}
+
+
 def evaluate_gate(gate: Gate, summary: dict) -> dict[str, Any]:
     """{"expr", "passed", "value", "detail"} for one gate over a verification summary."""
     if gate.kind == "accuracy":
         acc = summary["backends"][gate.a].get("accuracy")
         if acc is None:
-            return {"expr": gate.expr, "passed": False, "value": None,
-                    "detail": f"{gate.a} has no accuracy (no labels or no readout)"}
-        ok = OPS[gate.op](acc, gate.value)
-        return {"expr": gate.expr, "passed": bool(ok), "value": acc,
-                "detail": f"accuracy of {gate.a} = {acc:.4f}"}
+            return _outcome(gate, False, None,
+                            f"{gate.a} has no accuracy (no labels or no readout)")
+        return _outcome(gate, OPS[gate.op](acc, gate.value), acc,
+                        f"accuracy of {gate.a} = {acc:.4f}")
     pair, swapped = _find_pair(summary, gate.a, gate.b)
     if gate.kind == "exact":
         div = pair["first_divergence"]
         detail = ("identical at every step" if pair["identical"] else
                   f"first divergence: sample {div['sample']}, population "
                   f"'{div['population']}', neuron {div['neuron']}, step {div['step']}")
-        return {"expr": gate.expr, "passed": bool(pair["identical"]),
-                "value": bool(pair["identical"]), "detail": detail}
+        return _outcome(gate, pair["identical"], bool(pair["identical"]), detail)
     if gate.metric == "decision_agreement":
         value = pair.get("decision_agreement")
         values = {} if value is None else {"(pair)": value}
@@ -124,8 +126,7 @@ def evaluate_gate(gate: Gate, summary: dict) -> dict[str, Any]:
         if gate.metric == "lag" and swapped:
             values = {n: -v for n, v in values.items()}
     if not values:
-        return {"expr": gate.expr, "passed": False, "value": None,
-                "detail": f"{gate.metric} is not available for this pair"}
+        return _outcome(gate, False, None, f"{gate.metric} is not available for this pair")
     pick = min if gate.op in (">=", ">") else max
     worst_name = pick(values, key=values.get) if gate.op != "==" else None
     if gate.op == "==":
@@ -135,5 +136,4 @@ def evaluate_gate(gate: Gate, summary: dict) -> dict[str, Any]:
         worst = values[worst_name]
         ok = OPS[gate.op](worst, gate.value)
     where = f" ({worst_name})" if worst_name and worst_name != "(pair)" else ""
-    return {"expr": gate.expr, "passed": bool(ok), "value": worst,
-            "detail": f"{gate.metric}{where} = {worst:.4g}"}
+    return _outcome(gate, ok, worst, f"{gate.metric}{where} = {worst:.4g}")

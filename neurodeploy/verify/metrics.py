@@ -69,7 +69,9 @@ def _spike_pair(a: object, b: object, name: str | None) -> tuple[np.ndarray, np.
     return a_arr, b_arr
 
 
-def _check_steps(value: object, what: str, minimum: int = 0) -> int:
+def check_steps(value: object, what: str, minimum: int = 0) -> int:
+    """``value`` as an int, or a one-line InputError naming ``what`` unless it is an
+    integer number of steps >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise InputError(f"{what} = {value!r}; allowed: an integer number of steps >= {minimum}")
     return int(value)
@@ -142,14 +144,11 @@ def _greedy_unmatched(ua: np.ndarray, ub: np.ndarray, tolerance: int) -> None:
     for t in range(ua.shape[0]):
         new_b = ub[t].copy()
         new_a = ua[t].copy()
-        for d in range(min(tolerance, t), 0, -1):  # earliest waiting spike first
-            hit = new_b & ua[t - d]
-            ua[t - d] ^= hit
-            new_b ^= hit
-        for d in range(min(tolerance, t), 0, -1):
-            hit = new_a & ub[t - d]
-            ub[t - d] ^= hit
-            new_a ^= hit
+        for new, waiting in ((new_b, ua), (new_a, ub)):  # new spikes of one, waiting of the other
+            for d in range(min(tolerance, t), 0, -1):  # earliest waiting spike first
+                hit = new & waiting[t - d]
+                waiting[t - d] ^= hit
+                new ^= hit  # in place: new_b / new_a
         both = new_a & new_b
         ua[t] = new_a ^ both
         ub[t] = new_b ^ both
@@ -166,7 +165,7 @@ def spike_matching(a: object, b: object, tolerance: int, name: str | None = None
     spike at the same step. ``name`` (a population) only labels error messages.
     """
     a_arr, b_arr = _spike_pair(a, b, name)
-    tol = _check_steps(tolerance, "tolerance")
+    tol = check_steps(tolerance, "tolerance")
     samples, steps, neurons = a_arr.shape
     # Only (sample, neuron) columns where the rasters differ need the scan; gathering them
     # costs about as much as scanning, so it pays only when few differ.
@@ -317,14 +316,6 @@ def v_rmse(a_v: object, b_v: object, name: str | None = None) -> float:
 # ---------------------------------------------------------------------------------- lag
 
 
-def _lag_order(max_lag: int) -> list[int]:
-    """0, -1, 1, -2, 2, ...: the tie-break order (smallest |L| first, then negative)."""
-    order = [0]
-    for k in range(1, max_lag + 1):
-        order += [-k, k]
-    return order
-
-
 def f1_at_lag(a: object, b: object, lag: int, name: str | None = None) -> float:
     """F1 at tolerance 0 of ``a[:, t]`` against ``b[:, t + lag]`` over the overlapping steps.
 
@@ -360,9 +351,10 @@ def best_lag(a: object, b: object, max_lag: int = 5, name: str | None = None) ->
     not tried.
     """
     a_arr, b_arr = _spike_pair(a, b, name)
-    limit = min(_check_steps(max_lag, "max_lag"), a_arr.shape[1] - 1)
+    limit = min(check_steps(max_lag, "max_lag"), a_arr.shape[1] - 1)
     best, best_f1 = 0, -1.0
-    for lag in _lag_order(limit):
+    # 0, -1, 1, -2, 2, ...: the tie-break order (smallest |L| first, then negative)
+    for lag in sorted(range(-limit, limit + 1), key=lambda lag: (abs(lag), lag)):
         f1 = _f1_shifted(a_arr, b_arr, lag)
         if f1 > best_f1:
             best, best_f1 = lag, f1
@@ -600,14 +592,7 @@ class TraceComparison:
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON types: dicts, bool, int, float, None."""
-        return {
-            "populations": {k: m.to_json() for k, m in self.populations.items()},
-            "first_divergence": (
-                None if self.first_divergence is None else self.first_divergence.to_json()
-            ),
-            "identical": self.identical,
-            "identical_samples": self.identical_samples,
-        }
+        return asdict(self)
 
 
 def compare_traces(

@@ -18,6 +18,7 @@ steps, one step per hop.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -169,36 +170,25 @@ def _run(model: Deployment, backend: str, x: np.ndarray) -> tuple[dict, dict]:
     return tr.spikes, {n: np.asarray(a, dtype=np.float64) for n, a in tr.v.items()}
 
 
-def _chunks(n: int, size: int) -> list[slice]:
-    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
-
-
 def _shards(backend: str, n: int, workers: int, batch_size: int = 256) -> list[slice]:
     """The samples' shards: one per worker for a slow backend (each Lava run starts a
     process), else batches of ``batch_size``."""
-    return _chunks(n, -(-n // workers) if backend in SLOW else batch_size)
+    size = -(-n // workers) if backend in SLOW else batch_size
+    return [slice(i, min(i + size, n)) for i in range(0, n, size)]
 
 
 def run_backend(model: Deployment, backend: str, x: np.ndarray, progress: Progress,
                 workers: int, batch_size: int = 256) -> BackendRun:
     """Run one backend on all samples (slow backends in parallel worker processes)."""
     task = progress.add_task(backend, total=len(x))
-    slow = backend in SLOW
     parts = _shards(backend, len(x), workers, batch_size)
     start = time.perf_counter()
-    results: list[tuple[dict, dict] | None] = [None] * len(parts)
-
-    def job(i: int) -> None:
-        results[i] = _run(model, backend, x[parts[i]])
-        progress.advance(task, parts[i].stop - parts[i].start)
-
-    if slow and workers > 1 and len(parts) > 1:
-        with ThreadPoolExecutor(max_workers=workers) as pool:  # each Lava run is a process
-            for fut in [pool.submit(job, i) for i in range(len(parts))]:
-                fut.result()
-    else:
-        for i in range(len(parts)):
-            job(i)
+    # threads for a slow backend: each Lava run is a process of its own
+    pool = (ThreadPoolExecutor(max_workers=workers)
+            if backend in SLOW and workers > 1 and len(parts) > 1 else None)
+    with pool or contextlib.nullcontext():
+        results = run_all(pool, _run, [(model, backend, x[part]) for part in parts],
+                          lambda i, _: progress.advance(task, parts[i].stop - parts[i].start))
     return _joined(model, backend, results, time.perf_counter() - start)
 
 

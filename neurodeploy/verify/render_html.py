@@ -31,7 +31,6 @@ from neurodeploy.verify.figure_data import (
     Omitted,
     RasterView,
     VoltageWindow,
-    backend_order,
     divergence_map,
     raster_view,
     voltage_window,
@@ -47,6 +46,7 @@ from neurodeploy.verify.formatting import (
     verdict_kind,
     verdict_line,
 )
+from neurodeploy.verify.metrics import check_steps
 from neurodeploy.verify.summary import PairSummary, SummaryLike, VerificationSummary, as_summary
 
 #: Raster overlays per pair, at most (further requested samples are named, not plotted).
@@ -58,10 +58,9 @@ body { font-family: sans-serif; margin: 1.5em auto; max-width: 1100px; color: #2
 .scroll { overflow-x: auto; max-width: 100%; }
 table { border-collapse: collapse; margin: 0.5em 0 1em; font-size: 0.9em; }
 th, td { border: 1px solid #ccc; padding: 0.2em 0.5em; text-align: right; }
-th { min-width: 4em; }
+th { min-width: 4em; background: #f0f0f0; }
 td.key { font-weight: bold; }
 img { max-width: 100%; height: auto; }
-th { background: #f0f0f0; }
 td:first-child, th:first-child { text-align: left; }
 tr.differs td { background: #fff1d6; }
 td.pass, .verdict.pass { color: #176a2c; font-weight: bold; }
@@ -107,18 +106,15 @@ def _e(text: object) -> str:
     return html.escape(str(text), quote=True)
 
 
-def _img(fig: Figure, alt: str, kind: str) -> str:
+def _figure(fig: Figure, alt: str, kind: str, caption: str | None = None) -> str:
     """The figure as an embedded PNG at :data:`figures.DPI`, shown at its size in inches
-    (:data:`figures.DISPLAY_PPI` CSS pixels per inch), narrower on a narrow screen."""
+    (:data:`figures.DISPLAY_PPI` CSS pixels per inch), narrower on a narrow screen, with
+    ``caption`` under it."""
     data = base64.b64encode(figures.png(fig)).decode("ascii")
     width, height = (round(x * figures.DISPLAY_PPI) for x in fig.get_size_inches())
-    return (f'<img class="{_e(kind)}" alt="{_e(alt)}" width="{width}" height="{height}" '
-            f'src="data:image/png;base64,{data}">')
-
-
-def _figure(img: str, caption: str | None = None) -> str:
     cap = f"<figcaption>{_e(caption)}</figcaption>" if caption else ""
-    return f"<figure>{img}{cap}</figure>"
+    return (f'<figure><img class="{_e(kind)}" alt="{_e(alt)}" width="{width}" '
+            f'height="{height}" src="data:image/png;base64,{data}">{cap}</figure>')
 
 
 def _table(header: Sequence[str], rows: Sequence[tuple[Sequence[str], str | None]]) -> str:
@@ -194,13 +190,10 @@ def _contents(summary: VerificationSummary) -> str:
 
 def _backends(summary: VerificationSummary) -> str:
     parts = ['<h2 id="backends">Backends</h2>']
-    rows = []
-    for name, info in summary.backends.items():
-        rows.append(([
-            _td(name), _td(info.kind or "–"), _td(info.v_units or "–"),
-            _td(", ".join(info.recorded) or "–"), _td(pct(info.accuracy)),
-            _td("–" if info.seconds is None else f"{info.seconds:.3g}"),
-        ], None))
+    rows = [([_td(name), _td(info.kind or "–"), _td(info.v_units or "–"),
+              _td(", ".join(info.recorded) or "–"), _td(pct(info.accuracy)),
+              _td("–" if info.seconds is None else f"{info.seconds:.3g}")], None)
+            for name, info in summary.backends.items()]
     parts.append(_table(["backend", "kind", "v units", "recorded", "accuracy",
                          "run time (s)"], rows))
     for group in summary.identical_groups():
@@ -212,7 +205,7 @@ def _backends(summary: VerificationSummary) -> str:
     if fig is None:
         parts.append(_note("No backend reports an accuracy or a run time."))
     else:
-        parts.append(_figure(_img(fig, "accuracy and run time per backend", "backends")))
+        parts.append(_figure(fig, "accuracy and run time per backend", "backends"))
     return "\n".join(parts)
 
 
@@ -275,11 +268,10 @@ def _raster(summary: VerificationSummary, view: RasterView) -> str:
                          "with the neuron index.")
     if not view.panels:
         return _note(" ".join(notes))
-    img = _img(figures.raster_figure(view), f"raster: {view.a} vs {view.b}, sample {view.sample}",
-               "raster")
     caption = (f"Sample {view.sample}: {view.a} against {view.b} at the exact step. "
                + " ".join(notes))
-    return _figure(img, caption)
+    return _figure(figures.raster_figure(view),
+                   f"raster: {view.a} vs {view.b}, sample {view.sample}", "raster", caption)
 
 
 def _heat_map(data: DivergenceMap) -> str:
@@ -287,15 +279,14 @@ def _heat_map(data: DivergenceMap) -> str:
     if data.share is None:
         return _note("No divergence map: " + (" ".join(notes) or "no steps."))
     bottom, top = figures.log_colour_range(data.share)
-    img = _img(figures.divergence_map_figure(data), f"divergence map: {data.a} vs {data.b}",
-               "heatmap")
     caption = (f"Share of (sample, neuron) entries whose spike differs between {data.a} and "
                f"{data.b}, per population and step (log colour scale from "
                f"{bottom:.2g} to {top:.2g}; white: no difference)"
                + ("; the dashed line is the first divergence."
                   if data.divergence_step is not None else ".")
                + (" " + " ".join(notes) if notes else ""))
-    return _figure(img, caption)
+    return _figure(figures.divergence_map_figure(data), f"divergence map: {data.a} vs {data.b}",
+                   "heatmap", caption)
 
 
 def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
@@ -303,9 +294,6 @@ def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
     if not data.groups:
         return _note(f"No backend recorded v of population {data.population!r}; no voltage "
                      "plot. " + " ".join(notes))
-    img = _img(figures.voltage_figure(data, colours),
-               f"voltage: {data.a} vs {data.b}, population {data.population}, "
-               f"neuron {data.neuron}", "voltage")
     layout = "; ".join(f"{g.units or 'units not stated'}: "
                        f"{', '.join(t.backend for t in g.traces)}" for g in data.groups)
     if len(data.groups) == 1:
@@ -319,7 +307,8 @@ def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
                f"{data.sample}; horizontal axis: steps {data.first} to {data.last} "
                f"(±{data.window} around the first divergence at step {data.step}, dashed "
                f"line). {axes}{spikes}" + (" " + " ".join(notes) if notes else ""))
-    return _figure(img, caption)
+    return _figure(figures.voltage_figure(data, colours), f"voltage: {data.a} vs {data.b}, "
+                   f"population {data.population}, neuron {data.neuron}", "voltage", caption)
 
 
 def _pair(summary: VerificationSummary, pair: PairSummary, index: int, traces: BackendTraces,
@@ -368,8 +357,7 @@ def _footnote() -> str:
 
 def _check_options(summary: VerificationSummary, samples: Sequence[int] | None,
                    window: int) -> None:
-    if isinstance(window, bool) or not isinstance(window, (int, np.integer)) or window < 0:
-        raise InputError(f"window = {window!r}; allowed: an integer number of steps >= 0")
+    check_steps(window, "window")
     if samples is None:
         return
     n = summary.samples
@@ -384,7 +372,8 @@ def render_html(summary: SummaryLike, traces: BackendTraces,
     """The report as one HTML string; see :func:`write_html_report`."""
     summary = as_summary(summary)
     _check_options(summary, samples, window)
-    colours = figures.backend_colours(backend_order(summary, traces))
+    # the summary's backends, then any backend that only has traces
+    colours = figures.backend_colours(dict.fromkeys([*summary.backends, *traces]))
     body = [_header(summary), _contents(summary), _backends(summary)]
     for index, pair in enumerate(summary.shown_pairs(), 1):
         body.append(_pair(summary, pair, index, traces, samples, window, colours))

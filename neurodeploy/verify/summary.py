@@ -202,12 +202,8 @@ class VerificationSummary:
 
     def backend_names(self) -> list[str]:
         """Every backend, in the summary's order, then any only named by a pair."""
-        names = list(self.backends)
-        for pair in self.pairs:
-            for name in (pair.a, pair.b):
-                if name not in names:
-                    names.append(name)
-        return names
+        return list(dict.fromkeys([*self.backends,
+                                   *(name for pair in self.pairs for name in (pair.a, pair.b))]))
 
     def is_v_readout(self, population: str) -> bool:
         """Whether ``population``'s v, not its spikes, is the model's output: an output

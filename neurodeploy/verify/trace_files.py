@@ -40,7 +40,6 @@ class RecordedTraces:
     spikes: dict[str, np.ndarray]
     v: dict[str, np.ndarray] = field(default_factory=dict)
     u: dict[str, np.ndarray] = field(default_factory=dict)
-    dt: float | None = None
 
     @property
     def units(self) -> str:
@@ -82,7 +81,6 @@ def _read_nir_data(path: Path, name: str) -> RecordedTraces:
                     raise InputError(f"{path}: node '{pop}' {kind} is {type(item).__name__}; "
                                      "only TimeGriddedData (samples, steps, neurons) is read")
                 getattr(rec, kind)[pop] = np.asarray(item.data)
-                rec.dt = float(item.dt)
     return rec
 
 
