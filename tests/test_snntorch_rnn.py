@@ -37,9 +37,9 @@ _spec.loader.exec_module(rnn)
 N_SAMPLES, N_CLASSES, N_HIDDEN, EPOCHS, CALIB = 400, 4, 32, 10, 300
 
 
-@pytest.fixture(scope="module")
-def deployed(tmp_path_factory):
-    """(folder, data set, held-out indices, snnTorch's decisions on them)."""
+def train_and_deploy(tmp_path_factory):
+    """(folder, data set, held-out indices, snnTorch's decisions on them): trained once per
+    session by conftest's ``snntorch_rnn_deployed`` (the weight split's tests use it too)."""
     folder = tmp_path_factory.mktemp("snntorch_rnn")
     ds = rnn.braille_task(N_SAMPLES, N_CLASSES, seed=0)
     data = rnn.save_dataset(ds, folder / "braille.npz")
@@ -52,6 +52,11 @@ def deployed(tmp_path_factory):
     theirs = rnn.snntorch_logits(model, ds.spikes[test]).argmax(axis=1)
     assert (theirs == ds.labels[test]).mean() > 0.6  # it learned the task
     return folder, ds, test, theirs
+
+
+@pytest.fixture
+def deployed(snntorch_rnn_deployed):
+    return snntorch_rnn_deployed
 
 
 def test_biases_become_the_bias_unit_and_the_network_lints_clean(deployed):
