@@ -23,6 +23,8 @@ from neurodeploy.exchange.nir_import import import_nir
 from neurodeploy.quantize.lint import lint_network
 from neurodeploy.quantize.pipeline import quantize_graph
 from neurodeploy.quantize.ptq import FloatLayer, QuantizationInfo, build_network
+from neurodeploy.quantize.quality import projection_quality
+from neurodeploy.quantize.render_report import render_report
 
 from compare import RECORD, assert_same_traces
 
@@ -144,3 +146,26 @@ def test_snntorch_rnn_auto_splits_the_recurrence_and_agrees_at_least_as_well(
     agree_off = (case.rnn.decisions(tmp_path, ds.spikes[test]) == theirs).mean()
     print("decision agreement with snnTorch: off", agree_off, "auto", agree_auto)
     assert agree_auto >= agree_off
+
+
+def test_the_quantization_report_shows_the_split():
+    layer = wide_layer(seed=1, n_in=12, n=16)
+    info = QuantizationInfo(scales={"h": SCALE})
+    net = build_network([layer], {"h": SCALE}, info=info, split={"h->h"})
+    rows = {r.projection: r for r in projection_quality(net, [layer], info)}
+    assert list(rows) == ["input->h", "h->h"]  # one row per float projection
+    plain, split = rows["input->h"], rows["h->h"]
+    assert (plain.fine_weight_exp, plain.weight_smape_single, plain.added_synapses) == (
+        None, None, 0)
+    coarse, fine = (p for p in net.projections if p.src == "h")
+    assert (split.weight_exp, split.fine_weight_exp) == (coarse.weight_exp, fine.weight_exp)
+    assert split.added_synapses == np.count_nonzero(fine.weights) > 0
+    assert split.weight_smape_single > 0.1 and split.weight_smape < 0.01
+    out = io.StringIO()
+    render_report({"projections": [r.to_json() for r in rows.values()], "populations": [],
+                   "accuracy_float": None, "accuracy_fixed_point": None},
+                  Console(file=out, width=200))
+    line = next(x for x in out.getvalue().splitlines() if "h->h" in x and "%" in x
+                and str(fine.weight_exp) in x.split("│")[3])
+    assert f"{split.weight_smape_single:.2%}" in line and f"{split.weight_smape:.2%}" in line
+    assert line.split("│")[-2].strip() == str(split.added_synapses)
