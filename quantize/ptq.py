@@ -252,8 +252,15 @@ def _dequantized(w: np.ndarray, exp: int, scale: float, fmt: ChipFormat) -> np.n
     return np.asarray(w, float) * 2.0**exp * float(1 << fmt.act_shift) / scale
 
 
+def _nonzero_smape(w: np.ndarray, approx: np.ndarray) -> float:
+    """SMAPE of ``approx`` against the nonzero float weights ``w``."""
+    nonzero = np.asarray(w) != 0
+    return smape(np.asarray(w)[nonzero], np.asarray(approx)[nonzero])
+
+
 def _dense_projections(src: str, dst: str, w: np.ndarray, scale: float, fmt: ChipFormat,
-                       info: QuantizationInfo, split: bool, delays=None,
+                       info: QuantizationInfo, split: bool,
+                       delays: int | np.ndarray | None = None,
                        exp_min: int | None = None) -> list[Projection]:
     """The projection ``src -> dst`` of float weights ``w`` (n_dst, n_src): one on the
     single grid or, when ``split`` and the residual has nonzero integers on a finer grid,
@@ -273,12 +280,10 @@ def _dense_projections(src: str, dst: str, w: np.ndarray, scale: float, fmt: Chi
         return out
     info.clipped.update(trial.clipped)
     info.weight_exp[fine_name(key)] = e_f
-    nonzero = np.asarray(w) != 0
     info.split[key] = {
         "coarse_weight_exp": e_c, "fine_weight_exp": e_f,
-        "weight_smape_single": smape(np.asarray(w)[nonzero], coarse[nonzero]),
-        "weight_smape_split": smape(np.asarray(w)[nonzero], (coarse + _dequantized(
-            w_f, e_f, scale, fmt))[nonzero]),
+        "weight_smape_single": _nonzero_smape(w, coarse),
+        "weight_smape_split": _nonzero_smape(w, coarse + _dequantized(w_f, e_f, scale, fmt)),
         "added_synapses": int(np.count_nonzero(w_f))}
     return [*out, Projection(src, dst, w_f, weight_exp=e_f, delays=delays, sign_mode=mode_f,
                              name=fine_name(key), chip=fmt)]
@@ -289,8 +294,7 @@ def single_grid_smape(w: np.ndarray, scale: float, fmt: ChipFormat = LOIHI2,
     """Weight SMAPE (a share) of the nonzero float weights ``w`` against their dequantized
     integers on one 8-bit grid at ``scale``: what ``weight_split="auto"`` tests."""
     w_int, exp, _ = _quantize_weights(w, scale, fmt, "", QuantizationInfo(), exp_min)
-    nonzero = np.asarray(w) != 0
-    return smape(np.asarray(w)[nonzero], _dequantized(w_int, exp, scale, fmt)[nonzero])
+    return _nonzero_smape(w, _dequantized(w_int, exp, scale, fmt))
 
 
 def layer_projections(layer: FloatLayer, unit: str) -> list[tuple[str, np.ndarray, int | None]]:
