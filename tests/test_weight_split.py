@@ -15,14 +15,18 @@ from rich.console import Console
 from test_cli import cli
 from test_nir import assert_same_integers, write_and_read
 
-from neurodeploy import load_network, simulate
+from neurodeploy import load_network, save_network, simulate
 from neurodeploy.errors import InputError
 from neurodeploy.exchange.netx import write_netx
 from neurodeploy.exchange.nir_export import fixed_point_network_to_nir
 from neurodeploy.exchange.nir_import import import_nir
 from neurodeploy.quantize.lint import lint_network
-from neurodeploy.quantize.pipeline import quantize_graph
-from neurodeploy.quantize.ptq import FloatLayer, QuantizationInfo, build_network
+from neurodeploy.quantize.ptq import (
+    FloatLayer,
+    QuantizationInfo,
+    build_network,
+    post_training_quantize,
+)
 from neurodeploy.quantize.quality import projection_quality
 from neurodeploy.quantize.render_report import render_report
 
@@ -127,25 +131,34 @@ def test_cli_rejects_an_unknown_weight_split(tmp_path):
     assert "auto, off, on" in lines[0]
 
 
-def test_snntorch_rnn_auto_splits_the_recurrence_and_agrees_at_least_as_well(
+def test_snntorch_rnn_auto_split_agrees_with_snntorch_at_least_as_well(
         snntorch_rnn_deployed, tmp_path):
-    """snnTorch's own decisions are the yardstick: the default (auto) network splits the
-    recurrent projection and agrees with them at least as often as the single grid."""
+    """snnTorch's own decisions on the held-out samples are the yardstick.
+
+    This small net's weights fit one grid fairly well (single-grid SMAPE up to 9 %, below
+    auto's 20 %): the default deployment has no split. With auto's threshold at 5 % the
+    recurrent projection (SMAPE 6.6 %) is tried and kept (its spike F1 rises); the split
+    network's decisions agree with snnTorch at least as often as the single grid's
+    (measured: 0.90 with one grid, 0.94 split)."""
     import test_snntorch_rnn as case
 
     folder, ds, test, theirs = snntorch_rnn_deployed
-    quantize_graph(folder / "graph.nir", folder / "braille.npz", tmp_path / "q",
-                   calib=case.CALIB, dt=case.rnn.DT, reset="zero", readout="mean_v",
-                   console=Console(file=io.StringIO()), weight_split="off")
-    net = load_network(folder / "q" / "network.npz")
-    names = {p.name for p in net.projections}
-    assert "lif1.lif->lif1.lif (fine)" in names
-    off = load_network(tmp_path / "q" / "network.npz")
-    assert all(p.name is None for p in off.projections)
-    agree_auto = (case.rnn.decisions(folder, ds.spikes[test]) == theirs).mean()
-    agree_off = (case.rnn.decisions(tmp_path, ds.spikes[test]) == theirs).mean()
-    print("decision agreement with snnTorch: off", agree_off, "auto", agree_auto)
-    assert agree_auto >= agree_off
+    assert not any(p.name for p in load_network(folder / "q" / "network.npz").projections)
+    graph = import_nir(folder / "graph.nir", dt=case.rnn.DT, reset="zero").network
+    calib = ds.spikes[np.random.default_rng(0).permutation(len(ds.labels))[:case.CALIB]]
+    agreement = {}
+    for mode, threshold in (("off", None), ("auto", 0.05)):
+        net, info = post_training_quantize(graph, calib, weight_split=mode,
+                                           **({"split_smape": threshold} if threshold else {}))
+        (tmp_path / mode / "q").mkdir(parents=True)
+        save_network(net, tmp_path / mode / "q" / "network.npz")
+        agreement[mode] = (case.rnn.decisions(tmp_path / mode, ds.spikes[test]) == theirs).mean()
+        if mode == "auto":
+            assert "lif1.lif->lif1.lif (fine)" in {p.name for p in net.projections}
+            assert "lif1.lif->lif1.lif" in info.split
+            assert lint_network(net).ok
+    print("decision agreement with snnTorch:", agreement)
+    assert agreement["auto"] >= agreement["off"]
 
 
 def test_the_quantization_report_shows_the_split():
