@@ -117,7 +117,8 @@ def test_nir_round_trip_keeps_both_projections(split_net, tmp_path):
 
 def test_netx_export_refuses_a_split_projection(split_net, tmp_path):
     with pytest.raises(InputError, match=re.escape(
-            "projection 'input->h (fine)': a second projection 'input->h'")) as info:
+            "projection 'input->h (fine)': a second weight grid from 'input' into 'h'")) \
+            as info:
         write_netx(split_net[0], tmp_path / "s.net")
     assert "--weight-split off" in str(info.value) and "\n" not in str(info.value)
     assert not list(tmp_path.iterdir())

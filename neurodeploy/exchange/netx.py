@@ -138,9 +138,10 @@ def _chain(net: FixedPointNetwork) -> list[tuple[str, Projection, Projection | N
     for p in net.projections:
         twin = next((q for q in by_dst[p.dst] if q.src == p.src), None)
         if twin is not None:  # a split weight projection (coarse + fine grids)
-            raise InputError(f"{p.label}: a second projection '{p.src}->{p.dst}' beside "
-                             f"{twin.label} (a split weight grid); netx layers hold one "
-                             "weight matrix per input: quantize with --weight-split off")
+            raise InputError(f"{p.label}: a second weight grid from '{p.src}' into "
+                             f"'{p.dst}' beside {twin.label} (a split projection); netx "
+                             "layers hold one weight matrix per input: quantize with "
+                             "--weight-split off")
         by_dst[p.dst].append(p)
     chain, src, left = [], INPUT, set(net.populations)
     while left:
