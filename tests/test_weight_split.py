@@ -12,6 +12,7 @@ import re
 import numpy as np
 import pytest
 from rich.console import Console
+from test_bit_exact import qat_forward
 from test_cli import cli
 from test_nir import assert_same_integers, write_and_read
 
@@ -104,6 +105,13 @@ def test_a_split_network_runs_bit_identically(split_net, target):
     got = simulate(net, x, target=target, record=RECORD)
     assert_same_traces(ref, got, net.populations, got_name=target)
     assert ref.spikes["h"].any()
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_qat_forward_of_a_split_network_is_the_reference(split_net, fused):
+    net, x = split_net
+    assert_same_traces(simulate(net, x, target="reference", record=RECORD),
+                       qat_forward(net, x, fused), net.populations, got_name="qat")
 
 
 def test_nir_round_trip_keeps_both_projections(split_net, tmp_path):
