@@ -86,9 +86,9 @@ class FloatLayer:
 WEIGHT_SPLITS = ("auto", "off", "on")
 #: ``weight_split="auto"`` tries the split on a projection whose single-grid weight SMAPE
 #: (nonzero float weights against their dequantized integers) exceeds this share (20 %):
-#: above what one grid costs the weights of networks trained here (measured 2.7-10 %:
-#: the ccisi and TTFS runs of the README; snnTorch's small recurrent test net up to 9 %),
-#: below what it costs wide-range ones (largest / median weight 9..135: 28-74 %).
+#: above what one grid costs the weights of the networks measured (2-10 %: the README's
+#: ccisi and TTFS runs, its snnTorch recurrent nets), so that they quantize as before;
+#: a projection whose small weights the grid rounds away costs tens of percent.
 SPLIT_SMAPE = 0.20
 
 
