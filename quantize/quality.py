@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -59,8 +59,16 @@ class ProjectionQuality:
     weight_smape_single: float | None = None
     added_synapses: int = 0
 
+    SPLIT_FIELDS: ClassVar[tuple[str, ...]] = ("fine_weight_exp", "weight_smape_single",
+                                               "added_synapses")
+
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The row as JSON; an unsplit projection's without the split's three fields."""
+        row = asdict(self)
+        if self.fine_weight_exp is None:
+            for name in self.SPLIT_FIELDS:
+                del row[name]
+        return row
 
 
 @dataclass(frozen=True)
