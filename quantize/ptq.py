@@ -89,6 +89,7 @@ WEIGHT_SPLITS = ("auto", "off", "on")
 #: above what one grid costs the weights of the networks measured (2-10 %: the README's
 #: ccisi and TTFS runs, its snnTorch recurrent nets), so that they quantize as before;
 #: a projection whose small weights the grid rounds away costs tens of percent.
+#: (docs/nir.md, "Weight split", has the measurements.)
 SPLIT_SMAPE = 0.20
 
 
