@@ -116,7 +116,7 @@ class QuantizationInfo:
     def to_json(self) -> dict:
         return {"scales": self.scales, "weight_exp": self.weight_exp,
                 "clipped": self.clipped, "spike_f1_vs_float": self.agreement,
-                "weight_split": self.split}
+                **({"weight_split": self.split} if self.split else {})}
 
 
 def check_weight_split(weight_split: str) -> str:
