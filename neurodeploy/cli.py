@@ -383,6 +383,10 @@ def quantize(
                                 "mean_v, max_v."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output "
                                    "that is not an earlier one of this command's."),
+    weight_split: str = typer.Option("auto", "--weight-split", help="Split a projection into "
+                                     "coarse + fine 8-bit weight grids: auto (where one grid "
+                                     "loses the weights and the split raises spike agreement), "
+                                     "off, on."),
 ) -> None:
     """Post-training quantization to Loihi 2 integers (plus optional QAT), evaluated with the
     reference simulator. Never writes a network that fails lint.
@@ -399,13 +403,13 @@ def quantize(
             raise InputError("quantizing a NIR graph needs --data FILE (calibration samples)")
         r = quantize_graph(source, data, out, calib=calib, dt=dt, reset=reset,
                            readout=readout, console=console, overwrite=overwrite,
-                           qat_epochs=qat_epochs, qat_lr=qat_lr)
+                           qat_epochs=qat_epochs, qat_lr=qat_lr, weight_split=weight_split)
     else:
         for name, value in (("--data", data), ("--dt", dt), ("--reset", reset)):
             if value is not None:
                 raise InputError(f"{name} applies to NIR graphs; a training run names its own")
         r = quantize_run(source, out, calib=calib, qat_epochs=qat_epochs, qat_lr=qat_lr,
-                         console=console, overwrite=overwrite)
+                         console=console, overwrite=overwrite, weight_split=weight_split)
     render_report(r["report"], console)
     clipped = ", ".join(f"{k}: {v}" for k, v in r["clipped"].items()) or "nothing"
     console.print(f"clipped: {clipped}; lint: clean; wrote {out}")

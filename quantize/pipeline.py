@@ -48,6 +48,7 @@ from neurodeploy.network_io import atomic_directory, check_output_folder, save_n
 from neurodeploy.quantize.lint import LintReport, lint_network
 from neurodeploy.quantize.ptq import (
     QuantizationInfo,
+    check_weight_split,
     float_layers,
     float_traces,
     layers_from_network,
@@ -89,10 +90,13 @@ class QuantizedRun:
 
 def quantize_trained(run_dir: str | os.PathLike[str], calib: int = 256,
                      fmt: ChipFormat = LOIHI2, qat_epochs: int = 0, qat_lr: float = 0.5,
-                     console: Console | None = None) -> QuantizedRun:
+                     console: Console | None = None, weight_split: str = "auto",
+                     ) -> QuantizedRun:
     """Load a training run and its data split, calibrate and quantize its model (PTQ on
     ``calib`` samples of the training split; with ``qat_epochs`` > 0 then QAT), and lint
-    the integers (a network that fails lint is an error, never returned)."""
+    the integers (a network that fails lint is an error, never returned).
+    ``weight_split``: "auto", "off" or "on" (``neurodeploy.quantize.ptq``)."""
+    check_weight_split(weight_split)
     console = console or Console()
     if qat_epochs < 0:
         raise InputError(f"qat_epochs = {qat_epochs} must be >= 0")
@@ -108,7 +112,8 @@ def quantize_trained(run_dir: str | os.PathLike[str], calib: int = 256,
                          f"{model.config.n_inputs}")
     order = np.random.default_rng(config.seed).permutation(len(train_ds.labels))[:calib]
     with console.status(f"post-training quantization on {len(order)} calibration samples..."):
-        net, info = post_training_quantize(model, train_ds.spikes[order], fmt)
+        net, info = post_training_quantize(model, train_ds.spikes[order], fmt,
+                                           weight_split=weight_split)
     qat = None
     if qat_epochs > 0:
         with console.status(f"quantization-aware training, {qat_epochs} epochs..."):
@@ -134,7 +139,7 @@ def _linted(net: FixedPointNetwork, fmt: ChipFormat) -> LintReport:
 def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                  calib: int = 256, fmt: ChipFormat = LOIHI2, qat_epochs: int = 0,
                  qat_lr: float = 0.5, console: Console | None = None,
-                 overwrite: bool = False) -> dict:
+                 overwrite: bool = False, weight_split: str = "auto") -> dict:
     """Quantize the model of a training run and evaluate it on the run's test split.
 
     PTQ first; with ``qat_epochs`` > 0 the integer network is then fine-tuned with
@@ -142,10 +147,12 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     deployed integer arithmetic) on the run's training split, validated on its validation
     split (the PTQ network competes too, so QAT never makes validation worse).
     ``out_dir`` must be absent, empty or an earlier quantize output unless ``overwrite``.
+    ``weight_split``: "auto", "off" or "on" (``neurodeploy.quantize.ptq``).
     """
+    check_weight_split(weight_split)
     check_output_folder(out_dir, QUANT_MARKER, overwrite)  # before the work, not after
     console = console or Console()
-    q = quantize_trained(run_dir, calib, fmt, qat_epochs, qat_lr, console)
+    q = quantize_trained(run_dir, calib, fmt, qat_epochs, qat_lr, console, weight_split)
     model, net, test_ds = q.model, q.net, q.test
     with console.status("evaluating float and fixed-point models on the test split..."):
         _, float_acc = evaluate(model, test_ds.spikes, test_ds.labels)
@@ -210,7 +217,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
                    reset: str | None = None, readout: str = "count",
                    fmt: ChipFormat = LOIHI2, console: Console | None = None,
                    overwrite: bool = False, qat_epochs: int = 0, qat_lr: float = 0.5,
-                   ) -> dict:
+                   weight_split: str = "auto") -> dict:
     """PTQ of a float NIR graph (any tool's; see ``neurodeploy import``) with calibration
     samples from a data file; the remaining samples evaluate it.
 
@@ -220,8 +227,10 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     too), and evaluated before and after on the remaining samples.
 
     Writes QUANT_DIR like :func:`quantize_run`, with ``source.nir`` (the float graph with
-    its dt and reset declared) instead of the training run.
+    its dt and reset declared) instead of the training run. ``weight_split``: "auto",
+    "off" or "on" (``neurodeploy.quantize.ptq``).
     """
+    check_weight_split(weight_split)
     check_output_folder(out_dir, QUANT_MARKER, overwrite)
     console = console or Console()
     imported = import_nir(graph, dt=dt, reset=reset)
@@ -248,7 +257,8 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     if qat_epochs < 0:
         raise InputError(f"qat_epochs = {qat_epochs} must be >= 0")
     with console.status(f"post-training quantization on {len(calib_idx)} samples..."):
-        net, info = post_training_quantize(fnet, ds.spikes[calib_idx], fmt)
+        net, info = post_training_quantize(fnet, ds.spikes[calib_idx], fmt,
+                                           weight_split=weight_split)
     x, labels = ds.spikes[eval_idx], ds.labels[eval_idx]
     qat = None
     if qat_epochs > 0:

@@ -27,6 +27,20 @@ bias 1, so v' = 1 > 0 at every step from step 0) feeding every such population t
 projection whose weights are the biases (8 bits with their own weight_exp) and whose
 delay is L - 1, so that the bias enters u with the << 6 of any input, from step L on.
 Every backend runs it as the plain network it is.
+
+Weight split (``weight_split``): one 8-bit grid per projection loses the small weights of a
+projection whose weights span a wide range (an imported network's, say). Such a projection
+may become two with the same source, destination and delays, which Loihi 2 sums into the
+same dendritic accumulator: the *coarse* one (the quantization above, weight_exp e_c) and
+the *fine* one (name ``"src->dst (fine)"``): the residual ``W_f S / 64 - W_c 2**e_c`` on its
+own 8-bit grid with a smaller exponent e_f < e_c, nonzero only where the residual rounds to
+a nonzero integer. The effective weight is ``W_c 2**e_c + W_f 2**e_f``; each projection's
+sum is shifted by its own exponent (the fine one's floor right shift, e_f < 0, applies to
+its own sum). ``"auto"`` (the default) tries it on the projections whose single-grid weight
+SMAPE (over the nonzero float weights) exceeds :data:`SPLIT_SMAPE` (20 %) and keeps it only
+when it raises the layer's spike F1 with the float model and the network still lints clean;
+``"on"`` splits every projection whose residual is nonzero (convolutions excepted);
+``"off"`` never splits.
 """
 
 from __future__ import annotations
@@ -44,6 +58,7 @@ from neurodeploy.float_network import FloatNetwork
 from neurodeploy.kernel.float_step import current_step
 from neurodeploy.models.neurons import DU_MAX, DU_MIN
 from neurodeploy.network import INPUT, Conv2d, FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy.quantize.lint import lint_network
 from neurodeploy.targets.reference import simulate_reference
 from neurodeploy.targets.torch_float import simulate_torch_float
 
@@ -67,18 +82,57 @@ class FloatLayer:
     conv: Conv2d | None = None  # the feed-forward weights are this convolution's (float kernel)
 
 
+#: The weight_split policies: try the split where it pays, never, always.
+WEIGHT_SPLITS = ("auto", "off", "on")
+#: ``weight_split="auto"`` tries the split on a projection whose single-grid weight SMAPE
+#: (nonzero float weights against their dequantized integers) exceeds this share (20 %):
+#: above what one grid costs the weights of the networks measured (2-10 %: the README's
+#: ccisi and TTFS runs, its snnTorch recurrent nets), so that they quantize as before;
+#: a projection whose small weights the grid rounds away costs tens of percent.
+#: (docs/nir.md, "Weight split", has the measurements.)
+SPLIT_SMAPE = 0.20
+
+
+def fine_name(key: str) -> str:
+    """The name of the fine projection of the split projection ``key`` ("src->dst")."""
+    return f"{key} (fine)"
+
+
 @dataclass
 class QuantizationInfo:
-    """What PTQ chose and what it had to give up, per population and projection."""
+    """What PTQ chose and what it had to give up, per population and projection.
+
+    ``split``: per split projection "src->dst", its coarse and fine weight_exp, the weight
+    SMAPE of the single grid and of the split (shares), and the synapses the fine
+    projection adds.
+    """
 
     scales: dict[str, float] = field(default_factory=dict)
     weight_exp: dict[str, int] = field(default_factory=dict)
     clipped: dict[str, int] = field(default_factory=dict)  # "<where>.<field>" -> count
     agreement: dict[str, float] = field(default_factory=dict)  # F1 at the exact step
+    split: dict[str, dict] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {"scales": self.scales, "weight_exp": self.weight_exp,
-                "clipped": self.clipped, "spike_f1_vs_float": self.agreement}
+                "clipped": self.clipped, "spike_f1_vs_float": self.agreement,
+                **({"weight_split": self.split} if self.split else {})}
+
+
+def check_weight_split(weight_split: str) -> str:
+    """``weight_split`` itself when it is one of :data:`WEIGHT_SPLITS`; else InputError."""
+    if weight_split not in WEIGHT_SPLITS:
+        raise InputError(f"weight_split = {weight_split!r} is not allowed; allowed: "
+                         f"{', '.join(WEIGHT_SPLITS)}")
+    return weight_split
+
+
+def smape(a: np.ndarray, b: np.ndarray) -> float:
+    """Symmetric mean absolute percentage error over entries where either is nonzero."""
+    a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
+    denom = (np.abs(a) + np.abs(b)) / 2
+    keep = denom > 0
+    return float(np.mean(np.abs(a - b)[keep] / denom[keep])) if keep.any() else 0.0
 
 
 def float_layers(model) -> list[FloatLayer]:
@@ -195,11 +249,75 @@ def _bias_parts(bias_int: np.ndarray, fmt: ChipFormat) -> tuple[np.ndarray, np.n
     return mant, exp
 
 
+def _dequantized(w: np.ndarray, exp: int, scale: float, fmt: ChipFormat) -> np.ndarray:
+    """Integer weights at ``exp`` in the float model's units (``W 2**exp 64 / S``)."""
+    return np.asarray(w, float) * 2.0**exp * float(1 << fmt.act_shift) / scale
+
+
+def _nonzero_smape(w: np.ndarray, approx: np.ndarray) -> float:
+    """SMAPE of ``approx`` against the nonzero float weights ``w``."""
+    nonzero = np.asarray(w) != 0
+    return smape(np.asarray(w)[nonzero], np.asarray(approx)[nonzero])
+
+
+def _dense_projections(src: str, dst: str, w: np.ndarray, scale: float, fmt: ChipFormat,
+                       info: QuantizationInfo, split: bool,
+                       delays: int | np.ndarray | None = None,
+                       exp_min: int | None = None) -> list[Projection]:
+    """The projection ``src -> dst`` of float weights ``w`` (n_dst, n_src): one on the
+    single grid or, when ``split`` and the residual has nonzero integers on a finer grid,
+    the coarse one and its fine one (recorded in ``info.split``)."""
+    key = f"{src}->{dst}"
+    w_c, e_c, mode = _quantize_weights(w, scale, fmt, f"projection '{key}'", info, exp_min)
+    info.weight_exp[key] = e_c
+    out = [Projection(src, dst, w_c, weight_exp=e_c, delays=delays, sign_mode=mode, chip=fmt)]
+    if not split:
+        return out
+    coarse = _dequantized(w_c, e_c, scale, fmt)
+    residual = np.where(np.asarray(w) != 0, np.asarray(w, float) - coarse, 0.0)
+    trial = QuantizationInfo()
+    w_f, e_f, mode_f = _quantize_weights(residual, scale, fmt, f"projection '{fine_name(key)}'",
+                                         trial, exp_min)
+    if e_f >= e_c or not w_f.any():  # no finer grid, or nothing left to add
+        return out
+    info.clipped.update(trial.clipped)
+    info.weight_exp[fine_name(key)] = e_f
+    info.split[key] = {
+        "coarse_weight_exp": e_c, "fine_weight_exp": e_f,
+        "weight_smape_single": _nonzero_smape(w, coarse),
+        "weight_smape_split": _nonzero_smape(w, coarse + _dequantized(w_f, e_f, scale, fmt)),
+        "added_synapses": int(np.count_nonzero(w_f))}
+    return [*out, Projection(src, dst, w_f, weight_exp=e_f, delays=delays, sign_mode=mode_f,
+                             name=fine_name(key), chip=fmt)]
+
+
+def single_grid_smape(w: np.ndarray, scale: float, fmt: ChipFormat = LOIHI2,
+                      exp_min: int | None = None) -> float:
+    """Weight SMAPE (a share) of the nonzero float weights ``w`` against their dequantized
+    integers on one 8-bit grid at ``scale``: what ``weight_split="auto"`` tests."""
+    w_int, exp, _ = _quantize_weights(w, scale, fmt, "", QuantizationInfo(), exp_min)
+    return _nonzero_smape(w, _dequantized(w_int, exp, scale, fmt))
+
+
+def layer_projections(layer: FloatLayer, unit: str) -> list[tuple[str, np.ndarray, int | None]]:
+    """The dense float projections into ``layer`` PTQ may split: (source, float weights
+    (n_dst, n_src), exp_min): feed-forward (unless a convolution), recurrent, bias unit."""
+    out = [] if layer.conv is not None else [(layer.src, layer.weight, None)]
+    if layer.rec_weight is not None:
+        out.append((layer.name, layer.rec_weight, None))
+    if layer.current_bias is not None:
+        out.append((unit, layer.current_bias[:, None], 0))
+    return out
+
+
 def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipFormat = LOIHI2,
                   info: QuantizationInfo | None = None, n_layers: int | None = None,
-                  input_max: int = 1) -> FixedPointNetwork:
+                  input_max: int = 1, split: frozenset[str] | set[str] = frozenset(),
+                  ) -> FixedPointNetwork:
     """The integer network of the first ``n_layers`` layers at the given scales;
-    ``input_max``: the largest input count per channel and step (graded input)."""
+    ``input_max``: the largest input count per channel and step (graded input);
+    ``split``: the projections ("src->dst") to split into coarse and fine where a finer
+    grid adds something (see the module docstring)."""
     info = info if info is not None else QuantizationInfo()
     use = layers[: n_layers or len(layers)]
     pops, projs = {}, []
@@ -223,33 +341,23 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
         mant, exp = _bias_parts(np.round(layer.bias * s), fmt)
         pops[layer.name] = LIFPopulation(layer.weight.shape[0], du=du, dv=dv, vth=vth,
                                          bias_mant=mant, bias_exp=exp, chip=fmt)
-        where = f"projection '{layer.src}->{layer.name}'"
-        w, we, mode = _quantize_weights(layer.weight, s, fmt, where, info)
-        info.weight_exp[f"{layer.src}->{layer.name}"] = we
-        if layer.conv is None:
-            projs.append(Projection(layer.src, layer.name, w, weight_exp=we,
-                                    delays=layer.delays, sign_mode=mode, chip=fmt))
-        else:  # the kernel on the expanded weights' grid: conv.matrix() is ``w``
+        if layer.conv is not None:  # the kernel on the expanded weights' grid: conv.matrix()
+            where = f"projection '{layer.src}->{layer.name}'"
+            _, we, mode = _quantize_weights(layer.weight, s, fmt, where, info)
+            info.weight_exp[f"{layer.src}->{layer.name}"] = we
             c = layer.conv
             kernel, _, _ = _quantize_weights(c.kernel, s, fmt, where, QuantizationInfo(),
                                              grid_of=layer.weight)
             projs.append(Projection.conv2d(layer.src, layer.name, kernel, c.in_shape, c.stride,
                                            c.padding, c.dilation, c.groups, weight_exp=we,
                                            sign_mode=mode, chip=fmt))
-        if layer.rec_weight is not None:
-            where = f"projection '{layer.name}->{layer.name}'"
-            w, we, mode = _quantize_weights(layer.rec_weight, s, fmt, where, info)
-            info.weight_exp[f"{layer.name}->{layer.name}"] = we
-            projs.append(Projection(layer.name, layer.name, w, weight_exp=we, sign_mode=mode,
-                                    chip=fmt))
-        if layer.current_bias is not None:  # from the bias unit, arriving at step onset
-            # weight_exp >= 0: with one source a negative exponent only floors the weight
-            where = f"projection '{unit}->{layer.name}'"
-            w, we, mode = _quantize_weights(layer.current_bias[:, None], s, fmt, where, info,
-                                            exp_min=0)
-            info.weight_exp[f"{unit}->{layer.name}"] = we
-            projs.append(Projection(unit, layer.name, w, weight_exp=we, sign_mode=mode,
-                                    delays=layer.bias_onset - 1 or None, chip=fmt))
+        for src, w_f, exp_min in layer_projections(layer, unit):
+            # the bias unit's: weight_exp >= 0 (with one source a negative exponent only
+            # floors the weight), arriving at the bias onset
+            delays = (layer.delays if src == layer.src else
+                      (layer.bias_onset - 1 or None) if src == unit else None)
+            projs += _dense_projections(src, layer.name, w_f, s, fmt, info,
+                                        f"{src}->{layer.name}" in split, delays, exp_min)
     return FixedPointNetwork(n_inputs, pops, projs, outputs=[use[-1].name], chip=fmt,
                              input_max=input_max)
 
@@ -287,13 +395,19 @@ def float_traces(model, x: np.ndarray) -> list[dict[str, np.ndarray]]:
 
 def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
                            headroom: float = 4.0, candidates: int = 5,
+                           weight_split: str = "auto", split_smape: float = SPLIT_SMAPE,
                            ) -> tuple[FixedPointNetwork, QuantizationInfo]:
     """PTQ of a trained :class:`SpikingNetwork` or a layered :class:`FloatNetwork` (e.g.
     imported from NIR) with calibration spikes (batch, steps, n_in).
 
     ``headroom``: the largest |u|, |v| seen on the calibration data times this factor must
     stay inside 24 bits. ``candidates``: scales tried per population (S, S/2, ...).
+    ``weight_split``: "auto", "off" or "on" (see the module docstring); with "auto" each
+    population's scales are tried without the split, then with its wide projections (single-
+    grid weight SMAPE > ``split_smape``) split, and a split is kept only when its spike F1 is
+    higher.
     """
+    check_weight_split(weight_split)
     calib = np.asarray(calib)
     # graded input (event counts): the integer network takes the largest count seen
     input_max = max(1, int(np.max(calib))) if calib.size else 1
@@ -311,6 +425,8 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         ref = float_traces(model, calib)
     info = QuantizationInfo()
     scales: dict[str, float] = {}
+    split: frozenset[str] = frozenset()
+    unit = bias_unit_name(layers)
     for k, layer in enumerate(layers):
         peak = max(float(np.abs(ref[k]["v"]).max()), float(np.abs(ref[k]["u"]).max()),
                    float(np.abs(layer.vth).max()) if layer.spiking else 0.0, 1e-6)
@@ -329,17 +445,31 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
             s_max = min(s_max, float(1 << fmt.vth_shift) * fmt.vth_max
                         / max(float(np.abs(layer.vth).max()), 1e-12))
         options = [s_max / 2.0**j for j in range(candidates if layer.spiking else 1)]
+        wide = frozenset(
+            f"{src}->{layer.name}" for src, w, exp_min in layer_projections(layer, unit)
+            if weight_split == "on" or (weight_split == "auto" and layer.spiking and
+                                        single_grid_smape(w, s_max, fmt, exp_min) > split_smape))
+        groups = [[(s, frozenset()) for s in options]] + ([[(s, wide) for s in options]]
+                                                          if wide else [])
+        if weight_split == "on":  # the split first; the single grid only where it fails lint
+            groups.reverse()
         best = None
-        for s in options:
-            net = build_network(layers, {**scales, layer.name: s}, fmt, QuantizationInfo(),
-                                n_layers=k + 1, input_max=input_max)
-            tr = simulate_reference(net, calib, populations=[layer.name])
-            f1 = spike_f1(ref[k]["spikes"], tr.spikes[layer.name]) if layer.spiking else 1.0
-            if best is None or f1 > best[0]:
-                best = (f1, s)
+        for group in groups:
+            if weight_split == "on" and best is not None:
+                break
+            for s, extra in group:
+                net = build_network(layers, {**scales, layer.name: s}, fmt, QuantizationInfo(),
+                                    n_layers=k + 1, input_max=input_max, split=split | extra)
+                if extra and not lint_network(net, fmt).ok:
+                    continue  # the fine weights must not push the accumulator past its limit
+                tr = simulate_reference(net, calib, populations=[layer.name])
+                f1 = spike_f1(ref[k]["spikes"], tr.spikes[layer.name]) if layer.spiking else 1.0
+                if best is None or f1 > best[0]:  # ties keep the single grid, larger scales
+                    best = (f1, s, extra)
         scales[layer.name] = best[1]
+        split = split | best[2]
         info.agreement[layer.name] = best[0]
     if any(layer.current_bias is not None for layer in layers):
         scales[bias_unit_name(layers)] = 1.0  # its v is 0 or 1 LSB: any unit will do
     info.scales = scales
-    return build_network(layers, scales, fmt, info, input_max=input_max), info
+    return build_network(layers, scales, fmt, info, input_max=input_max, split=split), info

@@ -18,29 +18,35 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import read_record
-from neurodeploy.quantize.ptq import FloatLayer, QuantizationInfo, bias_unit_name, spike_f1
+from neurodeploy.quantize.ptq import (
+    FloatLayer,
+    QuantizationInfo,
+    bias_unit_name,
+    fine_name,
+    smape,
+    spike_f1,
+)
 from neurodeploy.traces import Traces
-
-
-def smape(a: np.ndarray, b: np.ndarray) -> float:
-    """Symmetric mean absolute percentage error over entries where either is nonzero."""
-    a, b = np.asarray(a, float).ravel(), np.asarray(b, float).ravel()
-    denom = (np.abs(a) + np.abs(b)) / 2
-    keep = denom > 0
-    return float(np.mean(np.abs(a - b)[keep] / denom[keep])) if keep.any() else 0.0
 
 
 @dataclass(frozen=True)
 class ProjectionQuality:
     """One projection ``"src->dst"``: its weight_exp and sign mode, weight SMAPE (a share),
-    share of weights clipped, grid bits dropped and mean rounding error (LSB)."""
+    share of weights clipped, grid bits dropped and mean rounding error (LSB).
+
+    A split projection (coarse and fine, see ``neurodeploy.quantize.ptq``) is one row:
+    ``weight_exp``, sign mode and grid are the coarse projection's, ``fine_weight_exp`` the
+    fine one's, ``weight_smape`` and the rounding error those of the effective weights
+    ``W_c 2**e_c + W_f 2**e_f`` (in coarse LSBs), ``weight_smape_single`` the single grid's,
+    ``added_synapses`` the fine projection's nonzero weights. Unsplit: None, None, 0.
+    """
 
     projection: str
     weight_exp: int
@@ -49,9 +55,20 @@ class ProjectionQuality:
     clipped_share: float
     grid_dropped_bits: int
     mean_rounding_error_lsb: float
+    fine_weight_exp: int | None = None
+    weight_smape_single: float | None = None
+    added_synapses: int = 0
+
+    SPLIT_FIELDS: ClassVar[tuple[str, ...]] = ("fine_weight_exp", "weight_smape_single",
+                                               "added_synapses")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The row as JSON; an unsplit projection's without the split's three fields."""
+        row = asdict(self)
+        if self.fine_weight_exp is None:
+            for name in self.SPLIT_FIELDS:
+                del row[name]
+        return row
 
 
 @dataclass(frozen=True)
@@ -110,7 +127,8 @@ def as_report(report: QuantizationReport | Mapping[str, Any]) -> QuantizationRep
 def projection_quality(net: FixedPointNetwork, layers: list[FloatLayer],
                        info: QuantizationInfo) -> list[ProjectionQuality]:
     """One row per projection into each float layer (feed-forward, recurrent, then the
-    bias unit's, whose weights are the layer's constant input current)."""
+    bias unit's, whose weights are the layer's constant input current); a split projection
+    is one row (its coarse and fine projections together)."""
     rows = []
     unit = bias_unit_name(layers)
     for layer in layers:
@@ -120,17 +138,25 @@ def projection_quality(net: FixedPointNetwork, layers: list[FloatLayer],
         if layer.current_bias is not None:
             pairs.append((unit, layer.current_bias[:, None]))
         for src, w_f in pairs:
-            proj = next(p for p in net.projections if p.src == src and p.dst == layer.name)
+            key = f"{src}->{layer.name}"
+            mine = [p for p in net.projections if p.src == src and p.dst == layer.name]
+            proj = next(p for p in mine if p.name != fine_name(key))
+            fine = next((p for p in mine if p.name == fine_name(key)), None)
             lsb = 64.0 * 2.0**proj.weight_exp / info.scales[layer.name]
-            where = f"projection '{src}->{layer.name}'"
-            clipped = info.clipped.get(f"{where}.weights", 0)
+            ints = proj.weights  # the effective weights in coarse LSBs
+            if fine is not None:
+                ints = ints + fine.weights * 2.0 ** (fine.weight_exp - proj.weight_exp)
+            clipped = info.clipped.get(f"projection '{key}'.weights", 0)
             rows.append(ProjectionQuality(
-                projection=f"{src}->{layer.name}", weight_exp=proj.weight_exp,
+                projection=key, weight_exp=proj.weight_exp,
                 sign_mode=proj.sign_mode,
-                weight_smape=smape(w_f, proj.weights * lsb),
+                weight_smape=smape(w_f, ints * lsb),
                 clipped_share=clipped / proj.weights.size,
                 grid_dropped_bits=fp.dropped_weight_bits(proj.sign_mode, proj.num_weight_bits),
-                mean_rounding_error_lsb=float(np.mean(np.abs(w_f / lsb - proj.weights))),
+                mean_rounding_error_lsb=float(np.mean(np.abs(w_f / lsb - ints))),
+                fine_weight_exp=None if fine is None else fine.weight_exp,
+                weight_smape_single=None if fine is None else smape(w_f, proj.weights * lsb),
+                added_synapses=0 if fine is None else int(np.count_nonzero(fine.weights)),
             ))
     return rows
 

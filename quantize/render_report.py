@@ -43,6 +43,17 @@ def render_report(report: QuantizationReport | Mapping[str, Any], console: Conso
                   f"{r.clipped_share:.2%}", str(r.grid_dropped_bits),
                   f"{r.mean_rounding_error_lsb:.3f}")
     print_table(console, t)
+    split = [r for r in report.projections if r.fine_weight_exp is not None]
+    if split:  # coarse + fine projections (see neurodeploy.quantize.ptq)
+        t = Table(title="split projections (coarse + fine weight grids)")
+        for col in ("projection", "weight_exp coarse", "weight_exp fine", "SMAPE single grid",
+                    "SMAPE split", "synapses added"):
+            t.add_column(col, justify="right")
+        for r in split:
+            t.add_row(r.projection, str(r.weight_exp), str(r.fine_weight_exp),
+                      f"{r.weight_smape_single:.2%}", f"{r.weight_smape:.2%}",
+                      str(r.added_synapses))
+        print_table(console, t)
     t = Table(title="populations (evaluation data)")
     for col in ("population", "u wraps", "v saturations", "never fire", "fire every step",
                 "spike F1 vs float"):

@@ -136,6 +136,12 @@ def _chain(net: FixedPointNetwork) -> list[tuple[str, Projection, Projection | N
     projection or None), from the input on; a one-line InputError for any other graph."""
     by_dst: dict[str, list[Projection]] = {name: [] for name in net.populations}
     for p in net.projections:
+        twin = next((q for q in by_dst[p.dst] if q.src == p.src), None)
+        if twin is not None:  # a split weight projection (coarse + fine grids)
+            raise InputError(f"{p.label}: a second weight grid from '{p.src}' into "
+                             f"'{p.dst}' beside {twin.label} (a split projection); netx "
+                             "layers hold one weight matrix per input: quantize with "
+                             "--weight-split off")
         by_dst[p.dst].append(p)
     chain, src, left = [], INPUT, set(net.populations)
     while left:
