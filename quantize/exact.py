@@ -63,12 +63,12 @@ class DeployedTTFS:
 
 def deploy_ttfs(model: TTFSNetwork, dt: float, calib_times: np.ndarray, t_end: float,
                 self_inhibition: float = SELF_INHIBITION,
-                headroom: float = TTFS_HEADROOM, weight_split: str = "off") -> DeployedTTFS:
+                headroom: float = TTFS_HEADROOM, weight_split: str = "auto") -> DeployedTTFS:
     """Discretize ``model`` at ``dt`` (model unit), then post-training-quantize it to Loihi 2
     fixed point (``post_training_quantize(..., headroom=headroom)``) with the calibration
     samples ``calib_times`` ((samples, n_inputs) data times) simulated for
     ``simulation_steps`` covering ``t_end`` (tau_syn units). ``weight_split``: PTQ's policy
-    ("off" by default here, so that the published dt studies stay as they are)."""
+    (:func:`~neurodeploy.quantize.ptq.post_training_quantize`)."""
     fnet = ttfs_float_network(model, dt, self_inhibition)
     delta = check_dt(model, dt)
     steps = simulation_steps(model, delta, t_end)
@@ -92,12 +92,12 @@ class DeployedMultiSpike:
 
 def deploy_multispike(model: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
                       data_dt: float, headroom: float = MULTISPIKE_HEADROOM,
-                      weight_split: str = "off") -> DeployedMultiSpike:
+                      weight_split: str = "auto") -> DeployedMultiSpike:
     """Discretize ``model`` at ``dt`` (seconds) and post-training-quantize it to Loihi 2 fixed
     point with calibration spikes ``calib_spikes`` (samples, steps, channels) on 0-based
-    steps of ``data_dt`` seconds. ``weight_split``: PTQ's policy, "off" by default here so
-    that the published dt studies stay as they are ("auto" splits the input projection,
-    whose single-grid SMAPE is 24-30 %, and raises the hidden layer's spike F1)."""
+    steps of ``data_dt`` seconds. ``weight_split``: PTQ's policy
+    (:func:`~neurodeploy.quantize.ptq.post_training_quantize`; "auto" splits the input
+    projection of the ISI network, whose single-grid SMAPE is 24-30 %)."""
     fnet = multispike_float_network(model, dt)
     steps = sample_steps(model, dt)
     calib, _ = resample_spikes(calib_spikes, data_dt, dt, steps)

@@ -15,7 +15,8 @@ Exact figures (accuracies, spike counts) are deterministic on one machine but no
 CPUs: torch's ATen kernels for AVX-512 round differently from their AVX2 kernels in the last
 bits, MKL (torch's BLAS) and OpenBLAS (numpy's) pick different matrix kernels on Intel and
 on AMD processors even at the same instruction set, and training amplifies any of that.
-Exact figures therefore run with every such choice pinned (:data:`PORTABLE_CPU_ENV`): ATen
+Exact figures therefore run with every such choice pinned
+(:data:`neurodeploy.cpu_env.PORTABLE_CPU_ENV`): ATen
 and numpy to AVX2, which every x86-64 CPU since 2013 has; MKL to its conditional numerical
 reproducibility branch that gives the same bits on Intel and AMD processors; OpenBLAS to its
 Haswell kernels; so that any such machine reproduces them digit for digit.
@@ -44,24 +45,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from neurodeploy.cpu_env import PORTABLE_CPU_ENV
 from neurodeploy.network_io import atomic_write_text
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 
-#: CPU kernels pinned for exact figures: torch's ATen kernels and numpy's SIMD dispatch (its
-#: float64 exp/log have AVX-512 variants) to AVX2, MKL (torch's BLAS and vector maths) to the
-#: branch that is reproducible across Intel and AMD processors, OpenBLAS (numpy's BLAS) and
-#: oneDNN to fixed kernels.
-PORTABLE_CPU_ENV = {
-    "ATEN_CPU_CAPABILITY": "avx2",
-    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-    "MKL_CBWR": "COMPATIBLE",
-    "OPENBLAS_CORETYPE": "Haswell",
-    "ONEDNN_MAX_CPU_ISA": "AVX2",
-    "NPY_DISABLE_CPU_FEATURES": "AVX512F AVX512CD AVX512_KNL AVX512_KNM AVX512_SKX "
-                                "AVX512_CLX AVX512_CNL AVX512_ICL AVX512_SPR",
-}
 #: Wide enough that rich never wraps a table cell.
 COLUMNS = "250"
 NOT_COMPARED = "<sub>"
