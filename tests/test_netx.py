@@ -305,7 +305,7 @@ def test_lava_dl_tests_package_does_not_shadow_ours():
 # ------------------------------------------------------------- against netx itself
 @pytest.mark.lava
 @pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
-@pytest.mark.parametrize("seed", [5, 9, 17, 21, 23])  # every population spikes
+@pytest.mark.parametrize("seed", [5, 9, 21])  # every population spikes
 def test_written_files_run_in_netx_with_the_reference_spikes(seed, tmp_path):
     """write_netx -> lava-dl's netx on Lava's CPU simulator gives the reference's spikes
     in every layer, step for step (lag 0). The seeds cover recurrence, axonal, per-synapse
