@@ -76,7 +76,7 @@ def test_biases_become_the_bias_unit_and_the_network_lints_clean(deployed):
 def test_deploys_with_95_percent_decision_agreement(deployed):
     """Decisions (argmax of the readout's mean v) on the held-out samples: the float
     import equals snnTorch (measured: all of them), the PTQ integers agree on >= 95 %
-    (measured 97 %)."""
+    (measured 95 % with the CPU kernels pinned by conftest.py)."""
     folder, ds, test, theirs = deployed
     x = rnn.padded(ds.spikes[test])
     graph = import_nir(folder / "graph.nir", dt=rnn.DT, reset="zero").network
