@@ -247,29 +247,63 @@ class Conv2d:
         return (int(out_ch), (h + 2 * py - dy * (kh - 1) - 1) // sy + 1,
                 (w + 2 * px - dx * (kw - 1) - 1) // sx + 1)
 
+    @property
+    def n_dst(self) -> int:
+        return int(np.prod(self.out_shape))
+
+    @property
+    def n_src(self) -> int:
+        return int(np.prod(self.in_shape))
+
     def matrix(self) -> np.ndarray:
         """The equivalent (n_dst, n_src) int64 weights (every synapse at most once)."""
         return self.expand(self.kernel)
 
-    def expand(self, kernel: np.ndarray) -> np.ndarray:
-        """The (n_dst, n_src) matrix of this geometry for ``kernel`` (any dtype, the kernel's
-        shape): what NIR import uses for float kernels."""
+    def synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(dst, src, tap)``: every synapse of the geometry as flat destination and source
+        indices and the flat index of its kernel tap (``kernel.ravel()[tap]``), without the
+        dense matrix (the sparse form large convolutions need)."""
         out_ch, in_g, kh, kw = self.kernel.shape
-        c, h, w = self.in_shape
+        _, h, w = self.in_shape
         _, oh, ow = self.out_shape
         (sy, sx), (py, px), (dy, dx) = self.stride, self.padding, self.dilation
         o, i, ky, kx, y, x = np.meshgrid(np.arange(out_ch), np.arange(in_g), np.arange(kh),
                                          np.arange(kw), np.arange(oh), np.arange(ow),
-                                         indexing="ij")
+                                         indexing="ij", sparse=True)
         iy, ix = y * sy - py + ky * dy, x * sx - px + kx * dx
-        inside = (iy >= 0) & (iy < h) & (ix >= 0) & (ix < w)
+        shape = (out_ch, in_g, kh, kw, oh, ow)
+        inside = np.broadcast_to((iy >= 0) & (iy < h) & (ix >= 0) & (ix < w), shape)
         ic = (o // (out_ch // self.groups)) * in_g + i
-        dst = ((o * oh + y) * ow + x)[inside]
-        src = ((ic * h + iy) * w + ix)[inside]
+
+        def flat(index: np.ndarray) -> np.ndarray:
+            return np.broadcast_to(index, shape)[inside]
+
+        tap = ((o * in_g + i) * kh + ky) * kw + kx
+        return flat((o * oh + y) * ow + x), flat((ic * h + iy) * w + ix), flat(tap)
+
+    def expand(self, kernel: np.ndarray) -> np.ndarray:
+        """The (n_dst, n_src) matrix of this geometry for ``kernel`` (any dtype, the kernel's
+        shape): what NIR import uses for float kernels."""
+        dst, src, tap = self.synapses()
         kernel = np.asarray(kernel)
-        dense = np.zeros((out_ch * oh * ow, c * h * w), dtype=kernel.dtype)
-        dense[dst, src] = np.broadcast_to(kernel[:, :, :, :, None, None], o.shape)[inside]
+        dense = np.zeros((self.n_dst, self.n_src), dtype=kernel.dtype)
+        dense[dst, src] = kernel.ravel()[tap]
         return dense
+
+    def abs_row_sums(self) -> np.ndarray:
+        """Sum of |weights| of every destination (the dense matrix's row sums), computed tap
+        by tap over the outputs each tap reaches inside the input."""
+        out_ch, _, kh, kw = self.kernel.shape
+        _, h, w = self.in_shape
+        _, oh, ow = self.out_shape
+        (sy, sx), (py, px), (dy, dx) = self.stride, self.padding, self.dilation
+        per_tap = np.abs(self.kernel.astype(np.int64)).sum(axis=1)  # (out, kh, kw)
+        iy = np.arange(oh)[:, None] * sy - py + np.arange(kh)[None, :] * dy  # (oh, kh)
+        ix = np.arange(ow)[:, None] * sx - px + np.arange(kw)[None, :] * dx  # (ow, kw)
+        rows_in = ((iy >= 0) & (iy < h)).astype(np.int64)
+        cols_in = ((ix >= 0) & (ix < w)).astype(np.int64)
+        sums = np.einsum("okl,yk,xl->oyx", per_tap, rows_in, cols_in)
+        return sums.reshape(out_ch * oh * ow)
 
 
 @dataclass(frozen=True, eq=False)
@@ -288,7 +322,11 @@ class Projection:
     ``sign_mode`` defaults to what Lava infers from the weights (all >= 0 excitatory,
     all <= 0 inhibitory, else mixed). ``conv`` (a :class:`Conv2d`) says that the weights
     are a convolution's (build such a projection with :meth:`conv2d`); it takes no delays
-    (Lava's ``Conv`` process has none). ``delays`` (steps, 0..62) is None (no delay), an
+    (Lava's ``Conv`` process has none). A convolutional projection keeps only its kernel
+    (``weights=None``, what :meth:`conv2d` does): ``weights`` builds the dense equivalent
+    on first use, refused beyond :data:`DENSE_CONV_MAX` entries (an image-sized layer's
+    matrix would not fit in memory; the reference simulator and the file formats work on
+    the kernel). ``delays`` (steps, 0..62) is None (no delay), an
     int for all synapses, a per-source vector of length n_src (axonal delay) or a
     (n_dst, n_src) array (per synapse). A spike of source j at step t reaches dst
     neuron i at step ``t + 1 + delays[i, j]``.
@@ -296,7 +334,7 @@ class Projection:
 
     src: str
     dst: str
-    weights: np.ndarray
+    weights: np.ndarray | None  # a property (below the class): conv builds it on demand
     weight_exp: int = 0
     delays: int | np.ndarray | None = None
     num_weight_bits: int = 8
@@ -317,8 +355,18 @@ class Projection:
         if self.dst == INPUT:
             raise NetworkValidationError(f"{label}: dst = 'input' is not allowed; "
                                          "projections end at a population")
-        weights = _as_int_array(label, "weights", self.weights)
-        if weights.ndim != 2 or 0 in weights.shape:
+        stored = self.__dict__["_weights"]
+        if self.conv is not None:
+            if not isinstance(self.conv, Conv2d):
+                raise NetworkValidationError(
+                    f"{label}: conv must be a Conv2d or None, got {type(self.conv).__name__}")
+            self.conv.check(label)
+        if stored is None and self.conv is None:
+            raise NetworkValidationError(f"{label}: weights = None; expected a 2-D (n_dst, n_src) "
+                                         "array (only a convolutional projection leaves them "
+                                         "to its kernel)")
+        weights = self.conv.kernel if stored is None else _as_int_array(label, "weights", stored)
+        if stored is not None and (weights.ndim != 2 or 0 in weights.shape):
             raise NetworkValidationError(
                 f"{label}: weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array"
             )
@@ -338,11 +386,13 @@ class Projection:
                 f"{', '.join(fp.SIGN_MODES)} (or None to infer it)"
             )
         object.__setattr__(self, "sign_mode", sign_mode)
-        self._check_weight_grid(label, weights, sign_mode)
-        object.__setattr__(self, "weights", _freeze(weights))
-        object.__setattr__(self, "delays", self._normalise_delays(label, weights.shape))
+        self._check_weight_grid(label, weights, sign_mode,
+                                "weights" if stored is not None else "conv kernel")
+        if stored is not None:
+            self.__dict__["_weights"] = _freeze(weights)
+        object.__setattr__(self, "delays", self._normalise_delays(label, (self.n_dst, self.n_src)))
         if self.conv is not None:
-            self._check_conv(label)
+            self._check_conv(label, stored is not None)
 
     @classmethod
     def conv2d(
@@ -354,18 +404,16 @@ class Projection:
         :class:`Projection` fields (weight_exp, num_weight_bits, sign_mode, name, chip)."""
         conv = Conv2d(kernel, in_shape, stride, padding, dilation, groups)
         conv.check(f"projection '{fields.get('name') or f'{src}->{dst}'}'")
-        return cls(src, dst, conv.matrix(), conv=conv, **fields)
+        return cls(src, dst, None, conv=conv, **fields)
 
-    def _check_conv(self, label: str) -> None:
-        if not isinstance(self.conv, Conv2d):
-            raise NetworkValidationError(
-                f"{label}: conv must be a Conv2d or None, got {type(self.conv).__name__}")
-        self.conv.check(label)
+    def _check_conv(self, label: str, dense_given: bool) -> None:
         if self.delays is not None:
             raise NetworkValidationError(
                 f"{label}: delays = {self.delays!r} on a convolutional projection; Loihi 2's "
                 "convolution (Lava's Conv process) has no delays: allowed None")
-        expected = (int(np.prod(self.conv.out_shape)), int(np.prod(self.conv.in_shape)))
+        if not dense_given:
+            return
+        expected = (self.conv.n_dst, self.conv.n_src)
         if self.weights.shape != expected or not np.array_equal(self.weights,
                                                                 self.conv.matrix()):
             raise NetworkValidationError(
@@ -381,24 +429,28 @@ class Projection:
 
     @property
     def n_dst(self) -> int:
-        return int(self.weights.shape[0])
+        stored = self.__dict__["_weights"]
+        return self.conv.n_dst if stored is None else int(stored.shape[0])
 
     @property
     def n_src(self) -> int:
-        return int(self.weights.shape[1])
+        stored = self.__dict__["_weights"]
+        return self.conv.n_src if stored is None else int(stored.shape[1])
 
-    def _check_weight_grid(self, label: str, weights: np.ndarray, sign_mode: str) -> None:
+    def _check_weight_grid(self, label: str, weights: np.ndarray, sign_mode: str,
+                           field_name: str) -> None:
         lo, hi = fp.weight_limits(sign_mode, self.chip)
-        _check_range(label, "weights", weights, lo, hi, f" for sign_mode {sign_mode}")
+        _check_range(label, field_name, weights, lo, hi, f" for sign_mode {sign_mode}")
         step = 1 << fp.dropped_weight_bits(sign_mode, self.num_weight_bits, self.chip)
         off_grid = weights % step != 0
         if off_grid.any():
-            i, j = (int(x) for x in np.argwhere(off_grid)[0])
+            at = tuple(int(x) for x in np.argwhere(off_grid)[0])
             raise NetworkValidationError(
-                f"{label}: weights[{i}, {j}] = {int(weights[i, j])} is not on the Loihi 2 "
+                f"{label}: {field_name}[{', '.join(map(str, at))}] = {int(weights[at])} is not "
+                "on the Loihi 2 "
                 f"grid; allowed multiples of {step} for sign_mode {sign_mode} with "
                 f"num_weight_bits {self.num_weight_bits} (Lava would change it to "
-                f"{int(fp.lava_weight_transform(weights[i, j], sign_mode, self.num_weight_bits))};"
+                f"{int(fp.lava_weight_transform(weights[at], sign_mode, self.num_weight_bits))};"
                 f" snap with neurodeploy.fixed_point.lava_weight_transform)"
             )
 
@@ -428,7 +480,7 @@ class Projection:
 
     def delay_matrix(self) -> np.ndarray:
         """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
-        shape = self.weights.shape
+        shape = (self.n_dst, self.n_src)
         if self.delays is None:
             return np.zeros(shape, dtype=np.int64)
         return np.broadcast_to(np.asarray(self.delays, dtype=np.int64), shape).copy()
@@ -470,9 +522,41 @@ class Projection:
         """``(row sums of |weights|, weight_exp, number of delay slots)`` for
         :func:`neurodeploy.kernel.input_bound`; ``weights`` replaces this projection's own
         (QAT's current weights)."""
-        w = np.abs(np.asarray(self.weights if weights is None else weights))
         n_slots = 1 if self.delay_kind in ("none", "uniform") else len(np.unique(self.delays))
+        if weights is None and self.__dict__["_weights"] is None:
+            return self.conv.abs_row_sums(), self.weight_exp, n_slots
+        w = np.abs(np.asarray(self.weights if weights is None else weights))
         return np.trunc(w.sum(axis=1)).astype(np.int64), self.weight_exp, n_slots
+
+
+DENSE_CONV_MAX = 1 << 27
+"""Most entries of a convolution's dense equivalent that :attr:`Projection.weights` builds
+(1 GiB as int64)."""
+
+
+def _get_weights(self: Projection) -> np.ndarray:
+    stored = self.__dict__["_weights"]
+    if stored is None:
+        n_dst, n_src = self.conv.n_dst, self.conv.n_src
+        if n_dst * n_src > DENSE_CONV_MAX:
+            raise NetworkValidationError(
+                f"{self.label}: this needs the convolution's dense equivalent ({n_dst:,} x "
+                f"{n_src:,} weights), beyond the {DENSE_CONV_MAX:,} entries neurodeploy "
+                "builds; the reference simulator and the netx and network files run it from "
+                "its kernel")
+        stored = _freeze(self.conv.matrix())
+        self.__dict__["_weights"] = stored
+    return stored
+
+
+def _set_weights(self: Projection, value: np.ndarray | None) -> None:
+    self.__dict__["_weights"] = value  # validated and frozen by __post_init__
+
+
+# A data descriptor under the field's name: the dataclass __init__ stores through it and
+# a convolutional projection's dense weights appear only when something reads them.
+Projection.weights = property(  # type: ignore[assignment,method-assign]
+    _get_weights, _set_weights, doc="(n_dst, n_src) int64 weights (read-only).")
 
 
 @dataclass(frozen=True)
@@ -534,9 +618,11 @@ class PopulationGraph:
                     )
             n_src = self.n_inputs if proj.src == INPUT else pops[proj.src].size
             n_dst = pops[proj.dst].size
-            if proj.weights.shape != (n_dst, n_src):
+            shape = (proj.n_dst, proj.n_src) if isinstance(proj, Projection) else \
+                proj.weights.shape
+            if shape != (n_dst, n_src):
                 raise NetworkValidationError(
-                    f"{proj.label}: weights has shape {proj.weights.shape}; expected "
+                    f"{proj.label}: weights has shape {shape}; expected "
                     f"({n_dst}, {n_src}) = (size of '{proj.dst}', size of '{proj.src}')"
                 )
         object.__setattr__(self, "projections", projections)

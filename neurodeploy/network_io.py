@@ -4,10 +4,10 @@ Layout (format ``neurodeploy.fixed_point_network``, version 1): an entry ``__met
 holding a JSON document (n_inputs, outputs, populations with their scalar parameters,
 projections with their scalar fields) and one array entry per array-valued field:
 ``pop/<name>/<param>`` for per-neuron parameters, ``proj/<i>/weights`` and
-``proj/<i>/delays``; a convolutional projection also has ``proj/<i>/kernel`` and its
-geometry under ``conv`` in the JSON (its weights are the kernel's expansion, checked on
-load). Files are written atomically (temp file + rename) and read with
-``allow_pickle=False``.
+``proj/<i>/delays``; a convolutional projection has ``proj/<i>/kernel`` and its
+geometry under ``conv`` in the JSON instead of weights (files that also hold its weights,
+the kernel's expansion, are checked on load). Files are written atomically (temp file +
+rename) and read with ``allow_pickle=False``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
         pops.append(entry)
     projs = []
     for i, p in enumerate(net.projections):
-        arrays[f"proj/{i}/weights"] = p.weights
+        if p.conv is None:
+            arrays[f"proj/{i}/weights"] = p.weights
         delays: object = p.delays
         if isinstance(p.delays, np.ndarray):
             arrays[f"proj/{i}/delays"] = p.delays
@@ -144,7 +145,8 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
         delays = arrays[f"proj/{i}/delays"] if entry["delays"] == "array" else entry["delays"]
         conv = entry.get("conv")
         projs.append(Projection(
-            src=entry["src"], dst=entry["dst"], weights=arrays[f"proj/{i}/weights"],
+            src=entry["src"], dst=entry["dst"], weights=(arrays[f"proj/{i}/weights"] if conv is None
+                                                 or f"proj/{i}/weights" in arrays else None),
             weight_exp=entry["weight_exp"], delays=delays,
             num_weight_bits=entry["num_weight_bits"], sign_mode=entry["sign_mode"],
             name=entry["name"],

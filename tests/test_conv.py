@@ -85,7 +85,7 @@ def test_validation_names_the_projection_and_the_field():
     tampered[0, 0] += 2 if tampered[0, 0] < 200 else -2
     with pytest.raises(NetworkValidationError, match="not the convolution's"):
         Projection("input", "h", tampered, conv=conv.conv)
-    with pytest.raises(NetworkValidationError, match=r"weights\[0, \d+\] = 3 is not on"):
+    with pytest.raises(NetworkValidationError, match=r"conv kernel\[0, 0, 0, 0\] = 3 is not on"):
         Projection.conv2d("input", "h", np.full((2, 1, 3, 3), 3) * [[[[1]]], [[[-1]]]],
                           (1, 5, 5))
     pops = {"h": LIFPopulation(2 * 3 * 3, du=0, dv=0, vth=1)}

@@ -529,6 +529,15 @@ def import_netx(path: str | os.PathLike[str], num_layers: int | None = None) -> 
         return _build(path, groups)
 
 
+def _one_to_one(name: str, shape: tuple[int, ...]) -> Projection:
+    """Input spikes into an input layer's neurons, one to one with weight 1: a depthwise
+    1 x 1 convolution over (C, H, W) (a (size, 1, 1) column for other shapes), so that an
+    image-sized input layer needs no (size, size) matrix."""
+    chw = shape if len(shape) == 3 else (int(np.prod(shape)), 1, 1)
+    return Projection.conv2d(INPUT, name, np.ones((chw[0], 1, 1, 1), np.int64), chw,
+                             groups=chw[0])
+
+
 def _build(path: Path, groups: list[h5py.Group]) -> NetxImport:
     warnings: list[str] = []
     pops: dict[str, LIFPopulation] = {}
@@ -549,7 +558,7 @@ def _build(path: Path, groups: list[h5py.Group]) -> NetxImport:
                 n_inputs, prev = size, shape
                 if "neuron" in g:  # spikes go straight to the neuron: no synapse, no bias
                     pops[name] = _population(g, where, shape, bias=False)
-                    projs.append(Projection(INPUT, name, np.eye(size, dtype=np.int64)))
+                    projs.append(_one_to_one(name, shape))
                     src, lag = name, 1
                 continue
             if n_inputs is None:
