@@ -290,14 +290,15 @@ class Conv2d:
         dense[dst, src] = kernel.ravel()[tap]
         return dense
 
-    def abs_row_sums(self) -> np.ndarray:
-        """Sum of |weights| of every destination (the dense matrix's row sums), computed tap
-        by tap over the outputs each tap reaches inside the input."""
+    def row_sums(self, kernel: np.ndarray) -> np.ndarray:
+        """The row sums of the dense matrix of this geometry for ``kernel`` (the kernel's
+        shape; ``abs(kernel)`` gives every destination's sum of |weights|), computed tap by
+        tap over the outputs each tap reaches inside the input."""
         out_ch, _, kh, kw = self.kernel.shape
         _, h, w = self.in_shape
         _, oh, ow = self.out_shape
         (sy, sx), (py, px), (dy, dx) = self.stride, self.padding, self.dilation
-        per_tap = np.abs(self.kernel.astype(np.int64)).sum(axis=1)  # (out, kh, kw)
+        per_tap = np.asarray(kernel).sum(axis=1)  # (out, kh, kw)
         iy = np.arange(oh)[:, None] * sy - py + np.arange(kh)[None, :] * dy  # (oh, kh)
         ix = np.arange(ow)[:, None] * sx - px + np.arange(kw)[None, :] * dx  # (ow, kw)
         rows_in = ((iy >= 0) & (iy < h)).astype(np.int64)
@@ -524,7 +525,7 @@ class Projection:
         (QAT's current weights)."""
         n_slots = 1 if self.delay_kind in ("none", "uniform") else len(np.unique(self.delays))
         if weights is None and self.__dict__["_weights"] is None:
-            return self.conv.abs_row_sums(), self.weight_exp, n_slots
+            return self.conv.row_sums(np.abs(self.conv.kernel)), self.weight_exp, n_slots
         w = np.abs(np.asarray(self.weights if weights is None else weights))
         return np.trunc(w.sum(axis=1)).astype(np.int64), self.weight_exp, n_slots
 

@@ -10,8 +10,13 @@ against population sizes, unknown source/destination names, an empty network, an
 accumulator headroom (worst-case |summed input per step| must stay below
 ``fmt.accumulator_limit`` = 2**15; Lava's model does not saturate there, a chip may).
 
-It also gives *estimates* (fan-in, neurons, synapses, cores) from the per-core figures of
-the :class:`~neurodeploy.chip.ChipFormat`; those are planning numbers only.
+A convolutional projection is checked on its kernel and geometry (the file holds no dense
+weights for it): kernel grid, geometry, the output shape against the destination, and the
+accumulator from the kernel's per-output sums.
+
+It also gives *estimates* (fan-in, neurons, synapses, cores, for the network and for each
+population with the synapses that end on it) from the per-core figures of the
+:class:`~neurodeploy.chip.ChipFormat`; those are planning numbers only.
 Limits are read from the format (``LOIHI2`` by default), weight grids from
 :mod:`neurodeploy.fixed_point`.
 """
@@ -31,9 +36,9 @@ from rich.text import Text
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.chip import LOIHI2, ChipFormat
-from neurodeploy.errors import NeurodeployError
+from neurodeploy.errors import NetworkValidationError, NeurodeployError
 from neurodeploy.kernel import NumpyIntOps
-from neurodeploy.network import _NAME_RE, INPUT, FixedPointNetwork, LIFPopulation
+from neurodeploy.network import _NAME_RE, INPUT, Conv2d, FixedPointNetwork, LIFPopulation
 from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays, read_meta, read_npz
 from neurodeploy.terminal_table import print_table
 
@@ -139,6 +144,38 @@ class _Proj:
     weights: np.ndarray | None
     weight_exp: int | None
     delays: np.ndarray | None  # full (n_dst, n_src) matrix when usable
+    conv: Conv2d | None = None  # a usable convolution (weights None then)
+
+    def row_sums(self, sign: int) -> np.ndarray:
+        """Per destination: the sum of its positive (``sign`` 1) or negative (-1) weights
+        of every delay value summed separately and shifted by ``weight_exp``."""
+        ops = NumpyIntOps()
+        if self.conv is not None:
+            part = np.clip(self.conv.kernel, 0, None) if sign > 0 else np.clip(
+                self.conv.kernel, None, 0)
+            return ops.scale(self.conv.row_sums(part), self.weight_exp)
+        w = self.weights
+        delays = self.delays if self.delays is not None else np.zeros(w.shape, np.int64)
+        total = np.zeros(w.shape[0])
+        for k in np.unique(delays):
+            slot = np.where(delays == k, w, 0)
+            total += ops.scale(np.where(slot * sign > 0, slot, 0).sum(axis=1), self.weight_exp)
+        return total
+
+    def nonzero_synapses(self) -> tuple[int, np.ndarray]:
+        """(number of nonzero synapses, nonzero fan-in of every destination)."""
+        if self.conv is not None:
+            dst, _, tap = self.conv.synapses()
+            hit = dst[self.conv.kernel.ravel()[tap] != 0]
+            return int(hit.size), np.bincount(hit, minlength=self.conv.n_dst)
+        nonzero = self.weights != 0
+        return int(nonzero.sum()), nonzero.sum(axis=1)
+
+    @property
+    def n_dst(self) -> int | None:
+        if self.conv is not None:
+            return self.conv.n_dst
+        return None if self.weights is None else int(self.weights.shape[0])
 
 
 class _Linter:
@@ -352,6 +389,10 @@ class _Linter:
                      f"sign_mode = {sign_mode!r} is not one of {', '.join(fp.SIGN_MODES)} "
                      "(or null to infer it)")
             sign_mode = None
+        if entry.get("conv") is not None:
+            return self.lint_conv(i, entry, label, src if ok_src else None,
+                                  dst if ok_dst else None, (n_dst, n_src), sign_mode, nwb,
+                                  weight_exp)
         # weights
         weights = None
         raw = self.array_entry(label, "weights", f"proj/{i}/weights")
@@ -374,12 +415,48 @@ class _Linter:
         return _Proj(label, src if ok_src else None, dst if ok_dst else None,
                      weights if shape_ok else None, weight_exp, delays)
 
+    def lint_conv(self, i: int, entry: Mapping[str, Any], label: str, src: str | None,
+                  dst: str | None, expected: tuple[int | None, int | None],
+                  sign_mode: str | None, nwb: int | None, weight_exp: int | None) -> _Proj:
+        """A convolutional projection entry: its kernel and geometry (weights in older
+        files are the kernel's expansion and not read)."""
+        if f"proj/{i}/weights" in self.arrays:
+            self.used_keys.add(f"proj/{i}/weights")
+        raw = self.array_entry(label, "conv kernel", f"proj/{i}/kernel")
+        kernel = None if raw is None else self.int_array(label, "conv kernel", raw)
+        geometry = entry["conv"]
+        if kernel is None:
+            return _Proj(label, src, dst, None, weight_exp, None)
+        try:
+            if not isinstance(geometry, Mapping):
+                raise NetworkValidationError(f"{label}: conv is not a JSON object")
+            conv = Conv2d(kernel, **geometry)
+            conv.check(label)
+        except (NetworkValidationError, TypeError) as exc:
+            self.add(label, "conv", _plain(geometry), "a convolution's geometry",
+                     str(exc).removeprefix(f"{label}: "))
+            return _Proj(label, src, dst, None, weight_exp, None)
+        self.lint_weight_grid(label, conv.kernel, sign_mode, nwb, "conv kernel")
+        if entry.get("delays") is not None:
+            self.add(label, "delays", _plain(entry.get("delays")), "null",
+                     "delays on a convolutional projection; Loihi 2's convolution (Lava's "
+                     "Conv process) has none")
+        shape = (conv.n_dst, conv.n_src)
+        if None not in expected and shape != expected:
+            self.add(label, "conv", list(shape), f"shape {expected}",
+                     f"the convolution maps {conv.in_shape} to {conv.out_shape}, "
+                     f"{shape} as weights; expected {expected} = (size of '{dst}', size "
+                     f"of '{src}')")
+            return _Proj(label, src, dst, None, weight_exp, None)
+        return _Proj(label, src, dst, None, weight_exp, None, conv)
+
     def lint_weight_grid(
-        self, label: str, weights: np.ndarray, sign_mode: str | None, nwb: int | None
+        self, label: str, weights: np.ndarray, sign_mode: str | None, nwb: int | None,
+        field_name: str = "weights",
     ) -> None:
         mode: Any = sign_mode if sign_mode is not None else fp.infer_sign_mode(weights)
         lo, hi = fp.weight_limits(mode, self.fmt)
-        self.check_range(label, "weights", weights, lo, hi, f" for sign_mode {mode}")
+        self.check_range(label, field_name, weights, lo, hi, f" for sign_mode {mode}")
         if nwb is None:
             return
         step = 1 << fp.dropped_weight_bits(mode, nwb, self.fmt)
@@ -392,8 +469,8 @@ class _Linter:
         count = int(off.sum())
         limit = f"multiples of {step} (sign_mode {mode}, num_weight_bits {nwb})"
         more = f"; {count} weights are off the grid" if count > 1 else ""
-        self.add(label, "weights", val, limit,
-                 f"weights{_index_text(index)} = {val} is not on the Loihi 2 grid; allowed "
+        self.add(label, field_name, val, limit,
+                 f"{field_name}{_index_text(index)} = {val} is not on the Loihi 2 grid; allowed "
                  f"{limit}; Lava would change it to "
                  f"{lava}{more} (snap with neurodeploy.fixed_point.lava_weight_transform)",
                  index=index, count=count)
@@ -447,27 +524,18 @@ class _Linter:
         for a right shift) and adds the slots arriving in the same step; spikes of
         different slots come from different steps, so all slots can add up at once.
         """
-        assert proj.weights is not None and proj.weight_exp is not None
-        w = proj.weights
-        delays = proj.delays if proj.delays is not None else np.zeros(w.shape, np.int64)
-        ops = NumpyIntOps()
-        pos = np.zeros(w.shape[0])
-        neg = np.zeros(w.shape[0])
-        for k in np.unique(delays):
-            slot = np.where(delays == k, w, 0)
-            pos += ops.scale(np.where(slot > 0, slot, 0).sum(axis=1), proj.weight_exp)
-            neg += ops.scale(np.where(slot < 0, slot, 0).sum(axis=1), proj.weight_exp)
-        return pos.astype(np.int64), neg.astype(np.int64)
+        assert proj.n_dst is not None and proj.weight_exp is not None
+        return proj.row_sums(1).astype(np.int64), proj.row_sums(-1).astype(np.int64)
 
     def lint_accumulators(self, projs: list[_Proj], sizes: dict[str, int | None]) -> None:
         limit = self.fmt.accumulator_limit
         per_pop: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         for proj in projs:
-            if proj.weights is None or proj.weight_exp is None:
+            if proj.n_dst is None or proj.weight_exp is None:
                 continue
             pos, neg = self.worst_sums(proj)
             self._check_headroom(proj.label, pos, neg, limit, "")
-            if proj.dst is not None and sizes.get(proj.dst) == proj.weights.shape[0]:
+            if proj.dst is not None and sizes.get(proj.dst) == proj.n_dst:
                 per_pop.setdefault(proj.dst, []).append((pos, neg))
         for name, sums in per_pop.items():
             if len(sums) > 1:
@@ -502,16 +570,22 @@ class _Linter:
         fan_in_rows: dict[str, np.ndarray] = {
             name: np.zeros(size, dtype=np.int64) for name, size in sizes.items() if size
         }
+        synapses_in = {name: 0 for name in fan_in_rows}
         for proj in projs:
-            if proj.weights is None:
+            if proj.n_dst is None:
                 continue
-            nonzero = proj.weights != 0
-            synapses += int(nonzero.sum())
+            count, fan_in = proj.nonzero_synapses()
+            synapses += count
             rows = fan_in_rows.get(proj.dst) if proj.dst is not None else None
-            if rows is not None and rows.shape[0] == nonzero.shape[0]:
-                rows += nonzero.sum(axis=1)
+            if rows is not None and rows.shape[0] == fan_in.shape[0]:
+                rows += fan_in
+                synapses_in[proj.dst] += count
         by_neurons = math.ceil(neurons / fmt.neurons_per_core)
         by_synapses = math.ceil(synapses / fmt.synapses_per_core)
+        layers = {name: {"neurons": int(sizes[name]), "synapses": synapses_in[name],
+                         "cores": max(math.ceil(sizes[name] / fmt.neurons_per_core),
+                                      math.ceil(synapses_in[name] / fmt.synapses_per_core))}
+                  for name in fan_in_rows}
         return {
             "note": ESTIMATE_NOTE,
             "format": fmt.name,
@@ -523,6 +597,7 @@ class _Linter:
             "cores_by_synapses": by_synapses,
             "neurons_per_core": fmt.neurons_per_core,
             "synapses_per_core": fmt.synapses_per_core,
+            "layers": layers,
         }
 
 
@@ -591,5 +666,14 @@ def render(report: LintReport, console: Any) -> None:
     for name, fan_in in est.get("fan_in", {}).items():
         table.add_row(_cell(f"fan-in of '{name}'"), _cell(fan_in))
     print_table(console, table)
+    if est.get("layers"):
+        per_layer = Table(title="per population (its neurons and the synapses ending on it)")
+        for col in ("population", "neurons", "synapses", "fan-in", "cores"):
+            per_layer.add_column(col, justify="left" if col == "population" else "right")
+        for name, row in est["layers"].items():
+            per_layer.add_row(_cell(name), _cell(f"{row['neurons']:,}"),
+                              _cell(f"{row['synapses']:,}"),
+                              _cell(f"{est['fan_in'].get(name, 0):,}"), _cell(row["cores"]))
+        print_table(console, per_layer)
     if "note" in est:
         console.print(Text(f"note: {est['note']}", style="dim"))

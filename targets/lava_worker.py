@@ -36,21 +36,11 @@ from lava.utils.weightutils import SignMode
 from scipy.sparse import csr_matrix, identity, kron
 
 from neurodeploy import fixed_point as fp
-from neurodeploy.network import INPUT, Projection
+from neurodeploy.network import INPUT
 from neurodeploy.network_io import network_from_arrays
 from neurodeploy.targets.lava_procs.processes import PerNeuronLIF, SpikeStateRecorder
+from neurodeploy.targets.reference import sparse_weights
 
-
-def _sparse_weights(p: Projection) -> csr_matrix:
-    """The projection's int64 weights as a sparse matrix; a convolution's straight from its
-    kernel (an image-sized layer's dense matrix would not fit in memory)."""
-    if p.conv is None:
-        return csr_matrix(p.weights.astype(np.int64))
-    dst, src, tap = p.conv.synapses()
-    w = csr_matrix((p.conv.kernel.ravel()[tap], (dst, src)), shape=(p.n_dst, p.n_src),
-                   dtype=np.int64)
-    w.eliminate_zeros()
-    return w
 
 def interrupt(signum: int, frame: object) -> None:
     """SIGTERM handler: unwind with KeyboardInterrupt so that `finally` stops Lava."""
@@ -121,7 +111,7 @@ def build_and_run(job_dir: Path) -> None:
 
     conns = []
     for p in net.projections:
-        w = _sparse_weights(p)
+        w = sparse_weights(p)
         if float_mode:
             weights = kron(eye, w * 2.0 ** p.weight_exp, format="csr")
         else:

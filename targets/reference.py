@@ -20,9 +20,9 @@ How it is fast while exact:
   float32 represents every intermediate exactly, whatever the summation order), else in
   float64 (exact below 2**53). ``tests/test_reference.py`` checks this against integer
   arithmetic.
-- A slot whose weights are mostly zeros (a convolution's, expanded; density below
-  :data:`SPARSE_DENSITY`) is held as a scipy CSR matrix: the same float products over
-  the nonzero weights only, so the same exactness argument holds.
+- A convolution is held as a scipy CSR matrix built from its kernel, and so is any slot
+  whose weights are mostly zeros (density below :data:`SPARSE_DENSITY`): the same float
+  products over the nonzero weights only, so the same exactness argument holds.
 - Neuron state is held in float64, which represents every value exactly (|u * 4096| <
   2**37), see ``neurodeploy.kernel.numpy_ops``. Only populations whose input can overflow
   Lava's int32 arithmetic wrap to int32 (the kernel's ``emulate_int32``).
@@ -67,12 +67,31 @@ class _CompiledProjection:
     n_dst: int
     weight_exp: int
     slots: tuple[Slot, ...]  # weights as float32/float64 exact integers; () when all are 0
-    matrix: np.ndarray  # all weights (n_dst, n_src), for the one-product axonal path
+    matrix: np.ndarray  # all weights (n_dst, n_src) for the one-product axonal path (dtype)
     axonal_delays: np.ndarray | None  # per-source delays when the projection has them
+
+
+def sparse_weights(p: Projection) -> csr_matrix:
+    """The projection's int64 weights as a CSR matrix; a convolution's straight from its
+    kernel (an image-sized layer's dense matrix would not fit in memory)."""
+    if p.conv is None:
+        return csr_matrix(p.weights.astype(np.int64))
+    dst, src, tap = p.conv.synapses()
+    w = csr_matrix((p.conv.kernel.ravel()[tap], (dst, src)), shape=(p.n_dst, p.n_src),
+                   dtype=np.int64)
+    w.eliminate_zeros()
+    return w
 
 
 def _compile_projection(p: Projection, input_max: int) -> _CompiledProjection:
     """``input_max``: the largest value a source delivers per step (graded input counts)."""
+    if p.conv is not None:  # no delays: one CSR slot built from the kernel
+        exact32 = int(p.conv.row_sums(np.abs(p.conv.kernel)).max()) * input_max < FLOAT32_EXACT
+        dtype = np.float32 if exact32 else np.float64
+        w = sparse_weights(p).astype(dtype)
+        slots = (Slot(0, None, w, None),) if w.nnz else ()
+        return _CompiledProjection(p.src, p.dst, p.n_src, p.n_dst, p.weight_exp, slots,
+                                   np.zeros((0, 0), dtype), None)
     w = p.weights.astype(np.int64)
     exact32 = int(np.abs(w).sum(axis=1).max()) * input_max < FLOAT32_EXACT
     dtype = np.float32 if exact32 else np.float64

@@ -14,7 +14,7 @@ import pytest
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection
 from neurodeploy import fixed_point as fp
 from neurodeploy.artifacts import NETX_FILE, load_deployment
-from neurodeploy.errors import InputError
+from neurodeploy.errors import InputError, NetworkValidationError
 from neurodeploy.exchange.netx import import_netx, netx_weight_shift, read_netx, write_netx
 from neurodeploy.simulate import simulate
 
@@ -410,6 +410,77 @@ def test_conv_chains_run_in_netx_with_the_reference_spikes(seed):
         np.testing.assert_array_equal(got.spikes[name], ref.spikes[name], err_msg=name)
 
 
+def _input_bias(net: FixedPointNetwork, bias: np.ndarray) -> FixedPointNetwork:
+    """``net`` with its input layer ('layer0') driven by ``bias`` (netx's bias_mant, with
+    the bias_exp 6 netx gives every bias): how netx feeds an image."""
+    first = net.populations["layer0"]
+    return FixedPointNetwork(net.n_inputs, {**net.populations, "layer0": LIFPopulation(
+        first.size, first.du, first.dv, first.vth, bias_mant=bias, bias_exp=6)},
+        net.projections, outputs=net.outputs)
+
+
+def _pilotnet() -> tuple[FixedPointNetwork, np.ndarray]:
+    """lava-dl's PilotNet LIF as imported, and its image as the input layer's bias (C, H, W)."""
+    net = import_netx(DATA / "pilotnet_lif.net").network
+    return net, np.load(DATA / "pilotnet_image.npy").transpose(2, 1, 0).ravel().astype(int)
+
+
+def test_pilotnet_imports_as_kernels_saves_small_and_lints_per_layer(tmp_path):
+    """An image-sized CNN (3 x 66 x 200 input, 76,032 neurons in its first convolution)
+    imports without dense matrices (which would hold 6.9e9 weights), saves as kernels and
+    loads back equal, and lint counts each layer's synapses as torch's conv2d does."""
+    import torch
+
+    from neurodeploy.network_io import load_network, save_network
+    from neurodeploy.quantize.lint import lint_network
+
+    net, _ = _pilotnet()
+    assert [p.size for p in net.populations.values()] == [
+        39600, 76032, 26460, 8064, 5632, 2560, 100, 50, 10, 1]
+    assert [p.conv is not None for p in net.projections] == [True] * 6 + [False] * 4
+    with pytest.raises(NetworkValidationError, match=r"dense equivalent \(76,032 x 39,600"):
+        net.projections[1].weights  # noqa: B018
+    save_network(net, tmp_path / "p.npz")
+    assert (tmp_path / "p.npz").stat().st_size < 1_000_000
+    loaded = load_network(tmp_path / "p.npz")
+    for a, b in zip(net.projections, loaded.projections, strict=True):
+        assert (a.src, a.dst, a.weight_exp, a.sign_mode) == (b.src, b.dst, b.weight_exp,
+                                                             b.sign_mode)
+        assert np.array_equal(a.conv.kernel, b.conv.kernel) if a.conv else np.array_equal(
+            a.weights, b.weights)
+    report = lint_network(net)
+    assert not report.violations
+    for p in net.projections[:6]:
+        c = p.conv
+        taps = torch.from_numpy((c.kernel != 0).astype(np.float64))
+        per_output = torch.nn.functional.conv2d(
+            torch.ones((1, *c.in_shape), dtype=torch.float64), taps, stride=c.stride,
+            padding=c.padding, dilation=c.dilation, groups=c.groups)
+        layer = report.estimates["layers"][p.dst]
+        assert layer["synapses"] == int(per_output.sum())
+        assert report.estimates["fan_in"][p.dst] == int(per_output.max())
+        assert layer["neurons"] == net.populations[p.dst].size
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
+def test_pilotnet_runs_in_the_reference_as_in_netx():
+    """lava-dl's PilotNet LIF file, its image fed through the input layer's bias: the
+    reference gives netx's own spikes (Lava's CPU simulator, the original file) in every
+    one of its 10 layers at every step."""
+    from neurodeploy.targets.netx import run_netx_file
+
+    net, bias = _pilotnet()
+    x = np.zeros((1, 6, net.n_inputs), bool)
+    got = run_netx_file(DATA / "pilotnet_lif.net", x, len(net.populations), (3, 66, 200),
+                        input_bias=bias)
+    ref = simulate(_input_bias(net, bias), x, target="reference")
+    for i, name in enumerate(net.populations):
+        if i < 8:  # the last two layers have not spiked yet at step 5
+            assert ref.spikes[name].sum() > 0, name
+        np.testing.assert_array_equal(got[i], ref.spikes[name], err_msg=name)
+
+
 @pytest.mark.lava
 @pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
 def test_tinynet_runs_in_the_reference_as_in_netx():
@@ -420,12 +491,9 @@ def test_tinynet_runs_in_the_reference_as_in_netx():
 
     imported = import_netx(DATA / "tiny.net")
     net = imported.network
-    assert [p.conv is not None for p in net.projections] == [False, True, True]
+    assert [p.conv is not None for p in net.projections] == [True, True, True]
     bias = np.load(DATA / "tinynet_input_bias.npy").transpose(2, 1, 0).ravel().astype(int)
-    first = net.populations["layer0"]
-    driven = FixedPointNetwork(net.n_inputs, {**net.populations, "layer0": LIFPopulation(
-        first.size, first.du, first.dv, first.vth, bias_mant=bias, bias_exp=6)},
-        net.projections, outputs=net.outputs)
+    driven = _input_bias(net, bias)
     x = np.zeros((1, 20, net.n_inputs), bool)  # the image enters through the bias only
     got = run_netx_file(DATA / "tiny.net", x, 3, (3, 16, 16), input_bias=bias)
     ref = simulate(driven, x, target="reference")
