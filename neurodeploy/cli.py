@@ -478,6 +478,9 @@ def import_(
                               "snnTorch's default Leaky)."),
     out: str = typer.Option(None, "--out", help="Write the network: .nir (with dt and reset "
                             "declared) or .npz (fixed-point graphs)."),
+    reset_interval: int = typer.Option(0, "--reset-interval", help="netx files: the timed "
+                                       "state resets netx.hdf5.Network(reset_interval=N) "
+                                       "adds (layer k reset before steps k, k + N, ...)."),
 ) -> None:
     """Import a NIR graph (snnTorch, Norse, Rockpool, neurodeploy) and show what it became.
 
@@ -485,7 +488,7 @@ def import_(
     """
     from neurodeploy.exchange.export import import_graph
 
-    imported = import_graph(graph, dt=dt, reset=reset, out=out)
+    imported = import_graph(graph, dt=dt, reset=reset, out=out, reset_interval=reset_interval)
     for warning in imported.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
     net = imported.network
@@ -500,7 +503,9 @@ def import_(
                       _span(du), _span(dv), "yes" if spiking else "no (readout)")
     print_table(console, table)
     for p in net.projections:
-        console.print(f"  {p.src} -> {p.dst}: {p.weights.shape[0]}x{p.weights.shape[1]}, "
+        n_dst, n_src = (p.n_dst, p.n_src) if hasattr(p, "n_dst") else p.weights.shape
+        console.print(f"  {p.src} -> {p.dst}: {n_dst}x{n_src}"
+                      f"{' (convolution)' if p.conv is not None else ''}, "
                       f"delays {f'0..{p.max_delay} steps' if p.max_delay else 'none'}")
     resets = sorted({getattr(pop, "reset", "zero") for pop in net.populations.values()})
     hops = net.hops()

@@ -119,6 +119,11 @@ class LIFPopulation:
 
     Ranges (validated against ``chip``, Loihi 2 by default): size >= 1; du, dv 0..4095;
     vth 0..131071; bias_mant -4096..4095; bias_exp -8..7.
+
+    ``reset_interval`` > 0 adds timed state resets (netx's ``reset_interval``, Lava's
+    ``LIFReset``): u and v are set to 0 before the update of every step t (0-based) with
+    ``t % reset_interval == reset_offset`` (0 <= reset_offset < reset_interval). 0 (the
+    default) means never. Only the reference and Lava targets run them.
     """
 
     size: int
@@ -129,6 +134,8 @@ class LIFPopulation:
     bias_exp: int | np.ndarray = 0
     name: str | None = field(default=None, compare=False)
     chip: ChipFormat = field(default=LOIHI2, compare=False, repr=False)
+    reset_interval: int = 0
+    reset_offset: int = 0
 
     PARAMETERS: ClassVar[tuple[str, ...]] = ("du", "dv", "vth", "bias_mant", "bias_exp")
 
@@ -155,6 +162,20 @@ class LIFPopulation:
             lo, hi = ranges[name]
             _check_range(label, name, np.asarray(value), lo, hi)
             object.__setattr__(self, name, value)
+        for name, hi in (("reset_interval", 1 << 30), ("reset_offset", 1 << 30)):
+            arr = _as_int_array(label, name, getattr(self, name))
+            if arr.ndim != 0:
+                raise NetworkValidationError(f"{label}: {name} must be a single integer")
+            _check_range(label, name, arr, 0, hi)
+            object.__setattr__(self, name, int(arr))
+        if self.reset_offset and self.reset_offset >= max(self.reset_interval, 1):
+            raise NetworkValidationError(
+                f"{label}: reset_offset = {self.reset_offset} is out of range; allowed "
+                f"0..{max(self.reset_interval - 1, 0)} (reset_interval {self.reset_interval})")
+
+    def resets_at(self, step: int) -> bool:
+        """True when u and v are set to 0 before the update of 0-based ``step``."""
+        return self.reset_interval > 0 and step % self.reset_interval == self.reset_offset
 
     def param(self, name: str) -> np.ndarray:
         """Parameter ``name`` as an int64 vector of length ``size`` (scalars broadcast)."""
@@ -169,7 +190,7 @@ class LIFPopulation:
         """The same population carrying its network name (used in error messages)."""
         return LIFPopulation(
             self.size, self.du, self.dv, self.vth, self.bias_mant, self.bias_exp, name=name,
-            chip=self.chip,
+            chip=self.chip, reset_interval=self.reset_interval, reset_offset=self.reset_offset,
         )
 
 

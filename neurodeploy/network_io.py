@@ -42,6 +42,8 @@ def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
     pops = []
     for name, pop in net.populations.items():
         entry: dict[str, object] = {"name": name, "size": pop.size}
+        if pop.reset_interval:
+            entry.update(reset_interval=pop.reset_interval, reset_offset=pop.reset_offset)
         for param in LIFPopulation.PARAMETERS:
             value = getattr(pop, param)
             if isinstance(value, np.ndarray):
@@ -139,7 +141,9 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
             param: arrays[f"pop/{name}/{param}"] if entry[param] is None else entry[param]
             for param in LIFPopulation.PARAMETERS
         }
-        pops[name] = LIFPopulation(size=entry["size"], name=name, **params)
+        pops[name] = LIFPopulation(size=entry["size"], name=name, **params,
+                                   reset_interval=entry.get("reset_interval", 0),
+                                   reset_offset=entry.get("reset_offset", 0))
     projs = []
     for i, entry in enumerate(meta["projections"]):
         delays = arrays[f"proj/{i}/delays"] if entry["delays"] == "array" else entry["delays"]

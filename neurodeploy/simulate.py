@@ -30,4 +30,4 @@ def simulate(
     "torch-float", "lava", "lava-float", "loihi2"); ``options`` go to the target (e.g.
     ``timeout_s`` for Lava). "torch-float" also takes a :class:`FloatNetwork`.
     """
-    return get_target(target)(net, spikes, record=record, populations=populations, **options)
+    return get_target(target, net)(net, spikes, record=record, populations=populations, **options)

@@ -26,6 +26,7 @@ class TargetInfo:
     function: str
     options: dict
     records: tuple[str, ...] = ("spikes", "u", "v")  # what it can record
+    timed_resets: bool = False  # runs populations with a reset_interval
 
     def available(self) -> tuple[bool, str]:
         """(usable here?, reason when not)."""
@@ -44,7 +45,8 @@ TARGETS: dict[str, TargetInfo] = {
     t.name: t
     for t in (
         TargetInfo("reference", "neurodeploy's vectorised fixed-point simulator (bit-exact)",
-                   "neurodeploy.targets.reference", "simulate_reference", {}),
+                   "neurodeploy.targets.reference", "simulate_reference", {},
+                   timed_resets=True),
         TargetInfo("torch-int", "PyTorch integer emulation of the fixed-point arithmetic "
                    "(bit-exact; device='cpu' or 'cuda')",
                    "neurodeploy.targets.torch_int", "simulate_torch_int", {}),
@@ -54,7 +56,7 @@ TARGETS: dict[str, TargetInfo] = {
         TargetInfo("onnx", "ONNX Runtime running an exported integer model (bit-exact)",
                    "neurodeploy.targets.onnx", "simulate_onnx", {}),
         TargetInfo("lava", "Lava 0.10 CPU simulator, fixed_pt models (bit-accurate)",
-                   "neurodeploy.targets.lava", "simulate_lava", {}),
+                   "neurodeploy.targets.lava", "simulate_lava", {}, timed_resets=True),
         TargetInfo("lava-float", "Lava 0.10 CPU simulator, floating_pt models (float equivalent)",
                    "neurodeploy.targets.lava", "simulate_lava", {"float_mode": True}),
         TargetInfo("netx", "lava-dl's netx running the network's netx file on Lava's CPU "
@@ -66,13 +68,21 @@ TARGETS: dict[str, TargetInfo] = {
 }
 
 
-def get_target(name: str) -> Callable:
-    """The simulate function of target ``name`` (with its fixed options bound)."""
+def get_target(name: str, net: object = None) -> Callable:
+    """The simulate function of target ``name`` (with its fixed options bound); refused
+    when ``net`` has timed state resets the target does not run."""
     info = TARGETS.get(name)
     if info is None:
         raise TargetUnavailableError(
             f"target {name!r} is unknown; available: {', '.join(TARGETS)}"
         )
+    timed = [(n, p.reset_interval) for n, p in getattr(net, "populations", {}).items()
+             if getattr(p, "reset_interval", 0)]
+    if timed and not info.timed_resets:
+        runs = ", ".join(t.name for t in TARGETS.values() if t.timed_resets)
+        raise TargetUnavailableError(
+            f"target {name!r} does not run timed state resets (population '{timed[0][0]}' "
+            f"has reset_interval {timed[0][1]}); targets that do: {runs}")
     func = getattr(importlib.import_module(info.module), info.function)
     if not info.options:
         return func

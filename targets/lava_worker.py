@@ -30,7 +30,7 @@ import numpy as np
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.io.source import RingBuffer
-from lava.proc.lif.process import LIF
+from lava.proc.lif.process import LIF, LIFReset
 from lava.proc.sparse.process import DelaySparse, Sparse
 from lava.utils.weightutils import SignMode
 from scipy.sparse import csr_matrix, identity, kron
@@ -101,10 +101,18 @@ def build_and_run(job_dir: Path) -> None:
             kwargs = dict(bias_mant=np.tile(pop.param("bias_mant"), batch),
                           bias_exp=np.tile(pop.param("bias_exp"), batch))
         shape = (batch * pop.size,)
+        if pop.reset_interval and not uniform:
+            raise ValueError(f"population '{name}': timed state resets run on Lava's LIFReset, "
+                             "which takes one du, dv and vth per population")
         if uniform:  # Lava's own LIF process, scalar parameters as Python numbers
             cast = float if float_mode else int
             scalars = {k: cast(v[0]) for k, v in params.items()}
-            lif[name] = LIF(shape=shape, **scalars, **kwargs)
+            if pop.reset_interval:  # Lava counts steps from 1: step t is its t + 1
+                lif[name] = LIFReset(shape=shape, **scalars, **kwargs,
+                                     reset_interval=pop.reset_interval,
+                                     reset_offset=(pop.reset_offset + 1) % pop.reset_interval)
+            else:
+                lif[name] = LIF(shape=shape, **scalars, **kwargs)
         else:
             vectors = {k: np.tile(v, batch) for k, v in params.items()}
             lif[name] = PerNeuronLIF(shape=shape, **vectors, **kwargs)

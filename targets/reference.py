@@ -228,6 +228,9 @@ class ReferencePlan:
                                                             pop.emulate_int32)]
                         if part is not None])
                 u, v = state[name]
+                if self.net.populations[name].resets_at(t0 + i):
+                    u[...] = 0.0
+                    v[...] = 0.0
                 s, u, v = lif_step(self.ops, pop, a_in, u, v)
                 state[name] = (u, v)
                 hist[name][hlen + i] = s

@@ -1,6 +1,7 @@
 """lava-dl netx files: write_netx / read_netx against netx itself, lava-dl's shipped NTIDIGITS
 network against its recorded ground truth, and one-line errors for bad files."""
 
+import dataclasses
 import importlib.util
 import re
 import subprocess
@@ -460,6 +461,44 @@ def test_pilotnet_imports_as_kernels_saves_small_and_lints_per_layer(tmp_path):
         assert layer["synapses"] == int(per_output.sum())
         assert report.estimates["fan_in"][p.dst] == int(per_output.max())
         assert layer["neurons"] == net.populations[p.dst].size
+
+
+def _wheel_recordings() -> Path:
+    """lava-dl's shipped PilotNet LIF recordings, read where the wheel installed them (35 MB,
+    not vendored; the wheel's top-level ``tests`` package is not imported)."""
+    import lava.lib.dl.netx as netx
+
+    return Path(netx.__file__).parents[4] / "tests/lava/lib/dl/netx/gts/pilotnet_lif"
+
+
+@pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
+def test_pilotnet_reproduces_its_recorded_ground_truth_with_netx_timed_resets():
+    """lava-dl's PilotNet LIF ground truth (spikes, u and v of every layer at every step,
+    what its Loihi 2 test ``test_hdf5_nx.py`` checks the chip against, with netx's
+    ``reset_interval=16``): imported with the same timed resets, the reference
+    gives them in the 9 spiking layers for steps 0-16, bit for bit (v where a neuron spikes
+    is recorded as 128, where Lava's model has just reset it to 0)."""
+    gts = _wheel_recordings()
+    net = import_netx(DATA / "pilotnet_lif.net", reset_interval=16).network
+    image = np.load(DATA / "pilotnet_image.npy").transpose(2, 1, 0).ravel().astype(int)
+    driven = FixedPointNetwork(net.n_inputs, {**net.populations, "layer0": dataclasses.replace(
+        net.populations["layer0"], bias_mant=image, bias_exp=6)}, net.projections,
+        outputs=net.outputs)
+    steps = 17
+    got = simulate(driven, np.zeros((1, steps, net.n_inputs), bool), record=("spikes", "u", "v"))
+    names = ["input"] + [f"conv-{i}" for i in range(5)] + [f"fc-{i}" for i in range(3)]
+    for pop, name in zip(list(net.populations)[:9], names, strict=True):
+        spikes = got.spikes[pop][0]
+        ours = {"": spikes, "-u": got.u[pop][0], "-v": np.where(spikes, 128, got.v[pop][0])}
+        for suffix, values in ours.items():
+            if name == "input" and suffix:
+                continue  # the input layer's u and v are not recorded
+            rec = np.load(gts / f"{name}{suffix}.npy")  # (W, H, C, steps) or (n, steps)
+            rec = rec.transpose(*range(rec.ndim - 2, -1, -1), rec.ndim - 1)
+            rec = rec.reshape(-1, rec.shape[-1])[:, :steps].T
+            assert rec.shape == values.shape, name
+            np.testing.assert_array_equal(values, rec, err_msg=f"{name}{suffix}")
+        assert spikes.sum() > 0, name
 
 
 @pytest.mark.lava

@@ -78,12 +78,17 @@ def export_artifacts(source: str | os.PathLike[str], nir_out: str | None = None,
 
 
 def import_graph(path: str | os.PathLike[str], dt: float | None = None,
-                 reset: str | None = None, out: str | None = None) -> ImportedGraph:
+                 reset: str | None = None, out: str | None = None,
+                 reset_interval: int = 0) -> ImportedGraph:
     """Import a NIR graph or a netx file (``.net``, fixed point; its dt is ``dt`` or 1 s
-    per step when not given); with ``out`` write it back with the neurodeploy contract (a
-    ``.nir`` that now says its dt and reset) or, for a fixed-point graph, a ``.npz``."""
+    per step when not given; ``reset_interval`` as netx's, see :func:`import_netx`); with
+    ``out`` write it back with the neurodeploy contract (a ``.nir`` that now says its dt
+    and reset) or, for a fixed-point graph, a ``.npz``."""
+    if reset_interval and not str(path).lower().endswith(".net"):
+        raise InputError(f"{path}: reset_interval = {reset_interval} applies to netx files "
+                         "(.net) only")
     if str(path).lower().endswith(".net"):
-        netx = import_netx(path)
+        netx = import_netx(path, reset_interval=reset_interval)
         imported = ImportedGraph(netx.network, "fixed_point", dt or 1.0,
                                  "argument" if dt else "assumed", list(netx.warnings))
     else:

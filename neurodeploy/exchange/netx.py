@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import h5py
@@ -500,10 +500,15 @@ def _conv(g: h5py.Group, where: str, src: str, name: str, in_shape: tuple[int, .
     return proj
 
 
-def import_netx(path: str | os.PathLike[str], num_layers: int | None = None) -> NetxImport:
+def import_netx(path: str | os.PathLike[str], num_layers: int | None = None,
+                reset_interval: int = 0) -> NetxImport:
     """Read a netx file into the integer IR with netx's semantics (module docstring).
 
-    ``num_layers`` reads only the first layers, as netx's own argument does. Layers other
+    ``num_layers`` reads only the first layers, as netx's own argument does.
+    ``reset_interval`` > 0 gives the populations netx's timed state resets
+    (``netx.hdf5.Network(reset_interval=...)``, offset 0): the k-th neuron layer (0-based,
+    the input layer with a neuron included) has u and v set to 0 before steps t with
+    ``t % reset_interval == k % reset_interval``. Layers other
     than input, flatten, dense, dense_rec and conv with CUBA/LOIHI neurons raise one InputError
     listing every one of them; a missing dataset, a shape that does not chain or a value
     outside Loihi 2's ranges raises a one-line InputError naming the layer.
@@ -526,7 +531,18 @@ def import_netx(path: str | os.PathLike[str], num_layers: int | None = None) -> 
                              f"neurodeploy reads {', '.join(READ_TYPES)} with "
                              f"{'/'.join(NEURON_TYPES)} neurons (import_netx(path, "
                              "num_layers=N) reads the first N layers, as netx does)")
-        return _build(path, groups)
+        imported = _build(path, groups)
+    if reset_interval:
+        if reset_interval < 0:
+            raise InputError(f"{path}: reset_interval = {reset_interval}; allowed >= 0")
+        net = imported.network
+        pops = {name: replace(pop, reset_interval=reset_interval,
+                              reset_offset=k % reset_interval)
+                for k, (name, pop) in enumerate(net.populations.items())}
+        imported = replace(imported, network=FixedPointNetwork(
+            net.n_inputs, pops, net.projections, outputs=net.outputs,
+            input_max=net.input_max))
+    return imported
 
 
 def _one_to_one(name: str, shape: tuple[int, ...]) -> Projection:
@@ -610,7 +626,7 @@ def _dense(g: h5py.Group, where: str, kind: str, src: str, name: str, n_in: int,
     return projs
 
 
-def read_netx(path: str | os.PathLike[str], num_layers: int | None = None
-              ) -> FixedPointNetwork:
+def read_netx(path: str | os.PathLike[str], num_layers: int | None = None,
+              reset_interval: int = 0) -> FixedPointNetwork:
     """The integer network of a netx file (:func:`import_netx`'s ``network``)."""
-    return import_netx(path, num_layers).network
+    return import_netx(path, num_layers, reset_interval).network
