@@ -414,15 +414,14 @@ def test_conv_chains_run_in_netx_with_the_reference_spikes(seed):
 def _input_bias(net: FixedPointNetwork, bias: np.ndarray) -> FixedPointNetwork:
     """``net`` with its input layer ('layer0') driven by ``bias`` (netx's bias_mant, with
     the bias_exp 6 netx gives every bias): how netx feeds an image."""
-    first = net.populations["layer0"]
-    return FixedPointNetwork(net.n_inputs, {**net.populations, "layer0": LIFPopulation(
-        first.size, first.du, first.dv, first.vth, bias_mant=bias, bias_exp=6)},
-        net.projections, outputs=net.outputs)
+    first = dataclasses.replace(net.populations["layer0"], bias_mant=bias, bias_exp=6)
+    return FixedPointNetwork(net.n_inputs, {**net.populations, "layer0": first},
+                             net.projections, outputs=net.outputs)
 
 
-def _pilotnet() -> tuple[FixedPointNetwork, np.ndarray]:
+def _pilotnet(reset_interval: int = 0) -> tuple[FixedPointNetwork, np.ndarray]:
     """lava-dl's PilotNet LIF as imported, and its image as the input layer's bias (C, H, W)."""
-    net = import_netx(DATA / "pilotnet_lif.net").network
+    net = import_netx(DATA / "pilotnet_lif.net", reset_interval=reset_interval).network
     return net, np.load(DATA / "pilotnet_image.npy").transpose(2, 1, 0).ravel().astype(int)
 
 
@@ -479,13 +478,9 @@ def test_pilotnet_reproduces_its_recorded_ground_truth_with_netx_timed_resets():
     gives them in the 9 spiking layers for steps 0-16, bit for bit (v where a neuron spikes
     is recorded as 128, where Lava's model has just reset it to 0)."""
     gts = _wheel_recordings()
-    net = import_netx(DATA / "pilotnet_lif.net", reset_interval=16).network
-    image = np.load(DATA / "pilotnet_image.npy").transpose(2, 1, 0).ravel().astype(int)
-    driven = FixedPointNetwork(net.n_inputs, {**net.populations, "layer0": dataclasses.replace(
-        net.populations["layer0"], bias_mant=image, bias_exp=6)}, net.projections,
-        outputs=net.outputs)
+    net, image = _pilotnet(reset_interval=16)
     steps = 17
-    got = simulate(driven, np.zeros((1, steps, net.n_inputs), bool), record=("spikes", "u", "v"))
+    got = simulate(_input_bias(net, image), np.zeros((1, steps, net.n_inputs), bool), record=("spikes", "u", "v"))
     names = ["input"] + [f"conv-{i}" for i in range(5)] + [f"fc-{i}" for i in range(3)]
     for pop, name in zip(list(net.populations)[:9], names, strict=True):
         spikes = got.spikes[pop][0]
@@ -499,25 +494,6 @@ def test_pilotnet_reproduces_its_recorded_ground_truth_with_netx_timed_resets():
             assert rec.shape == values.shape, name
             np.testing.assert_array_equal(values, rec, err_msg=f"{name}{suffix}")
         assert spikes.sum() > 0, name
-
-
-@pytest.mark.lava
-@pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
-def test_pilotnet_runs_in_the_reference_as_in_netx():
-    """lava-dl's PilotNet LIF file, its image fed through the input layer's bias: the
-    reference gives netx's own spikes (Lava's CPU simulator, the original file) in every
-    one of its 10 layers at every step."""
-    from neurodeploy.targets.netx import run_netx_file
-
-    net, bias = _pilotnet()
-    x = np.zeros((1, 6, net.n_inputs), bool)
-    got = run_netx_file(DATA / "pilotnet_lif.net", x, len(net.populations), (3, 66, 200),
-                        input_bias=bias)
-    ref = simulate(_input_bias(net, bias), x, target="reference")
-    for i, name in enumerate(net.populations):
-        if i < 8:  # the last two layers have not spiked yet at step 5
-            assert ref.spikes[name].sum() > 0, name
-        np.testing.assert_array_equal(got[i], ref.spikes[name], err_msg=name)
 
 
 @pytest.mark.lava
