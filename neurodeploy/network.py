@@ -123,7 +123,7 @@ class LIFPopulation:
     ``reset_interval`` > 0 adds timed state resets (netx's ``reset_interval``, Lava's
     ``LIFReset``): u and v are set to 0 before the update of every step t (0-based) with
     ``t % reset_interval == reset_offset`` (0 <= reset_offset < reset_interval). 0 (the
-    default) means never. Only the reference and Lava targets run them.
+    default) means never. The reference, torch-int and Lava targets run them.
     """
 
     size: int

@@ -49,7 +49,8 @@ TARGETS: dict[str, TargetInfo] = {
                    timed_resets=True),
         TargetInfo("torch-int", "PyTorch integer emulation of the fixed-point arithmetic "
                    "(bit-exact; device='cpu' or 'cuda')",
-                   "neurodeploy.targets.torch_int", "simulate_torch_int", {}),
+                   "neurodeploy.targets.torch_int", "simulate_torch_int", {},
+                   timed_resets=True),
         TargetInfo("torch-float", "PyTorch float model (float64): a FloatNetwork (a trained "
                    "model's, a NIR import) or a fixed-point network's dequantized equivalent",
                    "neurodeploy.targets.torch_float", "simulate_torch_float", {}),

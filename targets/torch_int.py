@@ -24,7 +24,7 @@ import torch
 from neurodeploy.errors import TargetUnavailableError
 from neurodeploy.kernel import accumulate, lif_step
 from neurodeploy.kernel.torch_ops import DTYPE, TorchIntOps, TorchLIF
-from neurodeploy.network import INPUT, FixedPointNetwork, Slot
+from neurodeploy.network import INPUT, Conv2d, FixedPointNetwork, Projection, Slot
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
 
@@ -43,6 +43,25 @@ class _TorchProjection:
     src: str
     weight_exp: int
     slots: tuple[Slot, ...]
+    conv: Conv2d | None = None  # run as torch's conv2d of ``kernel`` (one slot, no delays)
+    kernel: torch.Tensor | None = None
+
+    @classmethod
+    def of(cls, p: Projection, device: torch.device) -> _TorchProjection:
+        if p.conv is None:
+            return cls(p.src, p.weight_exp,
+                       tuple(_torch_slot(sl, device) for sl in p.delay_slots()))
+        kernel = torch.as_tensor(p.conv.kernel.astype(np.float64), device=device)
+        return cls(p.src, p.weight_exp, (), p.conv, kernel)
+
+    def convolve(self, s: torch.Tensor) -> torch.Tensor:
+        """(batch, n_src) spikes through the convolution: (batch, n_dst), float64 sums of
+        integers, exact below 2**53 (``F.conv2d`` is a correlation, as :class:`Conv2d`)."""
+        c = self.conv
+        out = torch.nn.functional.conv2d(s.reshape(-1, *c.in_shape), self.kernel,
+                                         stride=c.stride, padding=c.padding,
+                                         dilation=c.dilation, groups=c.groups)
+        return out.reshape(s.shape[0], -1)
 
 
 def _resolve_device(device: str | torch.device) -> torch.device:
@@ -65,18 +84,17 @@ class TorchIntPlan:
         self.ops = TorchIntOps(net.chip)
         self.params = {name: TorchLIF.of(c, self.device)
                        for name, c in net.lif_constants().items()}
-        self.incoming = {
-            name: [_TorchProjection(p.src, p.weight_exp,
-                                    tuple(_torch_slot(sl, self.device) for sl in p.delay_slots()))
-                   for p in net.incoming(name)]
-            for name in net.populations
-        }
+        self.incoming = {name: [_TorchProjection.of(p, self.device) for p in net.incoming(name)]
+                         for name in net.populations}
 
     def _projection_input(
         self, tp: _TorchProjection, hist: dict[str, torch.Tensor], t: int, wrap: bool
     ) -> torch.Tensor | None:
         """Input projection ``tp`` delivers at step t from its source's spike ring buffer."""
         hlen = self.history
+        if tp.conv is not None:
+            sums = [tp.convolve(hist[tp.src][(t - 1) % hlen])]
+            return accumulate(self.ops, sums, tp.weight_exp, wrap)
 
         def slot_sum(slot: Slot) -> torch.Tensor:
             s = hist[tp.src][(t - 1 - slot.delay) % hlen]
@@ -115,6 +133,8 @@ class TorchIntPlan:
                 a_in[name] = sum(parts[1:], parts[0]) if parts else None
             hist[INPUT][t % hlen] = inputs[:, t]
             for name, params in self.params.items():
+                if net.populations[name].resets_at(t):
+                    state[name] = tuple(torch.zeros_like(x) for x in state[name])
                 s, u, v = lif_step(self.ops, params, a_in[name], *state[name])
                 state[name] = (u, v)
                 hist[name][t % hlen] = s

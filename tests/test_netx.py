@@ -474,13 +474,16 @@ def _wheel_recordings() -> Path:
 def test_pilotnet_reproduces_its_recorded_ground_truth_with_netx_timed_resets():
     """lava-dl's PilotNet LIF ground truth (spikes, u and v of every layer at every step,
     what its Loihi 2 test ``test_hdf5_nx.py`` checks the chip against, with netx's
-    ``reset_interval=16``): imported with the same timed resets, the reference
-    gives them in the 9 spiking layers for steps 0-16, bit for bit (v where a neuron spikes
-    is recorded as 128, where Lava's model has just reset it to 0)."""
+    ``reset_interval=16``): imported with the same timed resets, the reference (and
+    torch-int, with torch's conv2d) gives them in the 9 spiking layers for steps 0-16, bit
+    for bit (v where a neuron spikes is recorded as 128, where Lava's model has just reset
+    it to 0)."""
     gts = _wheel_recordings()
     net, image = _pilotnet(reset_interval=16)
     steps = 17
-    got = simulate(_input_bias(net, image), np.zeros((1, steps, net.n_inputs), bool), record=("spikes", "u", "v"))
+    driven, x = _input_bias(net, image), np.zeros((1, steps, net.n_inputs), bool)
+    got = simulate(driven, x, record=("spikes", "u", "v"))
+    torch_int = simulate(driven, x, target="torch-int", record=("spikes", "u", "v"))
     names = ["input"] + [f"conv-{i}" for i in range(5)] + [f"fc-{i}" for i in range(3)]
     for pop, name in zip(list(net.populations)[:9], names, strict=True):
         spikes = got.spikes[pop][0]
@@ -494,6 +497,8 @@ def test_pilotnet_reproduces_its_recorded_ground_truth_with_netx_timed_resets():
             assert rec.shape == values.shape, name
             np.testing.assert_array_equal(values, rec, err_msg=f"{name}{suffix}")
         assert spikes.sum() > 0, name
+        for kind in ("spikes", "u", "v"):  # torch's conv2d gives the same integers
+            np.testing.assert_array_equal(getattr(torch_int, kind)[pop], getattr(got, kind)[pop])
 
 
 @pytest.mark.lava

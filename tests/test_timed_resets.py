@@ -1,6 +1,6 @@
-"""Timed state resets (netx's ``reset_interval``, Lava's ``LIFReset``): the reference
-against Lava itself and against an independent per-step loop, validation, storage and the
-targets that refuse them."""
+"""Timed state resets (netx's ``reset_interval``, Lava's ``LIFReset``): the reference and
+torch-int against Lava itself and against an independent per-step loop, validation,
+storage and the targets that refuse them."""
 
 from dataclasses import replace
 
@@ -31,8 +31,9 @@ def test_reference_resets_as_lavas_lifreset():
     net = _network()
     x = poisson_spikes(6, 3, 40, 0.3, seed=4)
     ref = simulate(net, x, target="reference", record=RECORD)
-    assert_same_traces(ref, simulate(net, x, target="lava", record=RECORD), net.populations,
-                       got_name="lava")
+    for target in ("lava", "torch-int"):
+        assert_same_traces(ref, simulate(net, x, target=target, record=RECORD),
+                           net.populations, got_name=target)
     plain = FixedPointNetwork(net.n_inputs, {n: replace(p, reset_interval=0, reset_offset=0)
                                              for n, p in net.populations.items()},
                               net.projections, outputs=net.outputs)
@@ -73,8 +74,8 @@ def test_network_files_keep_resets_and_other_targets_refuse_them(tmp_path):
     assert [(p.reset_interval, p.reset_offset) for p in loaded.populations.values()] == [
         (5, 1), (5, 3)]
     x = poisson_spikes(6, 1, 10, 0.3, seed=1)
-    for target in ("torch-int", "onnx"):
-        with pytest.raises(TargetUnavailableError,
-                           match=r"does not run timed state resets \(population 'layer0' has "
-                                 r"reset_interval 5\); targets that do: reference, lava"):
-            simulate(loaded, x, target=target)
+    with pytest.raises(TargetUnavailableError,
+                       match=r"'onnx' does not run timed state resets \(population 'layer0' "
+                             r"has reset_interval 5\); targets that do: reference, torch-int, "
+                             "lava"):
+        simulate(loaded, x, target="onnx")
