@@ -514,6 +514,12 @@ def import_(
                   f"dt = {imported.dt:g} s ({imported.dt_source}); hop latency: one step per "
                   f"projection, so an input spike at step t reaches {answer or 'no output'} "
                   "at the earliest")
+    timed = {n: (p.reset_interval, p.reset_offset) for n, p in net.populations.items()
+             if getattr(p, "reset_interval", 0)}
+    if timed:
+        console.print("timed state resets (u and v set to 0 before step t when t % interval "
+                      "== offset): " + ", ".join(f"{n} {i}/{o}" for n, (i, o) in timed.items())
+                      + " (interval/offset; the reference, torch-int and lava run them)")
     biased = sorted({p.dst for p in net.projections if getattr(p, "bias", None) is not None})
     if biased:  # float projections only
         onsets = net.bias_onsets()

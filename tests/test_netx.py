@@ -3,6 +3,8 @@ network against its recorded ground truth, and one-line errors for bad files."""
 
 import dataclasses
 import importlib.util
+import json
+import os
 import re
 import subprocess
 import sys
@@ -296,6 +298,31 @@ def test_cli_export_netx_then_import(tmp_path):
     assert f"{net.n_neurons}" in proc.stdout  # the neuron count of the file's network
 
 
+def test_cli_imports_pilotnet_with_timed_resets_and_lints_it_per_layer(tmp_path):
+    cmd = [sys.executable, "-m", "neurodeploy"]
+    proc = subprocess.run([*cmd, "import", str(DATA / "pilotnet_lif.net"), "--reset-interval",
+                           "16", "--out", str(tmp_path / "p.npz")], text=True,
+                          capture_output=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+    assert proc.returncode == 0, proc.stderr
+    assert "layer0 -> layer1: 76032x39600 (convolution)" in proc.stdout
+    assert "layer1 16/1" in proc.stdout and "layer10 16/9" in proc.stdout
+    from neurodeploy import load_network
+
+    net = load_network(tmp_path / "p.npz")
+    assert [p.reset_offset for p in net.populations.values()] == list(range(10))
+    proc = subprocess.run([*cmd, "lint", str(tmp_path / "p.npz"), "--json",
+                           str(tmp_path / "lint.json")], text=True, capture_output=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    layers = json.loads((tmp_path / "lint.json").read_text())["estimates"]["layers"]
+    assert layers["layer1"]["neurons"] == 76032
+    assert layers["layer1"]["synapses"] == _conv_synapses(net.projections[1].conv)[0]
+    proc = subprocess.run([*cmd, "import", str(tmp_path / "p.npz"), "--reset-interval", "4"],
+                          text=True, capture_output=True, timeout=300)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
+    assert "reset_interval = 4 applies to netx files (.net) only" in proc.stderr
+
+
 def test_lava_dl_tests_package_does_not_shadow_ours():
     """lava-dl's wheel installs a top-level ``tests`` package; ours is imported by path."""
     import netgen
@@ -419,6 +446,18 @@ def _input_bias(net: FixedPointNetwork, bias: np.ndarray) -> FixedPointNetwork:
                              net.projections, outputs=net.outputs)
 
 
+def _conv_synapses(c) -> tuple[int, int]:
+    """(nonzero synapses, largest nonzero fan-in) of a convolution, counted by torch's conv2d
+    of the kernel's nonzero taps over an all-ones input."""
+    import torch
+
+    taps = torch.from_numpy((c.kernel != 0).astype(np.float64))
+    per_output = torch.nn.functional.conv2d(
+        torch.ones((1, *c.in_shape), dtype=torch.float64), taps, stride=c.stride,
+        padding=c.padding, dilation=c.dilation, groups=c.groups)
+    return int(per_output.sum()), int(per_output.max())
+
+
 def _pilotnet(reset_interval: int = 0) -> tuple[FixedPointNetwork, np.ndarray]:
     """lava-dl's PilotNet LIF as imported, and its image as the input layer's bias (C, H, W)."""
     net = import_netx(DATA / "pilotnet_lif.net", reset_interval=reset_interval).network
@@ -429,7 +468,6 @@ def test_pilotnet_imports_as_kernels_saves_small_and_lints_per_layer(tmp_path):
     """An image-sized CNN (3 x 66 x 200 input, 76,032 neurons in its first convolution)
     imports without dense matrices (which would hold 6.9e9 weights), saves as kernels and
     loads back equal, and lint counts each layer's synapses as torch's conv2d does."""
-    import torch
 
     from neurodeploy.network_io import load_network, save_network
     from neurodeploy.quantize.lint import lint_network
@@ -451,14 +489,8 @@ def test_pilotnet_imports_as_kernels_saves_small_and_lints_per_layer(tmp_path):
     report = lint_network(net)
     assert not report.violations
     for p in net.projections[:6]:
-        c = p.conv
-        taps = torch.from_numpy((c.kernel != 0).astype(np.float64))
-        per_output = torch.nn.functional.conv2d(
-            torch.ones((1, *c.in_shape), dtype=torch.float64), taps, stride=c.stride,
-            padding=c.padding, dilation=c.dilation, groups=c.groups)
         layer = report.estimates["layers"][p.dst]
-        assert layer["synapses"] == int(per_output.sum())
-        assert report.estimates["fan_in"][p.dst] == int(per_output.max())
+        assert (layer["synapses"], report.estimates["fan_in"][p.dst]) == _conv_synapses(p.conv)
         assert layer["neurons"] == net.populations[p.dst].size
 
 
