@@ -533,6 +533,18 @@ def test_pilotnet_reproduces_its_recorded_ground_truth_with_netx_timed_resets():
             np.testing.assert_array_equal(getattr(torch_int, kind)[pop], getattr(got, kind)[pop])
 
 
+def test_tinynet_reproduces_its_recorded_output_with_netx_timed_resets():
+    """lava-dl's tinynet test: with every layer reset every 17 steps (layer k before steps
+    k, k + 17, ...), netx's output at steps 2-16 is the recorded output's steps 1-15. The
+    reference, from the file imported with ``reset_interval=17``, gives all of it."""
+    net = import_netx(DATA / "tiny.net", reset_interval=17).network
+    bias = np.load(DATA / "tinynet_input_bias.npy").transpose(2, 1, 0).ravel().astype(int)
+    got = simulate(_input_bias(net, bias), np.zeros((1, 20, net.n_inputs), bool))
+    recorded = np.load(DATA / "tinynet_output.npy").reshape(36, 16)[:, 1:].T  # (step, neuron)
+    assert recorded.sum() > 80
+    np.testing.assert_array_equal(got.spikes["layer2"][0, 2:17], recorded)
+
+
 @pytest.mark.lava
 @pytest.mark.skipif(not HAVE_NETX, reason="lava-dl is not installed (make test installs it)")
 def test_tinynet_runs_in_the_reference_as_in_netx():
