@@ -3,28 +3,36 @@
 A delay d >= 0 (continuous while training) moves a spike train later in time by d steps:
 ``y(t) = (1 - f) x(t - k) + f x(t - k - 1)`` with ``k = floor(d)``, ``f = d - k``: linear
 interpolation between the two neighbouring integer shifts, which is differentiable in d
-(``dy/dd = x(t - k - 1) - x(t - k)``). Axonal delays use two gathers; per-synapse delays a
-causal convolution over time with the triangular kernel ``h_d[j] = max(0, 1 - |j - d|)``
-for j = 0..max_delay+1 (the same interpolation, one-hot when d is an integer). Delays are
-clamped to [0, max_delay] (Loihi 2: at most 62) and rounded to integers for deployment;
-``integer=True`` uses the rounded delays in the forward pass (no gradient to the delays),
-for the final training phase that makes rounding free.
+(``dy/dd = x(t - k - 1) - x(t - k)``). Axonal delays gather the near shift once (the far
+one is the near one a step later); per-synapse delays are a causal convolution over time
+with the triangular kernel ``h_d[j] = max(0, 1 - |j - d|)`` (the same interpolation,
+one-hot when d is an integer). Delays are clamped to [0, max_delay] (Loihi 2: at most 62)
+and rounded to integers for deployment; ``integer=True`` uses the rounded delays in the
+forward pass (no gradient to the delays), for the final training phase that makes
+rounding free.
 
-Tensors are time-major: (steps, batch, channels); steps are 0-based.
+Both take ``hop`` (steps, default 0): a further uniform delay (the projection's one step of
+latency) folded into the same shift, so that a layer needs no separate copy for it.
+
+Tensors are time-major: (steps, batch, channels); steps are 0-based. Both shifts are
+:class:`torch.autograd.Function` s with hand-written backward passes (the adjoint of a shift
+by s steps is a shift by -s): no scatter, no (steps, batch, out, in) intermediate; the
+per-synapse convolution runs as one matrix product per kernel tap on time-shifted views.
+``tests/test_delays_speed.py`` checks values and gradients against the plain definitions.
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F  # noqa: N812
 
 from neurodeploy.errors import InputError
 from neurodeploy.fixed_point import DELAY_MAX
 
 
-def triangle_kernel(delays: torch.Tensor, max_delay: int) -> torch.Tensor:
-    """(..., max_delay + 2) interpolation kernels, tap j weighting x(t - j)."""
-    taps = torch.arange(max_delay + 2, dtype=delays.dtype, device=delays.device)
+def triangle_kernel(delays: torch.Tensor, max_delay: int, first: int = 0) -> torch.Tensor:
+    """(..., max_delay + 2 - first) interpolation kernels, tap j weighting x(t - j), for
+    j = first..max_delay+1 (taps below ``first`` are left out)."""
+    taps = torch.arange(first, max_delay + 2, dtype=delays.dtype, device=delays.device)
     return torch.relu(1.0 - (taps - delays.unsqueeze(-1)).abs())
 
 
@@ -34,38 +42,238 @@ def effective_delays(raw: torch.Tensor, max_delay: int, integer: bool) -> torch.
     return d.detach().round() if integer else d
 
 
-def shift_axonal(x: torch.Tensor, delays: torch.Tensor, max_delay: int) -> torch.Tensor:
-    """Delay each channel of x (steps, batch, channels) by its own delay (channels,).
+class _AxonalShift(torch.autograd.Function):
+    """``y(t) = (1 - f) x(t - s) + f x(t - s - 1)`` per channel, ``s = floor(d) + hop``.
 
-    Two gathers (the neighbouring integer shifts) mixed by the fractional part: the same
-    result as the triangular kernel, at the cost of two taps instead of max_delay + 2.
+    Forward: one gather of the near shift into a buffer with a leading zero step, so the
+    far shift is the same buffer one step earlier (a view), and one ``lerp``. Backward:
+    the adjoint lerp (``(1 - f) g(t) + f g(t + 1)``) and one gather shifting back by -s.
     """
-    steps, batch, channels = x.shape
-    k = delays.detach().floor().clamp(0, max_delay)
-    frac = delays - k  # carries the gradient to the delays
-    pad = max_delay + 1
-    xp = torch.cat([x.new_zeros((pad, batch, channels)), x])
-    base = torch.arange(steps, device=x.device).unsqueeze(1) + pad - k.long().unsqueeze(0)
-    near = xp.gather(0, base.unsqueeze(1).expand(steps, batch, channels))
-    far = xp.gather(0, (base - 1).unsqueeze(1).expand(steps, batch, channels))
-    return near + frac * (far - near)
+
+    @staticmethod
+    def forward(ctx, x, delays, max_delay, hop):
+        steps, batch, channels = x.shape
+        k = delays.detach().floor().clamp(0, max_delay)
+        frac = delays.detach() - k
+        shift = k.long() + hop  # (channels,)
+        pad = int(shift.max()) if channels else 0
+        xp = torch.cat([x.new_zeros((pad, batch, channels)), x]) if pad else x
+        t = torch.arange(steps, device=x.device).unsqueeze(1)
+        near = x.new_empty((steps + 1, batch, channels))  # near[1 + t] = x(t - s)
+        near[0].zero_()
+        torch.gather(xp, 0, (t + pad - shift).unsqueeze(1).expand(steps, batch, channels),
+                     out=near[1:])
+        interpolate = ctx.needs_input_grad[1] or bool(frac.any())
+        y = torch.lerp(near[1:], near[:-1], frac) if interpolate else near[1:].clone()
+        ctx.save_for_backward(near, frac, shift)
+        ctx.interpolate = interpolate
+        return y
+
+    @staticmethod
+    def backward(ctx, g_y):
+        near, frac, shift = ctx.saved_tensors
+        steps, batch, channels = g_y.shape
+        g_x = g_d = None
+        if ctx.needs_input_grad[0]:
+            pad = int(shift.max()) if channels else 0
+            g_near = g_y.new_zeros((steps + pad, batch, channels))
+            if ctx.interpolate:  # (1 - f) g(t) + f g(t + 1)
+                torch.mul(g_y, 1.0 - frac, out=g_near[:steps])
+                g_near[:steps - 1].addcmul_(g_y[1:], frac)
+            else:
+                g_near[:steps] = g_y
+            t = torch.arange(steps, device=g_y.device).unsqueeze(1)
+            g_x = g_near.gather(0, (t + shift).unsqueeze(1).expand(steps, batch, channels))
+        if ctx.needs_input_grad[1]:
+            diff = torch.sub(near[:-1], near[1:])  # x(t - s - 1) - x(t - s)
+            g_d = diff.mul_(g_y).sum(dim=(0, 1))
+        return g_x, g_d, None, None
+
+
+def shift_axonal(x: torch.Tensor, delays: torch.Tensor, max_delay: int,
+                 hop: int = 0) -> torch.Tensor:
+    """Delay each channel of x (steps, batch, channels) by its own delay (channels,), in
+    steps, plus ``hop`` whole steps for every channel (zeros shift in at step 0).
+
+    The result equals the triangular kernel's (two taps: the neighbouring integer shifts);
+    ``delays`` must already be clamped to [0, max_delay] (:func:`effective_delays`).
+    """
+    return _AxonalShift.apply(x, delays, max_delay, hop)
+
+
+def _shift_groups(shift: torch.Tensor) -> tuple[torch.Tensor, list[tuple[int, int, int]]]:
+    """Channels sorted by shift (stable) and the runs ``(start, stop, shift)`` of that order."""
+    order = torch.argsort(shift, stable=True)
+    values, counts = torch.unique_consecutive(shift[order], return_counts=True)
+    runs, start = [], 0
+    for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+        runs.append((start, start + count, value))
+        start += count
+    return order, runs
+
+
+class _AxonalLinear(torch.autograd.Function):
+    """``current(t) = W y(t)`` with y the axonal shift of x (:func:`shift_axonal`), hop included.
+
+    Works channel-major, channels sorted by their integer shift: every run of channels with
+    the same shift s is one time slice ``[s:]`` of a (channels, steps, batch) buffer, so the
+    shift is a few slice copies (no per-element index), and the matrix products read the
+    channel-major buffers transposed (no copy). Backward: the adjoint of the interpolation
+    and the slices shifted back by -s; the delay gradient is a per-channel dot product.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, delays, max_delay, hop):
+        steps, batch, channels = x.shape
+        n_out = weight.shape[0]
+        k = delays.detach().floor().clamp(0, max_delay)
+        frac = delays.detach() - k
+        order, runs = _shift_groups(k.long() + hop)
+        f = frac[order].view(-1, 1, 1)
+        # channel-major, sorted: a 2-D transpose (ATen's blocked copy) and a row selection
+        xs = x.reshape(-1, channels).t().contiguous().index_select(0, order)
+        xs = xs.view(channels, steps, batch)
+        interpolate = ctx.needs_input_grad[2] or bool(frac.any())
+        y = torch.empty_like(xs)
+        for a, b, s in runs:
+            y[a:b, :s].zero_()
+            if s >= steps:
+                continue
+            if not interpolate:
+                y[a:b, s:] = xs[a:b, :steps - s]
+                continue
+            torch.mul(xs[a:b, 0], 1.0 - f[a:b, 0], out=y[a:b, s])
+            if s + 1 < steps:  # (1 - f) x(t - s) + f x(t - s - 1)
+                torch.lerp(xs[a:b, 1:steps - s], xs[a:b, :steps - s - 1], f[a:b],
+                           out=y[a:b, s + 1:])
+        w_sorted = weight.detach()[:, order]
+        current = torch.mm(y.view(channels, -1).t(), w_sorted.t())
+        ctx.save_for_backward(xs, y, w_sorted, f, order)
+        ctx.runs = runs
+        return current.view(steps, batch, n_out)
+
+    @staticmethod
+    def backward(ctx, g_current):
+        xs, y, w_sorted, f, order = ctx.saved_tensors
+        runs = ctx.runs
+        channels, steps, batch = xs.shape
+        g_cur = g_current.reshape(-1, w_sorted.shape[0])
+        need_x, need_w, need_d = ctx.needs_input_grad[:3]
+        g_x = g_w = g_d = None
+        if need_w:
+            g_w = torch.empty_like(w_sorted).index_copy_(
+                1, order, torch.mm(g_cur.t(), y.view(channels, -1).t()))
+        if need_x or need_d:
+            g_y = torch.mm(w_sorted.t(), g_cur.t()).view(channels, steps, batch)
+            dz = torch.empty_like(g_y)  # g(t + 1) - g(t), g(steps) = 0
+            torch.sub(g_y[:, 1:], g_y[:, :-1], out=dz[:, :-1])
+            torch.neg(g_y[:, -1], out=dz[:, -1])
+        if need_x:
+            g_xs = torch.empty_like(xs)
+            for a, b, s in runs:  # (1 - f) g(t) + f g(t + 1), shifted back by s
+                g_xs[a:b, max(steps - s, 0):].zero_()
+                if s < steps:
+                    torch.addcmul(g_y[a:b, s:], dz[a:b, s:], f[a:b], out=g_xs[a:b, :steps - s])
+            inverse = torch.empty_like(order).index_copy_(0, order, torch.arange(
+                channels, device=order.device))
+            g_x = g_xs.view(channels, -1).index_select(0, inverse).t().contiguous()
+            g_x = g_x.view(steps, batch, channels)
+        if need_d:
+            g_sorted = xs.new_zeros(channels)
+            for a, b, s in runs:  # sum_t g(t) (x(t - s - 1) - x(t - s))
+                if s < steps:
+                    g_sorted[a:b] = (xs[a:b, :steps - s] * dz[a:b, s:]).sum(dim=(1, 2))
+            g_d = torch.empty_like(g_sorted).index_copy_(0, order, g_sorted)
+        return g_x, g_w, g_d, None, None
+
+
+def axonal_current(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor,
+                   max_delay: int, hop: int = 0) -> torch.Tensor:
+    """``shift_axonal(x, delays, max_delay, hop) @ weight.T`` (steps, batch, n_out) for x
+    (steps, batch, channels), weight (n_out, channels), delays (channels,) in steps (already
+    clamped, :func:`effective_delays`), in one pass without the time-major shifted copy."""
+    return _AxonalLinear.apply(x, weight, delays, max_delay, hop)
+
+
+class _TapConv(torch.autograd.Function):
+    """``y(t) = sum_j x(t - first - j) @ kernel[:, :, j].T`` for x (steps, batch, n_in),
+    kernel (n_out, n_in, taps): one matrix product per tap on a time-shifted view (time-major
+    tensors make each shift a contiguous slice); backward likewise, two per tap."""
+
+    @staticmethod
+    def forward(ctx, x, kernel, first):
+        x = x.contiguous()
+        steps, batch, n_in = x.shape
+        n_out, _, taps = kernel.shape
+        at = kernel.detach().permute(2, 1, 0).contiguous()  # (taps, n_in, n_out)
+        y = x.new_empty((steps, batch, n_out))
+        y[:first].zero_()
+        for j, s in enumerate(range(first, min(first + taps, steps))):
+            src, dst = x[:steps - s].view(-1, n_in), y[s:].view(-1, n_out)
+            if j == 0:
+                torch.mm(src, at[j], out=dst)
+            else:
+                dst.addmm_(src, at[j])
+        ctx.save_for_backward(x, kernel)
+        ctx.first = first
+        return y
+
+    @staticmethod
+    def backward(ctx, g_y):
+        x, kernel = ctx.saved_tensors
+        first = ctx.first
+        steps, _, n_in = x.shape
+        n_out, _, taps = kernel.shape
+        g_y = g_y.contiguous()
+        shifts = range(first, min(first + taps, steps))
+        g_x = g_k = None
+        if ctx.needs_input_grad[0]:
+            g_x = torch.empty_like(x)
+            g_x[max(steps - first, 0):].zero_()
+            ak = kernel.detach().permute(2, 0, 1).contiguous()  # (taps, n_out, n_in)
+            for j, s in enumerate(shifts):
+                src, dst = g_y[s:].view(-1, n_out), g_x[:steps - s].view(-1, n_in)
+                if j == 0:
+                    torch.mm(src, ak[j], out=dst)
+                else:
+                    dst.addmm_(src, ak[j])
+        if ctx.needs_input_grad[1]:
+            g_k = kernel.new_zeros((taps, n_out, n_in))
+            for j, s in enumerate(shifts):
+                torch.mm(g_y[s:].view(-1, n_out).t(), x[:steps - s].view(-1, n_in),
+                         out=g_k[j])
+            g_k = g_k.permute(1, 2, 0)
+        return g_x, g_k, None
+
+
+def tap_conv(x: torch.Tensor, kernel: torch.Tensor, first: int = 0) -> torch.Tensor:
+    """Causal convolution over time: ``y(t) = sum_j kernel[:, :, j] @ x(t - first - j)``
+    (zero before step 0) for x (steps, batch, n_in), kernel (n_out, n_in, taps); a kernel
+    of one tap with ``first = 1`` is a linear projection with one step of latency."""
+    return _TapConv.apply(x, kernel, first)
 
 
 def synaptic_current(
-    x: torch.Tensor, weights: torch.Tensor, delays: torch.Tensor, max_delay: int
+    x: torch.Tensor, weights: torch.Tensor, delays: torch.Tensor, max_delay: int,
+    hop: int = 0,
 ) -> torch.Tensor:
-    """``sum_j w_ij x_j(t - d_ij)`` for x (steps, batch, n_in), weights/delays (n_out, n_in).
+    """``sum_j w_ij x_j(t - hop - d_ij)`` for x (steps, batch, n_in), weights/delays
+    (n_out, n_in); ``hop`` whole steps of further delay for every synapse.
 
     A causal convolution whose kernel ``w_ij h_{d_ij}`` carries each synapse's delay. Taps
     beyond the largest current delay are zero in value and gradient (the triangle ``h_d``
-    is 0 for j >= floor(d) + 2), so the kernel stops at ``floor(max d) + 1``: it costs
-    n_out x n_in x (floor(max d) + 2) per step and sample, at most max_delay + 2.
+    is 0 for j >= floor(d) + 2), and so are taps below the smallest (j < floor(min d)), so
+    the kernel runs from tap ``floor(min d)`` to ``floor(max d) + 1``: it costs n_out x
+    n_in x (taps) multiply-adds per step and sample, at most max_delay + 2 taps.
     """
-    longest = int(delays.detach().max().floor().clamp(0, max_delay)) if delays.numel() else 0
-    kernel = (weights.unsqueeze(-1) * triangle_kernel(delays, longest)).flip(-1)
-    xt = x.permute(1, 2, 0)
-    y = F.conv1d(F.pad(xt, (kernel.shape[-1] - 1, 0)), kernel)
-    return y.permute(2, 0, 1)
+    if delays.numel():
+        d = delays.detach()
+        longest = int(d.max().floor().clamp(0, max_delay))
+        shortest = min(int(d.min().floor().clamp(0, max_delay)), longest)
+    else:
+        longest = shortest = 0
+    kernel = weights.unsqueeze(-1) * triangle_kernel(delays, longest, shortest)
+    return tap_conv(x, kernel, shortest + hop)
 
 
 def check_max_delay(max_delay: int) -> int:
