@@ -195,10 +195,62 @@ def axonal_current(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor,
     return _AxonalLinear.apply(x, weight, delays, max_delay, hop)
 
 
+#: Largest share of nonzero inputs for which :class:`_TapConv` adds kernel rows per input
+#: event (an embedding bag) instead of multiplying dense matrices.
+SPARSE_DENSITY = 0.25
+
+
+class _Events:
+    """The nonzero entries of a (rows, n_in) input, by row (for the forward sums) and, on
+    demand, by input channel (for the kernel gradient)."""
+
+    def __init__(self, flat: torch.Tensor) -> None:
+        n_rows, n_in = flat.shape
+        rows, cols = flat.nonzero(as_tuple=True)  # sorted by row, then column
+        self.n_rows, self.n_in, self.rows, self.cols = n_rows, n_in, rows, cols
+        values = flat[rows, cols]
+        self.values = None if bool((values == 1).all()) else values
+        counts = torch.bincount(rows, minlength=n_rows)
+        self.ends = counts.cumsum(0)
+        self.offsets = self.ends - counts
+
+    def forward_sum(self, table: torch.Tensor, n_rows: int) -> torch.Tensor:
+        """(n_rows, n_out): for each of the first ``n_rows`` rows, the sum of ``table``'s
+        rows (n_in, n_out) at its events, weighted by their values."""
+        end = int(self.ends[n_rows - 1]) if n_rows else 0
+        weights = None if self.values is None else self.values[:end]
+        return torch.nn.functional.embedding_bag(self.cols[:end], table,
+                                                 self.offsets[:n_rows], mode="sum",
+                                                 per_sample_weights=weights)
+
+    def by_channel(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Rows and values of the events ordered by channel, and each channel's offset."""
+        order = torch.argsort(self.cols, stable=True)
+        counts = torch.bincount(self.cols, minlength=self.n_in)
+        values = (torch.ones(len(order), dtype=torch.float32)
+                  if self.values is None else self.values[order])
+        return self.rows[order], values, counts.cumsum(0) - counts
+
+    def backward_sum(self, grad: torch.Tensor, shift_rows: int,
+                     by_channel: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+                     ) -> torch.Tensor:
+        """(n_in, n_out): for each channel, the sum over its events (row r, value v) of
+        ``v grad[r + shift_rows]`` (zero where that row is past the end)."""
+        rows, values, offsets = by_channel
+        target = rows + shift_rows
+        weights = values.to(grad.dtype) * (target < grad.shape[0])
+        return torch.nn.functional.embedding_bag(target.clamp_(max=grad.shape[0] - 1), grad,
+                                                 offsets, mode="sum",
+                                                 per_sample_weights=weights)
+
+
 class _TapConv(torch.autograd.Function):
     """``y(t) = sum_j x(t - first - j) @ kernel[:, :, j].T`` for x (steps, batch, n_in),
-    kernel (n_out, n_in, taps): one matrix product per tap on a time-shifted view (time-major
-    tensors make each shift a contiguous slice); backward likewise, two per tap."""
+    kernel (n_out, n_in, taps), on time-shifted views (time-major tensors make each shift a
+    contiguous slice). Sparse inputs (spikes: at most ``SPARSE_DENSITY`` nonzero) add the
+    kernel rows of their events (an embedding bag per tap, for the output and the kernel
+    gradient: work in proportion to the events); dense inputs multiply matrices, one per tap.
+    The input gradient is a dense product per tap either way."""
 
     @staticmethod
     def forward(ctx, x, kernel, first):
@@ -206,25 +258,36 @@ class _TapConv(torch.autograd.Function):
         steps, batch, n_in = x.shape
         n_out, _, taps = kernel.shape
         at = kernel.detach().permute(2, 1, 0).contiguous()  # (taps, n_in, n_out)
+        shifts = range(first, min(first + taps, steps))
+        flat = x.view(-1, n_in)
+        events = None
+        if taps > 1 and x.numel():
+            nonzero = int(torch.count_nonzero(flat))
+            if nonzero <= SPARSE_DENSITY * flat.numel():
+                events = _Events(flat)
         y = x.new_empty((steps, batch, n_out))
         y[:first].zero_()
-        for j, s in enumerate(range(first, min(first + taps, steps))):
-            src, dst = x[:steps - s].view(-1, n_in), y[s:].view(-1, n_out)
-            if j == 0:
-                torch.mm(src, at[j], out=dst)
+        for j, s in enumerate(shifts):
+            dst = y[s:].view(-1, n_out)
+            if events is not None:
+                part = events.forward_sum(at[j], (steps - s) * batch)
+                dst.copy_(part) if j == 0 else dst.add_(part)
+            elif j == 0:
+                torch.mm(flat[:(steps - s) * batch], at[j], out=dst)
             else:
-                dst.addmm_(src, at[j])
+                dst.addmm_(flat[:(steps - s) * batch], at[j])
         ctx.save_for_backward(x, kernel)
-        ctx.first = first
+        ctx.first, ctx.events = first, events
         return y
 
     @staticmethod
     def backward(ctx, g_y):
         x, kernel = ctx.saved_tensors
-        first = ctx.first
-        steps, _, n_in = x.shape
+        first, events = ctx.first, ctx.events
+        steps, batch, n_in = x.shape
         n_out, _, taps = kernel.shape
         g_y = g_y.contiguous()
+        g_flat = g_y.view(-1, n_out)
         shifts = range(first, min(first + taps, steps))
         g_x = g_k = None
         if ctx.needs_input_grad[0]:
@@ -239,10 +302,15 @@ class _TapConv(torch.autograd.Function):
                     dst.addmm_(src, ak[j])
         if ctx.needs_input_grad[1]:
             g_k = kernel.new_zeros((taps, n_out, n_in))
+            by_channel = events.by_channel() if events is not None else None
             for j, s in enumerate(shifts):
-                torch.mm(g_y[s:].view(-1, n_out).t(), x[:steps - s].view(-1, n_in),
-                         out=g_k[j])
+                if events is not None:
+                    g_k[j] = events.backward_sum(g_flat, s * batch, by_channel).t()
+                else:
+                    torch.mm(g_y[s:].view(-1, n_out).t(), x[:steps - s].view(-1, n_in),
+                             out=g_k[j])
             g_k = g_k.permute(1, 2, 0)
+        ctx.events = None
         return g_x, g_k, None
 
 
