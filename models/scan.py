@@ -69,6 +69,7 @@ class _LIFScan(torch.autograd.Function):
                 v = volts[t]
                 v.copy_(p)
         spikes = fires.to(current.dtype)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None (no zeros)
         ctx.save_for_backward(us, ps, spikes, volts, rec, alpha, beta, bias, vth)
         ctx.cfg = (kind, sbeta, p0, spiking, detach_reset)
         return spikes, volts
