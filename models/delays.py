@@ -115,11 +115,14 @@ def _shift_groups(shift: torch.Tensor) -> tuple[torch.Tensor, list[tuple[int, in
 class _AxonalLinear(torch.autograd.Function):
     """``current(t) = W y(t)`` with y the axonal shift of x (:func:`shift_axonal`), hop included.
 
-    Works channel-major, channels sorted by their integer shift: every run of channels with
-    the same shift s is one time slice ``[s:]`` of a (channels, steps, batch) buffer, so the
-    shift is a few slice copies (no per-element index), and the matrix products read the
-    channel-major buffers transposed (no copy). Backward: the adjoint of the interpolation
-    and the slices shifted back by -s; the delay gradient is a per-channel dot product.
+    Sparse inputs (spikes: at most ``SPARSE_DENSITY`` nonzero) work per event: an input
+    event (t, b, c) of value v adds ``(1 - f_c) v W[:, c]`` to step t + s_c and ``f_c v
+    W[:, c]`` to step t + s_c + 1 (two embedding bags); the weight and delay gradients sum
+    the output gradient at those steps per channel (two more). Dense inputs work
+    channel-major, channels sorted by their integer shift: every run of channels with the
+    same shift s is one time slice ``[s:]`` of a (channels, steps, batch) buffer, and the
+    matrix products read the channel-major buffers transposed. The input gradient is dense
+    either way: the adjoint interpolation, channel-major, shifted back by -s per run.
     """
 
     @staticmethod
@@ -128,48 +131,99 @@ class _AxonalLinear(torch.autograd.Function):
         n_out = weight.shape[0]
         k = delays.detach().floor().clamp(0, max_delay)
         frac = delays.detach() - k
-        order, runs = _shift_groups(k.long() + hop)
+        shift = k.long() + hop
+        interpolate = ctx.needs_input_grad[2] or bool(frac.any())
+        t, b, c = x.nonzero(as_tuple=True) if x.numel() else (None,) * 3
+        if t is not None and len(t) <= SPARSE_DENSITY * x.numel():
+            v = x[t, b, c]
+            t = t + shift[c]
+            keep = t < steps  # events shifted past the end deliver nothing: weight 0
+            v = torch.where(keep, v, torch.zeros_like(v))
+            rows = t.clamp_(max=steps - 1) * batch + b  # output row of the near tap
+            order = torch.argsort(rows, stable=True)
+            rows, c, v = rows[order], c[order], v[order]
+            counts = torch.bincount(rows, minlength=steps * batch)
+            offsets = counts.cumsum(0) - counts
+            table = weight.detach().t().contiguous()  # (channels, n_out)
+            f = frac.to(x.dtype)[c]
+            current = torch.nn.functional.embedding_bag(c, table, offsets, mode="sum",
+                                                        per_sample_weights=v - v * f)
+            if interpolate and steps > 1:
+                far = torch.nn.functional.embedding_bag(c, table, offsets, mode="sum",
+                                                        per_sample_weights=v * f)
+                current[batch:] += far[:-batch]
+            ctx.save_for_backward(x, weight, frac, shift, rows, c, v)
+            ctx.events = True
+            return current.view(steps, batch, n_out)
+        order, runs = _shift_groups(shift)
         f = frac[order].view(-1, 1, 1)
         # channel-major, sorted: a 2-D transpose (ATen's blocked copy) and a row selection
         xs = x.reshape(-1, channels).t().contiguous().index_select(0, order)
         xs = xs.view(channels, steps, batch)
-        interpolate = ctx.needs_input_grad[2] or bool(frac.any())
         y = torch.empty_like(xs)
-        for a, b, s in runs:
-            y[a:b, :s].zero_()
+        for a, b_, s in runs:
+            y[a:b_, :s].zero_()
             if s >= steps:
                 continue
             if not interpolate:
-                y[a:b, s:] = xs[a:b, :steps - s]
+                y[a:b_, s:] = xs[a:b_, :steps - s]
                 continue
-            torch.mul(xs[a:b, 0], 1.0 - f[a:b, 0], out=y[a:b, s])
+            torch.mul(xs[a:b_, 0], 1.0 - f[a:b_, 0], out=y[a:b_, s])
             if s + 1 < steps:  # (1 - f) x(t - s) + f x(t - s - 1)
-                torch.lerp(xs[a:b, 1:steps - s], xs[a:b, :steps - s - 1], f[a:b],
-                           out=y[a:b, s + 1:])
-        w_sorted = weight.detach()[:, order]
-        current = torch.mm(y.view(channels, -1).t(), w_sorted.t())
-        ctx.save_for_backward(xs, y, w_sorted, f, order)
-        ctx.runs = runs
+                torch.lerp(xs[a:b_, 1:steps - s], xs[a:b_, :steps - s - 1], f[a:b_],
+                           out=y[a:b_, s + 1:])
+        current = torch.mm(y.view(channels, -1).t(), weight.detach()[:, order].t())
+        ctx.save_for_backward(x, weight, frac, shift, xs, y)
+        ctx.events = False
         return current.view(steps, batch, n_out)
 
     @staticmethod
     def backward(ctx, g_current):
-        xs, y, w_sorted, f, order = ctx.saved_tensors
-        runs = ctx.runs
-        channels, steps, batch = xs.shape
-        g_cur = g_current.reshape(-1, w_sorted.shape[0])
+        x, weight, frac, shift = ctx.saved_tensors[:4]
+        steps, batch, channels = x.shape
+        n_out = weight.shape[0]
+        g_cur = g_current.reshape(-1, n_out).contiguous()
         need_x, need_w, need_d = ctx.needs_input_grad[:3]
         g_x = g_w = g_d = None
-        if need_w:
-            g_w = torch.empty_like(w_sorted).index_copy_(
-                1, order, torch.mm(g_cur.t(), y.view(channels, -1).t()))
-        if need_x or need_d:
+        order, runs = _shift_groups(shift)
+        f = frac[order].to(x.dtype).view(-1, 1, 1)
+        w_sorted = weight.detach()[:, order]
+        g_y = dz = None
+        if need_x or (need_d and not ctx.events):
             g_y = torch.mm(w_sorted.t(), g_cur.t()).view(channels, steps, batch)
             dz = torch.empty_like(g_y)  # g(t + 1) - g(t), g(steps) = 0
             torch.sub(g_y[:, 1:], g_y[:, :-1], out=dz[:, :-1])
             torch.neg(g_y[:, -1], out=dz[:, -1])
+        if ctx.events and (need_w or need_d):
+            rows, c, v = ctx.saved_tensors[4:]
+            by_channel = torch.argsort(c, stable=True)
+            counts = torch.bincount(c, minlength=channels)
+            offsets = counts.cumsum(0) - counts
+            rows, v = rows[by_channel], v[by_channel]
+            g_near = torch.nn.functional.embedding_bag(rows, g_cur, offsets, mode="sum",
+                                                       per_sample_weights=v)
+            rows = rows + batch
+            g_far = torch.nn.functional.embedding_bag(
+                rows.clamp(max=g_cur.shape[0] - 1), g_cur, offsets, mode="sum",
+                per_sample_weights=v * (rows < g_cur.shape[0]))
+            fc = frac.to(x.dtype).unsqueeze(1)
+            if need_w:  # sum_t g(t) y(t): y's near and far taps
+                g_w = torch.lerp(g_near, g_far, fc).t()
+            if need_d:  # sum_t g_y(t) (x(t - s - 1) - x(t - s))
+                g_d = ((g_far - g_near) * weight.detach().t()).sum(dim=1)
+        elif not ctx.events:
+            xs, y = ctx.saved_tensors[4:]
+            if need_w:
+                g_w = torch.empty_like(w_sorted).index_copy_(
+                    1, order, torch.mm(g_cur.t(), y.view(channels, -1).t()))
+            if need_d:
+                g_sorted = xs.new_zeros(channels)
+                for a, b, s in runs:  # sum_t g(t) (x(t - s - 1) - x(t - s))
+                    if s < steps:
+                        g_sorted[a:b] = (xs[a:b, :steps - s] * dz[a:b, s:]).sum(dim=(1, 2))
+                g_d = torch.empty_like(g_sorted).index_copy_(0, order, g_sorted)
         if need_x:
-            g_xs = torch.empty_like(xs)
+            g_xs = torch.empty_like(g_y)
             for a, b, s in runs:  # (1 - f) g(t) + f g(t + 1), shifted back by s
                 g_xs[a:b, max(steps - s, 0):].zero_()
                 if s < steps:
@@ -178,12 +232,8 @@ class _AxonalLinear(torch.autograd.Function):
                 channels, device=order.device))
             g_x = g_xs.view(channels, -1).index_select(0, inverse).t().contiguous()
             g_x = g_x.view(steps, batch, channels)
-        if need_d:
-            g_sorted = xs.new_zeros(channels)
-            for a, b, s in runs:  # sum_t g(t) (x(t - s - 1) - x(t - s))
-                if s < steps:
-                    g_sorted[a:b] = (xs[a:b, :steps - s] * dz[a:b, s:]).sum(dim=(1, 2))
-            g_d = torch.empty_like(g_sorted).index_copy_(0, order, g_sorted)
+        if g_d is not None:
+            g_d = g_d.to(frac.dtype)
         return g_x, g_w, g_d, None, None
 
 
