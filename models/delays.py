@@ -3,21 +3,25 @@
 A delay d >= 0 (continuous while training) moves a spike train later in time by d steps:
 ``y(t) = (1 - f) x(t - k) + f x(t - k - 1)`` with ``k = floor(d)``, ``f = d - k``: linear
 interpolation between the two neighbouring integer shifts, which is differentiable in d
-(``dy/dd = x(t - k - 1) - x(t - k)``). Axonal delays gather the near shift once (the far
-one is the near one a step later); per-synapse delays are a causal convolution over time
-with the triangular kernel ``h_d[j] = max(0, 1 - |j - d|)`` (the same interpolation,
-one-hot when d is an integer). Delays are clamped to [0, max_delay] (Loihi 2: at most 62)
-and rounded to integers for deployment; ``integer=True`` uses the rounded delays in the
-forward pass (no gradient to the delays), for the final training phase that makes
-rounding free.
+(``dy/dd = x(t - k - 1) - x(t - k)``, the right derivative at an integer d). Per-synapse
+delays are a causal convolution over time with the triangular kernel
+``h_d[j] = max(0, 1 - |j - d|)`` (the same interpolation, one-hot when d is an integer).
+Delays are clamped to [0, max_delay] (Loihi 2: at most 62) and rounded to integers for
+deployment; ``integer=True`` uses the rounded delays in the forward pass (no gradient to the
+delays), for the final training phase that makes rounding free.
 
-Both take ``hop`` (steps, default 0): a further uniform delay (the projection's one step of
+All take ``hop`` (steps, default 0): a further uniform delay (the projection's one step of
 latency) folded into the same shift, so that a layer needs no separate copy for it.
 
-Tensors are time-major: (steps, batch, channels); steps are 0-based. Both shifts are
+Tensors are time-major: (steps, batch, channels); steps are 0-based. The layers' paths are
 :class:`torch.autograd.Function` s with hand-written backward passes (the adjoint of a shift
-by s steps is a shift by -s): no scatter, no (steps, batch, out, in) intermediate; the
-per-synapse convolution runs as one matrix product per kernel tap on time-shifted views.
+by s steps is a shift by -s): no scatter, no (steps, batch, out, in) intermediate.
+:func:`axonal_current` (shift and weights in one) and :func:`synaptic_current` work per
+input event when the input is sparse (spikes: an event adds its weight columns at its
+delayed steps, an embedding bag; the weight and delay gradients sum the output gradient at
+those steps), and with matrix products when it is dense (axonal: channel-major, channels
+sorted by shift, each shift a time slice; per-synapse: one product per kernel tap on a
+time-shifted view). The input gradient is dense (matrix products) either way.
 ``tests/test_delays_speed.py`` checks values and gradients against the plain definitions.
 """
 
