@@ -204,12 +204,11 @@ class _AxonalLinear(torch.autograd.Function):
             counts = torch.bincount(c, minlength=channels)
             offsets = counts.cumsum(0) - counts
             rows, v = rows[by_channel], v[by_channel]
-            g_near = torch.nn.functional.embedding_bag(rows, g_cur, offsets, mode="sum",
+            padded = torch.cat([g_cur, g_cur.new_zeros((batch, n_out))])  # g(steps) = 0
+            g_near = torch.nn.functional.embedding_bag(rows, padded, offsets, mode="sum",
                                                        per_sample_weights=v)
-            rows = rows + batch
-            g_far = torch.nn.functional.embedding_bag(
-                rows.clamp(max=g_cur.shape[0] - 1), g_cur, offsets, mode="sum",
-                per_sample_weights=v * (rows < g_cur.shape[0]))
+            g_far = torch.nn.functional.embedding_bag(rows + batch, padded, offsets,
+                                                      mode="sum", per_sample_weights=v)
             fc = frac.to(x.dtype).unsqueeze(1)
             if need_w:  # sum_t g(t) y(t): y's near and far taps
                 g_w = torch.lerp(g_near, g_far, fc).t()
@@ -258,15 +257,25 @@ class _Events:
     """The nonzero entries of a (rows, n_in) input, by row (for the forward sums) and, on
     demand, by input channel (for the kernel gradient)."""
 
-    def __init__(self, flat: torch.Tensor) -> None:
+    def __init__(self, flat: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> None:
         n_rows, n_in = flat.shape
-        rows, cols = flat.nonzero(as_tuple=True)  # sorted by row, then column
         self.n_rows, self.n_in, self.rows, self.cols = n_rows, n_in, rows, cols
         values = flat[rows, cols]
         self.values = None if bool((values == 1).all()) else values
         counts = torch.bincount(rows, minlength=n_rows)
         self.ends = counts.cumsum(0)
         self.offsets = self.ends - counts
+
+    @classmethod
+    def of_sparse(cls, flat: torch.Tensor) -> _Events | None:
+        """The events of ``flat``, or None when more than ``SPARSE_DENSITY`` of it is
+        nonzero (the matrix products are then the cheaper way)."""
+        if not flat.numel():
+            return None
+        rows, cols = flat.nonzero(as_tuple=True)  # sorted by row, then column
+        if len(rows) > SPARSE_DENSITY * flat.numel():
+            return None
+        return cls(flat, rows, cols)
 
     def forward_sum(self, table: torch.Tensor, n_rows: int) -> torch.Tensor:
         """(n_rows, n_out): for each of the first ``n_rows`` rows, the sum of ``table``'s
@@ -277,25 +286,24 @@ class _Events:
                                                  self.offsets[:n_rows], mode="sum",
                                                  per_sample_weights=weights)
 
-    def by_channel(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """Rows and values of the events ordered by channel, and each channel's offset."""
+    def by_channel(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
+        """Rows and values (None: all 1) of the events ordered by channel, and each
+        channel's offset in that order."""
         order = torch.argsort(self.cols, stable=True)
         counts = torch.bincount(self.cols, minlength=self.n_in)
-        values = (torch.ones(len(order), dtype=torch.float32)
-                  if self.values is None else self.values[order])
+        values = None if self.values is None else self.values[order]
         return self.rows[order], values, counts.cumsum(0) - counts
 
-    def backward_sum(self, grad: torch.Tensor, shift_rows: int,
-                     by_channel: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+    @staticmethod
+    def backward_sum(padded: torch.Tensor, shift_rows: int,
+                     by_channel: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
                      ) -> torch.Tensor:
         """(n_in, n_out): for each channel, the sum over its events (row r, value v) of
-        ``v grad[r + shift_rows]`` (zero where that row is past the end)."""
+        ``v padded[r + shift_rows]``; ``padded`` is the gradient with at least
+        ``shift_rows`` zero rows after its end (events delivered past the end add 0)."""
         rows, values, offsets = by_channel
-        target = rows + shift_rows
-        weights = values.to(grad.dtype) * (target < grad.shape[0])
-        return torch.nn.functional.embedding_bag(target.clamp_(max=grad.shape[0] - 1), grad,
-                                                 offsets, mode="sum",
-                                                 per_sample_weights=weights)
+        return torch.nn.functional.embedding_bag(rows + shift_rows, padded, offsets,
+                                                 mode="sum", per_sample_weights=values)
 
 
 class _TapConv(torch.autograd.Function):
@@ -314,11 +322,7 @@ class _TapConv(torch.autograd.Function):
         at = kernel.detach().permute(2, 1, 0).contiguous()  # (taps, n_in, n_out)
         shifts = range(first, min(first + taps, steps))
         flat = x.view(-1, n_in)
-        events = None
-        if taps > 1 and x.numel():
-            nonzero = int(torch.count_nonzero(flat))
-            if nonzero <= SPARSE_DENSITY * flat.numel():
-                events = _Events(flat)
+        events = _Events.of_sparse(flat) if taps > 1 else None
         y = x.new_empty((steps, batch, n_out))
         y[:first].zero_()
         for j, s in enumerate(shifts):
@@ -356,10 +360,12 @@ class _TapConv(torch.autograd.Function):
                     dst.addmm_(src, ak[j])
         if ctx.needs_input_grad[1]:
             g_k = kernel.new_zeros((taps, n_out, n_in))
-            by_channel = events.by_channel() if events is not None else None
+            if events is not None:
+                by_channel = events.by_channel()
+                padded = torch.cat([g_flat, g_flat.new_zeros(((first + taps) * batch, n_out))])
             for j, s in enumerate(shifts):
                 if events is not None:
-                    g_k[j] = events.backward_sum(g_flat, s * batch, by_channel).t()
+                    g_k[j] = events.backward_sum(padded, s * batch, by_channel).t()
                 else:
                     torch.mm(g_y[s:].view(-1, n_out).t(), x[:steps - s].view(-1, n_in),
                              out=g_k[j])
