@@ -286,24 +286,22 @@ class _Events:
                                                  self.offsets[:n_rows], mode="sum",
                                                  per_sample_weights=weights)
 
-    def by_channel(self) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]:
-        """Rows and values (None: all 1) of the events ordered by channel, and each
-        channel's offset in that order."""
+    def backward_sums(self, padded: torch.Tensor, shift_rows: torch.Tensor) -> torch.Tensor:
+        """(shifts, n_in, n_out): for each shift s (in rows) and channel, the sum over the
+        channel's events (row r, value v) of ``v padded[r + s]``, in one embedding bag;
+        ``padded`` is the gradient with at least ``max(shift_rows)`` zero rows after its
+        end (events delivered past the end add 0)."""
         order = torch.argsort(self.cols, stable=True)
         counts = torch.bincount(self.cols, minlength=self.n_in)
-        values = None if self.values is None else self.values[order]
-        return self.rows[order], values, counts.cumsum(0) - counts
-
-    @staticmethod
-    def backward_sum(padded: torch.Tensor, shift_rows: int,
-                     by_channel: tuple[torch.Tensor, torch.Tensor | None, torch.Tensor]
-                     ) -> torch.Tensor:
-        """(n_in, n_out): for each channel, the sum over its events (row r, value v) of
-        ``v padded[r + shift_rows]``; ``padded`` is the gradient with at least
-        ``shift_rows`` zero rows after its end (events delivered past the end add 0)."""
-        rows, values, offsets = by_channel
-        return torch.nn.functional.embedding_bag(rows + shift_rows, padded, offsets,
+        offsets = counts.cumsum(0) - counts
+        n = len(order)
+        rows = self.rows[order].unsqueeze(0) + shift_rows.unsqueeze(1)  # (shifts, events)
+        values = None if self.values is None else self.values[order].repeat(len(shift_rows))
+        offsets = offsets.unsqueeze(0) + n * torch.arange(
+            len(shift_rows), device=offsets.device).unsqueeze(1)
+        sums = torch.nn.functional.embedding_bag(rows.view(-1), padded, offsets.view(-1),
                                                  mode="sum", per_sample_weights=values)
+        return sums.view(len(shift_rows), self.n_in, -1)
 
 
 class _TapConv(torch.autograd.Function):
@@ -360,15 +358,14 @@ class _TapConv(torch.autograd.Function):
                     dst.addmm_(src, ak[j])
         if ctx.needs_input_grad[1]:
             g_k = kernel.new_zeros((taps, n_out, n_in))
-            if events is not None:
-                by_channel = events.by_channel()
-                padded = torch.cat([g_flat, g_flat.new_zeros(((first + taps) * batch, n_out))])
-            for j, s in enumerate(shifts):
-                if events is not None:
-                    g_k[j] = events.backward_sum(padded, s * batch, by_channel).t()
-                else:
-                    torch.mm(g_y[s:].view(-1, n_out).t(), x[:steps - s].view(-1, n_in),
-                             out=g_k[j])
+            if events is not None and len(shifts):
+                padded = torch.cat([g_flat, g_flat.new_zeros((shifts[-1] * batch, n_out))])
+                sums = events.backward_sums(
+                    padded, torch.tensor(shifts, device=x.device) * batch)
+                g_k[:len(shifts)] = sums.transpose(1, 2)
+            for j, s in enumerate(shifts if events is None else ()):
+                torch.mm(g_y[s:].view(-1, n_out).t(), x[:steps - s].view(-1, n_in),
+                         out=g_k[j])
             g_k = g_k.permute(1, 2, 0)
         ctx.events = None
         return g_x, g_k, None
