@@ -195,6 +195,7 @@ class _AxonalLinear(torch.autograd.Function):
         g_y = dz = None
         if need_x or (need_d and not ctx.events):
             g_y = torch.mm(w_sorted.t(), g_cur.t()).view(channels, steps, batch)
+        if need_d and not ctx.events:
             dz = torch.empty_like(g_y)  # g(t + 1) - g(t), g(steps) = 0
             torch.sub(g_y[:, 1:], g_y[:, :-1], out=dz[:, :-1])
             torch.neg(g_y[:, -1], out=dz[:, -1])
@@ -229,8 +230,11 @@ class _AxonalLinear(torch.autograd.Function):
             g_xs = torch.empty_like(g_y)
             for a, b, s in runs:  # (1 - f) g(t) + f g(t + 1), shifted back by s
                 g_xs[a:b, max(steps - s, 0):].zero_()
-                if s < steps:
-                    torch.addcmul(g_y[a:b, s:], dz[a:b, s:], f[a:b], out=g_xs[a:b, :steps - s])
+                if s < steps:  # g(steps) = 0
+                    torch.lerp(g_y[a:b, s:steps - 1], g_y[a:b, s + 1:], f[a:b],
+                               out=g_xs[a:b, :steps - s - 1])
+                    torch.mul(g_y[a:b, steps - 1], 1.0 - f[a:b, 0],
+                              out=g_xs[a:b, steps - s - 1])
             inverse = torch.empty_like(order).index_copy_(0, order, torch.arange(
                 channels, device=order.device))
             g_x = g_xs.view(channels, -1).index_select(0, inverse).t().contiguous()
