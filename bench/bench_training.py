@@ -6,10 +6,12 @@ the output. Measured in the same run, interleaved (so machine load hits both ali
 the CPU with ``--threads`` threads (default 2), median of ``--repeats`` steps after warm-up:
 
 - neurodeploy, no delays (fused LIF scan with hand-written BPTT);
-- neurodeploy, trainable axonal delays (max 62 steps);
-- neurodeploy, trainable per-synapse delays (max 62 steps; a causal convolution whose
-  length is the largest current delay + 2 taps: measured at the initial delays, uniform in
-  [0, 5] steps, so the cost grows as training lengthens delays);
+- neurodeploy, trainable axonal delays (max 62 steps; spike inputs are processed per
+  event, the input gradient with matrix products);
+- neurodeploy, trainable per-synapse delays (max 62 steps; a causal convolution over the
+  kernel taps from the smallest current delay to the largest + 1: measured at the initial
+  delays, uniform in [0, 5] steps (7 taps), so the cost grows as training spreads the
+  delays; spike inputs per event, the input gradient one matrix product per tap);
 - snnTorch 1.0 ``Synaptic`` neurons (the same CUBA dynamics), same sizes, its usual
   per-step loop over ``nn.Linear`` layers.
 
