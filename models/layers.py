@@ -24,10 +24,11 @@ from torch import nn
 
 from neurodeploy.errors import InputError
 from neurodeploy.models.delays import (
+    axonal_current,
     check_max_delay,
     effective_delays,
-    shift_axonal,
     synaptic_current,
+    tap_conv,
 )
 from neurodeploy.models.scan import lif_scan
 from neurodeploy.models.surrogates import SpikeFn
@@ -153,16 +154,15 @@ class LIFLayer(nn.Module):
         return current
 
     def input_current(self, x: torch.Tensor) -> torch.Tensor:
-        """Feed-forward current (steps, batch, n_out) as it arrives, hop latency included."""
+        """Feed-forward current (steps, batch, n_out) as it arrives, hop latency included
+        (folded into the shift: no separate copy)."""
+        hop = int(self.hop_latency)
         if self.delay_kind == "none":
-            current = x @ self.weight.t()
-        else:
-            d = effective_delays(self.delay, self.max_delay, self.integer_delays)
-            if self.delay_kind == "axonal":
-                current = shift_axonal(x, d, self.max_delay) @ self.weight.t()
-            else:
-                current = synaptic_current(x, self.weight, d, self.max_delay)
-        return self._hop(current)
+            return tap_conv(x, self.weight.unsqueeze(-1), hop)
+        d = effective_delays(self.delay, self.max_delay, self.integer_delays)
+        if self.delay_kind == "axonal":
+            return axonal_current(x, self.weight, d, self.max_delay, hop)
+        return synaptic_current(x, self.weight, d, self.max_delay, hop)
 
     def forward(
         self, x: torch.Tensor, record_v: bool = False

@@ -69,6 +69,7 @@ class _LIFScan(torch.autograd.Function):
                 v = volts[t]
                 v.copy_(p)
         spikes = fires.to(current.dtype)
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None (no zeros)
         ctx.save_for_backward(us, ps, spikes, volts, rec, alpha, beta, bias, vth)
         ctx.cfg = (kind, sbeta, p0, spiking, detach_reset)
         return spikes, volts
@@ -90,7 +91,7 @@ class _LIFScan(torch.autograd.Function):
             sg, carry = None, beta_b.expand_as(us)
         simple = spiking and rec is None and detach_reset and g_volts is None
         ls_all = g_spikes if simple else (torch.empty_like(us) if spiking else None)
-        lsg = g_spikes * sg if simple else None
+        lsg = sg.mul_(g_spikes) if simple else None  # sg is not needed after this
         lp = lu = us.new_zeros((batch, n))
         for t in range(steps - 1, -1, -1):
             if simple:  # lp_t = Gs_t g_t + beta (1 - s_t) lp_{t+1}
