@@ -17,10 +17,13 @@ from neurodeploy.kernel.lif import (
     IntOps,
     LIFConstants,
     accumulate,
+    drive,
     input_bound,
     integrate,
+    integrate_driven,
     lif_step,
     slots_merge,
+    step_driven,
 )
 from neurodeploy.kernel.numpy_ops import NumpyIntOps
 
@@ -29,8 +32,11 @@ __all__ = [
     "LIFConstants",
     "NumpyIntOps",
     "accumulate",
+    "drive",
     "input_bound",
     "integrate",
+    "integrate_driven",
     "lif_step",
     "slots_merge",
+    "step_driven",
 ]
