@@ -28,10 +28,6 @@ How it is fast while exact:
   Whatever order BLAS or the convolution sums the products in, every intermediate is
   then an exact integer. ``tests/test_reference.py`` checks this against integer
   arithmetic.
-- Where the gathered spikes are sparse (at most :data:`SPIKE_DRIVEN_DENSITY` of them
-  nonzero, measured per block), the product is spike-driven: only the weight columns of
-  the spiking (source, step, sample) entries are added (a scipy CSR product over the
-  spikes), the same float sums over fewer terms, so the same bound makes it exact.
 - A matrix whose weights are mostly zeros (density below :data:`SPARSE_DENSITY`, not a
   convolution) is held as a scipy CSR matrix: the same float products over the nonzero
   weights only.
@@ -48,7 +44,9 @@ at step t + 1 + delay.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -74,9 +72,8 @@ FLOAT32_EXACT = 1 << 24
 #: weights) multiply as CSR matrices.
 SPARSE_DENSITY = 0.05
 SPARSE_MIN_SIZE = 1 << 16
-#: A block's gathered spikes with at most this share of nonzeros multiply spike-driven
-#: (the weight columns of the spiking entries only); denser ones through BLAS.
-SPIKE_DRIVEN_DENSITY = 0.0
+#: Samples per thread below which a batch is not split across threads.
+THREAD_MIN_SAMPLES = 32
 
 
 def product_dtype(row_abs_max: int, input_max: int) -> type:
@@ -168,11 +165,18 @@ def _compile_projection(p: Projection, input_max: int, wrap: bool) -> _CompiledP
                                dtype, p.conv, kernel)
 
 
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
+
+
 class ReferencePlan:
     """A network prepared for the reference simulator (reuse it across batches)."""
 
-    def __init__(self, net: FixedPointNetwork, block_steps: int = 16) -> None:
+    def __init__(self, net: FixedPointNetwork, block_steps: int = 16,
+                 threads: int | None = None) -> None:
         self.net = net
+        self.threads = max(1, int(threads if threads is not None else _usable_cores()))
         self.ops = NumpyIntOps(net.chip)
         self.block_steps = max(1, int(block_steps))
         self.history = net.max_delay + 1
@@ -262,12 +266,35 @@ class ReferencePlan:
         record = check_record(record)
         wanted = check_populations(net, populations)
         batch, steps, _ = spikes.shape
-        ring = self.ring
-
         # recordings are (batch, step, neuron), written one step at a time
         out_s = {n: np.zeros((batch, steps, net.size_of(n)), dtype=bool) for n in wanted}
         out_v = {n: np.zeros(out_s[n].shape, np.int64) for n in wanted} if "v" in record else {}
         out_u = {n: np.zeros(out_s[n].shape, np.int64) for n in wanted} if "u" in record else {}
+        chunks = [slice(lo, min(batch, lo + -(-batch // self._threads(batch))))
+                  for lo in range(0, batch, -(-batch // self._threads(batch)))]
+
+        def run_chunk(sl: slice) -> None:
+            def view(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                return {n: a[sl] for n, a in out.items()}
+            self._run_batch(spikes[sl], view(out_s), view(out_v), view(out_u))
+
+        if len(chunks) == 1:
+            run_chunk(chunks[0])
+        else:  # samples are independent: chunks of the batch side by side in threads
+            with ThreadPoolExecutor(len(chunks)) as pool:
+                list(pool.map(run_chunk, chunks))
+        return Traces(target="reference", spikes=out_s, v=out_v, u=out_u)
+
+    def _threads(self, batch: int) -> int:
+        """Threads for a batch: one per :data:`THREAD_MIN_SAMPLES` samples, at most
+        ``self.threads``."""
+        return max(1, min(self.threads, batch // THREAD_MIN_SAMPLES))
+
+    def _run_batch(self, spikes: np.ndarray, out_s: dict[str, np.ndarray],
+                   out_v: dict[str, np.ndarray], out_u: dict[str, np.ndarray]) -> None:
+        """Simulate ``spikes`` (batch, steps, n_inputs) into the recordings' arrays."""
+        net, ring = self.net, self.ring
+        batch, steps, _ = spikes.shape
         state = {n: (np.zeros((net.size_of(n), batch)), np.zeros((net.size_of(n), batch)))
                  for n in self.pops}
         hist = {n: np.zeros((ring, size, batch), dtype=np.float32)
@@ -282,7 +309,6 @@ class ReferencePlan:
                 a += n
             for comp in self.components:
                 self._run_component(comp, hist, state, t0, count, out_s, out_v, out_u)
-        return Traces(target="reference", spikes=out_s, v=out_v, u=out_u)
 
     def _run_component(self, comp, hist, state, t0, count, out_s, out_v, out_u) -> None:
         """Advance one strongly connected component through steps t0..t0+count-1."""
