@@ -11,15 +11,15 @@ How it is fast while exact:
 - Time runs in blocks of ``block_steps`` steps. Populations are visited by strongly
   connected component in topological order; a non-recurrent population gets the input
   of the whole block from one matrix product per projection (one per delay slot where
-  the shift applies to each slot's sum), and its drive (``a << 6``, the kernel's
+  the shift applies to each slot's sum) and its drive (``a << 6``, the kernel's
   :func:`~neurodeploy.kernel.drive`) for the whole block in one element-wise pass; then
-  an element-wise scan over the block's steps. Recurrent components are stepped one
-  step at a time.
-- Spike history is laid out (step, neuron, batch). A projection reads its sources at
-  their delays by one gather of whole (batch,) rows into (row, step, batch), where each
-  row is a (source, delay) pair (axonal delays: each source once at its delay; synaptic
-  delays: each pair that carries a weight; no delay: every source): the block's input is
-  then a single (rows, steps x batch) matrix and its product one GEMM.
+  an element-wise scan over the block's steps (:func:`~neurodeploy.kernel.step_driven`,
+  in place on the state arrays). Recurrent components are stepped one step at a time.
+- Spike history is a ring of (step, neuron, batch) float32 arrays. A projection reads its
+  sources at their delays by one gather of whole (batch,) rows into (step, row, batch),
+  where each row is a (source, delay) pair (axonal delays: each source once at its
+  delay; synaptic delays: each pair that carries a weight; no delay: every source, a
+  plain slice of the ring): the block's products are one batched GEMM.
 - A convolutional projection (``Projection.conv``) runs as a convolution
   (``torch.nn.functional.conv2d``) on the (steps x batch, C, H, W) spikes, not as its
   mostly-zero (n_dst, n_src) matrix.
@@ -34,9 +34,15 @@ How it is fast while exact:
 - Neuron state is held in float64, which represents every value exactly (|u * 4096| <
   2**43), see ``neurodeploy.kernel.numpy_ops``. Only populations whose input can overflow
   Lava's int32 arithmetic wrap to int32 (the kernel's ``emulate_int32``).
+- A batch of at least 2 x :data:`THREAD_MIN_SAMPLES` samples is split into one chunk per
+  usable core (``threads``), simulated side by side in threads (numpy, BLAS and torch
+  release the GIL); samples never interact, so the result is the same.
 - Spike history is kept for ``max_delay + 1`` steps plus one block, so working memory is
   proportional to batch x (max delay + 1 + block) x neurons, not to the number of steps;
   only what is recorded grows with the steps.
+
+Why these choices (and not a spike-driven product or torch for the element-wise step) is
+measured in ``docs/architecture.md`` ("Reference simulator speed").
 
 Time convention: 0-based steps; a spike at step t reaches a neuron behind one projection
 at step t + 1 + delay.
@@ -225,10 +231,10 @@ class ReferencePlan:
             from torch.nn.functional import conv2d
 
             c = cp.conv
-            images = torch.from_numpy(x).permute(0, 2, 1).reshape(count * batch, *c.in_shape)
-            y = conv2d(images, cp.kernel, stride=c.stride, padding=c.padding,
-                         dilation=c.dilation, groups=c.groups)
-            torch.from_numpy(out).copy_(y.reshape(count, batch, cp.n_dst).permute(0, 2, 1))
+            images = np.ascontiguousarray(x.transpose(0, 2, 1))  # numpy transposes faster
+            y = conv2d(torch.from_numpy(images).reshape(count * batch, *c.in_shape), cp.kernel,
+                       stride=c.stride, padding=c.padding, dilation=c.dilation, groups=c.groups)
+            np.copyto(out, y.numpy().reshape(count, batch, cp.n_dst).transpose(0, 2, 1))
         elif isinstance(part.weights, csr_matrix):
             for i in range(count):
                 out[i] = part.weights @ x[i]

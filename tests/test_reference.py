@@ -12,7 +12,7 @@ from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
 from neurodeploy.network import INPUT
 from neurodeploy.targets.reference import ReferencePlan
 
-from netgen import network_cases
+from netgen import network_cases, random_network, random_spikes
 
 
 def run(net, spikes, **kw):
@@ -217,3 +217,19 @@ def test_convolutions_give_the_integer_sums_of_their_matrix(exp):
     for kind in ("spikes", "v", "u"):
         for other in runs[1:]:
             np.testing.assert_array_equal(getattr(runs[0], kind)["c"], getattr(other, kind)["c"])
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_batch_split_across_threads_gives_the_single_thread_run(recurrent):
+    """A batch of 3 x THREAD_MIN_SAMPLES + 5 samples runs as 3 chunks in threads (uneven
+    last chunk); every trace equals the one-thread run of the whole batch."""
+    from neurodeploy.targets.reference import THREAD_MIN_SAMPLES
+
+    net = random_network(7, 3, recurrent, 6)
+    x = random_spikes(8, net, 3 * THREAD_MIN_SAMPLES + 5, 30)
+    one = ReferencePlan(net, threads=1).run(x, ("spikes", "v", "u"))
+    split = ReferencePlan(net, threads=3).run(x, ("spikes", "v", "u"))
+    assert any(one.spikes[n].any() for n in net.populations)
+    for kind in ("spikes", "v", "u"):
+        for n in net.populations:
+            np.testing.assert_array_equal(getattr(one, kind)[n], getattr(split, kind)[n])
