@@ -69,6 +69,7 @@ class Config:
     lava_batches: tuple[int, ...]
     input_rate: float
     seed: int
+    quick: bool = False
 
 
 @dataclass(frozen=True)
@@ -160,9 +161,11 @@ def measure_roofline(threads: int) -> Roofline:
                     gemm_flops_per_s(threads, "torch"))
 
 
-def acceptance(console: Console, throughput: float, macs: int, roof: Roofline) -> bool:
+def acceptance(console: Console, throughput: float, macs: int, roof: Roofline,
+               quick: bool = False) -> bool:
     """Print and return: ``throughput`` (sample-steps/s) >= min(TARGET_THROUGHPUT, half
-    the roofline in sample-steps/s, i.e. 0.5 x peak / (2 x ``macs``))."""
+    the roofline in sample-steps/s, i.e. 0.5 x peak / (2 x ``macs``)); True for a
+    ``quick`` smoke test, whose workload is too small to judge (the line says so)."""
     half = 0.5 * roof.peak / (2.0 * macs)
     target = min(TARGET_THROUGHPUT, half)
     met = throughput >= target
@@ -170,15 +173,16 @@ def acceptance(console: Console, throughput: float, macs: int, roof: Roofline) -
         f"Acceptance: reference >= min({TARGET_THROUGHPUT:,.0f} sample-steps/s, half the "
         f"roofline = {half:,.0f} sample-steps/s) = {target:,.0f}; measured "
         f"{throughput:,.0f}: {'met' if met else 'NOT met'} (machine under whatever load it "
-        "had; the roofline is measured in the same run)")
-    return met
+        "had; the roofline is measured in the same run)"
+        + ("; --quick: a smoke test, not judged" if quick else ""))
+    return met or quick
 
 
 def roofline_rows(table: Table, throughput: float, macs: int, roof: Roofline) -> None:
     """Summary rows: the roofline, the reference's achieved FLOP/s and its share."""
     achieved = throughput * 2.0 * macs
     table.add_row("float32 GEMM roofline (1024^3, best library)", roof.describe())
-    table.add_row("dense-equivalent FLOP per sample-step (2 x multiply-adds)", f"{2 * macs:,}")
+    table.add_row("dense-equivalent FLOP per sample-step", f"{2 * macs:,}")
     table.add_row("reference achieved FLOP/s (dense-equivalent)", f"{achieved / 1e9:,.2f} G")
     table.add_row("reference share of the roofline", share(achieved, roof.peak))
     table.add_row("half the roofline, in sample-steps/s", f"{0.5 * roof.peak / (2 * macs):,.0f}")
@@ -241,7 +245,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     batches = sorted({b for b in (1, 8, 32, 64) if b < lava_samples} | {lava_samples})
     return Config(sizes=(224, 128, 128, 20), max_delay=15, samples=samples, steps=steps,
                   lava_samples=lava_samples, lava_batches=tuple(batches), input_rate=0.05,
-                  seed=args.seed)
+                  seed=args.seed, quick=args.quick)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -319,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "yes" if same else "NO")
     console.print(summary)
 
-    met = acceptance(console, ref_tp, macs, roof)
+    met = acceptance(console, ref_tp, macs, roof, quick=cfg.quick)
     if not same:
         console.print("[red]reference and Lava spikes differ[/]")
     return 0 if met and same else 1
