@@ -8,8 +8,10 @@ axonal delays up to 15 steps, 256 samples x 100 steps of Poisson input):
 - Lava's throughput in sample-steps per second for several batchings (1, 8, 32, 64
   samples laid side by side per Lava run, via ``max_neurons_per_run``), start-up
   included, since that is what a user pays; start-up is also estimated on its own
-  with a 1-step run of the same batch. Lava runs only the first ``--lava-samples``
-  samples (each batching runs one Lava run of its batch size);
+  with a 1-step run of the same batch, and its share of the run. Lava runs only the
+  first ``--lava-samples`` samples (each batching runs one Lava run of its batch size);
+  the summary shows the batching Lava's default picks for this sample length
+  (``targets/lava.py``'s cost model, fitted to these runs);
 - the reference simulator on all samples (best of 3), its throughput, the ratio
   reference / best Lava, and its synaptic operations per second (one synaptic event
   = one source spike delivered to one nonzero weight of its column);
@@ -53,6 +55,7 @@ from roofline import gemm_flops_per_s, share  # bench/ is the script's folder: o
 from neurodeploy import FixedPointNetwork, Traces, simulate
 from neurodeploy.examples import layered_network, poisson_spikes
 from neurodeploy.network import INPUT
+from neurodeploy.targets.lava import samples_per_run
 
 TARGET_THROUGHPUT = 500_000.0  # sample-steps/s, or half the roofline where that is lower
 RATE_BAND = (0.02, 0.10)
@@ -296,15 +299,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     events = synaptic_events(net, spikes, ref)
 
     table = Table(title="Throughput (sample-steps per second; Lava includes start-up)")
-    for col in ("simulator", "samples", "wall s", "start-up s", "sample-steps/s",
-                "steady-state", "vs best Lava"):
+    for col in ("simulator", "samples", "wall s", "start-up s", "start-up share",
+                "sample-steps/s", "steady-state", "vs best Lava"):
         table.add_column(col, justify="right")
     for r in lava_runs:
         mark = " (best)" if r is best else ""
         table.add_row(f"lava, batch {r.batch}{mark}", str(r.batch), f"{r.wall_s:.2f}",
-                      f"{r.startup_s:.2f}", f"{r.throughput:,.1f}",
-                      f"{r.steady_throughput:,.1f}", f"{r.throughput / best.throughput:.2f}x")
-    table.add_row("reference (best of 3)", str(cfg.samples), f"{ref_s:.3f}", "-",
+                      f"{r.startup_s:.2f}", f"{r.startup_s / r.wall_s:.0%}",
+                      f"{r.throughput:,.1f}", f"{r.steady_throughput:,.1f}",
+                      f"{r.throughput / best.throughput:.2f}x")
+    table.add_row("reference (best of 3)", str(cfg.samples), f"{ref_s:.3f}", "-", "-",
                   f"{ref_tp:,.0f}", "-", f"{ratio:,.0f}x")
     console.print(table)
 
@@ -313,6 +317,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_column("value", justify="right")
     summary.add_row("machine cores (usable)", f"{cores} ({usable})")
     summary.add_row("best Lava batching", f"{best.batch} samples per run")
+    summary.add_row("Lava default batching (modelled best for this length)",
+                    f"{samples_per_run(net, cfg.steps)} samples per run")
     summary.add_row("Lava start-up (1-step run, best batching)", f"{best.startup_s:.2f} s")
     summary.add_row("reference / best Lava", f"{ratio:,.0f}x")
     summary.add_row("synaptic events (reference, all samples)", f"{events:,}")
