@@ -78,8 +78,13 @@ FLOAT32_EXACT = 1 << 24
 #: weights) multiply as CSR matrices.
 SPARSE_DENSITY = 0.05
 SPARSE_MIN_SIZE = 1 << 16
+#: Below CONCAT_BATCH samples, a matrix of at least CONCAT_WEIGHTS weights multiplies
+#: all of a block's steps in one GEMM (measured: 512 x 4096 weights, 32 samples x 16
+#: steps: 38 ms against 51 ms as 16 products; 128 x 224: 0.37 against 0.26 ms).
+CONCAT_BATCH = 64
+CONCAT_WEIGHTS = 1 << 17
 #: Samples per thread below which a batch is not split across threads.
-THREAD_MIN_SAMPLES = 32
+THREAD_MIN_SAMPLES = 16
 
 
 def product_dtype(row_abs_max: int, input_max: int) -> type:
@@ -238,6 +243,11 @@ class ReferencePlan:
         elif isinstance(part.weights, csr_matrix):
             for i in range(count):
                 out[i] = part.weights @ x[i]
+        elif batch < CONCAT_BATCH and count > 1 and part.weights.size >= CONCAT_WEIGHTS:
+            # few samples: one GEMM over every step's columns beats count narrow ones
+            wide = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(x.shape[1], -1)
+            y = part.weights @ wide
+            np.copyto(out, y.reshape(cp.n_dst, count, batch).transpose(1, 0, 2))
         else:
             np.matmul(part.weights, x, out=out)
         return out
