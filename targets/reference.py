@@ -1,9 +1,9 @@
 """The reference fixed-point simulator: Lava's ``fixed_pt`` arithmetic, vectorised.
 
 It computes, bit for bit, what Lava 0.10's ``PyLifModelBitAcc`` with ``Sparse`` /
-``DelaySparse`` projections (and ``Conv`` for convolutional projections) computes, for a
-whole batch at once, and is tested against Lava itself. The arithmetic is the integer
-kernel's (``neurodeploy.kernel``: its step, drive and projection accumulation, with the
+``DelaySparse`` projections computes, for a whole batch at once, and is tested against
+Lava itself. The arithmetic is the integer
+kernel's (``neurodeploy.kernel``: its step and projection accumulation, with the
 numpy realisation); this module adds the schedule and the float-exact products.
 
 How it is fast while exact:
@@ -11,10 +11,9 @@ How it is fast while exact:
 - Time runs in blocks of ``block_steps`` steps. Populations are visited by strongly
   connected component in topological order; a non-recurrent population gets the input
   of the whole block from one matrix product per projection (one per delay slot where
-  the shift applies to each slot's sum) and its drive (``a << 6``, the kernel's
-  :func:`~neurodeploy.kernel.drive`) for the whole block in one element-wise pass; then
-  an element-wise scan over the block's steps (:func:`~neurodeploy.kernel.step_driven`,
-  in place on the state arrays). Recurrent components are stepped one step at a time.
+  the shift applies to each slot's sum), then the kernel's step runs over the block's
+  steps (:func:`~neurodeploy.kernel.lif_step`, in place on the state arrays). Recurrent
+  components are stepped one step at a time.
 - Spike history is a ring of (step, neuron, batch) float32 arrays. A projection reads its
   sources at their delays by one gather of whole (batch,) rows into (step, row, batch),
   where each row is a (source, delay) pair (axonal delays: each source once at its
@@ -59,14 +58,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy.sparse import csr_matrix
 
-from neurodeploy.kernel import (
-    NumpyIntOps,
-    accumulate,
-    drive,
-    lif_step,
-    slots_merge,
-    step_driven,
-)
+from neurodeploy.kernel import NumpyIntOps, accumulate, lif_step, slots_merge
 from neurodeploy.network import INPUT, Conv2d, FixedPointNetwork, Projection
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
@@ -345,8 +337,6 @@ class ReferencePlan:
             for name in comp
         }
         recurrent = self.recurrent[tuple(comp)]
-        if not recurrent:  # the drive of the whole block at once
-            external = {name: drive(ops, self.pops[name], a) for name, a in external.items()}
         for i in range(count):
             t = t0 + i
             for name in comp:
@@ -357,9 +347,7 @@ class ReferencePlan:
                     a_in = total([None if a_in is None else a_in.copy()] + [
                         self._projection_input(cp, hist[cp.src], t, 1)[0]
                         for cp in self.incoming[name] if cp.src in members and cp.parts])
-                    s, u, v = lif_step(ops, pop, a_in, u, v)
-                else:
-                    s, u, v = step_driven(ops, pop, a_in, u, v)
+                s, u, v = lif_step(ops, pop, a_in, u, v)
                 state[name] = (u, v)
                 hist[name][t % ring] = s
                 if name in out_s:

@@ -17,13 +17,10 @@ from neurodeploy.kernel.lif import (
     IntOps,
     LIFConstants,
     accumulate,
-    drive,
     input_bound,
     integrate,
-    integrate_driven,
     lif_step,
     slots_merge,
-    step_driven,
 )
 from neurodeploy.kernel.numpy_ops import NumpyIntOps
 
@@ -32,11 +29,8 @@ __all__ = [
     "LIFConstants",
     "NumpyIntOps",
     "accumulate",
-    "drive",
     "input_bound",
     "integrate",
-    "integrate_driven",
     "lif_step",
     "slots_merge",
-    "step_driven",
 ]

@@ -121,41 +121,21 @@ def lif_step(ops: IntOps[T], c: Any, a_in: T | None, u: T, v: T) -> tuple[T, T, 
     summed, shifted projection input of this step (None: no projection delivers any).
     v is returned after the reset (0 where a spike fired); u is never reset.
     """
-    return step_driven(ops, c, drive(ops, c, a_in), u, v)
-
-
-def step_driven(ops: IntOps[T], c: Any, d: T | None, u: T, v: T) -> tuple[T, T, T]:
-    """:func:`lif_step` from the step's drive ``d = drive(ops, c, a_in)`` instead of its
-    input (a backend may compute the drive of many steps at once: it is element-wise)."""
-    u, v = integrate_driven(ops, c, d, u, v)
+    u, v = integrate(ops, c, a_in, u, v)
     spikes = ops.fire(v, c.vth_scaled)
     return spikes, u, ops.reset(spikes, v)
-
-
-def drive(ops: IntOps[T], c: Any, a_in: T | None) -> T | None:
-    """The input's term of u[t]: ``a_in << act_shift``, with ``a_in`` and the shifted value
-    wrapped to int32 where Lava's buffers wrap (``c.emulate_int32``); None without input.
-    Element-wise: the drive of a block of steps is the block of each step's drive."""
-    if a_in is None:
-        return None
-    if c.emulate_int32:
-        return ops.wrap_int32(ops.scale(ops.wrap_int32(a_in), ops.chip.act_shift))
-    return ops.scale(a_in, ops.chip.act_shift)
 
 
 def integrate(ops: IntOps[T], c: Any, a_in: T | None, u: T, v: T) -> tuple[T, T]:
     """The step before its threshold: ``(u[t], v')`` with v' the voltage before the reset
     (see :func:`lif_step`; fused scans that need v' for their backward pass call this)."""
-    return integrate_driven(ops, c, drive(ops, c, a_in), u, v)
-
-
-def integrate_driven(ops: IntOps[T], c: Any, d: T | None, u: T, v: T) -> tuple[T, T]:
-    """:func:`integrate` from the step's drive ``d`` (see :func:`drive`)."""
     u = ops.decay(u, c.keep_u)
-    if d is not None:
-        u = ops.add(u, d)
     if c.emulate_int32:  # Lava's int32 buffers: a, a << 6 and the sum all wrap
+        if a_in is not None:
+            u = ops.add(u, ops.wrap_int32(ops.scale(ops.wrap_int32(a_in), ops.chip.act_shift)))
         u = ops.wrap_int32(u)
+    elif a_in is not None:
+        u = ops.add(u, ops.scale(a_in, ops.chip.act_shift))
     u = ops.wrap24(u)
     return u, ops.saturate(ops.add(ops.add(ops.decay(v, c.keep_v), u), c.bias))
 
