@@ -104,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.samples, args.steps, args.lava_samples = 4, 10, 1
-    console = Console(width=max(100, Console().width))
+    console = Console(width=max(120, Console().width))
     cores = os.cpu_count() or 0
     cpu = platform.processor() or platform.machine()
     console.print(f"[bold]neurodeploy CNN benchmark[/] - {cpu}, {cores} cores, Python "

@@ -129,12 +129,7 @@ class _CompiledProjection:
     dtype: type
     conv: Conv2d | None = None
     kernel: torch.Tensor | None = None
-
-    @property
-    def in_order(self) -> bool:
-        """Every source once, in order, at one lag: the input is a slice of the history."""
-        return bool((np.diff(self.lags) == 0).all()) and np.array_equal(
-            self.sources, np.arange(self.sources.size))
+    in_order: bool = False  # every source once, in order, at one lag: a slice of history
 
 
 def _compile_projection(p: Projection, input_max: int, wrap: bool) -> _CompiledProjection:
@@ -163,9 +158,10 @@ def _compile_projection(p: Projection, input_max: int, wrap: bool) -> _CompiledP
         compiled = [_Part(rows, np.zeros((0, 0), dtype)) for rows, _ in parts]
     else:
         compiled = [_Part(rows, _as_product_matrix(wk, dtype)) for rows, wk in parts]
-    return _CompiledProjection(p.src, p.dst, p.n_dst, p.weight_exp, wrap,
-                               np.concatenate(sources), np.concatenate(lags), tuple(compiled),
-                               dtype, p.conv, kernel)
+    sources, lags = np.concatenate(sources), np.concatenate(lags)
+    in_order = bool((lags == lags[0]).all()) and np.array_equal(sources, np.arange(p.n_src))
+    return _CompiledProjection(p.src, p.dst, p.n_dst, p.weight_exp, wrap, sources, lags,
+                               tuple(compiled), dtype, p.conv, kernel, in_order)
 
 
 def _usable_cores() -> int:
