@@ -50,7 +50,9 @@ DEFAULT_MAX_NEURONS_PER_RUN: int | None = None
 #: Lava batchings (1 to 64 samples of its 500-neuron network, 100 steps, on a loaded
 #: 2-core machine): start-up S, a per-step cost A, a per-step cost per neuron C and a
 #: per-step cost that grows with the square of N (Lava's per-step work grew a little
-#: faster than the batch: 14.5 ms per sample-step at 32 samples, 15.4 ms at 64).
+#: faster than the batch: 14.5 ms per sample-step at 32 samples, 15.4 ms at 64). That
+#: term is within the loaded machine's noise (another run measured 64 samples fastest,
+#: 8.4 against 12.2 ms per sample-step at 32): refit it on a quiet machine.
 LAVA_STARTUP_S = 2.4
 LAVA_STEP_S = 2.7e-3
 LAVA_STEP_PER_NEURON_S = 2.9e-5
