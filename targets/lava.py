@@ -52,7 +52,7 @@ DEFAULT_MAX_NEURONS_PER_RUN: int | None = None
 #: per-step cost that grows with the square of N (Lava's per-step work grew a little
 #: faster than the batch: 14.5 ms per sample-step at 32 samples, 15.4 ms at 64). That
 #: term is within the loaded machine's noise (another run measured 64 samples fastest,
-#: 8.4 against 12.2 ms per sample-step at 32): refit it on a quiet machine.
+#: 8.3 against 12.0 ms per sample-step at 32): refit it on a quiet machine.
 LAVA_STARTUP_S = 2.4
 LAVA_STEP_S = 2.7e-3
 LAVA_STEP_PER_NEURON_S = 2.9e-5
