@@ -14,9 +14,17 @@ and run on ``--samples`` frames of ``--steps`` 0-based steps. What it measures, 
 - the reference simulator on all samples (best of 3), its throughput and its synaptic
   events per second (one event = one source spike delivered to one nonzero weight);
 - what a dense simulator must compute: one float64 product per projection per step with
-  its whole weight matrix, timed alone (the reference multiplies the convolutions'
-  mostly-zero matrices as sparse ones, so it can beat this);
-- that every layer's spikes are identical between the reference and Lava (exit 1 if not).
+  its whole weight matrix, timed alone (the reference runs the convolutional projections
+  as convolutions, so it can beat this);
+- the machine's float32 GEMM roofline, measured in the same run, and what the reference
+  achieves against it: its FLOP per sample-step are twice the multiply-adds of
+  ``bench_simulators.synaptic_macs`` (a convolution's own multiply-adds for the
+  convolutional projections, n_dst x n_src for the others: the pooled third layer and the
+  dense layers);
+- that every layer's spikes are identical between the reference and Lava.
+
+Acceptance target: reference >= min(500,000 sample-steps/s, half the roofline in
+sample-steps/s); exit 1 if not met or if the spikes differ.
 
 Run: ``python bench/bench_conv.py`` (``--quick`` for a smoke test).
 """
@@ -34,7 +42,13 @@ from collections.abc import Sequence
 import nir
 import numpy as np
 from bench_netx import matmul_floor  # bench/ is the script's folder: on sys.path
-from bench_simulators import synaptic_events
+from bench_simulators import (
+    acceptance,
+    measure_roofline,
+    roofline_rows,
+    synaptic_events,
+    synaptic_macs,
+)
 from rich.console import Console
 from rich.table import Table
 
@@ -90,7 +104,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.samples, args.steps, args.lava_samples = 4, 10, 1
-    console = Console(width=max(100, Console().width))
+    console = Console(width=max(120, Console().width))
     cores = os.cpu_count() or 0
     cpu = platform.processor() or platform.machine()
     console.print(f"[bold]neurodeploy CNN benchmark[/] - {cpu}, {cores} cores, Python "
@@ -106,6 +120,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   f"quantized in {time.perf_counter() - t0:.1f} s; time: 0-based steps, one "
                   "step per hop")
 
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    roof = measure_roofline(max(1, usable))
     best, ref = float("inf"), None
     for _ in range(3):
         t0 = time.perf_counter()
@@ -144,10 +160,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     summary.add_column("value", justify="right")
     summary.add_row("neurons, synapses (nonzero weights)", f"{net.n_neurons:,}, {synapses:,}")
     summary.add_row("reference synaptic events per second", f"{ev / best:,.3g}")
+    macs = synaptic_macs(net)
+    roofline_rows(summary, ref_tp, macs, roof)
     summary.add_row(f"spikes identical to Lava ({args.lava_samples} samples, every layer)",
                     "yes" if same else "NO")
     console.print(summary)
-    return 0 if same else 1
+    met = acceptance(console, ref_tp, macs, roof, quick=args.quick)
+    return 0 if met and same else 1
 
 
 if __name__ == "__main__":

@@ -42,8 +42,23 @@ from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import atomic_savez, network_to_arrays
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
-#: Neurons (batch x network size) laid side by side in one Lava run.
-DEFAULT_MAX_NEURONS_PER_RUN = 20_000
+#: Neurons (batch x (network neurons + inputs)) laid side by side in one Lava run, when
+#: given; the default (None) is :func:`auto_neurons_per_run` of the sample length.
+DEFAULT_MAX_NEURONS_PER_RUN: int | None = None
+#: The cost model of one fixed_pt Lava run of N neurons side by side for ``steps`` steps,
+#: ``S + steps * (A + C * N + Q * N**2)`` seconds, fitted to bench/bench_simulators.py's
+#: Lava batchings (1 to 64 samples of its 500-neuron network, 100 steps, on a loaded
+#: 2-core machine): start-up S, a per-step cost A, a per-step cost per neuron C and a
+#: per-step cost that grows with the square of N (Lava's per-step work grew a little
+#: faster than the batch: 14.5 ms per sample-step at 32 samples, 15.4 ms at 64). That
+#: term is within the loaded machine's noise (another run measured 64 samples fastest,
+#: 8.3 against 12.0 ms per sample-step at 32): refit it on a quiet machine.
+LAVA_STARTUP_S = 2.4
+LAVA_STEP_S = 2.7e-3
+LAVA_STEP_PER_NEURON_S = 2.9e-5
+LAVA_STEP_PER_NEURON2_S = 6e-11
+#: Bounds of the automatic choice (memory of the block-diagonal weights).
+AUTO_NEURONS_RANGE = (1_000, 200_000)
 #: Seconds allowed per Lava run before it is killed (start-up included).
 DEFAULT_TIMEOUT_S = 600.0
 #: Seconds a worker gets to stop Lava's runtime after SIGTERM before its group is killed.
@@ -223,6 +238,27 @@ def run_worker(module: str, job: dict[str, np.ndarray], n_results: int, timeout_
         return results
 
 
+def auto_neurons_per_run(steps: int) -> int:
+    """Neurons per Lava run that minimise the modelled wall time per sample for samples
+    of ``steps`` steps (see :data:`LAVA_STARTUP_S`): with N = batch x neurons per sample,
+    the time per sample is proportional to ``(S + steps * (A + C N + Q N**2)) / N``, lowest
+    at ``N = sqrt((S + steps * A) / (steps * Q))`` (about 21,000 for 100 steps, 9,000
+    for 1,000 steps: short samples amortise the start-up over more of them), within
+    :data:`AUTO_NEURONS_RANGE`."""
+    steps = max(1, int(steps))
+    best = ((LAVA_STARTUP_S + steps * LAVA_STEP_S) / (steps * LAVA_STEP_PER_NEURON2_S)) ** 0.5
+    lo, hi = AUTO_NEURONS_RANGE
+    return int(min(hi, max(lo, best)))
+
+
+def samples_per_run(net: FixedPointNetwork, steps: int,
+                    max_neurons_per_run: int | None = DEFAULT_MAX_NEURONS_PER_RUN) -> int:
+    """Samples laid side by side in one Lava run: as many as ``max_neurons_per_run`` (None:
+    :func:`auto_neurons_per_run` of ``steps``) allows, at least one."""
+    cap = auto_neurons_per_run(steps) if max_neurons_per_run is None else max_neurons_per_run
+    return max(1, int(cap) // max(1, net.n_neurons + net.n_inputs))
+
+
 def samples_progress(show: bool) -> Progress:
     """The progress bar (on stderr, gone when done) of a target's runs over samples."""
     return Progress(*Progress.get_default_columns(), TextColumn("{task.completed}/{task.total}"),
@@ -235,13 +271,14 @@ def simulate_lava(
     record: Iterable[str] = ("spikes",),
     populations: Iterable[str] | None = None,
     float_mode: bool = False,
-    max_neurons_per_run: int = DEFAULT_MAX_NEURONS_PER_RUN,
+    max_neurons_per_run: int | None = DEFAULT_MAX_NEURONS_PER_RUN,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     progress: bool = False,
 ) -> Traces:
     """Run ``net`` on Lava's CPU simulator; the batch is split into as few runs as fit.
 
-    ``max_neurons_per_run`` caps batch x neurons laid side by side in one run;
+    ``max_neurons_per_run`` caps batch x neurons laid side by side in one run (None: the
+    modelled best for the sample length, :func:`samples_per_run`);
     ``timeout_s`` applies to each run; ``progress`` shows a rich progress bar over the
     runs on stderr. Returns :class:`~neurodeploy.Traces` with int64
     u, v for ``fixed_pt`` and float64 (same LSB units) for ``lava-float``.
@@ -255,7 +292,7 @@ def simulate_lava(
     record = check_record(record)
     wanted = check_populations(net, populations)
     batch, steps, _ = spikes.shape
-    per_run = max(1, int(max_neurons_per_run) // max(1, net.n_neurons + net.n_inputs))
+    per_run = samples_per_run(net, steps, max_neurons_per_run)
     record_state = "u" in record or "v" in record
     net_arrays = network_to_arrays(net)
     state_dtype = np.float64 if float_mode else np.int64

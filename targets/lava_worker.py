@@ -36,10 +36,21 @@ from lava.utils.weightutils import SignMode
 from scipy.sparse import csr_matrix, identity, kron
 
 from neurodeploy import fixed_point as fp
-from neurodeploy.network import INPUT
+from neurodeploy.network import INPUT, Projection
 from neurodeploy.network_io import network_from_arrays
 from neurodeploy.targets.lava_procs.processes import PerNeuronLIF, SpikeStateRecorder
-from neurodeploy.targets.reference import sparse_weights
+
+
+def sparse_weights(p: Projection) -> csr_matrix:
+    """The projection's int64 weights as a CSR matrix; a convolution's straight from its
+    kernel (an image-sized layer's dense matrix would not fit in memory)."""
+    if p.conv is None:
+        return csr_matrix(p.weights.astype(np.int64))
+    dst, src, tap = p.conv.synapses()
+    w = csr_matrix((p.conv.kernel.ravel()[tap], (dst, src)), shape=(p.n_dst, p.n_src),
+                   dtype=np.int64)
+    w.eliminate_zeros()
+    return w
 
 
 def interrupt(signum: int, frame: object) -> None:

@@ -2,33 +2,48 @@
 
 It computes, bit for bit, what Lava 0.10's ``PyLifModelBitAcc`` with ``Sparse`` /
 ``DelaySparse`` projections computes, for a whole batch at once, and is tested against
-Lava itself. The arithmetic is the integer kernel's (``neurodeploy.kernel``: its step
-and projection accumulation, with the numpy realisation); this module adds the schedule
-and the float-exact products.
+Lava itself. The arithmetic is the integer
+kernel's (``neurodeploy.kernel``: its step and projection accumulation, with the
+numpy realisation); this module adds the schedule and the float-exact products.
 
 How it is fast while exact:
 
 - Time runs in blocks of ``block_steps`` steps. Populations are visited by strongly
   connected component in topological order; a non-recurrent population gets the input
-  of the whole block from matrix products (one per projection for axonal delays, one per
-  delay slot otherwise), then a cheap element-wise scan over the block. Recurrent
+  of the whole block from one matrix product per projection (one per delay slot where
+  the shift applies to each slot's sum), then the kernel's step runs over the block's
+  steps (:func:`~neurodeploy.kernel.lif_step`, in place on the state arrays). Recurrent
   components are stepped one step at a time.
-- Arrays are laid out (step, neuron, batch) so that reading each source's spikes at its
-  own delay is a gather of contiguous rows.
+- Spike history is a ring of (step, neuron, batch) float32 arrays. A projection reads its
+  sources at their delays by one gather of whole (batch,) rows into (step, row, batch),
+  where each row is a (source, delay) pair (axonal delays: each source once at its
+  delay; synaptic delays: each pair that carries a weight; no delay: every source, a
+  plain slice of the ring): the block's products are one batched GEMM.
+- A convolutional projection (``Projection.conv``) runs as a convolution
+  (``torch.nn.functional.conv2d``) on the (steps x batch, C, H, W) spikes, from its kernel:
+  its mostly-zero (n_dst, n_src) matrix is never built.
+- Populations with timed state resets (``reset_interval``) have u and v set to 0 before
+  the update of their reset steps.
 - Products run in float32 when every partial sum of a destination neuron is an integer
-  below 2**24 (all partial sums are bounded by the sum of |weights| of its row, so
-  float32 represents every intermediate exactly, whatever the summation order), else in
-  float64 (exact below 2**53). ``tests/test_reference.py`` checks this against integer
+  below 2**24 (see :func:`product_dtype`), else in float64 (exact below 2**53).
+  Whatever order BLAS or the convolution sums the products in, every intermediate is
+  then an exact integer. ``tests/test_reference.py`` checks this against integer
   arithmetic.
-- A convolution is held as a scipy CSR matrix built from its kernel, and so is any slot
-  whose weights are mostly zeros (density below :data:`SPARSE_DENSITY`): the same float
-  products over the nonzero weights only, so the same exactness argument holds.
+- A matrix whose weights are mostly zeros (density below :data:`SPARSE_DENSITY`, not a
+  convolution) is held as a scipy CSR matrix: the same float products over the nonzero
+  weights only.
 - Neuron state is held in float64, which represents every value exactly (|u * 4096| <
-  2**37), see ``neurodeploy.kernel.numpy_ops``. Only populations whose input can overflow
+  2**43), see ``neurodeploy.kernel.numpy_ops``. Only populations whose input can overflow
   Lava's int32 arithmetic wrap to int32 (the kernel's ``emulate_int32``).
+- A batch of at least 2 x :data:`THREAD_MIN_SAMPLES` samples is split into one chunk per
+  usable core (``threads``), simulated side by side in threads (numpy, BLAS and torch
+  release the GIL); samples never interact, so the result is the same.
 - Spike history is kept for ``max_delay + 1`` steps plus one block, so working memory is
   proportional to batch x (max delay + 1 + block) x neurons, not to the number of steps;
   only what is recorded grows with the steps.
+
+Why these choices (and not a spike-driven product or torch for the element-wise step) is
+measured in ``docs/architecture.md`` ("Reference simulator speed").
 
 Time convention: 0-based steps; a spike at step t reaches a neuron behind one projection
 at step t + 1 + delay.
@@ -36,82 +51,148 @@ at step t + 1 + delay.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_matrix
 
 from neurodeploy.kernel import NumpyIntOps, accumulate, lif_step, slots_merge
-from neurodeploy.network import INPUT, FixedPointNetwork, Projection, Slot
+from neurodeploy.network import INPUT, Conv2d, FixedPointNetwork, Projection
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
 
+if TYPE_CHECKING:  # torch loads only for a network with a convolutional projection
+    import torch
+
 FLOAT32_EXACT = 1 << 24
-#: Slots with at most this share of nonzero weights (and at least SPARSE_MIN_SIZE weights)
-#: multiply as CSR matrices.
+#: Matrices with at most this share of nonzero weights (and at least SPARSE_MIN_SIZE
+#: weights) multiply as CSR matrices.
 SPARSE_DENSITY = 0.05
 SPARSE_MIN_SIZE = 1 << 16
+#: Below CONCAT_BATCH samples, a matrix of at least CONCAT_WEIGHTS weights multiplies
+#: all of a block's steps in one GEMM (measured: 512 x 4096 weights, 32 samples x 16
+#: steps: 38 ms against 51 ms as 16 products; 128 x 224: 0.37 against 0.26 ms).
+CONCAT_BATCH = 64
+CONCAT_WEIGHTS = 1 << 17
+#: Samples per thread below which a batch is not split across threads.
+THREAD_MIN_SAMPLES = 16
 
 
-def _slot_weights(w: np.ndarray, dtype: type) -> np.ndarray | csr_matrix:
+def product_dtype(row_abs_max: int, input_max: int) -> type:
+    """float32 when ``row_abs_max * input_max < 2**24``, else float64.
+
+    ``row_abs_max`` is the largest sum of |weights| of a destination neuron's row and
+    ``input_max`` the largest value a source delivers per step (1 for spikes, up to 255
+    for graded input). Every partial sum of a product over that row, in any order and over
+    any subset of its terms, is an integer bounded by their product, so float32 (integers
+    exact below 2**24) computes it exactly; float64 is exact below 2**53, which 8-bit
+    weights reach only beyond 2**37 sources.
+    """
+    return np.float32 if row_abs_max * input_max < FLOAT32_EXACT else np.float64
+
+
+def _as_product_matrix(w: np.ndarray, dtype: type) -> np.ndarray | csr_matrix:
     if w.size >= SPARSE_MIN_SIZE and np.count_nonzero(w) <= SPARSE_DENSITY * w.size:
         return csr_matrix(w, dtype=dtype)
-    return w.astype(dtype)
+    return np.ascontiguousarray(w, dtype=dtype)
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One product of a projection: ``weights`` (n_dst, rows) times rows ``rows`` of the
+    projection's gathered input."""
+
+    rows: slice
+    weights: np.ndarray | csr_matrix
 
 
 @dataclass(frozen=True)
 class _CompiledProjection:
+    """A projection as products over its gathered input.
+
+    Row r of the gathered input at step t is the spike of source ``sources[r]`` at step
+    ``t - lags[r]`` (``lags = 1 + delay``). ``parts`` are one product per delay slot,
+    each shifted by ``weight_exp`` on its own, or a single product over all rows where
+    :func:`~neurodeploy.kernel.slots_merge` allows it. ``conv`` (one part, every source
+    at lag 1): the product is this convolution with ``kernel``.
+    """
+
     src: str
     dst: str
-    n_src: int
     n_dst: int
     weight_exp: int
-    slots: tuple[Slot, ...]  # weights as float32/float64 exact integers; () when all are 0
-    matrix: np.ndarray  # all weights (n_dst, n_src) for the one-product axonal path (dtype)
-    axonal_delays: np.ndarray | None  # per-source delays when the projection has them
+    wrap: bool
+    sources: np.ndarray
+    lags: np.ndarray
+    parts: tuple[_Part, ...]
+    dtype: type
+    conv: Conv2d | None = None
+    kernel: torch.Tensor | None = None
+    in_order: bool = False  # every source once, in order, at one lag: a slice of history
 
 
-def sparse_weights(p: Projection) -> csr_matrix:
-    """The projection's int64 weights as a CSR matrix; a convolution's straight from its
-    kernel (an image-sized layer's dense matrix would not fit in memory)."""
-    if p.conv is None:
-        return csr_matrix(p.weights.astype(np.int64))
-    dst, src, tap = p.conv.synapses()
-    w = csr_matrix((p.conv.kernel.ravel()[tap], (dst, src)), shape=(p.n_dst, p.n_src),
-                   dtype=np.int64)
-    w.eliminate_zeros()
-    return w
+def _compile_projection(p: Projection, input_max: int, wrap: bool) -> _CompiledProjection:
+    """``input_max``: the largest value a source delivers per step (graded input counts);
+    ``wrap``: the destination emulates Lava's int32 buffers."""
+    if p.conv is not None:  # from the kernel alone: one product, every source at lag 1
+        import torch
+
+        dtype = product_dtype(int(p.conv.row_sums(np.abs(p.conv.kernel)).max()), input_max)
+        sources, lags = np.arange(p.n_src), np.ones(p.n_src, np.int64)
+        if not p.conv.kernel.any():
+            return _CompiledProjection(p.src, p.dst, p.n_dst, p.weight_exp, wrap,
+                                       np.zeros(0, np.int64), np.zeros(0, np.int64), (), dtype)
+        kernel = torch.from_numpy(np.array(p.conv.kernel, dtype=dtype))
+        return _CompiledProjection(p.src, p.dst, p.n_dst, p.weight_exp, wrap, sources, lags,
+                                   (_Part(slice(0, p.n_src), np.zeros((0, 0), dtype)),), dtype,
+                                   p.conv, kernel, True)
+    w = np.asarray(p.weights, dtype=np.int64)
+    dtype = product_dtype(int(np.abs(w).sum(axis=1).max()), input_max)
+    slots = p.delay_slots()
+    sources, lags, parts, start = [], [], [], 0
+    for sl in slots:
+        cols = np.arange(p.n_src) if sl.cols is None else np.asarray(sl.cols)
+        sources.append(cols)
+        lags.append(np.full(cols.size, 1 + sl.delay))
+        parts.append((slice(start, start + cols.size), sl.weights))
+        start += cols.size
+    if not slots:
+        return _CompiledProjection(p.src, p.dst, p.n_dst, p.weight_exp, wrap,
+                                   np.zeros(0, np.int64), np.zeros(0, np.int64), (), dtype)
+    if slots_merge(p.weight_exp, wrap) and len(parts) > 1:  # one product over all rows
+        parts = [(slice(0, start), np.concatenate([wk for _, wk in parts], axis=1))]
+    compiled = [_Part(rows, _as_product_matrix(wk, dtype)) for rows, wk in parts]
+    sources, lags = np.concatenate(sources), np.concatenate(lags)
+    in_order = bool((lags == lags[0]).all()) and np.array_equal(sources, np.arange(p.n_src))
+    return _CompiledProjection(p.src, p.dst, p.n_dst, p.weight_exp, wrap, sources, lags,
+                               tuple(compiled), dtype, None, None, in_order)
 
 
-def _compile_projection(p: Projection, input_max: int) -> _CompiledProjection:
-    """``input_max``: the largest value a source delivers per step (graded input counts)."""
-    if p.conv is not None:  # no delays: one CSR slot built from the kernel
-        exact32 = int(p.conv.row_sums(np.abs(p.conv.kernel)).max()) * input_max < FLOAT32_EXACT
-        dtype = np.float32 if exact32 else np.float64
-        w = sparse_weights(p).astype(dtype)
-        slots = (Slot(0, None, w, None),) if w.nnz else ()
-        return _CompiledProjection(p.src, p.dst, p.n_src, p.n_dst, p.weight_exp, slots,
-                                   np.zeros((0, 0), dtype), None)
-    w = p.weights.astype(np.int64)
-    exact32 = int(np.abs(w).sum(axis=1).max()) * input_max < FLOAT32_EXACT
-    dtype = np.float32 if exact32 else np.float64
-    slots = [replace(sl, weights=_slot_weights(sl.weights, dtype)) for sl in p.delay_slots()]
-    axonal = np.asarray(p.delays, dtype=np.int64) if p.delay_kind == "axonal" else None
-    return _CompiledProjection(p.src, p.dst, p.n_src, p.n_dst, p.weight_exp, tuple(slots),
-                               w.astype(dtype), axonal)
+def _usable_cores() -> int:
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+        os.cpu_count() or 1)
 
 
 class ReferencePlan:
     """A network prepared for the reference simulator (reuse it across batches)."""
 
-    def __init__(self, net: FixedPointNetwork, block_steps: int = 8) -> None:
+    def __init__(self, net: FixedPointNetwork, block_steps: int = 16,
+                 threads: int | None = None) -> None:
         self.net = net
+        self.threads = max(1, int(threads if threads is not None else _usable_cores()))
         self.ops = NumpyIntOps(net.chip)
         self.block_steps = max(1, int(block_steps))
         self.history = net.max_delay + 1
+        self.ring = self.history + self.block_steps  # steps of spike history held
         self.components = net.strongly_connected_order()
-        self.projections = [_compile_projection(p, net.input_max if p.src == INPUT else 1)
-                            for p in net.projections]
+        self.pops = {name: self.ops.constants(c) for name, c in net.lif_constants().items()}
+        self.projections = [
+            _compile_projection(p, net.input_max if p.src == INPUT else 1,
+                                self.pops[p.dst].emulate_int32)
+            for p in net.projections]
         self.incoming = {
             name: [cp for cp in self.projections if cp.dst == name] for name in net.populations
         }
@@ -119,45 +200,69 @@ class ReferencePlan:
             tuple(comp): len(comp) > 1 or any(cp.src == comp[0] for cp in self.incoming[comp[0]])
             for comp in self.components
         }
-        self.pops = {name: self.ops.constants(c) for name, c in net.lif_constants().items()}
+        self._size = {INPUT: net.n_inputs} | {n: net.size_of(n) for n in net.populations}
 
     # --------------------------------------------------------------- arithmetic
-    def _projection_input(
-        self, cp: _CompiledProjection, hist: np.ndarray, first: int, count: int, wrap: bool
-    ) -> np.ndarray | None:
-        """Input delivered by ``cp`` at block-local steps first..first+count-1.
+    def _gather(self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int
+                ) -> np.ndarray:
+        """The gathered input (count, rows, batch) of steps t..t+count-1 from the source's
+        spike history ``hist`` (ring, n_src, batch), which holds step s at ``s % ring``."""
+        ring, n_src, batch = hist.shape
+        if cp.in_order:  # every source at one lag: consecutive steps of the history
+            first = (t - int(cp.lags[0])) % ring
+            if first + count <= ring:
+                return hist[first : first + count]
+        steps = (t - cp.lags)[None, :] + np.arange(count)[:, None]
+        rows = (steps % ring) * n_src + cp.sources[None, :]
+        return np.take(hist.reshape(-1, batch), rows.ravel(), axis=0).reshape(
+            count, cp.sources.size, batch)
 
-        ``hist`` is the source's spike history (history + block, n_src, batch) as 0/1
-        float32, where index ``history + i`` holds block step i. Returns float64 integers
-        (count, n_dst, batch) (int32-wrapped when ``wrap``), or None without slots.
-        """
-        batch = hist.shape[2]
+    @staticmethod
+    def _product(cp: _CompiledProjection, part: _Part, x: np.ndarray) -> np.ndarray:
+        """``part.weights @ x[:, part.rows]`` as (count, n_dst, batch) exact integers in
+        the projection's product dtype (float32 or float64), C order."""
+        count, _, batch = x.shape
+        x = x[:, part.rows]
+        if x.dtype != cp.dtype:
+            x = x.astype(cp.dtype)
+        out = np.empty((count, cp.n_dst, batch), dtype=cp.dtype)
+        if cp.conv is not None:  # a real convolution on (count x batch, C, H, W) images
+            import torch
+            from torch.nn.functional import conv2d
 
-        def product(slot: Slot) -> np.ndarray:
-            start = self.history + first - 1 - slot.delay
-            x = hist[start : start + count]
-            if slot.cols is not None:
-                x = np.take(x, slot.cols, axis=1)
-            if isinstance(slot.weights, csr_matrix):  # (n_dst, n) @ (n, count * batch)
-                n = x.shape[1]
-                flat = slot.weights @ x.transpose(1, 0, 2).reshape(n, count * batch)
-                return np.asarray(flat).reshape(-1, count, batch).transpose(1, 0, 2)
-            return np.matmul(slot.weights, x)
-
-        if not slots_merge(cp.weight_exp, wrap):  # the shift applies to each slot's sum
-            sums = (product(slot).astype(np.float64) for slot in cp.slots)
-            return accumulate(self.ops, sums, cp.weight_exp, wrap)
-        if cp.axonal_delays is not None:  # all slots in one product: gather each delay
-            rows = (self.history + first - 1 - cp.axonal_delays)[None, :] + np.arange(
-                count)[:, None]
-            flat = hist.reshape(-1, batch)
-            x = np.take(flat, (rows * cp.n_src + np.arange(cp.n_src)).ravel(), axis=0)
-            acc = np.matmul(cp.matrix, x.reshape(count, cp.n_src, batch))
+            c = cp.conv
+            images = np.ascontiguousarray(x.transpose(0, 2, 1))  # numpy transposes faster
+            y = conv2d(torch.from_numpy(images).reshape(count * batch, *c.in_shape), cp.kernel,
+                       stride=c.stride, padding=c.padding, dilation=c.dilation, groups=c.groups)
+            np.copyto(out, y.numpy().reshape(count, batch, cp.n_dst).transpose(0, 2, 1))
+        elif isinstance(part.weights, csr_matrix):
+            for i in range(count):
+                out[i] = part.weights @ x[i]
+        elif batch < CONCAT_BATCH and count > 1 and part.weights.size >= CONCAT_WEIGHTS:
+            # few samples: one GEMM over every step's columns beats count narrow ones
+            wide = np.ascontiguousarray(x.transpose(1, 0, 2)).reshape(x.shape[1], -1)
+            y = part.weights @ wide
+            np.copyto(out, y.reshape(cp.n_dst, count, batch).transpose(1, 0, 2))
         else:
-            acc = np.zeros((count, cp.n_dst, batch), dtype=cp.matrix.dtype)
-            for slot in cp.slots:
-                acc += product(slot)
-        return accumulate(self.ops, [acc.astype(np.float64)], cp.weight_exp, wrap)
+            np.matmul(part.weights, x, out=out)
+        return out
+
+    def _projection_input(
+        self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int,
+    ) -> np.ndarray | None:
+        """Input delivered by ``cp`` at steps t..t+count-1.
+
+        ``hist`` is the source's spike history (ring, n_src, batch) as float32 (0/1, or
+        counts for graded input) holding step s at index ``s % ring``. Returns exact
+        integers (count, n_dst, batch), float64 or, where nothing shifts or wraps, in the
+        product dtype (int32-wrapped when the destination emulates int32), or None
+        without weights.
+        """
+        if not cp.parts:
+            return None
+        x = self._gather(cp, hist, t, count)
+        sums = (self._product(cp, part, x) for part in cp.parts)
+        return accumulate(self.ops, sums, cp.weight_exp, cp.wrap)
 
     # ---------------------------------------------------------------------- run
     def run(
@@ -172,74 +277,101 @@ class ReferencePlan:
         record = check_record(record)
         wanted = check_populations(net, populations)
         batch, steps, _ = spikes.shape
-        block, hlen = self.block_steps, self.history
+        # recordings are (batch, step, neuron), written one step at a time
+        out_s = {n: np.zeros((batch, steps, net.size_of(n)), dtype=bool) for n in wanted}
+        out_v = {n: np.zeros(out_s[n].shape, np.int64) for n in wanted} if "v" in record else {}
+        out_u = {n: np.zeros(out_s[n].shape, np.int64) for n in wanted} if "u" in record else {}
+        chunks = [slice(lo, min(batch, lo + -(-batch // self._threads(batch))))
+                  for lo in range(0, batch, -(-batch // self._threads(batch)))]
 
-        # recordings are (step, neuron, batch) while running, transposed at the end
-        out_s = {n: np.zeros((steps, net.size_of(n), batch), dtype=bool) for n in wanted}
-        out_v = {n: np.zeros(out_s[n].shape) for n in wanted} if "v" in record else {}
-        out_u = {n: np.zeros(out_s[n].shape) for n in wanted} if "u" in record else {}
+        def run_chunk(sl: slice) -> None:
+            def view(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+                return {n: a[sl] for n, a in out.items()}
+            self._run_batch(spikes[sl], view(out_s), view(out_v), view(out_u))
+
+        if len(chunks) == 1:
+            run_chunk(chunks[0])
+        else:  # samples are independent: chunks of the batch side by side in threads
+            with ThreadPoolExecutor(len(chunks)) as pool:
+                list(pool.map(run_chunk, chunks))
+        return Traces(target="reference", spikes=out_s, v=out_v, u=out_u)
+
+    def _threads(self, batch: int) -> int:
+        """Threads for a batch: one per :data:`THREAD_MIN_SAMPLES` samples, at most
+        ``self.threads``."""
+        return max(1, min(self.threads, batch // THREAD_MIN_SAMPLES))
+
+    def _run_batch(self, spikes: np.ndarray, out_s: dict[str, np.ndarray],
+                   out_v: dict[str, np.ndarray], out_u: dict[str, np.ndarray]) -> None:
+        """Simulate ``spikes`` (batch, steps, n_inputs) into the recordings' arrays."""
+        net, ring = self.net, self.ring
+        batch, steps, _ = spikes.shape
         state = {n: (np.zeros((net.size_of(n), batch)), np.zeros((net.size_of(n), batch)))
                  for n in self.pops}
-        hist = {
-            n: np.zeros((hlen + block, net.size_of(n), batch), dtype=np.float32)
-            for n in (INPUT, *net.populations)
-        }
-        for t0 in range(0, steps, block):
-            count = min(block, steps - t0)
-            if t0:  # keep the previous (full) block's last `history` steps at the front
-                for h in hist.values():
-                    h[:hlen] = h[block : block + hlen].copy()
-                    h[hlen:] = 0
-            hist[INPUT][hlen : hlen + count] = spikes[:, t0 : t0 + count].transpose(1, 2, 0)
+        hist = {n: np.zeros((ring, size, batch), dtype=np.float32)
+                for n, size in self._size.items()}
+        n_in = net.n_inputs
+        # binary input is transposed as bytes first: a plain strided byte copy, then one
+        # contiguous conversion (half the time of transposing into float32 directly)
+        staging = np.empty((self.block_steps * n_in, batch), np.uint8) if (
+            spikes.dtype == bool) else None
+        for t0 in range(0, steps, self.block_steps):
+            count = min(self.block_steps, steps - t0)
+            a = t0
+            while a < t0 + count:  # the block's input, in at most two pieces of the ring
+                lo = a % ring
+                n = min(t0 + count - a, ring - lo)
+                piece = spikes[:, a : a + n].reshape(batch, n * n_in).T  # (step x input, b)
+                dst = hist[INPUT][lo : lo + n].reshape(n * n_in, batch)
+                if staging is not None:
+                    np.copyto(staging[: n * n_in], piece.view(np.uint8))
+                    piece = staging[: n * n_in]
+                np.copyto(dst, piece)
+                a += n
             for comp in self.components:
                 self._run_component(comp, hist, state, t0, count, out_s, out_v, out_u)
 
-        def batch_first(arrays: dict[str, np.ndarray], dtype: type) -> dict[str, np.ndarray]:
-            return {n: np.ascontiguousarray(a.transpose(2, 0, 1), dtype=dtype)
-                    for n, a in arrays.items()}
-
-        return Traces(target="reference", spikes=batch_first(out_s, bool),
-                      v=batch_first(out_v, np.int64), u=batch_first(out_u, np.int64))
-
     def _run_component(self, comp, hist, state, t0, count, out_s, out_v, out_u) -> None:
-        """Advance one strongly connected component through block steps t0..t0+count-1."""
+        """Advance one strongly connected component through steps t0..t0+count-1."""
         members = set(comp)
-        hlen = self.history
+        ops, ring = self.ops, self.ring
 
         def total(parts):
             parts = [a for a in parts if a is not None]
-            return sum(parts[1:], parts[0]) if parts else None
+            if len(parts) > 1 and parts[0].dtype != np.float64:
+                parts[0] = parts[0].astype(np.float64)  # sums of exact float32 parts
+            for a in parts[1:]:
+                parts[0] = ops.add(parts[0], a)
+            return parts[0] if parts else None
 
         external = {
-            name: total(self._projection_input(cp, hist[cp.src], 0, count,
-                                               self.pops[name].emulate_int32)
+            name: total(self._projection_input(cp, hist[cp.src], t0, count)
                         for cp in self.incoming[name] if cp.src not in members)
             for name in comp
         }
         recurrent = self.recurrent[tuple(comp)]
         for i in range(count):
+            t = t0 + i
             for name in comp:
                 pop = self.pops[name]
                 a_in = None if external[name] is None else external[name][i]
-                if recurrent:
-                    a_in = total([a_in] + [
-                        part[0] for cp in self.incoming[name] if cp.src in members
-                        for part in [self._projection_input(cp, hist[cp.src], i, 1,
-                                                            pop.emulate_int32)]
-                        if part is not None])
                 u, v = state[name]
-                if self.net.populations[name].resets_at(t0 + i):
+                if recurrent:
+                    a_in = total([None if a_in is None else a_in.copy()] + [
+                        self._projection_input(cp, hist[cp.src], t, 1)[0]
+                        for cp in self.incoming[name] if cp.src in members and cp.parts])
+                if self.net.populations[name].resets_at(t):  # timed state reset
                     u[...] = 0.0
                     v[...] = 0.0
-                s, u, v = lif_step(self.ops, pop, a_in, u, v)
+                s, u, v = lif_step(ops, pop, a_in, u, v)
                 state[name] = (u, v)
-                hist[name][hlen + i] = s
+                hist[name][t % ring] = s
                 if name in out_s:
-                    out_s[name][t0 + i] = s
+                    out_s[name][:, t] = s.T
                     if out_v:
-                        out_v[name][t0 + i] = v
+                        out_v[name][:, t] = v.T
                     if out_u:
-                        out_u[name][t0 + i] = u
+                        out_u[name][:, t] = u.T
 
 
 def simulate_reference(
@@ -247,7 +379,7 @@ def simulate_reference(
     spikes: np.ndarray,
     record: Iterable[str] = ("spikes",),
     populations: Iterable[str] | None = None,
-    block_steps: int = 8,
+    block_steps: int = 16,
 ) -> Traces:
     """Run ``net`` on the reference fixed-point simulator. See :func:`neurodeploy.simulate`."""
     return ReferencePlan(net, block_steps=block_steps).run(spikes, record, populations)

@@ -98,6 +98,11 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("models/datasets/tasks.py", "sklearn.datasets"):
         "scikit-learn is no declared dependency and takes ~1.5 s to import",
     ("targets/onnx.py", "onnx"): "annotation only (TYPE_CHECKING)",
+    ("targets/reference.py", "torch"):
+        "only convolutional projections use it (conv2d); importing torch takes ~2 s, the "
+        "reference without it 0.3 s",
+    ("targets/reference.py", "torch.nn.functional"):
+        "only convolutional projections use it (conv2d); importing torch takes ~2 s",
 }
 PENDING_FILES = {
     "neurodeploy/cli.py", "neurodeploy/demo.py",

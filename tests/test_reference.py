@@ -12,7 +12,7 @@ from neurodeploy import FixedPointNetwork, LIFPopulation, Projection, simulate
 from neurodeploy.network import INPUT
 from neurodeploy.targets.reference import ReferencePlan
 
-from netgen import network_cases
+from netgen import network_cases, random_network, random_spikes
 
 
 def run(net, spikes, **kw):
@@ -112,11 +112,13 @@ def test_float_products_are_exact_integer_sums(n_src, weight):
     cp = plan.projections[0]
     spikes = rng.random((4, n_src)) < 0.9
     spikes[0] = True  # the worst case: every source at once
-    hist = spikes.T[None].astype(np.float32)  # (history 1, n_src, batch 4)
-    got = plan._projection_input(cp, np.concatenate([hist, hist]), 1, 1, wrap=False)[0].T
+    hist = np.zeros((plan.ring, n_src, 4), np.float32)  # step s at s % ring
+    hist[0] = spikes.T
+    got = plan._projection_input(cp, hist, 1, 1)[0].T  # step 1 gets step 0's spikes
     exact = spikes.astype(np.int64) @ w.T.astype(np.int64)
     bound = np.abs(w).sum(axis=1).max()
-    assert cp.slots[0].weights.dtype == (np.float32 if bound < 2**24 else np.float64)
+    assert cp.dtype == (np.float32 if bound < 2**24 else np.float64)
+    assert cp.parts[0].weights.dtype == cp.dtype
     assert (got == exact).all()
     assert exact.max() > (2**24 if n_src == 70000 else 2**19)
 
@@ -184,30 +186,50 @@ def test_working_memory_does_not_grow_with_steps_when_recording_only_outputs():
 
 
 @pytest.mark.parametrize("exp", [0, -1, 2])
-def test_sparse_convolution_slots_give_the_integer_sums(exp):
-    """A convolution expanded to (1,600 x 800) weights, 2% nonzero, runs as a CSR product:
-    the currents equal exact integer arithmetic (int64 matmul, the kernel's shift) and the
-    whole run equals the dense float path's."""
+def test_convolutions_give_the_integer_sums_of_their_matrix(exp):
+    """A convolutional projection runs as a convolution; the same weights without the
+    geometry (1,600 x 800, 2% nonzero) run as a CSR product, and forced dense as a GEMM.
+    The currents equal exact integer arithmetic (int64 matmul, the kernel's shift) and the
+    three runs are identical."""
     rng = np.random.default_rng(exp + 5)
     conv = Projection.conv2d(INPUT, "c", 2 * rng.integers(-60, 100, (16, 2, 3, 3)), (2, 20, 20),
                              stride=2, padding=1, weight_exp=exp)
-    net = FixedPointNetwork(800, {"c": LIFPopulation(1600, du=400, dv=300, vth=50)}, [conv])
+    pop = {"c": LIFPopulation(1600, du=400, dv=300, vth=50)}
+    net = FixedPointNetwork(800, pop, [conv])
+    flat = FixedPointNetwork(800, pop, [Projection(INPUT, "c", conv.weights, weight_exp=exp)])
     x = rng.random((3, 12, 800)) < 0.3
     plan = ReferencePlan(net)
-    (slot,) = plan.projections[0].slots
-    assert type(slot.weights).__name__ == "csr_matrix"
-    hist = np.concatenate([np.zeros((plan.history, 800, 3), np.float32),
-                           x.transpose(1, 2, 0).astype(np.float32)])
-    got = plan._projection_input(plan.projections[0], hist, 1, 11, wrap=False)
-    sums = np.einsum("ij,tjb->tib", conv.weights, hist[plan.history: plan.history + 11]
-                     .astype(np.int64))
+    assert plan.projections[0].conv is not None
+    hist = np.zeros((plan.ring, 800, 3), np.float32)
+    hist[:11] = x[:, :11].transpose(1, 2, 0)
+    got = plan._projection_input(plan.projections[0], hist, 1, 11)  # steps 1..11
+    sums = np.einsum("ij,tjb->tib", conv.weights, hist[:11].astype(np.int64))
     want = sums << exp if exp >= 0 else sums >> -exp  # the floor shift of each slot's sum
     np.testing.assert_array_equal(got, want)
-    sparse = simulate(net, x, record=("spikes", "v", "u"))
-    dense_plan = ReferencePlan(net)
-    dense_plan.projections[0] = replace(dense_plan.projections[0], slots=tuple(
-        replace(s, weights=s.weights.toarray()) for s in dense_plan.projections[0].slots))
-    dense = dense_plan.run(x, record=("spikes", "v", "u"))
-    assert sparse.spikes["c"].any()
+    sparse_plan = ReferencePlan(flat)
+    assert type(sparse_plan.projections[0].parts[0].weights).__name__ == "csr_matrix"
+    dense_plan = ReferencePlan(flat)
+    (part,) = dense_plan.projections[0].parts
+    dense_plan.projections[0] = replace(dense_plan.projections[0], parts=(
+        replace(part, weights=part.weights.toarray()),))
+    runs = [p.run(x, record=("spikes", "v", "u")) for p in (plan, sparse_plan, dense_plan)]
+    assert runs[0].spikes["c"].any()
     for kind in ("spikes", "v", "u"):
-        np.testing.assert_array_equal(getattr(sparse, kind)["c"], getattr(dense, kind)["c"])
+        for other in runs[1:]:
+            np.testing.assert_array_equal(getattr(runs[0], kind)["c"], getattr(other, kind)["c"])
+
+
+@pytest.mark.parametrize("recurrent", [False, True])
+def test_batch_split_across_threads_gives_the_single_thread_run(recurrent):
+    """A batch of 3 x THREAD_MIN_SAMPLES + 5 samples runs as 3 chunks in threads (uneven
+    last chunk); every trace equals the one-thread run of the whole batch."""
+    from neurodeploy.targets.reference import THREAD_MIN_SAMPLES
+
+    net = random_network(7, 3, recurrent, 6)
+    x = random_spikes(8, net, 3 * THREAD_MIN_SAMPLES + 5, 30)
+    one = ReferencePlan(net, threads=1).run(x, ("spikes", "v", "u"))
+    split = ReferencePlan(net, threads=3).run(x, ("spikes", "v", "u"))
+    assert any(one.spikes[n].any() for n in net.populations)
+    for kind in ("spikes", "v", "u"):
+        for n in net.populations:
+            np.testing.assert_array_equal(getattr(one, kind)[n], getattr(split, kind)[n])
