@@ -195,6 +195,16 @@ class FloatProjection:
     def label(self) -> str:
         return f"projection '{self.name or f'{self.src}->{self.dst}'}'"
 
+    @property
+    def n_dst(self) -> int:
+        """Destination neurons (rows of ``weights``)."""
+        return int(self.weights.shape[0])
+
+    @property
+    def n_src(self) -> int:
+        """Source neurons or inputs (columns of ``weights``)."""
+        return int(self.weights.shape[1])
+
     def delay_matrix(self) -> np.ndarray:
         """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
         if self.delays is None:

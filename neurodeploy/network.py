@@ -640,8 +640,7 @@ class PopulationGraph:
                     )
             n_src = self.n_inputs if proj.src == INPUT else pops[proj.src].size
             n_dst = pops[proj.dst].size
-            shape = (proj.n_dst, proj.n_src) if isinstance(proj, Projection) else \
-                proj.weights.shape
+            shape = (proj.n_dst, proj.n_src)
             if shape != (n_dst, n_src):
                 raise NetworkValidationError(
                     f"{proj.label}: weights has shape {shape}; expected "
