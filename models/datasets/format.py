@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ class SpikeDataset:
     def __post_init__(self) -> None:
         self.spikes = _check_spikes(self.spikes)
         n_samples = self.spikes.shape[0]
-        self.n_classes = _check_int("n_classes", self.n_classes, minimum=1)
+        self.n_classes = check_int("n_classes", self.n_classes, minimum=1)
         self.labels = _check_labels(self.labels, n_samples, self.n_classes)
         self.dt = _check_dt(self.dt)
         if not isinstance(self.task, str) or not self.task:
@@ -80,7 +80,7 @@ class SpikeDataset:
         except (TypeError, ValueError) as exc:
             raise DatasetError(f"params is not JSON-able ({exc}); allowed: JSON values") from None
         if self.seed is not None:
-            self.seed = _check_int("seed", self.seed)
+            self.seed = check_int("seed", self.seed)
         self.latents = _check_latents(self.latents, n_samples)
 
     @property
@@ -104,18 +104,37 @@ class SpikeDataset:
         return self.n_steps * self.dt
 
 
-def _check_int(name: str, value: object, minimum: int | None = None) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+def is_integer(value: object) -> bool:
+    """An int or numpy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """An int, float or numpy number, not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: object, minimum: int | None = None) -> int:
+    """``value`` as an int, else a :class:`DatasetError` ("is not an integer" or "is out of
+    range; allowed >= ``minimum``")."""
+    if not is_integer(value):
         raise DatasetError(f"{name} = {value!r} is not an integer")
-    value = int(value)
     if minimum is not None and value < minimum:
         raise DatasetError(f"{name} = {value} is out of range; allowed >= {minimum}")
-    return value
+    return int(value)
+
+
+def require_int(name: str, value: object, minimum: int, error: type[Exception] = DatasetError,
+                also: str = "") -> int:
+    """``value`` as an int, else ``error``: "<name> = <value> is not allowed; allowed an
+    integer >= <minimum><also>"."""
+    if not is_integer(value) or value < minimum:
+        raise error(f"{name} = {value!r} is not allowed; allowed an integer >= {minimum}{also}")
+    return int(value)
 
 
 def _check_dt(dt: object) -> float:
-    if isinstance(dt, (bool, np.bool_)) or not isinstance(dt, (int, float, np.integer,
-                                                                np.floating)):
+    if not is_number(dt):
         raise DatasetError(f"dt = {dt!r} is not a number; allowed a float > 0 (seconds)")
     dt = float(dt)
     if not math.isfinite(dt) or dt <= 0:
@@ -184,14 +203,8 @@ def _check_latents(latents: object, n_samples: int) -> dict[str, np.ndarray]:
 def with_transform(ds: SpikeDataset, entry: dict[str, Any], **changes: Any) -> SpikeDataset:
     """A new data set like ``ds`` with ``changes`` applied and ``entry`` appended to
     ``params["transforms"]`` (the record of what was done to the data)."""
-    params = dict(ds.params)
-    params["transforms"] = [*params.get("transforms", []), entry]
-    fields: dict[str, Any] = dict(
-        spikes=ds.spikes, labels=ds.labels, n_classes=ds.n_classes, dt=ds.dt, task=ds.task,
-        params=params, seed=ds.seed, latents=ds.latents,
-    )
-    fields.update(changes)
-    return SpikeDataset(**fields)
+    params = {**ds.params, "transforms": [*ds.params.get("transforms", []), entry]}
+    return replace(ds, **{"params": params, **changes})
 
 
 def subset(ds: SpikeDataset, indices: np.ndarray, entry: dict[str, Any] | None = None
@@ -201,14 +214,9 @@ def subset(ds: SpikeDataset, indices: np.ndarray, entry: dict[str, Any] | None =
     ``entry``, when given, is appended to ``params["transforms"]``.
     """
     indices = np.asarray(indices, dtype=np.int64)
-    changes = dict(
-        spikes=ds.spikes[indices], labels=ds.labels[indices],
-        latents={k: v[indices] for k, v in ds.latents.items()},
-    )
-    if entry is None:
-        return SpikeDataset(n_classes=ds.n_classes, dt=ds.dt, task=ds.task,
-                            params=dict(ds.params), seed=ds.seed, **changes)
-    return with_transform(ds, entry, **changes)
+    changes = dict(spikes=ds.spikes[indices], labels=ds.labels[indices],
+                   latents={k: v[indices] for k, v in ds.latents.items()})
+    return replace(ds, **changes) if entry is None else with_transform(ds, entry, **changes)
 
 
 def split(
@@ -229,17 +237,13 @@ def split(
     for label in range(ds.n_classes):
         members = np.flatnonzero(ds.labels == label)
         members = members[rng.permutation(members.size)]
-        counts = _largest_remainder(members.size, fr)
-        start = 0
-        for part, count in enumerate(counts):
-            parts[part].append(members[start:start + count])
-            start += count
-    out = []
-    for name, chunks in zip(("train", "val", "test"), parts, strict=True):
-        idx = np.sort(np.concatenate(chunks)) if chunks else np.zeros(0, np.int64)
-        entry = {"name": "split", "part": name, "fractions": list(fr), "seed": seed}
-        out.append(subset(ds, idx, entry))
-    return out[0], out[1], out[2]
+        cuts = np.cumsum(_largest_remainder(members.size, fr))[:-1]
+        for part, chunk in zip(parts, np.split(members, cuts), strict=True):
+            part.append(chunk)
+    train, val, test = (subset(ds, np.sort(np.concatenate(chunks)),
+                               {"name": "split", "part": name, "fractions": list(fr), "seed": seed})
+                        for name, chunks in zip(("train", "val", "test"), parts, strict=True))
+    return train, val, test
 
 
 def _check_fractions(fractions: object) -> tuple[float, float, float]:
@@ -300,11 +304,9 @@ def save_dataset(ds: SpikeDataset, path: str | os.PathLike[str]) -> Path:
         "format": FORMAT, "version": VERSION, "n_classes": ds.n_classes, "dt": ds.dt,
         "task": ds.task, "params": ds.params, "seed": ds.seed, "latents": sorted(ds.latents),
     }
-    arrays: dict[str, np.ndarray] = {"spikes": ds.spikes, "labels": ds.labels}
-    for name in sorted(ds.latents):
-        arrays[f"latent/{name}"] = ds.latents[name]
-    arrays["__meta__"] = np.array(json.dumps(meta, sort_keys=True))
-    return atomic_savez(path, arrays)
+    return atomic_savez(path, {"spikes": ds.spikes, "labels": ds.labels,
+                               **{f"latent/{n}": ds.latents[n] for n in sorted(ds.latents)},
+                               "__meta__": np.array(json.dumps(meta, sort_keys=True))})
 
 
 def _check_declared(path: str | os.PathLike[str], meta: dict[str, Any],

@@ -24,7 +24,7 @@ import numpy as np
 from neurodeploy.errors import DatasetError
 from neurodeploy.network_io import check_memory
 
-from .format import SpikeDataset
+from .format import SpikeDataset, require_int
 
 __all__ = ["load_shd"]
 
@@ -55,8 +55,7 @@ def load_shd(
         DatasetError: missing or unreadable file, missing datasets, ragged lengths that do
             not match, units or labels out of range.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise DatasetError(f"steps = {steps!r} is not allowed; allowed an integer >= 1")
+    require_int("steps", steps, 1)
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
@@ -104,10 +103,7 @@ def load_shd(
     top_unit = max((int(u.max()) for u in units if u.size), default=-1)
     if channels is None:
         channels = max(top_unit + 1, 1)
-    elif isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) \
-            or channels < 1:
-        raise DatasetError(f"channels = {channels!r} is not allowed; allowed an integer >= 1")
-    elif top_unit >= channels:
+    elif require_int("channels", channels, 1) <= top_unit:
         raise DatasetError(
             f"{path}: unit {top_unit} is out of range for channels = {channels}; "
             f"allowed 0..{channels - 1}"
