@@ -16,6 +16,7 @@ import json
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +69,7 @@ def doctor() -> None:
     from neurodeploy.doctor import environment_report
 
     report = environment_report()
-    table = Table(title="neurodeploy doctor", show_header=True)
-    table.add_column("component")
-    table.add_column("version / status")
+    table = Table("component", "version / status", title="neurodeploy doctor")
     for name, value in report["versions"].items():
         table.add_row(name, value or "[red]not installed[/red]")
     for name, (ok, reason) in report["targets"].items():
@@ -91,14 +90,11 @@ def targets() -> None:
     """
     from neurodeploy.targets import TARGETS
 
-    table = Table(title="targets")
-    table.add_column("name")
-    table.add_column("what it is")
-    table.add_column("here")
+    table = Table("name", "what it is", "here", title="targets")
     for info in TARGETS.values():
         ok, reason = info.available()
-        here = "[green]yes[/green]" if ok else f"[yellow]{reason}[/yellow]"
-        table.add_row(info.name, info.description, here)
+        table.add_row(info.name, info.description,
+                      "[green]yes[/green]" if ok else f"[yellow]{reason}[/yellow]")
     print_table(console, table)
 
 
@@ -246,6 +242,18 @@ data_app = typer.Typer(help="Make and inspect spike datasets (NPZ: spikes uint8 
 app.add_typer(data_app, name="data")
 
 
+def _items(text: str | None, option: str, kind: Callable[[str], object] = float,
+           expected: str = "comma-separated numbers") -> tuple | None:
+    """``text``'s comma-separated items (empty ones skipped) as ``kind`` (a ValueError is
+    a one-line InputError: ``option``'s ``text``, what is ``expected``); None for None."""
+    if text is None:
+        return None
+    try:
+        return tuple(kind(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected {expected}") from None
+
+
 def _parse_params(items: list[str], option: str = "--param") -> dict:
     """``key=value`` pairs; values parsed as JSON when they can be (numbers, lists)."""
     params = {}
@@ -288,9 +296,8 @@ def data_info(file: str = typer.Argument(..., help="NPZ dataset file.")) -> None
     """
     from neurodeploy.models.datasets import describe, load_dataset
 
-    info = describe(load_dataset(file))
     table = Table(title=file, show_header=False)
-    for key, value in info.items():
+    for key, value in describe(load_dataset(file)).items():
         table.add_row(key, str(value))
     print_table(console, table)
 
@@ -339,10 +346,7 @@ def train(
     if task is not None and data is not None:
         raise InputError(f"--task {task} and --data {data}: give one of them (the data set "
                          "file replaces the generated task)")
-    try:
-        sizes = tuple(int(h) for h in hidden.split(",") if h.strip())
-    except ValueError:
-        raise InputError(f"--hidden {hidden!r}: expected comma-separated integers") from None
+    sizes = _items(hidden, "--hidden", int, "comma-separated integers")
     shape = None
     if input_shape is not None:
         try:
@@ -492,15 +496,12 @@ def import_(
     for warning in imported.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
     net = imported.network
-    table = Table(title=f"{graph}: {imported.kind} network, dt = {imported.dt:g} s "
+    table = Table("population", "NIR node", "size", "du", "dv", "spiking",
+                  title=f"{graph}: {imported.kind} network, dt = {imported.dt:g} s "
                   f"({imported.dt_source})")
-    for col in ("population", "NIR node", "size", "du", "dv", "spiking"):
-        table.add_column(col)
     for name, pop in net.populations.items():
-        du, dv = pop.du, pop.dv
-        spiking = getattr(pop, "spiking", True)
-        table.add_row(name, imported.node_names.get(name, name), str(pop.size),
-                      _span(du), _span(dv), "yes" if spiking else "no (readout)")
+        table.add_row(name, imported.node_names.get(name, name), str(pop.size), _span(pop.du),
+                      _span(pop.dv), "yes" if getattr(pop, "spiking", True) else "no (readout)")
     print_table(console, table)
     for p in net.projections:
         n_dst, n_src = (p.n_dst, p.n_src) if hasattr(p, "n_dst") else p.weights.shape
@@ -572,18 +573,7 @@ def study_timing(
     from neurodeploy.study.plan import preset_arguments
     from neurodeploy.study.sweep import render_sweep, run_isi_sweep
 
-    def floats(text: str | None, option: str) -> tuple | None:
-        if text is None:
-            return None
-        try:
-            return tuple(float(t) for t in text.split(",") if t.strip())
-        except ValueError:
-            raise InputError(f"{option} {text!r}: expected comma-separated numbers") from None
-
-    def names(text: str | None) -> tuple | None:
-        return None if text is None else tuple(t.strip() for t in text.split(",") if t.strip())
-
-    kinds = names(stochastic)
+    kinds = _items(stochastic, "--stochastic", str.strip)
     for kind in kinds or ():
         if kind.lower() not in ("true", "false"):
             raise InputError(f"--stochastic {stochastic!r}: {kind!r} is not allowed; allowed: "
@@ -593,10 +583,10 @@ def study_timing(
         raise InputError(f"--preset {preset} with {'--quick' if quick else '--data'}: allowed "
                          "one of them")
     given = dict(task=task, data=data, seeds=None if seeds is None else tuple(
-        int(x) for x in floats(seeds, "--seeds")), delays=names(delays),
+        int(x) for x in _items(seeds, "--seeds")), delays=_items(delays, "--delays", str.strip),
         stochastic=None if kinds is None else tuple(k.lower() == "true" for k in kinds),
-        perturb=floats(perturb, "--perturb"), epochs=epochs,
-        max_isi_ms=floats(max_isi, "--max-isi"))
+        perturb=_items(perturb, "--perturb"), epochs=epochs,
+        max_isi_ms=_items(max_isi, "--max-isi"))
     args.update({k: v for k, v in given.items() if v is not None})
     args["task_params"] = {**args.get("task_params", {}), **_parse_params(task_param,
                                                                           "--task-param")}
@@ -647,10 +637,7 @@ def study_dt(
     """
     from neurodeploy.study.dt import render_dt_study, run_dt_study
 
-    try:
-        steps = None if dts is None else [float(t) for t in dts.split(",") if t.strip()]
-    except ValueError:
-        raise InputError(f"--dts {dts!r}: expected comma-separated numbers") from None
+    steps = _items(dts, "--dts")
     with contextlib.ExitStack() as stack:
         pool = _open_executor(stack, cluster, None)
         result = run_dt_study(model, dts=steps, out=out, tolerance_pct=tolerance,
