@@ -131,8 +131,8 @@ def run(
     deployment.network_for(target)  # fail on a target the artifact cannot run before reading
     x, _, _ = load_data(spikes or data, deployment, samples, "all")
     options = {"progress": True} if target in ("lava", "lava-float", "netx") else {}
-    traces = deployment.simulate(target, x, record=[r.strip() for r in record.split(",")
-                                                    if r.strip()], **options)
+    traces = deployment.simulate(target, x, record=list(_items(record, "--record", str.strip)),
+                                 **options)
     if out.endswith(".nir"):
         write_traces_nir(traces, out, dt=deployment.dt or 1.0)
     else:
@@ -207,7 +207,7 @@ def verify(
         traces[name.strip()] = path.strip()
     with contextlib.ExitStack() as stack:
         pool = _open_executor(stack, cluster, workers)
-        result = run_verify(model, [b.strip() for b in backends.split(",") if b.strip()],
+        result = run_verify(model, list(_items(backends, "--backends", str.strip)),
                             data=data, traces=traces, samples=samples, split=split,
                             gates=require, tau=tau, max_lag=max_lag, workers=workers,
                             report_dir=report, console=console, overwrite=overwrite,
@@ -588,21 +588,18 @@ def study_timing(
         perturb=_items(perturb, "--perturb"), epochs=epochs,
         max_isi_ms=_items(max_isi, "--max-isi"))
     args.update({k: v for k, v in given.items() if v is not None})
-    args["task_params"] = {**args.get("task_params", {}), **_parse_params(task_param,
-                                                                          "--task-param")}
-    args["train_options"] = {**args.get("train_options", {}),
-                             **_parse_params(train_option, "--train-option")}
+    for key, items, option in (("task_params", task_param, "--task-param"),
+                               ("train_options", train_option, "--train-option")):
+        args[key] = {**args.get(key, {}), **_parse_params(items, option)}
     sweep = args.pop("max_isi_ms", None)
     with contextlib.ExitStack() as stack:
         pool = _open_executor(stack, cluster, workers)  # before anything is written
-        executor = None if pool is None else lambda n_jobs: pool  # run_jobs shuts it down
+        # run_jobs shuts the executor down
+        args.update(quick=quick, workers=workers, console=console,
+                    executor=None if pool is None else lambda n_jobs: pool)
         try:
-            if sweep is not None:
-                result = run_isi_sweep(out, sweep, quick=quick, workers=workers,
-                                       console=console, executor=executor, **args)
-            else:
-                result = run_timing_study(out, quick=quick, workers=workers, console=console,
-                                          executor=executor, **args)
+            result = (run_timing_study(out, **args) if sweep is None
+                      else run_isi_sweep(out, sweep, **args))
         except StudyError as exc:
             sweep_result = getattr(exc, "sweep", None)
             (render_study(exc.result, console) if sweep_result is None

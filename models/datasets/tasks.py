@@ -399,18 +399,13 @@ def coincidence_task(
     labels = np.repeat(np.arange(3, dtype=np.int64), _balanced_counts(n_samples, 3))
     labels = labels[rng.permutation(n_samples)]
     shared = (rng.random((n_samples, n_windows)) < 0.5).astype(np.uint8)
-    on = np.empty((n_samples, n_windows, 3), dtype=np.uint8)
-    for cls, members in enumerate(COINCIDENCE_PAIRS):
-        rows = labels == cls
-        for g in range(3):
-            on[rows, :, g] = shared[rows] if g in members else 1 - shared[rows]
-    cdfs = np.stack([_truncated_poisson_cdf(m, group) for m in means])  # (OFF/ON, G+1)
+    member = np.array([[g in pair for g in range(3)] for pair in COINCIDENCE_PAIRS])
+    on = np.where(member[labels][:, None, :], shared[..., None], 1 - shared[..., None])
     u = rng.random((n_samples, n_windows, 3))
-    active = np.empty_like(u, dtype=np.int64)
-    for state in (0, 1):
-        mask = on == state
-        active[mask] = np.searchsorted(cdfs[state], u[mask], side="right")
-    active = np.minimum(active, group)
+    # each group's active count: its state's truncated Poisson CDF (OFF, ON) inverted at u
+    off_count, on_count = (np.searchsorted(_truncated_poisson_cdf(m, group), u, side="right")
+                           for m in means)
+    active = np.minimum(np.where(on == 1, on_count, off_count), group)
     # a uniform random subset of size `active` per group: the lowest-ranked random keys
     rank = np.argsort(np.argsort(rng.random((n_samples, n_windows, 3, group)), axis=-1),
                       axis=-1)
@@ -442,15 +437,12 @@ def _render(images: np.ndarray, digit_size: int, size: int, oy: np.ndarray,
     grid = np.arange(size, dtype=np.float64)
     scale = src / digit_size
 
-    def taps(offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # source coordinate of each canvas pixel centre, per sample: (n, size)
-        coord = (grid[None, :] - offset[:, None] + 0.5) * scale - 0.5
-        lo = np.floor(coord).astype(np.int64)
-        return lo, coord - lo, (grid[None, :] - offset[:, None] >= 0) & (
-            grid[None, :] - offset[:, None] < digit_size)
-
-    def weights(lo: np.ndarray, frac: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    def weights(offset: np.ndarray) -> np.ndarray:
         # (n, size, src) interpolation matrix along one axis (zero outside the image)
+        pos = grid[None, :] - offset[:, None]  # canvas pixel relative to the digit: (n, size)
+        coord = (pos + 0.5) * scale - 0.5  # its centre's source coordinate
+        lo = np.floor(coord).astype(np.int64)
+        frac, inside = coord - lo, (pos >= 0) & (pos < digit_size)
         m = np.zeros((n, size, src))
         rows = np.arange(n)[:, None], np.arange(size)[None, :]
         for k, w in ((lo, 1 - frac), (lo + 1, frac)):
@@ -458,8 +450,7 @@ def _render(images: np.ndarray, digit_size: int, size: int, oy: np.ndarray,
             np.add.at(m, (*rows, np.clip(k, 0, src - 1)), np.where(ok, w, 0.0))
         return m
 
-    wy, wx = weights(*taps(oy)), weights(*taps(ox))
-    return np.einsum("nys,nst,nxt->nyx", wy, images, wx)
+    return np.einsum("nys,nst,nxt->nyx", weights(oy), images, weights(ox))
 
 
 def saccade_digits_task(

@@ -76,12 +76,11 @@ def _deployed_logits(net, spikes: np.ndarray, readout: str, hops: int,
                      batch: int = 256) -> np.ndarray:
     """Readout logits of the fixed-point network on the reference simulator."""
     out = net.outputs[0]
-    parts = []
-    for i in range(0, len(spikes), batch):
-        tr = simulate(net, spikes[i:i + batch].astype(bool), target="reference",
-                      record=("spikes", "v"), populations=[out])
-        parts.append(_readout_logits_of(tr, out, readout, hops))
-    return np.concatenate(parts)
+    return np.concatenate([
+        _readout_logits_of(simulate(net, spikes[i:i + batch].astype(bool), target="reference",
+                                    record=("spikes", "v"), populations=[out]),
+                           out, readout, hops)
+        for i in range(0, len(spikes), batch)])
 
 
 def study_configuration(job: Job) -> dict:
@@ -104,10 +103,9 @@ def study_configuration(job: Job) -> dict:
     data: dict[str, tuple[np.ndarray, np.ndarray] | None] = {
         NORMAL: (test_ds.spikes, test_ds.labels),
         REVERSED: (reverse_time(test_ds).spikes, test_ds.labels),
+        **{perturbed_name(f): (perturb_timing(test_ds, f, seed=config.seed).spikes,
+                               test_ds.labels) for f in evaluation["perturb"]},
     }
-    for f in evaluation["perturb"]:
-        data[perturbed_name(f)] = (perturb_timing(test_ds, f, seed=config.seed).spikes,
-                                   test_ds.labels)
     notes = {}
     try:
         data[RATE_REMOVED] = _rate_removed(test_ds, config.seed)

@@ -22,7 +22,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.network_io import atomic_output, atomic_write_text
@@ -128,12 +128,9 @@ def aggregate(study: dict, configurations: Sequence[Configuration],
     return rows, lava
 
 
-def _format_cell(cell: dict) -> str:
-    if cell["mean"] is None:
-        return "n/a" if cell["values"] else "—"
-    if cell["std"] is None:
-        return f"{cell['mean']:.1f}"
-    return f"{cell['mean']:.1f} ± {cell['std']:.1f}"
+def mean_std(mean: float | None, std: float | None, missing: str = "—") -> str:
+    """An accuracy cell in the terminal: "mean ± std", "mean" without std, else ``missing``."""
+    return missing if mean is None else f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
 
 
 def write_summary(result: StudyResult) -> None:
@@ -141,21 +138,19 @@ def write_summary(result: StudyResult) -> None:
     atomic_write_text(result.summary_json, json.dumps(result.to_json(), indent=2))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    header = ["delays", "training", "model", "seeds"]
-    for cond in result.conditions:
-        header += [f"{cond} mean %", f"{cond} std %"]
-    header += ["lava subset samples", "lava subset reference %", "lava subset lava %",
-               "lava identical to reference"]
-    writer.writerow(header)
+    writer.writerow(["delays", "training", "model", "seeds",
+                     *(f"{c} {stat} %" for c in result.conditions for stat in ("mean", "std")),
+                     "lava subset samples", "lava subset reference %", "lava subset lava %",
+                     "lava identical to reference"])
 
     def number(x: float | None) -> str:
         return "" if x is None else f"{x:.4f}"
 
     for row in result.rows:
         line = [row["delays"], training_label(row["stochastic"]), row["model"],
-                " ".join(str(s) for s in row["seeds"])]
-        for cond in result.conditions:
-            line += [number(row["cells"][cond]["mean"]), number(row["cells"][cond]["std"])]
+                " ".join(str(s) for s in row["seeds"]),
+                *(number(row["cells"][cond][stat]) for cond in result.conditions
+                  for stat in ("mean", "std"))]
         checks = [x for x in result.lava if (x["delays"], x["stochastic"])
                   == (row["delays"], row["stochastic"])]
         if row["model"] == "deployed" and checks:
@@ -228,14 +223,12 @@ def render_study(result: StudyResult, console: Console | None = None) -> None:
     any failed configurations."""
     console = console or Console()
     seeds = ", ".join(str(s) for s in result.params["seeds"])
-    table = Table(title=f"Timing study: {_source(result.params)}",
+    table = Table(*(Column(name, no_wrap=True) for name in ("delays", "training", "model")),
+                  *(Column(cond, justify="right") for cond in result.conditions),
+                  title=f"Timing study: {_source(result.params)}",
                   caption=f"test accuracy in %, mean ± std (sample) over seeds {seeds}; "
                   "f = fraction of each neuron's spikes moved; n/a = condition does not apply; "
                   "— = no finished configuration")
-    for name in ("delays", "training", "model"):
-        table.add_column(name, no_wrap=True)
-    for cond in result.conditions:
-        table.add_column(cond, justify="right")
     previous = None
     for row in result.rows:
         key = (row["stochastic"], row["delays"])
@@ -243,12 +236,14 @@ def render_study(result: StudyResult, console: Console | None = None) -> None:
             table.add_section()
         previous = key
         table.add_row(row["delays"], training_label(row["stochastic"]), row["model"],
-                      *(_format_cell(row["cells"][c]) for c in result.conditions))
+                      *(mean_std(row["cells"][c]["mean"], row["cells"][c]["std"],
+                                 "n/a" if row["cells"][c]["values"] else "—")
+                        for c in result.conditions))
     print_table(console, table, keys=3)
     if result.lava:
-        lava = Table(title="Deployed network on Lava (normal test samples)")
-        for name in ("configuration", "samples", "reference %", "lava %", "identical"):
-            lava.add_column(name, justify="left" if name == "configuration" else "right")
+        lava = Table("configuration", *(Column(name, justify="right") for name in (
+            "samples", "reference %", "lava %", "identical")),
+            title="Deployed network on Lava (normal test samples)")
         for check in result.lava:
             lava.add_row(check["config"], str(check["samples"]), f"{check['reference_pct']:.1f}",
                          f"{check['lava_pct']:.1f}",

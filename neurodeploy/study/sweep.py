@@ -20,17 +20,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from neurodeploy.errors import InputError
+from neurodeploy.models.datasets.format import is_number
 from neurodeploy.network_io import atomic_write_text
 from neurodeploy.study.plan import MODELS, VERSION, training_label
 from neurodeploy.study.runner import ExecutorFactory, process_pool
-from neurodeploy.study.summary import StudyError, StudyResult, save_accuracy_plot
+from neurodeploy.study.summary import StudyError, StudyResult, mean_std, save_accuracy_plot
 from neurodeploy.study.timing import finish_study, prepare_study, run_studies
 
 SWEEP_FORMAT = "neurodeploy.timing_sweep"
@@ -75,8 +75,7 @@ class SweepResult:
 def _checked_max_isi(values: Iterable[float]) -> list[float]:
     out = []
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(v)) or float(v) <= 0:
+        if not is_number(v) or not math.isfinite(float(v)) or float(v) <= 0:
             raise InputError(f"max_isi_ms = {v!r} is not allowed; allowed: numbers > 0 (ms)")
         out.append(float(v))
     if not out or len(set(out)) != len(out):
@@ -185,17 +184,13 @@ def _plot_sweep(result: SweepResult) -> None:
 def render_sweep(result: SweepResult, console: Console | None = None) -> None:
     """Print the sweep's table: accuracy in % (mean ± std over seeds) per maximum ISI."""
     console = console or Console()
-    table = Table(title="ISI sweep", caption="test accuracy in %, mean ± std (sample) over "
+    table = Table(*(Column(n, no_wrap=True) for n in ("delays", "training", "model", "condition")),
+                  *(Column(f"{v:g} ms", justify="right") for v in result.max_isi_ms),
+                  title="ISI sweep", caption="test accuracy in %, mean ± std (sample) over "
                   "seeds; — = no finished configuration")
-    for name in ("delays", "training", "model", "condition"):
-        table.add_column(name, no_wrap=True)
-    for v in result.max_isi_ms:
-        table.add_column(f"{v:g} ms", justify="right")
     for row in result.rows:
-        cells = ["—" if m is None else f"{m:.1f}" if s is None else f"{m:.1f} ± {s:.1f}"
-                 for m, s in zip(row["mean"], row["std"], strict=True)]
         table.add_row(row["delays"], training_label(row["stochastic"]), row["model"],
-                      row["condition"], *cells)
+                      row["condition"], *map(mean_std, row["mean"], row["std"]))
     console.print(table)
     for name, message in result.failed.items():
         console.print(f"[red]failed[/red] {name}: {message}")

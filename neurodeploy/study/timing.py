@@ -49,8 +49,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from neurodeploy.errors import InputError
+from neurodeploy.models.datasets.format import require_int
 from neurodeploy.study.job import Job
-from neurodeploy.study.plan import Configuration, checked_integer, plan_study
+from neurodeploy.study.plan import Configuration, plan_study
 from neurodeploy.study.runner import ExecutorFactory, pending, process_pool, run_jobs
 from neurodeploy.study.summary import StudyError, StudyResult, aggregate, write_summary
 
@@ -129,7 +131,7 @@ def run_timing_study(
     """
     console = console or Console()
     if workers is not None:
-        workers = checked_integer("workers", workers, 1)
+        workers = require_int("workers", workers, 1, InputError)
     study = prepare_study(out_dir, task, data, delays, stochastic, seeds, perturb, epochs,
                           hidden, quick, lava_samples, calib, task_params, train_options)
     run_studies([study], executor or process_pool(workers or os.cpu_count() or 1), console)
