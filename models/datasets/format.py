@@ -279,14 +279,13 @@ def describe(ds: SpikeDataset) -> dict[str, Any]:
     """
     total = int(ds.spikes.sum(dtype=np.int64))
     n = ds.n_samples
-    counts = np.bincount(ds.labels, minlength=ds.n_classes)
     denom = n * ds.n_channels * ds.duration_s
     return {
         "samples": n,
         "steps": ds.n_steps,
         "channels": ds.n_channels,
         "classes": ds.n_classes,
-        "label_counts": [int(c) for c in counts],
+        "label_counts": [int(c) for c in np.bincount(ds.labels, minlength=ds.n_classes)],
         "mean_spikes_per_sample": total / n if n else 0.0,
         "rate_hz": total / denom if denom else 0.0,
         "duration_s": ds.duration_s,
@@ -348,11 +347,14 @@ def load_dataset(path: str | os.PathLike[str]) -> SpikeDataset:
         if f"latent/{name}" not in arrays:
             raise DatasetError(f"{path}: missing array 'latent/{name}' listed in __meta__")
         latents[name] = arrays[f"latent/{name}"]
+    return dataset_of(path, spikes=arrays["spikes"], labels=arrays["labels"],
+                      n_classes=meta["n_classes"], dt=meta["dt"], task=meta["task"],
+                      params=meta["params"], seed=meta["seed"], latents=latents)
+
+
+def dataset_of(source: str | os.PathLike[str], **fields: Any) -> SpikeDataset:
+    """``SpikeDataset(**fields)``, its :class:`DatasetError` prefixed with ``source``."""
     try:
-        return SpikeDataset(
-            spikes=arrays["spikes"], labels=arrays["labels"], n_classes=meta["n_classes"],
-            dt=meta["dt"], task=meta["task"], params=meta["params"], seed=meta["seed"],
-            latents=latents,
-        )
+        return SpikeDataset(**fields)
     except DatasetError as exc:
-        raise DatasetError(f"{path}: {exc}") from None
+        raise DatasetError(f"{source}: {exc}") from None

@@ -95,8 +95,7 @@ def _grid(params: dict[str, Any], *names: str) -> np.ndarray:
     lo, hi, step = (_number(name, params[name], positive=True) for name in names)
     if hi < lo:
         raise DatasetError(f"{names[1]} = {hi:g} is out of range; allowed >= {lo:g}")
-    n = math.floor((hi - lo) / step + _EPS) + 1
-    return lo + step * np.arange(n)
+    return lo + step * np.arange(math.floor((hi - lo) / step + _EPS) + 1)
 
 
 def _balanced_counts(n_samples: int, n_classes: int) -> np.ndarray:
@@ -130,8 +129,7 @@ def _grid_index(coord: np.ndarray, n_levels: int) -> np.ndarray:
 
 def _line_side(x: np.ndarray, y: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """(kept, label): kept if at least ``margin`` from y = -x/2; label 1 above the line."""
-    distance = np.abs(x + 2 * y) / math.sqrt(5.0)
-    return distance >= margin, (y > -x / 2).astype(np.int64)
+    return np.abs(x + 2 * y) / math.sqrt(5.0) >= margin, (y > -x / 2).astype(np.int64)
 
 
 def _sample_plane(rng: np.random.Generator, n_samples: int, n_rates: int, n_isis: int,
