@@ -347,13 +347,10 @@ def train(
         raise InputError(f"--task {task} and --data {data}: give one of them (the data set "
                          "file replaces the generated task)")
     sizes = _items(hidden, "--hidden", int, "comma-separated integers")
-    shape = None
-    if input_shape is not None:
-        try:
-            shape = tuple(int(v) for v in input_shape.split(","))
-        except ValueError:
-            raise InputError(f"--input-shape {input_shape!r}: expected C,H,W (integers)"
-                             ) from None
+    try:
+        shape = None if input_shape is None else tuple(int(v) for v in input_shape.split(","))
+    except ValueError:
+        raise InputError(f"--input-shape {input_shape!r}: expected C,H,W (integers)") from None
     config = TrainConfig(
         conv=conv, input_shape=shape,
         task=None if data else (task or "ccisi"), data=data, task_params=_parse_params(param),
@@ -438,10 +435,9 @@ def lint(
     path = Path(model)
     if path.is_dir():
         path = path / "network.npz"
-    if path.suffix.lower() == ".npz":  # the raw arrays: every violation, even unloadable ones
-        report = lint_file(path)
-    else:
-        report = lint_network(load_deployment(path).network_for("reference"))
+    # a .npz: the raw arrays, so every violation, even of an unloadable network
+    report = (lint_file(path) if path.suffix.lower() == ".npz"
+              else lint_network(load_deployment(path).network_for("reference")))
     render(report, console)
     if json_out:
         atomic_write_text(json_out, report.to_json())

@@ -158,8 +158,7 @@ def _check_spikes(spikes: object) -> np.ndarray:
             f"spikes has dtype {spikes.dtype}; allowed uint8 0/1 (bool or integer 0/1 converted)"
         )
     if spikes.dtype != np.bool_ and spikes.size and (spikes.min() < 0 or spikes.max() > 1):
-        bad = np.flatnonzero((spikes.reshape(-1) != 0) & (spikes.reshape(-1) != 1))
-        index = np.unravel_index(bad[0], spikes.shape)
+        index = tuple(np.argwhere((spikes != 0) & (spikes != 1))[0])  # the first bad value
         where = ", ".join(str(int(i)) for i in index)
         raise DatasetError(f"spikes[{where}] = {spikes[index]} is not allowed; allowed 0 or 1")
     return np.ascontiguousarray(spikes, dtype=np.uint8)

@@ -477,12 +477,9 @@ def _plot(result: DtStudyResult) -> None:
     ax_err.set_yscale("log")
     for ax, ylabel in ((ax_acc, "test accuracy (%)"),
                        (ax_err, "mean |t - t_continuous| (tau_syn)")):
-        ax.set_xscale("log")
-        ax.set_xlabel("dt / tau_syn")
-        ax.set_ylabel(ylabel)
+        ax.set(xscale="log", xlabel="dt / tau_syn", ylabel=ylabel)
         ax.legend(fontsize=8)
-    fig.suptitle(f"dt study: {result.model}, {result.n_test} test samples",
-                 fontsize=10)
+    fig.suptitle(f"dt study: {result.model}, {result.n_test} test samples", fontsize=10)
     fig.tight_layout()
     with atomic_output(result.files["plot"]) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
@@ -524,8 +521,7 @@ def render_dt_study(result: DtStudyResult, console: Console | None = None) -> No
         style = "green" if diff >= -result.tolerance_pct - 1e-9 else "red"
         table.add_row(
             f"{r['dt']:g}{star}", *([f"{r['delta']:.3g}"] if seconds else []), str(r["steps"]),
-            str(r["du"]),
-            f"{r['float_accuracy_pct']:.1f}", f"{r['deployed_accuracy_pct']:.1f}",
+            str(r["du"]), f"{r['float_accuracy_pct']:.1f}", f"{r['deployed_accuracy_pct']:.1f}",
             f"[{style}]{diff:+.1f}[/{style}]", num(r["float_time_error"], ".4f"),
             num(r["deployed_time_error"], ".4f"), num(r["deployed_time_bias"], "+.4f"),
             f"{r['deployed_one_only_pct']:.2f}", f"{r['deployed_tied_pct']:.1f}",

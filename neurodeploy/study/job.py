@@ -149,8 +149,7 @@ def study_configuration(job: Job) -> dict:
         "lava": lava,
         "training": {"test_acc_pct": 100.0 * metrics["test_acc"],
                      "best_epoch": metrics["best_epoch"], "epochs_run": len(metrics["history"])},
-        "quantization": {**info.to_json(), "calibration_samples":
-                         len(quantized.order)},
+        "quantization": {**info.to_json(), "calibration_samples": len(quantized.order)},
     }
     atomic_write_text(run_dir / RESULT, json.dumps(result, indent=2))
     return result

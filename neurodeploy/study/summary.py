@@ -91,11 +91,11 @@ class StudyResult:
 
     def to_json(self) -> dict:
         """The content of ``summary.json`` (the same numbers for the same seeds)."""
-        chance = next((r["chance_pct"] for r in self.runs.values()), None)
         return {
             "format": STUDY_FORMAT, "version": VERSION, "params": self.params,
             "conditions": self.conditions, "configurations": self.configurations,
-            "chance_pct": chance, "rows": self.rows, "lava": self.lava,
+            "chance_pct": next((r["chance_pct"] for r in self.runs.values()), None),
+            "rows": self.rows, "lava": self.lava,
             "failed": self.failed, "units": "accuracy in % of test samples",
         }
 
@@ -189,10 +189,8 @@ def _plot_study(result: StudyResult) -> None:
                    capsize=2, label=f"delays {d}, {model}")
         if chance is not None:
             ax.axhline(chance, color="grey", linestyle=":", label="chance")
-        ax.set_xticks(x)
-        ax.set_xticklabels(conditions, rotation=20, ha="right")
-        ax.set_ylim(0, 100)
-        ax.set_title(f"{training_label(stochastic)} training")
+        ax.set_xticks(x, conditions, rotation=20, ha="right")
+        ax.set(ylim=(0, 100), title=f"{training_label(stochastic)} training")
     save_accuracy_plot(fig, axes[0], f"Timing study: {_source(result.params)}; ",
                        result.params["seeds"], 7, result.plot)
 
@@ -204,8 +202,7 @@ def save_accuracy_plot(fig: Figure, axes: Sequence[Axes], title: str, seeds: Seq
     to ``path`` as a PNG, atomically."""
     axes[0].set_ylabel("test accuracy (%)")
     axes[-1].legend(fontsize=legend_size, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.suptitle(f"{title}mean ± std over seeds {', '.join(str(s) for s in seeds)}",
-                 fontsize=9)
+    fig.suptitle(f"{title}mean ± std over seeds {', '.join(str(s) for s in seeds)}", fontsize=9)
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")

@@ -173,9 +173,7 @@ def _plot_sweep(result: SweepResult) -> None:
                         marker="s" if row["stochastic"] else "o", markersize=4,
                         label=f"delays {row['delays']}, {training_label(row['stochastic'])}, "
                               f"{row['model']}")
-        ax.set_title(cond)
-        ax.set_xlabel("maximum ISI (ms)")
-        ax.set_ylim(0, 100)
+        ax.set(title=cond, xlabel="maximum ISI (ms)", ylim=(0, 100))
         ax.axhline(chances[0] if chances else math.nan, color="grey", linestyle=":")
     save_accuracy_plot(fig, axes, "ISI sweep: ",
                        next(iter(result.studies.values())).params["seeds"], 6, result.plot)

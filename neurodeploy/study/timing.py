@@ -156,10 +156,9 @@ def prepare_study(out_dir, task, data, delays, stochastic, seeds, perturb, epoch
                                        hidden, quick, lava_samples, calib, task_params,
                                        train_options)
     out = Path(out_dir)
-    runs_dir = out / "runs"
     result = StudyResult(out_dir=out, params=study, conditions=study["conditions"],
                          configurations=[c.name for c in configurations])
-    result.runs, jobs = pending(configurations, runs_dir)
+    result.runs, jobs = pending(configurations, out / "runs")
     result.loaded = list(result.runs)
     return PreparedStudy(result, configurations, jobs)
 
@@ -180,9 +179,8 @@ def run_studies(studies: Sequence[PreparedStudy], executor: ExecutorFactory,
                                 total=sum(len(s.configurations) for s in studies), last="")
         for s in studies:
             if s.result.loaded:
-                where = s.result.out_dir / "runs"
                 progress.console.print(f"loaded {len(s.result.loaded)} finished "
-                                       f"configuration(s) from {where}: "
+                                       f"configuration(s) from {s.result.out_dir / 'runs'}: "
                                        f"{', '.join(s.result.loaded)}")
                 progress.advance(bar, len(s.result.loaded))
 
