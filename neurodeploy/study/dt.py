@@ -77,12 +77,7 @@ from neurodeploy.models.network import population_names
 from neurodeploy.models.training import read_run_files
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import atomic_output, atomic_write_text
-from neurodeploy.quantize.exact import (
-    DeployedMultiSpike,
-    DeployedTTFS,
-    deploy_multispike,
-    deploy_ttfs,
-)
+from neurodeploy.quantize import exact as quantize_exact
 from neurodeploy.quantize.pipeline import write_quant_dir
 from neurodeploy.readout import readout_logits
 from neurodeploy.simulate import simulate
@@ -97,6 +92,8 @@ DEFAULT_DT_FRACTIONS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
 DEFAULT_MULTISPIKE_FRACTIONS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02)
 JSON_NAME = "dt_study.json"
 PLOT_NAME = "dt_study.png"
+#: A deployed exact-timing model: TTFS or multi-spike.
+Deployed = quantize_exact.DeployedTTFS | quantize_exact.DeployedMultiSpike
 
 
 @dataclass
@@ -255,10 +252,10 @@ def run_dt_study(
 
 def _ttfs_row(net: TTFSNetwork, dt: float, calib: np.ndarray, t_end: float,
               test_times: np.ndarray, t_cont: np.ndarray, labels: np.ndarray,
-              ) -> tuple[dict, DeployedTTFS]:
+              ) -> tuple[dict, quantize_exact.DeployedTTFS]:
     """One dt of a TTFS study: (its row, the deployed model); see :class:`DtStudyResult`."""
     t0 = time.perf_counter()
-    dep = deploy_ttfs(net, dt, calib, t_end)
+    dep = quantize_exact.deploy_ttfs(net, dt, calib, t_end)
     x = discrete_ttfs.encode_steps(net, test_times, dep.delta, dep.steps)
     row = {"dt": dt, "delta": dep.delta, "steps": dep.steps,
            "du": int(next(iter(dep.network.populations.values())).param("du").max())}
@@ -278,7 +275,7 @@ def _with_ptq(row: dict, dep, t0: float) -> dict:
 
 def _run_rows(result: DtStudyResult, executor: Executor | None, console: Console | None,
               row_of: Callable, net: TTFSNetwork | MultiSpikeNetwork, dts: list[float],
-              args: tuple) -> DeployedTTFS | DeployedMultiSpike:
+              args: tuple) -> Deployed:
     """``row_of(net, dt, *args)`` per dt, here in order or all at once on ``executor``
     (``net`` shared with its workers once); each row printed as it arrives, added to
     ``result`` in the dts' order. Sets ``result.recommended_dt``: the largest dt whose
@@ -383,13 +380,13 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
 
 def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
                     data_dt: float, test_spikes: np.ndarray, labels: np.ndarray,
-                    t_cont: np.ndarray) -> tuple[dict, DeployedMultiSpike]:
+                    t_cont: np.ndarray) -> tuple[dict, quantize_exact.DeployedMultiSpike]:
     """One dt of a multi-spike study: (its row, the deployed model); see
     :class:`DtStudyResult`."""
     t0 = time.perf_counter()
     cfg = net.config
     hidden, output = population_names(len(cfg.hidden) + 1)[-2:]
-    dep = deploy_multispike(net, dt, calib_spikes, data_dt)
+    dep = quantize_exact.deploy_multispike(net, dt, calib_spikes, data_dt)
     x, lost = discrete_multispike.resample_spikes(test_spikes, data_dt, dt, dep.steps)
     row = {"dt": dt, "delta": dt / cfg.tau_syn, "steps": dep.steps,
            "du": int(dep.network.populations[hidden].param("du").max()),
@@ -415,9 +412,8 @@ def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
     return _with_ptq(row, dep, t0), dep
 
 
-def _conclude(result: DtStudyResult, dep: DeployedTTFS | DeployedMultiSpike,
-              data: SpikeDataset, readout: str, hops: int, lava_samples: int,
-              out: str | os.PathLike[str] | None, start: float,
+def _conclude(result: DtStudyResult, dep: Deployed, data: SpikeDataset, readout: str, hops: int,
+              lava_samples: int, out: str | os.PathLike[str] | None, start: float,
               classify: Callable[[object], np.ndarray]) -> DtStudyResult:
     """Finish a study at ``dep``, the deployed model at the recommended dt (else the
     smallest): on the first ``lava_samples`` of ``data`` (the test split on steps of that

@@ -30,16 +30,7 @@ from neurodeploy.network_io import atomic_write_text, save_network
 from neurodeploy.quantize.pipeline import quantize_trained
 from neurodeploy.readout import accuracy, readout_logits
 from neurodeploy.simulate import simulate
-from neurodeploy.study.plan import (
-    MODELS,
-    NORMAL,
-    RATE_REMOVED,
-    RESULT,
-    REVERSED,
-    RUN_FORMAT,
-    VERSION,
-    perturbed_name,
-)
+from neurodeploy.study import plan
 
 
 @dataclass(frozen=True)
@@ -101,18 +92,18 @@ def study_configuration(job: Job) -> dict:
     readout, hops = model.config.readout, len(model.layers)
 
     data: dict[str, tuple[np.ndarray, np.ndarray] | None] = {
-        NORMAL: (test_ds.spikes, test_ds.labels),
-        REVERSED: (reverse_time(test_ds).spikes, test_ds.labels),
-        **{perturbed_name(f): (perturb_timing(test_ds, f, seed=config.seed).spikes,
-                               test_ds.labels) for f in evaluation["perturb"]},
+        plan.NORMAL: (test_ds.spikes, test_ds.labels),
+        plan.REVERSED: (reverse_time(test_ds).spikes, test_ds.labels),
+        **{plan.perturbed_name(f): (perturb_timing(test_ds, f, seed=config.seed).spikes,
+                                    test_ds.labels) for f in evaluation["perturb"]},
     }
     notes = {}
     try:
-        data[RATE_REMOVED] = _rate_removed(test_ds, config.seed)
+        data[plan.RATE_REMOVED] = _rate_removed(test_ds, config.seed)
     except DatasetError as exc:
-        data[RATE_REMOVED] = None
-        notes[RATE_REMOVED] = f"n/a: {exc}"
-    acc: dict[str, dict[str, float | None]] = {m: {} for m in MODELS}
+        data[plan.RATE_REMOVED] = None
+        notes[plan.RATE_REMOVED] = f"n/a: {exc}"
+    acc: dict[str, dict[str, float | None]] = {m: {} for m in plan.MODELS}
     samples: dict[str, int | None] = {}
     for name, pair in data.items():
         if pair is None:
@@ -141,7 +132,7 @@ def study_configuration(job: Job) -> dict:
         }
 
     result = {
-        "format": RUN_FORMAT, "version": VERSION, "config": job.name,
+        "format": plan.RUN_FORMAT, "version": plan.VERSION, "config": job.name,
         "delays": config.delays, "stochastic": config.stochastic, "seed": config.seed,
         "params": job.params, "n_classes": dataset.n_classes,
         "chance_pct": 100.0 / dataset.n_classes, "readout": readout, "hops": hops,
@@ -151,7 +142,7 @@ def study_configuration(job: Job) -> dict:
                      "best_epoch": metrics["best_epoch"], "epochs_run": len(metrics["history"])},
         "quantization": {**info.to_json(), "calibration_samples": len(quantized.order)},
     }
-    atomic_write_text(run_dir / RESULT, json.dumps(result, indent=2))
+    atomic_write_text(run_dir / plan.RESULT, json.dumps(result, indent=2))
     return result
 
 
