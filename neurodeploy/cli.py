@@ -668,13 +668,12 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with exit code 2, tracebacks with --debug;
     Ctrl-C and SIGTERM print ``interrupted`` and exit 130 and 143."""
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
     # the caller's handlers come back afterwards (main may run inside another program)
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         app(args=args, prog_name="neurodeploy", standalone_mode=True)
     except NeurodeployError as exc:
-        if debug:
+        if "--debug" in args:
             traceback.print_exc()
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         sys.exit(2)

@@ -185,7 +185,6 @@ def _check_labels(labels: object, n_samples: int, n_classes: int) -> np.ndarray:
 def _check_latents(latents: object, n_samples: int) -> dict[str, np.ndarray]:
     if not isinstance(latents, dict):
         raise DatasetError(f"latents has type {type(latents).__name__}; expected a dict")
-    checked = {}
     for name, value in latents.items():
         if not isinstance(name, str) or not name or "/" in name:
             raise DatasetError(f"latents key {name!r} is not allowed; use a name without '/'")
@@ -195,8 +194,7 @@ def _check_latents(latents: object, n_samples: int) -> dict[str, np.ndarray]:
             raise DatasetError(
                 f"latents[{name!r}] has shape {value.shape}; expected first axis {n_samples}"
             )
-        checked[name] = value
-    return checked
+    return dict(latents)
 
 
 def with_transform(ds: SpikeDataset, entry: dict[str, Any], **changes: Any) -> SpikeDataset:

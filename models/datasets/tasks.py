@@ -254,16 +254,15 @@ def isi_task(
             f"non-overlapping pairs of ISI {s['max_isi_steps']} steps; allowed >= "
             f"{s['max_count'] * (s['max_isi_steps'] + 1) * float(dt_ms):g} ms"
         )
-    for i in range(len(spikes)):
-        n, isi = int(s["counts"][i]), int(s["isi_steps"][i])
+    for i, (n, isi) in enumerate(zip(s["counts"].tolist(), s["isi_steps"].tolist(), strict=True)):
         if n == 0:
             continue
-        free = steps - n * (isi + 1)  # bins left over once the n intervals are laid out
         offsets = np.arange(n) * isi
         for c in range(n_neurons):
-            starts = np.sort(rng.choice(free + n, size=n, replace=False)) + offsets
-            spikes[i, starts, c] = 1
-            spikes[i, starts + isi, c] = 1
+            # n sorted draws from the first steps - n * isi, the k-th moved on by k * isi: n
+            # pairs (t, t + isi) whose closed intervals do not overlap
+            starts = np.sort(rng.choice(steps - n * isi, size=n, replace=False)) + offsets
+            spikes[i, np.concatenate([starts, starts + isi]), c] = 1
     return _timing_dataset("isi", s, params, "n_pairs")
 
 
@@ -317,8 +316,7 @@ def ccisi_task(
             f"allowed a longer duration_ms or a shorter max_isi_ms"
         )
     pairs = n_neurons // 2
-    for i in range(len(spikes)):
-        n, isi = int(s["counts"][i]), int(s["isi_steps"][i])
+    for i, (n, isi) in enumerate(zip(s["counts"].tolist(), s["isi_steps"].tolist(), strict=True)):
         if n == 0:
             continue
         for k in range(pairs):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -113,15 +114,13 @@ def aggregate(study: dict, configurations: Sequence[Configuration],
               runs: dict[str, dict]) -> tuple[list[dict], list[dict]]:
     """(table rows, Lava checks) of the finished ``runs`` (see :class:`StudyResult`)."""
     rows = []
-    for s in study["stochastic"]:
-        for d in study["delays"]:
-            names = [c.name for c in configurations if (c.delays, c.stochastic) == (d, s)
-                     and c.name in runs]
-            for model in MODELS:
-                cells = {cond: _cell([runs[n]["accuracy_pct"][model][cond] for n in names])
-                         for cond in study["conditions"]}
-                rows.append({"delays": d, "stochastic": s, "model": model,
-                             "seeds": [runs[n]["seed"] for n in names], "cells": cells})
+    for s, d in itertools.product(study["stochastic"], study["delays"]):
+        names = [c.name for c in configurations if (c.delays, c.stochastic) == (d, s)
+                 and c.name in runs]
+        rows += [{"delays": d, "stochastic": s, "model": model,
+                  "seeds": [runs[n]["seed"] for n in names],
+                  "cells": {cond: _cell([runs[n]["accuracy_pct"][model][cond] for n in names])
+                            for cond in study["conditions"]}} for model in MODELS]
     lava = [{"config": name, "delays": run["delays"], "stochastic": run["stochastic"],
              "seed": run["seed"], **run["lava"]}
             for name, run in runs.items() if run.get("lava")]
