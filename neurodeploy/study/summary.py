@@ -225,16 +225,13 @@ def render_study(result: StudyResult, console: Console | None = None) -> None:
                   caption=f"test accuracy in %, mean ± std (sample) over seeds {seeds}; "
                   "f = fraction of each neuron's spikes moved; n/a = condition does not apply; "
                   "— = no finished configuration")
-    previous = None
-    for row in result.rows:
-        key = (row["stochastic"], row["delays"])
-        if previous is not None and key != previous:
-            table.add_section()
-        previous = key
-        table.add_row(row["delays"], training_label(row["stochastic"]), row["model"],
-                      *(mean_std(row["cells"][c]["mean"], row["cells"][c]["std"],
-                                 "n/a" if row["cells"][c]["values"] else "—")
-                        for c in result.conditions))
+    for _, rows in itertools.groupby(result.rows, lambda r: (r["stochastic"], r["delays"])):
+        for row in rows:
+            table.add_row(row["delays"], training_label(row["stochastic"]), row["model"],
+                          *(mean_std(row["cells"][c]["mean"], row["cells"][c]["std"],
+                                     "n/a" if row["cells"][c]["values"] else "—")
+                            for c in result.conditions))
+        table.add_section()  # a line between (training, delays) groups
     print_table(console, table, keys=3)
     if result.lava:
         lava = Table("configuration", *(Column(name, justify="right") for name in (
