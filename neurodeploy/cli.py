@@ -639,8 +639,7 @@ def study_dt(
 
 
 def _span(values: object) -> str:
-    arr = np.asarray(values)
-    lo, hi = float(arr.min()), float(arr.max())
+    lo, hi = float(np.min(values)), float(np.max(values))
     return f"{lo:.4g}" if lo == hi else f"{lo:.4g}..{hi:.4g}"
 
 

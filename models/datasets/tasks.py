@@ -524,9 +524,8 @@ def saccade_digits_task(
     path = corners[seg] + (walk - seg)[:, None] * (corners[seg + 1] - corners[seg])
     start = (size - digit_size) / 2.0
     spikes = np.zeros((n_samples, steps, 2, size, size), dtype=np.uint8)
-    chunk = 256
-    for lo in range(0, n_samples, chunk):
-        sl = slice(lo, min(lo + chunk, n_samples))
+    for lo in range(0, n_samples, 256):  # in chunks of 256 samples
+        sl = slice(lo, lo + 256)
         img = images[index[sl]]
         # frame t: the digit's top-left corner (y, x) at start + jitter + path[t]
         frames = (_render(img, digit_size, size, *(start + offset[sl].T + path[t, :, None]))

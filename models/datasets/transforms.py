@@ -39,14 +39,13 @@ def _pick(mask: np.ndarray, quota: np.ndarray, rng: np.random.Generator) -> np.n
     quota draw no random numbers."""
     picked = np.zeros(mask.shape, dtype=bool)
     rows = np.flatnonzero(quota > 0)
-    if rows.size:
-        sub = mask[rows]
-        keys = rng.random(sub.shape, dtype=np.float32)
-        keys[~sub] = 2.0  # False bins sort after every True bin
-        order = np.argsort(keys, axis=1, kind="stable")
-        rank = np.empty(sub.shape, dtype=np.int64)
-        np.put_along_axis(rank, order, np.arange(sub.shape[1])[None, :], axis=1)
-        picked[rows] = sub & (rank < quota[rows, None])
+    sub = mask[rows]
+    keys = rng.random(sub.shape, dtype=np.float32)  # none drawn when no row has a quota
+    keys[~sub] = 2.0  # False bins sort after every True bin
+    order = np.argsort(keys, axis=1, kind="stable")
+    rank = np.empty(sub.shape, dtype=np.int64)
+    np.put_along_axis(rank, order, np.arange(sub.shape[1])[None, :], axis=1)
+    picked[rows] = sub & (rank < quota[rows, None])
     return picked
 
 

@@ -232,8 +232,7 @@ def run_dt_study(
     reference.load_state_dict(net.state_dict())
     with torch.no_grad():
         t_cont = reference(torch.as_tensor(test_times)).numpy()
-    finite = t_cont[np.isfinite(t_cont)]
-    t_end = (float(finite.max()) if finite.size else 0.0) + 1.0
+    t_end = float(max(t_cont[np.isfinite(t_cont)], default=0.0)) + 1.0
     cont_acc = 100.0 * float((reference.predict(torch.as_tensor(t_cont)).numpy()
                               == test_labels).mean())
     result = DtStudyResult(model=name, unit=discrete_ttfs.time_unit(net),

@@ -124,12 +124,10 @@ def study_configuration(job: Job) -> dict:
         out = net.outputs[0]
         identical = all(np.array_equal(ref.spikes[p], got.spikes[p]) for p in net.populations) \
             and np.array_equal(ref.v[out], got.v[out])
-        lava = {
-            "samples": n_lava,
-            "reference_pct": 100.0 * accuracy(_readout_logits_of(ref, out, readout, hops), labels),
-            "lava_pct": 100.0 * accuracy(_readout_logits_of(got, out, readout, hops), labels),
-            "identical_output": bool(identical),
-        }
+        pct = {name: 100.0 * accuracy(_readout_logits_of(tr, out, readout, hops), labels)
+               for name, tr in (("reference", ref), ("lava", got))}
+        lava = {"samples": n_lava, "reference_pct": pct["reference"], "lava_pct": pct["lava"],
+                "identical_output": bool(identical)}
 
     result = {
         "format": plan.RUN_FORMAT, "version": plan.VERSION, "config": job.name,

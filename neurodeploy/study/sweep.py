@@ -13,6 +13,7 @@ one step per hop; maximum ISIs in ms.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -142,14 +143,12 @@ def sweep_rows(result: SweepResult) -> list[dict]:
     over ``max_isi_ms``."""
     first = next(iter(result.studies.values()))
     rows = []
-    for key in [(r["stochastic"], r["delays"], r["model"]) for r in first.rows]:
-        for cond in first.conditions:
-            cells = [result.studies[v].row(key[1], key[0], key[2])["cells"][cond]
-                     for v in result.max_isi_ms]
-            rows.append({"stochastic": key[0], "delays": key[1], "model": key[2],
-                         "condition": cond, "max_isi_ms": result.max_isi_ms,
-                         "mean": [c["mean"] for c in cells], "std": [c["std"] for c in cells],
-                         "values": [c["values"] for c in cells]})
+    for r, cond in itertools.product(first.rows, first.conditions):
+        cells = [result.studies[v].row(r["delays"], r["stochastic"], r["model"])["cells"][cond]
+                 for v in result.max_isi_ms]
+        rows.append({"stochastic": r["stochastic"], "delays": r["delays"], "model": r["model"],
+                     "condition": cond, "max_isi_ms": result.max_isi_ms,
+                     **{stat: [c[stat] for c in cells] for stat in ("mean", "std", "values")}})
     return rows
 
 
