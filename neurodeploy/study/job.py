@@ -57,9 +57,8 @@ def clear_run_dir(run_dir: Path) -> None:
 def _rate_removed(test, seed: int):
     """remove_rate on the test split, with the channels it drops put back as silent inputs."""
     removed = remove_rate(test, seed=seed)
-    kept = removed.params["transforms"][-1]["kept_channels"]
     spikes = np.zeros((removed.n_samples, removed.n_steps, test.n_channels), dtype=np.uint8)
-    spikes[:, :, kept] = removed.spikes
+    spikes[:, :, removed.params["transforms"][-1]["kept_channels"]] = removed.spikes
     return spikes, removed.labels
 
 

@@ -45,6 +45,7 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -148,13 +149,12 @@ class PreparedStudy:
     jobs: list[Job]
 
 
-def prepare_study(out_dir, task, data, delays, stochastic, seeds, perturb, epochs, hidden,
-                  quick, lava_samples, calib, task_params, train_options) -> PreparedStudy:
-    """Check the arguments (:func:`~neurodeploy.study.plan.plan_study`) and load the
-    configurations an earlier call finished (nothing is written)."""
-    study, configurations = plan_study(task, data, delays, stochastic, seeds, perturb, epochs,
-                                       hidden, quick, lava_samples, calib, task_params,
-                                       train_options)
+def prepare_study(out_dir: str | os.PathLike[str], *arguments: Any,
+                  **keywords: Any) -> PreparedStudy:
+    """Check the arguments (``arguments`` and ``keywords``: those of
+    :func:`~neurodeploy.study.plan.plan_study`) and load the configurations an earlier call
+    finished (nothing is written)."""
+    study, configurations = plan_study(*arguments, **keywords)
     out = Path(out_dir)
     result = StudyResult(out_dir=out, params=study, conditions=study["conditions"],
                          configurations=[c.name for c in configurations])
