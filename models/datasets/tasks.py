@@ -405,14 +405,12 @@ def coincidence_task(
     # a uniform random subset of size `active` per group: the lowest-ranked random keys
     rank = np.argsort(np.argsort(rng.random((n_samples, n_windows, 3, group)), axis=-1),
                       axis=-1)
-    fires = rank < active[..., None]
     times = rng.integers(a, b, size=(n_samples, n_windows, 3, group))
-    s_idx, w_idx, g_idx, j_idx = np.nonzero(fires)
+    s_idx, w_idx, g_idx, j_idx = np.nonzero(rank < active[..., None])  # the neurons that fire
     spikes = np.zeros((n_samples, n_windows * window, n_neurons), dtype=np.uint8)
     spikes[s_idx, w_idx * window + times[s_idx, w_idx, g_idx, j_idx], g_idx * group + j_idx] = 1
     return SpikeDataset(
-        spikes=spikes, labels=labels, n_classes=3, dt=float(dt_ms) / 1000.0,
-        task="coincidence",
+        spikes=spikes, labels=labels, n_classes=3, dt=float(dt_ms) / 1000.0, task="coincidence",
         params={**params, "window_steps": window, "active_steps": [a, b],
                 "steps": n_windows * window},
         seed=seed, latents={"group_on": on, "active": active},
