@@ -16,6 +16,7 @@ import json
 import signal
 import sys
 import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -68,9 +69,7 @@ def doctor() -> None:
     from neurodeploy.doctor import environment_report
 
     report = environment_report()
-    table = Table(title="neurodeploy doctor", show_header=True)
-    table.add_column("component")
-    table.add_column("version / status")
+    table = Table("component", "version / status", title="neurodeploy doctor")
     for name, value in report["versions"].items():
         table.add_row(name, value or "[red]not installed[/red]")
     for name, (ok, reason) in report["targets"].items():
@@ -91,14 +90,11 @@ def targets() -> None:
     """
     from neurodeploy.targets import TARGETS
 
-    table = Table(title="targets")
-    table.add_column("name")
-    table.add_column("what it is")
-    table.add_column("here")
+    table = Table("name", "what it is", "here", title="targets")
     for info in TARGETS.values():
         ok, reason = info.available()
-        here = "[green]yes[/green]" if ok else f"[yellow]{reason}[/yellow]"
-        table.add_row(info.name, info.description, here)
+        table.add_row(info.name, info.description,
+                      "[green]yes[/green]" if ok else f"[yellow]{reason}[/yellow]")
     print_table(console, table)
 
 
@@ -135,8 +131,8 @@ def run(
     deployment.network_for(target)  # fail on a target the artifact cannot run before reading
     x, _, _ = load_data(spikes or data, deployment, samples, "all")
     options = {"progress": True} if target in ("lava", "lava-float", "netx") else {}
-    traces = deployment.simulate(target, x, record=[r.strip() for r in record.split(",")
-                                                    if r.strip()], **options)
+    traces = deployment.simulate(target, x, record=list(_items(record, "--record", str.strip)),
+                                 **options)
     if out.endswith(".nir"):
         write_traces_nir(traces, out, dt=deployment.dt or 1.0)
     else:
@@ -211,7 +207,7 @@ def verify(
         traces[name.strip()] = path.strip()
     with contextlib.ExitStack() as stack:
         pool = _open_executor(stack, cluster, workers)
-        result = run_verify(model, [b.strip() for b in backends.split(",") if b.strip()],
+        result = run_verify(model, list(_items(backends, "--backends", str.strip)),
                             data=data, traces=traces, samples=samples, split=split,
                             gates=require, tau=tau, max_lag=max_lag, workers=workers,
                             report_dir=report, console=console, overwrite=overwrite,
@@ -244,6 +240,18 @@ def demo(
 data_app = typer.Typer(help="Make and inspect spike datasets (NPZ: spikes uint8 (samples, "
                         "steps, channels), labels, metadata).", no_args_is_help=True)
 app.add_typer(data_app, name="data")
+
+
+def _items(text: str | None, option: str, kind: Callable[[str], object] = float,
+           expected: str = "comma-separated numbers") -> tuple | None:
+    """``text``'s comma-separated items (empty ones skipped) as ``kind`` (a ValueError is
+    a one-line InputError: ``option``'s ``text``, what is ``expected``); None for None."""
+    if text is None:
+        return None
+    try:
+        return tuple(kind(t) for t in text.split(",") if t.strip())
+    except ValueError:
+        raise InputError(f"{option} {text!r}: expected {expected}") from None
 
 
 def _parse_params(items: list[str], option: str = "--param") -> dict:
@@ -288,9 +296,8 @@ def data_info(file: str = typer.Argument(..., help="NPZ dataset file.")) -> None
     """
     from neurodeploy.models.datasets import describe, load_dataset
 
-    info = describe(load_dataset(file))
     table = Table(title=file, show_header=False)
-    for key, value in info.items():
+    for key, value in describe(load_dataset(file)).items():
         table.add_row(key, str(value))
     print_table(console, table)
 
@@ -339,17 +346,11 @@ def train(
     if task is not None and data is not None:
         raise InputError(f"--task {task} and --data {data}: give one of them (the data set "
                          "file replaces the generated task)")
+    sizes = _items(hidden, "--hidden", int, "comma-separated integers")
     try:
-        sizes = tuple(int(h) for h in hidden.split(",") if h.strip())
+        shape = None if input_shape is None else tuple(int(v) for v in input_shape.split(","))
     except ValueError:
-        raise InputError(f"--hidden {hidden!r}: expected comma-separated integers") from None
-    shape = None
-    if input_shape is not None:
-        try:
-            shape = tuple(int(v) for v in input_shape.split(","))
-        except ValueError:
-            raise InputError(f"--input-shape {input_shape!r}: expected C,H,W (integers)"
-                             ) from None
+        raise InputError(f"--input-shape {input_shape!r}: expected C,H,W (integers)") from None
     config = TrainConfig(
         conv=conv, input_shape=shape,
         task=None if data else (task or "ccisi"), data=data, task_params=_parse_params(param),
@@ -434,10 +435,9 @@ def lint(
     path = Path(model)
     if path.is_dir():
         path = path / "network.npz"
-    if path.suffix.lower() == ".npz":  # the raw arrays: every violation, even unloadable ones
-        report = lint_file(path)
-    else:
-        report = lint_network(load_deployment(path).network_for("reference"))
+    # a .npz: the raw arrays, so every violation, even of an unloadable network
+    report = (lint_file(path) if path.suffix.lower() == ".npz"
+              else lint_network(load_deployment(path).network_for("reference")))
     render(report, console)
     if json_out:
         atomic_write_text(json_out, report.to_json())
@@ -492,15 +492,12 @@ def import_(
     for warning in imported.warnings:
         err_console.print(f"[yellow]warning:[/yellow] {warning}", soft_wrap=True)
     net = imported.network
-    table = Table(title=f"{graph}: {imported.kind} network, dt = {imported.dt:g} s "
+    table = Table("population", "NIR node", "size", "du", "dv", "spiking",
+                  title=f"{graph}: {imported.kind} network, dt = {imported.dt:g} s "
                   f"({imported.dt_source})")
-    for col in ("population", "NIR node", "size", "du", "dv", "spiking"):
-        table.add_column(col)
     for name, pop in net.populations.items():
-        du, dv = pop.du, pop.dv
-        spiking = getattr(pop, "spiking", True)
-        table.add_row(name, imported.node_names.get(name, name), str(pop.size),
-                      _span(du), _span(dv), "yes" if spiking else "no (readout)")
+        table.add_row(name, imported.node_names.get(name, name), str(pop.size), _span(pop.du),
+                      _span(pop.dv), "yes" if getattr(pop, "spiking", True) else "no (readout)")
     print_table(console, table)
     for p in net.projections:
         n_dst, n_src = (p.n_dst, p.n_src) if hasattr(p, "n_dst") else p.weights.shape
@@ -572,18 +569,7 @@ def study_timing(
     from neurodeploy.study.plan import preset_arguments
     from neurodeploy.study.sweep import render_sweep, run_isi_sweep
 
-    def floats(text: str | None, option: str) -> tuple | None:
-        if text is None:
-            return None
-        try:
-            return tuple(float(t) for t in text.split(",") if t.strip())
-        except ValueError:
-            raise InputError(f"{option} {text!r}: expected comma-separated numbers") from None
-
-    def names(text: str | None) -> tuple | None:
-        return None if text is None else tuple(t.strip() for t in text.split(",") if t.strip())
-
-    kinds = names(stochastic)
+    kinds = _items(stochastic, "--stochastic", str.strip)
     for kind in kinds or ():
         if kind.lower() not in ("true", "false"):
             raise InputError(f"--stochastic {stochastic!r}: {kind!r} is not allowed; allowed: "
@@ -593,26 +579,23 @@ def study_timing(
         raise InputError(f"--preset {preset} with {'--quick' if quick else '--data'}: allowed "
                          "one of them")
     given = dict(task=task, data=data, seeds=None if seeds is None else tuple(
-        int(x) for x in floats(seeds, "--seeds")), delays=names(delays),
+        int(x) for x in _items(seeds, "--seeds")), delays=_items(delays, "--delays", str.strip),
         stochastic=None if kinds is None else tuple(k.lower() == "true" for k in kinds),
-        perturb=floats(perturb, "--perturb"), epochs=epochs,
-        max_isi_ms=floats(max_isi, "--max-isi"))
+        perturb=_items(perturb, "--perturb"), epochs=epochs,
+        max_isi_ms=_items(max_isi, "--max-isi"))
     args.update({k: v for k, v in given.items() if v is not None})
-    args["task_params"] = {**args.get("task_params", {}), **_parse_params(task_param,
-                                                                          "--task-param")}
-    args["train_options"] = {**args.get("train_options", {}),
-                             **_parse_params(train_option, "--train-option")}
+    for key, items, option in (("task_params", task_param, "--task-param"),
+                               ("train_options", train_option, "--train-option")):
+        args[key] = {**args.get(key, {}), **_parse_params(items, option)}
     sweep = args.pop("max_isi_ms", None)
     with contextlib.ExitStack() as stack:
         pool = _open_executor(stack, cluster, workers)  # before anything is written
-        executor = None if pool is None else lambda n_jobs: pool  # run_jobs shuts it down
+        # run_jobs shuts the executor down
+        args.update(quick=quick, workers=workers, console=console,
+                    executor=None if pool is None else lambda n_jobs: pool)
         try:
-            if sweep is not None:
-                result = run_isi_sweep(out, sweep, quick=quick, workers=workers,
-                                       console=console, executor=executor, **args)
-            else:
-                result = run_timing_study(out, quick=quick, workers=workers, console=console,
-                                          executor=executor, **args)
+            result = (run_timing_study(out, **args) if sweep is None
+                      else run_isi_sweep(out, sweep, **args))
         except StudyError as exc:
             sweep_result = getattr(exc, "sweep", None)
             (render_study(exc.result, console) if sweep_result is None
@@ -647,10 +630,7 @@ def study_dt(
     """
     from neurodeploy.study.dt import render_dt_study, run_dt_study
 
-    try:
-        steps = None if dts is None else [float(t) for t in dts.split(",") if t.strip()]
-    except ValueError:
-        raise InputError(f"--dts {dts!r}: expected comma-separated numbers") from None
+    steps = _items(dts, "--dts")
     with contextlib.ExitStack() as stack:
         pool = _open_executor(stack, cluster, None)
         result = run_dt_study(model, dts=steps, out=out, tolerance_pct=tolerance,
@@ -659,8 +639,7 @@ def study_dt(
 
 
 def _span(values: object) -> str:
-    arr = np.asarray(values)
-    lo, hi = float(arr.min()), float(arr.max())
+    lo, hi = float(np.min(values)), float(np.max(values))
     return f"{lo:.4g}" if lo == hi else f"{lo:.4g}..{hi:.4g}"
 
 
@@ -688,13 +667,12 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point: one-line errors with exit code 2, tracebacks with --debug;
     Ctrl-C and SIGTERM print ``interrupted`` and exit 130 and 143."""
     args = sys.argv[1:] if argv is None else argv
-    debug = "--debug" in args
     # the caller's handlers come back afterwards (main may run inside another program)
     previous = {sig: signal.signal(sig, _on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         app(args=args, prog_name="neurodeploy", standalone_mode=True)
     except NeurodeployError as exc:
-        if debug:
+        if "--debug" in args:
             traceback.print_exc()
         err_console.print(f"[red]error:[/red] {exc}", soft_wrap=True, highlight=False)
         sys.exit(2)

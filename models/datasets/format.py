@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -68,7 +68,7 @@ class SpikeDataset:
     def __post_init__(self) -> None:
         self.spikes = _check_spikes(self.spikes)
         n_samples = self.spikes.shape[0]
-        self.n_classes = _check_int("n_classes", self.n_classes, minimum=1)
+        self.n_classes = check_int("n_classes", self.n_classes, minimum=1)
         self.labels = _check_labels(self.labels, n_samples, self.n_classes)
         self.dt = _check_dt(self.dt)
         if not isinstance(self.task, str) or not self.task:
@@ -80,7 +80,7 @@ class SpikeDataset:
         except (TypeError, ValueError) as exc:
             raise DatasetError(f"params is not JSON-able ({exc}); allowed: JSON values") from None
         if self.seed is not None:
-            self.seed = _check_int("seed", self.seed)
+            self.seed = check_int("seed", self.seed)
         self.latents = _check_latents(self.latents, n_samples)
 
     @property
@@ -104,18 +104,37 @@ class SpikeDataset:
         return self.n_steps * self.dt
 
 
-def _check_int(name: str, value: object, minimum: int | None = None) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+def is_integer(value: object) -> bool:
+    """An int or numpy integer, not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def is_number(value: object) -> bool:
+    """An int, float or numpy number, not a bool."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def check_int(name: str, value: object, minimum: int | None = None) -> int:
+    """``value`` as an int, else a :class:`DatasetError` ("is not an integer" or "is out of
+    range; allowed >= ``minimum``")."""
+    if not is_integer(value):
         raise DatasetError(f"{name} = {value!r} is not an integer")
-    value = int(value)
     if minimum is not None and value < minimum:
         raise DatasetError(f"{name} = {value} is out of range; allowed >= {minimum}")
-    return value
+    return int(value)
+
+
+def require_int(name: str, value: object, minimum: int, error: type[Exception] = DatasetError,
+                also: str = "") -> int:
+    """``value`` as an int, else ``error``: "<name> = <value> is not allowed; allowed an
+    integer >= <minimum><also>"."""
+    if not is_integer(value) or value < minimum:
+        raise error(f"{name} = {value!r} is not allowed; allowed an integer >= {minimum}{also}")
+    return int(value)
 
 
 def _check_dt(dt: object) -> float:
-    if isinstance(dt, (bool, np.bool_)) or not isinstance(dt, (int, float, np.integer,
-                                                                np.floating)):
+    if not is_number(dt):
         raise DatasetError(f"dt = {dt!r} is not a number; allowed a float > 0 (seconds)")
     dt = float(dt)
     if not math.isfinite(dt) or dt <= 0:
@@ -139,8 +158,7 @@ def _check_spikes(spikes: object) -> np.ndarray:
             f"spikes has dtype {spikes.dtype}; allowed uint8 0/1 (bool or integer 0/1 converted)"
         )
     if spikes.dtype != np.bool_ and spikes.size and (spikes.min() < 0 or spikes.max() > 1):
-        bad = np.flatnonzero((spikes.reshape(-1) != 0) & (spikes.reshape(-1) != 1))
-        index = np.unravel_index(bad[0], spikes.shape)
+        index = tuple(np.argwhere((spikes != 0) & (spikes != 1))[0])  # the first bad value
         where = ", ".join(str(int(i)) for i in index)
         raise DatasetError(f"spikes[{where}] = {spikes[index]} is not allowed; allowed 0 or 1")
     return np.ascontiguousarray(spikes, dtype=np.uint8)
@@ -167,7 +185,6 @@ def _check_labels(labels: object, n_samples: int, n_classes: int) -> np.ndarray:
 def _check_latents(latents: object, n_samples: int) -> dict[str, np.ndarray]:
     if not isinstance(latents, dict):
         raise DatasetError(f"latents has type {type(latents).__name__}; expected a dict")
-    checked = {}
     for name, value in latents.items():
         if not isinstance(name, str) or not name or "/" in name:
             raise DatasetError(f"latents key {name!r} is not allowed; use a name without '/'")
@@ -177,21 +194,14 @@ def _check_latents(latents: object, n_samples: int) -> dict[str, np.ndarray]:
             raise DatasetError(
                 f"latents[{name!r}] has shape {value.shape}; expected first axis {n_samples}"
             )
-        checked[name] = value
-    return checked
+    return dict(latents)
 
 
 def with_transform(ds: SpikeDataset, entry: dict[str, Any], **changes: Any) -> SpikeDataset:
     """A new data set like ``ds`` with ``changes`` applied and ``entry`` appended to
     ``params["transforms"]`` (the record of what was done to the data)."""
-    params = dict(ds.params)
-    params["transforms"] = [*params.get("transforms", []), entry]
-    fields: dict[str, Any] = dict(
-        spikes=ds.spikes, labels=ds.labels, n_classes=ds.n_classes, dt=ds.dt, task=ds.task,
-        params=params, seed=ds.seed, latents=ds.latents,
-    )
-    fields.update(changes)
-    return SpikeDataset(**fields)
+    params = {**ds.params, "transforms": [*ds.params.get("transforms", []), entry]}
+    return replace(ds, **{"params": params, **changes})
 
 
 def subset(ds: SpikeDataset, indices: np.ndarray, entry: dict[str, Any] | None = None
@@ -201,14 +211,9 @@ def subset(ds: SpikeDataset, indices: np.ndarray, entry: dict[str, Any] | None =
     ``entry``, when given, is appended to ``params["transforms"]``.
     """
     indices = np.asarray(indices, dtype=np.int64)
-    changes = dict(
-        spikes=ds.spikes[indices], labels=ds.labels[indices],
-        latents={k: v[indices] for k, v in ds.latents.items()},
-    )
-    if entry is None:
-        return SpikeDataset(n_classes=ds.n_classes, dt=ds.dt, task=ds.task,
-                            params=dict(ds.params), seed=ds.seed, **changes)
-    return with_transform(ds, entry, **changes)
+    changes = dict(spikes=ds.spikes[indices], labels=ds.labels[indices],
+                   latents={k: v[indices] for k, v in ds.latents.items()})
+    return replace(ds, **changes) if entry is None else with_transform(ds, entry, **changes)
 
 
 def split(
@@ -229,17 +234,13 @@ def split(
     for label in range(ds.n_classes):
         members = np.flatnonzero(ds.labels == label)
         members = members[rng.permutation(members.size)]
-        counts = _largest_remainder(members.size, fr)
-        start = 0
-        for part, count in enumerate(counts):
-            parts[part].append(members[start:start + count])
-            start += count
-    out = []
-    for name, chunks in zip(("train", "val", "test"), parts, strict=True):
-        idx = np.sort(np.concatenate(chunks)) if chunks else np.zeros(0, np.int64)
-        entry = {"name": "split", "part": name, "fractions": list(fr), "seed": seed}
-        out.append(subset(ds, idx, entry))
-    return out[0], out[1], out[2]
+        cuts = np.cumsum(_largest_remainder(members.size, fr))[:-1]
+        for part, chunk in zip(parts, np.split(members, cuts), strict=True):
+            part.append(chunk)
+    train, val, test = (subset(ds, np.sort(np.concatenate(chunks)),
+                               {"name": "split", "part": name, "fractions": list(fr), "seed": seed})
+                        for name, chunks in zip(("train", "val", "test"), parts, strict=True))
+    return train, val, test
 
 
 def _check_fractions(fractions: object) -> tuple[float, float, float]:
@@ -275,14 +276,13 @@ def describe(ds: SpikeDataset) -> dict[str, Any]:
     """
     total = int(ds.spikes.sum(dtype=np.int64))
     n = ds.n_samples
-    counts = np.bincount(ds.labels, minlength=ds.n_classes)
     denom = n * ds.n_channels * ds.duration_s
     return {
         "samples": n,
         "steps": ds.n_steps,
         "channels": ds.n_channels,
         "classes": ds.n_classes,
-        "label_counts": [int(c) for c in counts],
+        "label_counts": [int(c) for c in np.bincount(ds.labels, minlength=ds.n_classes)],
         "mean_spikes_per_sample": total / n if n else 0.0,
         "rate_hz": total / denom if denom else 0.0,
         "duration_s": ds.duration_s,
@@ -300,11 +300,9 @@ def save_dataset(ds: SpikeDataset, path: str | os.PathLike[str]) -> Path:
         "format": FORMAT, "version": VERSION, "n_classes": ds.n_classes, "dt": ds.dt,
         "task": ds.task, "params": ds.params, "seed": ds.seed, "latents": sorted(ds.latents),
     }
-    arrays: dict[str, np.ndarray] = {"spikes": ds.spikes, "labels": ds.labels}
-    for name in sorted(ds.latents):
-        arrays[f"latent/{name}"] = ds.latents[name]
-    arrays["__meta__"] = np.array(json.dumps(meta, sort_keys=True))
-    return atomic_savez(path, arrays)
+    return atomic_savez(path, {"spikes": ds.spikes, "labels": ds.labels,
+                               **{f"latent/{n}": ds.latents[n] for n in sorted(ds.latents)},
+                               "__meta__": np.array(json.dumps(meta, sort_keys=True))})
 
 
 def _check_declared(path: str | os.PathLike[str], meta: dict[str, Any],
@@ -346,11 +344,14 @@ def load_dataset(path: str | os.PathLike[str]) -> SpikeDataset:
         if f"latent/{name}" not in arrays:
             raise DatasetError(f"{path}: missing array 'latent/{name}' listed in __meta__")
         latents[name] = arrays[f"latent/{name}"]
+    return dataset_of(path, spikes=arrays["spikes"], labels=arrays["labels"],
+                      n_classes=meta["n_classes"], dt=meta["dt"], task=meta["task"],
+                      params=meta["params"], seed=meta["seed"], latents=latents)
+
+
+def dataset_of(source: str | os.PathLike[str], **fields: Any) -> SpikeDataset:
+    """``SpikeDataset(**fields)``, its :class:`DatasetError` prefixed with ``source``."""
     try:
-        return SpikeDataset(
-            spikes=arrays["spikes"], labels=arrays["labels"], n_classes=meta["n_classes"],
-            dt=meta["dt"], task=meta["task"], params=meta["params"], seed=meta["seed"],
-            latents=latents,
-        )
+        return SpikeDataset(**fields)
     except DatasetError as exc:
-        raise DatasetError(f"{path}: {exc}") from None
+        raise DatasetError(f"{source}: {exc}") from None

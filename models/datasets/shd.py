@@ -24,7 +24,7 @@ import numpy as np
 from neurodeploy.errors import DatasetError
 from neurodeploy.network_io import check_memory
 
-from .format import SpikeDataset
+from .format import SpikeDataset, dataset_of, require_int
 
 __all__ = ["load_shd"]
 
@@ -55,8 +55,7 @@ def load_shd(
         DatasetError: missing or unreadable file, missing datasets, ragged lengths that do
             not match, units or labels out of range.
     """
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 1:
-        raise DatasetError(f"steps = {steps!r} is not allowed; allowed an integer >= 1")
+    steps = require_int("steps", steps, 1)
     path = Path(path)
     if not path.is_file():
         raise DatasetError(f"{path}: no such file")
@@ -93,21 +92,16 @@ def load_shd(
         if t.size and (not np.all(np.isfinite(t)) or t.min() < 0):
             raise DatasetError(f"{path}: spikes/times[{i}] must be finite and >= 0 seconds")
 
-    top_time = max((float(t.max()) for t in times if t.size), default=0.0)
     if max_time_s is None:
-        max_time_s = top_time
+        max_time_s = max((float(t.max()) for t in times if t.size), default=0.0)
         if max_time_s <= 0:
             raise DatasetError(f"{path}: no spike after 0 s; pass max_time_s > 0")
     elif isinstance(max_time_s, bool) or not isinstance(max_time_s, (int, float)) \
             or not math.isfinite(max_time_s) or max_time_s <= 0:
         raise DatasetError(f"max_time_s = {max_time_s!r} is not allowed; allowed seconds > 0")
     top_unit = max((int(u.max()) for u in units if u.size), default=-1)
-    if channels is None:
-        channels = max(top_unit + 1, 1)
-    elif isinstance(channels, bool) or not isinstance(channels, (int, np.integer)) \
-            or channels < 1:
-        raise DatasetError(f"channels = {channels!r} is not allowed; allowed an integer >= 1")
-    elif top_unit >= channels:
+    channels = max(top_unit + 1, 1) if channels is None else require_int("channels", channels, 1)
+    if top_unit >= channels:
         raise DatasetError(
             f"{path}: unit {top_unit} is out of range for channels = {channels}; "
             f"allowed 0..{channels - 1}"
@@ -115,22 +109,18 @@ def load_shd(
     if n_classes is None:
         n_classes = int(labels.max()) + 1 if n else 1
 
-    dt = float(max_time_s) / steps
-    check_memory(n * steps * int(channels), f"{path}: {n} samples x {steps} steps x "
-                 f"{int(channels)} channels", DatasetError)
-    spikes = np.zeros((n, steps, int(channels)), dtype=np.uint8)
+    check_memory(n * steps * channels, f"{path}: {n} samples x {steps} steps x {channels} "
+                 "channels", DatasetError)
+    spikes = np.zeros((n, steps, channels), dtype=np.uint8)
     late = merged = 0
     for i, (t, u) in enumerate(zip(times, units, strict=True)):
         inside = t <= max_time_s
         late += int(t.size - inside.sum())
-        step = np.floor(t[inside] * steps / max_time_s + 1e-9).astype(np.int64)
-        step = np.minimum(step, steps - 1)
+        step = np.minimum(np.floor(t[inside] * steps / max_time_s + 1e-9).astype(np.int64),
+                          steps - 1)
         spikes[i, step, u[inside].astype(np.int64)] = 1
         merged += int(inside.sum()) - int(spikes[i].sum(dtype=np.int64))
-    params = {"source": path.name, "steps": int(steps), "max_time_s": float(max_time_s),
-              "channels": int(channels), "late_spikes": late, "merged_spikes": merged}
-    try:
-        return SpikeDataset(spikes=spikes, labels=labels.astype(np.int64), n_classes=n_classes,
-                            dt=dt, task=task, params=params, seed=None)
-    except DatasetError as exc:
-        raise DatasetError(f"{path}: {exc}") from None
+    params = {"source": path.name, "steps": steps, "max_time_s": float(max_time_s),
+              "channels": channels, "late_spikes": late, "merged_spikes": merged}
+    return dataset_of(path, spikes=spikes, labels=labels.astype(np.int64), n_classes=n_classes,
+                      dt=float(max_time_s) / steps, task=task, params=params, seed=None)

@@ -53,7 +53,7 @@ import numpy as np
 from neurodeploy.errors import DatasetError
 from neurodeploy.network_io import check_memory
 
-from .format import SpikeDataset
+from .format import SpikeDataset, check_int, is_number
 
 __all__ = ["PRESETS", "TASKS", "ccisi_task", "coincidence_task", "isi_task", "make_task",
            "saccade_digits_task"]
@@ -68,8 +68,7 @@ def _round_half_up(x: np.ndarray | float) -> np.ndarray:
 
 def _number(name: str, value: object, *, positive: bool = False, minimum: float | None = None,
             maximum: float | None = None) -> float:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(
-            value, (int, float, np.integer, np.floating)):
+    if not is_number(value):
         raise DatasetError(f"{name} = {value!r} is not a number")
     value = float(value)
     if not math.isfinite(value) or (positive and value <= 0):
@@ -81,18 +80,8 @@ def _number(name: str, value: object, *, positive: bool = False, minimum: float 
     return value
 
 
-def _integer(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise DatasetError(f"{name} = {value!r} is not an integer")
-    if value < minimum:
-        raise DatasetError(f"{name} = {value} is out of range; allowed >= {minimum}")
-    return int(value)
-
-
 def _seed(seed: object) -> int | None:
-    if seed is None:
-        return None
-    return _integer("seed", seed, 0)
+    return None if seed is None else check_int("seed", seed, 0)
 
 
 def _steps(ms: float, dt_ms: float) -> int:
@@ -100,16 +89,13 @@ def _steps(ms: float, dt_ms: float) -> int:
     return int(_round_half_up(ms / dt_ms))
 
 
-def _grid(names: tuple[str, str, str], lo: float, hi: float, step: float) -> np.ndarray:
-    """``lo, lo + step, ...`` up to ``hi`` (inclusive within rounding); ``names`` are the
-    parameters' names for error messages."""
-    lo = _number(names[0], lo, positive=True)
-    hi = _number(names[1], hi, positive=True)
-    step = _number(names[2], step, positive=True)
+def _grid(params: dict[str, Any], *names: str) -> np.ndarray:
+    """``lo, lo + step, ...`` up to ``hi`` (inclusive within rounding): the values of
+    ``params`` named ``names`` (lo, hi, step)."""
+    lo, hi, step = (_number(name, params[name], positive=True) for name in names)
     if hi < lo:
         raise DatasetError(f"{names[1]} = {hi:g} is out of range; allowed >= {lo:g}")
-    n = math.floor((hi - lo) / step + _EPS) + 1
-    return lo + step * np.arange(n)
+    return lo + step * np.arange(math.floor((hi - lo) / step + _EPS) + 1)
 
 
 def _balanced_counts(n_samples: int, n_classes: int) -> np.ndarray:
@@ -143,8 +129,7 @@ def _grid_index(coord: np.ndarray, n_levels: int) -> np.ndarray:
 
 def _line_side(x: np.ndarray, y: np.ndarray, margin: float) -> tuple[np.ndarray, np.ndarray]:
     """(kept, label): kept if at least ``margin`` from y = -x/2; label 1 above the line."""
-    distance = np.abs(x + 2 * y) / math.sqrt(5.0)
-    return distance >= margin, (y > -x / 2).astype(np.int64)
+    return np.abs(x + 2 * y) / math.sqrt(5.0) >= margin, (y > -x / 2).astype(np.int64)
 
 
 def _sample_plane(rng: np.random.Generator, n_samples: int, n_rates: int, n_isis: int,
@@ -185,33 +170,43 @@ def _sample_plane(rng: np.random.Generator, n_samples: int, n_rates: int, n_isis
     return pairs[order, 0], pairs[order, 1], labels[order]
 
 
-def _timing_setup(task: str, n_channels: int, n_samples: int, duration_ms: float,
-                  dt_ms: float, rate_min_hz: float, rate_max_hz: float, rate_step_hz: float,
-                  isi_min_ms: float, max_isi_ms: float, isi_step_ms: float, margin: float,
-                  seed: int | None) -> dict[str, Any]:
-    """Shared checks and plane sampling of the ISI and CCISI tasks (the plane's draws and
-    latents take about 256 bytes per sample besides the spikes)."""
-    n_samples = _integer("n_samples", n_samples, 1)
-    dt_ms = _number("dt_ms", dt_ms, positive=True)
-    duration_ms = _number("duration_ms", duration_ms, positive=True)
-    margin = _number("margin", margin, minimum=0.0)
+def _timing_setup(task: str, n_channels: int, seed: object,
+                  params: dict[str, Any]) -> dict[str, Any]:
+    """Shared checks and plane sampling of the ISI and CCISI tasks (``params``: their
+    keyword arguments; the plane's draws and latents take about 256 bytes per sample
+    besides the spikes)."""
+    n_samples = check_int("n_samples", params["n_samples"], 1)
+    dt_ms = _number("dt_ms", params["dt_ms"], positive=True)
+    duration_ms = _number("duration_ms", params["duration_ms"], positive=True)
+    margin = _number("margin", params["margin"], minimum=0.0)
     seed = _seed(seed)
     steps = _steps(duration_ms, dt_ms)
     if steps < 1:
         raise DatasetError(f"duration_ms = {duration_ms:g} is shorter than one step "
                            f"of dt_ms = {dt_ms:g}; allowed >= dt_ms")
     _check_size(task, n_samples, steps, n_channels, per_sample=256)
-    rates = _grid(("rate_min_hz", "rate_max_hz", "rate_step_hz"), rate_min_hz, rate_max_hz,
-                  rate_step_hz)
-    isis = _grid(("isi_min_ms", "max_isi_ms", "isi_step_ms"), isi_min_ms, max_isi_ms,
-                 isi_step_ms)
+    rates = _grid(params, "rate_min_hz", "rate_max_hz", "rate_step_hz")
+    isis = _grid(params, "isi_min_ms", "max_isi_ms", "isi_step_ms")
     isi_steps = np.maximum(1, _round_half_up(isis / dt_ms))
     counts = _round_half_up(rates * duration_ms / 1000.0)
     rng = np.random.default_rng(seed)
     ri, ii, labels = _sample_plane(rng, n_samples, rates.size, isis.size, margin)
     return dict(rng=rng, steps=steps, labels=labels, rate_hz=rates[ri], isi_ms=isis[ii],
                 isi_steps=isi_steps[ii], counts=counts[ri], max_count=int(counts.max()),
-                max_isi_steps=int(isi_steps.max()), seed=seed)
+                max_isi_steps=int(isi_steps.max()), seed=seed, dt_ms=dt_ms,
+                spikes=np.zeros((n_samples, steps, n_channels), dtype=np.uint8))
+
+
+def _timing_dataset(task: str, s: dict[str, Any], params: dict[str, Any],
+                    counts: str) -> SpikeDataset:
+    """The ISI or CCISI data set of :func:`_timing_setup`'s ``s`` (its spikes filled in);
+    ``counts``: the latent name of the spike counts."""
+    return SpikeDataset(
+        spikes=s["spikes"], labels=s["labels"], n_classes=2, dt=s["dt_ms"] / 1000.0, task=task,
+        params={**params, "steps": s["steps"]}, seed=s["seed"],
+        latents={"rate_hz": s["rate_hz"], "isi_ms": s["isi_ms"], "isi_steps": s["isi_steps"],
+                 counts: s["counts"]},
+    )
 
 
 def isi_task(
@@ -249,38 +244,26 @@ def isi_task(
     Raises:
         DatasetError: a parameter is out of range, or the pairs cannot fit in the sample.
     """
-    params = dict(n_samples=n_samples, n_neurons=n_neurons, duration_ms=duration_ms,
-                  dt_ms=dt_ms, rate_min_hz=rate_min_hz, rate_max_hz=rate_max_hz,
-                  rate_step_hz=rate_step_hz, isi_min_ms=isi_min_ms, max_isi_ms=max_isi_ms,
-                  isi_step_ms=isi_step_ms, margin=margin)
-    n_neurons = _integer("n_neurons", n_neurons, 1)
-    s = _timing_setup("isi", n_neurons, n_samples, duration_ms, dt_ms, rate_min_hz,
-                      rate_max_hz, rate_step_hz, isi_min_ms, max_isi_ms, isi_step_ms, margin,
-                      seed)
-    steps, rng = s["steps"], s["rng"]
+    params = {k: v for k, v in locals().items() if k != "seed"}
+    n_neurons = check_int("n_neurons", n_neurons, 1)
+    s = _timing_setup("isi", n_neurons, seed, params)
+    steps, rng, spikes = s["steps"], s["rng"], s["spikes"]
     if s["max_count"] * (s["max_isi_steps"] + 1) > steps:
         raise DatasetError(
             f"duration_ms = {duration_ms:g} ({steps} steps) cannot hold {s['max_count']} "
             f"non-overlapping pairs of ISI {s['max_isi_steps']} steps; allowed >= "
             f"{s['max_count'] * (s['max_isi_steps'] + 1) * float(dt_ms):g} ms"
         )
-    spikes = np.zeros((n_samples, steps, n_neurons), dtype=np.uint8)
-    for i in range(n_samples):
-        n, isi = int(s["counts"][i]), int(s["isi_steps"][i])
+    for i, (n, isi) in enumerate(zip(s["counts"].tolist(), s["isi_steps"].tolist(), strict=True)):
         if n == 0:
             continue
-        free = steps - n * (isi + 1)  # bins left over once the n intervals are laid out
         offsets = np.arange(n) * isi
         for c in range(n_neurons):
-            starts = np.sort(rng.choice(free + n, size=n, replace=False)) + offsets
-            spikes[i, starts, c] = 1
-            spikes[i, starts + isi, c] = 1
-    return SpikeDataset(
-        spikes=spikes, labels=s["labels"], n_classes=2, dt=float(dt_ms) / 1000.0, task="isi",
-        params={**params, "steps": steps}, seed=s["seed"],
-        latents={"rate_hz": s["rate_hz"], "isi_ms": s["isi_ms"],
-                 "isi_steps": s["isi_steps"], "n_pairs": s["counts"]},
-    )
+            # n sorted draws from the first steps - n * isi, the k-th moved on by k * isi: n
+            # pairs (t, t + isi) whose closed intervals do not overlap
+            starts = np.sort(rng.choice(steps - n * isi, size=n, replace=False)) + offsets
+            spikes[i, np.concatenate([starts, starts + isi]), c] = 1
+    return _timing_dataset("isi", s, params, "n_pairs")
 
 
 def ccisi_task(
@@ -320,17 +303,12 @@ def ccisi_task(
     Raises:
         DatasetError: a parameter is out of range, or the spikes cannot fit in the sample.
     """
-    params = dict(n_samples=n_samples, n_neurons=n_neurons, duration_ms=duration_ms,
-                  dt_ms=dt_ms, rate_min_hz=rate_min_hz, rate_max_hz=rate_max_hz,
-                  rate_step_hz=rate_step_hz, isi_min_ms=isi_min_ms, max_isi_ms=max_isi_ms,
-                  isi_step_ms=isi_step_ms, margin=margin, circular=bool(circular))
-    n_neurons = _integer("n_neurons", n_neurons, 2)
+    params = {k: v for k, v in locals().items() if k != "seed"} | {"circular": bool(circular)}
+    n_neurons = check_int("n_neurons", n_neurons, 2)
     if n_neurons % 2:
         raise DatasetError(f"n_neurons = {n_neurons} is not allowed; allowed an even number")
-    s = _timing_setup("ccisi", n_neurons, n_samples, duration_ms, dt_ms, rate_min_hz,
-                      rate_max_hz, rate_step_hz, isi_min_ms, max_isi_ms, isi_step_ms, margin,
-                      seed)
-    steps, rng = s["steps"], s["rng"]
+    s = _timing_setup("ccisi", n_neurons, seed, params)
+    steps, rng, spikes = s["steps"], s["rng"], s["spikes"]
     if s["max_count"] > steps - s["max_isi_steps"]:
         raise DatasetError(
             f"max_isi_ms = {max_isi_ms:g} ({s['max_isi_steps']} steps) leaves fewer than "
@@ -338,26 +316,15 @@ def ccisi_task(
             f"allowed a longer duration_ms or a shorter max_isi_ms"
         )
     pairs = n_neurons // 2
-    spikes = np.zeros((n_samples, steps, n_neurons), dtype=np.uint8)
-    for i in range(n_samples):
-        n, isi = int(s["counts"][i]), int(s["isi_steps"][i])
+    for i, (n, isi) in enumerate(zip(s["counts"].tolist(), s["isi_steps"].tolist(), strict=True)):
         if n == 0:
             continue
         for k in range(pairs):
-            if circular:
-                times = rng.choice(steps, size=n, replace=False)
-                spikes[i, times, k] = 1
-                spikes[i, (times + isi) % steps, k + pairs] = 1
-            else:
-                times = rng.choice(steps - isi, size=n, replace=False)
-                spikes[i, times, k] = 1
-                spikes[i, times + isi, k + pairs] = 1
-    return SpikeDataset(
-        spikes=spikes, labels=s["labels"], n_classes=2, dt=float(dt_ms) / 1000.0,
-        task="ccisi", params={**params, "steps": steps}, seed=s["seed"],
-        latents={"rate_hz": s["rate_hz"], "isi_ms": s["isi_ms"],
-                 "isi_steps": s["isi_steps"], "n_spikes": s["counts"]},
-    )
+            # without wrap-around the partner's steps stay below ``steps``: the modulo is void
+            times = rng.choice(steps if circular else steps - isi, size=n, replace=False)
+            spikes[i, times, k] = 1
+            spikes[i, (times + isi) % steps, k + pairs] = 1
+    return _timing_dataset("ccisi", s, params, "n_spikes")
 
 
 #: Which two groups share their state in each class (the third is opposite).
@@ -399,15 +366,12 @@ def coincidence_task(
     Raises:
         DatasetError: a parameter is out of range.
     """
-    params = dict(n_samples=n_samples, n_neurons=n_neurons, n_windows=n_windows,
-                  window_ms=window_ms, active_start_ms=active_start_ms,
-                  active_end_ms=active_end_ms, dt_ms=dt_ms, difficulty=difficulty,
-                  on_mean=on_mean, off_mean=off_mean, overlap_mean=overlap_mean)
-    n_samples = _integer("n_samples", n_samples, 1)
-    n_neurons = _integer("n_neurons", n_neurons, 3)
+    params = {k: v for k, v in locals().items() if k != "seed"}
+    n_samples = check_int("n_samples", n_samples, 1)
+    n_neurons = check_int("n_neurons", n_neurons, 3)
     if n_neurons % 3:
         raise DatasetError(f"n_neurons = {n_neurons} is not allowed; allowed a multiple of 3")
-    n_windows = _integer("n_windows", n_windows, 1)
+    n_windows = check_int("n_windows", n_windows, 1)
     dt_ms = _number("dt_ms", dt_ms, positive=True)
     window = _steps(_number("window_ms", window_ms, positive=True), dt_ms)
     a = _steps(_number("active_start_ms", active_start_ms, minimum=0.0), dt_ms)
@@ -431,29 +395,22 @@ def coincidence_task(
     labels = np.repeat(np.arange(3, dtype=np.int64), _balanced_counts(n_samples, 3))
     labels = labels[rng.permutation(n_samples)]
     shared = (rng.random((n_samples, n_windows)) < 0.5).astype(np.uint8)
-    on = np.empty((n_samples, n_windows, 3), dtype=np.uint8)
-    for cls, members in enumerate(COINCIDENCE_PAIRS):
-        rows = labels == cls
-        for g in range(3):
-            on[rows, :, g] = shared[rows] if g in members else 1 - shared[rows]
-    cdfs = np.stack([_truncated_poisson_cdf(m, group) for m in means])  # (OFF/ON, G+1)
+    member = np.array([[g in pair for g in range(3)] for pair in COINCIDENCE_PAIRS])
+    on = np.where(member[labels][:, None, :], shared[..., None], 1 - shared[..., None])
     u = rng.random((n_samples, n_windows, 3))
-    active = np.empty_like(u, dtype=np.int64)
-    for state in (0, 1):
-        mask = on == state
-        active[mask] = np.searchsorted(cdfs[state], u[mask], side="right")
-    active = np.minimum(active, group)
+    # each group's active count: its state's truncated Poisson CDF (OFF, ON) inverted at u
+    off_count, on_count = (np.searchsorted(_truncated_poisson_cdf(m, group), u, side="right")
+                           for m in means)
+    active = np.minimum(np.where(on == 1, on_count, off_count), group)
     # a uniform random subset of size `active` per group: the lowest-ranked random keys
     rank = np.argsort(np.argsort(rng.random((n_samples, n_windows, 3, group)), axis=-1),
                       axis=-1)
-    fires = rank < active[..., None]
     times = rng.integers(a, b, size=(n_samples, n_windows, 3, group))
-    s_idx, w_idx, g_idx, j_idx = np.nonzero(fires)
+    s_idx, w_idx, g_idx, j_idx = np.nonzero(rank < active[..., None])  # the neurons that fire
     spikes = np.zeros((n_samples, n_windows * window, n_neurons), dtype=np.uint8)
     spikes[s_idx, w_idx * window + times[s_idx, w_idx, g_idx, j_idx], g_idx * group + j_idx] = 1
     return SpikeDataset(
-        spikes=spikes, labels=labels, n_classes=3, dt=float(dt_ms) / 1000.0,
-        task="coincidence",
+        spikes=spikes, labels=labels, n_classes=3, dt=float(dt_ms) / 1000.0, task="coincidence",
         params={**params, "window_steps": window, "active_steps": [a, b],
                 "steps": n_windows * window},
         seed=seed, latents={"group_on": on, "active": active},
@@ -474,15 +431,12 @@ def _render(images: np.ndarray, digit_size: int, size: int, oy: np.ndarray,
     grid = np.arange(size, dtype=np.float64)
     scale = src / digit_size
 
-    def taps(offset: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        # source coordinate of each canvas pixel centre, per sample: (n, size)
-        coord = (grid[None, :] - offset[:, None] + 0.5) * scale - 0.5
-        lo = np.floor(coord).astype(np.int64)
-        return lo, coord - lo, (grid[None, :] - offset[:, None] >= 0) & (
-            grid[None, :] - offset[:, None] < digit_size)
-
-    def weights(lo: np.ndarray, frac: np.ndarray, inside: np.ndarray) -> np.ndarray:
+    def weights(offset: np.ndarray) -> np.ndarray:
         # (n, size, src) interpolation matrix along one axis (zero outside the image)
+        pos = grid[None, :] - offset[:, None]  # canvas pixel relative to the digit: (n, size)
+        coord = (pos + 0.5) * scale - 0.5  # its centre's source coordinate
+        lo = np.floor(coord).astype(np.int64)
+        frac, inside = coord - lo, (pos >= 0) & (pos < digit_size)
         m = np.zeros((n, size, src))
         rows = np.arange(n)[:, None], np.arange(size)[None, :]
         for k, w in ((lo, 1 - frac), (lo + 1, frac)):
@@ -490,8 +444,7 @@ def _render(images: np.ndarray, digit_size: int, size: int, oy: np.ndarray,
             np.add.at(m, (*rows, np.clip(k, 0, src - 1)), np.where(ok, w, 0.0))
         return m
 
-    wy, wx = weights(*taps(oy)), weights(*taps(ox))
-    return np.einsum("nys,nst,nxt->nyx", wy, images, wx)
+    return np.einsum("nys,nst,nxt->nyx", weights(oy), images, weights(ox))
 
 
 def saccade_digits_task(
@@ -534,10 +487,10 @@ def saccade_digits_task(
     Time convention: 0-based steps of ``dt_ms`` milliseconds (``dt`` in seconds).
     Latents: ``digit_index`` (row in load_digits) and ``offset_px`` (the jitter, y and x).
     """
-    n_samples = _integer("n_samples", n_samples, 1)
-    steps = _integer("steps", steps, 3)
-    size = _integer("size", size, 8)
-    digit_size = _integer("digit_size", digit_size, 8)
+    n_samples = check_int("n_samples", n_samples, 1)
+    steps = check_int("steps", steps, 3)
+    size = check_int("size", size, 8)
+    digit_size = check_int("digit_size", digit_size, 8)
     if digit_size > size:
         raise DatasetError(f"digit_size = {digit_size} is out of range; allowed 8..{size} "
                            "(size)")
@@ -569,22 +522,17 @@ def saccade_digits_task(
     path = corners[seg] + (walk - seg)[:, None] * (corners[seg + 1] - corners[seg])
     start = (size - digit_size) / 2.0
     spikes = np.zeros((n_samples, steps, 2, size, size), dtype=np.uint8)
-    chunk = 256
-    for lo in range(0, n_samples, chunk):
-        sl = slice(lo, min(lo + chunk, n_samples))
+    for lo in range(0, n_samples, 256):  # in chunks of 256 samples
+        sl = slice(lo, lo + 256)
         img = images[index[sl]]
-        ref = None
-        for t in range(steps + 1):
-            oy = start + offset[sl, 0] + path[t, 0]
-            ox = start + offset[sl, 1] + path[t, 1]
-            frame = _render(img, digit_size, size, oy, ox)
-            if ref is None:
-                ref = frame
-                continue
+        # frame t: the digit's top-left corner (y, x) at start + jitter + path[t]
+        frames = (_render(img, digit_size, size, *(start + offset[sl].T + path[t, :, None]))
+                  for t in range(steps + 1))
+        ref = next(frames)
+        for t, frame in enumerate(frames):
             on, off = frame - ref > threshold, ref - frame > threshold
-            spikes[sl, t - 1, 0], spikes[sl, t - 1, 1] = on, off
-            fired = on | off
-            ref = np.where(fired, frame, ref)
+            spikes[sl, t, 0], spikes[sl, t, 1] = on, off
+            ref = np.where(on | off, frame, ref)
     params = dict(n_samples=n_samples, steps=steps, size=size, digit_size=digit_size,
                   amplitude_px=amplitude_px, jitter_px=jitter_px, threshold=threshold,
                   dt_ms=dt_ms, frame_shape=[2, size, size])

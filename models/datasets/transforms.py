@@ -19,18 +19,18 @@ import numpy as np
 
 from neurodeploy.errors import DatasetError
 
-from .format import SpikeDataset, with_transform
+from .format import SpikeDataset, is_number, require_int, with_transform
 
 __all__ = ["add_noise", "perturb_timing", "remove_rate", "reverse_time"]
 
 _CHUNK_ELEMENTS = 1 << 22  # samples are processed in chunks of about this many bins
 
 
-def _chunks(ds: SpikeDataset) -> Iterator[slice]:
-    per_sample = max(1, ds.n_steps * ds.n_channels)
-    size = max(1, _CHUNK_ELEMENTS // per_sample)
-    for start in range(0, ds.n_samples, size):
-        yield slice(start, min(start + size, ds.n_samples))
+def _chunks(spikes: np.ndarray) -> Iterator[slice]:
+    """Slices of about ``_CHUNK_ELEMENTS`` bins over the samples of ``spikes``."""
+    size = max(1, _CHUNK_ELEMENTS // max(1, spikes.shape[1] * spikes.shape[2]))
+    for start in range(0, len(spikes), size):
+        yield slice(start, min(start + size, len(spikes)))
 
 
 def _pick(mask: np.ndarray, quota: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -39,14 +39,13 @@ def _pick(mask: np.ndarray, quota: np.ndarray, rng: np.random.Generator) -> np.n
     quota draw no random numbers."""
     picked = np.zeros(mask.shape, dtype=bool)
     rows = np.flatnonzero(quota > 0)
-    if rows.size:
-        sub = mask[rows]
-        keys = rng.random(sub.shape, dtype=np.float32)
-        keys[~sub] = 2.0  # False bins sort after every True bin
-        order = np.argsort(keys, axis=1, kind="stable")
-        rank = np.empty(sub.shape, dtype=np.int64)
-        np.put_along_axis(rank, order, np.arange(sub.shape[1])[None, :], axis=1)
-        picked[rows] = sub & (rank < quota[rows, None])
+    sub = mask[rows]
+    keys = rng.random(sub.shape, dtype=np.float32)  # none drawn when no row has a quota
+    keys[~sub] = 2.0  # False bins sort after every True bin
+    order = np.argsort(keys, axis=1, kind="stable")
+    rank = np.empty(sub.shape, dtype=np.int64)
+    np.put_along_axis(rank, order, np.arange(sub.shape[1])[None, :], axis=1)
+    picked[rows] = sub & (rank < quota[rows, None])
     return picked
 
 
@@ -61,15 +60,11 @@ def _unrows(rows: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _seed(seed: object) -> int | None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))
-                             or seed < 0):
-        raise DatasetError(f"seed = {seed!r} is not allowed; allowed an integer >= 0 or None")
-    return None if seed is None else int(seed)
+    return None if seed is None else require_int("seed", seed, 0, also=" or None")
 
 
 def _fraction(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
-            or not 0.0 <= float(value) <= 1.0:
+    if not is_number(value) or not 0.0 <= float(value) <= 1.0:
         raise DatasetError(f"{name} = {value!r} is out of range; allowed 0..1")
     return float(value)
 
@@ -87,7 +82,7 @@ def perturb_timing(ds: SpikeDataset, f: float, seed: int | None = 0) -> SpikeDat
     rng = np.random.default_rng(seed)
     out = np.empty_like(ds.spikes)
     moved = 0
-    for part in _chunks(ds):
+    for part in _chunks(ds.spikes):
         trains = _rows(ds.spikes[part])
         count = trains.sum(axis=1)
         m = np.minimum(np.floor(f * count + 0.5).astype(np.int64), ds.n_steps - count)
@@ -144,10 +139,8 @@ def remove_rate(
         DatasetError: no sample or no channel would remain.
     """
     seed = _seed(seed)
-    if min_count is not None and (isinstance(min_count, bool)
-                                  or not isinstance(min_count, (int, np.integer))
-                                  or min_count < 0):
-        raise DatasetError(f"min_count = {min_count!r} is not allowed; allowed an integer >= 0")
+    if min_count is not None:
+        require_int("min_count", min_count, 0)
     max_dropped_fraction = _fraction("max_dropped_fraction", max_dropped_fraction)
     rng = np.random.default_rng(seed)
     counts = ds.spikes.sum(axis=1, dtype=np.int64)  # (samples, channels)
@@ -175,11 +168,9 @@ def remove_rate(
 
     picked = ds.spikes[samples][:, :, channels]
     out = np.empty(picked.shape, dtype=np.uint8)
-    chunk = max(1, _CHUNK_ELEMENTS // (picked.shape[1] * picked.shape[2]))
-    for start in range(0, picked.shape[0], chunk):
-        part = picked[start:start + chunk]
-        quota = np.tile(n_f[channels], part.shape[0])  # row order of _rows: sample, channel
-        out[start:start + chunk] = _unrows(_pick(_rows(part), quota, rng), part.shape)
+    for part in _chunks(picked):
+        quota = np.tile(n_f[channels], len(picked[part]))  # row order of _rows: sample, channel
+        out[part] = _unrows(_pick(_rows(picked[part]), quota, rng), picked[part].shape)
     entry = {
         "name": "remove_rate", "seed": seed, "min_count": None if min_count is None
         else int(min_count), "max_dropped_fraction": max_dropped_fraction,
@@ -208,10 +199,7 @@ def add_noise(
     ``poisson_rate / dt`` Hz). The entry records ``merged_spikes`` and ``added_spikes``.
     """
     poisson_rate = _fraction("poisson_rate", poisson_rate)
-    if isinstance(jitter_steps, bool) or not isinstance(jitter_steps, (int, np.integer)) \
-            or jitter_steps < 0:
-        raise DatasetError(f"jitter_steps = {jitter_steps!r} is not allowed; allowed an "
-                           f"integer >= 0")
+    require_int("jitter_steps", jitter_steps, 0)
     seed = _seed(seed)
     rng = np.random.default_rng(seed)
     out = ds.spikes.copy()
@@ -224,7 +212,7 @@ def add_noise(
         out[s, t, c] = 1
     after_jitter = int(out.sum(dtype=np.int64))
     if poisson_rate > 0:
-        for part in _chunks(ds):
+        for part in _chunks(ds.spikes):
             out[part] |= (rng.random(out[part].shape) < poisson_rate).astype(np.uint8)
     entry = {
         "name": "add_noise", "poisson_rate": poisson_rate, "jitter_steps": int(jitter_steps),

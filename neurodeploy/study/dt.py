@@ -65,22 +65,7 @@ from neurodeploy.exchange.nir_export import float_network_to_nir, write_nir
 from neurodeploy.float_network import FloatNetwork
 from neurodeploy.models.datasets import save_dataset
 from neurodeploy.models.datasets.format import SpikeDataset
-from neurodeploy.models.exact.discrete_multispike import (
-    check_dt as check_multispike_dt,
-)
-from neurodeploy.models.exact.discrete_multispike import (
-    resample_spikes,
-    spike_step_lists,
-    timing_error,
-)
-from neurodeploy.models.exact.discrete_ttfs import (
-    check_dt,
-    classify_first_spike,
-    encode_steps,
-    first_spike_steps,
-    steps_to_times,
-    time_unit,
-)
+from neurodeploy.models.exact import discrete_multispike, discrete_ttfs
 from neurodeploy.models.exact.encoding import load_described
 from neurodeploy.models.exact.multispike import MultiSpikeNetwork, spikes_to_events
 from neurodeploy.models.exact.multispike_training import RUN_FORMAT as MULTISPIKE_FORMAT
@@ -92,12 +77,7 @@ from neurodeploy.models.network import population_names
 from neurodeploy.models.training import read_run_files
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import atomic_output, atomic_write_text
-from neurodeploy.quantize.exact import (
-    DeployedMultiSpike,
-    DeployedTTFS,
-    deploy_multispike,
-    deploy_ttfs,
-)
+from neurodeploy.quantize import exact as quantize_exact
 from neurodeploy.quantize.pipeline import write_quant_dir
 from neurodeploy.readout import readout_logits
 from neurodeploy.simulate import simulate
@@ -112,6 +92,8 @@ DEFAULT_DT_FRACTIONS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01)
 DEFAULT_MULTISPIKE_FRACTIONS = (1.0, 0.5, 0.2, 0.1, 0.05, 0.02)
 JSON_NAME = "dt_study.json"
 PLOT_NAME = "dt_study.png"
+#: A deployed exact-timing model: TTFS or multi-spike.
+Deployed = quantize_exact.DeployedTTFS | quantize_exact.DeployedMultiSpike
 
 
 @dataclass
@@ -147,7 +129,7 @@ class DtStudyResult:
 
 def _time_metrics(steps: np.ndarray, delta: float, n_hops: int, t_cont: np.ndarray,
                   labels: np.ndarray) -> dict:
-    t_disc = steps_to_times(steps, delta, n_hops)
+    t_disc = discrete_ttfs.steps_to_times(steps, delta, n_hops)
     both = np.isfinite(t_disc) & np.isfinite(t_cont)
     err = t_disc[both] - t_cont[both]
     key = np.sort(np.where(steps >= 0, steps, np.iinfo(np.int64).max), axis=1)
@@ -155,7 +137,7 @@ def _time_metrics(steps: np.ndarray, delta: float, n_hops: int, t_cont: np.ndarr
     tied = any_spike & (key[:, 0] == key[:, 1]) if steps.shape[1] > 1 else np.zeros_like(
         any_spike)
     return {
-        "accuracy_pct": 100.0 * float((classify_first_spike(steps) == labels).mean()),
+        "accuracy_pct": 100.0 * float((discrete_ttfs.classify_first_spike(steps) == labels).mean()),
         "time_error": float(np.abs(err).mean()) if err.size else None,
         "time_bias": float(err.mean()) if err.size else None,
         "one_only_pct": 100.0 * float((np.isfinite(t_disc) != np.isfinite(t_cont)).mean()),
@@ -222,12 +204,16 @@ def run_dt_study(
     """
     start = time.perf_counter()
     net, name = _resolve_model(model)
-    _check_study_options(tolerance_pct, calib_samples, lava_samples)
+    if not (math.isfinite(tolerance_pct) and tolerance_pct >= 0):
+        raise InputError(f"tolerance_pct = {tolerance_pct} must be >= 0")
+    if calib_samples < 1 or lava_samples < 0:
+        raise InputError(f"calib_samples = {calib_samples} must be >= 1 and lava_samples = "
+                         f"{lava_samples} >= 0")
     if isinstance(net, MultiSpikeNetwork):
         return _multispike_study(net, name, dts, out, calib_samples, tolerance_pct,
                                  lava_samples, console, start, executor)
     tau = 1.0 if net.config.tau_syn == UNITS else float(net.config.tau_syn)
-    dt_list = _dt_list(dts, DEFAULT_DT_FRACTIONS, tau, lambda dt: check_dt(net, dt))
+    dt_list = _dt_list(dts, DEFAULT_DT_FRACTIONS, tau, lambda dt: discrete_ttfs.check_dt(net, dt))
     if test_times is None or test_labels is None:
         if not net.config.data:
             raise InputError("the model does not describe its data (config.data is empty); "
@@ -246,31 +232,30 @@ def run_dt_study(
     reference.load_state_dict(net.state_dict())
     with torch.no_grad():
         t_cont = reference(torch.as_tensor(test_times)).numpy()
-    finite = t_cont[np.isfinite(t_cont)]
-    t_end = (float(finite.max()) if finite.size else 0.0) + 1.0
+    t_end = float(max(t_cont[np.isfinite(t_cont)], default=0.0)) + 1.0
     cont_acc = 100.0 * float((reference.predict(torch.as_tensor(t_cont)).numpy()
                               == test_labels).mean())
-    result = DtStudyResult(model=name, unit=time_unit(net), tau_syn=net.config.tau_syn,
-                           kind="ttfs", n_test=len(test_labels), continuous_accuracy_pct=cont_acc,
-                           tolerance_pct=float(tolerance_pct))
+    result = DtStudyResult(model=name, unit=discrete_ttfs.time_unit(net),
+                           tau_syn=net.config.tau_syn, kind="ttfs", n_test=len(test_labels),
+                           continuous_accuracy_pct=cont_acc, tolerance_pct=float(tolerance_pct))
     dep = _run_rows(result, executor, console, _ttfs_row, net, dt_list,
                     (calib, t_end, test_times, t_cont, test_labels))
-    x = encode_steps(net, test_times, dep.delta, dep.steps)
-    output = dep.network.outputs[-1]
+    x = discrete_ttfs.encode_steps(net, test_times, dep.delta, dep.steps)
     data = SpikeDataset(x.astype(np.uint8), test_labels.astype(np.int64), net.config.n_outputs,
                         dep.dt, "ttfs-test",
                         {"data": net.config.data, "dt": dep.dt, "time_unit": result.unit})
     return _conclude(result, dep, data, "first_spike", dep.hops, lava_samples, out, start,
-                     lambda tr: classify_first_spike(first_spike_steps(tr.spikes[output])))
+                     lambda tr: discrete_ttfs.classify_first_spike(
+                         discrete_ttfs.first_spike_steps(tr.spikes[dep.network.outputs[-1]])))
 
 
 def _ttfs_row(net: TTFSNetwork, dt: float, calib: np.ndarray, t_end: float,
               test_times: np.ndarray, t_cont: np.ndarray, labels: np.ndarray,
-              ) -> tuple[dict, DeployedTTFS]:
+              ) -> tuple[dict, quantize_exact.DeployedTTFS]:
     """One dt of a TTFS study: (its row, the deployed model); see :class:`DtStudyResult`."""
     t0 = time.perf_counter()
-    dep = deploy_ttfs(net, dt, calib, t_end)
-    x = encode_steps(net, test_times, dep.delta, dep.steps)
+    dep = quantize_exact.deploy_ttfs(net, dt, calib, t_end)
+    x = discrete_ttfs.encode_steps(net, test_times, dep.delta, dep.steps)
     row = {"dt": dt, "delta": dep.delta, "steps": dep.steps,
            "du": int(next(iter(dep.network.populations.values())).param("du").max())}
     for label, target_net in (("float", dep.float_network), ("deployed", dep.network)):
@@ -289,7 +274,7 @@ def _with_ptq(row: dict, dep, t0: float) -> dict:
 
 def _run_rows(result: DtStudyResult, executor: Executor | None, console: Console | None,
               row_of: Callable, net: TTFSNetwork | MultiSpikeNetwork, dts: list[float],
-              args: tuple) -> DeployedTTFS | DeployedMultiSpike:
+              args: tuple) -> Deployed:
     """``row_of(net, dt, *args)`` per dt, here in order or all at once on ``executor``
     (``net`` shared with its workers once); each row printed as it arrives, added to
     ``result`` in the dts' order. Sets ``result.recommended_dt``: the largest dt whose
@@ -303,28 +288,26 @@ def _run_rows(result: DtStudyResult, executor: Executor | None, console: Console
                           f"{row['deployed_accuracy_pct']:.1f}% ({row['seconds']:.1f} s)")
 
     shared = share(executor, net)
-    deployed = {}
-    for row, dep in run_all(executor, row_of, [(shared, dt, *args) for dt in dts], arrived):
-        result.rows.append(row)
-        deployed[row["dt"]] = dep
+    done = run_all(executor, row_of, [(shared, dt, *args) for dt in dts], arrived)
+    result.rows.extend(row for row, _ in done)
+    deployed = {row["dt"]: dep for row, dep in done}
     ok = [r["dt"] for r in result.rows if r["deployed_accuracy_pct"]
           >= result.continuous_accuracy_pct - result.tolerance_pct - 1e-9]
     result.recommended_dt = max(ok) if ok else None
     return deployed[result.recommended_dt or dts[-1]]
 
 
-def output_first_steps(net: FloatNetwork | FixedPointNetwork, spikes: np.ndarray,
-                       target: str = "reference", **options) -> np.ndarray:
+def output_first_steps(net: FloatNetwork | FixedPointNetwork, spikes: np.ndarray) -> np.ndarray:
     """Run ``net`` on input spikes and return the output population's first-spike steps
     (batch, n_out), -1 where none. A :class:`FloatNetwork` runs on torch-float."""
     out = net.outputs[-1]
-    traces = simulate(net, spikes, target=_target(net, target), populations=[out], **options)
-    return first_spike_steps(traces.spikes[out])
+    return discrete_ttfs.first_spike_steps(
+        simulate(net, spikes, target=_target(net), populations=[out]).spikes[out])
 
 
-def _target(net: FloatNetwork | FixedPointNetwork, target: str = "reference") -> str:
-    """``torch-float`` for a :class:`FloatNetwork`, else ``target``."""
-    return "torch-float" if isinstance(net, FloatNetwork) else target
+def _target(net: FloatNetwork | FixedPointNetwork) -> str:
+    """``torch-float`` for a :class:`FloatNetwork`, else the reference simulator."""
+    return "torch-float" if isinstance(net, FloatNetwork) else "reference"
 
 
 def _lava_check(network: FixedPointNetwork, x: np.ndarray, labels: np.ndarray, dt: float,
@@ -376,7 +359,7 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
         raise InputError("the model does not describe its data (config.data is empty)")
     data_dt = float(cfg.data["dt"])
     dt_list = _dt_list(dts, DEFAULT_MULTISPIKE_FRACTIONS, data_dt,
-                       lambda dt: check_multispike_dt(net, dt))
+                       lambda dt: discrete_multispike.check_dt(net, dt))
     train, _, test = load_splits(cfg.data)
     labels = test.labels
     logits, t_cont = _continuous_multispike(net, test.spikes, data_dt)
@@ -387,7 +370,7 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
     output = population_names(len(cfg.hidden) + 1)[-1]
     dep = _run_rows(result, executor, console, _multispike_row, net, dt_list,
                     (train.spikes[:calib_samples], data_dt, test.spikes, labels, t_cont))
-    x, _ = resample_spikes(test.spikes, data_dt, dep.dt, dep.steps)
+    x, _ = discrete_multispike.resample_spikes(test.spikes, data_dt, dep.dt, dep.steps)
     data = replace(test, spikes=x.astype(np.uint8), dt=dep.dt,
                    params={**test.params, "resampled_dt": dep.dt})
     return _conclude(result, dep, data, "mean_v", len(cfg.hidden) + 1, lava_samples, out, start,
@@ -396,15 +379,14 @@ def _multispike_study(net: MultiSpikeNetwork, name: str, dts, out, calib_samples
 
 def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
                     data_dt: float, test_spikes: np.ndarray, labels: np.ndarray,
-                    t_cont: np.ndarray) -> tuple[dict, DeployedMultiSpike]:
+                    t_cont: np.ndarray) -> tuple[dict, quantize_exact.DeployedMultiSpike]:
     """One dt of a multi-spike study: (its row, the deployed model); see
     :class:`DtStudyResult`."""
     t0 = time.perf_counter()
     cfg = net.config
-    names = population_names(len(cfg.hidden) + 1)
-    hidden, output = names[-2], names[-1]
-    dep = deploy_multispike(net, dt, calib_spikes, data_dt)
-    x, lost = resample_spikes(test_spikes, data_dt, dt, dep.steps)
+    hidden, output = population_names(len(cfg.hidden) + 1)[-2:]
+    dep = quantize_exact.deploy_multispike(net, dt, calib_spikes, data_dt)
+    x, lost = discrete_multispike.resample_spikes(test_spikes, data_dt, dt, dep.steps)
     row = {"dt": dt, "delta": dt / cfg.tau_syn, "steps": dep.steps,
            "du": int(dep.network.populations[hidden].param("du").max()),
            "input_spikes_lost": lost}
@@ -413,8 +395,9 @@ def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
                       populations=[hidden, output], record=("spikes", "v"))
         scores = readout_logits(None, tr.v[output], "mean_v")
         top = np.sort(scores, axis=1)
-        timing = timing_error(t_cont, spike_step_lists(tr.spikes[hidden]), dt,
-                              len(cfg.hidden), cfg.tau_syn)
+        timing = discrete_multispike.timing_error(
+            t_cont, discrete_multispike.spike_step_lists(tr.spikes[hidden]), dt, len(cfg.hidden),
+            cfg.tau_syn)
         row.update({
             f"{label}_accuracy_pct": 100.0 * float((scores.argmax(axis=1) == labels).mean()),
             f"{label}_time_error": timing["time_error"],
@@ -428,9 +411,8 @@ def _multispike_row(net: MultiSpikeNetwork, dt: float, calib_spikes: np.ndarray,
     return _with_ptq(row, dep, t0), dep
 
 
-def _conclude(result: DtStudyResult, dep: DeployedTTFS | DeployedMultiSpike,
-              data: SpikeDataset, readout: str, hops: int, lava_samples: int,
-              out: str | os.PathLike[str] | None, start: float,
+def _conclude(result: DtStudyResult, dep: Deployed, data: SpikeDataset, readout: str, hops: int,
+              lava_samples: int, out: str | os.PathLike[str] | None, start: float,
               classify: Callable[[object], np.ndarray]) -> DtStudyResult:
     """Finish a study at ``dep``, the deployed model at the recommended dt (else the
     smallest): on the first ``lava_samples`` of ``data`` (the test split on steps of that
@@ -467,14 +449,6 @@ def _conclude(result: DtStudyResult, dep: DeployedTTFS | DeployedMultiSpike,
     return result
 
 
-def _check_study_options(tolerance_pct: float, calib_samples: int, lava_samples: int) -> None:
-    if not (math.isfinite(tolerance_pct) and tolerance_pct >= 0):
-        raise InputError(f"tolerance_pct = {tolerance_pct} must be >= 0")
-    if calib_samples < 1 or lava_samples < 0:
-        raise InputError(f"calib_samples = {calib_samples} must be >= 1 and lava_samples = "
-                         f"{lava_samples} >= 0")
-
-
 def _plot(result: DtStudyResult) -> None:
     """Left: accuracy (%) against dt / tau_syn, continuous model and its tolerance band;
     right: mean |output spike-time error| (tau_syn units) against dt / tau_syn."""
@@ -498,12 +472,9 @@ def _plot(result: DtStudyResult) -> None:
     ax_err.set_yscale("log")
     for ax, ylabel in ((ax_acc, "test accuracy (%)"),
                        (ax_err, "mean |t - t_continuous| (tau_syn)")):
-        ax.set_xscale("log")
-        ax.set_xlabel("dt / tau_syn")
-        ax.set_ylabel(ylabel)
+        ax.set(xscale="log", xlabel="dt / tau_syn", ylabel=ylabel)
         ax.legend(fontsize=8)
-    fig.suptitle(f"dt study: {result.model}, {result.n_test} test samples",
-                 fontsize=10)
+    fig.suptitle(f"dt study: {result.model}, {result.n_test} test samples", fontsize=10)
     fig.tight_layout()
     with atomic_output(result.files["plot"]) as tmp:
         fig.savefig(tmp, dpi=100, format="png")
@@ -545,8 +516,7 @@ def render_dt_study(result: DtStudyResult, console: Console | None = None) -> No
         style = "green" if diff >= -result.tolerance_pct - 1e-9 else "red"
         table.add_row(
             f"{r['dt']:g}{star}", *([f"{r['delta']:.3g}"] if seconds else []), str(r["steps"]),
-            str(r["du"]),
-            f"{r['float_accuracy_pct']:.1f}", f"{r['deployed_accuracy_pct']:.1f}",
+            str(r["du"]), f"{r['float_accuracy_pct']:.1f}", f"{r['deployed_accuracy_pct']:.1f}",
             f"[{style}]{diff:+.1f}[/{style}]", num(r["float_time_error"], ".4f"),
             num(r["deployed_time_error"], ".4f"), num(r["deployed_time_bias"], "+.4f"),
             f"{r['deployed_one_only_pct']:.2f}", f"{r['deployed_tied_pct']:.1f}",
@@ -557,16 +527,15 @@ def render_dt_study(result: DtStudyResult, console: Console | None = None) -> No
                       "point of the continuous model[/red]")
     else:
         console.print(f"recommended dt = {result.recommended_dt:g} {unit}")
-    lava = result.lava
-    if lava is not None:
-        if "skipped" in lava:
-            console.print(f"Lava check skipped: {lava['skipped']}")
-        else:
-            verdict = "identical" if lava["identical"] else "[red]DIFFERENT[/red]"
-            console.print(
-                f"Lava (fixed_pt) at dt = {lava['dt']:g} {unit} on {lava['samples']} test "
-                f"samples: spikes, u, v {verdict} to the reference simulator (accuracy "
-                f"{lava['lava_accuracy_pct']:.1f}% vs {lava['reference_accuracy_pct']:.1f}%)")
+    lava = result.lava or {}
+    if "skipped" in lava:
+        console.print(f"Lava check skipped: {lava['skipped']}")
+    elif lava:
+        verdict = "identical" if lava["identical"] else "[red]DIFFERENT[/red]"
+        console.print(
+            f"Lava (fixed_pt) at dt = {lava['dt']:g} {unit} on {lava['samples']} test "
+            f"samples: spikes, u, v {verdict} to the reference simulator (accuracy "
+            f"{lava['lava_accuracy_pct']:.1f}% vs {lava['reference_accuracy_pct']:.1f}%)")
     if result.files:
         console.print(f"summary: {result.files['json']}; plot: {result.files['plot']}")
     if "deployed" in result.files:

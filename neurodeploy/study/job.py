@@ -30,16 +30,7 @@ from neurodeploy.network_io import atomic_write_text, save_network
 from neurodeploy.quantize.pipeline import quantize_trained
 from neurodeploy.readout import accuracy, readout_logits
 from neurodeploy.simulate import simulate
-from neurodeploy.study.plan import (
-    MODELS,
-    NORMAL,
-    RATE_REMOVED,
-    RESULT,
-    REVERSED,
-    RUN_FORMAT,
-    VERSION,
-    perturbed_name,
-)
+from neurodeploy.study import plan
 
 
 @dataclass(frozen=True)
@@ -66,9 +57,8 @@ def clear_run_dir(run_dir: Path) -> None:
 def _rate_removed(test, seed: int):
     """remove_rate on the test split, with the channels it drops put back as silent inputs."""
     removed = remove_rate(test, seed=seed)
-    kept = removed.params["transforms"][-1]["kept_channels"]
     spikes = np.zeros((removed.n_samples, removed.n_steps, test.n_channels), dtype=np.uint8)
-    spikes[:, :, kept] = removed.spikes
+    spikes[:, :, removed.params["transforms"][-1]["kept_channels"]] = removed.spikes
     return spikes, removed.labels
 
 
@@ -76,12 +66,11 @@ def _deployed_logits(net, spikes: np.ndarray, readout: str, hops: int,
                      batch: int = 256) -> np.ndarray:
     """Readout logits of the fixed-point network on the reference simulator."""
     out = net.outputs[0]
-    parts = []
-    for i in range(0, len(spikes), batch):
-        tr = simulate(net, spikes[i:i + batch].astype(bool), target="reference",
-                      record=("spikes", "v"), populations=[out])
-        parts.append(_readout_logits_of(tr, out, readout, hops))
-    return np.concatenate(parts)
+    return np.concatenate([
+        _readout_logits_of(simulate(net, spikes[i:i + batch].astype(bool), target="reference",
+                                    record=("spikes", "v"), populations=[out]),
+                           out, readout, hops)
+        for i in range(0, len(spikes), batch)])
 
 
 def study_configuration(job: Job) -> dict:
@@ -102,19 +91,18 @@ def study_configuration(job: Job) -> dict:
     readout, hops = model.config.readout, len(model.layers)
 
     data: dict[str, tuple[np.ndarray, np.ndarray] | None] = {
-        NORMAL: (test_ds.spikes, test_ds.labels),
-        REVERSED: (reverse_time(test_ds).spikes, test_ds.labels),
+        plan.NORMAL: (test_ds.spikes, test_ds.labels),
+        plan.REVERSED: (reverse_time(test_ds).spikes, test_ds.labels),
+        **{plan.perturbed_name(f): (perturb_timing(test_ds, f, seed=config.seed).spikes,
+                                    test_ds.labels) for f in evaluation["perturb"]},
     }
-    for f in evaluation["perturb"]:
-        data[perturbed_name(f)] = (perturb_timing(test_ds, f, seed=config.seed).spikes,
-                                   test_ds.labels)
     notes = {}
     try:
-        data[RATE_REMOVED] = _rate_removed(test_ds, config.seed)
+        data[plan.RATE_REMOVED] = _rate_removed(test_ds, config.seed)
     except DatasetError as exc:
-        data[RATE_REMOVED] = None
-        notes[RATE_REMOVED] = f"n/a: {exc}"
-    acc: dict[str, dict[str, float | None]] = {m: {} for m in MODELS}
+        data[plan.RATE_REMOVED] = None
+        notes[plan.RATE_REMOVED] = f"n/a: {exc}"
+    acc: dict[str, dict[str, float | None]] = {m: {} for m in plan.MODELS}
     samples: dict[str, int | None] = {}
     for name, pair in data.items():
         if pair is None:
@@ -135,15 +123,13 @@ def study_configuration(job: Job) -> dict:
         out = net.outputs[0]
         identical = all(np.array_equal(ref.spikes[p], got.spikes[p]) for p in net.populations) \
             and np.array_equal(ref.v[out], got.v[out])
-        lava = {
-            "samples": n_lava,
-            "reference_pct": 100.0 * accuracy(_readout_logits_of(ref, out, readout, hops), labels),
-            "lava_pct": 100.0 * accuracy(_readout_logits_of(got, out, readout, hops), labels),
-            "identical_output": bool(identical),
-        }
+        pct = {name: 100.0 * accuracy(_readout_logits_of(tr, out, readout, hops), labels)
+               for name, tr in (("reference", ref), ("lava", got))}
+        lava = {"samples": n_lava, "reference_pct": pct["reference"], "lava_pct": pct["lava"],
+                "identical_output": bool(identical)}
 
     result = {
-        "format": RUN_FORMAT, "version": VERSION, "config": job.name,
+        "format": plan.RUN_FORMAT, "version": plan.VERSION, "config": job.name,
         "delays": config.delays, "stochastic": config.stochastic, "seed": config.seed,
         "params": job.params, "n_classes": dataset.n_classes,
         "chance_pct": 100.0 / dataset.n_classes, "readout": readout, "hops": hops,
@@ -151,10 +137,9 @@ def study_configuration(job: Job) -> dict:
         "lava": lava,
         "training": {"test_acc_pct": 100.0 * metrics["test_acc"],
                      "best_epoch": metrics["best_epoch"], "epochs_run": len(metrics["history"])},
-        "quantization": {**info.to_json(), "calibration_samples":
-                         len(quantized.order)},
+        "quantization": {**info.to_json(), "calibration_samples": len(quantized.order)},
     }
-    atomic_write_text(run_dir / RESULT, json.dumps(result, indent=2))
+    atomic_write_text(run_dir / plan.RESULT, json.dumps(result, indent=2))
     return result
 
 

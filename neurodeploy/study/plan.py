@@ -9,6 +9,7 @@ and the quick study.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 
 from neurodeploy.errors import InputError
 from neurodeploy.models.datasets import TASKS
+from neurodeploy.models.datasets.format import is_number, require_int
 from neurodeploy.models.datasets.tasks import task_parameters
 from neurodeploy.models.layers import DELAY_KINDS
 from neurodeploy.models.training import TrainConfig
@@ -118,14 +120,6 @@ def _distinct(name: str, values: tuple, allowed: str) -> tuple:
     return values
 
 
-def checked_integer(name: str, value: object, minimum: int) -> int:
-    """``value`` as an int, or a one-line InputError unless it is an integer >= ``minimum``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) \
-            or value < minimum:
-        raise InputError(f"{name} = {value!r} is not allowed; allowed an integer >= {minimum}")
-    return int(value)
-
-
 def _sha256(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -166,20 +160,18 @@ def plan_study(task, data, delays, stochastic, seeds, perturb, epochs, hidden, q
             raise InputError(f"stochastic = {s!r} is not allowed; allowed: False, True")
     stochastic = tuple(bool(s) for s in stochastic)
     seeds = _distinct("seeds", _one_or_many(pick["seeds"]), "integers >= 0")
-    seeds = tuple(checked_integer("seed", s, 0) for s in seeds)
+    seeds = tuple(require_int("seed", s, 0, InputError) for s in seeds)
     perturb = _one_or_many(pick["perturb"])
     for f in perturb:
-        if isinstance(f, (bool, np.bool_)) or not isinstance(f, (int, float, np.integer,
-                                                                 np.floating)) \
-                or not 0.0 < float(f) <= 1.0:
+        if not is_number(f) or not 0.0 < float(f) <= 1.0:
             raise InputError(f"perturbation f = {f!r} is out of range; allowed 0 < f <= 1 "
                              "(the fraction of each neuron's spikes moved)")
     perturb = tuple(float(f) for f in perturb)
     if perturb:
         _distinct("perturb", perturb, "fractions 0 < f <= 1")
-    epochs = checked_integer("epochs", pick["epochs"], 1)
-    lava_samples = checked_integer("lava_samples", pick["lava_samples"], 0)
-    calib = checked_integer("calib", pick["calib"], 1)
+    epochs = require_int("epochs", pick["epochs"], 1, InputError)
+    lava_samples = require_int("lava_samples", pick["lava_samples"], 0, InputError)
+    calib = require_int("calib", pick["calib"], 1, InputError)
     hidden = _one_or_many(pick["hidden"])
 
     if task_params is not None and not isinstance(task_params, dict):
@@ -207,17 +199,15 @@ def plan_study(task, data, delays, stochastic, seeds, perturb, epochs, hidden, q
     conditions = [NORMAL, REVERSED, *(perturbed_name(f) for f in perturb), RATE_REMOVED]
     evaluation = {"perturb": list(perturb), "lava_samples": lava_samples, "calib": calib}
     configurations = []
-    for s in stochastic:
-        for d in delays:
-            for seed in seeds:
-                config = TrainConfig(task=task, data=data, task_params=dict(task_params),
-                                     hidden=hidden, delays=d, stochastic=s, seed=seed,
-                                     epochs=epochs, device="cpu", threads=1, **options)
-                train_json = json.loads(json.dumps(config.to_json()))
-                params = {"version": VERSION, "train": train_json, "evaluation": evaluation,
-                          "data_sha256": data_sha256}
-                configurations.append(Configuration(config_name(d, s, seed), d, s, seed,
-                                                    train_json, params))
+    for s, d, seed in itertools.product(stochastic, delays, seeds):
+        config = TrainConfig(task=task, data=data, task_params=dict(task_params), hidden=hidden,
+                             delays=d, stochastic=s, seed=seed, epochs=epochs, device="cpu",
+                             threads=1, **options)
+        train_json = json.loads(json.dumps(config.to_json()))
+        params = {"version": VERSION, "train": train_json, "evaluation": evaluation,
+                  "data_sha256": data_sha256}
+        configurations.append(Configuration(config_name(d, s, seed), d, s, seed, train_json,
+                                            params))
     study = json.loads(json.dumps({
         "task": task, "data": data, "data_sha256": data_sha256, "delays": list(delays),
         "stochastic": list(stochastic), "seeds": list(seeds), "perturb": list(perturb),

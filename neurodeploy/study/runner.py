@@ -110,8 +110,6 @@ def process_pool(workers: int) -> ExecutorFactory:
 
 def folder_files(folder: Path) -> dict[str, bytes]:
     """Every file under ``folder`` (relative POSIX path -> contents); {} when it is absent."""
-    if not folder.is_dir():
-        return {}
     return {p.relative_to(folder).as_posix(): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}
 

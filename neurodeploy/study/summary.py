@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import math
 from collections.abc import Sequence
@@ -22,7 +23,7 @@ from matplotlib import colormaps
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from neurodeploy.errors import NeurodeployError
 from neurodeploy.network_io import atomic_output, atomic_write_text
@@ -91,11 +92,11 @@ class StudyResult:
 
     def to_json(self) -> dict:
         """The content of ``summary.json`` (the same numbers for the same seeds)."""
-        chance = next((r["chance_pct"] for r in self.runs.values()), None)
         return {
             "format": STUDY_FORMAT, "version": VERSION, "params": self.params,
             "conditions": self.conditions, "configurations": self.configurations,
-            "chance_pct": chance, "rows": self.rows, "lava": self.lava,
+            "chance_pct": next((r["chance_pct"] for r in self.runs.values()), None),
+            "rows": self.rows, "lava": self.lava,
             "failed": self.failed, "units": "accuracy in % of test samples",
         }
 
@@ -113,27 +114,22 @@ def aggregate(study: dict, configurations: Sequence[Configuration],
               runs: dict[str, dict]) -> tuple[list[dict], list[dict]]:
     """(table rows, Lava checks) of the finished ``runs`` (see :class:`StudyResult`)."""
     rows = []
-    for s in study["stochastic"]:
-        for d in study["delays"]:
-            names = [c.name for c in configurations if (c.delays, c.stochastic) == (d, s)
-                     and c.name in runs]
-            for model in MODELS:
-                cells = {cond: _cell([runs[n]["accuracy_pct"][model][cond] for n in names])
-                         for cond in study["conditions"]}
-                rows.append({"delays": d, "stochastic": s, "model": model,
-                             "seeds": [runs[n]["seed"] for n in names], "cells": cells})
+    for s, d in itertools.product(study["stochastic"], study["delays"]):
+        names = [c.name for c in configurations if (c.delays, c.stochastic) == (d, s)
+                 and c.name in runs]
+        rows += [{"delays": d, "stochastic": s, "model": model,
+                  "seeds": [runs[n]["seed"] for n in names],
+                  "cells": {cond: _cell([runs[n]["accuracy_pct"][model][cond] for n in names])
+                            for cond in study["conditions"]}} for model in MODELS]
     lava = [{"config": name, "delays": run["delays"], "stochastic": run["stochastic"],
              "seed": run["seed"], **run["lava"]}
             for name, run in runs.items() if run.get("lava")]
     return rows, lava
 
 
-def _format_cell(cell: dict) -> str:
-    if cell["mean"] is None:
-        return "n/a" if cell["values"] else "—"
-    if cell["std"] is None:
-        return f"{cell['mean']:.1f}"
-    return f"{cell['mean']:.1f} ± {cell['std']:.1f}"
+def mean_std(mean: float | None, std: float | None, missing: str = "—") -> str:
+    """An accuracy cell in the terminal: "mean ± std", "mean" without std, else ``missing``."""
+    return missing if mean is None else f"{mean:.1f}" if std is None else f"{mean:.1f} ± {std:.1f}"
 
 
 def write_summary(result: StudyResult) -> None:
@@ -141,21 +137,19 @@ def write_summary(result: StudyResult) -> None:
     atomic_write_text(result.summary_json, json.dumps(result.to_json(), indent=2))
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    header = ["delays", "training", "model", "seeds"]
-    for cond in result.conditions:
-        header += [f"{cond} mean %", f"{cond} std %"]
-    header += ["lava subset samples", "lava subset reference %", "lava subset lava %",
-               "lava identical to reference"]
-    writer.writerow(header)
+    writer.writerow(["delays", "training", "model", "seeds",
+                     *(f"{c} {stat} %" for c in result.conditions for stat in ("mean", "std")),
+                     "lava subset samples", "lava subset reference %", "lava subset lava %",
+                     "lava identical to reference"])
 
     def number(x: float | None) -> str:
         return "" if x is None else f"{x:.4f}"
 
     for row in result.rows:
         line = [row["delays"], training_label(row["stochastic"]), row["model"],
-                " ".join(str(s) for s in row["seeds"])]
-        for cond in result.conditions:
-            line += [number(row["cells"][cond]["mean"]), number(row["cells"][cond]["std"])]
+                " ".join(str(s) for s in row["seeds"]),
+                *(number(row["cells"][cond][stat]) for cond in result.conditions
+                  for stat in ("mean", "std"))]
         checks = [x for x in result.lava if (x["delays"], x["stochastic"])
                   == (row["delays"], row["stochastic"])]
         if row["model"] == "deployed" and checks:
@@ -194,10 +188,8 @@ def _plot_study(result: StudyResult) -> None:
                    capsize=2, label=f"delays {d}, {model}")
         if chance is not None:
             ax.axhline(chance, color="grey", linestyle=":", label="chance")
-        ax.set_xticks(x)
-        ax.set_xticklabels(conditions, rotation=20, ha="right")
-        ax.set_ylim(0, 100)
-        ax.set_title(f"{training_label(stochastic)} training")
+        ax.set_xticks(x, conditions, rotation=20, ha="right")
+        ax.set(ylim=(0, 100), title=f"{training_label(stochastic)} training")
     save_accuracy_plot(fig, axes[0], f"Timing study: {_source(result.params)}; ",
                        result.params["seeds"], 7, result.plot)
 
@@ -209,8 +201,7 @@ def save_accuracy_plot(fig: Figure, axes: Sequence[Axes], title: str, seeds: Seq
     to ``path`` as a PNG, atomically."""
     axes[0].set_ylabel("test accuracy (%)")
     axes[-1].legend(fontsize=legend_size, loc="center left", bbox_to_anchor=(1.01, 0.5))
-    fig.suptitle(f"{title}mean ± std over seeds {', '.join(str(s) for s in seeds)}",
-                 fontsize=9)
+    fig.suptitle(f"{title}mean ± std over seeds {', '.join(str(s) for s in seeds)}", fontsize=9)
     fig.tight_layout()
     with atomic_output(path) as tmp:
         fig.savefig(tmp, dpi=100, format="png", bbox_inches="tight")
@@ -228,27 +219,24 @@ def render_study(result: StudyResult, console: Console | None = None) -> None:
     any failed configurations."""
     console = console or Console()
     seeds = ", ".join(str(s) for s in result.params["seeds"])
-    table = Table(title=f"Timing study: {_source(result.params)}",
+    table = Table(*(Column(name, no_wrap=True) for name in ("delays", "training", "model")),
+                  *(Column(cond, justify="right") for cond in result.conditions),
+                  title=f"Timing study: {_source(result.params)}",
                   caption=f"test accuracy in %, mean ± std (sample) over seeds {seeds}; "
                   "f = fraction of each neuron's spikes moved; n/a = condition does not apply; "
                   "— = no finished configuration")
-    for name in ("delays", "training", "model"):
-        table.add_column(name, no_wrap=True)
-    for cond in result.conditions:
-        table.add_column(cond, justify="right")
-    previous = None
-    for row in result.rows:
-        key = (row["stochastic"], row["delays"])
-        if previous is not None and key != previous:
-            table.add_section()
-        previous = key
-        table.add_row(row["delays"], training_label(row["stochastic"]), row["model"],
-                      *(_format_cell(row["cells"][c]) for c in result.conditions))
+    for _, rows in itertools.groupby(result.rows, lambda r: (r["stochastic"], r["delays"])):
+        for row in rows:
+            table.add_row(row["delays"], training_label(row["stochastic"]), row["model"],
+                          *(mean_std(row["cells"][c]["mean"], row["cells"][c]["std"],
+                                     "n/a" if row["cells"][c]["values"] else "—")
+                            for c in result.conditions))
+        table.add_section()  # a line between (training, delays) groups
     print_table(console, table, keys=3)
     if result.lava:
-        lava = Table(title="Deployed network on Lava (normal test samples)")
-        for name in ("configuration", "samples", "reference %", "lava %", "identical"):
-            lava.add_column(name, justify="left" if name == "configuration" else "right")
+        lava = Table("configuration", *(Column(name, justify="right") for name in (
+            "samples", "reference %", "lava %", "identical")),
+            title="Deployed network on Lava (normal test samples)")
         for check in result.lava:
             lava.add_row(check["config"], str(check["samples"]), f"{check['reference_pct']:.1f}",
                          f"{check['lava_pct']:.1f}",

@@ -13,6 +13,7 @@ one step per hop; maximum ISIs in ms.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -20,17 +21,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from matplotlib import colormaps
 from matplotlib.figure import Figure
 from rich.console import Console
-from rich.table import Table
+from rich.table import Column, Table
 
 from neurodeploy.errors import InputError
+from neurodeploy.models.datasets.format import is_number
 from neurodeploy.network_io import atomic_write_text
 from neurodeploy.study.plan import MODELS, VERSION, training_label
 from neurodeploy.study.runner import ExecutorFactory, process_pool
-from neurodeploy.study.summary import StudyError, StudyResult, save_accuracy_plot
+from neurodeploy.study.summary import StudyError, StudyResult, mean_std, save_accuracy_plot
 from neurodeploy.study.timing import finish_study, prepare_study, run_studies
 
 SWEEP_FORMAT = "neurodeploy.timing_sweep"
@@ -75,8 +76,7 @@ class SweepResult:
 def _checked_max_isi(values: Iterable[float]) -> list[float]:
     out = []
     for v in values:
-        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)) \
-                or not math.isfinite(float(v)) or float(v) <= 0:
+        if not is_number(v) or not math.isfinite(float(v)) or float(v) <= 0:
             raise InputError(f"max_isi_ms = {v!r} is not allowed; allowed: numbers > 0 (ms)")
         out.append(float(v))
     if not out or len(set(out)) != len(out):
@@ -143,14 +143,12 @@ def sweep_rows(result: SweepResult) -> list[dict]:
     over ``max_isi_ms``."""
     first = next(iter(result.studies.values()))
     rows = []
-    for key in [(r["stochastic"], r["delays"], r["model"]) for r in first.rows]:
-        for cond in first.conditions:
-            cells = [result.studies[v].row(key[1], key[0], key[2])["cells"][cond]
-                     for v in result.max_isi_ms]
-            rows.append({"stochastic": key[0], "delays": key[1], "model": key[2],
-                         "condition": cond, "max_isi_ms": result.max_isi_ms,
-                         "mean": [c["mean"] for c in cells], "std": [c["std"] for c in cells],
-                         "values": [c["values"] for c in cells]})
+    for r, cond in itertools.product(first.rows, first.conditions):
+        cells = [result.studies[v].row(r["delays"], r["stochastic"], r["model"])["cells"][cond]
+                 for v in result.max_isi_ms]
+        rows.append({"stochastic": r["stochastic"], "delays": r["delays"], "model": r["model"],
+                     "condition": cond, "max_isi_ms": result.max_isi_ms,
+                     **{stat: [c[stat] for c in cells] for stat in ("mean", "std", "values")}})
     return rows
 
 
@@ -174,9 +172,7 @@ def _plot_sweep(result: SweepResult) -> None:
                         marker="s" if row["stochastic"] else "o", markersize=4,
                         label=f"delays {row['delays']}, {training_label(row['stochastic'])}, "
                               f"{row['model']}")
-        ax.set_title(cond)
-        ax.set_xlabel("maximum ISI (ms)")
-        ax.set_ylim(0, 100)
+        ax.set(title=cond, xlabel="maximum ISI (ms)", ylim=(0, 100))
         ax.axhline(chances[0] if chances else math.nan, color="grey", linestyle=":")
     save_accuracy_plot(fig, axes, "ISI sweep: ",
                        next(iter(result.studies.values())).params["seeds"], 6, result.plot)
@@ -185,17 +181,13 @@ def _plot_sweep(result: SweepResult) -> None:
 def render_sweep(result: SweepResult, console: Console | None = None) -> None:
     """Print the sweep's table: accuracy in % (mean ± std over seeds) per maximum ISI."""
     console = console or Console()
-    table = Table(title="ISI sweep", caption="test accuracy in %, mean ± std (sample) over "
+    table = Table(*(Column(n, no_wrap=True) for n in ("delays", "training", "model", "condition")),
+                  *(Column(f"{v:g} ms", justify="right") for v in result.max_isi_ms),
+                  title="ISI sweep", caption="test accuracy in %, mean ± std (sample) over "
                   "seeds; — = no finished configuration")
-    for name in ("delays", "training", "model", "condition"):
-        table.add_column(name, no_wrap=True)
-    for v in result.max_isi_ms:
-        table.add_column(f"{v:g} ms", justify="right")
     for row in result.rows:
-        cells = ["—" if m is None else f"{m:.1f}" if s is None else f"{m:.1f} ± {s:.1f}"
-                 for m, s in zip(row["mean"], row["std"], strict=True)]
         table.add_row(row["delays"], training_label(row["stochastic"]), row["model"],
-                      row["condition"], *cells)
+                      row["condition"], *map(mean_std, row["mean"], row["std"]))
     console.print(table)
     for name, message in result.failed.items():
         console.print(f"[red]failed[/red] {name}: {message}")

@@ -45,12 +45,15 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from neurodeploy.errors import InputError
+from neurodeploy.models.datasets.format import require_int
 from neurodeploy.study.job import Job
-from neurodeploy.study.plan import Configuration, checked_integer, plan_study
+from neurodeploy.study.plan import Configuration, plan_study
 from neurodeploy.study.runner import ExecutorFactory, pending, process_pool, run_jobs
 from neurodeploy.study.summary import StudyError, StudyResult, aggregate, write_summary
 
@@ -129,7 +132,7 @@ def run_timing_study(
     """
     console = console or Console()
     if workers is not None:
-        workers = checked_integer("workers", workers, 1)
+        workers = require_int("workers", workers, 1, InputError)
     study = prepare_study(out_dir, task, data, delays, stochastic, seeds, perturb, epochs,
                           hidden, quick, lava_samples, calib, task_params, train_options)
     run_studies([study], executor or process_pool(workers or os.cpu_count() or 1), console)
@@ -146,18 +149,16 @@ class PreparedStudy:
     jobs: list[Job]
 
 
-def prepare_study(out_dir, task, data, delays, stochastic, seeds, perturb, epochs, hidden,
-                  quick, lava_samples, calib, task_params, train_options) -> PreparedStudy:
-    """Check the arguments (:func:`~neurodeploy.study.plan.plan_study`) and load the
-    configurations an earlier call finished (nothing is written)."""
-    study, configurations = plan_study(task, data, delays, stochastic, seeds, perturb, epochs,
-                                       hidden, quick, lava_samples, calib, task_params,
-                                       train_options)
+def prepare_study(out_dir: str | os.PathLike[str], *arguments: Any,
+                  **keywords: Any) -> PreparedStudy:
+    """Check the arguments (``arguments`` and ``keywords``: those of
+    :func:`~neurodeploy.study.plan.plan_study`) and load the configurations an earlier call
+    finished (nothing is written)."""
+    study, configurations = plan_study(*arguments, **keywords)
     out = Path(out_dir)
-    runs_dir = out / "runs"
     result = StudyResult(out_dir=out, params=study, conditions=study["conditions"],
                          configurations=[c.name for c in configurations])
-    result.runs, jobs = pending(configurations, runs_dir)
+    result.runs, jobs = pending(configurations, out / "runs")
     result.loaded = list(result.runs)
     return PreparedStudy(result, configurations, jobs)
 
@@ -178,9 +179,8 @@ def run_studies(studies: Sequence[PreparedStudy], executor: ExecutorFactory,
                                 total=sum(len(s.configurations) for s in studies), last="")
         for s in studies:
             if s.result.loaded:
-                where = s.result.out_dir / "runs"
                 progress.console.print(f"loaded {len(s.result.loaded)} finished "
-                                       f"configuration(s) from {where}: "
+                                       f"configuration(s) from {s.result.out_dir / 'runs'}: "
                                        f"{', '.join(s.result.loaded)}")
                 progress.advance(bar, len(s.result.loaded))
 
