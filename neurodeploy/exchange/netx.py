@@ -514,6 +514,8 @@ def import_netx(path: str | os.PathLike[str], num_layers: int | None = None,
     outside Loihi 2's ranges raises a one-line InputError naming the layer.
     """
     path = Path(path)
+    if reset_interval < 0:
+        raise InputError(f"{path}: reset_interval = {reset_interval}; allowed >= 0")
     with _open(path) as f:
         if "layer" not in f or not isinstance(f["layer"], h5py.Group) or not len(f["layer"]):
             raise InputError(f"{path}: no 'layer' group; a netx file holds layer/0 .. "
@@ -532,17 +534,13 @@ def import_netx(path: str | os.PathLike[str], num_layers: int | None = None,
                              f"{'/'.join(NEURON_TYPES)} neurons (import_netx(path, "
                              "num_layers=N) reads the first N layers, as netx does)")
         imported = _build(path, groups)
-    if reset_interval:
-        if reset_interval < 0:
-            raise InputError(f"{path}: reset_interval = {reset_interval}; allowed >= 0")
-        net = imported.network
-        pops = {name: replace(pop, reset_interval=reset_interval,
-                              reset_offset=k % reset_interval)
-                for k, (name, pop) in enumerate(net.populations.items())}
-        imported = replace(imported, network=FixedPointNetwork(
-            net.n_inputs, pops, net.projections, outputs=net.outputs,
-            input_max=net.input_max))
-    return imported
+    if not reset_interval:
+        return imported
+    net = imported.network
+    pops = {name: replace(pop, reset_interval=reset_interval, reset_offset=k % reset_interval)
+            for k, (name, pop) in enumerate(net.populations.items())}
+    return replace(imported, network=FixedPointNetwork(
+        net.n_inputs, pops, net.projections, outputs=net.outputs, input_max=net.input_max))
 
 
 def _one_to_one(name: str, shape: tuple[int, ...]) -> Projection:
