@@ -26,6 +26,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from neurodeploy.errors import NetworkValidationError
 
 KEY = "neurodeploy"
@@ -35,6 +37,13 @@ KINDS = ("fixed_point", "float")
 # infinite and r = tau_mem / dt with it. Exported graphs use this dv instead (tau_mem =
 # dt / DV_FLOOR); the exact value is in the node metadata.
 DV_FLOOR = 2.0**-40
+
+
+def plain(value: Any) -> Any:
+    """Metadata value HDF5 can store: 0-d arrays become Python scalars (nir.write
+    compresses arrays, and scalar datasets cannot be compressed)."""
+    arr = np.asarray(value)
+    return arr.item() if arr.ndim == 0 else arr
 
 
 def graph_contract(kind: str, dt: float, reset: str, n_inputs: int, outputs: list[str],

@@ -32,24 +32,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from typing import Any
 
 import nir
 import numpy as np
 
 from neurodeploy.errors import InputError
-from neurodeploy.exchange.contract import DV_FLOOR, KEY, graph_contract
+from neurodeploy.exchange.contract import DV_FLOOR, KEY, graph_contract, plain
 from neurodeploy.float_network import FloatNetwork, dequantize
 from neurodeploy.network import INPUT, Conv2d, FixedPointNetwork
 from neurodeploy.network_io import atomic_output
-
-
-def _plain(value: Any) -> Any:
-    """Metadata value HDF5 can store: 0-d arrays become Python scalars (nir.write
-    compresses arrays, and scalar datasets cannot be compressed)."""
-    arr = np.asarray(value)
-    return arr.item() if arr.ndim == 0 else arr
 
 
 def _neuron_node(du: np.ndarray, dv: np.ndarray, vth: np.ndarray, bias: np.ndarray,
@@ -65,19 +57,19 @@ def _neuron_node(du: np.ndarray, dv: np.ndarray, vth: np.ndarray, bias: np.ndarr
     return nir.CubaLIF(**common, v_threshold=vth, v_reset=np.zeros_like(du))
 
 
-def _layouts(n_inputs: int, sizes: dict[str, int], projections: Sequence[Any]
-             ) -> dict[str, tuple[int, ...]]:
+def _layouts(net: FloatNetwork | FixedPointNetwork) -> dict[str, tuple[int, ...]]:
     """The NIR shape of the input and of every population: the (C, H, W) ``in_shape`` of
     the first convolution it feeds; else the ``out_shape`` when every projection into it is
     a convolution of that shape; else (n, 1, 1) for a source that nothing feeds (the input,
     PTQ's bias unit) with a dense projection into a (C, H, W) population (written as a
     convolution, :func:`_full_conv`); else (n,)."""
-    shapes: dict[str, tuple[int, ...]] = {INPUT: (n_inputs,),
-                                          **{n: (size,) for n, size in sizes.items()}}
+    projections = net.projections
+    shapes: dict[str, tuple[int, ...]] = {INPUT: (net.n_inputs,),
+                                          **{n: (p.size,) for n, p in net.populations.items()}}
     for p in projections:
         if p.conv is not None and len(shapes[p.src]) == 1:
             shapes[p.src] = p.conv.in_shape
-    for name in sizes:
+    for name in net.populations:
         outs = {None if p.conv is None else p.conv.out_shape
                 for p in projections if p.dst == name}
         if len(shapes[name]) == 1 and len(outs) == 1 and None not in outs:
@@ -137,9 +129,10 @@ def _branches(weights: np.ndarray, delays: Any) -> list[tuple[np.ndarray | None,
 
 
 class _GraphBuilder:
-    def __init__(self, shapes: dict[str, tuple[int, ...]], dt: float) -> None:
-        self.dt, self.shapes = dt, shapes
-        self.nodes: dict[str, nir.NIRNode] = {INPUT: nir.Input(input_type=np.array(shapes[INPUT]))}
+    def __init__(self, net: FloatNetwork | FixedPointNetwork, dt: float) -> None:
+        self.dt, self.shapes = dt, _layouts(net)
+        self.nodes: dict[str, nir.NIRNode] = {
+            INPUT: nir.Input(input_type=np.array(self.shapes[INPUT]))}
         self.edges: list[tuple[str, str]] = []
         self.typed = True  # whether NIR's type check can hold (see ``graph``)
 
@@ -165,7 +158,7 @@ class _GraphBuilder:
             tag = f"p{index}" if len(branches) == 1 else f"p{index}.k{b}"
             m = {"projection": index, "src": src, "dst": dst, **meta}
             if b == 0 and delays is not None:
-                m["delays"] = _plain(np.asarray(delays, dtype=np.int64))
+                m["delays"] = plain(np.asarray(delays, dtype=np.int64))
             if branch_meta is not None:
                 m.update(branch_meta(mask))
             w = np.where(mask, weights_f, 0.0)
@@ -239,9 +232,7 @@ def float_network_to_nir(net: FloatNetwork, dt: float | None = None,
     trained torch module itself, not only its float network.
     """
     dt = _check_dt(dt if dt is not None else net.dt)
-    builder = _GraphBuilder(_layouts(net.n_inputs, {n: p.size for n, p in
-                                                    net.populations.items()},
-                                     net.projections), dt)
+    builder = _GraphBuilder(net, dt)
     resets = {p.reset for p in net.populations.values() if p.spiking} or {"zero"}
     if len(resets) > 1:
         raise InputError("populations mix reset rules; the NIR contract has one per graph")
@@ -263,12 +254,10 @@ def fixed_point_network_to_nir(net: FixedPointNetwork, dt: float) -> nir.NIRGrap
     """A NIR graph of a fixed-point network: float fields in LSB units, exact integers in
     each node's ``neurodeploy`` metadata."""
     dt = _check_dt(dt)
-    builder = _GraphBuilder(_layouts(net.n_inputs, {n: p.size for n, p in
-                                                    net.populations.items()},
-                                     net.projections), dt)
+    builder = _GraphBuilder(net, dt)
     fnet = dequantize(net)
     for name, pop in net.populations.items():
-        meta = {"population": name, **{k: _plain(np.asarray(getattr(pop, k), np.int64))
+        meta = {"population": name, **{k: plain(np.asarray(getattr(pop, k), np.int64))
                                        for k in pop.PARAMETERS}}
         f = fnet.populations[name]
         builder.nodes[name] = _neuron_node(f.du, f.dv, f.vth, f.bias, True, dt, meta,
@@ -286,6 +275,15 @@ def fixed_point_network_to_nir(net: FixedPointNetwork, dt: float) -> nir.NIRGrap
                            branch_meta=lambda mask, w=w_ints: {"weights": np.where(mask, w, 0)})
     contract = graph_contract("fixed_point", dt, "zero", net.n_inputs, list(net.outputs))
     return builder.graph(list(net.outputs), contract)
+
+
+def network_to_nir(net: FloatNetwork | FixedPointNetwork, dt: float | None,
+                   network_config: dict | None = None) -> nir.NIRGraph:
+    """:func:`fixed_point_network_to_nir` or :func:`float_network_to_nir`, by the network's
+    kind (``network_config`` applies to a float network only)."""
+    if isinstance(net, FixedPointNetwork):
+        return fixed_point_network_to_nir(net, dt)
+    return float_network_to_nir(net, dt, network_config=network_config)
 
 
 def write_nir(graph: nir.NIRGraph, path: str | os.PathLike[str]) -> None:

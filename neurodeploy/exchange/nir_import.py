@@ -47,7 +47,7 @@ import nir
 import numpy as np
 
 from neurodeploy.errors import InputError, NetworkValidationError
-from neurodeploy.exchange.contract import KEY, read_contract
+from neurodeploy.exchange.contract import KEY, plain, read_contract
 from neurodeploy.float_network import RESETS, FloatNetwork, FloatPopulation, FloatProjection
 from neurodeploy.network import (
     _NAME_RE,
@@ -166,11 +166,6 @@ def _whole(value: Any, where: str, integer: bool = True) -> np.ndarray:
     return arr.astype(np.int64) if integer else arr
 
 
-def _scalar_or_array(value: Any) -> Any:
-    arr = np.asarray(value)
-    return arr.item() if arr.ndim == 0 else arr
-
-
 def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
                                               dict[int, list[tuple[Any, dict]]]]:
     pops, projs = {}, {}
@@ -195,7 +190,7 @@ def _projection_common(index: int, branches: list[tuple[Any, dict]]) -> dict:
     first = branches[0][1]
     delays = next((m["delays"] for _, m in branches if "delays" in m), None)
     return {"src": str(first["src"]), "dst": str(first["dst"]),
-            "delays": None if delays is None else _scalar_or_array(delays),
+            "delays": None if delays is None else plain(delays),
             "name": str(first["name"]) if "name" in first else None}
 
 
@@ -226,7 +221,7 @@ def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwo
     populations = {
         name: LIFPopulation(
             int(np.asarray(node.v_threshold).size),
-            **{k: _scalar_or_array(meta[k]) for k in LIFPopulation.PARAMETERS if k in meta})
+            **{k: plain(meta[k]) for k in LIFPopulation.PARAMETERS if k in meta})
         for name, (_, node, meta) in pops.items()}
     projections = []
     for index in sorted(projs):
