@@ -134,11 +134,8 @@ def raster_view(pair: PairSummary, traces: BackendTraces, sample: int,
         match = spike_matching(sa[sample:sample + 1], sb[sample:sample + 1], 0, name=pop)
         mismatch = (match.missed | match.extra)[0].any(axis=0)
         n = sa.shape[2]
-        if n > max_neurons:
-            active = (sa[sample] | sb[sample]).any(axis=0)
-            shown = pick_neurons(mismatch, active, max_neurons)
-        else:
-            shown = np.arange(n)
+        shown = (pick_neurons(mismatch, (sa[sample] | sb[sample]).any(axis=0), max_neurons)
+                 if n > max_neurons else np.arange(n))
         ring = None
         if (divergence is not None and divergence.sample == sample
                 and divergence.population == pop and 0 <= divergence.neuron < n):
@@ -178,10 +175,9 @@ def divergence_map(pair: PairSummary, traces: BackendTraces) -> DivergenceMap:
             omitted.append(Omitted(pop, "not comparable"))
             continue
         differs = sa != sb
-        share = (differs.mean(axis=(0, 2)) if differs.shape[0] * differs.shape[2]
-                 else np.zeros(differs.shape[1]))
         names.append(pop)
-        rows.append(share)
+        rows.append(differs.mean(axis=(0, 2)) if differs.shape[0] * differs.shape[2]
+                    else np.zeros(differs.shape[1]))
     drawable = rows and len({r.size for r in rows}) == 1 and rows[0].size > 0
     divergence = pair.first_divergence
     return DivergenceMap(pair.a, pair.b, tuple(names), np.vstack(rows) if drawable else None,

@@ -44,7 +44,7 @@ from neurodeploy.traces import Traces, load_spikes
 from neurodeploy.verify import metrics
 from neurodeploy.verify.gates import Gate, evaluate_gate, parse_gate
 from neurodeploy.verify.render_html import write_html_report
-from neurodeploy.verify.trace_files import RecordedTraces, read_trace_file, write_traces_nir
+from neurodeploy.verify.trace_files import read_trace_file, write_traces_nir
 
 #: The file that makes a folder a verification report (an earlier one may be replaced).
 REPORT_MARKER = "summary.json"
@@ -87,11 +87,11 @@ def load_data(data: str | None, model: Deployment, samples: int | None,
         desc = DataSource(config.task or "", f"{part} split", config.data)
     else:
         path = Path(data)
-        ds = None
-        if _has_labels(path):  # a data set file: its errors are the user's to see
-            ds = load_dataset(path)
-        else:  # plain spikes (.npz with 'spikes', or .npy)
-            spikes = np.asarray(load_spikes(str(path)))
+        # a data set file (its errors are the user's to see), else plain spikes (.npz with
+        # 'spikes', or .npy)
+        ds = load_dataset(path) if _has_labels(path) else None
+        if ds is None:
+            spikes = load_spikes(str(path))
         part = split_name or "all"
         desc = DataSource("", part, str(path))
     if ds is not None:
@@ -229,18 +229,14 @@ def _joined(model: Deployment, backend: str, results: Sequence[tuple[dict, dict]
     spikes = {n: np.concatenate([r[0][n] for r in results]) for n in results[0][0]}
     v = {n: np.concatenate([r[1][n] for r in results]) for n in results[0][1]}
     if backend == FLOAT_BACKEND:
-        kind, units = "float", model.float_units
-    else:
-        kind, units = "fixed_point", "lsb"
-    return BackendRun(backend, kind, units, spikes, v, seconds)
+        return BackendRun(backend, "float", model.float_units, spikes, v, seconds)
+    return BackendRun(backend, "fixed_point", "lsb", spikes, v, seconds)
 
 
 def trace_backend(name: str, path: str, model: Deployment, x: np.ndarray) -> BackendRun:
     """A recorded trace file as a backend, checked against the model and the data."""
-    pops = model.populations
-    out = model.output
-    csv_pop = out if out and pops.get(out) == 1 else None
-    rec: RecordedTraces = read_trace_file(path, name, csv_population=csv_pop)
+    pops, out = model.populations, model.output
+    rec = read_trace_file(path, name, csv_population=out if out and pops.get(out) == 1 else None)
     n, steps = x.shape[:2]
     for kind in ("spikes", "v"):
         arrays = getattr(rec, kind)
@@ -338,9 +334,7 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
                 raise InputError(f"gate {gate.expr!r}: {b!r} is not among the backends "
                                  f"({', '.join(all_names)})")
     x, labels, desc = load_data(data, model, samples, split)
-    runs: dict[str, BackendRun] = {}
-    for name, path in traces.items():
-        runs[name] = trace_backend(name, path, model, x)
+    runs = {name: trace_backend(name, path, model, x) for name, path in traces.items()}
     workers = workers or getattr(executor, "n_workers", None) or os.cpu_count() or 1
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -354,15 +348,11 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
                 runs[name] = run_backend(model, name, x, progress, workers)
     ordered = [runs[n] for n in all_names]
     logits = {r.name: _logits(r, model) for r in ordered}
-    backends_json = {}
-    for r in ordered:
-        lg = logits[r.name]
-        backends_json[r.name] = {
-            "kind": r.kind, "units": r.units, "seconds": r.seconds,
-            "recorded": ["spikes"] + (["v"] if r.v else []),
-            "accuracy": (None if lg is None or labels is None
-                         else metrics.accuracy(lg, labels)),
-        }
+    backends_json = {r.name: {"kind": r.kind, "units": r.units, "seconds": r.seconds,
+                              "recorded": ["spikes"] + (["v"] if r.v else []),
+                              "accuracy": (None if logits[r.name] is None or labels is None
+                                           else metrics.accuracy(logits[r.name], labels))}
+                     for r in ordered}
     pairs = [compare_pair(a, b, tau, max_lag, logits)
              for i, a in enumerate(ordered) for b in ordered[i + 1:]]
     summary: dict[str, Any] = {

@@ -58,12 +58,10 @@ def render_terminal(summary: SummaryLike, console: Console) -> None:
         for pop, comparison in pair.populations.items():
             m = comparison.metrics
             agrees, words = agreement(summary, pair, pop)
-            pairs.add_row(
-                Text(f"{pair.a} vs {pair.b}"), Text(population_label(summary, pop)),
-                Text(words), spike_f1(m, m.f1_at_0), spike_f1(m, m.f1_at_1),
-                f"{num(m.best_lag)} ({spike_f1(m, m.f1_at_best_lag)})",
-                Text(_where(pair, pop)), style="yellow" if agrees is False else None,
-            )
+            pairs.add_row(Text(f"{pair.a} vs {pair.b}"), Text(population_label(summary, pop)),
+                          Text(words), spike_f1(m, m.f1_at_0), spike_f1(m, m.f1_at_1),
+                          f"{num(m.best_lag)} ({spike_f1(m, m.f1_at_best_lag)})",
+                          Text(_where(pair, pop)), style="yellow" if agrees is False else None)
     for group in summary.identical_groups():
         if len(group) > 1:
             console.print(Text(f"identical at every step: {' = '.join(group)} (rows show "
@@ -71,9 +69,7 @@ def render_terminal(summary: SummaryLike, console: Console) -> None:
     if pairs.row_count:
         print_table(console, pairs, keys=2)
     if summary.gates:
-        table = Table(title="gates")
-        for column in ("gate", "value", "result", "detail"):
-            table.add_column(column)
+        table = Table("gate", "value", "result", "detail", title="gates")
         for gate in summary.gates:
             table.add_row(Text(gate.expr), Text(num(gate.value)),
                           Text("pass" if gate.passed else "FAIL",

@@ -263,11 +263,9 @@ class VerificationSummary:
         """
         if samples is not None:
             return list(dict.fromkeys(int(s) for s in samples))
-        chosen = [] if pair.divergent_sample is None else [pair.divergent_sample]
-        chosen.append(0)
-        chosen.extend(other.divergent_sample for other in self.pairs
-                      if not other.identical and other.divergent_sample is not None)
-        return list(dict.fromkeys(chosen))
+        chosen = [pair.divergent_sample, 0,
+                  *(other.divergent_sample for other in self.pairs if not other.identical)]
+        return list(dict.fromkeys(s for s in chosen if s is not None))
 
 
 SummaryLike = VerificationSummary | Mapping[str, Any]
@@ -275,9 +273,8 @@ SummaryLike = VerificationSummary | Mapping[str, Any]
 
 def as_summary(summary: SummaryLike) -> VerificationSummary:
     """``summary`` itself when typed, else :meth:`VerificationSummary.from_json` of it."""
-    if isinstance(summary, VerificationSummary):
-        return summary
-    return VerificationSummary.from_json(summary)
+    return (summary if isinstance(summary, VerificationSummary)
+            else VerificationSummary.from_json(summary))
 
 
 def raster_samples(summary: SummaryLike, pair: PairSummary | Mapping[str, Any],
