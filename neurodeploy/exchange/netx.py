@@ -183,9 +183,9 @@ def _bias(pop: LIFPopulation) -> np.ndarray | None:
         return None
     unit = 1 << NETX_BIAS_EXP
     mant = bias // unit
-    if np.any(bias % unit) or mant.min() < fp.BIAS_MANT_MIN or mant.max() > fp.BIAS_MANT_MAX:
-        i = int(np.flatnonzero((bias % unit != 0) | (mant < fp.BIAS_MANT_MIN)
-                               | (mant > fp.BIAS_MANT_MAX))[0])
+    bad = (bias % unit != 0) | (mant < fp.BIAS_MANT_MIN) | (mant > fp.BIAS_MANT_MAX)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
         raise InputError(f"population '{pop.name}': bias[{i}] = {int(bias[i])} (bias_mant "
                          f"<< bias_exp) is not bias_mant << 6 with bias_mant in "
                          f"{fp.BIAS_MANT_MIN}..{fp.BIAS_MANT_MAX}; netx fixes bias_exp at 6")
@@ -250,12 +250,9 @@ def _conv_layer(name: str, ff: Projection, rec: Projection | None,
                          f"exponent; the kernel with weight_exp {ff.weight_exp} is not "
                          "integers within -256..255")
     return {"type": np.array([b"conv"], dtype="S10"),
-            "shape": np.array(conv.out_shape, dtype=np.int64),
-            "weight": kernel.astype(np.float32),
-            "stride": np.array(conv.stride, dtype=np.int64),
-            "padding": np.array(conv.padding, dtype=np.int64),
-            "dilation": np.array(conv.dilation, dtype=np.int64),
-            "groups": np.array(conv.groups, dtype=np.int64)}
+            "shape": np.array(conv.out_shape, dtype=np.int64), "weight": kernel.astype(np.float32),
+            **{key: np.array(getattr(conv, key), dtype=np.int64)
+               for key in ("stride", "padding", "dilation", "groups")}}
 
 
 def _dense_layer(name: str, ff: Projection, rec: Projection | None, n_in: int,
@@ -362,17 +359,13 @@ def _int_param(value: np.ndarray) -> int | np.ndarray:
 
 def _layer_kind(g: h5py.Group, where: str) -> str:
     kind = _text(g, "type", where)
-    if kind in ("dense", "dense_rec", "conv"):
-        if "neuron" not in g:
-            return (f"{kind} without a neuron (netx's non-leaky integrator: du = -1, "
-                    "dv = 4096, vth = 2**17, outside Loihi 2's ranges)")
+    if kind in ("dense", "dense_rec", "conv") and "neuron" not in g:
+        return (f"{kind} without a neuron (netx's non-leaky integrator: du = -1, "
+                "dv = 4096, vth = 2**17, outside Loihi 2's ranges)")
+    if kind in ("input", "dense", "dense_rec", "conv") and "neuron" in g:
         ntype = _text(g["neuron"], "type", f"{where}/neuron")
         if ntype not in NEURON_TYPES:
             return f"{kind} with {ntype} neurons"
-    if kind == "input" and "neuron" in g:
-        ntype = _text(g["neuron"], "type", f"{where}/neuron")
-        if ntype not in NEURON_TYPES:
-            return f"input with {ntype} neurons"
     if "neuron" in g and "messageBits" in g["neuron"] and \
             int(np.asarray(g["neuron/messageBits"][()]).ravel()[0]) > 0:
         return f"{kind} with graded spikes (messageBits > 0)"
@@ -433,9 +426,7 @@ def _delays(g: h5py.Group, where: str, shape: tuple[int, int], warnings: list[st
         return int(d)
     if d.ndim == 1 and d.size == n_out:  # netx checks the outputs first
         return np.repeat(d.reshape(-1, 1), n_in, axis=1)
-    if d.ndim == 1 and d.size == n_in:
-        return d
-    if d.shape == shape:
+    if (d.ndim == 1 and d.size == n_in) or d.shape == shape:
         return d
     raise InputError(f"{where}: delay has shape {d.shape}; expected a scalar, ({n_out},), "
                      f"({n_in},) or {shape}")
@@ -449,15 +440,12 @@ def _projection(make: Callable[[np.ndarray, int], Projection], lava_w: np.ndarra
     else as Lava holds it, else doubled with exponent -1 (odd mixed-sign integers, which
     Lava's Conv takes as they are: the floor of an even sum halved is exact)."""
     eff = _effective(lava_w, exp)
-    forms = []
-    if eff is not None and hint is not None:
-        rep = _effective(eff, -hint) if hint > 0 else eff << -hint
-        if rep is not None and np.array_equal(_effective(rep, hint), eff):
-            forms.append((rep, hint))
+    forms = [(lava_w, exp)]
     if eff is not None:
-        forms += [(eff, 0), (lava_w, exp), (eff << 1, -1)]
-    else:
-        forms.append((lava_w, exp))
+        forms = [(eff, 0), (lava_w, exp), (eff << 1, -1)]
+        rep = None if hint is None else _effective(eff, -hint) if hint > 0 else eff << -hint
+        if rep is not None and np.array_equal(_effective(rep, hint), eff):
+            forms.insert(0, (rep, hint))
     error = None
     for w, e in forms:
         try:

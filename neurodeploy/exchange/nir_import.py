@@ -186,7 +186,7 @@ def _outputs(contract: dict) -> list[str] | None:
     return names or None
 
 
-def _projection_common(index: int, branches: list[tuple[Any, dict]]) -> dict:
+def _projection_common(branches: list[tuple[Any, dict]]) -> dict:
     first = branches[0][1]
     delays = next((m["delays"] for _, m in branches if "delays" in m), None)
     return {"src": str(first["src"]), "dst": str(first["dst"]),
@@ -231,7 +231,7 @@ def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwo
             _whole(node.weight, f"projection {index} NIR weight", integer=False)
         fields = dict(weight_exp=int(first["weight_exp"]),
                       num_weight_bits=int(first["num_weight_bits"]),
-                      sign_mode=str(first["sign_mode"]), **_projection_common(index, branches))
+                      sign_mode=str(first["sign_mode"]), **_projection_common(branches))
         if "kernel" in first:
             geo = _geometry(index, first, _whole(first["kernel"], f"projection {index} kernel"))
             del fields["delays"]
@@ -263,14 +263,14 @@ def _float_from_metadata(graph: nir.NIRGraph, contract: dict) -> FloatNetwork:
                               * geo.out_shape[2]) if first.get("has_bias") else None)
             projections.append(FloatProjection(
                 weights=geo.expand(geo.kernel), bias=bias, conv=geo,
-                **_projection_common(index, branches)))
+                **_projection_common(branches)))
             continue
         weights = sum(_dense_weights(node, meta) for node, meta in branches)
         biases = [np.asarray(node.bias, np.float64) for node, _ in branches
                   if type(node).__name__ == "Affine"]
         projections.append(FloatProjection(
             weights=weights, bias=biases[0] if biases else None,
-            **_projection_common(index, branches)))
+            **_projection_common(branches)))
     return FloatNetwork(int(contract["n_inputs"]), populations, projections,
                         outputs=_outputs(contract), dt=float(contract["dt"]))
 
@@ -404,14 +404,11 @@ def _flatten(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict[str, Any], lis
             nodes.update(inner)
             edges += inner_edges
             passthrough |= inner_pass
-            ins = [n for n, x in node.nodes.items() if _type(x) == "Input"]
-            outs = [n for n, x in node.nodes.items() if _type(x) == "Output"]
-            if len(ins) == 1:
-                entry[full] = f"{full}.{ins[0]}"
-            if len(outs) == 1:
-                exit_[full] = f"{full}.{outs[0]}"
-            for n in ins + outs:
-                passthrough.add(f"{full}.{n}")
+            for kind, ends in (("Input", entry), ("Output", exit_)):
+                names = [n for n, x in node.nodes.items() if _type(x) == kind]
+                if len(names) == 1:
+                    ends[full] = f"{full}.{names[0]}"
+                passthrough.update(f"{full}.{n}" for n in names)
         else:
             nodes[full] = node
     for a, b in graph.edges:
@@ -471,19 +468,17 @@ class _GenericImport:
         names = self._population_names(neurons)
         projections = []
         for (src, dst), mats in self.conn.items():
-            c = scale[dst][:, None]
             bias = self.bias.get((src, dst))
-            mats = {k: m * c for k, m in mats.items()}
+            mats = {k: m * scale[dst][:, None] for k, m in mats.items()}
             projections += _projections(names.get(src, INPUT), names[dst], mats,
                                         None if bias is None else bias * scale[dst],
                                         self._kept_conv(src, dst, mats, scale[dst]))
-        order = self._order(neurons)
-        populations = {names[n]: pops[n] for n in order}
         if not self.outputs:
             raise NetworkValidationError("no neuron node reaches an Output node")
         for n in neurons:
             if not any(dst == n for (_, dst) in self.conn):
                 self.warnings.append(f"node '{n}' receives no input: it only ever sees its bias")
+        populations = {names[n]: pops[n] for n in self._order(neurons)}
         net = FloatNetwork(n_inputs, populations, projections,
                            outputs=[names[n] for n in dict.fromkeys(self.outputs)], dt=self.dt)
         return net, {names[n]: n for n in neurons}, self.warnings
@@ -644,15 +639,12 @@ class _GenericImport:
     def _order(self, neurons: list[str]) -> list[str]:
         """Populations by hop distance from the input (graph order breaks ties)."""
         dist = {self.input: 0}
-        frontier = [self.input]
-        while frontier:
-            nxt = []
-            for a in frontier:
-                for (s, d) in self.conn:
-                    if s == a and d not in dist:
-                        dist[d] = dist[a] + 1
-                        nxt.append(d)
-            frontier = nxt
+        queue = [self.input]
+        for a in queue:  # breadth first: the queue grows while it is read
+            for s, d in self.conn:
+                if s == a and d not in dist:
+                    dist[d] = dist[a] + 1
+                    queue.append(d)
         return sorted(neurons, key=lambda n: (dist.get(n, 1 << 30), neurons.index(n)))
 
 

@@ -275,9 +275,9 @@ def compare_pair(a: BackendRun, b: BackendRun, tau: float, max_lag: int,
     result = {"a": a.name, "b": b.name, **cmp.to_json()}
     for p in va:
         diff = np.abs(va[p] - vb[p]) > 1e-9 * np.maximum(1.0, np.abs(va[p]))
-        steps = np.unique(np.nonzero(diff)[1])
-        result["populations"][p]["v_mismatches"] = int(diff.sum())
-        result["populations"][p]["v_mismatch_steps"] = [int(s) for s in steps[:20]]
+        result["populations"][p].update(
+            v_mismatches=int(diff.sum()),
+            v_mismatch_steps=[int(s) for s in np.unique(np.nonzero(diff)[1])[:20]])
     la, lb = logits.get(a.name), logits.get(b.name)
     result["decision_agreement"] = (None if la is None or lb is None
                                     else metrics.decision_agreement(la, lb))
