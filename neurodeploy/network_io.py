@@ -152,6 +152,12 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _NPY_MAGIC = b"\x93NUMPY"
 
 
+def _file_above(path: Path) -> Path | None:
+    """The nearest existing parent of ``path`` when it is a file, not a folder."""
+    above = next((p for p in path.parents if p.exists()), None)
+    return above if above is not None and not above.is_dir() else None
+
+
 def _reason(exc: BaseException) -> str:
     """An exception as a few words on one line."""
     text = " ".join(str(exc).split()) or type(exc).__name__
@@ -332,10 +338,8 @@ def _output_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        reason = exc.strerror or _reason(exc)
-        above = next((p for p in path.parents if p.exists()), None)
-        if above is not None and not above.is_dir():
-            reason = f"{above} is a file, not a folder"
+        above = _file_above(path)
+        reason = f"{above} is a file, not a folder" if above else exc.strerror or _reason(exc)
         raise OutputPathError(f"{path}: cannot write here ({reason}); choose another "
                               "output path") from None
 
@@ -370,8 +374,7 @@ def check_output_folder(path: str | os.PathLike[str], marker: str,
     replaced whole); a file or a folder of anything else needs ``overwrite``; a path under
     a regular file is refused."""
     out = Path(path)
-    above = next((p for p in out.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
+    if above := _file_above(out):
         raise InputError(f"{out}: cannot write here ({above} is a file, not a folder); "
                          "choose another output path")
     if overwrite or not (out.exists() or out.is_symlink()):

@@ -61,13 +61,11 @@ def export_artifacts(source: str | os.PathLike[str], nir_out: str | None = None,
             write_nir(graph, tmp)
             nir.read(tmp)  # what any NIR user will do: must type-check
             result.node_counts = dict(Counter(type(n).__name__ for n in graph.nodes.values()))
-            result.written.append(str(nir_out))
         if onnx_out:
             export_onnx(fixed, outputs.enter_context(atomic_output(onnx_out)))
-            result.written.append(str(onnx_out))
         if netx_out:
             write_netx(fixed, outputs.enter_context(atomic_output(netx_out)))
-            result.written.append(str(netx_out))
+    result.written = [str(out) for out in (nir_out, onnx_out, netx_out) if out]
     return result
 
 

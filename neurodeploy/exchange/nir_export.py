@@ -130,7 +130,7 @@ def _branches(weights: np.ndarray, delays: Any) -> list[tuple[np.ndarray | None,
 
 class _GraphBuilder:
     def __init__(self, net: FloatNetwork | FixedPointNetwork, dt: float) -> None:
-        self.dt, self.shapes = dt, _layouts(net)
+        self.net, self.dt, self.shapes = net, dt, _layouts(net)
         self.nodes: dict[str, nir.NIRNode] = {
             INPUT: nir.Input(input_type=np.array(self.shapes[INPUT]))}
         self.edges: list[tuple[str, str]] = []
@@ -202,10 +202,13 @@ class _GraphBuilder:
             head = self._flatten(tag, head, conv.out_shape)
         self.edges.append((head, dst))
 
-    def graph(self, outputs: list[str], contract: dict[str, Any]) -> nir.NIRGraph:
-        """The graph, type-checked by NIR unless a population that feeds a convolution also
-        receives a dense projection from a population with input (a dense recurrence, say):
-        NIR cannot reshape a vector to (C, H, W), so no shape of it types both edges."""
+    def graph(self, kind: str, reset: str, **extra: Any) -> nir.NIRGraph:
+        """The graph with its contract (:func:`graph_contract`), type-checked by NIR unless a
+        population that feeds a convolution also receives a dense projection from a
+        population with input (a dense recurrence, say): NIR cannot reshape a vector to
+        (C, H, W), so no shape of it types both edges."""
+        outputs = list(self.net.outputs)
+        contract = graph_contract(kind, self.dt, reset, self.net.n_inputs, outputs, **extra)
         for name in outputs:
             node = ("output" if len(outputs) == 1 and "output" not in self.shapes
                     else f"output.{name}")
@@ -245,9 +248,7 @@ def float_network_to_nir(net: FloatNetwork, dt: float | None = None,
         builder.projection(i, p.src, p.dst, p.weights, p.delays,
                            {"name": p.name} if p.name else {}, bias=p.bias, conv=p.conv)
     extra = {"network_config": json.dumps(network_config, sort_keys=True)} if network_config else {}
-    contract = graph_contract("float", dt, resets.pop(), net.n_inputs, list(net.outputs),
-                              **extra)
-    return builder.graph(list(net.outputs), contract)
+    return builder.graph("float", resets.pop(), **extra)
 
 
 def fixed_point_network_to_nir(net: FixedPointNetwork, dt: float) -> nir.NIRGraph:
@@ -273,8 +274,7 @@ def fixed_point_network_to_nir(net: FixedPointNetwork, dt: float) -> nir.NIRGrap
         w_ints = np.asarray(p.weights, np.int64)
         builder.projection(i, p.src, p.dst, fp_.weights, p.delays, meta,
                            branch_meta=lambda mask, w=w_ints: {"weights": np.where(mask, w, 0)})
-    contract = graph_contract("fixed_point", dt, "zero", net.n_inputs, list(net.outputs))
-    return builder.graph(list(net.outputs), contract)
+    return builder.graph("fixed_point", "zero")
 
 
 def network_to_nir(net: FloatNetwork | FixedPointNetwork, dt: float | None,

@@ -167,7 +167,9 @@ def _whole(value: Any, where: str, integer: bool = True) -> np.ndarray:
 
 
 def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
-                                              dict[int, list[tuple[Any, dict]]]]:
+                                              list[tuple[int, list[tuple[Any, dict]]]]]:
+    """The population nodes by population, and the weight nodes of each projection (by
+    projection index, in order)."""
     pops, projs = {}, {}
     for name, node in graph.nodes.items():
         meta = _meta(node)
@@ -178,7 +180,7 @@ def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
     if not pops:
         raise NetworkValidationError("graph has the neurodeploy contract but no population "
                                      "nodes carry neurodeploy metadata")
-    return pops, projs
+    return pops, sorted(projs.items())
 
 
 def _outputs(contract: dict) -> list[str] | None:
@@ -211,9 +213,8 @@ def _dense_weights(node: Any, meta: dict) -> np.ndarray:
     """A weight node's (n_dst, n_src) float weights; a dense projection written as a
     Conv2d on a (n, 1, 1) source (``full_conv``) is unfolded."""
     w = np.asarray(node.weight, np.float64)
-    if not meta.get("full_conv"):
-        return w
-    return w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(-1, w.shape[1])
+    return (w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(-1, w.shape[1])
+            if meta.get("full_conv") else w)
 
 
 def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwork:
@@ -224,8 +225,7 @@ def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwo
             **{k: plain(meta[k]) for k in LIFPopulation.PARAMETERS if k in meta})
         for name, (_, node, meta) in pops.items()}
     projections = []
-    for index in sorted(projs):
-        branches = projs[index]
+    for index, branches in projs:
         first = branches[0][1]
         for node, _ in branches:
             _whole(node.weight, f"projection {index} NIR weight", integer=False)
@@ -254,8 +254,7 @@ def _float_from_metadata(graph: nir.NIRGraph, contract: dict) -> FloatNetwork:
                               reset=str(contract["reset"]))
         for name, (_, node, meta) in pops.items()}
     projections = []
-    for index in sorted(projs):
-        branches = projs[index]
+    for index, branches in projs:
         node, first = branches[0]
         if "in_shape" in first:  # a convolution: one Conv2d node, the float kernel
             geo = _geometry(index, first, np.asarray(node.weight, np.float64))
@@ -328,6 +327,7 @@ def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
     arrives in layout ``shape``."""
     kind, label = _type(node), _label(name, node)
     one_d = kind == "Conv1d"
+    lifted = (shape[0], 1, shape[1]) if one_d and len(shape) == 2 else shape
     if kind in ("Conv1d", "Conv2d"):
         kernel = np.asarray(node.weight, np.float64)
         if kernel.ndim != (3 if one_d else 4) or not np.isfinite(kernel).all():
@@ -336,14 +336,9 @@ def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
                 f"{'k' if one_d else 'kh, kw'}) finite values")
         kernel = kernel[:, :, None, :] if one_d else kernel
         groups = int(node.groups)
-        spatial = node.input_shape
-        channels = kernel.shape[1] * groups
-    else:
-        spatial = None
-        channels = shape[0]
-    lifted = (shape[0], 1, shape[1]) if one_d and len(shape) == 2 else shape
-    if spatial is not None:
-        lifted = (channels, *((1,) if one_d else ()), *np.asarray(spatial).reshape(-1).tolist())
+        if node.input_shape is not None:
+            lifted = (kernel.shape[1] * groups, *((1,) if one_d else ()),
+                      *np.asarray(node.input_shape).reshape(-1).tolist())
     if len(lifted) != 3 or int(np.prod(lifted)) != int(np.prod(shape)):
         raise NetworkValidationError(
             f"{label}: receives {int(np.prod(shape))} values shaped {list(shape)} from "
