@@ -32,7 +32,6 @@ Time convention: 0-based steps, one step per hop; ``dt`` is seconds per step.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from neurodeploy.errors import (
     NeurodeployError,
     TargetUnavailableError,
 )
+from neurodeploy.exchange.contract import checked_dt
 from neurodeploy.exchange.netx import import_netx
 from neurodeploy.exchange.nir_import import import_nir
 from neurodeploy.float_network import FloatNetwork, dequantize
@@ -143,21 +143,6 @@ class Deployment:
 
 
 # ------------------------------------------------------------------------------- dt
-def checked_dt(value: object, where: str) -> float | None:
-    """``value`` as seconds per step (None stays None), or a one-line InputError naming
-    ``where`` unless it is a finite number > 0."""
-    if value is None:
-        return None
-    try:
-        dt = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        dt = math.nan
-    if isinstance(value, bool) or not math.isfinite(dt) or dt <= 0:
-        raise InputError(f"{where}: dt = {value!r} is not allowed; allowed: a time step > 0 "
-                         "seconds")
-    return dt
-
-
 def run_dt(run: Mapping[str, Any] | None, where: str = "run") -> float | None:
     """Seconds per step of a training run's data (``config.json``/``run.json``:
     ``dataset.dt_s``), None when the run does not say; checked (> 0)."""

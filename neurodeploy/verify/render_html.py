@@ -202,7 +202,7 @@ def _backends(summary: VerificationSummary) -> str:
 
 def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
     ua, ub = summary.units(pair.a), summary.units(pair.b)
-    rows, readouts = [], []
+    rows = []
     for pop, comparison in pair.populations.items():
         m = comparison.metrics
         agrees, words = agreement(summary, pair, pop)
@@ -217,8 +217,6 @@ def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
         else:
             v_text = f"{num(m.v_rmse)} {ua or ub or ''}".strip()
         readout = summary.is_v_readout(pop)
-        if readout:
-            readouts.append(pop)
         rows.append(([
             _td(population_label(summary, pop)), _td(words, "key" if readout else None),
             _td(pct(m.identical_samples)), _td(spike_f1(m, m.f1_at_0)),
@@ -234,7 +232,7 @@ def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
               "v RMSE", f"spikes {pair.a} / {pair.b}"]
     notes = [f"{pop!r} is the readout: the model decides from its v ({summary.readout}), "
              "so it is compared by v (its 'identical' cell and v RMSE); its spike columns do "
-             "not decide anything." for pop in readouts]
+             "not decide anything." for pop in pair.populations if summary.is_v_readout(pop)]
     return _table(header, rows) + "".join(_note(n) for n in notes)
 
 
