@@ -31,9 +31,7 @@ BackendTraces = Mapping[str, Mapping[str, Mapping[str, np.ndarray]]]
 def spikes_of(traces: BackendTraces, backend: str, population: str) -> np.ndarray | None:
     """The backend's spikes of ``population`` as bool (samples, steps, neurons), or None."""
     spikes = (traces.get(backend) or {}).get("spikes") or {}
-    if population not in spikes:
-        return None
-    return as_spikes(spikes[population], population)
+    return as_spikes(spikes[population], population) if population in spikes else None
 
 
 def v_of(traces: BackendTraces, backend: str, population: str) -> np.ndarray | None:

@@ -85,9 +85,8 @@ def spike_f1(m: PairMetrics, value: float | None) -> str:
 
 def population_label(summary: VerificationSummary, population: str) -> str:
     """The population's name, marked ``(readout: mean_v)`` when its v is the output."""
-    if summary.is_v_readout(population):
-        return f"{population} (readout: {summary.readout})"
-    return population
+    return (f"{population} (readout: {summary.readout})" if summary.is_v_readout(population)
+            else population)
 
 
 def agreement(summary: VerificationSummary, pair: PairSummary,

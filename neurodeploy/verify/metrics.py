@@ -290,10 +290,8 @@ def v_rmse(a_v: object, b_v: object, name: str | None = None) -> float:
     if av.shape != bv.shape:
         raise InputError(f"{_where(name)}v shapes differ: a {av.shape}, b {bv.shape}; expected "
                          "the same")
-    if av.size == 0:
-        return 0.0
     diff = av.astype(np.float64) - bv.astype(np.float64)
-    return float(np.sqrt(np.mean(diff * diff)))
+    return float(np.sqrt(np.mean(diff * diff))) if diff.size else 0.0
 
 
 # ---------------------------------------------------------------------------------- lag
@@ -320,9 +318,7 @@ def _f1_shifted(a: np.ndarray, b: np.ndarray, lag: int) -> float:
     a_part = a[:, max(0, -lag):steps - max(0, lag)]
     b_part = b[:, max(0, lag):steps - max(0, -lag)]
     total = np.count_nonzero(a_part) + np.count_nonzero(b_part)
-    if total == 0:
-        return 1.0
-    return 2 * np.count_nonzero(a_part & b_part) / total
+    return 2 * np.count_nonzero(a_part & b_part) / total if total else 1.0
 
 
 def best_lag(a: object, b: object, max_lag: int = 5, name: str | None = None) -> tuple[int, float]:
@@ -335,13 +331,11 @@ def best_lag(a: object, b: object, max_lag: int = 5, name: str | None = None) ->
     """
     a_arr, b_arr = _spike_pair(a, b, name)
     limit = min(check_steps(max_lag, "max_lag"), a_arr.shape[1] - 1)
-    best, best_f1 = 0, -1.0
-    # 0, -1, 1, -2, 2, ...: the tie-break order (smallest |L| first, then negative)
-    for lag in sorted(range(-limit, limit + 1), key=lambda lag: (abs(lag), lag)):
-        f1 = _f1_shifted(a_arr, b_arr, lag)
-        if f1 > best_f1:
-            best, best_f1 = lag, f1
-    return best, best_f1
+    # 0, -1, 1, -2, 2, ...: the tie-break order (smallest |L| first, then negative); max
+    # keeps the first of equal scores
+    order = sorted(range(-limit, limit + 1), key=lambda lag: (abs(lag), lag))
+    return max(((lag, _f1_shifted(a_arr, b_arr, lag)) for lag in order),
+               key=lambda scored: scored[1], default=(0, -1.0))
 
 
 # ---------------------------------------------------------------- several populations
@@ -402,9 +396,7 @@ def first_divergence(a: dict[str, object], b: dict[str, object]) -> Divergence |
 def identical_samples(a: object, b: object, name: str | None = None) -> float:
     """Share of samples whose whole raster (all steps, all neurons) is identical."""
     a_arr, b_arr = _spike_pair(a, b, name)
-    if a_arr.shape[0] == 0:
-        return 1.0
-    return float((a_arr == b_arr).all(axis=(1, 2)).mean())
+    return float((a_arr == b_arr).all(axis=(1, 2)).mean()) if a_arr.shape[0] else 1.0
 
 
 class ExactAgreement(NamedTuple):
@@ -455,9 +447,7 @@ def decision_agreement(scores_a: object, scores_b: object) -> float:
     sa, sb = _scores(scores_a, "a scores"), _scores(scores_b, "b scores")
     if sa.shape != sb.shape:
         raise InputError(f"score shapes differ: a {sa.shape}, b {sb.shape}; expected the same")
-    if sa.shape[0] == 0:
-        return 1.0
-    return float((sa.argmax(axis=1) == sb.argmax(axis=1)).mean())
+    return float((sa.argmax(axis=1) == sb.argmax(axis=1)).mean()) if sa.shape[0] else 1.0
 
 
 def accuracy(logits: object, labels: object) -> float:
@@ -467,9 +457,7 @@ def accuracy(logits: object, labels: object) -> float:
     if lab.shape != (scores.shape[0],):
         raise InputError(f"labels has shape {lab.shape}; expected ({scores.shape[0]},), one per "
                          "sample")
-    if scores.shape[0] == 0:
-        return 0.0
-    return readout.accuracy(scores, lab)
+    return readout.accuracy(scores, lab) if scores.shape[0] else 0.0
 
 
 # ------------------------------------------------------------------------ bundles

@@ -165,8 +165,8 @@ def check_backends(names: Sequence[str], model: Deployment) -> list[str]:
 
 
 def _run(model: Deployment, backend: str, x: np.ndarray) -> tuple[dict, dict]:
-    record = [r for r in ("spikes", "v") if r in TARGETS[backend].records]
-    tr = model.simulate(backend, x, record=record)
+    tr = model.simulate(backend, x, record=[r for r in ("spikes", "v")
+                                            if r in TARGETS[backend].records])
     return tr.spikes, {n: np.asarray(a, dtype=np.float64) for n, a in tr.v.items()}
 
 

@@ -337,10 +337,8 @@ def _footnote() -> str:
 def _check_options(summary: VerificationSummary, samples: Sequence[int] | None,
                    window: int) -> None:
     check_steps(window, "window")
-    if samples is None:
-        return
     n = summary.samples
-    for s in samples:
+    for s in samples or ():
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 or (
                 isinstance(n, int) and s >= n):
             raise InputError(f"sample {s!r}; allowed: an integer in 0..{n - 1 if n else 0}")

@@ -43,10 +43,6 @@ def _record(cls: type, record: Mapping[str, Any], where: str, *given: Any,
     return read_record(cls, record, "verification summary", where, *given, **convert)
 
 
-def _text(value: Any) -> str:
-    return str(value or "")
-
-
 def _names(values: Any) -> tuple:
     return tuple(values or ())
 
@@ -64,7 +60,8 @@ class GateResult:
     @classmethod
     def from_json(cls, gate: Mapping[str, Any]) -> GateResult:
         where = f"gate {gate.get('expr')!r}" if isinstance(gate, Mapping) else "a gate"
-        return _record(cls, gate, where, expr=str, passed=bool, detail=_text)
+        return _record(cls, gate, where, expr=str, passed=bool,
+                       detail=lambda value: str(value or ""))
 
 
 @dataclass(frozen=True)
@@ -136,9 +133,8 @@ class PairSummary:
 
     @classmethod
     def from_json(cls, pair: Mapping[str, Any]) -> PairSummary:
-        where = "a pair"  # until its sides are known
-        if isinstance(pair, Mapping) and "a" in pair and "b" in pair:
-            where = f"pair {pair['a']} vs {pair['b']}"
+        where = (f"pair {pair['a']} vs {pair['b']}"  # "a pair" until its sides are known
+                 if isinstance(pair, Mapping) and "a" in pair and "b" in pair else "a pair")
         return _record(
             cls, pair, where, a=str, b=str, identical=bool,
             first_divergence=lambda d: _record(Divergence, d, f"{where}, first divergence")
@@ -192,8 +188,7 @@ class VerificationSummary:
 
     def units(self, backend: str) -> str | None:
         """The backend's v units; None when not stated or the backend is unknown."""
-        info = self.backends.get(backend)
-        return None if info is None else info.v_units
+        return self.backends[backend].v_units if backend in self.backends else None
 
     @property
     def verdict(self) -> Verdict:
