@@ -283,6 +283,11 @@ def _label(name: str, node: Any) -> str:
     return f"node '{name}' ({_type(node)})"
 
 
+def _invalid(name: str, node: Any, text: str) -> NetworkValidationError:
+    """The one-line error about node ``name``: "node 'name' (Type): ``text``"."""
+    return NetworkValidationError(f"{_label(name, node)}: {text}")
+
+
 def _param(name: str, node: Any, attr: str, size: int | None = None,
            positive: bool = False) -> np.ndarray:
     arr = np.asarray(getattr(node, attr), dtype=np.float64).reshape(-1)
@@ -290,10 +295,9 @@ def _param(name: str, node: Any, attr: str, size: int | None = None,
     if bad.any():
         i = int(np.argwhere(bad)[0][0])
         what = "is not finite" if not np.isfinite(arr[i]) else "must be > 0"
-        raise NetworkValidationError(f"{_label(name, node)}: {attr}[{i}] = {arr[i]:g} {what}")
+        raise _invalid(name, node, f"{attr}[{i}] = {arr[i]:g} {what}")
     if size is not None and arr.size not in (1, size):
-        raise NetworkValidationError(
-            f"{_label(name, node)}: {attr} has {arr.size} values; expected {size}")
+        raise _invalid(name, node, f"{attr} has {arr.size} values; expected {size}")
     return np.broadcast_to(arr, (size or arr.size,)).copy()
 
 
@@ -314,9 +318,8 @@ def _pair(name: str, node: Any, attr: str, value: Any) -> tuple[int, int]:
     if arr.size == 1:
         arr = np.repeat(arr, 2)
     if arr.size != 2 or not np.all(arr == np.round(arr)):
-        raise NetworkValidationError(
-            f"{_label(name, node)}: {attr} = {np.asarray(value).tolist()}; expected an integer "
-            "or a pair of integers")
+        raise _invalid(name, node, f"{attr} = {np.asarray(value).tolist()}; expected an integer "
+                                   "or a pair of integers")
     return int(arr[0]), int(arr[1])
 
 
@@ -491,9 +494,9 @@ class _GenericImport:
             d = dt / tau
             if (d > 1.0 + 1e-12).any():
                 i = int(np.argmax(d))
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: {attr}[{i}] = {tau[i]:g} s is shorter than dt = "
-                    f"{dt:g} s (forward Euler would be unstable); use a smaller dt")
+                raise _invalid(name, node, f"{attr}[{i}] = {tau[i]:g} s is shorter than dt = "
+                                           f"{dt:g} s (forward Euler would be unstable); use a "
+                                           "smaller dt")
             return np.minimum(d, 1.0)
 
         spiking = kind in ("CubaLIF", "LIF", "IF")
@@ -511,9 +514,8 @@ class _GenericImport:
         vth = p("v_threshold") - v_reset if spiking else np.zeros(n)
         if spiking and (vth < 0).any():
             i = int(np.argmax(vth < 0))
-            raise NetworkValidationError(
-                f"{_label(name, node)}: v_threshold[{i}] is below v_reset[{i}]; the neuron "
-                "would fire at every step")
+            raise _invalid(name, node, f"v_threshold[{i}] is below v_reset[{i}]; the neuron "
+                                       "would fire at every step")
         pop = FloatPopulation(n, du, dv, vth, dv * (v_leak - v_reset), spiking=spiking,
                               reset=self.reset)
         return pop, c
@@ -530,9 +532,8 @@ class _GenericImport:
         if kind in NEURONS:
             size = _neuron_size(name, node)
             if size != n_cur:
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: has {size} neurons but receives {n_cur} values "
-                    f"from '{path[-1]}'")
+                raise _invalid(name, node, f"has {size} neurons but receives {n_cur} values from "
+                                           f"'{path[-1]}'")
             acc = self.conn.setdefault((src, name), {})
             self.convs.setdefault((src, name), []).append(conv)
             for k, m in mats.items():
@@ -544,9 +545,9 @@ class _GenericImport:
             plain = (list(mats) == [0] and mats[0].shape[0] == mats[0].shape[1]
                      and np.array_equal(mats[0], np.eye(n_cur)) and not np.any(bias))
             if src == self.input or not plain:
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: reached from '{path[-1]}' through weights, not "
-                    "from a neuron; outputs must be neuron nodes (add a LI readout)")
+                raise _invalid(name, node, f"reached from '{path[-1]}' through weights, not from "
+                                           "a neuron; outputs must be neuron nodes (add a LI "
+                                           "readout)")
             self.outputs.append(src)
             return
         if name in path:
@@ -574,9 +575,8 @@ class _GenericImport:
         if kind in ("Affine", "Linear"):
             w = np.asarray(node.weight, np.float64)
             if w.ndim != 2 or w.shape[1] != n_cur:
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: weight has shape {w.shape}, but receives {n_cur} "
-                    f"values from '{prev}'")
+                raise _invalid(name, node, f"weight has shape {w.shape}, but receives {n_cur} "
+                                           f"values from '{prev}'")
             _param(name, node, "weight")
             mats = {k: w @ m for k, m in mats.items()}
             bias = w @ bias
@@ -593,9 +593,8 @@ class _GenericImport:
             off = (np.abs(steps - whole) > 1e-6 * np.maximum(1.0, whole)) | (d < 0)
             if off.any():
                 i = int(np.argwhere(off)[0][0])
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: delay[{i}] = {d[i]:g} s is {steps[i]:g} steps at "
-                    f"dt = {self.dt:g} s; delays must be whole steps >= 0")
+                raise _invalid(name, node, f"delay[{i}] = {d[i]:g} s is {steps[i]:g} steps at "
+                                           f"dt = {self.dt:g} s; delays must be whole steps >= 0")
             out: dict[int, np.ndarray] = {}
             for k, m in mats.items():
                 for e in np.unique(whole).astype(int):
