@@ -384,10 +384,10 @@ def check_output_folder(path: str | os.PathLike[str], marker: str,
                          "pass --overwrite to replace it")
     entries = [p.name for p in out.iterdir()]
     if entries and marker not in entries:
-        raise InputError(
-            f"{out}: the folder holds {len(entries)} other entr"
-            f"{'y' if len(entries) == 1 else 'ies'} (e.g. {sorted(entries)[0]!r}) and no "
-            f"{marker}; choose another output folder, or pass --overwrite to replace it")
+        raise InputError(f"{out}: the folder holds {len(entries)} other entr"
+                         f"{'y' if len(entries) == 1 else 'ies'} (e.g. {sorted(entries)[0]!r}) "
+                         f"and no {marker}; choose another output folder, or pass --overwrite "
+                         "to replace it")
 
 
 @contextmanager

@@ -275,9 +275,8 @@ def _bias_data(pop: LIFPopulation, shape: tuple[int, ...]) -> np.ndarray | None:
     if mant is None or len(shape) == 1:
         return mant
     by_channel = mant.reshape(shape)
-    if np.all(by_channel == by_channel[:, :1, :1]):
-        return by_channel[:, 0, 0]
-    return by_channel.transpose(2, 1, 0)
+    return (by_channel[:, 0, 0] if np.all(by_channel == by_channel[:, :1, :1])
+            else by_channel.transpose(2, 1, 0))
 
 
 def write_netx(net: FixedPointNetwork, path: str | os.PathLike[str]) -> Path:

@@ -95,8 +95,6 @@ def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
         raise InputError(f"{path}: not a readable NIR file ({reason})") from None
     try:
         return nir.read(path, type_check=False)
-    except InputError:
-        raise
     except Exception as exc:  # nir raises ValueError/KeyError/TypeError on odd content
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a valid NIR graph ({msg})") from None
@@ -382,8 +380,7 @@ def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
     out_shape = geometry.out_shape
     bias = np.zeros(int(np.prod(out_shape)))
     if kind in ("Conv1d", "Conv2d") and getattr(node, "bias", None) is not None:
-        per_channel = _param(name, node, "bias", out_shape[0])
-        bias = np.repeat(per_channel, out_shape[1] * out_shape[2])
+        bias = np.repeat(_param(name, node, "bias", out_shape[0]), out_shape[1] * out_shape[2])
     return dataclasses.replace(geometry, kernel=kernel), bias, out_shape
 
 

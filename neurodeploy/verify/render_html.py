@@ -140,16 +140,12 @@ def _note(text: str) -> str:
 def _omitted(item: Omitted, sample: int | None = None, population: str = "") -> str:
     """Why a population (of ``sample``) or a backend (v of ``population``) is not in a
     figure, as a sentence."""
-    if item.reason == "not comparable":
-        of = "" if sample is None else f" of sample {sample}"
-        return f"population {item.name!r}: no comparable spikes{of}."
-    if item.reason == "empty":
-        return f"population {item.name!r}: no neurons or no steps."
-    if item.reason == "no v":
-        return f"{item.name}: no v of population {population!r}."
-    if item.reason == "shape":
-        return f"{item.name}: v has shape {item.shape}, unlike its spikes; not plotted."
-    return f"{item.name}: v does not cover the divergence; not plotted."
+    of = "" if sample is None else f" of sample {sample}"
+    return {"not comparable": f"population {item.name!r}: no comparable spikes{of}.",
+            "empty": f"population {item.name!r}: no neurons or no steps.",
+            "no v": f"{item.name}: no v of population {population!r}.",
+            "shape": f"{item.name}: v has shape {item.shape}, unlike its spikes; not plotted.",
+            }.get(item.reason, f"{item.name}: v does not cover the divergence; not plotted.")
 
 
 # ---------------------------------------------------------------------------- sections
