@@ -249,13 +249,9 @@ def load_netx_file(src: Path, dt: float | None = None) -> Deployment:
 
 
 #: Kind -> loader ``(path, dt or None) -> Deployment``.
-LOADERS: dict[str, Callable[[Path, float | None], Deployment]] = {
-    TRAINING_RUN: load_training_run,
-    QUANTIZE_DIR: load_quantize_dir,
-    NETWORK_FILE: load_network_file,
-    NIR_GRAPH: load_nir_graph,
-    NETX_FILE: load_netx_file,
-}
+LOADERS: dict[str, Callable[[Path, float | None], Deployment]] = dict(zip(
+    ARTIFACT_KINDS, (load_training_run, load_quantize_dir, load_network_file, load_nir_graph,
+                     load_netx_file), strict=True))
 #: File suffix -> kind of the artifacts that are files.
 SUFFIXES = {".npz": NETWORK_FILE, ".nir": NIR_GRAPH, ".net": NETX_FILE}
 

@@ -49,13 +49,11 @@ def plain(value: Any) -> Any:
 def graph_contract(kind: str, dt: float, reset: str, n_inputs: int, outputs: list[str],
                    **extra: Any) -> dict[str, Any]:
     """The ``neurodeploy`` entry of an exported graph's metadata."""
-    return {
-        "schema_version": SCHEMA_VERSION, "kind": kind, "dt": float(dt),
-        "hop_latency_steps": 1, "reset": reset, "threshold": "strict",
-        "update_order": "u_then_v", "discretization": "forward_euler",
-        "time": "0-based steps", "n_inputs": int(n_inputs), "outputs": ",".join(outputs),
-        **extra,
-    }
+    return {"schema_version": SCHEMA_VERSION, "kind": kind, "dt": float(dt),
+            "hop_latency_steps": 1, "reset": reset, "threshold": "strict",
+            "update_order": "u_then_v", "discretization": "forward_euler",
+            "time": "0-based steps", "n_inputs": int(n_inputs), "outputs": ",".join(outputs),
+            **extra}
 
 
 def checked_dt(value: object, where: str, error: type[NeurodeployError] = InputError,

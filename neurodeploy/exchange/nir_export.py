@@ -171,10 +171,9 @@ class _GraphBuilder:
             self.nodes[f"{tag}.w"] = node
             head = src if full or len(src_shape) == 1 else self._flatten(tag, src, src_shape)
             if dsteps is not None:
+                delay = (dsteps.astype(np.float64) * self.dt).reshape(src_shape if full else -1)
                 self.nodes[f"{tag}.delay"] = nir.Delay(
-                    delay=(dsteps.astype(np.float64) * self.dt).reshape(
-                        src_shape if full else -1),
-                    metadata={KEY: {"projection": index, "steps": dsteps}})
+                    delay=delay, metadata={KEY: {"projection": index, "steps": dsteps}})
                 self.edges.append((head, f"{tag}.delay"))
                 head = f"{tag}.delay"
             self.edges += [(head, f"{tag}.w"), (f"{tag}.w", dst)]

@@ -217,11 +217,10 @@ def _dense_weights(node: Any, meta: dict) -> np.ndarray:
 
 def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwork:
     pops, projs = _own_parts(graph)
-    populations = {
-        name: LIFPopulation(
-            int(np.asarray(node.v_threshold).size),
-            **{k: plain(meta[k]) for k in LIFPopulation.PARAMETERS if k in meta})
-        for name, (_, node, meta) in pops.items()}
+    populations = {name: LIFPopulation(int(np.asarray(node.v_threshold).size),
+                                       **{k: plain(meta[k]) for k in meta
+                                          if k in LIFPopulation.PARAMETERS})
+                   for name, (_, node, meta) in pops.items()}
     projections = []
     for index, branches in projs:
         first = branches[0][1]

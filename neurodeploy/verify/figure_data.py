@@ -254,11 +254,10 @@ def voltage_window(summary: VerificationSummary, pair: PairSummary, traces: Back
     if members:
         steps = next(iter(members.values()))[0][1].shape[1]
         first, last = max(0, step - window), min(steps - 1, step + window)
-    groups = tuple(
-        VoltageGroup(units, tuple(
-            VoltageTrace(name, np.asarray(v[sample, first:last + 1, neuron], dtype=np.float64),
-                         None if s is None else np.asarray(s[sample, first:last + 1, neuron]))
-            for name, v, s in group))
+    at = np.s_[sample, first:last + 1, neuron]  # the neuron over the window
+    groups = tuple(VoltageGroup(units, tuple(
+        VoltageTrace(name, np.asarray(v[at], dtype=np.float64),
+                     None if s is None else np.asarray(s[at])) for name, v, s in group))
         for (units, _), group in members.items())
     return VoltageWindow(pair.a, pair.b, pop, sample, neuron, step, window, first, last,
                          groups, tuple(omitted))

@@ -24,13 +24,11 @@ from typing import Any
 
 from neurodeploy.errors import InputError
 
-PAIR_METRICS = {
-    "f1@0": "f1_at_0", "f1@1": "f1_at_1", "f1@2": "f1_at_2", "f1@lag": "f1_at_best_lag",
-    "lag": "best_lag", "identical_samples": "identical_samples",
-    "count_error": "count_error_abs", "count_error_rel": "count_error_rel",
-    "first_spike_mean": "first_spike_mean", "first_spike_max": "first_spike_max",
-    "van_rossum": "van_rossum", "v_rmse": "v_rmse",
-}
+PAIR_METRICS = {"f1@0": "f1_at_0", "f1@1": "f1_at_1", "f1@2": "f1_at_2",
+                "f1@lag": "f1_at_best_lag", "lag": "best_lag",
+                "identical_samples": "identical_samples", "count_error": "count_error_abs",
+                **{name: name for name in ("count_error_rel", "first_spike_mean",
+                                           "first_spike_max", "van_rossum", "v_rmse")}}
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
        "==": operator.eq}
 _NAME = r"[A-Za-z0-9_.\-]+"
