@@ -46,11 +46,9 @@ def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
             entry.update(reset_interval=pop.reset_interval, reset_offset=pop.reset_offset)
         for param in LIFPopulation.PARAMETERS:
             value = getattr(pop, param)
-            if isinstance(value, np.ndarray):
+            entry[param] = None if isinstance(value, np.ndarray) else int(value)
+            if entry[param] is None:  # per neuron: an array of its own
                 arrays[f"pop/{name}/{param}"] = value
-                entry[param] = None
-            else:
-                entry[param] = int(value)
         pops.append(entry)
     projs = []
     for i, p in enumerate(net.projections):

@@ -138,10 +138,9 @@ def _chain(net: FixedPointNetwork) -> list[tuple[str, Projection, Projection | N
     for p in net.projections:
         twin = next((q for q in by_dst[p.dst] if q.src == p.src), None)
         if twin is not None:  # a split weight projection (coarse + fine grids)
-            raise InputError(f"{p.label}: a second weight grid from '{p.src}' into "
-                             f"'{p.dst}' beside {twin.label} (a split projection); netx "
-                             "layers hold one weight matrix per input: quantize with "
-                             "--weight-split off")
+            raise InputError(f"{p.label}: a second weight grid from '{p.src}' into '{p.dst}' "
+                             f"beside {twin.label} (a split projection); netx layers hold one "
+                             "weight matrix per input: quantize with --weight-split off")
         by_dst[p.dst].append(p)
     chain, src, left = [], INPUT, set(net.populations)
     while left:
@@ -400,9 +399,8 @@ def _weights(g: h5py.Group, key: str, where: str, n_out: int, n_in: int) -> np.n
     if w.ndim == 1 and w.size % n_out == 0:
         w = w.reshape(n_out, -1)
     if w.shape != (n_out, n_in):
-        raise InputError(f"{where}: {key} has shape {w.shape}; expected ({n_out}, {n_in}) "
-                         "(this layer's size, the previous layer's size): the layers do not "
-                         "chain")
+        raise InputError(f"{where}: {key} has shape {w.shape}; expected ({n_out}, {n_in}) (this "
+                         "layer's size, the previous layer's size): the layers do not chain")
     return w
 
 
@@ -481,9 +479,8 @@ def _conv(g: h5py.Group, where: str, src: str, name: str, in_shape: tuple[int, .
 
     proj = _projection(make, kernel, 0, hint)
     if proj.conv.out_shape != tuple(shape):
-        raise InputError(f"{where}: conv output is {proj.conv.out_shape} for the input "
-                         f"{in_shape}, but the layer's shape is {tuple(shape)}: the layers "
-                         "do not chain")
+        raise InputError(f"{where}: conv output is {proj.conv.out_shape} for the input {in_shape}, "
+                         f"but the layer's shape is {tuple(shape)}: the layers do not chain")
     return proj
 
 

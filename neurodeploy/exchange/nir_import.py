@@ -133,13 +133,11 @@ def _import_graph(graph: nir.NIRGraph, dt: float | None, reset: str | None) -> I
         config = contract.get("network_config")
         return ImportedGraph(_float_from_metadata(graph, contract), "float", graph_dt, "graph",
                              network_config=json.loads(config) if config else None)
-    warnings = []
+    warnings, dt_source = [], "argument"
     if dt is None:
         dt, dt_source = ASSUMED_DT, "assumed"
         warnings.append(f"the graph does not say its time step; assuming dt = {ASSUMED_DT:g} s "
                         "(snnTorch's convention; Norse uses 1e-3): pass --dt to be explicit")
-    else:
-        dt_source = "argument"
     net, names, more = _GenericImport(graph, float(dt), reset or "zero").run()
     return ImportedGraph(net, "float", float(dt), dt_source, warnings + more, node_names=names)
 
@@ -361,18 +359,17 @@ def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
     else:
         stride, dilation = pair("stride", 1), pair("dilation", 1)
     padding_value = getattr(node, "padding", 0)
-    if isinstance(padding_value, str):
-        if padding_value == "valid":
-            padding = (0, 0)
-        else:  # "same": symmetric padding keeps the size at stride 1
-            span = [(k - 1) * d for k, d in zip(kernel.shape[2:], dilation, strict=True)]
-            if any(p % 2 for p in span):
-                raise NetworkValidationError(
-                    f"{label}: padding 'same' with an even kernel span {span} needs "
-                    "asymmetric padding, which Loihi 2's convolution has not")
-            padding = (span[0] // 2, span[1] // 2)
-    else:
+    if not isinstance(padding_value, str):
         padding = pair("padding", 0)
+    elif padding_value == "valid":
+        padding = (0, 0)
+    else:  # "same": symmetric padding keeps the size at stride 1
+        span = [(k - 1) * d for k, d in zip(kernel.shape[2:], dilation, strict=True)]
+        if any(p % 2 for p in span):
+            raise NetworkValidationError(f"{label}: padding 'same' with an even kernel span "
+                                         f"{span} needs asymmetric padding, which Loihi 2's "
+                                         "convolution has not")
+        padding = (span[0] // 2, span[1] // 2)
     geometry = Conv2d(np.zeros(kernel.shape, dtype=np.int64), lifted, stride, padding,
                       dilation, groups)
     geometry.check(label)
@@ -427,15 +424,13 @@ class _GenericImport:
     def run(self) -> tuple[FloatNetwork, dict[str, str], list[str]]:
         bad = [f"'{n}' ({_type(x)})" for n, x in self.nodes.items() if _type(x) not in SUPPORTED]
         if bad:
-            raise NetworkValidationError(
-                f"unsupported NIR nodes: {', '.join(bad)}; neurodeploy imports "
-                f"{', '.join(SUPPORTED[:-1])} and subgraphs")
+            raise NetworkValidationError(f"unsupported NIR nodes: {', '.join(bad)}; neurodeploy "
+                                         f"imports {', '.join(SUPPORTED[:-1])} and subgraphs")
         top_inputs = [n for n, x in self.nodes.items()
                       if _type(x) == "Input" and n not in self.passthrough]
         if len(top_inputs) != 1:
-            raise NetworkValidationError(
-                f"graph has {len(top_inputs)} Input nodes; neurodeploy networks take one input "
-                "vector")
+            raise NetworkValidationError(f"graph has {len(top_inputs)} Input nodes; neurodeploy "
+                                         "networks take one input vector")
         self.input = top_inputs[0]
         in_shape = tuple(int(x) for x in
                          np.asarray(self.nodes[self.input].input_type["input"]).reshape(-1))

@@ -245,9 +245,8 @@ def trace_backend(name: str, path: str, model: Deployment, x: np.ndarray) -> Bac
                 raise InputError(f"trace {name!r}: population {pop!r} is not in the model; "
                                  f"known: {', '.join(pops)}")
             if arr.shape[0] < n or arr.shape[1] != steps or arr.shape[2] != pops[pop]:
-                raise InputError(
-                    f"trace {name!r}: {kind} of {pop!r} has shape {arr.shape}; the data and "
-                    f"model need (>= {n}, {steps}, {pops[pop]})")
+                raise InputError(f"trace {name!r}: {kind} of {pop!r} has shape {arr.shape}; the "
+                                 f"data and model need (>= {n}, {steps}, {pops[pop]})")
             arrays[pop] = arr[:n]
     return BackendRun(name, "trace", rec.units, rec.spikes, rec.v)
 
