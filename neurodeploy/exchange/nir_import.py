@@ -234,8 +234,7 @@ def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwo
                 kernel=geo.kernel, in_shape=geo.in_shape, stride=geo.stride,
                 padding=geo.padding, dilation=geo.dilation, groups=geo.groups, **fields))
             continue
-        weights = sum(_whole(m["weights"], f"projection {index} weights")
-                      for _, m in branches)
+        weights = sum(_whole(m["weights"], f"projection {index} weights") for _, m in branches)
         projections.append(Projection(weights=weights, **fields))
     return FixedPointNetwork(int(contract["n_inputs"]), populations, projections,
                              outputs=_outputs(contract))
@@ -255,16 +254,14 @@ def _float_from_metadata(graph: nir.NIRGraph, contract: dict) -> FloatNetwork:
             geo = _geometry(index, first, np.asarray(node.weight, np.float64))
             bias = (np.repeat(np.asarray(node.bias, np.float64), geo.out_shape[1]
                               * geo.out_shape[2]) if first.get("has_bias") else None)
-            projections.append(FloatProjection(
-                weights=geo.expand(geo.kernel), bias=bias, conv=geo,
-                **_projection_common(branches)))
+            projections.append(FloatProjection(weights=geo.expand(geo.kernel), bias=bias, conv=geo,
+                                               **_projection_common(branches)))
             continue
         weights = sum(_dense_weights(node, meta) for node, meta in branches)
         biases = [np.asarray(node.bias, np.float64) for node, _ in branches
                   if type(node).__name__ == "Affine"]
-        projections.append(FloatProjection(
-            weights=weights, bias=biases[0] if biases else None,
-            **_projection_common(branches)))
+        projections.append(FloatProjection(weights=weights, bias=biases[0] if biases else None,
+                                           **_projection_common(branches)))
     return FloatNetwork(int(contract["n_inputs"]), populations, projections,
                         outputs=_outputs(contract), dt=float(contract["dt"]))
 

@@ -134,11 +134,10 @@ def raster_view(pair: PairSummary, traces: BackendTraces, sample: int,
         n = sa.shape[2]
         shown = (pick_neurons(mismatch, (sa[sample] | sb[sample]).any(axis=0), max_neurons)
                  if n > max_neurons else np.arange(n))
-        ring = None
-        if (divergence is not None and divergence.sample == sample
-                and divergence.population == pop and 0 <= divergence.neuron < n):
-            rows = np.flatnonzero(shown == divergence.neuron)
-            ring = (divergence.step, int(rows[0])) if rows.size else None
+        here = (divergence is not None and divergence.sample == sample
+                and divergence.population == pop)
+        rows = np.flatnonzero(shown == divergence.neuron) if here else ()
+        ring = (divergence.step, int(rows[0])) if len(rows) else None
         items.append(RasterPanel(
             pop, sa.shape[1], n, shown, match.matched_a[0][:, shown], match.missed[0][:, shown],
             match.extra[0][:, shown], match.n_matched, match.n_missed, match.n_extra,

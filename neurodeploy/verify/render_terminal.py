@@ -51,9 +51,8 @@ def render_terminal(summary: SummaryLike, console: Console) -> None:
                  f"({summary.samples} samples × {summary.steps} steps, 0-based)")
     pairs = Table(title=title, caption="first divergence: " + FIRST_DIVERGENCE_RULE)
     for column in ("pair", "population", "identical", "F1@0", "F1@±1", "best lag (F1)",
-                   "first divergence"):
-        pairs.add_column(column, justify="left" if column in
-                         ("pair", "population", "identical", "first divergence") else "right")
+                   "first divergence"):  # numbers to the right
+        pairs.add_column(column, justify="right" if column.startswith(("F1", "best")) else "left")
     for pair in summary.shown_pairs():
         for pop, comparison in pair.populations.items():
             m = comparison.metrics
