@@ -246,10 +246,9 @@ def _raster(summary: VerificationSummary, view: RasterView) -> str:
             shown, n, n_mis = item.neurons.size, item.size, item.n_mismatched
             which = (f"all {n_mis} with a mismatch" if n_mis <= MAX_RASTER_NEURONS else
                      f"the first {MAX_RASTER_NEURONS} of {n_mis} with a mismatch")
-            notes.append(f"population {item.population!r}: {shown} of {n} neurons shown: "
-                         f"{which} in sample {view.sample} plus "
-                         f"{shown - min(n_mis, shown)} others; rows are labelled "
-                         "with the neuron index.")
+            notes.append(f"population {item.population!r}: {shown} of {n} neurons shown: {which} "
+                         f"in sample {view.sample} plus {shown - min(n_mis, shown)} others; rows "
+                         "are labelled with the neuron index.")
     if not view.panels:
         return _note(" ".join(notes))
     caption = (f"Sample {view.sample}: {view.a} against {view.b} at the exact step. "
