@@ -376,15 +376,10 @@ def first_divergence(a: dict[str, object], b: dict[str, object]) -> Divergence |
     arrays = {name: _spike_pair(a[name], b[name], name) for name in a}
     candidates = []  # (step, sample, population index, neuron, name)
     for index, (name, (a_arr, b_arr)) in enumerate(arrays.items()):
-        differs = a_arr != b_arr
-        per_step = differs.any(axis=(0, 2))
-        if not per_step.any():
-            continue
-        step = int(per_step.argmax())
-        at_step = differs[:, step, :]
-        sample = int(at_step.any(axis=1).argmax())
-        neuron = int(at_step[sample].argmax())
-        candidates.append((step, sample, index, neuron, name))
+        differs = (a_arr != b_arr).transpose(1, 0, 2)  # (steps, samples, neurons)
+        if differs.any():  # argmax: the first difference in (step, sample, neuron) order
+            step, sample, neuron = map(int, np.unravel_index(differs.argmax(), differs.shape))
+            candidates.append((step, sample, index, neuron, name))
     if not candidates:
         return None
     step, sample, _, neuron, name = min(candidates)
