@@ -111,22 +111,20 @@ def backends_figure(summary: VerificationSummary) -> Figure | None:
     backends = summary.backends
     acc = [(n, i.accuracy) for n, i in backends.items() if i.accuracy is not None]
     secs = [(n, i.seconds) for n, i in backends.items() if i.seconds is not None]
-    panels = [p for p in (("accuracy", acc), ("run time (s)", secs)) if p[1]]
+    panels = [p for p in (("accuracy (%)", acc, 100), ("run time (s)", secs, 1)) if p[1]]
     if not panels:
         return None
     bars = max(len(p[1]) for p in panels)
     left = label_inches([n for p in panels for n, _ in p[1]])
     panel_width, axes_height = 4.6, 0.3 * bars + 0.2
     fig = new_figure(panel_width * len(panels), axes_height + 0.6)
-    for index, (label, values) in enumerate(panels):
+    for index, (label, values, scale) in enumerate(panels):
         ax = axes_at(fig, index * panel_width + left, 0.45,
                      panel_width - left - 0.45, axes_height)
         names = [mpl_text(n) for n, _ in values][::-1]
-        numbers = [float(v) for _, v in values][::-1]
-        if label == "accuracy":
-            numbers = [100 * v for v in numbers]
+        numbers = [scale * float(v) for _, v in values][::-1]  # accuracy in %
+        if scale == 100:
             ax.set_xlim(0, 100)
-            label = "accuracy (%)"
         ax.barh(range(len(numbers)), numbers, color="#4c72b0")
         ax.set_yticks(range(len(numbers)), names)
         ax.set_xlabel(label, fontsize=FONT_LABEL)
