@@ -467,8 +467,7 @@ def _conv(g: h5py.Group, where: str, src: str, name: str, in_shape: tuple[int, .
 
     def pair(key: str, default: int) -> tuple[int, int]:
         v = _int_param(_dataset(g, key, where)) if key in g else default
-        arr = np.broadcast_to(np.asarray(v, dtype=np.int64).ravel(), (2,))
-        return int(arr[0]), int(arr[1])
+        return tuple(int(x) for x in np.broadcast_to(np.asarray(v, dtype=np.int64).ravel(), (2,)))
 
     groups = int(_int_param(_dataset(g, "groups", where))) if "groups" in g else 1
 

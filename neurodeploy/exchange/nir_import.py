@@ -461,9 +461,9 @@ class _GenericImport:
                                         self._kept_conv(src, dst, mats, scale[dst]))
         if not self.outputs:
             raise NetworkValidationError("no neuron node reaches an Output node")
-        for n in neurons:
-            if not any(dst == n for (_, dst) in self.conn):
-                self.warnings.append(f"node '{n}' receives no input: it only ever sees its bias")
+        fed = {dst for _, dst in self.conn}
+        self.warnings += [f"node '{n}' receives no input: it only ever sees its bias"
+                          for n in neurons if n not in fed]
         populations = {names[n]: pops[n] for n in self._order(neurons)}
         net = FloatNetwork(n_inputs, populations, projections,
                            outputs=[names[n] for n in dict.fromkeys(self.outputs)], dt=self.dt)

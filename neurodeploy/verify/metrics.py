@@ -15,6 +15,7 @@ is the maximum possible. F1 at a tolerance is ``2 * pairs / (n_a + n_b)``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import reduce
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -410,15 +411,11 @@ class ExactAgreement(NamedTuple):
 def exact_agreement(a: dict[str, object], b: dict[str, object]) -> ExactAgreement:
     """Share of samples with identical rasters, per population and over all of them."""
     _check_populations(a, b)
-    per_population: dict[str, float] = {}
-    same_all: np.ndarray | None = None
-    for name in a:
-        a_arr, b_arr = _spike_pair(a[name], b[name], name)
-        same = (a_arr == b_arr).all(axis=(1, 2))
-        per_population[name] = float(same.mean()) if same.size else 1.0
-        same_all = same if same_all is None else same_all & same
-    samples = float(same_all.mean()) if same_all is not None and same_all.size else 1.0
-    return ExactAgreement(per_population, samples, samples == 1.0)
+    same = {name: np.equal(*_spike_pair(a[name], b[name], name)).all(axis=(1, 2)) for name in a}
+    every = np.asarray(reduce(np.logical_and, same.values(), True))  # every population's
+    samples = float(every.mean()) if every.size else 1.0
+    return ExactAgreement({name: float(s.mean()) if s.size else 1.0 for name, s in same.items()},
+                          samples, samples == 1.0)
 
 
 # -------------------------------------------------------------------------- decisions
