@@ -215,10 +215,10 @@ def _layer_weights(name: str, ff: Projection, rec: Projection | None) -> list[np
     for p in projs:
         eff = _effective(p.weights, p.weight_exp)
         if eff is None:
-            step = 1 << -p.weight_exp
             raise InputError(f"{p.label}: weight_exp {p.weight_exp} floors the summed input, "
                              "and netx recomputes the exponent from the weights (it cannot "
-                             f"floor); every weight would need to be a multiple of {step}")
+                             f"floor); every weight would need to be a multiple of "
+                             f"{1 << -p.weight_exp}")
         wanted.append(eff)
     try:
         kept, exp = netx_synapses(wanted)

@@ -97,14 +97,6 @@ class SpikeMatch:
         return int(np.count_nonzero(self.matched_a))
 
     @property
-    def n_a(self) -> int:
-        return self.n_matched + self.n_missed
-
-    @property
-    def n_b(self) -> int:
-        return self.n_matched + self.n_extra
-
-    @property
     def n_missed(self) -> int:
         return int(np.count_nonzero(self.missed))
 
@@ -114,8 +106,8 @@ class SpikeMatch:
 
     @property
     def f1(self) -> float:
-        """``2 * pairs / (n_a + n_b)``; 1.0 when both rasters are silent."""
-        total = self.n_a + self.n_b
+        """``2 * pairs / (spikes of a + spikes of b)``; 1.0 when both rasters are silent."""
+        total = 2 * self.n_matched + self.n_missed + self.n_extra
         return 1.0 if total == 0 else 2 * self.n_matched / total
 
     def pairs_per_neuron(self) -> np.ndarray:
@@ -511,11 +503,10 @@ def compare_populations(a_spikes: object, b_spikes: object, a_v: object | None =
         identical_samples=identical_samples(a_arr, b_arr, name),
         n_spikes_a=int(np.count_nonzero(a_arr)), n_spikes_b=int(np.count_nonzero(b_arr)),
         f1_at_0=f1[0], f1_at_1=f1[1], f1_at_2=f1[2],
-        count_error_abs=counts.mean_abs, count_error_rel=counts.relative,
-        first_spike_mean=first.mean, first_spike_max=first.max,
-        first_spike_n_only_one=first.n_only_one,
-        van_rossum=van_rossum_distance(a_arr, b_arr, tau, name), tau=float(tau),
-        v_rmse=rmse, best_lag=lag, f1_at_best_lag=lag_f1, max_lag=int(max_lag))
+        count_error_abs=counts.mean_abs, count_error_rel=counts.relative, v_rmse=rmse,
+        first_spike_mean=first.mean, first_spike_max=first.max, best_lag=lag,
+        first_spike_n_only_one=first.n_only_one, tau=float(tau), max_lag=int(max_lag),
+        van_rossum=van_rossum_distance(a_arr, b_arr, tau, name), f1_at_best_lag=lag_f1)
 
 
 @dataclass(frozen=True)

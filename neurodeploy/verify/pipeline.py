@@ -358,8 +358,7 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
         "model": str(model_path), "data": str(desc), "samples": int(x.shape[0]),
         "steps": int(x.shape[1]), "dt": model.dt, "populations": model.populations,
         "outputs": [model.output] if model.output else [], "readout": model.readout,
-        "backends": backends_json, "pairs": pairs, "tau": tau, "max_lag": max_lag,
-    }
+        "backends": backends_json, "pairs": pairs, "tau": tau, "max_lag": max_lag}
     summary["gates"] = [evaluate_gate(g, summary) for g in parsed]
     summary["passed"] = all(g["passed"] for g in summary["gates"])
     result = Verification(summary, runs)

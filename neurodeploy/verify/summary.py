@@ -178,13 +178,12 @@ class VerificationSummary:
         """The typed summary of the verifier's JSON-able dict; InputError naming the first
         missing field."""
         return _record(
-            cls, summary, "the summary", model=str, data=str,
+            cls, summary, "the summary", model=str, data=str, passed=bool,
             populations=lambda pops: dict(pops or {}), outputs=_names,
             backends=lambda backends: {str(name): BackendSummary.from_json(str(name), info)
                                        for name, info in (backends or {}).items()},
             pairs=lambda pairs: tuple(PairSummary.from_json(p) for p in pairs or ()),
-            gates=lambda gates: tuple(GateResult.from_json(g) for g in gates or ()),
-            passed=bool)
+            gates=lambda gates: tuple(GateResult.from_json(g) for g in gates or ()))
 
     def units(self, backend: str) -> str | None:
         """The backend's v units; None when not stated or the backend is unknown."""
