@@ -226,6 +226,7 @@ def _array_header(fh: Any) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """Bytes of an array of ``shape`` and ``dtype``."""
     return math.prod(shape) * dtype.itemsize
 
 

@@ -150,8 +150,7 @@ def _chain(net: FixedPointNetwork) -> list[tuple[str, Projection, Projection | N
             raise InputError(f"{where} projects to {len(nxt)} other populations; netx files "
                              "hold a chain input -> layer -> layer (each with an optional "
                              "self-projection)")
-        ff = nxt[0]
-        name = ff.dst
+        ff, name = nxt[0], nxt[0].dst
         rec = [p for p in by_dst[name] if p.src == name]
         extra = [p for p in by_dst[name] if p is not ff and p.src != name]
         if extra:
@@ -374,8 +373,7 @@ def _population(g: h5py.Group, where: str, shape: tuple[int, ...], bias: bool
                 ) -> LIFPopulation:
     """The layer's neurons; ``shape`` is (size,) or a conv layer's (C, H, W), whose bias
     netx takes per channel (C,) or per neuron in its (W, H, C) order."""
-    neuron = g["neuron"]
-    params = {key: _int_param(_dataset(neuron, key, f"{where}/neuron"))
+    params = {key: _int_param(_dataset(g["neuron"], key, f"{where}/neuron"))
               for key in ("iDecay", "vDecay", "vThMant")}
     size = int(np.prod(shape))
     bias_mant = 0

@@ -52,9 +52,8 @@ def _neuron_node(du: np.ndarray, dv: np.ndarray, vth: np.ndarray, bias: np.ndarr
     dve = np.maximum(dv, DV_FLOOR)
     common = dict(tau_syn=dt / du, tau_mem=dt / dve, r=1.0 / dve, w_in=1.0 / du,
                   v_leak=bias / dve, metadata={KEY: meta})
-    if not spiking:
-        return nir.CubaLI(**common)
-    return nir.CubaLIF(**common, v_threshold=vth, v_reset=np.zeros_like(du))
+    return (nir.CubaLIF(**common, v_threshold=vth, v_reset=np.zeros_like(du)) if spiking
+            else nir.CubaLI(**common))
 
 
 def _layouts(net: FloatNetwork | FixedPointNetwork) -> dict[str, tuple[int, ...]]:

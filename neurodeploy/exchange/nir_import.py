@@ -106,9 +106,8 @@ def import_nir(source: str | os.PathLike[str] | nir.NIRGraph, dt: float | None =
     An invalid graph read from a file is an error whose message starts with the file."""
     if isinstance(source, nir.NIRGraph):
         return _import_graph(source, dt, reset)
-    graph = read_nir_file(source)
-    try:
-        return _import_graph(graph, dt, reset)
+    try:  # the file's own errors are InputErrors that name it already
+        return _import_graph(read_nir_file(source), dt, reset)
     except NetworkValidationError as exc:
         raise NetworkValidationError(f"{source}: {exc}") from None
 
@@ -180,8 +179,7 @@ def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
 
 
 def _outputs(contract: dict) -> list[str] | None:
-    names = [s for s in str(contract.get("outputs") or "").split(",") if s]
-    return names or None
+    return [s for s in str(contract.get("outputs") or "").split(",") if s] or None
 
 
 def _projection_common(branches: list[tuple[Any, dict]]) -> dict:

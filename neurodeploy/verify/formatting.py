@@ -55,9 +55,7 @@ def divergence_sentence(divergence: Divergence, a: str, b: str,
 
 def verdict_kind(verdict: Verdict) -> str:
     """"pass", "fail", or "neutral" when no gate was set (nothing was required)."""
-    if not verdict.passed:
-        return "fail"
-    return "pass" if verdict.gates else "neutral"
+    return ("pass" if verdict.gates else "neutral") if verdict.passed else "fail"
 
 
 def verdict_line(verdict: Verdict) -> str:

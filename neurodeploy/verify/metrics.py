@@ -212,9 +212,8 @@ def count_error(a: object, b: object, name: str | None = None) -> CountError:
     ca, cb = a_arr.sum(axis=1, dtype=np.int64), b_arr.sum(axis=1, dtype=np.int64)
     mean_abs = float(np.abs(ca - cb).mean()) if ca.size else 0.0
     mean_a = float(ca.mean()) if ca.size else 0.0
-    if mean_a > 0:
-        return CountError(mean_abs, mean_abs / mean_a)
-    return CountError(mean_abs, 0.0 if mean_abs == 0 else None)
+    relative = mean_abs / mean_a if mean_a > 0 else (0.0 if mean_abs == 0 else None)
+    return CountError(mean_abs, relative)
 
 
 class FirstSpikeError(NamedTuple):

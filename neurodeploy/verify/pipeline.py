@@ -154,9 +154,9 @@ def check_backends(names: Sequence[str], model: Deployment) -> list[str]:
                              "(recorded traces: --trace NAME=FILE)")
         ok, reason = TARGETS[name].available()
         if not ok:
-            available = [b for b in BACKENDS if TARGETS[b].available()[0]]
+            available = ", ".join(b for b in BACKENDS if TARGETS[b].available()[0])
             raise TargetUnavailableError(f"backend {name!r} is unavailable here ({reason}); "
-                                         f"available: {', '.join(available)}")
+                                         f"available: {available}")
         model.network_for(name)  # an integer backend needs integers
         if name in out:
             raise InputError(f"backend {name!r} is listed twice")
@@ -361,12 +361,11 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
         "backends": backends_json, "pairs": pairs, "tau": tau, "max_lag": max_lag}
     summary["gates"] = [evaluate_gate(g, summary) for g in parsed]
     summary["passed"] = all(g["passed"] for g in summary["gates"])
-    result = Verification(summary, runs)
     if report_dir:  # the report names its files relative to its own folder
         seen = {**summary, "model": os.path.relpath(model_path, report_dir),
                 "data": desc.seen_from(report_dir)}
         write_outputs(Verification(seen, runs), report_dir, overwrite)
-    return result
+    return Verification(summary, runs)
 
 
 def write_outputs(result: Verification, report_dir: str | os.PathLike[str],

@@ -324,11 +324,6 @@ def _pair(summary: VerificationSummary, pair: PairSummary, index: int, traces: B
     return "\n".join([*parts, "</section>"])
 
 
-def _footnote() -> str:
-    items = "".join(f"<li>{_e(item)}</li>" for item in _HOW_TO_READ)
-    return f'<h2 id="how-to-read">How to read this</h2><ul class="note">{items}</ul>'
-
-
 def _check_options(summary: VerificationSummary, samples: Sequence[int] | None,
                    window: int) -> None:
     check_steps(window, "window")
@@ -348,7 +343,9 @@ def render_html(summary: SummaryLike, traces: BackendTraces,
     colours = figures.backend_colours(dict.fromkeys([*summary.backends, *traces]))
     body = [_header(summary), _contents(summary), _backends(summary),
             *(_pair(summary, pair, index, traces, samples, window, colours)
-              for index, pair in enumerate(summary.shown_pairs(), 1)), _footnote()]
+              for index, pair in enumerate(summary.shown_pairs(), 1)),
+            '<h2 id="how-to-read">How to read this</h2><ul class="note">'
+            + "".join(f"<li>{_e(item)}</li>" for item in _HOW_TO_READ) + "</ul>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Verification report: {_e(summary.model)}</title>"
