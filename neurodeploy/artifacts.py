@@ -32,7 +32,6 @@ Time convention: 0-based steps, one step per hop; ``dt`` is seconds per step.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +46,7 @@ from neurodeploy.errors import (
     NeurodeployError,
     TargetUnavailableError,
 )
+from neurodeploy.exchange.contract import checked_dt
 from neurodeploy.exchange.netx import import_netx
 from neurodeploy.exchange.nir_import import import_nir
 from neurodeploy.float_network import FloatNetwork, dequantize
@@ -143,21 +143,6 @@ class Deployment:
 
 
 # ------------------------------------------------------------------------------- dt
-def checked_dt(value: object, where: str) -> float | None:
-    """``value`` as seconds per step (None stays None), or a one-line InputError naming
-    ``where`` unless it is a finite number > 0."""
-    if value is None:
-        return None
-    try:
-        dt = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        dt = math.nan
-    if isinstance(value, bool) or not math.isfinite(dt) or dt <= 0:
-        raise InputError(f"{where}: dt = {value!r} is not allowed; allowed: a time step > 0 "
-                         "seconds")
-    return dt
-
-
 def run_dt(run: Mapping[str, Any] | None, where: str = "run") -> float | None:
     """Seconds per step of a training run's data (``config.json``/``run.json``:
     ``dataset.dt_s``), None when the run does not say; checked (> 0)."""
@@ -207,18 +192,14 @@ def load_quantize_dir(src: Path, dt: float | None = None) -> Deployment:
     found = (run_dt(run, str(src / "run.json")) if run is not None
              else checked_dt(q.get("dt"), str(src / "quantization.json")))
     step = _given_or(dt, found)
-    scales = dict(q.get("scales", {}))
-    config = None
+    scales, config, model = dict(q.get("scales", {})), None, None
     source = q.get("source_run")  # relative to the quantize output (or absolute: older)
     if run is not None and (src / "model.pt").exists():
         model, _ = load_run(src, config_name="run.json")
     elif source and Path(src, source, "config.json").exists():
         model, _ = load_run(Path(src, source))
-    else:
-        model = None
     if model is not None:
-        float_network = model.to_float_network(dt=step)
-        config = model.config.to_json()
+        float_network, config = model.to_float_network(dt=step), model.config.to_json()
     elif (src / "source.nir").exists():  # quantized from a float NIR graph
         imported = import_nir(src / "source.nir")
         float_network, config = imported.network, imported.network_config
@@ -242,15 +223,14 @@ def load_nir_graph(src: Path, dt: float | None = None) -> Deployment:
     """A NIR graph, fixed point or float (see ``neurodeploy.exchange.nir_import``; a
     ``dt`` that contradicts the graph's declared one is an error)."""
     imported = import_nir(src, dt=dt)
-    net = imported.network
-    warnings = tuple(imported.warnings)
+    net, warnings = imported.network, tuple(imported.warnings)
     if isinstance(net, FixedPointNetwork):
         return Deployment(str(src), NIR_GRAPH, dequantize(net), fixed=net, float_units="lsb",
                           output=net.outputs[0], dt=imported.dt, warnings=warnings)
     readout, hops = "count", 0
     if imported.network_config:
-        config = NetworkConfig.from_json(imported.network_config)
-        readout, hops = config.readout, len(net.populations)
+        readout = NetworkConfig.from_json(imported.network_config).readout
+        hops = len(net.populations)
     return Deployment(str(src), NIR_GRAPH, net, output=net.outputs[0], readout=readout,
                       hops=hops, dt=imported.dt, network_config=imported.network_config,
                       warnings=warnings)
@@ -260,8 +240,7 @@ def load_netx_file(src: Path, dt: float | None = None) -> Deployment:
     """A lava-dl netx file: integers only, read with netx's semantics (its time alignment
     in ``neurodeploy.exchange.netx``); ``dt`` only when given."""
     imported = import_netx(src)
-    fixed = imported.network
-    warnings = imported.warnings
+    fixed, warnings = imported.network, imported.warnings
     if imported.lag:
         warnings += (f"{src}: the input layer has a neuron; neurodeploy's spikes trail "
                      f"netx's by {imported.lag} step",)
@@ -270,13 +249,9 @@ def load_netx_file(src: Path, dt: float | None = None) -> Deployment:
 
 
 #: Kind -> loader ``(path, dt or None) -> Deployment``.
-LOADERS: dict[str, Callable[[Path, float | None], Deployment]] = {
-    TRAINING_RUN: load_training_run,
-    QUANTIZE_DIR: load_quantize_dir,
-    NETWORK_FILE: load_network_file,
-    NIR_GRAPH: load_nir_graph,
-    NETX_FILE: load_netx_file,
-}
+LOADERS: dict[str, Callable[[Path, float | None], Deployment]] = dict(zip(
+    ARTIFACT_KINDS, (load_training_run, load_quantize_dir, load_network_file, load_nir_graph,
+                     load_netx_file), strict=True))
 #: File suffix -> kind of the artifacts that are files.
 SUFFIXES = {".npz": NETWORK_FILE, ".nir": NIR_GRAPH, ".net": NETX_FILE}
 

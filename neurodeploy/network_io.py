@@ -22,7 +22,7 @@ import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
@@ -46,11 +46,9 @@ def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
             entry.update(reset_interval=pop.reset_interval, reset_offset=pop.reset_offset)
         for param in LIFPopulation.PARAMETERS:
             value = getattr(pop, param)
-            if isinstance(value, np.ndarray):
+            entry[param] = None if isinstance(value, np.ndarray) else int(value)
+            if entry[param] is None:  # per neuron: an array of its own
                 arrays[f"pop/{name}/{param}"] = value
-                entry[param] = None
-            else:
-                entry[param] = int(value)
         pops.append(entry)
     projs = []
     for i, p in enumerate(net.projections):
@@ -60,29 +58,23 @@ def network_to_arrays(net: FixedPointNetwork) -> dict[str, np.ndarray]:
         if isinstance(p.delays, np.ndarray):
             arrays[f"proj/{i}/delays"] = p.delays
             delays = "array"
-        entry = {
-            "src": p.src, "dst": p.dst, "name": p.name, "weight_exp": p.weight_exp,
-            "num_weight_bits": p.num_weight_bits, "sign_mode": p.sign_mode, "delays": delays,
-        }
+        entry = {"src": p.src, "dst": p.dst, "name": p.name, "weight_exp": p.weight_exp,
+                 "num_weight_bits": p.num_weight_bits, "sign_mode": p.sign_mode, "delays": delays}
         if p.conv is not None:
             arrays[f"proj/{i}/kernel"] = p.conv.kernel
-            entry["conv"] = {"in_shape": list(p.conv.in_shape), "stride": list(p.conv.stride),
-                             "padding": list(p.conv.padding),
-                             "dilation": list(p.conv.dilation), "groups": p.conv.groups}
+            entry["conv"] = {**{k: list(getattr(p.conv, k)) for k in ("in_shape", "stride",
+                                                                    "padding", "dilation")},
+                             "groups": p.conv.groups}
         projs.append(entry)
-    meta = {
-        "format": FORMAT, "version": VERSION, "n_inputs": net.n_inputs,
-        "input_max": net.input_max,
-        "outputs": list(net.outputs), "populations": pops, "projections": projs,
-    }
+    meta = {"format": FORMAT, "version": VERSION, "n_inputs": net.n_inputs,
+            "input_max": net.input_max, "outputs": list(net.outputs), "populations": pops,
+            "projections": projs}
     arrays["__meta__"] = np.array(json.dumps(meta))
     return arrays
 
 
-def read_meta(
-    arrays: Mapping[str, np.ndarray], fmt: str, version: int, source: str, what: str,
-    error: type[NeurodeployError] = NeurodeployError,
-) -> dict[str, Any]:
+def read_meta(arrays: Mapping[str, np.ndarray], fmt: str, version: int, source: str, what: str,
+              error: type[NeurodeployError] = NeurodeployError) -> dict[str, Any]:
     """The JSON ``__meta__`` of a neurodeploy ``.npz``, checked to be format ``fmt`` at
     ``version``; anything else raises ``error`` in one line ("not a neurodeploy <what>")."""
     try:
@@ -93,10 +85,8 @@ def read_meta(
     if not isinstance(meta, dict):
         raise error(f"{source}: not a neurodeploy {what} (__meta__ is not a JSON object)")
     if meta.get("format") != fmt or meta.get("version") != version:
-        raise error(
-            f"{source}: format {meta.get('format')!r} version {meta.get('version')!r} is not "
-            f"supported; expected {fmt!r} version {version}"
-        )
+        raise error(f"{source}: format {meta.get('format')!r} version {meta.get('version')!r} "
+                    f"is not supported; expected {fmt!r} version {version}")
     return meta
 
 
@@ -117,9 +107,8 @@ def read_record(cls: type, record: Any, what: str, where: str, *given: Any,
     return cls(*given, **values)
 
 
-def network_from_arrays(
-    arrays: dict[str, np.ndarray], source: str = "network"
-) -> FixedPointNetwork:
+def network_from_arrays(arrays: dict[str, np.ndarray], source: str = "network"
+                        ) -> FixedPointNetwork:
     """Inverse of :func:`network_to_arrays`; validates everything again."""
     meta = read_meta(arrays, FORMAT, VERSION, source, "network file")
     try:
@@ -137,25 +126,20 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
         if name in pops:
             raise NetworkValidationError(f"population {name!r} is listed twice; population "
                                          "names must be unique")
-        params = {
-            param: arrays[f"pop/{name}/{param}"] if entry[param] is None else entry[param]
-            for param in LIFPopulation.PARAMETERS
-        }
+        params = {param: arrays[f"pop/{name}/{param}"] if entry[param] is None else entry[param]
+                  for param in LIFPopulation.PARAMETERS}
         pops[name] = LIFPopulation(size=entry["size"], name=name, **params,
                                    reset_interval=entry.get("reset_interval", 0),
                                    reset_offset=entry.get("reset_offset", 0))
     projs = []
     for i, entry in enumerate(meta["projections"]):
         delays = arrays[f"proj/{i}/delays"] if entry["delays"] == "array" else entry["delays"]
-        conv = entry.get("conv")
+        conv, weights = entry.get("conv"), f"proj/{i}/weights"
         projs.append(Projection(
-            src=entry["src"], dst=entry["dst"], weights=(arrays[f"proj/{i}/weights"] if conv is None
-                                                 or f"proj/{i}/weights" in arrays else None),
-            weight_exp=entry["weight_exp"], delays=delays,
+            entry["src"], entry["dst"], arrays[weights] if conv is None else arrays.get(weights),
+            weight_exp=entry["weight_exp"], delays=delays, name=entry["name"],
             num_weight_bits=entry["num_weight_bits"], sign_mode=entry["sign_mode"],
-            name=entry["name"],
-            conv=None if conv is None else Conv2d(arrays[f"proj/{i}/kernel"], **conv),
-        ))
+            conv=None if conv is None else Conv2d(arrays[f"proj/{i}/kernel"], **conv)))
     return FixedPointNetwork(meta["n_inputs"], pops, projs, outputs=meta["outputs"],
                              input_max=meta.get("input_max", 1))
 
@@ -164,6 +148,12 @@ def _build(meta: dict, arrays: dict[str, np.ndarray]) -> FixedPointNetwork:
 READ_ERRORS = (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile, zlib.error)
 _ZIP_MAGIC = b"PK\x03\x04"
 _NPY_MAGIC = b"\x93NUMPY"
+
+
+def _file_above(path: Path) -> Path | None:
+    """The nearest existing parent of ``path`` when it is a file, not a folder."""
+    above = next((p for p in path.parents if p.exists()), None)
+    return above if above is not None and not above.is_dir() else None
 
 
 def _reason(exc: BaseException) -> str:
@@ -195,27 +185,21 @@ def available_memory() -> int | None:
     and its address-space limit (``RLIMIT_AS``) less what it maps now; None where none of
     these is known."""
     found = []
-    try:
+    with suppress(OSError, ValueError, IndexError):
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
                 found.append(int(line.split()[1]) * 1024)
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
+    with suppress(OSError, ValueError):
         cgroup = Path("/sys/fs/cgroup")
         limit = (cgroup / "memory.max").read_text().strip()
         if limit != "max":
             found.append(int(limit) - int((cgroup / "memory.current").read_text()))
-    except (OSError, ValueError):
-        pass
-    try:
+    with suppress(OSError, ValueError, AttributeError):
         limit = resource.getrlimit(resource.RLIMIT_AS)[0]
         if limit != resource.RLIM_INFINITY:
             status = Path("/proc/self/status").read_text()
             mapped = int(re.search(r"^VmSize:\s*(\d+)", status, re.M).group(1)) * 1024
             found.append(limit - mapped)
-    except (OSError, ValueError, AttributeError):
-        pass
     return max(0, min(found)) if found else None
 
 
@@ -242,6 +226,7 @@ def _array_header(fh: Any) -> tuple[tuple[int, ...], np.dtype]:
 
 
 def _nbytes(shape: tuple[int, ...], dtype: np.dtype) -> int:
+    """Bytes of an array of ``shape`` and ``dtype``."""
     return math.prod(shape) * dtype.itemsize
 
 
@@ -252,7 +237,7 @@ def npz_shapes(path: str | os.PathLike[str], what: str,
     from the arrays' headers: nothing else is read or decompressed. A file that is no
     readable ``.npz`` is a one-line ``error`` as in :func:`read_npz`."""
     src, _ = _checked_npz(path, what, error, npy=False)
-    try:
+    with _corrupt(src, what, error):
         shapes = {}
         with zipfile.ZipFile(src) as archive:
             for info in archive.infolist():
@@ -260,8 +245,16 @@ def npz_shapes(path: str | os.PathLike[str], what: str,
                     key = info.filename[:-4] if info.filename.endswith(".npy") else info.filename
                     shapes[key] = _array_header(fh)
         return shapes
+
+
+@contextmanager
+def _corrupt(src: Path, what: str, error: type[NeurodeployError], kind: str = ".npz"
+             ) -> Iterator[None]:
+    """A read error in the block as a one-line ``error``: ``src`` is truncated or corrupt."""
+    try:
+        yield
     except READ_ERRORS as exc:
-        raise error(f"{src}: cannot read as .npz (truncated or corrupt: {_reason(exc)}); "
+        raise error(f"{src}: cannot read as {kind} (truncated or corrupt: {_reason(exc)}); "
                     f"expected {what}") from None
 
 
@@ -292,27 +285,21 @@ def read_npz(path: str | os.PathLike[str], what: str,
     src, is_npy = _checked_npz(path, what, error, npy)
     wanted = None if keys is None else set(keys)
     if is_npy:
-        try:
-            with open(src, "rb") as fh:
-                need = _nbytes(*_array_header(fh))
-        except READ_ERRORS as exc:
-            raise error(f"{src}: cannot read as .npy (truncated or corrupt: {_reason(exc)}); "
-                        f"expected {what}") from None
+        with _corrupt(src, what, error, ".npy"), open(src, "rb") as fh:
+            need = _nbytes(*_array_header(fh))
     else:
         need = sum(_nbytes(*header) for key, header in npz_shapes(src, what, error).items()
                    if wanted is None or key in wanted)
     check_memory(need, f"{src}: reading its arrays", error)
     try:
-        if is_npy:
-            return {"": np.load(src, allow_pickle=False)}
-        with np.load(src, allow_pickle=False) as data:
-            return {k: data[k] for k in data.files if wanted is None or k in wanted}
+        with _corrupt(src, what, error):
+            if is_npy:
+                return {"": np.load(src, allow_pickle=False)}
+            with np.load(src, allow_pickle=False) as data:
+                return {k: data[k] for k in data.files if wanted is None or k in wanted}
     except MemoryError:
         raise error(f"{src}: reading its arrays needs {need} bytes ({_gib(need)}); less "
                     "memory is available") from None
-    except READ_ERRORS as exc:
-        raise error(f"{src}: cannot read as .npz (truncated or corrupt: {_reason(exc)}); "
-                    f"expected {what}") from None
 
 
 def read_json(path: str | os.PathLike[str], what: str,
@@ -350,10 +337,8 @@ def _output_errors(path: Path) -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        reason = exc.strerror or _reason(exc)
-        above = next((p for p in path.parents if p.exists()), None)
-        if above is not None and not above.is_dir():
-            reason = f"{above} is a file, not a folder"
+        above = _file_above(path)
+        reason = f"{above} is a file, not a folder" if above else exc.strerror or _reason(exc)
         raise OutputPathError(f"{path}: cannot write here ({reason}); choose another "
                               "output path") from None
 
@@ -388,8 +373,7 @@ def check_output_folder(path: str | os.PathLike[str], marker: str,
     replaced whole); a file or a folder of anything else needs ``overwrite``; a path under
     a regular file is refused."""
     out = Path(path)
-    above = next((p for p in out.parents if p.exists()), None)
-    if above is not None and not above.is_dir():
+    if above := _file_above(out):
         raise InputError(f"{out}: cannot write here ({above} is a file, not a folder); "
                          "choose another output path")
     if overwrite or not (out.exists() or out.is_symlink()):
@@ -399,10 +383,10 @@ def check_output_folder(path: str | os.PathLike[str], marker: str,
                          "pass --overwrite to replace it")
     entries = [p.name for p in out.iterdir()]
     if entries and marker not in entries:
-        raise InputError(
-            f"{out}: the folder holds {len(entries)} other entr"
-            f"{'y' if len(entries) == 1 else 'ies'} (e.g. {sorted(entries)[0]!r}) and no "
-            f"{marker}; choose another output folder, or pass --overwrite to replace it")
+        raise InputError(f"{out}: the folder holds {len(entries)} other entr"
+                         f"{'y' if len(entries) == 1 else 'ies'} (e.g. {sorted(entries)[0]!r}) "
+                         f"and no {marker}; choose another output folder, or pass --overwrite "
+                         "to replace it")
 
 
 @contextmanager

@@ -46,9 +46,8 @@ def check_record(record: Iterable[str] | str) -> tuple[str, ...]:
     items = (record,) if isinstance(record, str) else tuple(record)
     for item in items:
         if item not in RECORDABLE:
-            raise InputError(
-                f"record: {item!r} cannot be recorded; allowed: {', '.join(RECORDABLE)}"
-            )
+            raise InputError(f"record: {item!r} cannot be recorded; allowed: "
+                             f"{', '.join(RECORDABLE)}")
     return tuple(dict.fromkeys(("spikes", *items)))
 
 
@@ -59,10 +58,8 @@ def check_populations(net: FixedPointNetwork, populations: Iterable[str] | None)
     names = (populations,) if isinstance(populations, str) else tuple(populations)
     for name in names:
         if name not in net.populations:
-            raise InputError(
-                f"populations: {name!r} is not a population of this network; "
-                f"known: {', '.join(net.populations)}"
-            )
+            raise InputError(f"populations: {name!r} is not a population of this network; "
+                             f"known: {', '.join(net.populations)}")
     return names
 
 
@@ -73,14 +70,11 @@ def check_spikes(net: FixedPointNetwork, spikes: object) -> np.ndarray:
     arr = np.asarray(spikes)
     if arr.ndim != 3:
         hint = " (add a batch axis: spikes[None])" if arr.ndim == 2 else ""
-        raise InputError(
-            f"spikes has shape {arr.shape}; expected (batch, steps, n_inputs={net.n_inputs}){hint}"
-        )
+        raise InputError(f"spikes has shape {arr.shape}; expected (batch, steps, "
+                         f"n_inputs={net.n_inputs}){hint}")
     if arr.shape[2] != net.n_inputs:
-        raise InputError(
-            f"spikes has {arr.shape[2]} input channels (shape {arr.shape}); "
-            f"the network has n_inputs = {net.n_inputs}"
-        )
+        raise InputError(f"spikes has {arr.shape[2]} input channels (shape {arr.shape}); "
+                         f"the network has n_inputs = {net.n_inputs}")
     if arr.shape[0] < 1 or arr.shape[1] < 1:
         raise InputError(f"spikes has shape {arr.shape}; batch and steps must be >= 1")
     graded = getattr(net, "input_max", None)  # None: a float network, any chip count
@@ -92,9 +86,8 @@ def check_spikes(net: FixedPointNetwork, spikes: object) -> np.ndarray:
         if bad.any():
             idx = tuple(int(i) for i in np.argwhere(bad)[0])
             allowed = "0/1 or bool" if top == 1 else f"integer counts 0..{top} (input_max)"
-            raise InputError(
-                f"spikes[{', '.join(map(str, idx))}] = {arr[idx]}; spikes must be {allowed}"
-            )
+            raise InputError(f"spikes[{', '.join(map(str, idx))}] = {arr[idx]}; spikes must be "
+                             f"{allowed}")
     if graded == 1 or (graded is None and (arr.dtype == bool or arr.max() <= 1)):
         return arr.astype(bool)
     return arr.astype(np.int64)
@@ -102,11 +95,9 @@ def check_spikes(net: FixedPointNetwork, spikes: object) -> np.ndarray:
 
 def traces_to_arrays(traces: Traces) -> dict[str, np.ndarray]:
     """Flatten traces for an ``.npz``: ``spikes/<pop>``, ``v/<pop>``, ``u/<pop>``, ``target``."""
-    arrays: dict[str, np.ndarray] = {"target": np.array(traces.target)}
-    for kind in RECORDABLE:
-        for name, arr in getattr(traces, kind).items():
-            arrays[f"{kind}/{name}"] = arr
-    return arrays
+    return {"target": np.array(traces.target),
+            **{f"{kind}/{name}": arr for kind in RECORDABLE
+               for name, arr in getattr(traces, kind).items()}}
 
 
 def load_spikes(path: str) -> np.ndarray:
@@ -115,7 +106,5 @@ def load_spikes(path: str) -> np.ndarray:
     if "" in arrays:  # .npy
         return arrays[""]
     if "spikes" not in arrays:
-        raise InputError(
-            f"{path}: no array named 'spikes' (found: {', '.join(arrays) or 'none'})"
-        )
+        raise InputError(f"{path}: no array named 'spikes' (found: {', '.join(arrays) or 'none'})")
     return arrays["spikes"]

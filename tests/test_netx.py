@@ -533,6 +533,12 @@ def test_pilotnet_reproduces_its_recorded_ground_truth_with_netx_timed_resets():
             np.testing.assert_array_equal(getattr(torch_int, kind)[pop], getattr(got, kind)[pop])
 
 
+def test_a_negative_reset_interval_is_refused_before_the_file_is_read(tmp_path):
+    """The argument is checked first: a missing file still gets the reset_interval error."""
+    with pytest.raises(InputError, match=r"reset_interval = -3; allowed >= 0"):
+        import_netx(tmp_path / "missing.net", reset_interval=-3)
+
+
 def test_tinynet_reproduces_its_recorded_output_with_netx_timed_resets():
     """lava-dl's tinynet test: with every layer reset every 17 steps (layer k before steps
     k, k + 17, ...), netx's output at steps 2-16 is the recorded output's steps 1-15. The

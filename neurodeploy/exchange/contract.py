@@ -26,7 +26,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from neurodeploy.errors import NetworkValidationError
+import numpy as np
+
+from neurodeploy.errors import InputError, NetworkValidationError, NeurodeployError
 
 KEY = "neurodeploy"
 SCHEMA_VERSION = 1
@@ -37,52 +39,63 @@ KINDS = ("fixed_point", "float")
 DV_FLOOR = 2.0**-40
 
 
+def plain(value: Any) -> Any:
+    """Metadata value HDF5 can store: 0-d arrays become Python scalars (nir.write
+    compresses arrays, and scalar datasets cannot be compressed)."""
+    arr = np.asarray(value)
+    return arr.item() if arr.ndim == 0 else arr
+
+
 def graph_contract(kind: str, dt: float, reset: str, n_inputs: int, outputs: list[str],
                    **extra: Any) -> dict[str, Any]:
     """The ``neurodeploy`` entry of an exported graph's metadata."""
-    return {
-        "schema_version": SCHEMA_VERSION, "kind": kind, "dt": float(dt),
-        "hop_latency_steps": 1, "reset": reset, "threshold": "strict",
-        "update_order": "u_then_v", "discretization": "forward_euler",
-        "time": "0-based steps", "n_inputs": int(n_inputs), "outputs": ",".join(outputs),
-        **extra,
-    }
+    return {"schema_version": SCHEMA_VERSION, "kind": kind, "dt": float(dt),
+            "hop_latency_steps": 1, "reset": reset, "threshold": "strict",
+            "update_order": "u_then_v", "discretization": "forward_euler",
+            "time": "0-based steps", "n_inputs": int(n_inputs), "outputs": ",".join(outputs),
+            **extra}
+
+
+def checked_dt(value: object, where: str, error: type[NeurodeployError] = InputError,
+               required: bool = False) -> float | None:
+    """``value`` as seconds per step (None stays None unless ``required``), or a one-line
+    ``error`` naming ``where`` unless it is a finite number > 0."""
+    if value is None and not required:
+        return None
+    try:
+        dt = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        dt = math.nan
+    if isinstance(value, bool) or not math.isfinite(dt) or dt <= 0:
+        raise error(f"{where}: dt = {value!r} is not allowed; allowed: a time step > 0 seconds")
+    return dt
 
 
 def read_contract(metadata: Any) -> dict[str, Any] | None:
     """The contract of a graph's metadata, or None for graphs neurodeploy did not write."""
     if not isinstance(metadata, dict) or KEY not in metadata:
         return None
-    contract = metadata[KEY]
+    contract, where = metadata[KEY], f"graph metadata '{KEY}'"
     if not isinstance(contract, dict):
-        raise NetworkValidationError(f"graph metadata '{KEY}' is not a group of fields")
+        raise NetworkValidationError(f"{where} is not a group of fields")
     version = contract.get("schema_version")
     try:
         version = int(version)
     except (TypeError, ValueError):
-        raise NetworkValidationError(
-            f"graph metadata '{KEY}': schema_version = {version!r} is not an integer") from None
+        raise NetworkValidationError(f"{where}: schema_version = {version!r} is not an "
+                                     "integer") from None
     if version != SCHEMA_VERSION:
-        raise NetworkValidationError(
-            f"graph metadata '{KEY}': schema_version = {version} is not supported; this "
-            f"neurodeploy reads version {SCHEMA_VERSION} (upgrade neurodeploy)")
+        raise NetworkValidationError(f"{where}: schema_version = {version} is not supported; "
+                                     f"this neurodeploy reads version {SCHEMA_VERSION} (upgrade "
+                                     "neurodeploy)")
     kind = contract.get("kind")
     if kind not in KINDS:
-        raise NetworkValidationError(
-            f"graph metadata '{KEY}': kind = {kind!r} is unknown; allowed: {', '.join(KINDS)}")
+        raise NetworkValidationError(f"{where}: kind = {kind!r} is unknown; allowed: "
+                                     f"{', '.join(KINDS)}")
     for name, value in (("hop_latency_steps", 1), ("threshold", "strict"),
                         ("update_order", "u_then_v")):
         if contract.get(name) != value:
-            raise NetworkValidationError(
-                f"graph metadata '{KEY}': {name} = {contract.get(name)!r}; this version "
-                f"supports only {value!r}")
-    dt = contract.get("dt")
-    try:
-        step = float(dt)
-    except (TypeError, ValueError):
-        step = math.nan
-    if isinstance(dt, bool) or not math.isfinite(step) or step <= 0:
-        raise NetworkValidationError(
-            f"graph metadata '{KEY}': dt = {dt!r} is not allowed; allowed: a time step > 0 "
-            "seconds")
+            raise NetworkValidationError(f"{where}: {name} = {contract.get(name)!r}; this "
+                                         f"version supports only {value!r}")
+    checked_dt(contract.get("dt"), where, NetworkValidationError, required=True)
     return contract

@@ -11,6 +11,7 @@ graph or a netx file. ``import`` reads NIR graphs and netx files (``.net``).
 from __future__ import annotations
 
 import os
+from collections import Counter
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 
@@ -19,11 +20,7 @@ import nir
 from neurodeploy.artifacts import load_deployment
 from neurodeploy.errors import InputError
 from neurodeploy.exchange.netx import import_netx, write_netx
-from neurodeploy.exchange.nir_export import (
-    fixed_point_network_to_nir,
-    float_network_to_nir,
-    write_nir,
-)
+from neurodeploy.exchange.nir_export import network_to_nir, write_nir
 from neurodeploy.exchange.nir_import import ImportedGraph, import_nir
 from neurodeploy.network import FixedPointNetwork
 from neurodeploy.network_io import atomic_output, save_network
@@ -58,22 +55,17 @@ def export_artifacts(source: str | os.PathLike[str], nir_out: str | None = None,
     # a refusal of one (e.g. a layer netx cannot hold) leaves none of them written
     with ExitStack() as outputs:
         if nir_out:
-            graph = (fixed_point_network_to_nir(fixed, step) if fixed is not None
-                     else float_network_to_nir(deployment.float_network, step,
-                                               network_config=deployment.network_config))
+            graph = network_to_nir(fixed if fixed is not None else deployment.float_network,
+                                   step, deployment.network_config)
             tmp = outputs.enter_context(atomic_output(nir_out))
             write_nir(graph, tmp)
             nir.read(tmp)  # what any NIR user will do: must type-check
-            for node in graph.nodes.values():
-                kind = type(node).__name__
-                result.node_counts[kind] = result.node_counts.get(kind, 0) + 1
-            result.written.append(str(nir_out))
+            result.node_counts = dict(Counter(type(n).__name__ for n in graph.nodes.values()))
         if onnx_out:
             export_onnx(fixed, outputs.enter_context(atomic_output(onnx_out)))
-            result.written.append(str(onnx_out))
         if netx_out:
             write_netx(fixed, outputs.enter_context(atomic_output(netx_out)))
-            result.written.append(str(netx_out))
+    result.written = [str(out) for out in (nir_out, onnx_out, netx_out) if out]
     return result
 
 
@@ -101,11 +93,7 @@ def import_graph(path: str | os.PathLike[str], dt: float | None = None,
                                  "float (write a .nir, or quantize it)")
             save_network(net, out)
         elif out.endswith(".nir"):
-            graph = (fixed_point_network_to_nir(net, imported.dt)
-                     if isinstance(net, FixedPointNetwork)
-                     else float_network_to_nir(net, imported.dt,
-                                               network_config=imported.network_config))
-            write_nir(graph, out)
+            write_nir(network_to_nir(net, imported.dt, imported.network_config), out)
         else:
             raise InputError(f"--out {out}: allowed suffixes are .nir and .npz")
     return imported

@@ -138,10 +138,9 @@ def _chain(net: FixedPointNetwork) -> list[tuple[str, Projection, Projection | N
     for p in net.projections:
         twin = next((q for q in by_dst[p.dst] if q.src == p.src), None)
         if twin is not None:  # a split weight projection (coarse + fine grids)
-            raise InputError(f"{p.label}: a second weight grid from '{p.src}' into "
-                             f"'{p.dst}' beside {twin.label} (a split projection); netx "
-                             "layers hold one weight matrix per input: quantize with "
-                             "--weight-split off")
+            raise InputError(f"{p.label}: a second weight grid from '{p.src}' into '{p.dst}' "
+                             f"beside {twin.label} (a split projection); netx layers hold one "
+                             "weight matrix per input: quantize with --weight-split off")
         by_dst[p.dst].append(p)
     chain, src, left = [], INPUT, set(net.populations)
     while left:
@@ -151,8 +150,7 @@ def _chain(net: FixedPointNetwork) -> list[tuple[str, Projection, Projection | N
             raise InputError(f"{where} projects to {len(nxt)} other populations; netx files "
                              "hold a chain input -> layer -> layer (each with an optional "
                              "self-projection)")
-        ff = nxt[0]
-        name = ff.dst
+        ff, name = nxt[0], nxt[0].dst
         rec = [p for p in by_dst[name] if p.src == name]
         extra = [p for p in by_dst[name] if p is not ff and p.src != name]
         if extra:
@@ -183,9 +181,9 @@ def _bias(pop: LIFPopulation) -> np.ndarray | None:
         return None
     unit = 1 << NETX_BIAS_EXP
     mant = bias // unit
-    if np.any(bias % unit) or mant.min() < fp.BIAS_MANT_MIN or mant.max() > fp.BIAS_MANT_MAX:
-        i = int(np.flatnonzero((bias % unit != 0) | (mant < fp.BIAS_MANT_MIN)
-                               | (mant > fp.BIAS_MANT_MAX))[0])
+    bad = (bias % unit != 0) | (mant < fp.BIAS_MANT_MIN) | (mant > fp.BIAS_MANT_MAX)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
         raise InputError(f"population '{pop.name}': bias[{i}] = {int(bias[i])} (bias_mant "
                          f"<< bias_exp) is not bias_mant << 6 with bias_mant in "
                          f"{fp.BIAS_MANT_MIN}..{fp.BIAS_MANT_MAX}; netx fixes bias_exp at 6")
@@ -216,10 +214,10 @@ def _layer_weights(name: str, ff: Projection, rec: Projection | None) -> list[np
     for p in projs:
         eff = _effective(p.weights, p.weight_exp)
         if eff is None:
-            step = 1 << -p.weight_exp
             raise InputError(f"{p.label}: weight_exp {p.weight_exp} floors the summed input, "
                              "and netx recomputes the exponent from the weights (it cannot "
-                             f"floor); every weight would need to be a multiple of {step}")
+                             f"floor); every weight would need to be a multiple of "
+                             f"{1 << -p.weight_exp}")
         wanted.append(eff)
     try:
         kept, exp = netx_synapses(wanted)
@@ -250,12 +248,9 @@ def _conv_layer(name: str, ff: Projection, rec: Projection | None,
                          f"exponent; the kernel with weight_exp {ff.weight_exp} is not "
                          "integers within -256..255")
     return {"type": np.array([b"conv"], dtype="S10"),
-            "shape": np.array(conv.out_shape, dtype=np.int64),
-            "weight": kernel.astype(np.float32),
-            "stride": np.array(conv.stride, dtype=np.int64),
-            "padding": np.array(conv.padding, dtype=np.int64),
-            "dilation": np.array(conv.dilation, dtype=np.int64),
-            "groups": np.array(conv.groups, dtype=np.int64)}
+            "shape": np.array(conv.out_shape, dtype=np.int64), "weight": kernel.astype(np.float32),
+            **{key: np.array(getattr(conv, key), dtype=np.int64)
+               for key in ("stride", "padding", "dilation", "groups")}}
 
 
 def _dense_layer(name: str, ff: Projection, rec: Projection | None, n_in: int,
@@ -278,9 +273,8 @@ def _bias_data(pop: LIFPopulation, shape: tuple[int, ...]) -> np.ndarray | None:
     if mant is None or len(shape) == 1:
         return mant
     by_channel = mant.reshape(shape)
-    if np.all(by_channel == by_channel[:, :1, :1]):
-        return by_channel[:, 0, 0]
-    return by_channel.transpose(2, 1, 0)
+    return (by_channel[:, 0, 0] if np.all(by_channel == by_channel[:, :1, :1])
+            else by_channel.transpose(2, 1, 0))
 
 
 def write_netx(net: FixedPointNetwork, path: str | os.PathLike[str]) -> Path:
@@ -362,17 +356,13 @@ def _int_param(value: np.ndarray) -> int | np.ndarray:
 
 def _layer_kind(g: h5py.Group, where: str) -> str:
     kind = _text(g, "type", where)
-    if kind in ("dense", "dense_rec", "conv"):
-        if "neuron" not in g:
-            return (f"{kind} without a neuron (netx's non-leaky integrator: du = -1, "
-                    "dv = 4096, vth = 2**17, outside Loihi 2's ranges)")
+    if kind in ("dense", "dense_rec", "conv") and "neuron" not in g:
+        return (f"{kind} without a neuron (netx's non-leaky integrator: du = -1, "
+                "dv = 4096, vth = 2**17, outside Loihi 2's ranges)")
+    if kind in ("input", "dense", "dense_rec", "conv") and "neuron" in g:
         ntype = _text(g["neuron"], "type", f"{where}/neuron")
         if ntype not in NEURON_TYPES:
             return f"{kind} with {ntype} neurons"
-    if kind == "input" and "neuron" in g:
-        ntype = _text(g["neuron"], "type", f"{where}/neuron")
-        if ntype not in NEURON_TYPES:
-            return f"input with {ntype} neurons"
     if "neuron" in g and "messageBits" in g["neuron"] and \
             int(np.asarray(g["neuron/messageBits"][()]).ravel()[0]) > 0:
         return f"{kind} with graded spikes (messageBits > 0)"
@@ -383,8 +373,7 @@ def _population(g: h5py.Group, where: str, shape: tuple[int, ...], bias: bool
                 ) -> LIFPopulation:
     """The layer's neurons; ``shape`` is (size,) or a conv layer's (C, H, W), whose bias
     netx takes per channel (C,) or per neuron in its (W, H, C) order."""
-    neuron = g["neuron"]
-    params = {key: _int_param(_dataset(neuron, key, f"{where}/neuron"))
+    params = {key: _int_param(_dataset(g["neuron"], key, f"{where}/neuron"))
               for key in ("iDecay", "vDecay", "vThMant")}
     size = int(np.prod(shape))
     bias_mant = 0
@@ -408,9 +397,8 @@ def _weights(g: h5py.Group, key: str, where: str, n_out: int, n_in: int) -> np.n
     if w.ndim == 1 and w.size % n_out == 0:
         w = w.reshape(n_out, -1)
     if w.shape != (n_out, n_in):
-        raise InputError(f"{where}: {key} has shape {w.shape}; expected ({n_out}, {n_in}) "
-                         "(this layer's size, the previous layer's size): the layers do not "
-                         "chain")
+        raise InputError(f"{where}: {key} has shape {w.shape}; expected ({n_out}, {n_in}) (this "
+                         "layer's size, the previous layer's size): the layers do not chain")
     return w
 
 
@@ -433,9 +421,7 @@ def _delays(g: h5py.Group, where: str, shape: tuple[int, int], warnings: list[st
         return int(d)
     if d.ndim == 1 and d.size == n_out:  # netx checks the outputs first
         return np.repeat(d.reshape(-1, 1), n_in, axis=1)
-    if d.ndim == 1 and d.size == n_in:
-        return d
-    if d.shape == shape:
+    if (d.ndim == 1 and d.size == n_in) or d.shape == shape:
         return d
     raise InputError(f"{where}: delay has shape {d.shape}; expected a scalar, ({n_out},), "
                      f"({n_in},) or {shape}")
@@ -449,15 +435,12 @@ def _projection(make: Callable[[np.ndarray, int], Projection], lava_w: np.ndarra
     else as Lava holds it, else doubled with exponent -1 (odd mixed-sign integers, which
     Lava's Conv takes as they are: the floor of an even sum halved is exact)."""
     eff = _effective(lava_w, exp)
-    forms = []
-    if eff is not None and hint is not None:
-        rep = _effective(eff, -hint) if hint > 0 else eff << -hint
-        if rep is not None and np.array_equal(_effective(rep, hint), eff):
-            forms.append((rep, hint))
+    forms = [(lava_w, exp)]
     if eff is not None:
-        forms += [(eff, 0), (lava_w, exp), (eff << 1, -1)]
-    else:
-        forms.append((lava_w, exp))
+        forms = [(eff, 0), (lava_w, exp), (eff << 1, -1)]
+        rep = None if hint is None else _effective(eff, -hint) if hint > 0 else eff << -hint
+        if rep is not None and np.array_equal(_effective(rep, hint), eff):
+            forms.insert(0, (rep, hint))
     error = None
     for w, e in forms:
         try:
@@ -482,8 +465,7 @@ def _conv(g: h5py.Group, where: str, src: str, name: str, in_shape: tuple[int, .
 
     def pair(key: str, default: int) -> tuple[int, int]:
         v = _int_param(_dataset(g, key, where)) if key in g else default
-        arr = np.broadcast_to(np.asarray(v, dtype=np.int64).ravel(), (2,))
-        return int(arr[0]), int(arr[1])
+        return tuple(int(x) for x in np.broadcast_to(np.asarray(v, dtype=np.int64).ravel(), (2,)))
 
     groups = int(_int_param(_dataset(g, "groups", where))) if "groups" in g else 1
 
@@ -494,9 +476,8 @@ def _conv(g: h5py.Group, where: str, src: str, name: str, in_shape: tuple[int, .
 
     proj = _projection(make, kernel, 0, hint)
     if proj.conv.out_shape != tuple(shape):
-        raise InputError(f"{where}: conv output is {proj.conv.out_shape} for the input "
-                         f"{in_shape}, but the layer's shape is {tuple(shape)}: the layers "
-                         "do not chain")
+        raise InputError(f"{where}: conv output is {proj.conv.out_shape} for the input {in_shape}, "
+                         f"but the layer's shape is {tuple(shape)}: the layers do not chain")
     return proj
 
 
@@ -514,6 +495,8 @@ def import_netx(path: str | os.PathLike[str], num_layers: int | None = None,
     outside Loihi 2's ranges raises a one-line InputError naming the layer.
     """
     path = Path(path)
+    if reset_interval < 0:
+        raise InputError(f"{path}: reset_interval = {reset_interval}; allowed >= 0")
     with _open(path) as f:
         if "layer" not in f or not isinstance(f["layer"], h5py.Group) or not len(f["layer"]):
             raise InputError(f"{path}: no 'layer' group; a netx file holds layer/0 .. "
@@ -532,17 +515,13 @@ def import_netx(path: str | os.PathLike[str], num_layers: int | None = None,
                              f"{'/'.join(NEURON_TYPES)} neurons (import_netx(path, "
                              "num_layers=N) reads the first N layers, as netx does)")
         imported = _build(path, groups)
-    if reset_interval:
-        if reset_interval < 0:
-            raise InputError(f"{path}: reset_interval = {reset_interval}; allowed >= 0")
-        net = imported.network
-        pops = {name: replace(pop, reset_interval=reset_interval,
-                              reset_offset=k % reset_interval)
-                for k, (name, pop) in enumerate(net.populations.items())}
-        imported = replace(imported, network=FixedPointNetwork(
-            net.n_inputs, pops, net.projections, outputs=net.outputs,
-            input_max=net.input_max))
-    return imported
+    if not reset_interval:
+        return imported
+    net = imported.network
+    pops = {name: replace(pop, reset_interval=reset_interval, reset_offset=k % reset_interval)
+            for k, (name, pop) in enumerate(net.populations.items())}
+    return replace(imported, network=FixedPointNetwork(
+        net.n_inputs, pops, net.projections, outputs=net.outputs, input_max=net.input_max))
 
 
 def _one_to_one(name: str, shape: tuple[int, ...]) -> Projection:

@@ -32,24 +32,16 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
 from typing import Any
 
 import nir
 import numpy as np
 
 from neurodeploy.errors import InputError
-from neurodeploy.exchange.contract import DV_FLOOR, KEY, graph_contract
+from neurodeploy.exchange.contract import DV_FLOOR, KEY, graph_contract, plain
 from neurodeploy.float_network import FloatNetwork, dequantize
 from neurodeploy.network import INPUT, Conv2d, FixedPointNetwork
 from neurodeploy.network_io import atomic_output
-
-
-def _plain(value: Any) -> Any:
-    """Metadata value HDF5 can store: 0-d arrays become Python scalars (nir.write
-    compresses arrays, and scalar datasets cannot be compressed)."""
-    arr = np.asarray(value)
-    return arr.item() if arr.ndim == 0 else arr
 
 
 def _neuron_node(du: np.ndarray, dv: np.ndarray, vth: np.ndarray, bias: np.ndarray,
@@ -60,24 +52,23 @@ def _neuron_node(du: np.ndarray, dv: np.ndarray, vth: np.ndarray, bias: np.ndarr
     dve = np.maximum(dv, DV_FLOOR)
     common = dict(tau_syn=dt / du, tau_mem=dt / dve, r=1.0 / dve, w_in=1.0 / du,
                   v_leak=bias / dve, metadata={KEY: meta})
-    if not spiking:
-        return nir.CubaLI(**common)
-    return nir.CubaLIF(**common, v_threshold=vth, v_reset=np.zeros_like(du))
+    return (nir.CubaLIF(**common, v_threshold=vth, v_reset=np.zeros_like(du)) if spiking
+            else nir.CubaLI(**common))
 
 
-def _layouts(n_inputs: int, sizes: dict[str, int], projections: Sequence[Any]
-             ) -> dict[str, tuple[int, ...]]:
+def _layouts(net: FloatNetwork | FixedPointNetwork) -> dict[str, tuple[int, ...]]:
     """The NIR shape of the input and of every population: the (C, H, W) ``in_shape`` of
     the first convolution it feeds; else the ``out_shape`` when every projection into it is
     a convolution of that shape; else (n, 1, 1) for a source that nothing feeds (the input,
     PTQ's bias unit) with a dense projection into a (C, H, W) population (written as a
     convolution, :func:`_full_conv`); else (n,)."""
-    shapes: dict[str, tuple[int, ...]] = {INPUT: (n_inputs,),
-                                          **{n: (size,) for n, size in sizes.items()}}
+    projections = net.projections
+    shapes: dict[str, tuple[int, ...]] = {INPUT: (net.n_inputs,),
+                                          **{n: (p.size,) for n, p in net.populations.items()}}
     for p in projections:
         if p.conv is not None and len(shapes[p.src]) == 1:
             shapes[p.src] = p.conv.in_shape
-    for name in sizes:
+    for name in net.populations:
         outs = {None if p.conv is None else p.conv.out_shape
                 for p in projections if p.dst == name}
         if len(shapes[name]) == 1 and len(outs) == 1 and None not in outs:
@@ -137,9 +128,10 @@ def _branches(weights: np.ndarray, delays: Any) -> list[tuple[np.ndarray | None,
 
 
 class _GraphBuilder:
-    def __init__(self, shapes: dict[str, tuple[int, ...]], dt: float) -> None:
-        self.dt, self.shapes = dt, shapes
-        self.nodes: dict[str, nir.NIRNode] = {INPUT: nir.Input(input_type=np.array(shapes[INPUT]))}
+    def __init__(self, net: FloatNetwork | FixedPointNetwork, dt: float) -> None:
+        self.net, self.dt, self.shapes = net, dt, _layouts(net)
+        self.nodes: dict[str, nir.NIRNode] = {
+            INPUT: nir.Input(input_type=np.array(self.shapes[INPUT]))}
         self.edges: list[tuple[str, str]] = []
         self.typed = True  # whether NIR's type check can hold (see ``graph``)
 
@@ -165,7 +157,7 @@ class _GraphBuilder:
             tag = f"p{index}" if len(branches) == 1 else f"p{index}.k{b}"
             m = {"projection": index, "src": src, "dst": dst, **meta}
             if b == 0 and delays is not None:
-                m["delays"] = _plain(np.asarray(delays, dtype=np.int64))
+                m["delays"] = plain(np.asarray(delays, dtype=np.int64))
             if branch_meta is not None:
                 m.update(branch_meta(mask))
             w = np.where(mask, weights_f, 0.0)
@@ -178,10 +170,9 @@ class _GraphBuilder:
             self.nodes[f"{tag}.w"] = node
             head = src if full or len(src_shape) == 1 else self._flatten(tag, src, src_shape)
             if dsteps is not None:
+                delay = (dsteps.astype(np.float64) * self.dt).reshape(src_shape if full else -1)
                 self.nodes[f"{tag}.delay"] = nir.Delay(
-                    delay=(dsteps.astype(np.float64) * self.dt).reshape(
-                        src_shape if full else -1),
-                    metadata={KEY: {"projection": index, "steps": dsteps}})
+                    delay=delay, metadata={KEY: {"projection": index, "steps": dsteps}})
                 self.edges.append((head, f"{tag}.delay"))
                 head = f"{tag}.delay"
             self.edges += [(head, f"{tag}.w"), (f"{tag}.w", dst)]
@@ -209,10 +200,13 @@ class _GraphBuilder:
             head = self._flatten(tag, head, conv.out_shape)
         self.edges.append((head, dst))
 
-    def graph(self, outputs: list[str], contract: dict[str, Any]) -> nir.NIRGraph:
-        """The graph, type-checked by NIR unless a population that feeds a convolution also
-        receives a dense projection from a population with input (a dense recurrence, say):
-        NIR cannot reshape a vector to (C, H, W), so no shape of it types both edges."""
+    def graph(self, kind: str, reset: str, **extra: Any) -> nir.NIRGraph:
+        """The graph with its contract (:func:`graph_contract`), type-checked by NIR unless a
+        population that feeds a convolution also receives a dense projection from a
+        population with input (a dense recurrence, say): NIR cannot reshape a vector to
+        (C, H, W), so no shape of it types both edges."""
+        outputs = list(self.net.outputs)
+        contract = graph_contract(kind, self.dt, reset, self.net.n_inputs, outputs, **extra)
         for name in outputs:
             node = ("output" if len(outputs) == 1 and "output" not in self.shapes
                     else f"output.{name}")
@@ -239,9 +233,7 @@ def float_network_to_nir(net: FloatNetwork, dt: float | None = None,
     trained torch module itself, not only its float network.
     """
     dt = _check_dt(dt if dt is not None else net.dt)
-    builder = _GraphBuilder(_layouts(net.n_inputs, {n: p.size for n, p in
-                                                    net.populations.items()},
-                                     net.projections), dt)
+    builder = _GraphBuilder(net, dt)
     resets = {p.reset for p in net.populations.values() if p.spiking} or {"zero"}
     if len(resets) > 1:
         raise InputError("populations mix reset rules; the NIR contract has one per graph")
@@ -254,21 +246,17 @@ def float_network_to_nir(net: FloatNetwork, dt: float | None = None,
         builder.projection(i, p.src, p.dst, p.weights, p.delays,
                            {"name": p.name} if p.name else {}, bias=p.bias, conv=p.conv)
     extra = {"network_config": json.dumps(network_config, sort_keys=True)} if network_config else {}
-    contract = graph_contract("float", dt, resets.pop(), net.n_inputs, list(net.outputs),
-                              **extra)
-    return builder.graph(list(net.outputs), contract)
+    return builder.graph("float", resets.pop(), **extra)
 
 
 def fixed_point_network_to_nir(net: FixedPointNetwork, dt: float) -> nir.NIRGraph:
     """A NIR graph of a fixed-point network: float fields in LSB units, exact integers in
     each node's ``neurodeploy`` metadata."""
     dt = _check_dt(dt)
-    builder = _GraphBuilder(_layouts(net.n_inputs, {n: p.size for n, p in
-                                                    net.populations.items()},
-                                     net.projections), dt)
+    builder = _GraphBuilder(net, dt)
     fnet = dequantize(net)
     for name, pop in net.populations.items():
-        meta = {"population": name, **{k: _plain(np.asarray(getattr(pop, k), np.int64))
+        meta = {"population": name, **{k: plain(np.asarray(getattr(pop, k), np.int64))
                                        for k in pop.PARAMETERS}}
         f = fnet.populations[name]
         builder.nodes[name] = _neuron_node(f.du, f.dv, f.vth, f.bias, True, dt, meta,
@@ -284,8 +272,16 @@ def fixed_point_network_to_nir(net: FixedPointNetwork, dt: float) -> nir.NIRGrap
         w_ints = np.asarray(p.weights, np.int64)
         builder.projection(i, p.src, p.dst, fp_.weights, p.delays, meta,
                            branch_meta=lambda mask, w=w_ints: {"weights": np.where(mask, w, 0)})
-    contract = graph_contract("fixed_point", dt, "zero", net.n_inputs, list(net.outputs))
-    return builder.graph(list(net.outputs), contract)
+    return builder.graph("fixed_point", "zero")
+
+
+def network_to_nir(net: FloatNetwork | FixedPointNetwork, dt: float | None,
+                   network_config: dict | None = None) -> nir.NIRGraph:
+    """:func:`fixed_point_network_to_nir` or :func:`float_network_to_nir`, by the network's
+    kind (``network_config`` applies to a float network only)."""
+    if isinstance(net, FixedPointNetwork):
+        return fixed_point_network_to_nir(net, dt)
+    return float_network_to_nir(net, dt, network_config=network_config)
 
 
 def write_nir(graph: nir.NIRGraph, path: str | os.PathLike[str]) -> None:

@@ -47,7 +47,7 @@ import nir
 import numpy as np
 
 from neurodeploy.errors import InputError, NetworkValidationError
-from neurodeploy.exchange.contract import KEY, read_contract
+from neurodeploy.exchange.contract import KEY, plain, read_contract
 from neurodeploy.float_network import RESETS, FloatNetwork, FloatPopulation, FloatProjection
 from neurodeploy.network import (
     _NAME_RE,
@@ -95,8 +95,6 @@ def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
         raise InputError(f"{path}: not a readable NIR file ({reason})") from None
     try:
         return nir.read(path, type_check=False)
-    except InputError:
-        raise
     except Exception as exc:  # nir raises ValueError/KeyError/TypeError on odd content
         msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise InputError(f"{path}: not a valid NIR graph ({msg})") from None
@@ -108,9 +106,8 @@ def import_nir(source: str | os.PathLike[str] | nir.NIRGraph, dt: float | None =
     An invalid graph read from a file is an error whose message starts with the file."""
     if isinstance(source, nir.NIRGraph):
         return _import_graph(source, dt, reset)
-    graph = read_nir_file(source)
-    try:
-        return _import_graph(graph, dt, reset)
+    try:  # the file's own errors are InputErrors that name it already
+        return _import_graph(read_nir_file(source), dt, reset)
     except NetworkValidationError as exc:
         raise NetworkValidationError(f"{source}: {exc}") from None
 
@@ -135,13 +132,11 @@ def _import_graph(graph: nir.NIRGraph, dt: float | None, reset: str | None) -> I
         config = contract.get("network_config")
         return ImportedGraph(_float_from_metadata(graph, contract), "float", graph_dt, "graph",
                              network_config=json.loads(config) if config else None)
-    warnings = []
+    warnings, dt_source = [], "argument"
     if dt is None:
         dt, dt_source = ASSUMED_DT, "assumed"
         warnings.append(f"the graph does not say its time step; assuming dt = {ASSUMED_DT:g} s "
                         "(snnTorch's convention; Norse uses 1e-3): pass --dt to be explicit")
-    else:
-        dt_source = "argument"
     net, names, more = _GenericImport(graph, float(dt), reset or "zero").run()
     return ImportedGraph(net, "float", float(dt), dt_source, warnings + more, node_names=names)
 
@@ -166,13 +161,10 @@ def _whole(value: Any, where: str, integer: bool = True) -> np.ndarray:
     return arr.astype(np.int64) if integer else arr
 
 
-def _scalar_or_array(value: Any) -> Any:
-    arr = np.asarray(value)
-    return arr.item() if arr.ndim == 0 else arr
-
-
 def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
-                                              dict[int, list[tuple[Any, dict]]]]:
+                                              list[tuple[int, list[tuple[Any, dict]]]]]:
+    """The population nodes by population, and the weight nodes of each projection (by
+    projection index, in order)."""
     pops, projs = {}, {}
     for name, node in graph.nodes.items():
         meta = _meta(node)
@@ -183,19 +175,18 @@ def _own_parts(graph: nir.NIRGraph) -> tuple[dict[str, tuple[str, Any, dict]],
     if not pops:
         raise NetworkValidationError("graph has the neurodeploy contract but no population "
                                      "nodes carry neurodeploy metadata")
-    return pops, projs
+    return pops, sorted(projs.items())
 
 
 def _outputs(contract: dict) -> list[str] | None:
-    names = [s for s in str(contract.get("outputs") or "").split(",") if s]
-    return names or None
+    return [s for s in str(contract.get("outputs") or "").split(",") if s] or None
 
 
-def _projection_common(index: int, branches: list[tuple[Any, dict]]) -> dict:
+def _projection_common(branches: list[tuple[Any, dict]]) -> dict:
     first = branches[0][1]
     delays = next((m["delays"] for _, m in branches if "delays" in m), None)
     return {"src": str(first["src"]), "dst": str(first["dst"]),
-            "delays": None if delays is None else _scalar_or_array(delays),
+            "delays": None if delays is None else plain(delays),
             "name": str(first["name"]) if "name" in first else None}
 
 
@@ -216,27 +207,24 @@ def _dense_weights(node: Any, meta: dict) -> np.ndarray:
     """A weight node's (n_dst, n_src) float weights; a dense projection written as a
     Conv2d on a (n, 1, 1) source (``full_conv``) is unfolded."""
     w = np.asarray(node.weight, np.float64)
-    if not meta.get("full_conv"):
-        return w
-    return w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(-1, w.shape[1])
+    return (w[:, :, ::-1, ::-1].transpose(0, 2, 3, 1).reshape(-1, w.shape[1])
+            if meta.get("full_conv") else w)
 
 
 def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwork:
     pops, projs = _own_parts(graph)
-    populations = {
-        name: LIFPopulation(
-            int(np.asarray(node.v_threshold).size),
-            **{k: _scalar_or_array(meta[k]) for k in LIFPopulation.PARAMETERS if k in meta})
-        for name, (_, node, meta) in pops.items()}
+    populations = {name: LIFPopulation(int(np.asarray(node.v_threshold).size),
+                                       **{k: plain(meta[k]) for k in meta
+                                          if k in LIFPopulation.PARAMETERS})
+                   for name, (_, node, meta) in pops.items()}
     projections = []
-    for index in sorted(projs):
-        branches = projs[index]
+    for index, branches in projs:
         first = branches[0][1]
         for node, _ in branches:
             _whole(node.weight, f"projection {index} NIR weight", integer=False)
         fields = dict(weight_exp=int(first["weight_exp"]),
                       num_weight_bits=int(first["num_weight_bits"]),
-                      sign_mode=str(first["sign_mode"]), **_projection_common(index, branches))
+                      sign_mode=str(first["sign_mode"]), **_projection_common(branches))
         if "kernel" in first:
             geo = _geometry(index, first, _whole(first["kernel"], f"projection {index} kernel"))
             del fields["delays"]
@@ -244,8 +232,7 @@ def _fixed_from_metadata(graph: nir.NIRGraph, contract: dict) -> FixedPointNetwo
                 kernel=geo.kernel, in_shape=geo.in_shape, stride=geo.stride,
                 padding=geo.padding, dilation=geo.dilation, groups=geo.groups, **fields))
             continue
-        weights = sum(_whole(m["weights"], f"projection {index} weights")
-                      for _, m in branches)
+        weights = sum(_whole(m["weights"], f"projection {index} weights") for _, m in branches)
         projections.append(Projection(weights=weights, **fields))
     return FixedPointNetwork(int(contract["n_inputs"]), populations, projections,
                              outputs=_outputs(contract))
@@ -259,23 +246,20 @@ def _float_from_metadata(graph: nir.NIRGraph, contract: dict) -> FloatNetwork:
                               reset=str(contract["reset"]))
         for name, (_, node, meta) in pops.items()}
     projections = []
-    for index in sorted(projs):
-        branches = projs[index]
+    for index, branches in projs:
         node, first = branches[0]
         if "in_shape" in first:  # a convolution: one Conv2d node, the float kernel
             geo = _geometry(index, first, np.asarray(node.weight, np.float64))
             bias = (np.repeat(np.asarray(node.bias, np.float64), geo.out_shape[1]
                               * geo.out_shape[2]) if first.get("has_bias") else None)
-            projections.append(FloatProjection(
-                weights=geo.expand(geo.kernel), bias=bias, conv=geo,
-                **_projection_common(index, branches)))
+            projections.append(FloatProjection(weights=geo.expand(geo.kernel), bias=bias, conv=geo,
+                                               **_projection_common(branches)))
             continue
         weights = sum(_dense_weights(node, meta) for node, meta in branches)
         biases = [np.asarray(node.bias, np.float64) for node, _ in branches
                   if type(node).__name__ == "Affine"]
-        projections.append(FloatProjection(
-            weights=weights, bias=biases[0] if biases else None,
-            **_projection_common(index, branches)))
+        projections.append(FloatProjection(weights=weights, bias=biases[0] if biases else None,
+                                           **_projection_common(branches)))
     return FloatNetwork(int(contract["n_inputs"]), populations, projections,
                         outputs=_outputs(contract), dt=float(contract["dt"]))
 
@@ -289,6 +273,11 @@ def _label(name: str, node: Any) -> str:
     return f"node '{name}' ({_type(node)})"
 
 
+def _invalid(name: str, node: Any, text: str) -> NetworkValidationError:
+    """The one-line error about node ``name``: "node 'name' (Type): ``text``"."""
+    return NetworkValidationError(f"{_label(name, node)}: {text}")
+
+
 def _param(name: str, node: Any, attr: str, size: int | None = None,
            positive: bool = False) -> np.ndarray:
     arr = np.asarray(getattr(node, attr), dtype=np.float64).reshape(-1)
@@ -296,10 +285,9 @@ def _param(name: str, node: Any, attr: str, size: int | None = None,
     if bad.any():
         i = int(np.argwhere(bad)[0][0])
         what = "is not finite" if not np.isfinite(arr[i]) else "must be > 0"
-        raise NetworkValidationError(f"{_label(name, node)}: {attr}[{i}] = {arr[i]:g} {what}")
+        raise _invalid(name, node, f"{attr}[{i}] = {arr[i]:g} {what}")
     if size is not None and arr.size not in (1, size):
-        raise NetworkValidationError(
-            f"{_label(name, node)}: {attr} has {arr.size} values; expected {size}")
+        raise _invalid(name, node, f"{attr} has {arr.size} values; expected {size}")
     return np.broadcast_to(arr, (size or arr.size,)).copy()
 
 
@@ -320,9 +308,8 @@ def _pair(name: str, node: Any, attr: str, value: Any) -> tuple[int, int]:
     if arr.size == 1:
         arr = np.repeat(arr, 2)
     if arr.size != 2 or not np.all(arr == np.round(arr)):
-        raise NetworkValidationError(
-            f"{_label(name, node)}: {attr} = {np.asarray(value).tolist()}; expected an integer "
-            "or a pair of integers")
+        raise _invalid(name, node, f"{attr} = {np.asarray(value).tolist()}; expected an integer "
+                                   "or a pair of integers")
     return int(arr[0]), int(arr[1])
 
 
@@ -333,6 +320,7 @@ def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
     arrives in layout ``shape``."""
     kind, label = _type(node), _label(name, node)
     one_d = kind == "Conv1d"
+    lifted = (shape[0], 1, shape[1]) if one_d and len(shape) == 2 else shape
     if kind in ("Conv1d", "Conv2d"):
         kernel = np.asarray(node.weight, np.float64)
         if kernel.ndim != (3 if one_d else 4) or not np.isfinite(kernel).all():
@@ -341,14 +329,9 @@ def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
                 f"{'k' if one_d else 'kh, kw'}) finite values")
         kernel = kernel[:, :, None, :] if one_d else kernel
         groups = int(node.groups)
-        spatial = node.input_shape
-        channels = kernel.shape[1] * groups
-    else:
-        spatial = None
-        channels = shape[0]
-    lifted = (shape[0], 1, shape[1]) if one_d and len(shape) == 2 else shape
-    if spatial is not None:
-        lifted = (channels, *((1,) if one_d else ()), *np.asarray(spatial).reshape(-1).tolist())
+        if node.input_shape is not None:
+            lifted = (kernel.shape[1] * groups, *((1,) if one_d else ()),
+                      *np.asarray(node.input_shape).reshape(-1).tolist())
     if len(lifted) != 3 or int(np.prod(lifted)) != int(np.prod(shape)):
         raise NetworkValidationError(
             f"{label}: receives {int(np.prod(shape))} values shaped {list(shape)} from "
@@ -371,26 +354,24 @@ def _convolution(name: str, node: Any, shape: tuple[int, ...], prev: str
     else:
         stride, dilation = pair("stride", 1), pair("dilation", 1)
     padding_value = getattr(node, "padding", 0)
-    if isinstance(padding_value, str):
-        if padding_value == "valid":
-            padding = (0, 0)
-        else:  # "same": symmetric padding keeps the size at stride 1
-            span = [(k - 1) * d for k, d in zip(kernel.shape[2:], dilation, strict=True)]
-            if any(p % 2 for p in span):
-                raise NetworkValidationError(
-                    f"{label}: padding 'same' with an even kernel span {span} needs "
-                    "asymmetric padding, which Loihi 2's convolution has not")
-            padding = (span[0] // 2, span[1] // 2)
-    else:
+    if not isinstance(padding_value, str):
         padding = pair("padding", 0)
+    elif padding_value == "valid":
+        padding = (0, 0)
+    else:  # "same": symmetric padding keeps the size at stride 1
+        span = [(k - 1) * d for k, d in zip(kernel.shape[2:], dilation, strict=True)]
+        if any(p % 2 for p in span):
+            raise NetworkValidationError(f"{label}: padding 'same' with an even kernel span "
+                                         f"{span} needs asymmetric padding, which Loihi 2's "
+                                         "convolution has not")
+        padding = (span[0] // 2, span[1] // 2)
     geometry = Conv2d(np.zeros(kernel.shape, dtype=np.int64), lifted, stride, padding,
                       dilation, groups)
     geometry.check(label)
     out_shape = geometry.out_shape
     bias = np.zeros(int(np.prod(out_shape)))
     if kind in ("Conv1d", "Conv2d") and getattr(node, "bias", None) is not None:
-        per_channel = _param(name, node, "bias", out_shape[0])
-        bias = np.repeat(per_channel, out_shape[1] * out_shape[2])
+        bias = np.repeat(_param(name, node, "bias", out_shape[0]), out_shape[1] * out_shape[2])
     return dataclasses.replace(geometry, kernel=kernel), bias, out_shape
 
 
@@ -409,14 +390,11 @@ def _flatten(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict[str, Any], lis
             nodes.update(inner)
             edges += inner_edges
             passthrough |= inner_pass
-            ins = [n for n, x in node.nodes.items() if _type(x) == "Input"]
-            outs = [n for n, x in node.nodes.items() if _type(x) == "Output"]
-            if len(ins) == 1:
-                entry[full] = f"{full}.{ins[0]}"
-            if len(outs) == 1:
-                exit_[full] = f"{full}.{outs[0]}"
-            for n in ins + outs:
-                passthrough.add(f"{full}.{n}")
+            for kind, ends in (("Input", entry), ("Output", exit_)):
+                names = [n for n, x in node.nodes.items() if _type(x) == kind]
+                if len(names) == 1:
+                    ends[full] = f"{full}.{names[0]}"
+                passthrough.update(f"{full}.{n}" for n in names)
         else:
             nodes[full] = node
     for a, b in graph.edges:
@@ -441,15 +419,13 @@ class _GenericImport:
     def run(self) -> tuple[FloatNetwork, dict[str, str], list[str]]:
         bad = [f"'{n}' ({_type(x)})" for n, x in self.nodes.items() if _type(x) not in SUPPORTED]
         if bad:
-            raise NetworkValidationError(
-                f"unsupported NIR nodes: {', '.join(bad)}; neurodeploy imports "
-                f"{', '.join(SUPPORTED[:-1])} and subgraphs")
+            raise NetworkValidationError(f"unsupported NIR nodes: {', '.join(bad)}; neurodeploy "
+                                         f"imports {', '.join(SUPPORTED[:-1])} and subgraphs")
         top_inputs = [n for n, x in self.nodes.items()
                       if _type(x) == "Input" and n not in self.passthrough]
         if len(top_inputs) != 1:
-            raise NetworkValidationError(
-                f"graph has {len(top_inputs)} Input nodes; neurodeploy networks take one input "
-                "vector")
+            raise NetworkValidationError(f"graph has {len(top_inputs)} Input nodes; neurodeploy "
+                                         "networks take one input vector")
         self.input = top_inputs[0]
         in_shape = tuple(int(x) for x in
                          np.asarray(self.nodes[self.input].input_type["input"]).reshape(-1))
@@ -476,19 +452,17 @@ class _GenericImport:
         names = self._population_names(neurons)
         projections = []
         for (src, dst), mats in self.conn.items():
-            c = scale[dst][:, None]
             bias = self.bias.get((src, dst))
-            mats = {k: m * c for k, m in mats.items()}
+            mats = {k: m * scale[dst][:, None] for k, m in mats.items()}
             projections += _projections(names.get(src, INPUT), names[dst], mats,
                                         None if bias is None else bias * scale[dst],
                                         self._kept_conv(src, dst, mats, scale[dst]))
-        order = self._order(neurons)
-        populations = {names[n]: pops[n] for n in order}
         if not self.outputs:
             raise NetworkValidationError("no neuron node reaches an Output node")
-        for n in neurons:
-            if not any(dst == n for (_, dst) in self.conn):
-                self.warnings.append(f"node '{n}' receives no input: it only ever sees its bias")
+        fed = {dst for _, dst in self.conn}
+        self.warnings += [f"node '{n}' receives no input: it only ever sees its bias"
+                          for n in neurons if n not in fed]
+        populations = {names[n]: pops[n] for n in self._order(neurons)}
         net = FloatNetwork(n_inputs, populations, projections,
                            outputs=[names[n] for n in dict.fromkeys(self.outputs)], dt=self.dt)
         return net, {names[n]: n for n in neurons}, self.warnings
@@ -506,9 +480,9 @@ class _GenericImport:
             d = dt / tau
             if (d > 1.0 + 1e-12).any():
                 i = int(np.argmax(d))
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: {attr}[{i}] = {tau[i]:g} s is shorter than dt = "
-                    f"{dt:g} s (forward Euler would be unstable); use a smaller dt")
+                raise _invalid(name, node, f"{attr}[{i}] = {tau[i]:g} s is shorter than dt = "
+                                           f"{dt:g} s (forward Euler would be unstable); use a "
+                                           "smaller dt")
             return np.minimum(d, 1.0)
 
         spiking = kind in ("CubaLIF", "LIF", "IF")
@@ -526,9 +500,8 @@ class _GenericImport:
         vth = p("v_threshold") - v_reset if spiking else np.zeros(n)
         if spiking and (vth < 0).any():
             i = int(np.argmax(vth < 0))
-            raise NetworkValidationError(
-                f"{_label(name, node)}: v_threshold[{i}] is below v_reset[{i}]; the neuron "
-                "would fire at every step")
+            raise _invalid(name, node, f"v_threshold[{i}] is below v_reset[{i}]; the neuron "
+                                       "would fire at every step")
         pop = FloatPopulation(n, du, dv, vth, dv * (v_leak - v_reset), spiking=spiking,
                               reset=self.reset)
         return pop, c
@@ -545,9 +518,8 @@ class _GenericImport:
         if kind in NEURONS:
             size = _neuron_size(name, node)
             if size != n_cur:
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: has {size} neurons but receives {n_cur} values "
-                    f"from '{path[-1]}'")
+                raise _invalid(name, node, f"has {size} neurons but receives {n_cur} values from "
+                                           f"'{path[-1]}'")
             acc = self.conn.setdefault((src, name), {})
             self.convs.setdefault((src, name), []).append(conv)
             for k, m in mats.items():
@@ -559,9 +531,9 @@ class _GenericImport:
             plain = (list(mats) == [0] and mats[0].shape[0] == mats[0].shape[1]
                      and np.array_equal(mats[0], np.eye(n_cur)) and not np.any(bias))
             if src == self.input or not plain:
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: reached from '{path[-1]}' through weights, not "
-                    "from a neuron; outputs must be neuron nodes (add a LI readout)")
+                raise _invalid(name, node, f"reached from '{path[-1]}' through weights, not from "
+                                           "a neuron; outputs must be neuron nodes (add a LI "
+                                           "readout)")
             self.outputs.append(src)
             return
         if name in path:
@@ -589,9 +561,8 @@ class _GenericImport:
         if kind in ("Affine", "Linear"):
             w = np.asarray(node.weight, np.float64)
             if w.ndim != 2 or w.shape[1] != n_cur:
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: weight has shape {w.shape}, but receives {n_cur} "
-                    f"values from '{prev}'")
+                raise _invalid(name, node, f"weight has shape {w.shape}, but receives {n_cur} "
+                                           f"values from '{prev}'")
             _param(name, node, "weight")
             mats = {k: w @ m for k, m in mats.items()}
             bias = w @ bias
@@ -608,9 +579,8 @@ class _GenericImport:
             off = (np.abs(steps - whole) > 1e-6 * np.maximum(1.0, whole)) | (d < 0)
             if off.any():
                 i = int(np.argwhere(off)[0][0])
-                raise NetworkValidationError(
-                    f"{_label(name, node)}: delay[{i}] = {d[i]:g} s is {steps[i]:g} steps at "
-                    f"dt = {self.dt:g} s; delays must be whole steps >= 0")
+                raise _invalid(name, node, f"delay[{i}] = {d[i]:g} s is {steps[i]:g} steps at "
+                                           f"dt = {self.dt:g} s; delays must be whole steps >= 0")
             out: dict[int, np.ndarray] = {}
             for k, m in mats.items():
                 for e in np.unique(whole).astype(int):
@@ -649,15 +619,12 @@ class _GenericImport:
     def _order(self, neurons: list[str]) -> list[str]:
         """Populations by hop distance from the input (graph order breaks ties)."""
         dist = {self.input: 0}
-        frontier = [self.input]
-        while frontier:
-            nxt = []
-            for a in frontier:
-                for (s, d) in self.conn:
-                    if s == a and d not in dist:
-                        dist[d] = dist[a] + 1
-                        nxt.append(d)
-            frontier = nxt
+        queue = [self.input]
+        for a in queue:  # breadth first: the queue grows while it is read
+            for s, d in self.conn:
+                if s == a and d not in dist:
+                    dist[d] = dist[a] + 1
+                    queue.append(d)
         return sorted(neurons, key=lambda n: (dist.get(n, 1 << 30), neurons.index(n)))
 
 

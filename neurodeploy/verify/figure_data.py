@@ -31,9 +31,7 @@ BackendTraces = Mapping[str, Mapping[str, Mapping[str, np.ndarray]]]
 def spikes_of(traces: BackendTraces, backend: str, population: str) -> np.ndarray | None:
     """The backend's spikes of ``population`` as bool (samples, steps, neurons), or None."""
     spikes = (traces.get(backend) or {}).get("spikes") or {}
-    if population not in spikes:
-        return None
-    return as_spikes(spikes[population], population)
+    return as_spikes(spikes[population], population) if population in spikes else None
 
 
 def v_of(traces: BackendTraces, backend: str, population: str) -> np.ndarray | None:
@@ -134,16 +132,12 @@ def raster_view(pair: PairSummary, traces: BackendTraces, sample: int,
         match = spike_matching(sa[sample:sample + 1], sb[sample:sample + 1], 0, name=pop)
         mismatch = (match.missed | match.extra)[0].any(axis=0)
         n = sa.shape[2]
-        if n > max_neurons:
-            active = (sa[sample] | sb[sample]).any(axis=0)
-            shown = pick_neurons(mismatch, active, max_neurons)
-        else:
-            shown = np.arange(n)
-        ring = None
-        if (divergence is not None and divergence.sample == sample
-                and divergence.population == pop and 0 <= divergence.neuron < n):
-            rows = np.flatnonzero(shown == divergence.neuron)
-            ring = (divergence.step, int(rows[0])) if rows.size else None
+        shown = (pick_neurons(mismatch, (sa[sample] | sb[sample]).any(axis=0), max_neurons)
+                 if n > max_neurons else np.arange(n))
+        here = (divergence is not None and divergence.sample == sample
+                and divergence.population == pop)
+        rows = np.flatnonzero(shown == divergence.neuron) if here else ()
+        ring = (divergence.step, int(rows[0])) if len(rows) else None
         items.append(RasterPanel(
             pop, sa.shape[1], n, shown, match.matched_a[0][:, shown], match.missed[0][:, shown],
             match.extra[0][:, shown], match.n_matched, match.n_missed, match.n_extra,
@@ -178,10 +172,9 @@ def divergence_map(pair: PairSummary, traces: BackendTraces) -> DivergenceMap:
             omitted.append(Omitted(pop, "not comparable"))
             continue
         differs = sa != sb
-        share = (differs.mean(axis=(0, 2)) if differs.shape[0] * differs.shape[2]
-                 else np.zeros(differs.shape[1]))
         names.append(pop)
-        rows.append(share)
+        rows.append(differs.mean(axis=(0, 2)) if differs.shape[0] * differs.shape[2]
+                    else np.zeros(differs.shape[1]))
     drawable = rows and len({r.size for r in rows}) == 1 and rows[0].size > 0
     divergence = pair.first_divergence
     return DivergenceMap(pair.a, pair.b, tuple(names), np.vstack(rows) if drawable else None,
@@ -260,11 +253,10 @@ def voltage_window(summary: VerificationSummary, pair: PairSummary, traces: Back
     if members:
         steps = next(iter(members.values()))[0][1].shape[1]
         first, last = max(0, step - window), min(steps - 1, step + window)
-    groups = tuple(
-        VoltageGroup(units, tuple(
-            VoltageTrace(name, np.asarray(v[sample, first:last + 1, neuron], dtype=np.float64),
-                         None if s is None else np.asarray(s[sample, first:last + 1, neuron]))
-            for name, v, s in group))
+    at = np.s_[sample, first:last + 1, neuron]  # the neuron over the window
+    groups = tuple(VoltageGroup(units, tuple(
+        VoltageTrace(name, np.asarray(v[at], dtype=np.float64),
+                     None if s is None else np.asarray(s[at])) for name, v, s in group))
         for (units, _), group in members.items())
     return VoltageWindow(pair.a, pair.b, pop, sample, neuron, step, window, first, last,
                          groups, tuple(omitted))

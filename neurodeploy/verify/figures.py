@@ -42,6 +42,8 @@ COLOUR_MATCHED = "#8c8c8c"
 COLOUR_MISSED = "#0072B2"
 COLOUR_EXTRA = "#D55E00"
 COLOUR_DIVERGENCE = "#CC79A7"
+#: Raster markers (colour, marker, size in points²) of matched, missed and extra spikes.
+_MARKS = ((COLOUR_MATCHED, "s", 5), (COLOUR_MISSED, "v", 22), (COLOUR_EXTRA, "^", 22))
 
 _PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf",
             "#bcbd22", "#7f7f7f", "#d62728", "#e377c2")
@@ -109,22 +111,20 @@ def backends_figure(summary: VerificationSummary) -> Figure | None:
     backends = summary.backends
     acc = [(n, i.accuracy) for n, i in backends.items() if i.accuracy is not None]
     secs = [(n, i.seconds) for n, i in backends.items() if i.seconds is not None]
-    panels = [p for p in (("accuracy", acc), ("run time (s)", secs)) if p[1]]
+    panels = [p for p in (("accuracy (%)", acc, 100), ("run time (s)", secs, 1)) if p[1]]
     if not panels:
         return None
     bars = max(len(p[1]) for p in panels)
     left = label_inches([n for p in panels for n, _ in p[1]])
     panel_width, axes_height = 4.6, 0.3 * bars + 0.2
     fig = new_figure(panel_width * len(panels), axes_height + 0.6)
-    for index, (label, values) in enumerate(panels):
+    for index, (label, values, scale) in enumerate(panels):
         ax = axes_at(fig, index * panel_width + left, 0.45,
                      panel_width - left - 0.45, axes_height)
         names = [mpl_text(n) for n, _ in values][::-1]
-        numbers = [float(v) for _, v in values][::-1]
-        if label == "accuracy":
-            numbers = [100 * v for v in numbers]
+        numbers = [scale * float(v) for _, v in values][::-1]  # accuracy in %
+        if scale == 100:
             ax.set_xlim(0, 100)
-            label = "accuracy (%)"
         ax.barh(range(len(numbers)), numbers, color="#4c72b0")
         ax.set_yticks(range(len(numbers)), names)
         ax.set_xlabel(label, fontsize=FONT_LABEL)
@@ -143,9 +143,8 @@ def raster_figure(view: RasterView) -> Figure:
     fig, axes = stacked_axes(9, [0.45 + 0.025 * p.neurons.size for p in panels], left=0.65,
                              gap=0.55, top=0.6, bottom=0.45)
     for ax, panel in zip(axes, panels, strict=True):
-        for mask, colour, marker, size in ((panel.matched, COLOUR_MATCHED, "s", 5),
-                                           (panel.missed, COLOUR_MISSED, "v", 22),
-                                           (panel.extra, COLOUR_EXTRA, "^", 22)):
+        for mask, (colour, marker, size) in zip((panel.matched, panel.missed, panel.extra),
+                                                _MARKS, strict=True):
             t, neuron = np.nonzero(mask)
             ax.scatter(t, neuron, s=size, c=colour, marker=marker, linewidths=0)
         if panel.divergence is not None:
@@ -165,13 +164,9 @@ def raster_figure(view: RasterView) -> Figure:
                               f"{panel.n_extra} only in {b}"), fontsize=FONT_LABEL)
         ax.tick_params(labelsize=FONT)
     axes[-1].set_xlabel("step (0-based)", fontsize=FONT_LABEL)
-    handles = [
-        Line2D([], [], ls="", marker="s", color=COLOUR_MATCHED, label="matched (both)"),
-        Line2D([], [], ls="", marker="v", color=COLOUR_MISSED,
-               label=legend_label(f"only in {a} (missed)")),
-        Line2D([], [], ls="", marker="^", color=COLOUR_EXTRA,
-               label=legend_label(f"only in {b} (extra)")),
-    ]
+    labels = ("matched (both)", f"only in {a} (missed)", f"only in {b} (extra)")
+    handles = [Line2D([], [], ls="", marker=marker, color=colour, label=legend_label(label))
+               for (colour, marker, _), label in zip(_MARKS, labels, strict=True)]
     if view.divergence_here:
         handles.append(Line2D([], [], ls="", marker="o", mfc="none", ms=9,
                               color=COLOUR_DIVERGENCE, label="first divergence"))

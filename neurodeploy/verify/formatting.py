@@ -55,9 +55,7 @@ def divergence_sentence(divergence: Divergence, a: str, b: str,
 
 def verdict_kind(verdict: Verdict) -> str:
     """"pass", "fail", or "neutral" when no gate was set (nothing was required)."""
-    if not verdict.passed:
-        return "fail"
-    return "pass" if verdict.gates else "neutral"
+    return ("pass" if verdict.gates else "neutral") if verdict.passed else "fail"
 
 
 def verdict_line(verdict: Verdict) -> str:
@@ -85,9 +83,8 @@ def spike_f1(m: PairMetrics, value: float | None) -> str:
 
 def population_label(summary: VerificationSummary, population: str) -> str:
     """The population's name, marked ``(readout: mean_v)`` when its v is the output."""
-    if summary.is_v_readout(population):
-        return f"{population} (readout: {summary.readout})"
-    return population
+    return (f"{population} (readout: {summary.readout})" if summary.is_v_readout(population)
+            else population)
 
 
 def agreement(summary: VerificationSummary, pair: PairSummary,

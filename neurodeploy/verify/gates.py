@@ -24,13 +24,11 @@ from typing import Any
 
 from neurodeploy.errors import InputError
 
-PAIR_METRICS = {
-    "f1@0": "f1_at_0", "f1@1": "f1_at_1", "f1@2": "f1_at_2", "f1@lag": "f1_at_best_lag",
-    "lag": "best_lag", "identical_samples": "identical_samples",
-    "count_error": "count_error_abs", "count_error_rel": "count_error_rel",
-    "first_spike_mean": "first_spike_mean", "first_spike_max": "first_spike_max",
-    "van_rossum": "van_rossum", "v_rmse": "v_rmse",
-}
+PAIR_METRICS = {"f1@0": "f1_at_0", "f1@1": "f1_at_1", "f1@2": "f1_at_2",
+                "f1@lag": "f1_at_best_lag", "lag": "best_lag",
+                "identical_samples": "identical_samples", "count_error": "count_error_abs",
+                **{name: name for name in ("count_error_rel", "first_spike_mean",
+                                           "first_spike_max", "van_rossum", "v_rmse")}}
 OPS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
        "==": operator.eq}
 _NAME = r"[A-Za-z0-9_.\-]+"
@@ -85,10 +83,8 @@ def _number(expr: str, text: str) -> float:
 
 def _find_pair(summary: dict, a: str, b: str) -> tuple[dict, bool]:
     for pair in summary["pairs"]:
-        if (pair["a"], pair["b"]) == (a, b):
-            return pair, False
-        if (pair["a"], pair["b"]) == (b, a):
-            return pair, True
+        if {pair["a"], pair["b"]} == {a, b}:
+            return pair, pair["a"] != a
     raise InputError(f"no comparison of {a!r} and {b!r} in this verification")
 
 
@@ -127,13 +123,12 @@ def evaluate_gate(gate: Gate, summary: dict) -> dict[str, Any]:
             values = {n: -v for n, v in values.items()}
     if not values:
         return _outcome(gate, False, None, f"{gate.metric} is not available for this pair")
-    pick = min if gate.op in (">=", ">") else max
-    worst_name = pick(values, key=values.get) if gate.op != "==" else None
-    if gate.op == "==":
-        ok = all(OPS["=="](v, gate.value) for v in values.values())
-        worst = next((v for v in values.values() if v != gate.value), gate.value)
+    if gate.op == "==":  # every value must equal it: the first one that does not
+        worst_name, worst = None, next((v for v in values.values() if v != gate.value),
+                                       gate.value)
     else:
+        worst_name = (min if gate.op in (">=", ">") else max)(values, key=values.get)
         worst = values[worst_name]
-        ok = OPS[gate.op](worst, gate.value)
+    ok = OPS[gate.op](worst, gate.value)
     where = f" ({worst_name})" if worst_name and worst_name != "(pair)" else ""
     return _outcome(gate, ok, worst, f"{gate.metric}{where} = {worst:.4g}")

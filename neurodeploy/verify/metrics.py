@@ -15,6 +15,7 @@ is the maximum possible. F1 at a tolerance is ``2 * pairs / (n_a + n_b)``.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import reduce
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -38,34 +39,26 @@ def as_spikes(spikes: object, name: str | None = None, what: str = "spikes") -> 
     arr = np.asarray(spikes)
     if arr.ndim != 3:
         hint = " (add a sample axis: x[None])" if arr.ndim == 2 else ""
-        raise InputError(
-            f"{_where(name)}{what} has shape {arr.shape}; "
-            f"expected (samples, steps, neurons){hint}"
-        )
+        raise InputError(f"{_where(name)}{what} has shape {arr.shape}; "
+                         f"expected (samples, steps, neurons){hint}")
     if arr.dtype == bool:
         return arr
     if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise InputError(
-            f"{_where(name)}{what} has dtype {arr.dtype}; expected bool or 0/1 integers"
-        )
+        raise InputError(f"{_where(name)}{what} has dtype {arr.dtype}; expected bool or 0/1 "
+                         "integers")
     bad = (arr != 0) & (arr != 1)
     if bad.any():
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
-        raise InputError(
-            f"{_where(name)}{what}[{', '.join(map(str, idx))}] = {arr[idx]}; "
-            "spikes must be 0/1 or bool"
-        )
+        raise InputError(f"{_where(name)}{what}[{', '.join(map(str, idx))}] = {arr[idx]}; "
+                         "spikes must be 0/1 or bool")
     return arr.astype(bool)
 
 
 def _spike_pair(a: object, b: object, name: str | None) -> tuple[np.ndarray, np.ndarray]:
-    a_arr = as_spikes(a, name, "a spikes")
-    b_arr = as_spikes(b, name, "b spikes")
+    a_arr, b_arr = as_spikes(a, name, "a spikes"), as_spikes(b, name, "b spikes")
     if a_arr.shape != b_arr.shape:
-        raise InputError(
-            f"{_where(name)}spike shapes differ: a {a_arr.shape}, b {b_arr.shape}; "
-            "expected the same (samples, steps, neurons)"
-        )
+        raise InputError(f"{_where(name)}spike shapes differ: a {a_arr.shape}, b {b_arr.shape}; "
+                         "expected the same (samples, steps, neurons)")
     return a_arr, b_arr
 
 
@@ -104,14 +97,6 @@ class SpikeMatch:
         return int(np.count_nonzero(self.matched_a))
 
     @property
-    def n_a(self) -> int:
-        return self.n_matched + int(np.count_nonzero(self.missed))
-
-    @property
-    def n_b(self) -> int:
-        return self.n_matched + int(np.count_nonzero(self.extra))
-
-    @property
     def n_missed(self) -> int:
         return int(np.count_nonzero(self.missed))
 
@@ -121,8 +106,8 @@ class SpikeMatch:
 
     @property
     def f1(self) -> float:
-        """``2 * pairs / (n_a + n_b)``; 1.0 when both rasters are silent."""
-        total = self.n_a + self.n_b
+        """``2 * pairs / (spikes of a + spikes of b)``; 1.0 when both rasters are silent."""
+        total = 2 * self.n_matched + self.n_missed + self.n_extra
         return 1.0 if total == 0 else 2 * self.n_matched / total
 
     def pairs_per_neuron(self) -> np.ndarray:
@@ -142,8 +127,7 @@ def _greedy_unmatched(ua: np.ndarray, ub: np.ndarray, tolerance: int) -> None:
     (checked against brute force in tests/test_verify_metrics.py).
     """
     for t in range(ua.shape[0]):
-        new_b = ub[t].copy()
-        new_a = ua[t].copy()
+        new_a, new_b = ua[t].copy(), ub[t].copy()
         for new, waiting in ((new_b, ua), (new_a, ub)):  # new spikes of one, waiting of the other
             for d in range(min(tolerance, t), 0, -1):  # earliest waiting spike first
                 hit = new & waiting[t - d]
@@ -171,8 +155,7 @@ def spike_matching(a: object, b: object, tolerance: int, name: str | None = None
     # costs about as much as scanning, so it pays only when few differ.
     columns = np.flatnonzero((a_arr != b_arr).any(axis=1))
     if 2 * columns.size > samples * neurons:
-        missed = _time_major(a_arr)  # a copy: the scan clears the matched spikes
-        extra = _time_major(b_arr)
+        missed, extra = _time_major(a_arr), _time_major(b_arr)  # copies: the scan clears pairs
         _greedy_unmatched(missed, extra, tol)
     else:
         missed = np.zeros((steps, samples * neurons), dtype=bool)
@@ -183,8 +166,7 @@ def spike_matching(a: object, b: object, tolerance: int, name: str | None = None
             _greedy_unmatched(ua, ub, tol)
             missed[:, columns] = ua
             extra[:, columns] = ub
-    missed = _sample_major(missed, a_arr.shape)
-    extra = _sample_major(extra, a_arr.shape)
+    missed, extra = _sample_major(missed, a_arr.shape), _sample_major(extra, a_arr.shape)
     return SpikeMatch(tol, a_arr & ~missed, b_arr & ~extra, missed, extra)
 
 
@@ -227,14 +209,10 @@ class CountError(NamedTuple):
 def count_error(a: object, b: object, name: str | None = None) -> CountError:
     """Mean absolute difference of per-(sample, neuron) spike counts, and relative to ``a``."""
     a_arr, b_arr = _spike_pair(a, b, name)
-    ca = a_arr.sum(axis=1, dtype=np.int64)
-    cb = b_arr.sum(axis=1, dtype=np.int64)
+    ca, cb = a_arr.sum(axis=1, dtype=np.int64), b_arr.sum(axis=1, dtype=np.int64)
     mean_abs = float(np.abs(ca - cb).mean()) if ca.size else 0.0
     mean_a = float(ca.mean()) if ca.size else 0.0
-    if mean_a > 0:
-        relative: float | None = mean_abs / mean_a
-    else:
-        relative = 0.0 if mean_abs == 0 else None
+    relative = mean_abs / mean_a if mean_a > 0 else (0.0 if mean_abs == 0 else None)
     return CountError(mean_abs, relative)
 
 
@@ -255,8 +233,7 @@ class FirstSpikeError(NamedTuple):
 def first_spike_error(a: object, b: object, name: str | None = None) -> FirstSpikeError:
     """Latency error of the first spike per (sample, neuron); see :class:`FirstSpikeError`."""
     a_arr, b_arr = _spike_pair(a, b, name)
-    has_a = a_arr.any(axis=1)
-    has_b = b_arr.any(axis=1)
+    has_a, has_b = a_arr.any(axis=1), b_arr.any(axis=1)
     both = has_a & has_b
     n_only_one = int(np.count_nonzero(has_a ^ has_b))
     n_both = int(np.count_nonzero(both))
@@ -298,19 +275,15 @@ def van_rossum_distance(a: object, b: object, tau: float, name: str | None = Non
 
 def v_rmse(a_v: object, b_v: object, name: str | None = None) -> float:
     """Root mean square of ``a_v - b_v`` over every (sample, step, neuron), in v units."""
-    av = np.asarray(a_v)
-    bv = np.asarray(b_v)
+    av, bv = np.asarray(a_v), np.asarray(b_v)
     for arr, side in ((av, "a"), (bv, "b")):
         if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
             raise InputError(f"{_where(name)}{side} v has dtype {arr.dtype}; expected numbers")
     if av.shape != bv.shape:
-        raise InputError(
-            f"{_where(name)}v shapes differ: a {av.shape}, b {bv.shape}; expected the same"
-        )
-    if av.size == 0:
-        return 0.0
+        raise InputError(f"{_where(name)}v shapes differ: a {av.shape}, b {bv.shape}; expected "
+                         "the same")
     diff = av.astype(np.float64) - bv.astype(np.float64)
-    return float(np.sqrt(np.mean(diff * diff)))
+    return float(np.sqrt(np.mean(diff * diff))) if diff.size else 0.0
 
 
 # ---------------------------------------------------------------------------------- lag
@@ -337,9 +310,7 @@ def _f1_shifted(a: np.ndarray, b: np.ndarray, lag: int) -> float:
     a_part = a[:, max(0, -lag):steps - max(0, lag)]
     b_part = b[:, max(0, lag):steps - max(0, -lag)]
     total = np.count_nonzero(a_part) + np.count_nonzero(b_part)
-    if total == 0:
-        return 1.0
-    return 2 * np.count_nonzero(a_part & b_part) / total
+    return 2 * np.count_nonzero(a_part & b_part) / total if total else 1.0
 
 
 def best_lag(a: object, b: object, max_lag: int = 5, name: str | None = None) -> tuple[int, float]:
@@ -352,13 +323,11 @@ def best_lag(a: object, b: object, max_lag: int = 5, name: str | None = None) ->
     """
     a_arr, b_arr = _spike_pair(a, b, name)
     limit = min(check_steps(max_lag, "max_lag"), a_arr.shape[1] - 1)
-    best, best_f1 = 0, -1.0
-    # 0, -1, 1, -2, 2, ...: the tie-break order (smallest |L| first, then negative)
-    for lag in sorted(range(-limit, limit + 1), key=lambda lag: (abs(lag), lag)):
-        f1 = _f1_shifted(a_arr, b_arr, lag)
-        if f1 > best_f1:
-            best, best_f1 = lag, f1
-    return best, best_f1
+    # 0, -1, 1, -2, 2, ...: the tie-break order (smallest |L| first, then negative); max
+    # keeps the first of equal scores
+    order = sorted(range(-limit, limit + 1), key=lambda lag: (abs(lag), lag))
+    return max(((lag, _f1_shifted(a_arr, b_arr, lag)) for lag in order),
+               key=lambda scored: scored[1], default=(0, -1.0))
 
 
 # ---------------------------------------------------------------- several populations
@@ -384,13 +353,9 @@ class Divergence:
 
 def _check_populations(a: dict[str, Any], b: dict[str, Any]) -> None:
     if set(a) != set(b):
-        only_a = [k for k in a if k not in b]
-        only_b = [k for k in b if k not in a]
-        raise InputError(
-            "populations differ: only in a: "
-            f"{', '.join(map(repr, only_a)) or 'none'}; only in b: "
-            f"{', '.join(map(repr, only_b)) or 'none'}"
-        )
+        only_a, only_b = ([repr(k) for k in x if k not in y] for x, y in ((a, b), (b, a)))
+        raise InputError(f"populations differ: only in a: {', '.join(only_a) or 'none'}; "
+                         f"only in b: {', '.join(only_b) or 'none'}")
 
 
 def first_divergence(a: dict[str, object], b: dict[str, object]) -> Divergence | None:
@@ -403,31 +368,22 @@ def first_divergence(a: dict[str, object], b: dict[str, object]) -> Divergence |
     arrays = {name: _spike_pair(a[name], b[name], name) for name in a}
     candidates = []  # (step, sample, population index, neuron, name)
     for index, (name, (a_arr, b_arr)) in enumerate(arrays.items()):
-        differs = a_arr != b_arr
-        per_step = differs.any(axis=(0, 2))
-        if not per_step.any():
-            continue
-        step = int(per_step.argmax())
-        at_step = differs[:, step, :]
-        sample = int(at_step.any(axis=1).argmax())
-        neuron = int(at_step[sample].argmax())
-        candidates.append((step, sample, index, neuron, name))
+        differs = (a_arr != b_arr).transpose(1, 0, 2)  # (steps, samples, neurons)
+        if differs.any():  # argmax: the first difference in (step, sample, neuron) order
+            step, sample, neuron = map(int, np.unravel_index(differs.argmax(), differs.shape))
+            candidates.append((step, sample, index, neuron, name))
     if not candidates:
         return None
     step, sample, _, neuron, name = min(candidates)
     a_arr, b_arr = arrays[name]
-    return Divergence(
-        step, sample, name, neuron,
-        bool(a_arr[sample, step, neuron]), bool(b_arr[sample, step, neuron]),
-    )
+    return Divergence(step, sample, name, neuron, bool(a_arr[sample, step, neuron]),
+                      bool(b_arr[sample, step, neuron]))
 
 
 def identical_samples(a: object, b: object, name: str | None = None) -> float:
     """Share of samples whose whole raster (all steps, all neurons) is identical."""
     a_arr, b_arr = _spike_pair(a, b, name)
-    if a_arr.shape[0] == 0:
-        return 1.0
-    return float((a_arr == b_arr).all(axis=(1, 2)).mean())
+    return float((a_arr == b_arr).all(axis=(1, 2)).mean()) if a_arr.shape[0] else 1.0
 
 
 class ExactAgreement(NamedTuple):
@@ -446,15 +402,11 @@ class ExactAgreement(NamedTuple):
 def exact_agreement(a: dict[str, object], b: dict[str, object]) -> ExactAgreement:
     """Share of samples with identical rasters, per population and over all of them."""
     _check_populations(a, b)
-    per_population: dict[str, float] = {}
-    same_all: np.ndarray | None = None
-    for name in a:
-        a_arr, b_arr = _spike_pair(a[name], b[name], name)
-        same = (a_arr == b_arr).all(axis=(1, 2))
-        per_population[name] = float(same.mean()) if same.size else 1.0
-        same_all = same if same_all is None else same_all & same
-    samples = float(same_all.mean()) if same_all is not None and same_all.size else 1.0
-    return ExactAgreement(per_population, samples, samples == 1.0)
+    same = {name: np.equal(*_spike_pair(a[name], b[name], name)).all(axis=(1, 2)) for name in a}
+    every = np.asarray(reduce(np.logical_and, same.values(), True))  # every population's
+    samples = float(every.mean()) if every.size else 1.0
+    return ExactAgreement({name: float(s.mean()) if s.size else 1.0 for name, s in same.items()},
+                          samples, samples == 1.0)
 
 
 # -------------------------------------------------------------------------- decisions
@@ -475,13 +427,10 @@ def decision_agreement(scores_a: object, scores_b: object) -> float:
     ``scores_*`` are (samples, classes); ties go to the first class (``np.argmax``), the
     rule of :func:`neurodeploy.readout.accuracy`. 1.0 for zero samples.
     """
-    sa = _scores(scores_a, "a scores")
-    sb = _scores(scores_b, "b scores")
+    sa, sb = _scores(scores_a, "a scores"), _scores(scores_b, "b scores")
     if sa.shape != sb.shape:
         raise InputError(f"score shapes differ: a {sa.shape}, b {sb.shape}; expected the same")
-    if sa.shape[0] == 0:
-        return 1.0
-    return float((sa.argmax(axis=1) == sb.argmax(axis=1)).mean())
+    return float((sa.argmax(axis=1) == sb.argmax(axis=1)).mean()) if sa.shape[0] else 1.0
 
 
 def accuracy(logits: object, labels: object) -> float:
@@ -489,12 +438,9 @@ def accuracy(logits: object, labels: object) -> float:
     scores = _scores(logits, "logits")
     lab = np.asarray(labels)
     if lab.shape != (scores.shape[0],):
-        raise InputError(
-            f"labels has shape {lab.shape}; expected ({scores.shape[0]},), one per sample"
-        )
-    if scores.shape[0] == 0:
-        return 0.0
-    return readout.accuracy(scores, lab)
+        raise InputError(f"labels has shape {lab.shape}; expected ({scores.shape[0]},), one per "
+                         "sample")
+    return readout.accuracy(scores, lab) if scores.shape[0] else 0.0
 
 
 # ------------------------------------------------------------------------ bundles
@@ -536,18 +482,11 @@ class PairMetrics:
         return asdict(self)
 
 
-def compare_populations(
-    a_spikes: object,
-    b_spikes: object,
-    a_v: object | None = None,
-    b_v: object | None = None,
-    tau: float = 5.0,
-    max_lag: int = 5,
-    name: str | None = None,
-) -> PairMetrics:
+def compare_populations(a_spikes: object, b_spikes: object, a_v: object | None = None,
+                        b_v: object | None = None, tau: float = 5.0, max_lag: int = 5,
+                        name: str | None = None) -> PairMetrics:
     """All agreement metrics of one population; ``name`` only labels error messages."""
     a_arr, b_arr = _spike_pair(a_spikes, b_spikes, name)
-    identical = bool(np.array_equal(a_arr, b_arr))
     f1 = {tol: spike_matching(a_arr, b_arr, tol, name).f1 for tol in F1_TOLERANCES}
     counts = count_error(a_arr, b_arr, name)
     first = first_spike_error(a_arr, b_arr, name)
@@ -555,30 +494,18 @@ def compare_populations(
     rmse = None
     if a_v is not None and b_v is not None:
         if np.shape(a_v) != a_arr.shape:
-            raise InputError(
-                f"{_where(name)}v has shape {np.shape(a_v)}; spikes have {a_arr.shape}"
-            )
+            raise InputError(f"{_where(name)}v has shape {np.shape(a_v)}; spikes have "
+                             f"{a_arr.shape}")
         rmse = v_rmse(a_v, b_v, name)
     return PairMetrics(
-        identical=identical,
+        identical=bool(np.array_equal(a_arr, b_arr)),
         identical_samples=identical_samples(a_arr, b_arr, name),
-        n_spikes_a=int(np.count_nonzero(a_arr)),
-        n_spikes_b=int(np.count_nonzero(b_arr)),
-        f1_at_0=f1[0],
-        f1_at_1=f1[1],
-        f1_at_2=f1[2],
-        count_error_abs=counts.mean_abs,
-        count_error_rel=counts.relative,
-        first_spike_mean=first.mean,
-        first_spike_max=first.max,
-        first_spike_n_only_one=first.n_only_one,
-        van_rossum=van_rossum_distance(a_arr, b_arr, tau, name),
-        tau=float(tau),
-        v_rmse=rmse,
-        best_lag=lag,
-        f1_at_best_lag=lag_f1,
-        max_lag=int(max_lag),
-    )
+        n_spikes_a=int(np.count_nonzero(a_arr)), n_spikes_b=int(np.count_nonzero(b_arr)),
+        f1_at_0=f1[0], f1_at_1=f1[1], f1_at_2=f1[2],
+        count_error_abs=counts.mean_abs, count_error_rel=counts.relative, v_rmse=rmse,
+        first_spike_mean=first.mean, first_spike_max=first.max, best_lag=lag,
+        first_spike_n_only_one=first.n_only_one, tau=float(tau), max_lag=int(max_lag),
+        van_rossum=van_rossum_distance(a_arr, b_arr, tau, name), f1_at_best_lag=lag_f1)
 
 
 @dataclass(frozen=True)
@@ -595,32 +522,20 @@ class TraceComparison:
         return asdict(self)
 
 
-def compare_traces(
-    a: dict[str, np.ndarray],
-    b: dict[str, np.ndarray],
-    a_v: dict[str, np.ndarray] | None = None,
-    b_v: dict[str, np.ndarray] | None = None,
-    tau: float = 5.0,
-    max_lag: int = 5,
-) -> TraceComparison:
+def compare_traces(a: dict[str, np.ndarray], b: dict[str, np.ndarray],
+                   a_v: dict[str, np.ndarray] | None = None,
+                   b_v: dict[str, np.ndarray] | None = None, tau: float = 5.0,
+                   max_lag: int = 5) -> TraceComparison:
     """:class:`PairMetrics` per population plus the first divergence over all of them.
 
     ``a`` and ``b`` map population -> spikes (samples, steps, neurons) and must name the
     same populations; v is compared for populations present in both ``a_v`` and ``b_v``.
     """
     _check_populations(a, b)
-    a_v = a_v or {}
-    b_v = b_v or {}
-    populations = {
-        name: compare_populations(
-            a[name], b[name], a_v.get(name), b_v.get(name), tau=tau, max_lag=max_lag, name=name
-        )
-        for name in a
-    }
+    a_v, b_v = a_v or {}, b_v or {}
+    populations = {name: compare_populations(a[name], b[name], a_v.get(name), b_v.get(name),
+                                             tau=tau, max_lag=max_lag, name=name)
+                   for name in a}
     agreement = exact_agreement(a, b)
-    return TraceComparison(
-        populations=populations,
-        first_divergence=first_divergence(a, b),
-        identical=agreement.identical,
-        identical_samples=agreement.samples,
-    )
+    return TraceComparison(populations, first_divergence(a, b), agreement.identical,
+                           agreement.samples)

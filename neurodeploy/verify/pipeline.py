@@ -44,7 +44,7 @@ from neurodeploy.traces import Traces, load_spikes
 from neurodeploy.verify import metrics
 from neurodeploy.verify.gates import Gate, evaluate_gate, parse_gate
 from neurodeploy.verify.render_html import write_html_report
-from neurodeploy.verify.trace_files import RecordedTraces, read_trace_file, write_traces_nir
+from neurodeploy.verify.trace_files import read_trace_file, write_traces_nir
 
 #: The file that makes a folder a verification report (an earlier one may be replaced).
 REPORT_MARKER = "summary.json"
@@ -87,11 +87,11 @@ def load_data(data: str | None, model: Deployment, samples: int | None,
         desc = DataSource(config.task or "", f"{part} split", config.data)
     else:
         path = Path(data)
-        ds = None
-        if _has_labels(path):  # a data set file: its errors are the user's to see
-            ds = load_dataset(path)
-        else:  # plain spikes (.npz with 'spikes', or .npy)
-            spikes = np.asarray(load_spikes(str(path)))
+        # a data set file (its errors are the user's to see), else plain spikes (.npz with
+        # 'spikes', or .npy)
+        ds = load_dataset(path) if _has_labels(path) else None
+        if ds is None:
+            spikes = load_spikes(str(path))
         part = split_name or "all"
         desc = DataSource("", part, str(path))
     if ds is not None:
@@ -154,9 +154,9 @@ def check_backends(names: Sequence[str], model: Deployment) -> list[str]:
                              "(recorded traces: --trace NAME=FILE)")
         ok, reason = TARGETS[name].available()
         if not ok:
-            available = [b for b in BACKENDS if TARGETS[b].available()[0]]
+            available = ", ".join(b for b in BACKENDS if TARGETS[b].available()[0])
             raise TargetUnavailableError(f"backend {name!r} is unavailable here ({reason}); "
-                                         f"available: {', '.join(available)}")
+                                         f"available: {available}")
         model.network_for(name)  # an integer backend needs integers
         if name in out:
             raise InputError(f"backend {name!r} is listed twice")
@@ -165,8 +165,8 @@ def check_backends(names: Sequence[str], model: Deployment) -> list[str]:
 
 
 def _run(model: Deployment, backend: str, x: np.ndarray) -> tuple[dict, dict]:
-    record = [r for r in ("spikes", "v") if r in TARGETS[backend].records]
-    tr = model.simulate(backend, x, record=record)
+    tr = model.simulate(backend, x, record=[r for r in ("spikes", "v")
+                                            if r in TARGETS[backend].records])
     return tr.spikes, {n: np.asarray(a, dtype=np.float64) for n, a in tr.v.items()}
 
 
@@ -229,18 +229,14 @@ def _joined(model: Deployment, backend: str, results: Sequence[tuple[dict, dict]
     spikes = {n: np.concatenate([r[0][n] for r in results]) for n in results[0][0]}
     v = {n: np.concatenate([r[1][n] for r in results]) for n in results[0][1]}
     if backend == FLOAT_BACKEND:
-        kind, units = "float", model.float_units
-    else:
-        kind, units = "fixed_point", "lsb"
-    return BackendRun(backend, kind, units, spikes, v, seconds)
+        return BackendRun(backend, "float", model.float_units, spikes, v, seconds)
+    return BackendRun(backend, "fixed_point", "lsb", spikes, v, seconds)
 
 
 def trace_backend(name: str, path: str, model: Deployment, x: np.ndarray) -> BackendRun:
     """A recorded trace file as a backend, checked against the model and the data."""
-    pops = model.populations
-    out = model.output
-    csv_pop = out if out and pops.get(out) == 1 else None
-    rec: RecordedTraces = read_trace_file(path, name, csv_population=csv_pop)
+    pops, out = model.populations, model.output
+    rec = read_trace_file(path, name, csv_population=out if out and pops.get(out) == 1 else None)
     n, steps = x.shape[:2]
     for kind in ("spikes", "v"):
         arrays = getattr(rec, kind)
@@ -249,9 +245,8 @@ def trace_backend(name: str, path: str, model: Deployment, x: np.ndarray) -> Bac
                 raise InputError(f"trace {name!r}: population {pop!r} is not in the model; "
                                  f"known: {', '.join(pops)}")
             if arr.shape[0] < n or arr.shape[1] != steps or arr.shape[2] != pops[pop]:
-                raise InputError(
-                    f"trace {name!r}: {kind} of {pop!r} has shape {arr.shape}; the data and "
-                    f"model need (>= {n}, {steps}, {pops[pop]})")
+                raise InputError(f"trace {name!r}: {kind} of {pop!r} has shape {arr.shape}; the "
+                                 f"data and model need (>= {n}, {steps}, {pops[pop]})")
             arrays[pop] = arr[:n]
     return BackendRun(name, "trace", rec.units, rec.spikes, rec.v)
 
@@ -279,9 +274,9 @@ def compare_pair(a: BackendRun, b: BackendRun, tau: float, max_lag: int,
     result = {"a": a.name, "b": b.name, **cmp.to_json()}
     for p in va:
         diff = np.abs(va[p] - vb[p]) > 1e-9 * np.maximum(1.0, np.abs(va[p]))
-        steps = np.unique(np.nonzero(diff)[1])
-        result["populations"][p]["v_mismatches"] = int(diff.sum())
-        result["populations"][p]["v_mismatch_steps"] = [int(s) for s in steps[:20]]
+        result["populations"][p].update(
+            v_mismatches=int(diff.sum()),
+            v_mismatch_steps=[int(s) for s in np.unique(np.nonzero(diff)[1])[:20]])
     la, lb = logits.get(a.name), logits.get(b.name)
     result["decision_agreement"] = (None if la is None or lb is None
                                     else metrics.decision_agreement(la, lb))
@@ -338,9 +333,7 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
                 raise InputError(f"gate {gate.expr!r}: {b!r} is not among the backends "
                                  f"({', '.join(all_names)})")
     x, labels, desc = load_data(data, model, samples, split)
-    runs: dict[str, BackendRun] = {}
-    for name, path in traces.items():
-        runs[name] = trace_backend(name, path, model, x)
+    runs = {name: trace_backend(name, path, model, x) for name, path in traces.items()}
     workers = workers or getattr(executor, "n_workers", None) or os.cpu_count() or 1
     columns = (TextColumn("{task.description:>12}"), BarColumn(), MofNCompleteColumn(),
                TimeElapsedColumn())
@@ -354,31 +347,25 @@ def verify(model_path: str, backends: Sequence[str], data: str | None = None,
                 runs[name] = run_backend(model, name, x, progress, workers)
     ordered = [runs[n] for n in all_names]
     logits = {r.name: _logits(r, model) for r in ordered}
-    backends_json = {}
-    for r in ordered:
-        lg = logits[r.name]
-        backends_json[r.name] = {
-            "kind": r.kind, "units": r.units, "seconds": r.seconds,
-            "recorded": ["spikes"] + (["v"] if r.v else []),
-            "accuracy": (None if lg is None or labels is None
-                         else metrics.accuracy(lg, labels)),
-        }
+    backends_json = {r.name: {"kind": r.kind, "units": r.units, "seconds": r.seconds,
+                              "recorded": ["spikes"] + (["v"] if r.v else []),
+                              "accuracy": (None if logits[r.name] is None or labels is None
+                                           else metrics.accuracy(logits[r.name], labels))}
+                     for r in ordered}
     pairs = [compare_pair(a, b, tau, max_lag, logits)
              for i, a in enumerate(ordered) for b in ordered[i + 1:]]
     summary: dict[str, Any] = {
         "model": str(model_path), "data": str(desc), "samples": int(x.shape[0]),
         "steps": int(x.shape[1]), "dt": model.dt, "populations": model.populations,
         "outputs": [model.output] if model.output else [], "readout": model.readout,
-        "backends": backends_json, "pairs": pairs, "tau": tau, "max_lag": max_lag,
-    }
+        "backends": backends_json, "pairs": pairs, "tau": tau, "max_lag": max_lag}
     summary["gates"] = [evaluate_gate(g, summary) for g in parsed]
     summary["passed"] = all(g["passed"] for g in summary["gates"])
-    result = Verification(summary, runs)
     if report_dir:  # the report names its files relative to its own folder
         seen = {**summary, "model": os.path.relpath(model_path, report_dir),
                 "data": desc.seen_from(report_dir)}
         write_outputs(Verification(seen, runs), report_dir, overwrite)
-    return result
+    return Verification(summary, runs)
 
 
 def write_outputs(result: Verification, report_dir: str | os.PathLike[str],

@@ -117,20 +117,20 @@ def _figure(fig: Figure, alt: str, kind: str, caption: str | None = None) -> str
             f'height="{height}" src="data:image/png;base64,{data}">{cap}</figure>')
 
 
+def _class(cls: str | None) -> str:
+    return f' class="{cls}"' if cls else ""
+
+
 def _table(header: Sequence[str], rows: Sequence[tuple[Sequence[str], str | None]]) -> str:
     """``rows``: (cells as HTML, row class or None); header cells are plain text."""
     head = "".join(f"<th>{_e(h)}</th>" for h in header)
-    body = []
-    for cells, cls in rows:
-        attr = f' class="{cls}"' if cls else ""
-        body.append(f"<tr{attr}>" + "".join(cells) + "</tr>")
+    body = "".join(f"<tr{_class(cls)}>" + "".join(cells) + "</tr>" for cells, cls in rows)
     return (f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
-            f"<tbody>{''.join(body)}</tbody></table></div>")
+            f"<tbody>{body}</tbody></table></div>")
 
 
 def _td(text: object, cls: str | None = None) -> str:
-    attr = f' class="{cls}"' if cls else ""
-    return f"<td{attr}>{_e(text)}</td>"
+    return f"<td{_class(cls)}>{_e(text)}</td>"
 
 
 def _note(text: str) -> str:
@@ -140,16 +140,12 @@ def _note(text: str) -> str:
 def _omitted(item: Omitted, sample: int | None = None, population: str = "") -> str:
     """Why a population (of ``sample``) or a backend (v of ``population``) is not in a
     figure, as a sentence."""
-    if item.reason == "not comparable":
-        of = "" if sample is None else f" of sample {sample}"
-        return f"population {item.name!r}: no comparable spikes{of}."
-    if item.reason == "empty":
-        return f"population {item.name!r}: no neurons or no steps."
-    if item.reason == "no v":
-        return f"{item.name}: no v of population {population!r}."
-    if item.reason == "shape":
-        return f"{item.name}: v has shape {item.shape}, unlike its spikes; not plotted."
-    return f"{item.name}: v does not cover the divergence; not plotted."
+    of = "" if sample is None else f" of sample {sample}"
+    return {"not comparable": f"population {item.name!r}: no comparable spikes{of}.",
+            "empty": f"population {item.name!r}: no neurons or no steps.",
+            "no v": f"{item.name}: no v of population {population!r}.",
+            "shape": f"{item.name}: v has shape {item.shape}, unlike its spikes; not plotted.",
+            }.get(item.reason, f"{item.name}: v does not cover the divergence; not plotted.")
 
 
 # ---------------------------------------------------------------------------- sections
@@ -160,59 +156,49 @@ def _header(summary: VerificationSummary) -> str:
     verdict = summary.verdict
     pop_text = ", ".join(f"{name} ({size})" for name, size in summary.populations.items())
     outputs = ", ".join(map(str, summary.outputs)) or "–"
-    parts = [
+    rows = [([_td(g.expr), _td(num(g.value)),
+              _td("pass" if g.passed else "FAIL", "pass" if g.passed else "fail"),
+              _td(g.detail)], None if g.passed else "differs") for g in summary.gates]
+    return "\n".join([
         f"<h1>Verification report: {_e(summary.model)}</h1>",
         f"<p>data: {_e(summary.data)}; {_e(summary.samples)} samples × "
         f"{_e(summary.steps)} steps (0-based, one step per hop); {_e(dt_text)}</p>",
         f"<p>populations (neurons): {_e(pop_text or '–')}; outputs: {_e(outputs)}</p>",
-        f'<p class="verdict {verdict_kind(verdict)}">'
-        f"{_e(verdict_line(verdict))}</p>",
+        f'<p class="verdict {verdict_kind(verdict)}">{_e(verdict_line(verdict))}</p>',
         '<h2 id="gates">Gates</h2>',
-    ]
-    if summary.gates:
-        rows = [([_td(g.expr), _td(num(g.value)),
-                  _td("pass" if g.passed else "FAIL", "pass" if g.passed else "fail"),
-                  _td(g.detail)], None if g.passed else "differs")
-                for g in summary.gates]
-        parts.append(_table(["gate", "value", "result", "detail"], rows))
-    else:
-        parts.append(_note("No gates were set."))
-    return "\n".join(parts)
+        _table(["gate", "value", "result", "detail"], rows) if rows
+        else _note("No gates were set.")])
 
 
 def _contents(summary: VerificationSummary) -> str:
-    links = ['<a href="#gates">gates</a>', '<a href="#backends">backends</a>']
-    for index, pair in enumerate(summary.shown_pairs(), 1):
-        links.append(f'<a href="#pair-{index}">{_e(pair.a)} vs {_e(pair.b)}</a>')
-    links.append('<a href="#how-to-read">how to read this</a>')
+    links = ['<a href="#gates">gates</a>', '<a href="#backends">backends</a>',
+             *(f'<a href="#pair-{index}">{_e(pair.a)} vs {_e(pair.b)}</a>'
+               for index, pair in enumerate(summary.shown_pairs(), 1)),
+             '<a href="#how-to-read">how to read this</a>']
     return "<nav><p>Contents: " + " · ".join(links) + "</p></nav>"
 
 
 def _backends(summary: VerificationSummary) -> str:
-    parts = ['<h2 id="backends">Backends</h2>']
     rows = [([_td(name), _td(info.kind or "–"), _td(info.v_units or "–"),
               _td(", ".join(info.recorded) or "–"), _td(pct(info.accuracy)),
               _td("–" if info.seconds is None else f"{info.seconds:.3g}")], None)
             for name, info in summary.backends.items()]
-    parts.append(_table(["backend", "kind", "v units", "recorded", "accuracy",
-                         "run time (s)"], rows))
+    parts = ['<h2 id="backends">Backends</h2>',
+             _table(["backend", "kind", "v units", "recorded", "accuracy", "run time (s)"], rows)]
     for group in summary.identical_groups():
         if len(group) > 1:
             parts.append(f'<p class="identical">Identical at every step (every sample, every '
                          f"population): {_e(' = '.join(group))}. Only {_e(group[0])} is "
                          "compared below; its comparisons hold for the others.</p>")
     fig = figures.backends_figure(summary)
-    if fig is None:
-        parts.append(_note("No backend reports an accuracy or a run time."))
-    else:
-        parts.append(_figure(fig, "accuracy and run time per backend", "backends"))
+    parts.append(_note("No backend reports an accuracy or a run time.") if fig is None
+                 else _figure(fig, "accuracy and run time per backend", "backends"))
     return "\n".join(parts)
 
 
 def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
-    a, b = pair.a, pair.b
-    ua, ub = summary.units(a), summary.units(b)
-    rows, readouts = [], []
+    ua, ub = summary.units(pair.a), summary.units(pair.b)
+    rows = []
     for pop, comparison in pair.populations.items():
         m = comparison.metrics
         agrees, words = agreement(summary, pair, pop)
@@ -227,8 +213,6 @@ def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
         else:
             v_text = f"{num(m.v_rmse)} {ua or ub or ''}".strip()
         readout = summary.is_v_readout(pop)
-        if readout:
-            readouts.append(pop)
         rows.append(([
             _td(population_label(summary, pop)), _td(words, "key" if readout else None),
             _td(pct(m.identical_samples)), _td(spike_f1(m, m.f1_at_0)),
@@ -241,10 +225,10 @@ def _metric_table(summary: VerificationSummary, pair: PairSummary) -> str:
     header = ["population", "identical", "identical samples (spikes)", "F1@0", "F1@±1",
               "F1@±2", "best lag (F1 there)", "count error: mean |Δ| (relative)",
               "first-spike error mean / max (one side only)", "van Rossum (τ, steps)",
-              "v RMSE", f"spikes {a} / {b}"]
+              "v RMSE", f"spikes {pair.a} / {pair.b}"]
     notes = [f"{pop!r} is the readout: the model decides from its v ({summary.readout}), "
              "so it is compared by v (its 'identical' cell and v RMSE); its spike columns do "
-             "not decide anything." for pop in readouts]
+             "not decide anything." for pop in pair.populations if summary.is_v_readout(pop)]
     return _table(header, rows) + "".join(_note(n) for n in notes)
 
 
@@ -262,10 +246,9 @@ def _raster(summary: VerificationSummary, view: RasterView) -> str:
             shown, n, n_mis = item.neurons.size, item.size, item.n_mismatched
             which = (f"all {n_mis} with a mismatch" if n_mis <= MAX_RASTER_NEURONS else
                      f"the first {MAX_RASTER_NEURONS} of {n_mis} with a mismatch")
-            notes.append(f"population {item.population!r}: {shown} of {n} neurons shown: "
-                         f"{which} in sample {view.sample} plus "
-                         f"{shown - min(n_mis, shown)} others; rows are labelled "
-                         "with the neuron index.")
+            notes.append(f"population {item.population!r}: {shown} of {n} neurons shown: {which} "
+                         f"in sample {view.sample} plus {shown - min(n_mis, shown)} others; rows "
+                         "are labelled with the neuron index.")
     if not view.panels:
         return _note(" ".join(notes))
     caption = (f"Sample {view.sample}: {view.a} against {view.b} at the exact step. "
@@ -296,11 +279,9 @@ def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
                      "plot. " + " ".join(notes))
     layout = "; ".join(f"{g.units or 'units not stated'}: "
                        f"{', '.join(t.backend for t in g.traces)}" for g in data.groups)
-    if len(data.groups) == 1:
-        axes = f"One axis: v in {layout}."
-    else:
-        axes = (f"{len(data.groups)} axes stacked, top to bottom, one per v unit ({layout}); "
-                "values are not comparable across axes.")
+    axes = (f"One axis: v in {layout}." if len(data.groups) == 1 else
+            f"{len(data.groups)} axes stacked, top to bottom, one per v unit ({layout}); "
+            "values are not comparable across axes.")
     spikes = (" Circles mark steps where a backend spiked." if any(
         t.spiked is not None and t.spiked.any() for g in data.groups for t in g.traces) else "")
     caption = (f"v of neuron {data.neuron} of population {data.population!r}, sample "
@@ -314,54 +295,40 @@ def _voltage(data: VoltageWindow, colours: dict[str, str]) -> str:
 def _pair(summary: VerificationSummary, pair: PairSummary, index: int, traces: BackendTraces,
           samples: Sequence[int] | None, window: int, colours: dict[str, str]) -> str:
     a, b = pair.a, pair.b
-    parts = [f'<section class="pair" id="pair-{index}">', f"<h2>{_e(a)} vs {_e(b)}</h2>"]
-    parts.append(f"<p>{_e(pct(pair.identical_samples))} of samples with identical spikes in "
-                 f"every population; decision agreement {_e(pct(pair.decision_agreement))}.</p>")
-    divergence = pair.first_divergence
-    if divergence:
-        parts.append(f'<p class="divergence">First divergence: '
-                     f"{_e(divergence_sentence(divergence, a, b))}.</p>")
-        parts.append(_note(f"Chosen as {FIRST_DIVERGENCE_RULE} (steps are 0-based)."))
+    parts = [f'<section class="pair" id="pair-{index}">', f"<h2>{_e(a)} vs {_e(b)}</h2>",
+             f"<p>{_e(pct(pair.identical_samples))} of samples with identical spikes in every "
+             f"population; decision agreement {_e(pct(pair.decision_agreement))}.</p>"]
+    if pair.first_divergence:
+        parts += [f'<p class="divergence">First divergence: '
+                  f"{_e(divergence_sentence(pair.first_divergence, a, b))}.</p>",
+                  _note(f"Chosen as {FIRST_DIVERGENCE_RULE} (steps are 0-based).")]
     parts.append(_metric_table(summary, pair))
+    missing = [name for name in (a, b) if name not in traces]
     if pair.identical:  # not the same only by the readout's v: the plots would show nothing
         parts.append(_note("Every spike is identical; only the readout's v can differ (see "
                            "the table), so there are no spike plots."))
-        parts.append("</section>")
-        return "\n".join(parts)
-    missing = [name for name in (a, b) if name not in traces]
-    if missing:
+    elif missing:
         parts.append(_note(f"No traces of {', '.join(missing)}: no plots for this pair."))
-        parts.append("</section>")
-        return "\n".join(parts)
-    chosen = summary.raster_samples(pair, samples)
-    parts.append("<h3>Rasters at the exact step</h3>")
-    for sample in chosen[:MAX_RASTER_SAMPLES]:
-        parts.append(_raster(summary, raster_view(pair, traces, sample)))
-    if len(chosen) > MAX_RASTER_SAMPLES:
-        parts.append(_note(f"Samples {', '.join(map(str, chosen[MAX_RASTER_SAMPLES:]))} "
-                           f"not plotted (at most {MAX_RASTER_SAMPLES} per pair)."))
-    parts.append("<h3>Where they differ</h3>")
-    parts.append(_heat_map(divergence_map(pair, traces)))
-    voltage = voltage_window(summary, pair, traces, window, colours)
-    if voltage is not None:
-        parts.append("<h3>Voltage around the first divergence</h3>")
-        parts.append(_voltage(voltage, colours))
-    parts.append("</section>")
-    return "\n".join(parts)
-
-
-def _footnote() -> str:
-    items = "".join(f"<li>{_e(item)}</li>" for item in _HOW_TO_READ)
-    return f'<h2 id="how-to-read">How to read this</h2><ul class="note">{items}</ul>'
+    else:  # rasters, the divergence map and the voltage plot
+        chosen = summary.raster_samples(pair, samples)
+        parts += ["<h3>Rasters at the exact step</h3>",
+                  *(_raster(summary, raster_view(pair, traces, sample))
+                    for sample in chosen[:MAX_RASTER_SAMPLES])]
+        if len(chosen) > MAX_RASTER_SAMPLES:
+            parts.append(_note(f"Samples {', '.join(map(str, chosen[MAX_RASTER_SAMPLES:]))} "
+                               f"not plotted (at most {MAX_RASTER_SAMPLES} per pair)."))
+        parts += ["<h3>Where they differ</h3>", _heat_map(divergence_map(pair, traces))]
+        voltage = voltage_window(summary, pair, traces, window, colours)
+        if voltage is not None:
+            parts += ["<h3>Voltage around the first divergence</h3>", _voltage(voltage, colours)]
+    return "\n".join([*parts, "</section>"])
 
 
 def _check_options(summary: VerificationSummary, samples: Sequence[int] | None,
                    window: int) -> None:
     check_steps(window, "window")
-    if samples is None:
-        return
     n = summary.samples
-    for s in samples:
+    for s in samples or ():
         if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or s < 0 or (
                 isinstance(n, int) and s >= n):
             raise InputError(f"sample {s!r}; allowed: an integer in 0..{n - 1 if n else 0}")
@@ -374,10 +341,11 @@ def render_html(summary: SummaryLike, traces: BackendTraces,
     _check_options(summary, samples, window)
     # the summary's backends, then any backend that only has traces
     colours = figures.backend_colours(dict.fromkeys([*summary.backends, *traces]))
-    body = [_header(summary), _contents(summary), _backends(summary)]
-    for index, pair in enumerate(summary.shown_pairs(), 1):
-        body.append(_pair(summary, pair, index, traces, samples, window, colours))
-    body.append(_footnote())
+    body = [_header(summary), _contents(summary), _backends(summary),
+            *(_pair(summary, pair, index, traces, samples, window, colours)
+              for index, pair in enumerate(summary.shown_pairs(), 1)),
+            '<h2 id="how-to-read">How to read this</h2><ul class="note">'
+            + "".join(f"<li>{_e(item)}</li>" for item in _HOW_TO_READ) + "</ul>"]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f"<title>Verification report: {_e(summary.model)}</title>"

@@ -51,19 +51,16 @@ def render_terminal(summary: SummaryLike, console: Console) -> None:
                  f"({summary.samples} samples × {summary.steps} steps, 0-based)")
     pairs = Table(title=title, caption="first divergence: " + FIRST_DIVERGENCE_RULE)
     for column in ("pair", "population", "identical", "F1@0", "F1@±1", "best lag (F1)",
-                   "first divergence"):
-        pairs.add_column(column, justify="left" if column in
-                         ("pair", "population", "identical", "first divergence") else "right")
+                   "first divergence"):  # numbers to the right
+        pairs.add_column(column, justify="right" if column.startswith(("F1", "best")) else "left")
     for pair in summary.shown_pairs():
         for pop, comparison in pair.populations.items():
             m = comparison.metrics
             agrees, words = agreement(summary, pair, pop)
-            pairs.add_row(
-                Text(f"{pair.a} vs {pair.b}"), Text(population_label(summary, pop)),
-                Text(words), spike_f1(m, m.f1_at_0), spike_f1(m, m.f1_at_1),
-                f"{num(m.best_lag)} ({spike_f1(m, m.f1_at_best_lag)})",
-                Text(_where(pair, pop)), style="yellow" if agrees is False else None,
-            )
+            pairs.add_row(Text(f"{pair.a} vs {pair.b}"), Text(population_label(summary, pop)),
+                          Text(words), spike_f1(m, m.f1_at_0), spike_f1(m, m.f1_at_1),
+                          f"{num(m.best_lag)} ({spike_f1(m, m.f1_at_best_lag)})",
+                          Text(_where(pair, pop)), style="yellow" if agrees is False else None)
     for group in summary.identical_groups():
         if len(group) > 1:
             console.print(Text(f"identical at every step: {' = '.join(group)} (rows show "
@@ -71,9 +68,7 @@ def render_terminal(summary: SummaryLike, console: Console) -> None:
     if pairs.row_count:
         print_table(console, pairs, keys=2)
     if summary.gates:
-        table = Table(title="gates")
-        for column in ("gate", "value", "result", "detail"):
-            table.add_column(column)
+        table = Table("gate", "value", "result", "detail", title="gates")
         for gate in summary.gates:
             table.add_row(Text(gate.expr), Text(num(gate.value)),
                           Text("pass" if gate.passed else "FAIL",

@@ -43,10 +43,6 @@ def _record(cls: type, record: Mapping[str, Any], where: str, *given: Any,
     return read_record(cls, record, "verification summary", where, *given, **convert)
 
 
-def _text(value: Any) -> str:
-    return str(value or "")
-
-
 def _names(values: Any) -> tuple:
     return tuple(values or ())
 
@@ -64,7 +60,8 @@ class GateResult:
     @classmethod
     def from_json(cls, gate: Mapping[str, Any]) -> GateResult:
         where = f"gate {gate.get('expr')!r}" if isinstance(gate, Mapping) else "a gate"
-        return _record(cls, gate, where, expr=str, passed=bool, detail=_text)
+        return _record(cls, gate, where, expr=str, passed=bool,
+                       detail=lambda value: str(value or ""))
 
 
 @dataclass(frozen=True)
@@ -136,9 +133,8 @@ class PairSummary:
 
     @classmethod
     def from_json(cls, pair: Mapping[str, Any]) -> PairSummary:
-        where = "a pair"  # until its sides are known
-        if isinstance(pair, Mapping) and "a" in pair and "b" in pair:
-            where = f"pair {pair['a']} vs {pair['b']}"
+        where = (f"pair {pair['a']} vs {pair['b']}"  # "a pair" until its sides are known
+                 if isinstance(pair, Mapping) and "a" in pair and "b" in pair else "a pair")
         return _record(
             cls, pair, where, a=str, b=str, identical=bool,
             first_divergence=lambda d: _record(Divergence, d, f"{where}, first divergence")
@@ -182,18 +178,16 @@ class VerificationSummary:
         """The typed summary of the verifier's JSON-able dict; InputError naming the first
         missing field."""
         return _record(
-            cls, summary, "the summary", model=str, data=str,
+            cls, summary, "the summary", model=str, data=str, passed=bool,
             populations=lambda pops: dict(pops or {}), outputs=_names,
             backends=lambda backends: {str(name): BackendSummary.from_json(str(name), info)
                                        for name, info in (backends or {}).items()},
             pairs=lambda pairs: tuple(PairSummary.from_json(p) for p in pairs or ()),
-            gates=lambda gates: tuple(GateResult.from_json(g) for g in gates or ()),
-            passed=bool)
+            gates=lambda gates: tuple(GateResult.from_json(g) for g in gates or ()))
 
     def units(self, backend: str) -> str | None:
         """The backend's v units; None when not stated or the backend is unknown."""
-        info = self.backends.get(backend)
-        return None if info is None else info.v_units
+        return self.backends[backend].v_units if backend in self.backends else None
 
     @property
     def verdict(self) -> Verdict:
@@ -263,11 +257,9 @@ class VerificationSummary:
         """
         if samples is not None:
             return list(dict.fromkeys(int(s) for s in samples))
-        chosen = [] if pair.divergent_sample is None else [pair.divergent_sample]
-        chosen.append(0)
-        chosen.extend(other.divergent_sample for other in self.pairs
-                      if not other.identical and other.divergent_sample is not None)
-        return list(dict.fromkeys(chosen))
+        chosen = [pair.divergent_sample, 0,
+                  *(other.divergent_sample for other in self.pairs if not other.identical)]
+        return list(dict.fromkeys(s for s in chosen if s is not None))
 
 
 SummaryLike = VerificationSummary | Mapping[str, Any]
@@ -275,9 +267,8 @@ SummaryLike = VerificationSummary | Mapping[str, Any]
 
 def as_summary(summary: SummaryLike) -> VerificationSummary:
     """``summary`` itself when typed, else :meth:`VerificationSummary.from_json` of it."""
-    if isinstance(summary, VerificationSummary):
-        return summary
-    return VerificationSummary.from_json(summary)
+    return (summary if isinstance(summary, VerificationSummary)
+            else VerificationSummary.from_json(summary))
 
 
 def raster_samples(summary: SummaryLike, pair: PairSummary | Mapping[str, Any],

@@ -20,7 +20,6 @@ compared with backends of the same units.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nir
@@ -32,21 +31,15 @@ from neurodeploy.traces import RECORDABLE, Traces
 from neurodeploy.verify.metrics import as_spikes
 
 
-@dataclass
-class RecordedTraces:
-    """A trace file as a backend: spikes (bool) and v/u (float64) per population."""
-
-    name: str
-    spikes: dict[str, np.ndarray]
-    v: dict[str, np.ndarray] = field(default_factory=dict)
-    u: dict[str, np.ndarray] = field(default_factory=dict)
+class RecordedTraces(Traces):
+    """A trace file as a backend: spikes (bool) and v/u (float64) per population;
+    ``target`` is the trace's name."""
 
     @property
     def units(self) -> str:
-        values = [a for a in self.v.values()]
-        if values and all(np.all(a == np.round(a)) for a in values):
+        if self.v and all(np.all(a == np.round(a)) for a in self.v.values()):
             return "lsb"
-        return f"float:{self.name}" if values else "none"
+        return f"float:{self.target}" if self.v else "none"
 
 
 def write_traces_nir(traces: Traces, path: str | os.PathLike[str], dt: float = 1.0) -> None:
@@ -74,13 +67,11 @@ def _read_nir_data(path: Path, name: str) -> RecordedTraces:
         if "spikes" not in obs:
             raise InputError(f"{path}: node '{pop}' has no 'spikes' observable "
                              f"(found: {', '.join(obs) or 'none'})")
-        for kind in RECORDABLE:
-            if kind in obs:
-                item = obs[kind]
-                if not isinstance(item, nir.TimeGriddedData):
-                    raise InputError(f"{path}: node '{pop}' {kind} is {type(item).__name__}; "
-                                     "only TimeGriddedData (samples, steps, neurons) is read")
-                getattr(rec, kind)[pop] = np.asarray(item.data)
+        for kind in (k for k in RECORDABLE if k in obs):
+            if not isinstance(obs[kind], nir.TimeGriddedData):
+                raise InputError(f"{path}: node '{pop}' {kind} is {type(obs[kind]).__name__}; "
+                                 "only TimeGriddedData (samples, steps, neurons) is read")
+            getattr(rec, kind)[pop] = np.asarray(obs[kind].data)
     return rec
 
 
@@ -112,8 +103,7 @@ def _read_csv(path: Path, name: str, population: str) -> RecordedTraces:
 def read_trace_file(path: str | os.PathLike[str], name: str,
                     csv_population: str | None = None) -> RecordedTraces:
     """Read a recorded trace file (NIR data, NPZ or CSV; see the module docstring)."""
-    path = check_input_file(path, f"trace {name!r}: a recorded trace file (.nir, .npz or "
-                                  ".csv)")
+    path = check_input_file(path, f"trace {name!r}: a recorded trace file (.nir, .npz or .csv)")
     if path.suffix == ".csv":
         if csv_population is None:
             raise InputError(f"trace {name!r}: a CSV trace needs a model with one output "
