@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,10 +41,11 @@ INPUT = "input"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return repr(value)
-    return str(value)
+def first_bad(arr: np.ndarray, bad: np.ndarray) -> tuple[tuple[int, ...] | None, Any, str]:
+    """The index of the first True entry of ``bad`` (None for a 0-d ``arr``), ``arr`` there
+    and the index as text (``[i, j]``, empty for None)."""
+    index = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else None
+    return index, arr[index or ()], str(list(index)) if index else ""
 
 
 def _as_int_array(label: str, field_name: str, value: Any) -> np.ndarray:
@@ -53,24 +54,16 @@ def _as_int_array(label: str, field_name: str, value: Any) -> np.ndarray:
         arr = np.asarray(value)
     except Exception as exc:  # pragma: no cover - numpy accepts almost anything
         raise NetworkValidationError(f"{label}: {field_name} is not numeric ({exc})") from None
-    if arr.dtype == bool:
+    if arr.dtype.kind not in "iuf":
         raise NetworkValidationError(
-            f"{label}: {field_name} has dtype bool; integers are required"
-        )
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise NetworkValidationError(
-            f"{label}: {field_name} has dtype {arr.dtype}; integers are required"
-        )
-    if np.issubdtype(arr.dtype, np.floating):
+            f"{label}: {field_name} has dtype {arr.dtype}; integers are required")
+    if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else ()
-            val = arr[idx] if arr.ndim else arr
-            where = f"[{', '.join(map(str, idx))}]" if idx else ""
+            _, val, at = first_bad(arr, bad)
             raise NetworkValidationError(
-                f"{label}: {field_name}{where} = {_fmt(float(val))} is not an integer; "
-                f"fixed-point networks take integer values (quantize first)"
-            )
+                f"{label}: {field_name}{at} = {float(val)} is not an "
+                "integer; fixed-point networks take integer values (quantize first)")
     return arr.astype(np.int64)
 
 
@@ -79,15 +72,26 @@ def _check_range(
 ) -> None:
     bad = (arr < lo) | (arr > hi)
     if bad.any():
-        if arr.ndim:
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            where = f"[{', '.join(map(str, idx))}]"
-            val = arr[idx]
-        else:
-            where, val = "", arr
-        raise NetworkValidationError(
-            f"{label}: {field_name}{where} = {int(val)} is out of range; allowed {lo}..{hi}{extra}"
-        )
+        _, val, at = first_bad(arr, bad)
+        raise NetworkValidationError(f"{label}: {field_name}{at} = {int(val)} is "
+                                     f"out of range; allowed {lo}..{hi}{extra}")
+
+
+def _scalar(label: str, field_name: str, value: Any, lo: int, hi: int, extra: str = "") -> int:
+    """A single integer in ``lo..hi``; NetworkValidationError otherwise."""
+    arr = _as_int_array(label, field_name, value)
+    if arr.ndim != 0:
+        raise NetworkValidationError(f"{label}: {field_name} must be a single integer")
+    _check_range(label, field_name, arr, lo, hi, extra)
+    return int(arr)
+
+
+def _count(label: str, field_name: str, value: Any) -> int:
+    """A single integer >= 1 (a size); NetworkValidationError otherwise."""
+    arr = _as_int_array(label, field_name, value)
+    if arr.ndim != 0 or int(arr) < 1:
+        raise NetworkValidationError(f"{label}: {field_name} = {value} must be an integer >= 1")
+    return int(arr)
 
 
 def _freeze(arr: np.ndarray) -> np.ndarray:
@@ -152,22 +156,15 @@ class LIFPopulation:
 
     def __post_init__(self) -> None:
         label = f"population '{self.name}'" if self.name else "LIFPopulation"
-        size = _as_int_array(label, "size", self.size)
-        if size.ndim != 0 or int(size) < 1:
-            raise NetworkValidationError(f"{label}: size = {self.size} must be an integer >= 1")
-        object.__setattr__(self, "size", int(size))
+        object.__setattr__(self, "size", _count(label, "size", self.size))
         ranges = self.ranges(self.chip)
         for name in self.PARAMETERS:
             value = _scalar_or_vector(label, name, getattr(self, name), self.size)
             lo, hi = ranges[name]
             _check_range(label, name, np.asarray(value), lo, hi)
             object.__setattr__(self, name, value)
-        for name, hi in (("reset_interval", 1 << 30), ("reset_offset", 1 << 30)):
-            arr = _as_int_array(label, name, getattr(self, name))
-            if arr.ndim != 0:
-                raise NetworkValidationError(f"{label}: {name} must be a single integer")
-            _check_range(label, name, arr, 0, hi)
-            object.__setattr__(self, name, int(arr))
+        for name in ("reset_interval", "reset_offset"):
+            object.__setattr__(self, name, _scalar(label, name, getattr(self, name), 0, 1 << 30))
         if self.reset_offset and self.reset_offset >= max(self.reset_interval, 1):
             raise NetworkValidationError(
                 f"{label}: reset_offset = {self.reset_offset} is out of range; allowed "
@@ -188,10 +185,7 @@ class LIFPopulation:
 
     def named(self, name: str) -> LIFPopulation:
         """The same population carrying its network name (used in error messages)."""
-        return LIFPopulation(
-            self.size, self.du, self.dv, self.vth, self.bias_mant, self.bias_exp, name=name,
-            chip=self.chip, reset_interval=self.reset_interval, reset_offset=self.reset_offset,
-        )
+        return replace(self, name=name)
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -302,6 +296,14 @@ class Conv2d:
         tap = ((o * in_g + i) * kh + ky) * kw + kx
         return flat((o * oh + y) * ow + x), flat((ic * h + iy) * w + ix), flat(tap)
 
+    def nonzero_synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(dst, src, weight)`` of the synapses whose kernel tap is nonzero, as in
+        :meth:`synapses` (the sparse weights of a large convolution)."""
+        dst, src, tap = self.synapses()
+        values = self.kernel.ravel()[tap]
+        keep = values != 0
+        return dst[keep], src[keep], values[keep]
+
     def expand(self, kernel: np.ndarray) -> np.ndarray:
         """The (n_dst, n_src) matrix of this geometry for ``kernel`` (any dtype, the kernel's
         shape): what NIR import uses for float kernels."""
@@ -396,11 +398,7 @@ class Projection:
             ("weight_exp", chip.weight_exp_min, chip.weight_exp_max),
             ("num_weight_bits", 1, chip.weight_bits),
         ):
-            arr = _as_int_array(label, attr, getattr(self, attr))
-            if arr.ndim != 0:
-                raise NetworkValidationError(f"{label}: {attr} must be a single integer")
-            _check_range(label, attr, arr, lo, hi)
-            object.__setattr__(self, attr, int(arr))
+            object.__setattr__(self, attr, _scalar(label, attr, getattr(self, attr), lo, hi))
         sign_mode = self.sign_mode if self.sign_mode is not None else fp.infer_sign_mode(weights)
         if sign_mode not in fp.SIGN_MODES:
             raise NetworkValidationError(
@@ -445,9 +443,7 @@ class Projection:
     @property
     def label(self) -> str:
         """How error messages name this projection."""
-        if self.name:
-            return f"projection '{self.name}'"
-        return f"projection '{self.src}->{self.dst}'"
+        return f"projection '{self.name or f'{self.src}->{self.dst}'}'"
 
     @property
     def n_dst(self) -> int:
@@ -466,15 +462,13 @@ class Projection:
         step = 1 << fp.dropped_weight_bits(sign_mode, self.num_weight_bits, self.chip)
         off_grid = weights % step != 0
         if off_grid.any():
-            at = tuple(int(x) for x in np.argwhere(off_grid)[0])
+            _, val, at = first_bad(weights, off_grid)
             raise NetworkValidationError(
-                f"{label}: {field_name}[{', '.join(map(str, at))}] = {int(weights[at])} is not "
-                "on the Loihi 2 "
+                f"{label}: {field_name}{at} = {int(val)} is not on the Loihi 2 "
                 f"grid; allowed multiples of {step} for sign_mode {sign_mode} with "
                 f"num_weight_bits {self.num_weight_bits} (Lava would change it to "
-                f"{int(fp.lava_weight_transform(weights[at], sign_mode, self.num_weight_bits))};"
-                f" snap with neurodeploy.fixed_point.lava_weight_transform)"
-            )
+                f"{int(fp.lava_weight_transform(val, sign_mode, self.num_weight_bits))};"
+                f" snap with neurodeploy.fixed_point.lava_weight_transform)")
 
     def _normalise_delays(self, label: str, shape: tuple[int, int]) -> int | np.ndarray | None:
         if self.delays is None:
@@ -484,12 +478,11 @@ class Projection:
         if arr.ndim == 0:
             return int(arr)
         n_dst, n_src = shape
-        if arr.shape == (n_src,) or arr.shape == (n_dst, n_src):
+        if arr.shape in ((n_src,), (n_dst, n_src)):
             return _freeze(arr)
         raise NetworkValidationError(
             f"{label}: delays has shape {arr.shape}; expected None, an int, a per-source "
-            f"vector ({n_src},) or a per-synapse array ({n_dst}, {n_src})"
-        )
+            f"vector ({n_src},) or a per-synapse array ({n_dst}, {n_src})")
 
     @property
     def delay_kind(self) -> str:
@@ -713,29 +706,18 @@ class FixedPointNetwork(PopulationGraph):
     input_max: int = 1
 
     def __post_init__(self) -> None:
-        graded = _as_int_array("network", "input_max", self.input_max)
-        if graded.ndim:
-            raise NetworkValidationError("network: input_max must be a single integer")
-        _check_range("network", "input_max", graded, 1, self.chip.graded_spike_max,
-                     f" (graded input counts on {self.chip.name})")
-        object.__setattr__(self, "input_max", int(graded))
-        n_inputs = _as_int_array("network", "n_inputs", self.n_inputs)
-        if n_inputs.ndim != 0 or int(n_inputs) < 1:
-            raise NetworkValidationError(
-                f"network: n_inputs = {self.n_inputs} must be an integer >= 1"
-            )
-        object.__setattr__(self, "n_inputs", int(n_inputs))
+        object.__setattr__(self, "input_max", _scalar(
+            "network", "input_max", self.input_max, 1, self.chip.graded_spike_max,
+            f" (graded input counts on {self.chip.name})"))
+        object.__setattr__(self, "n_inputs", _count("network", "n_inputs", self.n_inputs))
         self._validate_graph(LIFPopulation, Projection)
-        for name, pop in self.populations.items():
-            if pop.chip != self.chip:
+        parts = [*((f"population '{n}'", p) for n, p in self.populations.items()),
+                 *((p.label, p) for p in self.projections)]
+        for label, part in parts:
+            if part.chip != self.chip:
                 raise NetworkValidationError(
-                    f"population '{name}': validated for chip {pop.chip.name!r}, but the "
-                    f"network is for {self.chip.name!r}; build both for the same ChipFormat")
-        for proj in self.projections:
-            if proj.chip != self.chip:
-                raise NetworkValidationError(
-                    f"{proj.label}: validated for chip {proj.chip.name!r}, but the network is "
-                    f"for {self.chip.name!r}; build both for the same ChipFormat")
+                    f"{label}: validated for chip {part.chip.name!r}, but the network is for "
+                    f"{self.chip.name!r}; build both for the same ChipFormat")
 
     # ------------------------------------------------------------------ queries
     @property

@@ -38,7 +38,7 @@ from neurodeploy import fixed_point as fp
 from neurodeploy.chip import LOIHI2, ChipFormat
 from neurodeploy.errors import NetworkValidationError, NeurodeployError
 from neurodeploy.kernel import NumpyIntOps
-from neurodeploy.network import _NAME_RE, INPUT, Conv2d, FixedPointNetwork, LIFPopulation
+from neurodeploy.network import _NAME_RE, INPUT, Conv2d, FixedPointNetwork, LIFPopulation, first_bad
 from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays, read_meta, read_npz
 from neurodeploy.terminal_table import print_table
 
@@ -62,16 +62,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
-
-
-def _index_text(index: tuple[int, ...] | None) -> str:
-    return "" if not index else f"[{', '.join(map(str, index))}]"
-
-
-def _num_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return repr(value)
-    return str(value)
 
 
 @dataclass
@@ -151,9 +141,9 @@ class _Proj:
         of every delay value summed separately and shifted by ``weight_exp``."""
         ops = NumpyIntOps()
         if self.conv is not None:
-            part = np.clip(self.conv.kernel, 0, None) if sign > 0 else np.clip(
-                self.conv.kernel, None, 0)
-            return ops.scale(self.conv.row_sums(part), self.weight_exp)
+            kernel = self.conv.kernel
+            return ops.scale(self.conv.row_sums(np.where(kernel * sign > 0, kernel, 0)),
+                             self.weight_exp)
         w = self.weights
         delays = self.delays if self.delays is not None else np.zeros(w.shape, np.int64)
         total = np.zeros(w.shape[0])
@@ -165,9 +155,8 @@ class _Proj:
     def nonzero_synapses(self) -> tuple[int, np.ndarray]:
         """(number of nonzero synapses, nonzero fan-in of every destination)."""
         if self.conv is not None:
-            dst, _, tap = self.conv.synapses()
-            hit = dst[self.conv.kernel.ravel()[tap] != 0]
-            return int(hit.size), np.bincount(hit, minlength=self.conv.n_dst)
+            dst = self.conv.nonzero_synapses()[0]
+            return int(dst.size), np.bincount(dst, minlength=self.conv.n_dst)
         nonzero = self.weights != 0
         return int(nonzero.sum()), nonzero.sum(axis=1)
 
@@ -205,22 +194,19 @@ class _Linter:
             self.add(where, field_name, repr(value), "integers",
                      f"{field_name} is not numeric ({exc})")
             return None
-        if arr.dtype == bool or not (
-            np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-        ):
+        if arr.dtype.kind not in "iuf":
             shown = value if arr.ndim == 0 else f"array of dtype {arr.dtype}"
             self.add(where, field_name, _plain(shown), "integers",
                      f"{field_name} = {shown!r} has dtype {arr.dtype}; integers are required")
             return None
-        if np.issubdtype(arr.dtype, np.floating):
+        if arr.dtype.kind == "f":
             bad = ~np.isfinite(arr) | (arr != np.round(arr))
             if bad.any():
-                index = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else None
-                val = float(arr[index] if index is not None else arr)
+                index, val, at = first_bad(arr, bad)
                 count = int(bad.sum())
                 more = f" ({count} such entries)" if count > 1 else ""
-                self.add(where, field_name, val, "integers",
-                         f"{field_name}{_index_text(index)} = {_num_text(val)} is not an "
+                self.add(where, field_name, float(val), "integers",
+                         f"{field_name}{at} = {float(val)} is not an "
                          f"integer{more}; fixed-point networks take integer values "
                          "(quantize first)", index=index, count=count)
                 return None
@@ -233,12 +219,12 @@ class _Linter:
         bad = (arr < lo) | (arr > hi)
         if not bad.any():
             return True
-        index = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else None
-        val = int(arr[index] if index is not None else arr)
+        index, val, at = first_bad(arr, bad)
+        val = int(val)
         count = int(bad.sum())
         more = f" ({count} entries out of range)" if count > 1 else ""
         self.add(where, field_name, val, f"{lo}..{hi}{extra}",
-                 f"{field_name}{_index_text(index)} = {val} is out of range; allowed "
+                 f"{field_name}{at} = {val} is out of range; allowed "
                  f"{lo}..{hi}{extra}{more}", index=index, count=count)
         return False
 
@@ -463,14 +449,14 @@ class _Linter:
         off = (weights >= lo) & (weights <= hi) & (weights % step != 0)
         if not off.any():
             return
-        index = tuple(int(x) for x in np.argwhere(off)[0])
-        val = int(weights[index])
+        index, val, at = first_bad(weights, off)
+        val = int(val)
         lava = int(fp.lava_weight_transform(np.array(val), mode, nwb, self.fmt))
         count = int(off.sum())
         limit = f"multiples of {step} (sign_mode {mode}, num_weight_bits {nwb})"
         more = f"; {count} weights are off the grid" if count > 1 else ""
         self.add(label, field_name, val, limit,
-                 f"{field_name}{_index_text(index)} = {val} is not on the Loihi 2 grid; allowed "
+                 f"{field_name}{at} = {val} is not on the Loihi 2 grid; allowed "
                  f"{limit}; Lava would change it to "
                  f"{lava}{more} (snap with neurodeploy.fixed_point.lava_weight_transform)",
                  index=index, count=count)
@@ -516,24 +502,19 @@ class _Linter:
                          f"known: {', '.join(sizes) or '(none)'}")
 
     # ------------------------------------------------------------------ accumulator
-    @staticmethod
-    def worst_sums(proj: _Proj) -> tuple[np.ndarray, np.ndarray]:
+    def lint_accumulators(self, projs: list[_Proj], sizes: dict[str, int | None]) -> None:
         """Per destination row: the largest positive and negative summed input per step.
 
         Lava sums the weights of each delay slot, shifts that sum by ``weight_exp`` (floor
         for a right shift) and adds the slots arriving in the same step; spikes of
         different slots come from different steps, so all slots can add up at once.
         """
-        assert proj.n_dst is not None and proj.weight_exp is not None
-        return proj.row_sums(1).astype(np.int64), proj.row_sums(-1).astype(np.int64)
-
-    def lint_accumulators(self, projs: list[_Proj], sizes: dict[str, int | None]) -> None:
         limit = self.fmt.accumulator_limit
         per_pop: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         for proj in projs:
             if proj.n_dst is None or proj.weight_exp is None:
                 continue
-            pos, neg = self.worst_sums(proj)
+            pos, neg = proj.row_sums(1).astype(np.int64), proj.row_sums(-1).astype(np.int64)
             self._check_headroom(proj.label, pos, neg, limit, "")
             if proj.dst is not None and sizes.get(proj.dst) == proj.n_dst:
                 per_pop.setdefault(proj.dst, []).append((pos, neg))
@@ -601,10 +582,6 @@ class _Linter:
         }
 
 
-def _read_meta(arrays: Mapping[str, np.ndarray], source: str) -> dict[str, Any]:
-    return read_meta(arrays, FORMAT, VERSION, source, "network file")
-
-
 def lint_arrays(
     arrays: Mapping[str, np.ndarray], fmt: ChipFormat = LOIHI2, source: str = "network"
 ) -> LintReport:
@@ -614,8 +591,7 @@ def lint_arrays(
     not only the first. Raises :class:`~neurodeploy.errors.NeurodeployError` only when the
     arrays are not a network file at all (no or unreadable ``__meta__``, other format).
     """
-    meta = _read_meta(arrays, source)
-    return _Linter(arrays, fmt).lint(meta)
+    return _Linter(arrays, fmt).lint(read_meta(arrays, FORMAT, VERSION, source, "network file"))
 
 
 def lint_network(net: FixedPointNetwork, fmt: ChipFormat = LOIHI2) -> LintReport:
@@ -639,7 +615,7 @@ def _violation_table(title: str, items: list[Violation], style: str) -> Any:
     for column in ("where", "field", "index", "value", "count", "limit"):
         table.add_column(column)
     for v in items:
-        table.add_row(_cell(v.where), _cell(v.field), _cell(_index_text(v.index)),
+        table.add_row(_cell(v.where), _cell(v.field), _cell(list(v.index) if v.index else None),
                       _cell(_plain(v.value)), _cell(v.count), _cell(v.limit))
     return table
 
