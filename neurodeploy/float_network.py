@@ -39,7 +39,7 @@ import numpy as np
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import NetworkValidationError
-from neurodeploy.network import Conv2d, FixedPointNetwork, PopulationGraph
+from neurodeploy.network import Conv2d, FixedPointNetwork, PopulationGraph, _freeze, first_bad
 
 RESETS = ("zero", "subtract")
 
@@ -51,11 +51,16 @@ def _float_array(label: str, field_name: str, value: Any) -> np.ndarray:
         raise NetworkValidationError(f"{label}: {field_name} is not numeric") from None
     bad = ~np.isfinite(arr)
     if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else ()
-        where = f"[{', '.join(map(str, idx))}]" if idx else ""
-        raise NetworkValidationError(
-            f"{label}: {field_name}{where} = {arr[idx] if idx else arr} is not finite; "
-            "parameters must be finite numbers")
+        _, val, at = first_bad(arr, bad)
+        raise NetworkValidationError(f"{label}: {field_name}{at} = {val} is not finite; "
+                                     "parameters must be finite numbers")
+    return arr
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``arr``."""
+    arr = arr.copy()
+    arr.setflags(write=False)
     return arr
 
 
@@ -73,9 +78,7 @@ def _vector(label: str, field_name: str, value: Any, size: int,
         low = f"({lo:g}" if lo_open else f"[{lo:g}"
         raise NetworkValidationError(
             f"{label}: {field_name}[{i}] = {arr[i]:g} is out of range; allowed {low}, {hi:g}]")
-    arr = arr.copy()
-    arr.setflags(write=False)
-    return arr
+    return _read_only(arr)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,8 +117,7 @@ class FloatPopulation:
         object.__setattr__(self, "spiking", bool(self.spiking))
 
     def named(self, name: str) -> FloatPopulation:
-        return FloatPopulation(self.size, self.du, self.dv, self.vth, self.bias, self.spiking,
-                               self.reset, name=name)
+        return dataclasses.replace(self, name=name)
 
 
 @dataclass(frozen=True, eq=False)
@@ -145,9 +147,7 @@ class FloatProjection:
         if weights.ndim != 2 or 0 in weights.shape:
             raise NetworkValidationError(
                 f"{label}: weights has shape {weights.shape}; expected (n_dst, n_src)")
-        weights = weights.copy()
-        weights.setflags(write=False)
-        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "weights", _read_only(weights))
         if self.bias is not None:
             object.__setattr__(self, "bias", _vector(label, "bias", self.bias, weights.shape[0]))
         if self.delays is not None:
@@ -160,8 +160,7 @@ class FloatProjection:
             if arr.ndim == 0:
                 delays: int | np.ndarray = int(arr)
             elif arr.shape in ((n_src,), (n_dst, n_src)):
-                delays = arr.astype(np.int64)
-                delays.setflags(write=False)
+                delays = _freeze(arr)
             else:
                 raise NetworkValidationError(
                     f"{label}: delays has shape {arr.shape}; expected None, an int, "
@@ -175,11 +174,9 @@ class FloatProjection:
         if not isinstance(self.conv, Conv2d):
             raise NetworkValidationError(
                 f"{label}: conv must be a Conv2d or None, got {type(self.conv).__name__}")
-        kernel = _float_array(label, "conv kernel", self.conv.kernel).copy()
-        shape = Conv2d(np.zeros(kernel.shape, np.int64), self.conv.in_shape, self.conv.stride,
-                       self.conv.padding, self.conv.dilation, self.conv.groups)
+        kernel = _read_only(_float_array(label, "conv kernel", self.conv.kernel))
+        shape = dataclasses.replace(self.conv, kernel=np.zeros(kernel.shape, np.int64))
         shape.check(label)
-        kernel.setflags(write=False)
         conv = dataclasses.replace(shape, kernel=kernel)
         if self.delays is not None:
             raise NetworkValidationError(

@@ -56,6 +56,7 @@ the mean of its membrane over the sample window [0, T] plus a bias::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -108,28 +109,28 @@ class Kernel:
         return 1.0 / (self.c * (math.exp(-s / self.tau_mem) - math.exp(-s / self.tau_syn)))
 
     # ----- torch versions (differentiable; masked where s <= 0) -----
+    def _positive(self, s: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor]
+                  ) -> torch.Tensor:
+        """``kappa c f(s)`` where s > 0, else 0 (f sees 0 there, so no inf or nan in the
+        gradient)."""
+        pos = s > 0
+        val = self.kappa * self.c * f(torch.where(pos, s, torch.zeros_like(s)))
+        return torch.where(pos, val, torch.zeros_like(val))
+
     def k(self, s: torch.Tensor) -> torch.Tensor:
         """kappa K(s): the normalised PSP (peak 1) of a spike s time units ago; 0 for s <= 0."""
-        pos = s > 0
-        s0 = torch.where(pos, s, torch.zeros_like(s))
-        val = self.kappa * self.c * (torch.exp(-s0 / self.tau_mem) - torch.exp(-s0 / self.tau_syn))
-        return torch.where(pos, val, torch.zeros_like(val))
+        return self._positive(s, lambda x: torch.exp(-x / self.tau_mem)
+                              - torch.exp(-x / self.tau_syn))
 
     def dk(self, s: torch.Tensor) -> torch.Tensor:
         """d/ds of :meth:`k`."""
-        pos = s > 0
-        s0 = torch.where(pos, s, torch.zeros_like(s))
-        val = self.kappa * self.c * (torch.exp(-s0 / self.tau_syn) / self.tau_syn
-                                     - torch.exp(-s0 / self.tau_mem) / self.tau_mem)
-        return torch.where(pos, val, torch.zeros_like(val))
+        return self._positive(s, lambda x: torch.exp(-x / self.tau_syn) / self.tau_syn
+                              - torch.exp(-x / self.tau_mem) / self.tau_mem)
 
     def g(self, s: torch.Tensor) -> torch.Tensor:
         """kappa G(s) = integral of :meth:`k` over [0, s]; 0 for s <= 0."""
-        pos = s > 0
-        s0 = torch.where(pos, s, torch.zeros_like(s))
-        val = self.kappa * self.c * (self.tau_mem * -torch.expm1(-s0 / self.tau_mem)
-                                     - self.tau_syn * -torch.expm1(-s0 / self.tau_syn))
-        return torch.where(pos, val, torch.zeros_like(val))
+        return self._positive(s, lambda x: self.tau_mem * -torch.expm1(-x / self.tau_mem)
+                              - self.tau_syn * -torch.expm1(-x / self.tau_syn))
 
 
 # ---------------------------------------------------------------------------------------
@@ -360,10 +361,7 @@ class MultiSpikeConfig(JsonConfig):
     LABEL = "multi-spike config"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        for name in ("n_inputs", "n_outputs"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} = {getattr(self, name)} must be an integer >= 1")
+        self._check_sizes()
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise InputError(f"hidden = {self.hidden}: give >= 1 spiking layer, each with >= 1 "
                              "neuron")
@@ -371,11 +369,7 @@ class MultiSpikeConfig(JsonConfig):
         object.__setattr__(self, "tau_syn", float(self.tau_syn))
         object.__setattr__(self, "tau_mem", float(self.tau_mem))
         object.__setattr__(self, "duration", check_time_constant("duration", self.duration))
-        threshold = float(self.threshold)
-        if not (math.isfinite(threshold) and threshold > 0):
-            raise InputError(f"threshold = {self.threshold!r} is not allowed; it must be a "
-                             "finite number > 0")
-        object.__setattr__(self, "threshold", threshold)
+        self._check_threshold()
 
     @property
     def kernel(self) -> Kernel:
