@@ -64,6 +64,8 @@ How the graph computes the integers (every value is exact):
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -89,25 +91,13 @@ INPUT_NAME = "spikes"
 
 
 # ----------------------------------------------------------------------------- imports
-def _import_onnx() -> Any:
+def _import(package: str) -> Any:
+    """``onnx`` or ``onnxruntime``, else a one-line TargetUnavailableError."""
     try:
-        import onnx
+        return importlib.import_module(package)
     except ImportError as exc:
-        raise TargetUnavailableError(
-            f"onnx: the 'onnx' package is not importable ({exc}); pip install onnx"
-        ) from None
-    return onnx
-
-
-def _import_onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise TargetUnavailableError(
-            f"onnx: the 'onnxruntime' package is not importable ({exc}); "
-            "pip install onnxruntime"
-        ) from None
-    return onnxruntime
+        raise TargetUnavailableError(f"onnx: the '{package}' package is not importable "
+                                     f"({exc}); pip install {package}") from None
 
 
 # ------------------------------------------------------------------------------- names
@@ -128,13 +118,8 @@ def step_state_names(net: FixedPointNetwork) -> dict[str, str]:
     ``{"u_prev/<p>": "u/<p>", "v_prev/<p>": "v/<p>", "history_prev/<src>":
     "history/<src>", ...}``.
     """
-    names = {}
-    for p in net.populations:
-        names[f"u_prev/{p}"] = f"u/{p}"
-        names[f"v_prev/{p}"] = f"v/{p}"
-    for src in history_depths(net):
-        names[f"history_prev/{src}"] = f"history/{src}"
-    return names
+    return {**{f"{k}_prev/{p}": f"{k}/{p}" for p in net.populations for k in ("u", "v")},
+            **{f"history_prev/{src}": f"history/{src}" for src in history_depths(net)}}
 
 
 def initial_step_state(net: FixedPointNetwork, batch: int) -> dict[str, np.ndarray]:
@@ -320,9 +305,7 @@ def _step_nodes(g: _Graph, net: FixedPointNetwork, io: _StepIO) -> None:
         parts = [_projection_input(g, p, i, flat[p.src], c.emulate_int32)
                  for i, p in enumerate(net.projections) if p.dst == name]
         parts = [a for a in parts if a is not None]
-        a = None
-        for part in parts:
-            a = part if a is None else g.add(a, part)
+        a = functools.reduce(g.add, parts) if parts else None
         s, u, v = lif_step(g, c, a, io.u_in[name], io.v_in[name])
         g.op("Identity", [s], out=io.spikes_out[name])
         g.op("Identity", [v], out=io.v_out[name])
@@ -359,7 +342,7 @@ def build_onnx_model(
     passes ``onnx.checker.check_model`` and uses opset :data:`OPSET`.
     """
     _check_kind(kind, steps)
-    onnx = _import_onnx()
+    onnx = _import("onnx")
     helper, tp = onnx.helper, onnx.TensorProto
     pops = net.populations
     depths = history_depths(net)
@@ -483,7 +466,7 @@ def onnx_session(
     model: Any, intra_op_num_threads: int | None = None
 ) -> Any:
     """An ONNX Runtime CPU ``InferenceSession`` of a ModelProto, serialized bytes or path."""
-    ort = _import_onnxruntime()
+    ort = _import("onnxruntime")
     options = ort.SessionOptions()
     if intra_op_num_threads is not None:
         options.intra_op_num_threads = int(intra_op_num_threads)
@@ -513,7 +496,7 @@ def simulate_onnx(
     x = check_spikes(net, spikes)
     record = check_record(record)
     wanted = check_populations(net, populations)
-    _import_onnxruntime()
+    _import("onnxruntime")
     session = onnx_session(build_onnx_model(net, "sequence"), intra_op_num_threads)
     names = [f"{kind}/{p}" for kind in record for p in wanted]
     values = dict(zip(names, session.run(names, {INPUT_NAME: np.ascontiguousarray(x)}),

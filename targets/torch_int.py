@@ -69,8 +69,7 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise TargetUnavailableError(
             f"torch-int: device {str(device)!r} requested, but CUDA is not available here; "
-            "use device='cpu'"
-        )
+            "use device='cpu'")
     return dev
 
 
