@@ -106,8 +106,7 @@ def _scalar_or_vector(label: str, field_name: str, value: Any, size: int) -> int
         return int(arr)
     if arr.shape != (size,):
         raise NetworkValidationError(
-            f"{label}: {field_name} has shape {arr.shape}; expected a scalar or ({size},)"
-        )
+            f"{label}: {field_name} has shape {arr.shape}; expected a scalar or ({size},)")
     return _freeze(arr)
 
 
@@ -374,8 +373,7 @@ class Projection:
             value = getattr(self, attr)
             if not isinstance(value, str) or not value:
                 raise NetworkValidationError(
-                    f"{label}: {attr} = {value!r} must be a population name or 'input'"
-                )
+                    f"{label}: {attr} = {value!r} must be a population name or 'input'")
         if self.dst == INPUT:
             raise NetworkValidationError(f"{label}: dst = 'input' is not allowed; "
                                          "projections end at a population")
@@ -392,8 +390,7 @@ class Projection:
         weights = self.conv.kernel if stored is None else _as_int_array(label, "weights", stored)
         if stored is not None and (weights.ndim != 2 or 0 in weights.shape):
             raise NetworkValidationError(
-                f"{label}: weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array"
-            )
+                f"{label}: weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array")
         for attr, lo, hi in (
             ("weight_exp", chip.weight_exp_min, chip.weight_exp_max),
             ("num_weight_bits", 1, chip.weight_bits),
@@ -403,8 +400,7 @@ class Projection:
         if sign_mode not in fp.SIGN_MODES:
             raise NetworkValidationError(
                 f"{label}: sign_mode = {self.sign_mode!r} is not one of "
-                f"{', '.join(fp.SIGN_MODES)} (or None to infer it)"
-            )
+                f"{', '.join(fp.SIGN_MODES)} (or None to infer it)")
         object.__setattr__(self, "sign_mode", sign_mode)
         self._check_weight_grid(label, weights, sign_mode,
                                 "weights" if stored is not None else "conv kernel")
@@ -601,19 +597,16 @@ class PopulationGraph:
         kind = population_type.__name__
         if not isinstance(self.populations, Mapping) or not self.populations:
             raise NetworkValidationError(
-                f"network: populations is empty; a network needs at least one {kind}"
-            )
+                f"network: populations is empty; a network needs at least one {kind}")
         pops: dict[str, Any] = {}
         for name, pop in self.populations.items():
             if not isinstance(name, str) or not _NAME_RE.match(name) or name == INPUT:
                 raise NetworkValidationError(
                     f"network: population name {name!r} is not allowed; use letters, digits, "
-                    "'_', '.', '-' (starting with a letter or '_'), and not 'input'"
-                )
+                    "'_', '.', '-' (starting with a letter or '_'), and not 'input'")
             if not isinstance(pop, population_type):
                 raise NetworkValidationError(
-                    f"population '{name}': expected a {kind}, got {type(pop).__name__}"
-                )
+                    f"population '{name}': expected a {kind}, got {type(pop).__name__}")
             pops[name] = pop if pop.name == name else pop.named(name)
         object.__setattr__(self, "populations", pops)
         projections = tuple(self.projections)
@@ -622,23 +615,20 @@ class PopulationGraph:
             if not isinstance(proj, projection_type):
                 raise NetworkValidationError(
                     f"network: projections must be {projection_type.__name__} objects, got "
-                    f"{type(proj).__name__}"
-                )
+                    f"{type(proj).__name__}")
             for attr in ("src", "dst"):
                 name = getattr(proj, attr)
                 if name not in pops and not (attr == "src" and name == INPUT):
                     raise NetworkValidationError(
                         f"{proj.label}: {attr} = {name!r} is not a population of this network; "
-                        f"known: {known}"
-                    )
+                        f"known: {known}")
             n_src = self.n_inputs if proj.src == INPUT else pops[proj.src].size
             n_dst = pops[proj.dst].size
             shape = (proj.n_dst, proj.n_src)
             if shape != (n_dst, n_src):
                 raise NetworkValidationError(
                     f"{proj.label}: weights has shape {shape}; expected "
-                    f"({n_dst}, {n_src}) = (size of '{proj.dst}', size of '{proj.src}')"
-                )
+                    f"({n_dst}, {n_src}) = (size of '{proj.dst}', size of '{proj.src}')")
         object.__setattr__(self, "projections", projections)
         if self.outputs is None:
             sources = {p.src for p in projections}
@@ -649,8 +639,7 @@ class PopulationGraph:
                 if name not in pops:
                     raise NetworkValidationError(
                         f"network: outputs names unknown population {name!r}; "
-                        f"known: {', '.join(pops)}"
-                    )
+                        f"known: {', '.join(pops)}")
         object.__setattr__(self, "outputs", tuple(outputs))
 
     # ------------------------------------------------------------------ queries

@@ -31,7 +31,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from rich.table import Table
 from rich.text import Text
 
 from neurodeploy import fixed_point as fp
@@ -40,15 +39,14 @@ from neurodeploy.errors import NetworkValidationError, NeurodeployError
 from neurodeploy.kernel import NumpyIntOps
 from neurodeploy.network import _NAME_RE, INPUT, Conv2d, FixedPointNetwork, LIFPopulation, first_bad
 from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays, read_meta, read_npz
-from neurodeploy.terminal_table import print_table
+from neurodeploy.terminal_table import make_table, print_table
 
 __all__ = ["LintReport", "Violation", "lint_arrays", "lint_file", "lint_network", "render"]
 
 _INT_MAX = int(np.iinfo(np.int64).max)
 ESTIMATE_NOTE = (
     "estimates only: planning figures from the chip format's per-core capacities "
-    "(neurons_per_core, synapses_per_core), not a compiler's placement"
-)
+    "(neurons_per_core, synapses_per_core), not a compiler's placement")
 
 
 def _plain(value: Any) -> Any:
@@ -611,13 +609,10 @@ def _cell(value: Any) -> Any:
 
 
 def _violation_table(title: str, items: list[Violation], style: str) -> Any:
-    table = Table(title=title, title_style=style, show_lines=False)
-    for column in ("where", "field", "index", "value", "count", "limit"):
-        table.add_column(column)
-    for v in items:
-        table.add_row(_cell(v.where), _cell(v.field), _cell(list(v.index) if v.index else None),
-                      _cell(_plain(v.value)), _cell(v.count), _cell(v.limit))
-    return table
+    return make_table(title, ("where", "field", "index", "value", "count", "limit"),
+                      [(_cell(v.where), _cell(v.field), _cell(list(v.index) if v.index else None),
+                        _cell(_plain(v.value)), _cell(v.count), _cell(v.limit)) for v in items],
+                      title_style=style)
 
 
 def render(report: LintReport, console: Any) -> None:
@@ -633,23 +628,19 @@ def render(report: LintReport, console: Any) -> None:
         print_table(console, _violation_table(f"{len(report.warnings)} warning(s)",
                                               report.warnings, "bold yellow"))
     est = report.estimates
-    table = Table(title="estimates (not guarantees)")
-    table.add_column("estimate")
-    table.add_column("value", justify="right")
-    for key in ("neurons", "synapses", "cores", "cores_by_neurons", "cores_by_synapses"):
-        if key in est:
-            table.add_row(_cell(key), _cell(est[key]))
-    for name, fan_in in est.get("fan_in", {}).items():
-        table.add_row(_cell(f"fan-in of '{name}'"), _cell(fan_in))
-    print_table(console, table)
+    keys = ("neurons", "synapses", "cores", "cores_by_neurons", "cores_by_synapses")
+    print_table(console, make_table(
+        "estimates (not guarantees)", ("estimate", "value"),
+        [*((_cell(key), _cell(est[key])) for key in keys if key in est),
+         *((_cell(f"fan-in of '{name}'"), _cell(n)) for name, n in est.get("fan_in", {}).items())],
+        justify=("left", "right")))
     if est.get("layers"):
-        per_layer = Table(title="per population (its neurons and the synapses ending on it)")
-        for col in ("population", "neurons", "synapses", "fan-in", "cores"):
-            per_layer.add_column(col, justify="left" if col == "population" else "right")
-        for name, row in est["layers"].items():
-            per_layer.add_row(_cell(name), _cell(f"{row['neurons']:,}"),
-                              _cell(f"{row['synapses']:,}"),
-                              _cell(f"{est['fan_in'].get(name, 0):,}"), _cell(row["cores"]))
-        print_table(console, per_layer)
+        print_table(console, make_table(
+            "per population (its neurons and the synapses ending on it)",
+            ("population", "neurons", "synapses", "fan-in", "cores"),
+            [(_cell(name), _cell(f"{row['neurons']:,}"), _cell(f"{row['synapses']:,}"),
+              _cell(f"{est['fan_in'].get(name, 0):,}"), _cell(row["cores"]))
+             for name, row in est["layers"].items()],
+            justify=("left", "right", "right", "right", "right")))
     if "note" in est:
         console.print(Text(f"note: {est['note']}", style="dim"))

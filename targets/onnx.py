@@ -442,8 +442,7 @@ def build_onnx_model(
     model.doc_string = (
         f"neurodeploy fixed-point network, kind={kind}: Loihi 2 / Lava fixed_pt CUBA LIF "
         "integer dynamics, bit-exact with neurodeploy's reference simulator. Steps are "
-        "0-based; a spike at step t reaches the next population at step t + 1 + delay."
-    )
+        "0-based; a spike at step t reaches the next population at step t + 1 + delay.")
     onnx.checker.check_model(model)
     return model
 
