@@ -39,7 +39,14 @@ import numpy as np
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import NetworkValidationError
-from neurodeploy.network import Conv2d, FixedPointNetwork, PopulationGraph, _freeze, first_bad
+from neurodeploy.network import (
+    Conv2d,
+    FixedPointNetwork,
+    PopulationGraph,
+    ProjectionQueries,
+    _freeze,
+    first_bad,
+)
 
 RESETS = ("zero", "subtract")
 
@@ -121,7 +128,7 @@ class FloatPopulation:
 
 
 @dataclass(frozen=True, eq=False)
-class FloatProjection:
+class FloatProjection(ProjectionQueries):
     """Float synapses from ``src`` (``"input"`` or a population) to population ``dst``.
 
     ``weights`` is (n_dst, n_src). ``delays`` (integer steps >= 0) is None, an int, a
@@ -189,10 +196,6 @@ class FloatProjection:
         object.__setattr__(self, "conv", conv)
 
     @property
-    def label(self) -> str:
-        return f"projection '{self.name or f'{self.src}->{self.dst}'}'"
-
-    @property
     def n_dst(self) -> int:
         """Destination neurons (rows of ``weights``)."""
         return int(self.weights.shape[0])
@@ -202,15 +205,6 @@ class FloatProjection:
         """Source neurons or inputs (columns of ``weights``)."""
         return int(self.weights.shape[1])
 
-    def delay_matrix(self) -> np.ndarray:
-        """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
-        if self.delays is None:
-            return np.zeros(self.weights.shape, dtype=np.int64)
-        return np.broadcast_to(np.asarray(self.delays, np.int64), self.weights.shape).copy()
-
-    @property
-    def max_delay(self) -> int:
-        return 0 if self.delays is None else int(np.max(self.delays))
 
 
 @dataclass(frozen=True, eq=False)

@@ -329,8 +329,29 @@ class Conv2d:
         return sums.reshape(out_ch * oh * ow)
 
 
+class ProjectionQueries:
+    """What an integer and a float projection share: ``label`` and the delay queries (over
+    their ``src``, ``dst``, ``name``, ``delays``, ``n_dst`` and ``n_src``)."""
+
+    @property
+    def label(self) -> str:
+        """How error messages name this projection."""
+        return f"projection '{self.name or f'{self.src}->{self.dst}'}'"
+
+    def delay_matrix(self) -> np.ndarray:
+        """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
+        shape = (self.n_dst, self.n_src)
+        if self.delays is None:
+            return np.zeros(shape, dtype=np.int64)
+        return np.broadcast_to(np.asarray(self.delays, dtype=np.int64), shape).copy()
+
+    @property
+    def max_delay(self) -> int:
+        return 0 if self.delays is None else int(np.max(self.delays))
+
+
 @dataclass(frozen=True, eq=False)
-class Projection:
+class Projection(ProjectionQueries):
     """Integer synapses from ``src`` (``"input"`` or a population) to population ``dst``.
 
     ``weights`` is (n_dst, n_src). Loihi 2 stores 8-bit weights and shifts their *sum*:
@@ -437,11 +458,6 @@ class Projection:
                 f"Projection.conv2d (expected shape {expected}, got {self.weights.shape})")
 
     @property
-    def label(self) -> str:
-        """How error messages name this projection."""
-        return f"projection '{self.name or f'{self.src}->{self.dst}'}'"
-
-    @property
     def n_dst(self) -> int:
         stored = self.__dict__["_weights"]
         return self.conv.n_dst if stored is None else int(stored.shape[0])
@@ -488,17 +504,6 @@ class Projection:
         if isinstance(self.delays, int):
             return "uniform"
         return "axonal" if self.delays.ndim == 1 else "synaptic"
-
-    def delay_matrix(self) -> np.ndarray:
-        """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
-        shape = (self.n_dst, self.n_src)
-        if self.delays is None:
-            return np.zeros(shape, dtype=np.int64)
-        return np.broadcast_to(np.asarray(self.delays, dtype=np.int64), shape).copy()
-
-    @property
-    def max_delay(self) -> int:
-        return 0 if self.delays is None else int(np.max(self.delays))
 
     def delay_slots(self, keep_zero: bool = False) -> list[Slot]:
         """The projection split by delay value, as the chip sums it: one :class:`Slot` per
@@ -660,15 +665,12 @@ class PopulationGraph:
         of latency per projection, an input spike at step t moves population p at step
         t + hops[p] at the earliest (later with delays)."""
         dist = {INPUT: 0}
-        frontier = [INPUT]
-        while frontier:
-            reached = []
-            for src in frontier:
-                for p in self.projections:
-                    if p.src == src and p.dst not in dist:
-                        dist[p.dst] = dist[src] + 1
-                        reached.append(p.dst)
-            frontier = reached
+        queue = [INPUT]
+        for src in queue:  # breadth first: the queue grows while it is read
+            for p in self.projections:
+                if p.src == src and p.dst not in dist:
+                    dist[p.dst] = dist[src] + 1
+                    queue.append(p.dst)
         del dist[INPUT]
         return dist
 
