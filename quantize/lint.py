@@ -359,8 +359,8 @@ class _Linter:
                    else "is not a population of this network")
             self.add(label, "dst", dst, f"one of: {', '.join(sizes)}",
                      f"dst = {dst!r} {why}; known: {', '.join(sizes) or '(none)'}")
-        n_src = (n_in if src == INPUT else sizes.get(src)) if ok_src else None
-        n_dst = sizes.get(dst) if ok_dst else None
+        src, dst = (src if ok_src else None), (dst if ok_dst else None)
+        n_src, n_dst = (n_in if src == INPUT else sizes.get(src)), sizes.get(dst)
         # scalars
         fmt = self.fmt
         weight_exp = self.scalar(label, "weight_exp", entry.get("weight_exp", 0),
@@ -374,14 +374,10 @@ class _Linter:
                      "(or null to infer it)")
             sign_mode = None
         if entry.get("conv") is not None:
-            return self.lint_conv(i, entry, label, src if ok_src else None,
-                                  dst if ok_dst else None, (n_dst, n_src), sign_mode, nwb,
-                                  weight_exp)
-        # weights
-        weights = None
+            conv = self.lint_conv(i, entry, label, src, dst, (n_dst, n_src), sign_mode, nwb)
+            return _Proj(label, src, dst, None, weight_exp, None, conv)
         raw = self.array_entry(label, "weights", f"proj/{i}/weights")
-        if raw is not None:
-            weights = self.int_array(label, "weights", raw)
+        weights = None if raw is None else self.int_array(label, "weights", raw)
         if weights is not None and (weights.ndim != 2 or 0 in weights.shape):
             self.add(label, "weights", list(weights.shape), "a 2-D (n_dst, n_src) array",
                      f"weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array")
@@ -396,21 +392,20 @@ class _Linter:
                          f"(size of '{dst}', size of '{src}')")
                 shape_ok = False
         delays = self.lint_delays(label, i, entry.get("delays"), weights)
-        return _Proj(label, src if ok_src else None, dst if ok_dst else None,
-                     weights if shape_ok else None, weight_exp, delays)
+        return _Proj(label, src, dst, weights if shape_ok else None, weight_exp, delays)
 
     def lint_conv(self, i: int, entry: Mapping[str, Any], label: str, src: str | None,
                   dst: str | None, expected: tuple[int | None, int | None],
-                  sign_mode: str | None, nwb: int | None, weight_exp: int | None) -> _Proj:
+                  sign_mode: str | None, nwb: int | None) -> Conv2d | None:
         """A convolutional projection entry: its kernel and geometry (weights in older
-        files are the kernel's expansion and not read)."""
+        files are the kernel's expansion and not read); the convolution when usable."""
         if f"proj/{i}/weights" in self.arrays:
             self.used_keys.add(f"proj/{i}/weights")
         raw = self.array_entry(label, "conv kernel", f"proj/{i}/kernel")
         kernel = None if raw is None else self.int_array(label, "conv kernel", raw)
         geometry = entry["conv"]
         if kernel is None:
-            return _Proj(label, src, dst, None, weight_exp, None)
+            return None
         try:
             if not isinstance(geometry, Mapping):
                 raise NetworkValidationError(f"{label}: conv is not a JSON object")
@@ -419,7 +414,7 @@ class _Linter:
         except (NetworkValidationError, TypeError) as exc:
             self.add(label, "conv", _plain(geometry), "a convolution's geometry",
                      str(exc).removeprefix(f"{label}: "))
-            return _Proj(label, src, dst, None, weight_exp, None)
+            return None
         self.lint_weight_grid(label, conv.kernel, sign_mode, nwb, "conv kernel")
         if entry.get("delays") is not None:
             self.add(label, "delays", _plain(entry.get("delays")), "null",
@@ -431,8 +426,8 @@ class _Linter:
                      f"the convolution maps {conv.in_shape} to {conv.out_shape}, "
                      f"{shape} as weights; expected {expected} = (size of '{dst}', size "
                      f"of '{src}')")
-            return _Proj(label, src, dst, None, weight_exp, None)
-        return _Proj(label, src, dst, None, weight_exp, None, conv)
+            return None
+        return conv
 
     def lint_weight_grid(
         self, label: str, weights: np.ndarray, sign_mode: str | None, nwb: int | None,

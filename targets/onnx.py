@@ -352,17 +352,11 @@ def build_onnx_model(
     def info(name: str, elem: int, shape: Sequence[int | str]) -> Any:
         return helper.make_tensor_value_info(name, elem, list(shape))
 
-    def io_for(prefix: str) -> _StepIO:
-        return _StepIO(
-            spikes_in=f"{prefix}{INPUT_NAME}",
-            u_in={p: f"{prefix}u_prev/{p}" for p in pops},
-            v_in={p: f"{prefix}v_prev/{p}" for p in pops},
-            history_in={s: f"{prefix}history_prev/{s}" for s in depths},
-            spikes_out={p: f"{prefix}spikes/{p}" for p in pops},
-            u_out={p: f"{prefix}u/{p}" for p in pops},
-            v_out={p: f"{prefix}v/{p}" for p in pops},
-            history_out={s: f"{prefix}history/{s}" for s in depths},
-        )
+    def io_for(prefix: str) -> _StepIO:  # the fields after spikes_in, in order
+        kinds = (("u_prev", pops), ("v_prev", pops), ("history_prev", depths),
+                 ("spikes", pops), ("u", pops), ("v", pops), ("history", depths))
+        return _StepIO(f"{prefix}{INPUT_NAME}", *({k: f"{prefix}{kind}/{k}" for k in keys}
+                                                  for kind, keys in kinds))
 
     def state_infos(names: dict[str, str], elem: int) -> list[Any]:
         return [info(n, elem, ["batch", net.size_of(k)]) for k, n in names.items()]
