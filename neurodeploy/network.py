@@ -451,8 +451,7 @@ class Projection(ProjectionQueries):
         if not dense_given:
             return
         expected = (self.conv.n_dst, self.conv.n_src)
-        if self.weights.shape != expected or not np.array_equal(self.weights,
-                                                                self.conv.matrix()):
+        if self.weights.shape != expected or not np.array_equal(self.weights, self.conv.matrix()):
             raise NetworkValidationError(
                 f"{label}: weights are not the convolution's: build the projection with "
                 f"Projection.conv2d (expected shape {expected}, got {self.weights.shape})")
@@ -769,8 +768,7 @@ class FixedPointNetwork(PopulationGraph):
             rows, exp, slots = p.input_bound_terms(None if weights is None else weights[k])
             return (rows * self.input_max if p.src == INPUT else rows), exp, slots
 
-        return input_bound(terms(k, p) for k, p in enumerate(self.projections)
-                           if p.dst == name)
+        return input_bound(terms(k, p) for k, p in enumerate(self.projections) if p.dst == name)
 
     def emulates_int32(self, name: str, weights: Sequence[np.ndarray] | None = None) -> bool:
         """Whether population ``name``'s input can overflow Lava's int32 buffers, so that

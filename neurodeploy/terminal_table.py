@@ -35,8 +35,7 @@ def make_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 def _column_range(console: Console, column: Column) -> tuple[int, int]:
     """(longest word, longest line) over the column's title and cells, in characters."""
     options = console.options.update_width(10**6)
-    sizes = [Measurement.get(console, options, cell)
-             for cell in (column.header, *column.cells)]
+    sizes = [Measurement.get(console, options, cell) for cell in (column.header, *column.cells)]
     return max(s.minimum for s in sizes), max(s.maximum for s in sizes)
 
 

@@ -284,8 +284,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
         out = layers[-1].name
         float_acc = accuracy(readout_logits(ftr.spikes[out], ftr.v[out], readout,
                                             hops=len(layers)), labels)
-        report = evaluate_quantized(net, layers, info, x, labels, ftr.spikes, float_acc,
-                                    readout)
+        report = evaluate_quantized(net, layers, info, x, labels, ftr.spikes, float_acc, readout)
     result = {
         **info.to_json(), "report": report, "lint": lint_report.to_dict(), "format": fmt.name,
         "readout": readout, "output": net.outputs[0], "hops": len(layers),

@@ -224,8 +224,7 @@ def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
     unit = float(1 << fmt.act_shift)  # one weight LSB enters u as << act_shift
     target = np.abs(stats).max() * scale / unit if stats.size else 0.0
     exp = fmt.weight_exp_min if target == 0 else math.ceil(math.log2(max(target / hi, 1e-300)))
-    exp = int(min(max(exp, fmt.weight_exp_min if exp_min is None else exp_min),
-                  fmt.weight_exp_max))
+    exp = int(min(max(exp, fmt.weight_exp_min if exp_min is None else exp_min), fmt.weight_exp_max))
     raw = vals * scale / (unit * 2.0**exp)
     ints = np.round(raw / 2.0) * 2.0 if sign_mode == "mixed" else np.round(raw)
     clipped = int(((ints < lo) | (ints > top)).sum())
@@ -418,8 +417,7 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
     if isinstance(model, FloatNetwork):
         layers = layers_from_network(model)
         tr = simulate_torch_float(model, calib, record=("spikes", "v", "u"))
-        ref = [{"spikes": tr.spikes[x.name], "v": tr.v[x.name], "u": tr.u[x.name]}
-               for x in layers]
+        ref = [{"spikes": tr.spikes[x.name], "v": tr.v[x.name], "u": tr.u[x.name]} for x in layers]
     else:
         layers = float_layers(model)
         ref = float_traces(model, calib)

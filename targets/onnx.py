@@ -162,8 +162,7 @@ def _groups(p: Projection, wrap: bool) -> list[_Group]:
 class _Graph:
     """Collects nodes (with fresh internal names under ``prefix``) and shared constants."""
 
-    def __init__(self, onnx: Any, prefix: str, constants: dict[str, Any],
-                 chip: ChipFormat) -> None:
+    def __init__(self, onnx: Any, prefix: str, constants: dict[str, Any], chip: ChipFormat) -> None:
         self.onnx = onnx
         self.chip = chip
         self.prefix = prefix
@@ -186,8 +185,7 @@ class _Graph:
         self.constants[name] = self.onnx.numpy_helper.from_array(arr, name)
         return name
 
-    def op(self, op_type: str, inputs: Sequence[str], out: str | None = None,
-           **attrs: Any) -> str:
+    def op(self, op_type: str, inputs: Sequence[str], out: str | None = None, **attrs: Any) -> str:
         if out is None:
             self._count += 1
             out = f"{self.prefix}{op_type.lower()}{self._count}"
@@ -219,8 +217,7 @@ class _Graph:
         """Two's-complement wrap to int32: ``Mod(x + 2**31, 2**32) - 2**31`` (floor mod)."""
         half = self.i64("2^31", 1 << 31)
         shifted = self.op("Add", [x, half])
-        return self.op("Sub", [self.op("Mod", [shifted, self.i64("2^32", 1 << 32)], fmod=0),
-                               half])
+        return self.op("Sub", [self.op("Mod", [shifted, self.i64("2^32", 1 << 32)], fmod=0), half])
 
     def wrap24(self, u: str) -> str:
         """Lava's single wrap: ``u > 2**23 -> u - 2**24``, then ``u <= -2**23 -> u + 2**24``."""
@@ -229,8 +226,7 @@ class _Graph:
             f"2^{self.chip.state_bits}", 2 * half)
         u = self.op("Where", [self.op("Greater", [u, m]), self.op("Sub", [u, span]), u])
         neg_m = self.i64(f"-2^{self.chip.state_bits - 1}", -half)
-        return self.op("Where", [self.op("LessOrEqual", [u, neg_m]),
-                                 self.op("Add", [u, span]), u])
+        return self.op("Where", [self.op("LessOrEqual", [u, neg_m]), self.op("Add", [u, span]), u])
 
     def saturate(self, v: str) -> str:
         """Clip v to +-(2**23 - 1) with Where (ONNX Runtime's int64 Clip, Min, Max and Sign
@@ -467,8 +463,7 @@ def onnx_session(
         model = model.SerializeToString()
     elif isinstance(model, os.PathLike):
         model = os.fspath(model)
-    return ort.InferenceSession(model, sess_options=options,
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def simulate_onnx(

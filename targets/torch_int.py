@@ -81,8 +81,7 @@ class TorchIntPlan:
         self.device = _resolve_device(device)
         self.history = net.max_delay + 1  # ring buffer of the last max_delay + 1 steps
         self.ops = TorchIntOps(net.chip)
-        self.params = {name: TorchLIF.of(c, self.device)
-                       for name, c in net.lif_constants().items()}
+        self.params = {name: TorchLIF.of(c, self.device) for name, c in net.lif_constants().items()}
         self.incoming = {name: [_TorchProjection.of(p, self.device) for p in net.incoming(name)]
                          for name in net.populations}
 

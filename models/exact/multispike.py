@@ -254,8 +254,7 @@ def lif_forward(t_in: np.ndarray, src: np.ndarray, weight: np.ndarray, kern: Ker
         raise SimulationError(f"a neuron fired {width} times in one sample (more than "
                               f"{MAX_SPIKES}); the weights are unstable")
     out = np.full((batch * n_out, width), np.inf)
-    out[who_all, np.arange(who_all.size) - np.repeat(np.cumsum(counts) - counts, counts)] = \
-        when_all
+    out[who_all, np.arange(who_all.size) - np.repeat(np.cumsum(counts) - counts, counts)] = when_all
     return out.reshape(batch, n_out, width)
 
 
@@ -441,12 +440,10 @@ class MultiSpikeNetwork(nn.Module):
                     mask = torch.zeros_like(w).scatter_(1, keep, 1.0)
                     w.mul_(mask)
             scale = self.config.duration / float(kern.g(torch.tensor(self.config.duration)))
-            self.readout.normal_(0.0, scale / math.sqrt(self.readout.shape[1]),
-                                 generator=generator)
+            self.readout.normal_(0.0, scale / math.sqrt(self.readout.shape[1]), generator=generator)
             self.bias.zero_()
 
-    def run(self, t_in: torch.Tensor, src: torch.Tensor) -> tuple[torch.Tensor,
-                                                                  list[torch.Tensor]]:
+    def run(self, t_in: torch.Tensor, src: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         cfg = self.config
         kern = cfg.kernel
         layers = []

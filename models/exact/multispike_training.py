@@ -131,8 +131,7 @@ def predict(model: MultiSpikeNetwork, spikes: np.ndarray, dt: float,
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def accuracy(model: MultiSpikeNetwork, spikes: np.ndarray, labels: np.ndarray,
-             dt: float) -> float:
+def accuracy(model: MultiSpikeNetwork, spikes: np.ndarray, labels: np.ndarray, dt: float) -> float:
     """Accuracy in % of the continuous model."""
     return 100.0 * float((predict(model, spikes, dt) == np.asarray(labels)).mean())
 
@@ -143,8 +142,7 @@ def train_multispike(options: MultiSpikeTrainOptions | None = None,
     """Train a multi-spike exact-timing network on ``options.task`` and, when ``out`` is
     given, save the run there. ``overrides`` replace fields of ``options``; ``log`` is called
     with one line per epoch."""
-    options = MultiSpikeTrainOptions(**{**asdict(options or MultiSpikeTrainOptions()),
-                                        **overrides})
+    options = MultiSpikeTrainOptions(**{**asdict(options or MultiSpikeTrainOptions()), **overrides})
     data = data_description(options)
     train, val, test = load_splits(data)
     config = MultiSpikeConfig(

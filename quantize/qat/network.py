@@ -284,8 +284,7 @@ class QATNetwork(nn.Module):
                     a_ext = part if a_ext is None else a_ext + part
             if not recurrent and self.fused:
                 a = a_ext if a_ext is not None else x.new_zeros((batch, steps, size))
-                spikes, u, v = IntLIFScan.apply(a, c, self.scales[name], self.spike_fn,
-                                                self.exact)
+                spikes, u, v = IntLIFScan.apply(a, c, self.scales[name], self.spike_fn, self.exact)
                 out[name] = {"spikes": spikes, "u": u, "v": v}
                 trains[name] = spikes
                 continue
