@@ -46,7 +46,7 @@ when it raises the layer's spike F1 with the float model and the network still l
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -344,12 +344,10 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
             where = f"projection '{layer.src}->{layer.name}'"
             _, we, mode = _quantize_weights(layer.weight, s, fmt, where, info)
             info.weight_exp[f"{layer.src}->{layer.name}"] = we
-            c = layer.conv
-            kernel, _, _ = _quantize_weights(c.kernel, s, fmt, where, QuantizationInfo(),
+            kernel, _, _ = _quantize_weights(layer.conv.kernel, s, fmt, where, QuantizationInfo(),
                                              grid_of=layer.weight)
-            projs.append(Projection.conv2d(layer.src, layer.name, kernel, c.in_shape, c.stride,
-                                           c.padding, c.dilation, c.groups, weight_exp=we,
-                                           sign_mode=mode, chip=fmt))
+            projs.append(Projection(layer.src, layer.name, None, weight_exp=we, sign_mode=mode,
+                                    chip=fmt, conv=replace(layer.conv, kernel=kernel)))
         for src, w_f, exp_min in layer_projections(layer, unit):
             # the bias unit's: weight_exp >= 0 (with one source a negative exponent only
             # floors the weight), arriving at the bias onset
@@ -468,6 +466,6 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         split = split | best[2]
         info.agreement[layer.name] = best[0]
     if any(layer.current_bias is not None for layer in layers):
-        scales[bias_unit_name(layers)] = 1.0  # its v is 0 or 1 LSB: any unit will do
+        scales[unit] = 1.0  # its v is 0 or 1 LSB: any unit will do
     info.scales = scales
     return build_network(layers, scales, fmt, info, input_max=input_max, split=split), info

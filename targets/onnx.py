@@ -361,15 +361,17 @@ def build_onnx_model(
         return [info(n, in_elem if k == INPUT else tp.BOOL, ["batch", depths[k], net.size_of(k)])
                 for k, n in names.items()]
 
+    def states(u: dict[str, str], v: dict[str, str], history: dict[str, str]) -> list[Any]:
+        return [*state_infos(u, tp.INT64), *state_infos(v, tp.INT64), *history_infos(history)]
+
     if kind == "step":
         io = io_for("")
         g = _Graph(onnx, "step/", constants, net.chip)
         _step_nodes(g, net, io)
         inputs = [info(io.spikes_in, in_elem, ["batch", net.n_inputs]),
-                  *state_infos(io.u_in, tp.INT64), *state_infos(io.v_in, tp.INT64),
-                  *history_infos(io.history_in)]
-        outputs = [*state_infos(io.spikes_out, tp.BOOL), *state_infos(io.u_out, tp.INT64),
-                   *state_infos(io.v_out, tp.INT64), *history_infos(io.history_out)]
+                  *states(io.u_in, io.v_in, io.history_in)]
+        outputs = [*state_infos(io.spikes_out, tp.BOOL),
+                   *states(io.u_out, io.v_out, io.history_out)]
         graph = helper.make_graph(g.nodes, "neurodeploy_step", inputs, outputs,
                                   initializer=list(constants.values()))
     else:
@@ -383,11 +385,9 @@ def build_onnx_model(
             body.op("Identity", [io.v_out[p]], out=rec_v[p])
         body_graph = helper.make_graph(
             body.nodes, "neurodeploy_step_body",
-            [*state_infos(io.u_in, tp.INT64), *state_infos(io.v_in, tp.INT64),
-             *history_infos(io.history_in),
+            [*states(io.u_in, io.v_in, io.history_in),
              info(io.spikes_in, in_elem, ["batch", net.n_inputs])],
-            [*state_infos(io.u_out, tp.INT64), *state_infos(io.v_out, tp.INT64),
-             *history_infos(io.history_out), *state_infos(io.spikes_out, tp.BOOL),
+            [*states(io.u_out, io.v_out, io.history_out), *state_infos(io.spikes_out, tp.BOOL),
              *state_infos(rec_u, tp.INT64), *state_infos(rec_v, tp.INT64)],
         )
         g = _Graph(onnx, "init/", constants, net.chip)
