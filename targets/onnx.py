@@ -125,10 +125,8 @@ def step_state_names(net: FixedPointNetwork) -> dict[str, str]:
 def initial_step_state(net: FixedPointNetwork, batch: int) -> dict[str, np.ndarray]:
     """The step model's state inputs before step 0 (all zeros): int64 (batch, size) u and
     v per population, bool (batch, depth, size) spike history per source."""
-    state: dict[str, np.ndarray] = {}
-    for name, pop in net.populations.items():
-        state[f"u_prev/{name}"] = np.zeros((batch, pop.size), dtype=np.int64)
-        state[f"v_prev/{name}"] = np.zeros((batch, pop.size), dtype=np.int64)
+    state = {f"{k}_prev/{name}": np.zeros((batch, pop.size), dtype=np.int64)
+             for name, pop in net.populations.items() for k in ("u", "v")}
     for src, depth in history_depths(net).items():
         dtype = np.int64 if src == INPUT and net.input_max > 1 else bool
         state[f"history_prev/{src}"] = np.zeros((batch, depth, net.size_of(src)), dtype=dtype)
@@ -406,10 +404,9 @@ def build_onnx_model(
         initial = ([zeros_of((pops[p].size,), tp.INT64) for p in pops] * 2
                    + [zeros_of((d, net.size_of(s)), in_elem if s == INPUT else tp.BOOL)
                       for s, d in depths.items()])
-        finals = ([f"final/u/{p}" for p in pops] + [f"final/v/{p}" for p in pops]
+        finals = ([f"final/{k}/{p}" for k in ("u", "v") for p in pops]
                   + [f"final/history/{s}" for s in depths])
-        recorded = ([f"spikes/{p}" for p in pops] + [f"u/{p}" for p in pops]
-                    + [f"v/{p}" for p in pops])
+        recorded = [f"{k}/{p}" for k in ("spikes", "u", "v") for p in pops]
         # Scan runs over axis 0 (steps first), the axis every runtime supports
         time_major = g.op("Transpose", [INPUT_NAME], perm=[1, 0, 2])
         per_step = [f"init/time_major/{name}" for name in recorded]
@@ -419,10 +416,9 @@ def build_onnx_model(
         for src, dst in zip(per_step, recorded, strict=True):
             g.op("Transpose", [src], out=dst, perm=[1, 0, 2])
         n_steps: int | str = "steps" if steps is None else int(steps)
-        outputs = ([info(f"spikes/{p}", tp.BOOL, ["batch", n_steps, pops[p].size])
-                    for p in pops]
-                   + [info(f"{k}/{p}", tp.INT64, ["batch", n_steps, pops[p].size])
-                      for k in ("u", "v") for p in pops])
+        outputs = [info(f"{k}/{p}", tp.BOOL if k == "spikes" else tp.INT64,
+                        ["batch", n_steps, pops[p].size]) for k in ("spikes", "u", "v")
+                   for p in pops]
         graph = helper.make_graph(
             g.nodes, "neurodeploy_sequence",
             [info(INPUT_NAME, in_elem, ["batch", n_steps, net.n_inputs])], outputs,

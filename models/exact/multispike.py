@@ -248,14 +248,21 @@ def lif_forward(t_in: np.ndarray, src: np.ndarray, weight: np.ndarray, kern: Ker
     when_all = np.concatenate(when) if when else np.zeros(0)
     order = np.lexsort((when_all, who_all))  # by neuron, then time
     who_all, when_all = who_all[order], when_all[order]
-    counts = np.bincount(who_all, minlength=batch * n_out)
-    width = max(1, int(counts.max()) if counts.size else 1)
+    pos, width = _ragged(who_all, batch * n_out)
     if width > MAX_SPIKES:
         raise SimulationError(f"a neuron fired {width} times in one sample (more than "
                               f"{MAX_SPIKES}); the weights are unstable")
     out = np.full((batch * n_out, width), np.inf)
-    out[who_all, np.arange(who_all.size) - np.repeat(np.cumsum(counts) - counts, counts)] = when_all
+    out[who_all, pos] = when_all
     return out.reshape(batch, n_out, width)
+
+
+def _ragged(rows: np.ndarray, n_rows: int) -> tuple[np.ndarray, int]:
+    """For ``rows`` sorted ascending (row of every entry): each entry's position within its
+    row and the length of the longest row (at least 1)."""
+    counts = np.bincount(rows, minlength=n_rows)
+    width = max(1, int(counts.max()) if counts.size else 1)
+    return np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts), width
 
 
 # ---------------------------------------------------------------------------------------
@@ -388,13 +395,11 @@ def spikes_to_events(spikes: np.ndarray, dt: float) -> tuple[torch.Tensor, torch
                          "channels)")
     batch = spikes.shape[0]
     b, step, ch = np.nonzero(spikes)
-    counts = np.bincount(b, minlength=batch)
-    width = max(1, int(counts.max()) if counts.size else 1)
-    times = np.full((batch, width), np.inf)
-    src = np.zeros((batch, width), dtype=np.int64)
     order = np.lexsort((ch, step, b))  # by sample, then time, then channel
     b, step, ch = b[order], step[order], ch[order]
-    pos = np.arange(b.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos, width = _ragged(b, batch)
+    times = np.full((batch, width), np.inf)
+    src = np.zeros((batch, width), dtype=np.int64)
     times[b, pos] = step * float(dt)
     src[b, pos] = ch
     return torch.as_tensor(times), torch.as_tensor(src)
