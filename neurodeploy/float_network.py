@@ -251,12 +251,11 @@ def dequantize(net: FixedPointNetwork, dt: float | None = None) -> FloatNetwork:
     """
     chip = net.chip
     unity = float(chip.decay_unity)
-    pops = {}
-    for name, pop in net.populations.items():
-        pops[name] = FloatPopulation(
-            pop.size, du=(pop.param("du") + 1) / unity, dv=pop.param("dv") / unity,
-            vth=pop.param("vth") * float(1 << chip.vth_shift),
-            bias=fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp")).astype(float))
+    pops = {name: FloatPopulation(
+        pop.size, du=(pop.param("du") + 1) / unity, dv=pop.param("dv") / unity,
+        vth=pop.param("vth") * float(1 << chip.vth_shift),
+        bias=fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp")).astype(float))
+        for name, pop in net.populations.items()}
     act = float(1 << chip.act_shift)
     projs = [FloatProjection(p.src, p.dst, np.asarray(p.weights) * 2.0**p.weight_exp * act,
                              delays=p.delays, name=p.name,

@@ -516,14 +516,12 @@ class Projection(ProjectionQueries):
         kind = self.delay_kind
         if kind in ("none", "uniform"):
             return [Slot(self.max_delay, None, w, None)] if keep_zero or w.any() else []
-        slots = []
         if kind == "axonal":
             axonal = np.asarray(self.delays, dtype=np.int64)
-            for d in np.unique(axonal):
-                cols = np.flatnonzero(axonal == d)
-                if keep_zero or w[:, cols].any():
-                    slots.append(Slot(int(d), cols, w[:, cols], None))
-            return slots
+            cols_of = {int(d): np.flatnonzero(axonal == d) for d in np.unique(axonal)}
+            return [Slot(d, cols, w[:, cols], None) for d, cols in cols_of.items()
+                    if keep_zero or w[:, cols].any()]
+        slots = []
         dmat = np.asarray(self.delays, dtype=np.int64)
         for d in np.unique(dmat):
             hit = dmat == d

@@ -200,11 +200,8 @@ def evaluate_quantized(net: FixedPointNetwork, layers: list, info, spikes: np.nd
     out_pop = net.outputs[0]
     traces = simulate(net, spikes.astype(bool), target="reference", record=("spikes", "v", "u"),
                       populations=[layer.name for layer in layers])  # not the bias unit
-    quant_acc = None
-    if labels is not None:
-        logits = readout_logits(traces.spikes[out_pop], traces.v[out_pop], readout,
-                                hops=len(layers))
-        quant_acc = accuracy(logits, labels)
+    quant_acc = None if labels is None else accuracy(readout_logits(
+        traces.spikes[out_pop], traces.v[out_pop], readout, hops=len(layers)), labels)
     return {
         "projections": projection_report(net, layers, info),
         "populations": population_report(traces, float_spikes,

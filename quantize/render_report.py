@@ -26,8 +26,7 @@ def _pct(value: float | None) -> str:
 
 def _accuracy_line(report: QuantizationReport) -> str:
     """``float 91.0%, fixed point 87.5%`` (a dash for an accuracy that is not known)."""
-    return (f"float {_pct(report.accuracy_float)}, fixed point "
-            f"{_pct(report.accuracy_fixed_point)}")
+    return f"float {_pct(report.accuracy_float)}, fixed point {_pct(report.accuracy_fixed_point)}"
 
 
 def render_report(report: QuantizationReport | Mapping[str, Any], console: Console) -> None:

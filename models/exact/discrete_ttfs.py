@@ -142,8 +142,7 @@ def to_float_network(model: TTFSNetwork, dt: float,
     delta = check_dt(model, dt)
     check_causal_path(model)
     if not (math.isfinite(self_inhibition) and self_inhibition >= 1.0):
-        raise InputError(f"self_inhibition = {self_inhibition} must be >= 1 (one spike per "
-                         "neuron)")
+        raise InputError(f"self_inhibition = {self_inhibition} must be >= 1 (one spike per neuron)")
     du = -math.expm1(-delta)
     names = population_names(len(model.layers))
     pops, projs = {}, []

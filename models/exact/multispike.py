@@ -391,8 +391,7 @@ def spikes_to_events(spikes: np.ndarray, dt: float) -> tuple[torch.Tensor, torch
     (times ``step * dt``, sorted, ``+inf`` padded; source channels), float64 tensors."""
     spikes = np.asarray(spikes)
     if spikes.ndim != 3:
-        raise InputError(f"spikes have shape {spikes.shape}; expected (samples, steps, "
-                         "channels)")
+        raise InputError(f"spikes have shape {spikes.shape}; expected (samples, steps, channels)")
     batch = spikes.shape[0]
     b, step, ch = np.nonzero(spikes)
     order = np.lexsort((ch, step, b))  # by sample, then time, then channel

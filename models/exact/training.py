@@ -34,7 +34,7 @@ import torch
 
 from neurodeploy.errors import InputError
 from neurodeploy.models.exact.encoding import load_timed_digits
-from neurodeploy.models.exact.ttfs import TTFSConfig, TTFSNetwork, time_loss
+from neurodeploy.models.exact.ttfs import TTFSConfig, TTFSNetwork, time_loss, weight_sum_penalty
 from neurodeploy.models.training import CHECKPOINT, read_run_files, save_checkpoint
 from neurodeploy.network_io import atomic_write_text
 
@@ -120,12 +120,6 @@ def accuracy(model: TTFSNetwork, times: np.ndarray, labels: np.ndarray) -> float
     return 100.0 * float((pred.numpy() == np.asarray(labels)).mean())
 
 
-def _penalty(model: TTFSNetwork, margin: float) -> torch.Tensor:
-    target = (1.0 + margin) * model.config.threshold
-    return sum(torch.clamp(target - layer.weight.sum(dim=1), min=0.0).sum()
-               for layer in model.layers)
-
-
 def train_ttfs_digits(options: TTFSTrainOptions | None = None,
                       out: str | os.PathLike[str] | None = None, log=None,
                       **overrides) -> TTFSRun:
@@ -168,8 +162,9 @@ def _fit(config: TTFSConfig, options: TTFSTrainOptions, data, log):
         for i in range(0, len(y), options.batch_size):
             batch = order[i:i + options.batch_size]
             t_out = model(x[batch])
-            loss = time_loss(t_out, y[batch], options.scale)
-            loss = loss + options.penalty * _penalty(model, options.penalty_margin)
+            loss = time_loss(t_out, y[batch], options.scale) + options.penalty * sum(
+                weight_sum_penalty(layer.weight, (1.0 + options.penalty_margin) * config.threshold)
+                for layer in model.layers)
             clipped_step(loss, model, opt, schedule, options.clip_norm)
             total += loss.item() * len(batch)
             correct += int((model.predict(t_out.detach()) == y[batch]).sum())

@@ -87,8 +87,7 @@ class JsonConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InputError(f"{cls.LABEL} has unknown fields {unknown}; known: "
-                             f"{sorted(known)}")
+            raise InputError(f"{cls.LABEL} has unknown fields {unknown}; known: {sorted(known)}")
         return cls(**data)
 
     def _check_sizes(self) -> None:

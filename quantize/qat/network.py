@@ -288,8 +288,7 @@ class QATNetwork(nn.Module):
                 out[name] = {"spikes": spikes, "u": u, "v": v}
                 trains[name] = spikes
                 continue
-            u = x.new_zeros((batch, size))
-            v = x.new_zeros((batch, size))
+            u = v = x.new_zeros((batch, size))
             hist: list[torch.Tensor] = []
             us, vs = [], []
             for t in range(steps):
