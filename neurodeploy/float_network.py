@@ -81,10 +81,9 @@ def _vector(label: str, field_name: str, value: Any, size: int,
             f"{label}: {field_name} has shape {arr.shape}; expected a scalar or ({size},)")
     bad = (arr <= lo if lo_open else arr < lo) | (arr > hi)
     if bad.any():
-        i = int(np.argwhere(bad)[0][0])
-        low = f"({lo:g}" if lo_open else f"[{lo:g}"
-        raise NetworkValidationError(
-            f"{label}: {field_name}[{i}] = {arr[i]:g} is out of range; allowed {low}, {hi:g}]")
+        _, val, at = first_bad(arr, bad)
+        raise NetworkValidationError(f"{label}: {field_name}{at} = {val:g} is out of range; "
+                                     f"allowed {'(' if lo_open else '['}{lo:g}, {hi:g}]")
     return _read_only(arr)
 
 

@@ -159,8 +159,7 @@ class LIFPopulation:
         ranges = self.ranges(self.chip)
         for name in self.PARAMETERS:
             value = _scalar_or_vector(label, name, getattr(self, name), self.size)
-            lo, hi = ranges[name]
-            _check_range(label, name, np.asarray(value), lo, hi)
+            _check_range(label, name, np.asarray(value), *ranges[name])
             object.__setattr__(self, name, value)
         for name in ("reset_interval", "reset_offset"):
             object.__setattr__(self, name, _scalar(label, name, getattr(self, name), 0, 1 << 30))

@@ -237,15 +237,14 @@ def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
 
 def _bias_parts(bias_int: np.ndarray, fmt: ChipFormat) -> tuple[np.ndarray, np.ndarray]:
     """bias_mant, bias_exp (per neuron) approximating integer bias values."""
-    mant = np.zeros(bias_int.shape, dtype=np.int64)
-    exp = np.zeros(bias_int.shape, dtype=np.int64)
-    for i, b in enumerate(bias_int):
-        e = 0
-        while abs(round(b / 2.0**e)) > fmt.bias_mant_max and e < fmt.bias_exp_max:
-            e += 1
-        mant[i] = int(np.clip(round(b / 2.0**e), fmt.bias_mant_min, fmt.bias_mant_max))
-        exp[i] = e
-    return mant, exp
+    exp = np.zeros(np.shape(bias_int), dtype=np.int64)
+    while True:  # the smallest exponent that fits each mantissa (or the largest one)
+        too_big = np.abs(np.round(bias_int / 2.0**exp)) > fmt.bias_mant_max
+        grow = too_big & (exp < fmt.bias_exp_max)
+        if not grow.any():
+            return np.clip(np.round(bias_int / 2.0**exp), fmt.bias_mant_min,
+                           fmt.bias_mant_max).astype(np.int64), exp
+        exp += grow
 
 
 def _dequantized(w: np.ndarray, exp: int, scale: float, fmt: ChipFormat) -> np.ndarray:

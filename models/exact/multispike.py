@@ -439,10 +439,8 @@ class MultiSpikeNetwork(nn.Module):
             for w in self.weights:
                 w.normal_(mean, std, generator=generator)
                 if fan_in is not None and fan_in < w.shape[1]:
-                    keys = torch.rand(w.shape, generator=generator, dtype=w.dtype)
-                    keep = keys.argsort(dim=1)[:, :fan_in]
-                    mask = torch.zeros_like(w).scatter_(1, keep, 1.0)
-                    w.mul_(mask)
+                    keep = torch.rand(w.shape, generator=generator, dtype=w.dtype).argsort(dim=1)
+                    w.mul_(torch.zeros_like(w).scatter_(1, keep[:, :fan_in], 1.0))
             scale = self.config.duration / float(kern.g(torch.tensor(self.config.duration)))
             self.readout.normal_(0.0, scale / math.sqrt(self.readout.shape[1]), generator=generator)
             self.bias.zero_()
