@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -184,6 +184,17 @@ class _Linter:
                          index=index, count=count)
         (self.warnings if warning else self.violations).append(item)
 
+    def add_first(self, where: str, field_name: str, arr: np.ndarray, bad: np.ndarray,
+                  limit: str, problem: Callable[[Any, str], str], many: str) -> None:
+        """Report the first entry of ``arr`` where ``bad`` holds, as ``"<field>[i] = <value>
+        " + problem(value, more)``; ``more`` is ``many`` with the ``{count}`` of such entries
+        when there are more than one, else empty."""
+        index, val, at = first_bad(arr, bad)
+        val = float(val) if arr.dtype.kind == "f" else int(val)
+        count = int(bad.sum())
+        self.add(where, field_name, val, limit, f"{field_name}{at} = {val} " + problem(
+            val, many.format(count=count) if count > 1 else ""), index=index, count=count)
+
     def int_array(self, where: str, field_name: str, value: Any) -> np.ndarray | None:
         """``value`` as int64, or None after reporting why it is not integer data."""
         try:
@@ -200,13 +211,9 @@ class _Linter:
         if arr.dtype.kind == "f":
             bad = ~np.isfinite(arr) | (arr != np.round(arr))
             if bad.any():
-                index, val, at = first_bad(arr, bad)
-                count = int(bad.sum())
-                more = f" ({count} such entries)" if count > 1 else ""
-                self.add(where, field_name, float(val), "integers",
-                         f"{field_name}{at} = {float(val)} is not an "
-                         f"integer{more}; fixed-point networks take integer values "
-                         "(quantize first)", index=index, count=count)
+                self.add_first(where, field_name, arr, bad, "integers", lambda _, more: (
+                    f"is not an integer{more}; fixed-point networks take integer values "
+                    "(quantize first)"), " ({count} such entries)")
                 return None
         return arr.astype(np.int64)
 
@@ -217,13 +224,8 @@ class _Linter:
         bad = (arr < lo) | (arr > hi)
         if not bad.any():
             return True
-        index, val, at = first_bad(arr, bad)
-        val = int(val)
-        count = int(bad.sum())
-        more = f" ({count} entries out of range)" if count > 1 else ""
-        self.add(where, field_name, val, f"{lo}..{hi}{extra}",
-                 f"{field_name}{at} = {val} is out of range; allowed "
-                 f"{lo}..{hi}{extra}{more}", index=index, count=count)
+        self.add_first(where, field_name, arr, bad, f"{lo}..{hi}{extra}", lambda _, more: (
+            f"is out of range; allowed {lo}..{hi}{extra}{more}"), " ({count} entries out of range)")
         return False
 
     def scalar(self, where: str, field_name: str, value: Any, lo: int, hi: int) -> int | None:
@@ -442,17 +444,12 @@ class _Linter:
         off = (weights >= lo) & (weights <= hi) & (weights % step != 0)
         if not off.any():
             return
-        index, val, at = first_bad(weights, off)
-        val = int(val)
-        lava = int(fp.lava_weight_transform(np.array(val), mode, nwb, self.fmt))
-        count = int(off.sum())
         limit = f"multiples of {step} (sign_mode {mode}, num_weight_bits {nwb})"
-        more = f"; {count} weights are off the grid" if count > 1 else ""
-        self.add(label, field_name, val, limit,
-                 f"{field_name}{at} = {val} is not on the Loihi 2 grid; allowed "
-                 f"{limit}; Lava would change it to "
-                 f"{lava}{more} (snap with neurodeploy.fixed_point.lava_weight_transform)",
-                 index=index, count=count)
+        self.add_first(label, field_name, weights, off, limit, lambda val, more: (
+            f"is not on the Loihi 2 grid; allowed {limit}; Lava would change it to "
+            f"{int(fp.lava_weight_transform(np.array(val), mode, nwb, self.fmt))}{more} "
+            "(snap with neurodeploy.fixed_point.lava_weight_transform)"),
+            "; {count} weights are off the grid")
 
     def lint_delays(
         self, label: str, i: int, value: Any, weights: np.ndarray | None
