@@ -438,9 +438,8 @@ class Projection(ProjectionQueries):
     ) -> Projection:
         """A convolutional projection (see :class:`Conv2d`); ``fields`` are the other
         :class:`Projection` fields (weight_exp, num_weight_bits, sign_mode, name, chip)."""
-        conv = Conv2d(kernel, in_shape, stride, padding, dilation, groups)
-        conv.check(f"projection '{fields.get('name') or f'{src}->{dst}'}'")
-        return cls(src, dst, None, conv=conv, **fields)
+        return cls(src, dst, None, conv=Conv2d(kernel, in_shape, stride, padding, dilation, groups),
+                   **fields)
 
     def _check_conv(self, label: str, dense_given: bool) -> None:
         if self.delays is not None:

@@ -429,9 +429,8 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         # accumulator headroom: the worst-case summed input per step (every source of one
         # sign firing at once, over all incoming projections) must stay below the limit
         graded = input_max if layer.src == INPUT else 1  # a count multiplies the weights
-        incoming = [layer.weight * graded] + [
-            w for w in (layer.rec_weight, None if layer.current_bias is None
-                        else layer.current_bias[:, None]) if w is not None]
+        incoming = [w * (graded if src == layer.src else 1)
+                    for src, w, _ in layer_projections(replace(layer, conv=None), unit)]
         worst = max(float(sum(np.clip(w, 0, None).sum(axis=1) for w in incoming).max()),
                     float(sum(np.clip(-w, 0, None).sum(axis=1) for w in incoming).max()))
         if worst > 0:

@@ -487,9 +487,7 @@ def simulate_onnx(
                       strict=True))
 
     def recorded(kind: str, dtype: type) -> dict[str, np.ndarray]:
-        if kind not in record:
-            return {}
-        return {p: np.asarray(values[f"{kind}/{p}"], dtype=dtype) for p in wanted}
+        return {p: np.asarray(values[f"{kind}/{p}"], dtype=dtype) for p in wanted if kind in record}
 
     return Traces(target="onnx", spikes=recorded("spikes", bool),
                   v=recorded("v", np.int64), u=recorded("u", np.int64))
