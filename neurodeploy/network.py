@@ -727,11 +727,9 @@ class FixedPointNetwork(PopulationGraph):
         on_stack: set[str] = set()
         stack: list[str] = []
         comps: list[list[str]] = []
-        counter = [0]
 
         def visit(v: str) -> None:  # Tarjan; networks are small, recursion depth is fine
-            index[v] = low[v] = counter[0]
-            counter[0] += 1
+            index[v] = low[v] = len(index)  # the visit's number: index grows by one per visit
             stack.append(v)
             on_stack.add(v)
             for w in succ[v]:
@@ -740,14 +738,10 @@ class FixedPointNetwork(PopulationGraph):
                     low[v] = min(low[v], low[w])
                 elif w in on_stack:
                     low[v] = min(low[v], index[w])
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
+            if low[v] == index[v]:  # v and what the stack holds above it form a component
+                comp = stack[stack.index(v):]
+                del stack[len(stack) - len(comp):]
+                on_stack.difference_update(comp)
                 comps.append(sorted(comp, key=names.index))
 
         for n in names:

@@ -84,7 +84,6 @@ class MultiSpikeTrainOptions:
 
     def __post_init__(self) -> None:
         check_train_options(self, ("lr", "clip_norm"))
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
     def to_json(self) -> dict:
         return {**asdict(self), "hidden": list(self.hidden)}

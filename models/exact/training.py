@@ -44,7 +44,8 @@ VERSION = 1
 
 def check_train_options(options, positive: tuple[str, ...]) -> None:
     """One-line :class:`InputError` unless ``options.epochs``, ``batch_size`` and ``threads``
-    are >= 1 and every field named in ``positive`` is a finite number > 0."""
+    are >= 1 and every field named in ``positive`` is a finite number > 0; ``options.hidden``
+    becomes a tuple of ints."""
     if options.epochs < 1 or options.batch_size < 1 or options.threads < 1:
         raise InputError(f"epochs = {options.epochs}, batch_size = {options.batch_size}, "
                          f"threads = {options.threads}: each must be >= 1")
@@ -52,6 +53,7 @@ def check_train_options(options, positive: tuple[str, ...]) -> None:
         value = getattr(options, name)
         if not (math.isfinite(value) and value > 0):
             raise InputError(f"{name} = {value} must be > 0")
+    object.__setattr__(options, "hidden", tuple(int(h) for h in options.hidden))
 
 
 def clipped_step(loss: torch.Tensor, model: torch.nn.Module, opt: torch.optim.Optimizer,
@@ -101,7 +103,6 @@ class TTFSTrainOptions:
         if self.penalty < 0 or self.penalty_margin < 0:
             raise InputError(f"penalty = {self.penalty}, penalty_margin = {self.penalty_margin}: "
                              "must be >= 0")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
 
 @dataclass
