@@ -65,11 +65,8 @@ class ProjectionQuality:
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON; an unsplit projection's without the split's three fields."""
-        row = asdict(self)
-        if self.fine_weight_exp is None:
-            for name in self.SPLIT_FIELDS:
-                del row[name]
-        return row
+        return {k: v for k, v in asdict(self).items()
+                if self.fine_weight_exp is not None or k not in self.SPLIT_FIELDS}
 
 
 @dataclass(frozen=True)

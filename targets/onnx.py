@@ -386,8 +386,7 @@ def build_onnx_model(
             [*states(io.u_in, io.v_in, io.history_in),
              info(io.spikes_in, in_elem, ["batch", net.n_inputs])],
             [*states(io.u_out, io.v_out, io.history_out), *state_infos(io.spikes_out, tp.BOOL),
-             *state_infos(rec_u, tp.INT64), *state_infos(rec_v, tp.INT64)],
-        )
+             *state_infos(rec_u, tp.INT64), *state_infos(rec_v, tp.INT64)])
         g = _Graph(onnx, "init/", constants, net.chip)
         batch = g.op("Shape", [INPUT_NAME], start=0, end=1)
         zeros: dict[tuple[int, ...], str] = {}

@@ -55,9 +55,9 @@ def simulate_torch_float(
     record = check_record(record)
     names = check_populations(net, populations)
     batch, steps, _ = x.shape
-    hist = {INPUT: torch.as_tensor(x, dtype=dtype).transpose(0, 1).contiguous()}
-    for name, pop in net.populations.items():
-        hist[name] = torch.zeros((steps, batch, pop.size), dtype=dtype)
+    hist = {INPUT: torch.as_tensor(x, dtype=dtype).transpose(0, 1).contiguous(),
+            **{name: torch.zeros((steps, batch, pop.size), dtype=dtype)
+               for name, pop in net.populations.items()}}
     terms = {name: [(p.src, _delay_terms(p, dtype)) for p in net.incoming(name)]
              for name in net.populations}
     onset = net.bias_onsets()

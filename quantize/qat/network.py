@@ -331,8 +331,7 @@ class QATNetwork(nn.Module):
             target="qat",
             spikes={n: r["spikes"].cpu().numpy() > 0 for n, r in traces.items()},
             v={n: r["v"].cpu().numpy().astype(np.int64) for n, r in traces.items()},
-            u={n: r["u"].cpu().numpy().astype(np.int64) for n, r in traces.items()},
-        )
+            u={n: r["u"].cpu().numpy().astype(np.int64) for n, r in traces.items()})
 
     # ------------------------------------------------------------------ export
     @torch.no_grad()
