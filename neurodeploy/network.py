@@ -622,13 +622,11 @@ class PopulationGraph:
                     raise NetworkValidationError(
                         f"{proj.label}: {attr} = {name!r} is not a population of this network; "
                         f"known: {known}")
-            n_src = self.n_inputs if proj.src == INPUT else pops[proj.src].size
-            n_dst = pops[proj.dst].size
-            shape = (proj.n_dst, proj.n_src)
-            if shape != (n_dst, n_src):
+            expected = (self.size_of(proj.dst), self.size_of(proj.src))
+            if (proj.n_dst, proj.n_src) != expected:
                 raise NetworkValidationError(
-                    f"{proj.label}: weights has shape {shape}; expected "
-                    f"({n_dst}, {n_src}) = (size of '{proj.dst}', size of '{proj.src}')")
+                    f"{proj.label}: weights has shape {(proj.n_dst, proj.n_src)}; expected "
+                    f"{expected} = (size of '{proj.dst}', size of '{proj.src}')")
         object.__setattr__(self, "projections", projections)
         if self.outputs is None:
             sources = {p.src for p in projections}

@@ -175,8 +175,7 @@ class _Graph:
         name, k = key, 0
         while name in self.constants:
             existing = self.onnx.numpy_helper.to_array(self.constants[name])
-            if existing.dtype == arr.dtype and existing.shape == arr.shape and (
-                    existing == arr).all():
+            if existing.dtype == arr.dtype and np.array_equal(existing, arr):
                 return name
             k += 1
             name = f"{key}#{k}"

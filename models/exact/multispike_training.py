@@ -112,10 +112,8 @@ def load_splits(data: dict):
     """(train, val, test) :class:`SpikeDataset` of a stored data description: the NPZ file
     (``neurodeploy data make`` or any SpikeDataset file) or the generated task, split
     80/10/10 stratified with the stored seed."""
-    if data.get("file") is not None:
-        ds = load_dataset(data["file"])
-    else:
-        ds = make_task(data["task"], seed=data["seed"], **(data.get("params") or {}))
+    ds = load_dataset(data["file"]) if data.get("file") is not None else make_task(
+        data["task"], seed=data["seed"], **(data.get("params") or {}))
     return split(ds, SPLITS, seed=data["seed"])
 
 
