@@ -106,10 +106,9 @@ def history_depths(net: FixedPointNetwork) -> dict[str, int]:
 
     Keys are ``"input"`` and population names, in network order.
     """
-    depth: dict[str, int] = {}
-    for p in net.projections:
-        depth[p.src] = max(depth.get(p.src, 0), p.max_delay + 1)
-    return {n: depth[n] for n in (INPUT, *net.populations) if n in depth}
+    sources = {p.src for p in net.projections}
+    return {n: 1 + max(p.max_delay for p in net.projections if p.src == n)
+            for n in (INPUT, *net.populations) if n in sources}
 
 
 def step_state_names(net: FixedPointNetwork) -> dict[str, str]:
@@ -300,9 +299,8 @@ def _step_nodes(g: _Graph, net: FixedPointNetwork, io: _StepIO) -> None:
         parts = [a for a in parts if a is not None]
         a = functools.reduce(g.add, parts) if parts else None
         s, u, v = lif_step(g, c, a, io.u_in[name], io.v_in[name])
-        g.op("Identity", [s], out=io.spikes_out[name])
-        g.op("Identity", [v], out=io.v_out[name])
-        g.op("Identity", [u], out=io.u_out[name])
+        for value, names in ((s, io.spikes_out), (v, io.v_out), (u, io.u_out)):
+            g.op("Identity", [value], out=names[name])
         spikes[name] = s
     axis1 = g.i64("axes/1", [1])
     for src, depth in depths.items():
