@@ -190,8 +190,7 @@ class FloatProjection(ProjectionQueries):
         if not np.array_equal(weights, conv.expand(kernel)):
             raise NetworkValidationError(
                 f"{label}: weights are not the convolution's expansion (expected shape "
-                f"{(int(np.prod(conv.out_shape)), int(np.prod(conv.in_shape)))}, got "
-                f"{weights.shape})")
+                f"{(conv.n_dst, conv.n_src)}, got {weights.shape})")
         object.__setattr__(self, "conv", conv)
 
     @property

@@ -144,11 +144,8 @@ class _Proj:
                              self.weight_exp)
         w = self.weights
         delays = self.delays if self.delays is not None else np.zeros(w.shape, np.int64)
-        total = np.zeros(w.shape[0])
-        for k in np.unique(delays):
-            slot = np.where(delays == k, w, 0)
-            total += ops.scale(np.where(slot * sign > 0, slot, 0).sum(axis=1), self.weight_exp)
-        return total
+        return sum(ops.scale(np.where((delays == k) & (w * sign > 0), w, 0).sum(axis=1),
+                             self.weight_exp) for k in np.unique(delays))
 
     def nonzero_synapses(self) -> tuple[int, np.ndarray]:
         """(number of nonzero synapses, nonzero fan-in of every destination)."""
