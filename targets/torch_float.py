@@ -64,10 +64,9 @@ def simulate_torch_float(
     const = {name: sum((torch.tensor(p.bias, dtype=dtype) for p in net.incoming(name)
                         if p.bias is not None), torch.zeros(pop.size, dtype=dtype))
              for name, pop in net.populations.items()}
-    params = {name: {"alpha": 1.0 - torch.tensor(pop.du, dtype=dtype),
-                     "beta": 1.0 - torch.tensor(pop.dv, dtype=dtype),
-                     "vth": torch.tensor(pop.vth, dtype=dtype),
-                     "bias": torch.tensor(pop.bias, dtype=dtype)}
+    params = {name: (1.0 - torch.tensor(pop.du, dtype=dtype),  # alpha, beta, bias, vth
+                     1.0 - torch.tensor(pop.dv, dtype=dtype), torch.tensor(pop.bias, dtype=dtype),
+                     torch.tensor(pop.vth, dtype=dtype))
               for name, pop in net.populations.items()}
     state = {name: [torch.zeros((batch, pop.size), dtype=dtype) for _ in range(2)]
              for name, pop in net.populations.items()}
@@ -90,9 +89,7 @@ def simulate_torch_float(
                         valid = (idx >= 0).to(dtype)
                         delayed = h[idx.clamp(min=0), :, torch.arange(len(d))]  # (n_src, b)
                         a += (delayed.t() * valid) @ w.t()
-                prm = params[name]
-                s, u, v = float_lif_step(a, *state[name], prm["alpha"], prm["beta"],
-                                         prm["bias"], prm["vth"],
+                s, u, v = float_lif_step(a, *state[name], *params[name],
                                          spike=threshold if pop.spiking else None,
                                          reset=pop.reset)
                 if s is not None:
