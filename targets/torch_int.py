@@ -136,10 +136,9 @@ class TorchIntPlan:
                 s, u, v = lif_step(self.ops, params, a_in[name], *state[name])
                 state[name] = (u, v)
                 hist[name][t % hlen] = s
-                if name in rec["spikes"]:
-                    for kind, value in (("spikes", s), ("u", u), ("v", v)):
-                        if kind in rec:
-                            rec[kind][name].append(value)
+                for kind, value in (("spikes", s), ("u", u), ("v", v)):
+                    if name in rec.get(kind, {}):
+                        rec[kind][name].append(value)
 
         def stacked(kind: str, dtype: type) -> dict[str, np.ndarray]:
             return {n: torch.stack(vals, dim=1).cpu().numpy().astype(dtype)
