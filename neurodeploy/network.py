@@ -411,10 +411,8 @@ class Projection(ProjectionQueries):
         if stored is not None and (weights.ndim != 2 or 0 in weights.shape):
             raise NetworkValidationError(
                 f"{label}: weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array")
-        for attr, lo, hi in (
-            ("weight_exp", chip.weight_exp_min, chip.weight_exp_max),
-            ("num_weight_bits", 1, chip.weight_bits),
-        ):
+        for attr, lo, hi in (("weight_exp", chip.weight_exp_min, chip.weight_exp_max),
+                             ("num_weight_bits", 1, chip.weight_bits)):
             object.__setattr__(self, attr, _scalar(label, attr, getattr(self, attr), lo, hi))
         sign_mode = self.sign_mode if self.sign_mode is not None else fp.infer_sign_mode(weights)
         if sign_mode not in fp.SIGN_MODES:

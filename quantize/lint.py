@@ -286,9 +286,8 @@ class _Linter:
                 self.add(where, "name", name, "unique population names",
                          f"name {name!r} is used by more than one population")
                 continue
-            size = self.scalar(where, "size", entry.get("size"), 1, _INT_MAX)
-            sizes[name] = size
-            self.lint_parameters(where, name, entry, size)
+            sizes[name] = self.scalar(where, "size", entry.get("size"), 1, _INT_MAX)
+            self.lint_parameters(where, name, entry, sizes[name])
         return sizes
 
     def lint_parameters(

@@ -260,9 +260,8 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
         imported.warnings.append(warning)
         console.print(f"[yellow]warning:[/yellow] {warning}")
     order = np.random.default_rng(0).permutation(len(ds.labels))
-    calib_idx, eval_idx = order[:calib], order[calib:]
-    if len(eval_idx) == 0:
-        eval_idx = calib_idx
+    calib_idx = order[:calib]
+    eval_idx = order[calib:] if len(order) > calib else calib_idx  # no sample left: the same
     with console.status(f"post-training quantization on {len(calib_idx)} samples..."):
         net, info = post_training_quantize(fnet, ds.spikes[calib_idx], fmt,
                                            weight_split=weight_split)
