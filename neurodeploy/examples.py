@@ -19,8 +19,7 @@ from neurodeploy.targets.reference import simulate_reference
 
 def poisson_spikes(n_inputs: int, batch: int, steps: int, rate: float, seed: int) -> np.ndarray:
     """Bernoulli input spikes (batch, steps, n_inputs) with probability ``rate`` per step."""
-    rng = np.random.default_rng(seed)
-    return rng.random((batch, steps, n_inputs)) < rate
+    return np.random.default_rng(seed).random((batch, steps, n_inputs)) < rate
 
 
 def layered_network(

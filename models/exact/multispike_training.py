@@ -123,8 +123,7 @@ def predict(model: MultiSpikeNetwork, spikes: np.ndarray, dt: float,
     out = []
     with torch.no_grad():
         for i in range(0, len(spikes), batch_size):
-            t_in, src = spikes_to_events(spikes[i:i + batch_size], dt)
-            out.append(model(t_in, src).argmax(dim=1).numpy())
+            out.append(model(*spikes_to_events(spikes[i:i + batch_size], dt)).argmax(dim=1).numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
@@ -175,8 +174,7 @@ def _fit(config: MultiSpikeConfig, options: MultiSpikeTrainOptions, train, val, 
         total, correct = 0.0, 0
         for i in range(0, train.n_samples, options.batch_size):
             batch = np.sort(order[i:i + options.batch_size])
-            t_in, src = spikes_to_events(train.spikes[batch], train.dt)
-            logits = model(t_in, src)
+            logits = model(*spikes_to_events(train.spikes[batch], train.dt))
             loss = torch.nn.functional.cross_entropy(logits, y[batch])
             clipped_step(loss, model, opt, schedule, options.clip_norm)
             total += loss.item() * len(batch)
