@@ -146,21 +146,22 @@ def run_all(executor: Executor | None, fn: Callable, calls: Sequence[tuple],
     each call finishes (in any order on an executor). The first failure (or Ctrl-C)
     cancels the calls not yet finished and is raised."""
     results: list = [None] * len(calls)
+
+    def done(i: int, result: object) -> None:
+        results[i] = result
+        if on_result is not None:
+            on_result(i, result)
+
     if executor is None:
         for i, args in enumerate(calls):
-            results[i] = fn(*args)
-            if on_result is not None:
-                on_result(i, results[i])
+            done(i, fn(*args))
         return results
     futures: dict[Future, int] = {}
     try:
         for i, args in enumerate(calls):
             futures[executor.submit(fn, *args)] = i
         for future in as_completed(futures):
-            i = futures[future]
-            results[i] = future.result()
-            if on_result is not None:
-                on_result(i, results[i])
+            done(futures[future], future.result())
     except BaseException:
         for future in futures:
             future.cancel()

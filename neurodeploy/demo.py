@@ -147,9 +147,8 @@ def run_demo(out_dir: str = "neurodeploy-demo", quick: bool = False, seed: int =
                              onnx_out=str(out / "model.onnx"))
         back = load_deployment(out / "model.nir").fixed
         net = load_deployment(out / "quant").fixed
-        same = all((p.weights == q.weights).all() for p, q in
-                   zip(net.projections, back.projections, strict=True))
-        if not same:
+        if not all((p.weights == q.weights).all()
+                   for p, q in zip(net.projections, back.projections, strict=True)):
             raise RuntimeError("the NIR graph did not read back to the same integers")
         return (f"{out / 'model.nir'} ({r.node_counts.get('Delay', 0)} Delay nodes, read back "
                 f"to the same integers), {out / 'model.onnx'}")

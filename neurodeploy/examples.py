@@ -17,12 +17,9 @@ from neurodeploy.network import FixedPointNetwork, LIFPopulation, Projection
 from neurodeploy.targets.reference import simulate_reference
 
 
-def poisson_spikes(
-    n_inputs: int, batch: int, steps: int, rate: float, seed: int
-) -> np.ndarray:
+def poisson_spikes(n_inputs: int, batch: int, steps: int, rate: float, seed: int) -> np.ndarray:
     """Bernoulli input spikes (batch, steps, n_inputs) with probability ``rate`` per step."""
-    rng = np.random.default_rng(seed)
-    return rng.random((batch, steps, n_inputs)) < rate
+    return np.random.default_rng(seed).random((batch, steps, n_inputs)) < rate
 
 
 def layered_network(
@@ -57,23 +54,18 @@ def layered_network(
         scale = 2 * int(np.clip(round(48 / np.sqrt(max(1.0, n_src * 0.1)) * 3), 4, 120))
         w = rng.normal(0.3, 1.0, size=(size, n_src)) * scale
         w = fp.lava_weight_transform(np.round(w / 2) * 2, "mixed")
-        d = None
-        if delays == "axonal" and max_delay:
-            d = rng.integers(0, max_delay + 1, size=n_src)
-        elif delays == "synaptic" and max_delay:
-            d = rng.integers(0, max_delay + 1, size=(size, n_src))
+        shape = {"axonal": (n_src,), "synaptic": (size, n_src)}.get(delays)
+        d = rng.integers(0, max_delay + 1, size=shape) if shape and max_delay else None
         layer_projs = [Projection(src, name, w, weight_exp=0, delays=d, sign_mode="mixed")]
         if recurrent and k < len(layers) - 1:
             wr = fp.lava_weight_transform(
-                np.round(rng.normal(-0.2, 1.0, size=(size, size)) * scale / 4 / 2) * 2, "mixed"
-            )
+                np.round(rng.normal(-0.2, 1.0, size=(size, size)) * scale / 4 / 2) * 2, "mixed")
             layer_projs.append(Projection(name, name, wr, sign_mode="mixed"))
         def rate_at(vth: int, name: str = name, size: int = size,
                     layer_projs: list = layer_projs) -> float:
             trial = FixedPointNetwork(
                 n_in, {**pops, name: LIFPopulation(size, du=du, dv=dv, vth=vth)},
-                [*projs, *layer_projs], outputs=[name],
-            )
+                [*projs, *layer_projs], outputs=[name])
             return float(simulate_reference(trial, calib, populations=[name]).spikes[name].mean())
 
         lo, hi = 0, fp.VTH_MAX  # the rate falls as vth grows: bisect on a log scale

@@ -39,7 +39,14 @@ import numpy as np
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.errors import NetworkValidationError
-from neurodeploy.network import Conv2d, FixedPointNetwork, PopulationGraph
+from neurodeploy.network import (
+    Conv2d,
+    FixedPointNetwork,
+    PopulationGraph,
+    ProjectionQueries,
+    _freeze,
+    first_bad,
+)
 
 RESETS = ("zero", "subtract")
 
@@ -51,11 +58,16 @@ def _float_array(label: str, field_name: str, value: Any) -> np.ndarray:
         raise NetworkValidationError(f"{label}: {field_name} is not numeric") from None
     bad = ~np.isfinite(arr)
     if bad.any():
-        idx = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else ()
-        where = f"[{', '.join(map(str, idx))}]" if idx else ""
-        raise NetworkValidationError(
-            f"{label}: {field_name}{where} = {arr[idx] if idx else arr} is not finite; "
-            "parameters must be finite numbers")
+        _, val, at = first_bad(arr, bad)
+        raise NetworkValidationError(f"{label}: {field_name}{at} = {val} is not finite; "
+                                     "parameters must be finite numbers")
+    return arr
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    """A read-only copy of ``arr``."""
+    arr = arr.copy()
+    arr.setflags(write=False)
     return arr
 
 
@@ -69,13 +81,10 @@ def _vector(label: str, field_name: str, value: Any, size: int,
             f"{label}: {field_name} has shape {arr.shape}; expected a scalar or ({size},)")
     bad = (arr <= lo if lo_open else arr < lo) | (arr > hi)
     if bad.any():
-        i = int(np.argwhere(bad)[0][0])
-        low = f"({lo:g}" if lo_open else f"[{lo:g}"
-        raise NetworkValidationError(
-            f"{label}: {field_name}[{i}] = {arr[i]:g} is out of range; allowed {low}, {hi:g}]")
-    arr = arr.copy()
-    arr.setflags(write=False)
-    return arr
+        _, val, at = first_bad(arr, bad)
+        raise NetworkValidationError(f"{label}: {field_name}{at} = {val:g} is out of range; "
+                                     f"allowed {'(' if lo_open else '['}{lo:g}, {hi:g}]")
+    return _read_only(arr)
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,12 +123,11 @@ class FloatPopulation:
         object.__setattr__(self, "spiking", bool(self.spiking))
 
     def named(self, name: str) -> FloatPopulation:
-        return FloatPopulation(self.size, self.du, self.dv, self.vth, self.bias, self.spiking,
-                               self.reset, name=name)
+        return dataclasses.replace(self, name=name)
 
 
 @dataclass(frozen=True, eq=False)
-class FloatProjection:
+class FloatProjection(ProjectionQueries):
     """Float synapses from ``src`` (``"input"`` or a population) to population ``dst``.
 
     ``weights`` is (n_dst, n_src). ``delays`` (integer steps >= 0) is None, an int, a
@@ -145,9 +153,7 @@ class FloatProjection:
         if weights.ndim != 2 or 0 in weights.shape:
             raise NetworkValidationError(
                 f"{label}: weights has shape {weights.shape}; expected (n_dst, n_src)")
-        weights = weights.copy()
-        weights.setflags(write=False)
-        object.__setattr__(self, "weights", weights)
+        object.__setattr__(self, "weights", _read_only(weights))
         if self.bias is not None:
             object.__setattr__(self, "bias", _vector(label, "bias", self.bias, weights.shape[0]))
         if self.delays is not None:
@@ -160,8 +166,7 @@ class FloatProjection:
             if arr.ndim == 0:
                 delays: int | np.ndarray = int(arr)
             elif arr.shape in ((n_src,), (n_dst, n_src)):
-                delays = arr.astype(np.int64)
-                delays.setflags(write=False)
+                delays = _freeze(arr)
             else:
                 raise NetworkValidationError(
                     f"{label}: delays has shape {arr.shape}; expected None, an int, "
@@ -175,11 +180,9 @@ class FloatProjection:
         if not isinstance(self.conv, Conv2d):
             raise NetworkValidationError(
                 f"{label}: conv must be a Conv2d or None, got {type(self.conv).__name__}")
-        kernel = _float_array(label, "conv kernel", self.conv.kernel).copy()
-        shape = Conv2d(np.zeros(kernel.shape, np.int64), self.conv.in_shape, self.conv.stride,
-                       self.conv.padding, self.conv.dilation, self.conv.groups)
+        kernel = _read_only(_float_array(label, "conv kernel", self.conv.kernel))
+        shape = dataclasses.replace(self.conv, kernel=np.zeros(kernel.shape, np.int64))
         shape.check(label)
-        kernel.setflags(write=False)
         conv = dataclasses.replace(shape, kernel=kernel)
         if self.delays is not None:
             raise NetworkValidationError(
@@ -187,13 +190,8 @@ class FloatProjection:
         if not np.array_equal(weights, conv.expand(kernel)):
             raise NetworkValidationError(
                 f"{label}: weights are not the convolution's expansion (expected shape "
-                f"{(int(np.prod(conv.out_shape)), int(np.prod(conv.in_shape)))}, got "
-                f"{weights.shape})")
+                f"{(conv.n_dst, conv.n_src)}, got {weights.shape})")
         object.__setattr__(self, "conv", conv)
-
-    @property
-    def label(self) -> str:
-        return f"projection '{self.name or f'{self.src}->{self.dst}'}'"
 
     @property
     def n_dst(self) -> int:
@@ -205,15 +203,6 @@ class FloatProjection:
         """Source neurons or inputs (columns of ``weights``)."""
         return int(self.weights.shape[1])
 
-    def delay_matrix(self) -> np.ndarray:
-        """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
-        if self.delays is None:
-            return np.zeros(self.weights.shape, dtype=np.int64)
-        return np.broadcast_to(np.asarray(self.delays, np.int64), self.weights.shape).copy()
-
-    @property
-    def max_delay(self) -> int:
-        return 0 if self.delays is None else int(np.max(self.delays))
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,12 +249,11 @@ def dequantize(net: FixedPointNetwork, dt: float | None = None) -> FloatNetwork:
     """
     chip = net.chip
     unity = float(chip.decay_unity)
-    pops = {}
-    for name, pop in net.populations.items():
-        pops[name] = FloatPopulation(
-            pop.size, du=(pop.param("du") + 1) / unity, dv=pop.param("dv") / unity,
-            vth=pop.param("vth") * float(1 << chip.vth_shift),
-            bias=fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp")).astype(float))
+    pops = {name: FloatPopulation(
+        pop.size, du=(pop.param("du") + 1) / unity, dv=pop.param("dv") / unity,
+        vth=pop.param("vth") * float(1 << chip.vth_shift),
+        bias=fp.effective_bias(pop.param("bias_mant"), pop.param("bias_exp")).astype(float))
+        for name, pop in net.populations.items()}
     act = float(1 << chip.act_shift)
     projs = [FloatProjection(p.src, p.dst, np.asarray(p.weights) * 2.0**p.weight_exp * act,
                              delays=p.delays, name=p.name,

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -41,10 +41,11 @@ INPUT = "input"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
 
 
-def _fmt(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return repr(value)
-    return str(value)
+def first_bad(arr: np.ndarray, bad: np.ndarray) -> tuple[tuple[int, ...] | None, Any, str]:
+    """The index of the first True entry of ``bad`` (None for a 0-d ``arr``), ``arr`` there
+    and the index as text (``[i, j]``, empty for None)."""
+    index = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else None
+    return index, arr[index or ()], str(list(index)) if index else ""
 
 
 def _as_int_array(label: str, field_name: str, value: Any) -> np.ndarray:
@@ -53,24 +54,16 @@ def _as_int_array(label: str, field_name: str, value: Any) -> np.ndarray:
         arr = np.asarray(value)
     except Exception as exc:  # pragma: no cover - numpy accepts almost anything
         raise NetworkValidationError(f"{label}: {field_name} is not numeric ({exc})") from None
-    if arr.dtype == bool:
+    if arr.dtype.kind not in "iuf":
         raise NetworkValidationError(
-            f"{label}: {field_name} has dtype bool; integers are required"
-        )
-    if not (np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)):
-        raise NetworkValidationError(
-            f"{label}: {field_name} has dtype {arr.dtype}; integers are required"
-        )
-    if np.issubdtype(arr.dtype, np.floating):
+            f"{label}: {field_name} has dtype {arr.dtype}; integers are required")
+    if arr.dtype.kind == "f":
         bad = ~np.isfinite(arr) | (arr != np.round(arr))
         if bad.any():
-            idx = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else ()
-            val = arr[idx] if arr.ndim else arr
-            where = f"[{', '.join(map(str, idx))}]" if idx else ""
+            _, val, at = first_bad(arr, bad)
             raise NetworkValidationError(
-                f"{label}: {field_name}{where} = {_fmt(float(val))} is not an integer; "
-                f"fixed-point networks take integer values (quantize first)"
-            )
+                f"{label}: {field_name}{at} = {float(val)} is not an "
+                "integer; fixed-point networks take integer values (quantize first)")
     return arr.astype(np.int64)
 
 
@@ -79,15 +72,26 @@ def _check_range(
 ) -> None:
     bad = (arr < lo) | (arr > hi)
     if bad.any():
-        if arr.ndim:
-            idx = tuple(int(i) for i in np.argwhere(bad)[0])
-            where = f"[{', '.join(map(str, idx))}]"
-            val = arr[idx]
-        else:
-            where, val = "", arr
-        raise NetworkValidationError(
-            f"{label}: {field_name}{where} = {int(val)} is out of range; allowed {lo}..{hi}{extra}"
-        )
+        _, val, at = first_bad(arr, bad)
+        raise NetworkValidationError(f"{label}: {field_name}{at} = {int(val)} is "
+                                     f"out of range; allowed {lo}..{hi}{extra}")
+
+
+def _scalar(label: str, field_name: str, value: Any, lo: int, hi: int, extra: str = "") -> int:
+    """A single integer in ``lo..hi``; NetworkValidationError otherwise."""
+    arr = _as_int_array(label, field_name, value)
+    if arr.ndim != 0:
+        raise NetworkValidationError(f"{label}: {field_name} must be a single integer")
+    _check_range(label, field_name, arr, lo, hi, extra)
+    return int(arr)
+
+
+def _count(label: str, field_name: str, value: Any) -> int:
+    """A single integer >= 1 (a size); NetworkValidationError otherwise."""
+    arr = _as_int_array(label, field_name, value)
+    if arr.ndim != 0 or int(arr) < 1:
+        raise NetworkValidationError(f"{label}: {field_name} = {value} must be an integer >= 1")
+    return int(arr)
 
 
 def _freeze(arr: np.ndarray) -> np.ndarray:
@@ -102,8 +106,7 @@ def _scalar_or_vector(label: str, field_name: str, value: Any, size: int) -> int
         return int(arr)
     if arr.shape != (size,):
         raise NetworkValidationError(
-            f"{label}: {field_name} has shape {arr.shape}; expected a scalar or ({size},)"
-        )
+            f"{label}: {field_name} has shape {arr.shape}; expected a scalar or ({size},)")
     return _freeze(arr)
 
 
@@ -152,22 +155,14 @@ class LIFPopulation:
 
     def __post_init__(self) -> None:
         label = f"population '{self.name}'" if self.name else "LIFPopulation"
-        size = _as_int_array(label, "size", self.size)
-        if size.ndim != 0 or int(size) < 1:
-            raise NetworkValidationError(f"{label}: size = {self.size} must be an integer >= 1")
-        object.__setattr__(self, "size", int(size))
+        object.__setattr__(self, "size", _count(label, "size", self.size))
         ranges = self.ranges(self.chip)
         for name in self.PARAMETERS:
             value = _scalar_or_vector(label, name, getattr(self, name), self.size)
-            lo, hi = ranges[name]
-            _check_range(label, name, np.asarray(value), lo, hi)
+            _check_range(label, name, np.asarray(value), *ranges[name])
             object.__setattr__(self, name, value)
-        for name, hi in (("reset_interval", 1 << 30), ("reset_offset", 1 << 30)):
-            arr = _as_int_array(label, name, getattr(self, name))
-            if arr.ndim != 0:
-                raise NetworkValidationError(f"{label}: {name} must be a single integer")
-            _check_range(label, name, arr, 0, hi)
-            object.__setattr__(self, name, int(arr))
+        for name in ("reset_interval", "reset_offset"):
+            object.__setattr__(self, name, _scalar(label, name, getattr(self, name), 0, 1 << 30))
         if self.reset_offset and self.reset_offset >= max(self.reset_interval, 1):
             raise NetworkValidationError(
                 f"{label}: reset_offset = {self.reset_offset} is out of range; allowed "
@@ -188,10 +183,7 @@ class LIFPopulation:
 
     def named(self, name: str) -> LIFPopulation:
         """The same population carrying its network name (used in error messages)."""
-        return LIFPopulation(
-            self.size, self.du, self.dv, self.vth, self.bias_mant, self.bias_exp, name=name,
-            chip=self.chip, reset_interval=self.reset_interval, reset_offset=self.reset_offset,
-        )
+        return replace(self, name=name)
 
 
 def _pair(value: Any) -> tuple[int, int]:
@@ -302,6 +294,14 @@ class Conv2d:
         tap = ((o * in_g + i) * kh + ky) * kw + kx
         return flat((o * oh + y) * ow + x), flat((ic * h + iy) * w + ix), flat(tap)
 
+    def nonzero_synapses(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``(dst, src, weight)`` of the synapses whose kernel tap is nonzero, as in
+        :meth:`synapses` (the sparse weights of a large convolution)."""
+        dst, src, tap = self.synapses()
+        values = self.kernel.ravel()[tap]
+        keep = values != 0
+        return dst[keep], src[keep], values[keep]
+
     def expand(self, kernel: np.ndarray) -> np.ndarray:
         """The (n_dst, n_src) matrix of this geometry for ``kernel`` (any dtype, the kernel's
         shape): what NIR import uses for float kernels."""
@@ -328,8 +328,29 @@ class Conv2d:
         return sums.reshape(out_ch * oh * ow)
 
 
+class ProjectionQueries:
+    """What an integer and a float projection share: ``label`` and the delay queries (over
+    their ``src``, ``dst``, ``name``, ``delays``, ``n_dst`` and ``n_src``)."""
+
+    @property
+    def label(self) -> str:
+        """How error messages name this projection."""
+        return f"projection '{self.name or f'{self.src}->{self.dst}'}'"
+
+    def delay_matrix(self) -> np.ndarray:
+        """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
+        shape = (self.n_dst, self.n_src)
+        if self.delays is None:
+            return np.zeros(shape, dtype=np.int64)
+        return np.broadcast_to(np.asarray(self.delays, dtype=np.int64), shape).copy()
+
+    @property
+    def max_delay(self) -> int:
+        return 0 if self.delays is None else int(np.max(self.delays))
+
+
 @dataclass(frozen=True, eq=False)
-class Projection:
+class Projection(ProjectionQueries):
     """Integer synapses from ``src`` (``"input"`` or a population) to population ``dst``.
 
     ``weights`` is (n_dst, n_src). Loihi 2 stores 8-bit weights and shifts their *sum*:
@@ -372,8 +393,7 @@ class Projection:
             value = getattr(self, attr)
             if not isinstance(value, str) or not value:
                 raise NetworkValidationError(
-                    f"{label}: {attr} = {value!r} must be a population name or 'input'"
-                )
+                    f"{label}: {attr} = {value!r} must be a population name or 'input'")
         if self.dst == INPUT:
             raise NetworkValidationError(f"{label}: dst = 'input' is not allowed; "
                                          "projections end at a population")
@@ -390,23 +410,15 @@ class Projection:
         weights = self.conv.kernel if stored is None else _as_int_array(label, "weights", stored)
         if stored is not None and (weights.ndim != 2 or 0 in weights.shape):
             raise NetworkValidationError(
-                f"{label}: weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array"
-            )
-        for attr, lo, hi in (
-            ("weight_exp", chip.weight_exp_min, chip.weight_exp_max),
-            ("num_weight_bits", 1, chip.weight_bits),
-        ):
-            arr = _as_int_array(label, attr, getattr(self, attr))
-            if arr.ndim != 0:
-                raise NetworkValidationError(f"{label}: {attr} must be a single integer")
-            _check_range(label, attr, arr, lo, hi)
-            object.__setattr__(self, attr, int(arr))
+                f"{label}: weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array")
+        for attr, lo, hi in (("weight_exp", chip.weight_exp_min, chip.weight_exp_max),
+                             ("num_weight_bits", 1, chip.weight_bits)):
+            object.__setattr__(self, attr, _scalar(label, attr, getattr(self, attr), lo, hi))
         sign_mode = self.sign_mode if self.sign_mode is not None else fp.infer_sign_mode(weights)
         if sign_mode not in fp.SIGN_MODES:
             raise NetworkValidationError(
                 f"{label}: sign_mode = {self.sign_mode!r} is not one of "
-                f"{', '.join(fp.SIGN_MODES)} (or None to infer it)"
-            )
+                f"{', '.join(fp.SIGN_MODES)} (or None to infer it)")
         object.__setattr__(self, "sign_mode", sign_mode)
         self._check_weight_grid(label, weights, sign_mode,
                                 "weights" if stored is not None else "conv kernel")
@@ -424,9 +436,8 @@ class Projection:
     ) -> Projection:
         """A convolutional projection (see :class:`Conv2d`); ``fields`` are the other
         :class:`Projection` fields (weight_exp, num_weight_bits, sign_mode, name, chip)."""
-        conv = Conv2d(kernel, in_shape, stride, padding, dilation, groups)
-        conv.check(f"projection '{fields.get('name') or f'{src}->{dst}'}'")
-        return cls(src, dst, None, conv=conv, **fields)
+        return cls(src, dst, None, conv=Conv2d(kernel, in_shape, stride, padding, dilation, groups),
+                   **fields)
 
     def _check_conv(self, label: str, dense_given: bool) -> None:
         if self.delays is not None:
@@ -436,18 +447,10 @@ class Projection:
         if not dense_given:
             return
         expected = (self.conv.n_dst, self.conv.n_src)
-        if self.weights.shape != expected or not np.array_equal(self.weights,
-                                                                self.conv.matrix()):
+        if self.weights.shape != expected or not np.array_equal(self.weights, self.conv.matrix()):
             raise NetworkValidationError(
                 f"{label}: weights are not the convolution's: build the projection with "
                 f"Projection.conv2d (expected shape {expected}, got {self.weights.shape})")
-
-    @property
-    def label(self) -> str:
-        """How error messages name this projection."""
-        if self.name:
-            return f"projection '{self.name}'"
-        return f"projection '{self.src}->{self.dst}'"
 
     @property
     def n_dst(self) -> int:
@@ -466,15 +469,13 @@ class Projection:
         step = 1 << fp.dropped_weight_bits(sign_mode, self.num_weight_bits, self.chip)
         off_grid = weights % step != 0
         if off_grid.any():
-            at = tuple(int(x) for x in np.argwhere(off_grid)[0])
+            _, val, at = first_bad(weights, off_grid)
             raise NetworkValidationError(
-                f"{label}: {field_name}[{', '.join(map(str, at))}] = {int(weights[at])} is not "
-                "on the Loihi 2 "
+                f"{label}: {field_name}{at} = {int(val)} is not on the Loihi 2 "
                 f"grid; allowed multiples of {step} for sign_mode {sign_mode} with "
                 f"num_weight_bits {self.num_weight_bits} (Lava would change it to "
-                f"{int(fp.lava_weight_transform(weights[at], sign_mode, self.num_weight_bits))};"
-                f" snap with neurodeploy.fixed_point.lava_weight_transform)"
-            )
+                f"{int(fp.lava_weight_transform(val, sign_mode, self.num_weight_bits))};"
+                f" snap with neurodeploy.fixed_point.lava_weight_transform)")
 
     def _normalise_delays(self, label: str, shape: tuple[int, int]) -> int | np.ndarray | None:
         if self.delays is None:
@@ -484,12 +485,11 @@ class Projection:
         if arr.ndim == 0:
             return int(arr)
         n_dst, n_src = shape
-        if arr.shape == (n_src,) or arr.shape == (n_dst, n_src):
+        if arr.shape in ((n_src,), (n_dst, n_src)):
             return _freeze(arr)
         raise NetworkValidationError(
             f"{label}: delays has shape {arr.shape}; expected None, an int, a per-source "
-            f"vector ({n_src},) or a per-synapse array ({n_dst}, {n_src})"
-        )
+            f"vector ({n_src},) or a per-synapse array ({n_dst}, {n_src})")
 
     @property
     def delay_kind(self) -> str:
@@ -499,17 +499,6 @@ class Projection:
         if isinstance(self.delays, int):
             return "uniform"
         return "axonal" if self.delays.ndim == 1 else "synaptic"
-
-    def delay_matrix(self) -> np.ndarray:
-        """Delays as a full (n_dst, n_src) int64 array (zeros when there are none)."""
-        shape = (self.n_dst, self.n_src)
-        if self.delays is None:
-            return np.zeros(shape, dtype=np.int64)
-        return np.broadcast_to(np.asarray(self.delays, dtype=np.int64), shape).copy()
-
-    @property
-    def max_delay(self) -> int:
-        return 0 if self.delays is None else int(np.max(self.delays))
 
     def delay_slots(self, keep_zero: bool = False) -> list[Slot]:
         """The projection split by delay value, as the chip sums it: one :class:`Slot` per
@@ -523,14 +512,12 @@ class Projection:
         kind = self.delay_kind
         if kind in ("none", "uniform"):
             return [Slot(self.max_delay, None, w, None)] if keep_zero or w.any() else []
-        slots = []
         if kind == "axonal":
             axonal = np.asarray(self.delays, dtype=np.int64)
-            for d in np.unique(axonal):
-                cols = np.flatnonzero(axonal == d)
-                if keep_zero or w[:, cols].any():
-                    slots.append(Slot(int(d), cols, w[:, cols], None))
-            return slots
+            cols_of = {int(d): np.flatnonzero(axonal == d) for d in np.unique(axonal)}
+            return [Slot(d, cols, w[:, cols], None) for d, cols in cols_of.items()
+                    if keep_zero or w[:, cols].any()]
+        slots = []
         dmat = np.asarray(self.delays, dtype=np.int64)
         for d in np.unique(dmat):
             hit = dmat == d
@@ -608,19 +595,16 @@ class PopulationGraph:
         kind = population_type.__name__
         if not isinstance(self.populations, Mapping) or not self.populations:
             raise NetworkValidationError(
-                f"network: populations is empty; a network needs at least one {kind}"
-            )
+                f"network: populations is empty; a network needs at least one {kind}")
         pops: dict[str, Any] = {}
         for name, pop in self.populations.items():
             if not isinstance(name, str) or not _NAME_RE.match(name) or name == INPUT:
                 raise NetworkValidationError(
                     f"network: population name {name!r} is not allowed; use letters, digits, "
-                    "'_', '.', '-' (starting with a letter or '_'), and not 'input'"
-                )
+                    "'_', '.', '-' (starting with a letter or '_'), and not 'input'")
             if not isinstance(pop, population_type):
                 raise NetworkValidationError(
-                    f"population '{name}': expected a {kind}, got {type(pop).__name__}"
-                )
+                    f"population '{name}': expected a {kind}, got {type(pop).__name__}")
             pops[name] = pop if pop.name == name else pop.named(name)
         object.__setattr__(self, "populations", pops)
         projections = tuple(self.projections)
@@ -629,23 +613,18 @@ class PopulationGraph:
             if not isinstance(proj, projection_type):
                 raise NetworkValidationError(
                     f"network: projections must be {projection_type.__name__} objects, got "
-                    f"{type(proj).__name__}"
-                )
+                    f"{type(proj).__name__}")
             for attr in ("src", "dst"):
                 name = getattr(proj, attr)
                 if name not in pops and not (attr == "src" and name == INPUT):
                     raise NetworkValidationError(
                         f"{proj.label}: {attr} = {name!r} is not a population of this network; "
-                        f"known: {known}"
-                    )
-            n_src = self.n_inputs if proj.src == INPUT else pops[proj.src].size
-            n_dst = pops[proj.dst].size
-            shape = (proj.n_dst, proj.n_src)
-            if shape != (n_dst, n_src):
+                        f"known: {known}")
+            expected = (self.size_of(proj.dst), self.size_of(proj.src))
+            if (proj.n_dst, proj.n_src) != expected:
                 raise NetworkValidationError(
-                    f"{proj.label}: weights has shape {shape}; expected "
-                    f"({n_dst}, {n_src}) = (size of '{proj.dst}', size of '{proj.src}')"
-                )
+                    f"{proj.label}: weights has shape {(proj.n_dst, proj.n_src)}; expected "
+                    f"{expected} = (size of '{proj.dst}', size of '{proj.src}')")
         object.__setattr__(self, "projections", projections)
         if self.outputs is None:
             sources = {p.src for p in projections}
@@ -656,8 +635,7 @@ class PopulationGraph:
                 if name not in pops:
                     raise NetworkValidationError(
                         f"network: outputs names unknown population {name!r}; "
-                        f"known: {', '.join(pops)}"
-                    )
+                        f"known: {', '.join(pops)}")
         object.__setattr__(self, "outputs", tuple(outputs))
 
     # ------------------------------------------------------------------ queries
@@ -678,15 +656,12 @@ class PopulationGraph:
         of latency per projection, an input spike at step t moves population p at step
         t + hops[p] at the earliest (later with delays)."""
         dist = {INPUT: 0}
-        frontier = [INPUT]
-        while frontier:
-            reached = []
-            for src in frontier:
-                for p in self.projections:
-                    if p.src == src and p.dst not in dist:
-                        dist[p.dst] = dist[src] + 1
-                        reached.append(p.dst)
-            frontier = reached
+        queue = [INPUT]
+        for src in queue:  # breadth first: the queue grows while it is read
+            for p in self.projections:
+                if p.src == src and p.dst not in dist:
+                    dist[p.dst] = dist[src] + 1
+                    queue.append(p.dst)
         del dist[INPUT]
         return dist
 
@@ -713,29 +688,18 @@ class FixedPointNetwork(PopulationGraph):
     input_max: int = 1
 
     def __post_init__(self) -> None:
-        graded = _as_int_array("network", "input_max", self.input_max)
-        if graded.ndim:
-            raise NetworkValidationError("network: input_max must be a single integer")
-        _check_range("network", "input_max", graded, 1, self.chip.graded_spike_max,
-                     f" (graded input counts on {self.chip.name})")
-        object.__setattr__(self, "input_max", int(graded))
-        n_inputs = _as_int_array("network", "n_inputs", self.n_inputs)
-        if n_inputs.ndim != 0 or int(n_inputs) < 1:
-            raise NetworkValidationError(
-                f"network: n_inputs = {self.n_inputs} must be an integer >= 1"
-            )
-        object.__setattr__(self, "n_inputs", int(n_inputs))
+        object.__setattr__(self, "input_max", _scalar(
+            "network", "input_max", self.input_max, 1, self.chip.graded_spike_max,
+            f" (graded input counts on {self.chip.name})"))
+        object.__setattr__(self, "n_inputs", _count("network", "n_inputs", self.n_inputs))
         self._validate_graph(LIFPopulation, Projection)
-        for name, pop in self.populations.items():
-            if pop.chip != self.chip:
+        parts = [*((f"population '{n}'", p) for n, p in self.populations.items()),
+                 *((p.label, p) for p in self.projections)]
+        for label, part in parts:
+            if part.chip != self.chip:
                 raise NetworkValidationError(
-                    f"population '{name}': validated for chip {pop.chip.name!r}, but the "
-                    f"network is for {self.chip.name!r}; build both for the same ChipFormat")
-        for proj in self.projections:
-            if proj.chip != self.chip:
-                raise NetworkValidationError(
-                    f"{proj.label}: validated for chip {proj.chip.name!r}, but the network is "
-                    f"for {self.chip.name!r}; build both for the same ChipFormat")
+                    f"{label}: validated for chip {part.chip.name!r}, but the network is for "
+                    f"{self.chip.name!r}; build both for the same ChipFormat")
 
     # ------------------------------------------------------------------ queries
     @property
@@ -759,11 +723,9 @@ class FixedPointNetwork(PopulationGraph):
         on_stack: set[str] = set()
         stack: list[str] = []
         comps: list[list[str]] = []
-        counter = [0]
 
         def visit(v: str) -> None:  # Tarjan; networks are small, recursion depth is fine
-            index[v] = low[v] = counter[0]
-            counter[0] += 1
+            index[v] = low[v] = len(index)  # the visit's number: index grows by one per visit
             stack.append(v)
             on_stack.add(v)
             for w in succ[v]:
@@ -772,14 +734,10 @@ class FixedPointNetwork(PopulationGraph):
                     low[v] = min(low[v], low[w])
                 elif w in on_stack:
                     low[v] = min(low[v], index[w])
-            if low[v] == index[v]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == v:
-                        break
+            if low[v] == index[v]:  # v and what the stack holds above it form a component
+                comp = stack[stack.index(v):]
+                del stack[len(stack) - len(comp):]
+                on_stack.difference_update(comp)
                 comps.append(sorted(comp, key=names.index))
 
         for n in names:
@@ -796,8 +754,7 @@ class FixedPointNetwork(PopulationGraph):
             rows, exp, slots = p.input_bound_terms(None if weights is None else weights[k])
             return (rows * self.input_max if p.src == INPUT else rows), exp, slots
 
-        return input_bound(terms(k, p) for k, p in enumerate(self.projections)
-                           if p.dst == name)
+        return input_bound(terms(k, p) for k, p in enumerate(self.projections) if p.dst == name)
 
     def emulates_int32(self, name: str, weights: Sequence[np.ndarray] | None = None) -> bool:
         """Whether population ``name``'s input can overflow Lava's int32 buffers, so that

@@ -11,17 +11,31 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Column, Table
 
 
+def make_table(title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
+               justify: str | Sequence[str] = "left", **options: Any) -> Table:
+    """A :class:`Table` titled ``title`` with ``columns`` (justified ``justify``, one value
+    for all or one per column) holding ``rows``; ``options`` go to :class:`Table`."""
+    table = Table(title=title, **options)
+    for column, side in zip(columns, [justify] * len(columns) if isinstance(justify, str)
+                            else justify, strict=True):
+        table.add_column(column, justify=side)
+    for row in rows:
+        table.add_row(*row)
+    return table
+
+
 def _column_range(console: Console, column: Column) -> tuple[int, int]:
     """(longest word, longest line) over the column's title and cells, in characters."""
     options = console.options.update_width(10**6)
-    sizes = [Measurement.get(console, options, cell)
-             for cell in (column.header, *column.cells)]
+    sizes = [Measurement.get(console, options, cell) for cell in (column.header, *column.cells)]
     return max(s.minimum for s in sizes), max(s.maximum for s in sizes)
 
 

@@ -24,18 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neurodeploy.float_network import FloatNetwork
-from neurodeploy.models.exact.discrete_multispike import resample_spikes, sample_steps
-from neurodeploy.models.exact.discrete_multispike import (
-    to_float_network as multispike_float_network,
-)
-from neurodeploy.models.exact.discrete_ttfs import (
-    SELF_INHIBITION,
-    check_dt,
-    encode_steps,
-    hops,
-    simulation_steps,
-)
-from neurodeploy.models.exact.discrete_ttfs import to_float_network as ttfs_float_network
+from neurodeploy.models.exact import discrete_multispike, discrete_ttfs
 from neurodeploy.models.exact.multispike import MultiSpikeNetwork
 from neurodeploy.models.exact.ttfs import TTFSNetwork
 from neurodeploy.network import FixedPointNetwork
@@ -62,20 +51,20 @@ class DeployedTTFS:
 
 
 def deploy_ttfs(model: TTFSNetwork, dt: float, calib_times: np.ndarray, t_end: float,
-                self_inhibition: float = SELF_INHIBITION,
+                self_inhibition: float = discrete_ttfs.SELF_INHIBITION,
                 headroom: float = TTFS_HEADROOM, weight_split: str = "auto") -> DeployedTTFS:
     """Discretize ``model`` at ``dt`` (model unit), then post-training-quantize it to Loihi 2
     fixed point (``post_training_quantize(..., headroom=headroom)``) with the calibration
     samples ``calib_times`` ((samples, n_inputs) data times) simulated for
     ``simulation_steps`` covering ``t_end`` (tau_syn units). ``weight_split``: PTQ's policy
     (:func:`~neurodeploy.quantize.ptq.post_training_quantize`)."""
-    fnet = ttfs_float_network(model, dt, self_inhibition)
-    delta = check_dt(model, dt)
-    steps = simulation_steps(model, delta, t_end)
-    calib = encode_steps(model, calib_times, delta, steps)
+    fnet = discrete_ttfs.to_float_network(model, dt, self_inhibition)
+    delta = discrete_ttfs.check_dt(model, dt)
+    steps = discrete_ttfs.simulation_steps(model, delta, t_end)
+    calib = discrete_ttfs.encode_steps(model, calib_times, delta, steps)
     network, info = post_training_quantize(fnet, calib, headroom=headroom,
                                            weight_split=weight_split)
-    return DeployedTTFS(float(dt), delta, steps, hops(model), fnet, network, info)
+    return DeployedTTFS(float(dt), delta, steps, discrete_ttfs.hops(model), fnet, network, info)
 
 
 @dataclass
@@ -98,9 +87,9 @@ def deploy_multispike(model: MultiSpikeNetwork, dt: float, calib_spikes: np.ndar
     steps of ``data_dt`` seconds. ``weight_split``: PTQ's policy
     (:func:`~neurodeploy.quantize.ptq.post_training_quantize`; "auto" splits the input
     projection of the ISI network, whose single-grid SMAPE is 24-30 %)."""
-    fnet = multispike_float_network(model, dt)
-    steps = sample_steps(model, dt)
-    calib, _ = resample_spikes(calib_spikes, data_dt, dt, steps)
+    fnet = discrete_multispike.to_float_network(model, dt)
+    steps = discrete_multispike.sample_steps(model, dt)
+    calib, _ = discrete_multispike.resample_spikes(calib_spikes, data_dt, dt, steps)
     network, info = post_training_quantize(fnet, calib, headroom=headroom,
                                            weight_split=weight_split)
     return DeployedMultiSpike(float(dt), steps, fnet, network, info)

@@ -26,29 +26,27 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from rich.table import Table
 from rich.text import Text
 
 from neurodeploy import fixed_point as fp
 from neurodeploy.chip import LOIHI2, ChipFormat
 from neurodeploy.errors import NetworkValidationError, NeurodeployError
 from neurodeploy.kernel import NumpyIntOps
-from neurodeploy.network import _NAME_RE, INPUT, Conv2d, FixedPointNetwork, LIFPopulation
+from neurodeploy.network import _NAME_RE, INPUT, Conv2d, FixedPointNetwork, LIFPopulation, first_bad
 from neurodeploy.network_io import FORMAT, VERSION, network_to_arrays, read_meta, read_npz
-from neurodeploy.terminal_table import print_table
+from neurodeploy.terminal_table import make_table, print_table
 
 __all__ = ["LintReport", "Violation", "lint_arrays", "lint_file", "lint_network", "render"]
 
 _INT_MAX = int(np.iinfo(np.int64).max)
 ESTIMATE_NOTE = (
     "estimates only: planning figures from the chip format's per-core capacities "
-    "(neurons_per_core, synapses_per_core), not a compiler's placement"
-)
+    "(neurons_per_core, synapses_per_core), not a compiler's placement")
 
 
 def _plain(value: Any) -> Any:
@@ -62,16 +60,6 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     return value
-
-
-def _index_text(index: tuple[int, ...] | None) -> str:
-    return "" if not index else f"[{', '.join(map(str, index))}]"
-
-
-def _num_text(value: Any) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return repr(value)
-    return str(value)
 
 
 @dataclass
@@ -151,23 +139,19 @@ class _Proj:
         of every delay value summed separately and shifted by ``weight_exp``."""
         ops = NumpyIntOps()
         if self.conv is not None:
-            part = np.clip(self.conv.kernel, 0, None) if sign > 0 else np.clip(
-                self.conv.kernel, None, 0)
-            return ops.scale(self.conv.row_sums(part), self.weight_exp)
+            kernel = self.conv.kernel
+            return ops.scale(self.conv.row_sums(np.where(kernel * sign > 0, kernel, 0)),
+                             self.weight_exp)
         w = self.weights
         delays = self.delays if self.delays is not None else np.zeros(w.shape, np.int64)
-        total = np.zeros(w.shape[0])
-        for k in np.unique(delays):
-            slot = np.where(delays == k, w, 0)
-            total += ops.scale(np.where(slot * sign > 0, slot, 0).sum(axis=1), self.weight_exp)
-        return total
+        return sum(ops.scale(np.where((delays == k) & (w * sign > 0), w, 0).sum(axis=1),
+                             self.weight_exp) for k in np.unique(delays))
 
     def nonzero_synapses(self) -> tuple[int, np.ndarray]:
         """(number of nonzero synapses, nonzero fan-in of every destination)."""
         if self.conv is not None:
-            dst, _, tap = self.conv.synapses()
-            hit = dst[self.conv.kernel.ravel()[tap] != 0]
-            return int(hit.size), np.bincount(hit, minlength=self.conv.n_dst)
+            dst = self.conv.nonzero_synapses()[0]
+            return int(dst.size), np.bincount(dst, minlength=self.conv.n_dst)
         nonzero = self.weights != 0
         return int(nonzero.sum()), nonzero.sum(axis=1)
 
@@ -197,6 +181,17 @@ class _Linter:
                          index=index, count=count)
         (self.warnings if warning else self.violations).append(item)
 
+    def add_first(self, where: str, field_name: str, arr: np.ndarray, bad: np.ndarray,
+                  limit: str, problem: Callable[[Any, str], str], many: str) -> None:
+        """Report the first entry of ``arr`` where ``bad`` holds, as ``"<field>[i] = <value>
+        " + problem(value, more)``; ``more`` is ``many`` with the ``{count}`` of such entries
+        when there are more than one, else empty."""
+        index, val, at = first_bad(arr, bad)
+        val = float(val) if arr.dtype.kind == "f" else int(val)
+        count = int(bad.sum())
+        self.add(where, field_name, val, limit, f"{field_name}{at} = {val} " + problem(
+            val, many.format(count=count) if count > 1 else ""), index=index, count=count)
+
     def int_array(self, where: str, field_name: str, value: Any) -> np.ndarray | None:
         """``value`` as int64, or None after reporting why it is not integer data."""
         try:
@@ -205,24 +200,17 @@ class _Linter:
             self.add(where, field_name, repr(value), "integers",
                      f"{field_name} is not numeric ({exc})")
             return None
-        if arr.dtype == bool or not (
-            np.issubdtype(arr.dtype, np.integer) or np.issubdtype(arr.dtype, np.floating)
-        ):
+        if arr.dtype.kind not in "iuf":
             shown = value if arr.ndim == 0 else f"array of dtype {arr.dtype}"
             self.add(where, field_name, _plain(shown), "integers",
                      f"{field_name} = {shown!r} has dtype {arr.dtype}; integers are required")
             return None
-        if np.issubdtype(arr.dtype, np.floating):
+        if arr.dtype.kind == "f":
             bad = ~np.isfinite(arr) | (arr != np.round(arr))
             if bad.any():
-                index = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else None
-                val = float(arr[index] if index is not None else arr)
-                count = int(bad.sum())
-                more = f" ({count} such entries)" if count > 1 else ""
-                self.add(where, field_name, val, "integers",
-                         f"{field_name}{_index_text(index)} = {_num_text(val)} is not an "
-                         f"integer{more}; fixed-point networks take integer values "
-                         "(quantize first)", index=index, count=count)
+                self.add_first(where, field_name, arr, bad, "integers", lambda _, more: (
+                    f"is not an integer{more}; fixed-point networks take integer values "
+                    "(quantize first)"), " ({count} such entries)")
                 return None
         return arr.astype(np.int64)
 
@@ -233,13 +221,8 @@ class _Linter:
         bad = (arr < lo) | (arr > hi)
         if not bad.any():
             return True
-        index = tuple(int(i) for i in np.argwhere(bad)[0]) if arr.ndim else None
-        val = int(arr[index] if index is not None else arr)
-        count = int(bad.sum())
-        more = f" ({count} entries out of range)" if count > 1 else ""
-        self.add(where, field_name, val, f"{lo}..{hi}{extra}",
-                 f"{field_name}{_index_text(index)} = {val} is out of range; allowed "
-                 f"{lo}..{hi}{extra}{more}", index=index, count=count)
+        self.add_first(where, field_name, arr, bad, f"{lo}..{hi}{extra}", lambda _, more: (
+            f"is out of range; allowed {lo}..{hi}{extra}{more}"), " ({count} entries out of range)")
         return False
 
     def scalar(self, where: str, field_name: str, value: Any, lo: int, hi: int) -> int | None:
@@ -303,9 +286,8 @@ class _Linter:
                 self.add(where, "name", name, "unique population names",
                          f"name {name!r} is used by more than one population")
                 continue
-            size = self.scalar(where, "size", entry.get("size"), 1, _INT_MAX)
-            sizes[name] = size
-            self.lint_parameters(where, name, entry, size)
+            sizes[name] = self.scalar(where, "size", entry.get("size"), 1, _INT_MAX)
+            self.lint_parameters(where, name, entry, sizes[name])
         return sizes
 
     def lint_parameters(
@@ -375,8 +357,8 @@ class _Linter:
                    else "is not a population of this network")
             self.add(label, "dst", dst, f"one of: {', '.join(sizes)}",
                      f"dst = {dst!r} {why}; known: {', '.join(sizes) or '(none)'}")
-        n_src = (n_in if src == INPUT else sizes.get(src)) if ok_src else None
-        n_dst = sizes.get(dst) if ok_dst else None
+        src, dst = (src if ok_src else None), (dst if ok_dst else None)
+        n_src, n_dst = (n_in if src == INPUT else sizes.get(src)), sizes.get(dst)
         # scalars
         fmt = self.fmt
         weight_exp = self.scalar(label, "weight_exp", entry.get("weight_exp", 0),
@@ -390,14 +372,10 @@ class _Linter:
                      "(or null to infer it)")
             sign_mode = None
         if entry.get("conv") is not None:
-            return self.lint_conv(i, entry, label, src if ok_src else None,
-                                  dst if ok_dst else None, (n_dst, n_src), sign_mode, nwb,
-                                  weight_exp)
-        # weights
-        weights = None
+            conv = self.lint_conv(i, entry, label, src, dst, (n_dst, n_src), sign_mode, nwb)
+            return _Proj(label, src, dst, None, weight_exp, None, conv)
         raw = self.array_entry(label, "weights", f"proj/{i}/weights")
-        if raw is not None:
-            weights = self.int_array(label, "weights", raw)
+        weights = None if raw is None else self.int_array(label, "weights", raw)
         if weights is not None and (weights.ndim != 2 or 0 in weights.shape):
             self.add(label, "weights", list(weights.shape), "a 2-D (n_dst, n_src) array",
                      f"weights has shape {weights.shape}; expected a 2-D (n_dst, n_src) array")
@@ -412,21 +390,20 @@ class _Linter:
                          f"(size of '{dst}', size of '{src}')")
                 shape_ok = False
         delays = self.lint_delays(label, i, entry.get("delays"), weights)
-        return _Proj(label, src if ok_src else None, dst if ok_dst else None,
-                     weights if shape_ok else None, weight_exp, delays)
+        return _Proj(label, src, dst, weights if shape_ok else None, weight_exp, delays)
 
     def lint_conv(self, i: int, entry: Mapping[str, Any], label: str, src: str | None,
                   dst: str | None, expected: tuple[int | None, int | None],
-                  sign_mode: str | None, nwb: int | None, weight_exp: int | None) -> _Proj:
+                  sign_mode: str | None, nwb: int | None) -> Conv2d | None:
         """A convolutional projection entry: its kernel and geometry (weights in older
-        files are the kernel's expansion and not read)."""
+        files are the kernel's expansion and not read); the convolution when usable."""
         if f"proj/{i}/weights" in self.arrays:
             self.used_keys.add(f"proj/{i}/weights")
         raw = self.array_entry(label, "conv kernel", f"proj/{i}/kernel")
         kernel = None if raw is None else self.int_array(label, "conv kernel", raw)
         geometry = entry["conv"]
         if kernel is None:
-            return _Proj(label, src, dst, None, weight_exp, None)
+            return None
         try:
             if not isinstance(geometry, Mapping):
                 raise NetworkValidationError(f"{label}: conv is not a JSON object")
@@ -435,7 +412,7 @@ class _Linter:
         except (NetworkValidationError, TypeError) as exc:
             self.add(label, "conv", _plain(geometry), "a convolution's geometry",
                      str(exc).removeprefix(f"{label}: "))
-            return _Proj(label, src, dst, None, weight_exp, None)
+            return None
         self.lint_weight_grid(label, conv.kernel, sign_mode, nwb, "conv kernel")
         if entry.get("delays") is not None:
             self.add(label, "delays", _plain(entry.get("delays")), "null",
@@ -447,8 +424,8 @@ class _Linter:
                      f"the convolution maps {conv.in_shape} to {conv.out_shape}, "
                      f"{shape} as weights; expected {expected} = (size of '{dst}', size "
                      f"of '{src}')")
-            return _Proj(label, src, dst, None, weight_exp, None)
-        return _Proj(label, src, dst, None, weight_exp, None, conv)
+            return None
+        return conv
 
     def lint_weight_grid(
         self, label: str, weights: np.ndarray, sign_mode: str | None, nwb: int | None,
@@ -463,17 +440,12 @@ class _Linter:
         off = (weights >= lo) & (weights <= hi) & (weights % step != 0)
         if not off.any():
             return
-        index = tuple(int(x) for x in np.argwhere(off)[0])
-        val = int(weights[index])
-        lava = int(fp.lava_weight_transform(np.array(val), mode, nwb, self.fmt))
-        count = int(off.sum())
         limit = f"multiples of {step} (sign_mode {mode}, num_weight_bits {nwb})"
-        more = f"; {count} weights are off the grid" if count > 1 else ""
-        self.add(label, field_name, val, limit,
-                 f"{field_name}{_index_text(index)} = {val} is not on the Loihi 2 grid; allowed "
-                 f"{limit}; Lava would change it to "
-                 f"{lava}{more} (snap with neurodeploy.fixed_point.lava_weight_transform)",
-                 index=index, count=count)
+        self.add_first(label, field_name, weights, off, limit, lambda val, more: (
+            f"is not on the Loihi 2 grid; allowed {limit}; Lava would change it to "
+            f"{int(fp.lava_weight_transform(np.array(val), mode, nwb, self.fmt))}{more} "
+            "(snap with neurodeploy.fixed_point.lava_weight_transform)"),
+            "; {count} weights are off the grid")
 
     def lint_delays(
         self, label: str, i: int, value: Any, weights: np.ndarray | None
@@ -516,24 +488,19 @@ class _Linter:
                          f"known: {', '.join(sizes) or '(none)'}")
 
     # ------------------------------------------------------------------ accumulator
-    @staticmethod
-    def worst_sums(proj: _Proj) -> tuple[np.ndarray, np.ndarray]:
+    def lint_accumulators(self, projs: list[_Proj], sizes: dict[str, int | None]) -> None:
         """Per destination row: the largest positive and negative summed input per step.
 
         Lava sums the weights of each delay slot, shifts that sum by ``weight_exp`` (floor
         for a right shift) and adds the slots arriving in the same step; spikes of
         different slots come from different steps, so all slots can add up at once.
         """
-        assert proj.n_dst is not None and proj.weight_exp is not None
-        return proj.row_sums(1).astype(np.int64), proj.row_sums(-1).astype(np.int64)
-
-    def lint_accumulators(self, projs: list[_Proj], sizes: dict[str, int | None]) -> None:
         limit = self.fmt.accumulator_limit
         per_pop: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {}
         for proj in projs:
             if proj.n_dst is None or proj.weight_exp is None:
                 continue
-            pos, neg = self.worst_sums(proj)
+            pos, neg = proj.row_sums(1).astype(np.int64), proj.row_sums(-1).astype(np.int64)
             self._check_headroom(proj.label, pos, neg, limit, "")
             if proj.dst is not None and sizes.get(proj.dst) == proj.n_dst:
                 per_pop.setdefault(proj.dst, []).append((pos, neg))
@@ -601,10 +568,6 @@ class _Linter:
         }
 
 
-def _read_meta(arrays: Mapping[str, np.ndarray], source: str) -> dict[str, Any]:
-    return read_meta(arrays, FORMAT, VERSION, source, "network file")
-
-
 def lint_arrays(
     arrays: Mapping[str, np.ndarray], fmt: ChipFormat = LOIHI2, source: str = "network"
 ) -> LintReport:
@@ -614,8 +577,7 @@ def lint_arrays(
     not only the first. Raises :class:`~neurodeploy.errors.NeurodeployError` only when the
     arrays are not a network file at all (no or unreadable ``__meta__``, other format).
     """
-    meta = _read_meta(arrays, source)
-    return _Linter(arrays, fmt).lint(meta)
+    return _Linter(arrays, fmt).lint(read_meta(arrays, FORMAT, VERSION, source, "network file"))
 
 
 def lint_network(net: FixedPointNetwork, fmt: ChipFormat = LOIHI2) -> LintReport:
@@ -635,13 +597,10 @@ def _cell(value: Any) -> Any:
 
 
 def _violation_table(title: str, items: list[Violation], style: str) -> Any:
-    table = Table(title=title, title_style=style, show_lines=False)
-    for column in ("where", "field", "index", "value", "count", "limit"):
-        table.add_column(column)
-    for v in items:
-        table.add_row(_cell(v.where), _cell(v.field), _cell(_index_text(v.index)),
-                      _cell(_plain(v.value)), _cell(v.count), _cell(v.limit))
-    return table
+    return make_table(title, ("where", "field", "index", "value", "count", "limit"),
+                      [(_cell(v.where), _cell(v.field), _cell(list(v.index) if v.index else None),
+                        _cell(_plain(v.value)), _cell(v.count), _cell(v.limit)) for v in items],
+                      title_style=style)
 
 
 def render(report: LintReport, console: Any) -> None:
@@ -657,23 +616,19 @@ def render(report: LintReport, console: Any) -> None:
         print_table(console, _violation_table(f"{len(report.warnings)} warning(s)",
                                               report.warnings, "bold yellow"))
     est = report.estimates
-    table = Table(title="estimates (not guarantees)")
-    table.add_column("estimate")
-    table.add_column("value", justify="right")
-    for key in ("neurons", "synapses", "cores", "cores_by_neurons", "cores_by_synapses"):
-        if key in est:
-            table.add_row(_cell(key), _cell(est[key]))
-    for name, fan_in in est.get("fan_in", {}).items():
-        table.add_row(_cell(f"fan-in of '{name}'"), _cell(fan_in))
-    print_table(console, table)
+    keys = ("neurons", "synapses", "cores", "cores_by_neurons", "cores_by_synapses")
+    print_table(console, make_table(
+        "estimates (not guarantees)", ("estimate", "value"),
+        [*((_cell(key), _cell(est[key])) for key in keys if key in est),
+         *((_cell(f"fan-in of '{name}'"), _cell(n)) for name, n in est.get("fan_in", {}).items())],
+        justify=("left", "right")))
     if est.get("layers"):
-        per_layer = Table(title="per population (its neurons and the synapses ending on it)")
-        for col in ("population", "neurons", "synapses", "fan-in", "cores"):
-            per_layer.add_column(col, justify="left" if col == "population" else "right")
-        for name, row in est["layers"].items():
-            per_layer.add_row(_cell(name), _cell(f"{row['neurons']:,}"),
-                              _cell(f"{row['synapses']:,}"),
-                              _cell(f"{est['fan_in'].get(name, 0):,}"), _cell(row["cores"]))
-        print_table(console, per_layer)
+        print_table(console, make_table(
+            "per population (its neurons and the synapses ending on it)",
+            ("population", "neurons", "synapses", "fan-in", "cores"),
+            [(_cell(name), _cell(f"{row['neurons']:,}"), _cell(f"{row['synapses']:,}"),
+              _cell(f"{est['fan_in'].get(name, 0):,}"), _cell(row["cores"]))
+             for name, row in est["layers"].items()],
+            justify=("left", "right", "right", "right", "right")))
     if "note" in est:
         console.print(Text(f"note: {est['note']}", style="dim"))

@@ -96,12 +96,8 @@ def quantize_trained(run_dir: str | os.PathLike[str], calib: int = 256,
     ``calib`` samples of the training split; with ``qat_epochs`` > 0 then QAT), and lint
     the integers (a network that fails lint is an error, never returned).
     ``weight_split``: "auto", "off" or "on" (``neurodeploy.quantize.ptq``)."""
-    check_weight_split(weight_split)
+    _check_options(weight_split, calib, qat_epochs)
     console = console or Console()
-    if qat_epochs < 0:
-        raise InputError(f"qat_epochs = {qat_epochs} must be >= 0")
-    if calib < 1:
-        raise InputError(f"calib = {calib}: at least one calibration sample is needed")
     model, run = load_run(run_dir)
     config = TrainConfig.from_json(run["train"])
     with console.status("loading the run's data..."):
@@ -116,16 +112,34 @@ def quantize_trained(run_dir: str | os.PathLike[str], calib: int = 256,
                                            weight_split=weight_split)
     qat = None
     if qat_epochs > 0:
-        with console.status(f"quantization-aware training, {qat_epochs} epochs..."):
-            qnet = QATNetwork(net, model.config.readout, info.scales)
-            result = qat_finetune(qnet, train_ds.spikes, train_ds.labels, val_ds.spikes,
-                                  val_ds.labels, epochs=qat_epochs, lr=qat_lr, seed=config.seed)
-            net = qnet.to_fixed_point()
-        qat = {"epochs": qat_epochs, "lr": qat_lr, "best_epoch": result["best_epoch"],
-               "val_acc_before": result["initial_val_acc"],
-               "val_acc_after": result["best_val_acc"]}
+        net, qat = _qat(net, model.config.readout, info.scales, (train_ds.spikes, train_ds.labels),
+                        (val_ds.spikes, val_ds.labels), qat_epochs, qat_lr, config.seed, console)
     return QuantizedRun(model, run, config, dataset, train_ds, val_ds, test_ds, net, info,
                         order, _linted(net, fmt), qat)
+
+
+def _check_options(weight_split: str, calib: int, qat_epochs: int) -> None:
+    check_weight_split(weight_split)
+    if qat_epochs < 0:
+        raise InputError(f"qat_epochs = {qat_epochs} must be >= 0")
+    if calib < 1:
+        raise InputError(f"calib = {calib}: at least one calibration sample is needed")
+
+
+def _qat(net: FixedPointNetwork, readout: str, scales: dict[str, float],
+         train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray], epochs: int,
+         lr: float, seed: int, console: Console,
+         test: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[FixedPointNetwork, dict]:
+    """QAT of ``net`` on ``train`` (spikes, labels), validated on ``val``: the fine-tuned
+    network and its summary (with ``test``, also the test accuracy before QAT)."""
+    with console.status(f"quantization-aware training, {epochs} epochs..."):
+        qnet = QATNetwork(net, readout, scales)
+        before = {} if test is None else {"test_acc_before": evaluate_qat(qnet, *test)[1]}
+        result = qat_finetune(qnet, *train, *val, epochs=epochs, lr=lr, seed=seed)
+        net = qnet.to_fixed_point()
+    return net, {"epochs": epochs, "lr": lr, "best_epoch": result["best_epoch"],
+                 "val_acc_before": result["initial_val_acc"],
+                 "val_acc_after": result["best_val_acc"], **before}
 
 
 def _linted(net: FixedPointNetwork, fmt: ChipFormat) -> LintReport:
@@ -186,11 +200,8 @@ def evaluate_quantized(net: FixedPointNetwork, layers: list, info, spikes: np.nd
     out_pop = net.outputs[0]
     traces = simulate(net, spikes.astype(bool), target="reference", record=("spikes", "v", "u"),
                       populations=[layer.name for layer in layers])  # not the bias unit
-    quant_acc = None
-    if labels is not None:
-        logits = readout_logits(traces.spikes[out_pop], traces.v[out_pop], readout,
-                                hops=len(layers))
-        quant_acc = accuracy(logits, labels)
+    quant_acc = None if labels is None else accuracy(readout_logits(
+        traces.spikes[out_pop], traces.v[out_pop], readout, hops=len(layers)), labels)
     return {
         "projections": projection_report(net, layers, info),
         "populations": population_report(traces, float_spikes,
@@ -230,7 +241,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     its dt and reset declared) instead of the training run. ``weight_split``: "auto",
     "off" or "on" (``neurodeploy.quantize.ptq``).
     """
-    check_weight_split(weight_split)
+    _check_options(weight_split, calib, qat_epochs)
     check_output_folder(out_dir, QUANT_MARKER, overwrite)
     console = console or Console()
     imported = import_nir(graph, dt=dt, reset=reset)
@@ -248,14 +259,9 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
                    f"discretized at {imported.dt:g} s, the data's steps are {ds.dt:g} s")
         imported.warnings.append(warning)
         console.print(f"[yellow]warning:[/yellow] {warning}")
-    if calib < 1:
-        raise InputError(f"calib = {calib}: at least one calibration sample is needed")
     order = np.random.default_rng(0).permutation(len(ds.labels))
-    calib_idx, eval_idx = order[:calib], order[calib:]
-    if len(eval_idx) == 0:
-        eval_idx = calib_idx
-    if qat_epochs < 0:
-        raise InputError(f"qat_epochs = {qat_epochs} must be >= 0")
+    calib_idx = order[:calib]
+    eval_idx = order[calib:] if len(order) > calib else calib_idx  # no sample left: the same
     with console.status(f"post-training quantization on {len(calib_idx)} samples..."):
         net, info = post_training_quantize(fnet, ds.spikes[calib_idx], fmt,
                                            weight_split=weight_split)
@@ -264,16 +270,9 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     if qat_epochs > 0:
         n_val = max(1, len(calib_idx) // 5) if len(calib_idx) > 1 else 0
         train_idx, val_idx = calib_idx[: len(calib_idx) - n_val], calib_idx[-n_val:]
-        with console.status(f"quantization-aware training, {qat_epochs} epochs..."):
-            qnet = QATNetwork(net, readout, info.scales)
-            before = evaluate_qat(qnet, x, labels)[1]
-            result = qat_finetune(qnet, ds.spikes[train_idx], ds.labels[train_idx],
-                                  ds.spikes[val_idx], ds.labels[val_idx], epochs=qat_epochs,
-                                  lr=qat_lr, seed=0)
-            net = qnet.to_fixed_point()
-        qat = {"epochs": qat_epochs, "lr": qat_lr, "best_epoch": result["best_epoch"],
-               "val_acc_before": result["initial_val_acc"],
-               "val_acc_after": result["best_val_acc"], "test_acc_before": before}
+        net, qat = _qat(net, readout, info.scales, (ds.spikes[train_idx], ds.labels[train_idx]),
+                        (ds.spikes[val_idx], ds.labels[val_idx]), qat_epochs, qat_lr, 0,
+                        console, test=(x, labels))
     lint_report = _linted(net, fmt)
     layers = layers_from_network(fnet)
     with console.status(f"evaluating on {len(eval_idx)} samples..."):
@@ -281,8 +280,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
         out = layers[-1].name
         float_acc = accuracy(readout_logits(ftr.spikes[out], ftr.v[out], readout,
                                             hops=len(layers)), labels)
-        report = evaluate_quantized(net, layers, info, x, labels, ftr.spikes, float_acc,
-                                    readout)
+        report = evaluate_quantized(net, layers, info, x, labels, ftr.spikes, float_acc, readout)
     result = {
         **info.to_json(), "report": report, "lint": lint_report.to_dict(), "format": fmt.name,
         "readout": readout, "output": net.outputs[0], "hops": len(layers),

@@ -46,7 +46,7 @@ when it raises the layer's spike F1 with the float model and the network still l
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -224,8 +224,7 @@ def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
     unit = float(1 << fmt.act_shift)  # one weight LSB enters u as << act_shift
     target = np.abs(stats).max() * scale / unit if stats.size else 0.0
     exp = fmt.weight_exp_min if target == 0 else math.ceil(math.log2(max(target / hi, 1e-300)))
-    exp = int(min(max(exp, fmt.weight_exp_min if exp_min is None else exp_min),
-                  fmt.weight_exp_max))
+    exp = int(min(max(exp, fmt.weight_exp_min if exp_min is None else exp_min), fmt.weight_exp_max))
     raw = vals * scale / (unit * 2.0**exp)
     ints = np.round(raw / 2.0) * 2.0 if sign_mode == "mixed" else np.round(raw)
     clipped = int(((ints < lo) | (ints > top)).sum())
@@ -238,15 +237,14 @@ def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
 
 def _bias_parts(bias_int: np.ndarray, fmt: ChipFormat) -> tuple[np.ndarray, np.ndarray]:
     """bias_mant, bias_exp (per neuron) approximating integer bias values."""
-    mant = np.zeros(bias_int.shape, dtype=np.int64)
-    exp = np.zeros(bias_int.shape, dtype=np.int64)
-    for i, b in enumerate(bias_int):
-        e = 0
-        while abs(round(b / 2.0**e)) > fmt.bias_mant_max and e < fmt.bias_exp_max:
-            e += 1
-        mant[i] = int(np.clip(round(b / 2.0**e), fmt.bias_mant_min, fmt.bias_mant_max))
-        exp[i] = e
-    return mant, exp
+    exp = np.zeros(np.shape(bias_int), dtype=np.int64)
+    while True:  # the smallest exponent that fits each mantissa (or the largest one)
+        too_big = np.abs(np.round(bias_int / 2.0**exp)) > fmt.bias_mant_max
+        grow = too_big & (exp < fmt.bias_exp_max)
+        if not grow.any():
+            return np.clip(np.round(bias_int / 2.0**exp), fmt.bias_mant_min,
+                           fmt.bias_mant_max).astype(np.int64), exp
+        exp += grow
 
 
 def _dequantized(w: np.ndarray, exp: int, scale: float, fmt: ChipFormat) -> np.ndarray:
@@ -345,12 +343,10 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
             where = f"projection '{layer.src}->{layer.name}'"
             _, we, mode = _quantize_weights(layer.weight, s, fmt, where, info)
             info.weight_exp[f"{layer.src}->{layer.name}"] = we
-            c = layer.conv
-            kernel, _, _ = _quantize_weights(c.kernel, s, fmt, where, QuantizationInfo(),
+            kernel, _, _ = _quantize_weights(layer.conv.kernel, s, fmt, where, QuantizationInfo(),
                                              grid_of=layer.weight)
-            projs.append(Projection.conv2d(layer.src, layer.name, kernel, c.in_shape, c.stride,
-                                           c.padding, c.dilation, c.groups, weight_exp=we,
-                                           sign_mode=mode, chip=fmt))
+            projs.append(Projection(layer.src, layer.name, None, weight_exp=we, sign_mode=mode,
+                                    chip=fmt, conv=replace(layer.conv, kernel=kernel)))
         for src, w_f, exp_min in layer_projections(layer, unit):
             # the bias unit's: weight_exp >= 0 (with one source a negative exponent only
             # floors the weight), arriving at the bias onset
@@ -418,8 +414,7 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
     if isinstance(model, FloatNetwork):
         layers = layers_from_network(model)
         tr = simulate_torch_float(model, calib, record=("spikes", "v", "u"))
-        ref = [{"spikes": tr.spikes[x.name], "v": tr.v[x.name], "u": tr.u[x.name]}
-               for x in layers]
+        ref = [{"spikes": tr.spikes[x.name], "v": tr.v[x.name], "u": tr.u[x.name]} for x in layers]
     else:
         layers = float_layers(model)
         ref = float_traces(model, calib)
@@ -434,9 +429,8 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         # accumulator headroom: the worst-case summed input per step (every source of one
         # sign firing at once, over all incoming projections) must stay below the limit
         graded = input_max if layer.src == INPUT else 1  # a count multiplies the weights
-        incoming = [layer.weight * graded] + [
-            w for w in (layer.rec_weight, None if layer.current_bias is None
-                        else layer.current_bias[:, None]) if w is not None]
+        incoming = [w * (graded if src == layer.src else 1)
+                    for src, w, _ in layer_projections(replace(layer, conv=None), unit)]
         worst = max(float(sum(np.clip(w, 0, None).sum(axis=1) for w in incoming).max()),
                     float(sum(np.clip(-w, 0, None).sum(axis=1) for w in incoming).max()))
         if worst > 0:
@@ -470,6 +464,6 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         split = split | best[2]
         info.agreement[layer.name] = best[0]
     if any(layer.current_bias is not None for layer in layers):
-        scales[bias_unit_name(layers)] = 1.0  # its v is 0 or 1 LSB: any unit will do
+        scales[unit] = 1.0  # its v is 0 or 1 LSB: any unit will do
     info.scales = scales
     return build_network(layers, scales, fmt, info, input_max=input_max, split=split), info

@@ -17,7 +17,7 @@ integer network. Counts refer to the evaluation data (0-based steps, one step pe
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,6 +30,7 @@ from neurodeploy.quantize.ptq import (
     QuantizationInfo,
     bias_unit_name,
     fine_name,
+    layer_projections,
     smape,
     spike_f1,
 )
@@ -64,11 +65,8 @@ class ProjectionQuality:
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON; an unsplit projection's without the split's three fields."""
-        row = asdict(self)
-        if self.fine_weight_exp is None:
-            for name in self.SPLIT_FIELDS:
-                del row[name]
-        return row
+        return {k: v for k, v in asdict(self).items()
+                if self.fine_weight_exp is not None or k not in self.SPLIT_FIELDS}
 
 
 @dataclass(frozen=True)
@@ -131,13 +129,8 @@ def projection_quality(net: FixedPointNetwork, layers: list[FloatLayer],
     is one row (its coarse and fine projections together)."""
     rows = []
     unit = bias_unit_name(layers)
-    for layer in layers:
-        pairs = [(layer.src, layer.weight)]
-        if layer.rec_weight is not None:
-            pairs.append((layer.name, layer.rec_weight))
-        if layer.current_bias is not None:
-            pairs.append((unit, layer.current_bias[:, None]))
-        for src, w_f in pairs:
+    for layer in layers:  # a convolution's row: its expanded weights
+        for src, w_f, _ in layer_projections(replace(layer, conv=None), unit):
             key = f"{src}->{layer.name}"
             mine = [p for p in net.projections if p.src == src and p.dst == layer.name]
             proj = next(p for p in mine if p.name != fine_name(key))

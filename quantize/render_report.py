@@ -14,11 +14,10 @@ from typing import Any
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from rich.console import Console
-from rich.table import Table
 
 from neurodeploy.network_io import atomic_output
 from neurodeploy.quantize.quality import QuantizationReport, as_report
-from neurodeploy.terminal_table import print_table
+from neurodeploy.terminal_table import make_table, print_table
 
 
 def _pct(value: float | None) -> str:
@@ -27,43 +26,35 @@ def _pct(value: float | None) -> str:
 
 def _accuracy_line(report: QuantizationReport) -> str:
     """``float 91.0%, fixed point 87.5%`` (a dash for an accuracy that is not known)."""
-    return (f"float {_pct(report.accuracy_float)}, fixed point "
-            f"{_pct(report.accuracy_fixed_point)}")
+    return f"float {_pct(report.accuracy_float)}, fixed point {_pct(report.accuracy_fixed_point)}"
 
 
 def render_report(report: QuantizationReport | Mapping[str, Any], console: Console) -> None:
     """Rich tables of the report (projections, populations, accuracy)."""
     report = as_report(report)
-    t = Table(title="projections")
-    for col in ("projection", "weight_exp", "SMAPE", "clipped", "grid bits dropped",
-                "rounding error (LSB)"):
-        t.add_column(col, justify="right")
-    for r in report.projections:
-        t.add_row(r.projection, str(r.weight_exp), f"{r.weight_smape:.2%}",
-                  f"{r.clipped_share:.2%}", str(r.grid_dropped_bits),
-                  f"{r.mean_rounding_error_lsb:.3f}")
-    print_table(console, t)
+    print_table(console, make_table(
+        "projections", ("projection", "weight_exp", "SMAPE", "clipped", "grid bits dropped",
+                        "rounding error (LSB)"),
+        [(r.projection, str(r.weight_exp), f"{r.weight_smape:.2%}", f"{r.clipped_share:.2%}",
+          str(r.grid_dropped_bits), f"{r.mean_rounding_error_lsb:.3f}")
+         for r in report.projections], justify="right"))
     split = [r for r in report.projections if r.fine_weight_exp is not None]
     if split:  # coarse + fine projections (see neurodeploy.quantize.ptq)
-        t = Table(title="split projections (coarse + fine weight grids)")
-        for col in ("projection", "weight_exp coarse", "weight_exp fine", "SMAPE single grid",
-                    "SMAPE split", "synapses added"):
-            t.add_column(col, justify="right")
-        for r in split:
-            t.add_row(r.projection, str(r.weight_exp), str(r.fine_weight_exp),
-                      f"{r.weight_smape_single:.2%}", f"{r.weight_smape:.2%}",
-                      str(r.added_synapses))
-        print_table(console, t)
-    t = Table(title="populations (evaluation data)")
-    for col in ("population", "u wraps", "v saturations", "never fire", "fire every step",
-                "spike F1 vs float"):
-        t.add_column(col, justify="right")
-    for p in report.populations:
-        f1 = "-" if p.spike_f1_vs_float is None else f"{p.spike_f1_vs_float:.3f}"
-        t.add_row(p.population, str(p.u_wraps), str(p.v_saturations),
-                  str(p.never_fire if p.never_fire is not None else "-"),
-                  str(p.fire_every_step if p.fire_every_step is not None else "-"), f1)
-    print_table(console, t)
+        print_table(console, make_table(
+            "split projections (coarse + fine weight grids)",
+            ("projection", "weight_exp coarse", "weight_exp fine", "SMAPE single grid",
+             "SMAPE split", "synapses added"),
+            [(r.projection, str(r.weight_exp), str(r.fine_weight_exp),
+              f"{r.weight_smape_single:.2%}", f"{r.weight_smape:.2%}", str(r.added_synapses))
+             for r in split], justify="right"))
+    print_table(console, make_table(
+        "populations (evaluation data)", ("population", "u wraps", "v saturations",
+                                          "never fire", "fire every step", "spike F1 vs float"),
+        [(p.population, str(p.u_wraps), str(p.v_saturations),
+          str(p.never_fire if p.never_fire is not None else "-"),
+          str(p.fire_every_step if p.fire_every_step is not None else "-"),
+          "-" if p.spike_f1_vs_float is None else f"{p.spike_f1_vs_float:.3f}")
+         for p in report.populations], justify="right"))
     change = ("" if report.accuracy_float is None or report.accuracy_fixed_point is None else
               f" ({report.accuracy_fixed_point - report.accuracy_float:+.1%})")
     console.print(f"task accuracy: {_accuracy_line(report)}{change}")

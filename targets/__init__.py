@@ -64,8 +64,7 @@ TARGETS: dict[str, TargetInfo] = {
                    "simulator (fixed_pt; spikes only)",
                    "neurodeploy.targets.netx", "simulate_netx", {}, ("spikes",)),
         TargetInfo("loihi2", "Loihi 2 chip through Intel's Lava extension (untested here)",
-                   "neurodeploy.targets.lava", "simulate_loihi2", {}),
-    )
+                   "neurodeploy.targets.lava", "simulate_loihi2", {}))
 }
 
 
@@ -74,9 +73,7 @@ def get_target(name: str, net: object = None) -> Callable:
     when ``net`` has timed state resets the target does not run."""
     info = TARGETS.get(name)
     if info is None:
-        raise TargetUnavailableError(
-            f"target {name!r} is unknown; available: {', '.join(TARGETS)}"
-        )
+        raise TargetUnavailableError(f"target {name!r} is unknown; available: {', '.join(TARGETS)}")
     timed = [(n, p.reset_interval) for n, p in getattr(net, "populations", {}).items()
              if getattr(p, "reset_interval", 0)]
     if timed and not info.timed_resets:

@@ -286,8 +286,7 @@ def simulate_lava(
     if not lava_available():
         raise TargetUnavailableError(
             "lava: lava-nc is not installed; install it with `pip install lava-nc==0.10.0` "
-            "(Python 3.10)"
-        )
+            "(Python 3.10)")
     spikes = check_spikes(net, spikes)
     record = check_record(record)
     wanted = check_populations(net, populations)
@@ -297,11 +296,10 @@ def simulate_lava(
     net_arrays = network_to_arrays(net)
     state_dtype = np.float64 if float_mode else np.int64
     out_s = {n: np.zeros((batch, steps, net.size_of(n)), bool) for n in wanted}
-    out_u = {n: np.zeros(out_s[n].shape, state_dtype) for n in wanted} if "u" in record else {}
-    out_v = {n: np.zeros(out_s[n].shape, state_dtype) for n in wanted} if "v" in record else {}
+    out = {kind: {n: np.zeros(out_s[n].shape, state_dtype) for n in wanted}
+           for kind in ("u", "v") if kind in record}
     scale = 64.0 if float_mode else 1
-    bar = samples_progress(progress)
-    with bar:
+    with samples_progress(progress) as bar:
         task = bar.add_task(f"{'lava-float' if float_mode else 'lava'}: samples", total=batch)
         for b0 in range(0, batch, per_run):
             chunk = spikes[b0 : b0 + per_run]
@@ -315,12 +313,11 @@ def simulate_lava(
             for name, rec in zip(wanted, results, strict=True):
                 shape = (steps, nb, net.size_of(name))  # recorders hold (step, b * size + i)
                 out_s[name][b0 : b0 + nb] = rec["spikes"].reshape(shape).transpose(1, 0, 2)
-                if out_u:
-                    out_u[name][b0 : b0 + nb] = rec["u"].reshape(shape).transpose(1, 0, 2) * scale
-                if out_v:
-                    out_v[name][b0 : b0 + nb] = rec["v"].reshape(shape).transpose(1, 0, 2) * scale
+                for kind, values in out.items():
+                    values[name][b0 : b0 + nb] = rec[kind].reshape(shape).transpose(1, 0, 2) * scale
             bar.advance(task, nb)
-    return Traces(target="lava-float" if float_mode else "lava", spikes=out_s, v=out_v, u=out_u)
+    return Traces(target="lava-float" if float_mode else "lava", spikes=out_s,
+                  v=out.get("v", {}), u=out.get("u", {}))
 
 
 def simulate_loihi2(net: FixedPointNetwork, spikes: np.ndarray, **_: object) -> Traces:
@@ -329,10 +326,8 @@ def simulate_loihi2(net: FixedPointNetwork, spikes: np.ndarray, **_: object) -> 
         raise TargetUnavailableError(
             "loihi2: Intel's proprietary Lava extension for Loihi 2 (lava-loihi) is not "
             "installed; it is available to members of Intel's Neuromorphic Research Community. "
-            "Use target 'lava' for the bit-accurate CPU simulation of the same integers"
-        )
+            "Use target 'lava' for the bit-accurate CPU simulation of the same integers")
     raise TargetUnavailableError(  # pragma: no cover - needs the proprietary extension
         "loihi2: the lava-loihi extension was found, but running on the chip through "
-        "Loihi2HwCfg is not implemented in this version of neurodeploy"
-    )
+        "Loihi2HwCfg is not implemented in this version of neurodeploy")
 

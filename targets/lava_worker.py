@@ -46,11 +46,8 @@ def sparse_weights(p: Projection) -> csr_matrix:
     kernel (an image-sized layer's dense matrix would not fit in memory)."""
     if p.conv is None:
         return csr_matrix(p.weights.astype(np.int64))
-    dst, src, tap = p.conv.synapses()
-    w = csr_matrix((p.conv.kernel.ravel()[tap], (dst, src)), shape=(p.n_dst, p.n_src),
-                   dtype=np.int64)
-    w.eliminate_zeros()
-    return w
+    dst, src, values = p.conv.nonzero_synapses()
+    return csr_matrix((values, (dst, src)), shape=(p.n_dst, p.n_src), dtype=np.int64)
 
 
 def interrupt(signum: int, frame: object) -> None:

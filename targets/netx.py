@@ -61,8 +61,7 @@ def simulate_netx(
                              first.conv and first.conv.in_shape,
                              0 if net.input_max == 1 else int(net.input_max).bit_length(),
                              timeout_s, progress)
-    out = {name: recs[layers.index(name)] for name in wanted}
-    return Traces(target="netx", spikes=out)
+    return Traces(target="netx", spikes={name: recs[layers.index(name)] for name in wanted})
 
 
 def run_netx_file(path: str | Path, spikes: np.ndarray, n_layers: int,
@@ -86,8 +85,7 @@ def run_netx_file(path: str | Path, spikes: np.ndarray, n_layers: int,
     files = {"net.net": Path(path).read_bytes()}
     batch, steps, _ = spikes.shape
     out: list[list[np.ndarray]] = [[] for _ in range(n_layers)]
-    bar = samples_progress(progress)
-    with bar:
+    with samples_progress(progress) as bar:
         task = bar.add_task("netx: samples", total=batch)
         for b0 in range(0, batch, SAMPLES_PER_WORKER):
             chunk = spikes[b0 : b0 + SAMPLES_PER_WORKER]

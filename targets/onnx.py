@@ -64,6 +64,8 @@ How the graph computes the integers (every value is exact):
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -89,25 +91,13 @@ INPUT_NAME = "spikes"
 
 
 # ----------------------------------------------------------------------------- imports
-def _import_onnx() -> Any:
+def _import(package: str) -> Any:
+    """``onnx`` or ``onnxruntime``, else a one-line TargetUnavailableError."""
     try:
-        import onnx
+        return importlib.import_module(package)
     except ImportError as exc:
-        raise TargetUnavailableError(
-            f"onnx: the 'onnx' package is not importable ({exc}); pip install onnx"
-        ) from None
-    return onnx
-
-
-def _import_onnxruntime() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as exc:
-        raise TargetUnavailableError(
-            f"onnx: the 'onnxruntime' package is not importable ({exc}); "
-            "pip install onnxruntime"
-        ) from None
-    return onnxruntime
+        raise TargetUnavailableError(f"onnx: the '{package}' package is not importable "
+                                     f"({exc}); pip install {package}") from None
 
 
 # ------------------------------------------------------------------------------- names
@@ -116,10 +106,9 @@ def history_depths(net: FixedPointNetwork) -> dict[str, int]:
 
     Keys are ``"input"`` and population names, in network order.
     """
-    depth: dict[str, int] = {}
-    for p in net.projections:
-        depth[p.src] = max(depth.get(p.src, 0), p.max_delay + 1)
-    return {n: depth[n] for n in (INPUT, *net.populations) if n in depth}
+    sources = {p.src for p in net.projections}
+    return {n: 1 + max(p.max_delay for p in net.projections if p.src == n)
+            for n in (INPUT, *net.populations) if n in sources}
 
 
 def step_state_names(net: FixedPointNetwork) -> dict[str, str]:
@@ -128,22 +117,15 @@ def step_state_names(net: FixedPointNetwork) -> dict[str, str]:
     ``{"u_prev/<p>": "u/<p>", "v_prev/<p>": "v/<p>", "history_prev/<src>":
     "history/<src>", ...}``.
     """
-    names = {}
-    for p in net.populations:
-        names[f"u_prev/{p}"] = f"u/{p}"
-        names[f"v_prev/{p}"] = f"v/{p}"
-    for src in history_depths(net):
-        names[f"history_prev/{src}"] = f"history/{src}"
-    return names
+    return {**{f"{k}_prev/{p}": f"{k}/{p}" for p in net.populations for k in ("u", "v")},
+            **{f"history_prev/{src}": f"history/{src}" for src in history_depths(net)}}
 
 
 def initial_step_state(net: FixedPointNetwork, batch: int) -> dict[str, np.ndarray]:
     """The step model's state inputs before step 0 (all zeros): int64 (batch, size) u and
     v per population, bool (batch, depth, size) spike history per source."""
-    state: dict[str, np.ndarray] = {}
-    for name, pop in net.populations.items():
-        state[f"u_prev/{name}"] = np.zeros((batch, pop.size), dtype=np.int64)
-        state[f"v_prev/{name}"] = np.zeros((batch, pop.size), dtype=np.int64)
+    state = {f"{k}_prev/{name}": np.zeros((batch, pop.size), dtype=np.int64)
+             for name, pop in net.populations.items() for k in ("u", "v")}
     for src, depth in history_depths(net).items():
         dtype = np.int64 if src == INPUT and net.input_max > 1 else bool
         state[f"history_prev/{src}"] = np.zeros((batch, depth, net.size_of(src)), dtype=dtype)
@@ -177,8 +159,7 @@ def _groups(p: Projection, wrap: bool) -> list[_Group]:
 class _Graph:
     """Collects nodes (with fresh internal names under ``prefix``) and shared constants."""
 
-    def __init__(self, onnx: Any, prefix: str, constants: dict[str, Any],
-                 chip: ChipFormat) -> None:
+    def __init__(self, onnx: Any, prefix: str, constants: dict[str, Any], chip: ChipFormat) -> None:
         self.onnx = onnx
         self.chip = chip
         self.prefix = prefix
@@ -193,16 +174,14 @@ class _Graph:
         name, k = key, 0
         while name in self.constants:
             existing = self.onnx.numpy_helper.to_array(self.constants[name])
-            if existing.dtype == arr.dtype and existing.shape == arr.shape and (
-                    existing == arr).all():
+            if existing.dtype == arr.dtype and np.array_equal(existing, arr):
                 return name
             k += 1
             name = f"{key}#{k}"
         self.constants[name] = self.onnx.numpy_helper.from_array(arr, name)
         return name
 
-    def op(self, op_type: str, inputs: Sequence[str], out: str | None = None,
-           **attrs: Any) -> str:
+    def op(self, op_type: str, inputs: Sequence[str], out: str | None = None, **attrs: Any) -> str:
         if out is None:
             self._count += 1
             out = f"{self.prefix}{op_type.lower()}{self._count}"
@@ -234,8 +213,7 @@ class _Graph:
         """Two's-complement wrap to int32: ``Mod(x + 2**31, 2**32) - 2**31`` (floor mod)."""
         half = self.i64("2^31", 1 << 31)
         shifted = self.op("Add", [x, half])
-        return self.op("Sub", [self.op("Mod", [shifted, self.i64("2^32", 1 << 32)], fmod=0),
-                               half])
+        return self.op("Sub", [self.op("Mod", [shifted, self.i64("2^32", 1 << 32)], fmod=0), half])
 
     def wrap24(self, u: str) -> str:
         """Lava's single wrap: ``u > 2**23 -> u - 2**24``, then ``u <= -2**23 -> u + 2**24``."""
@@ -244,8 +222,7 @@ class _Graph:
             f"2^{self.chip.state_bits}", 2 * half)
         u = self.op("Where", [self.op("Greater", [u, m]), self.op("Sub", [u, span]), u])
         neg_m = self.i64(f"-2^{self.chip.state_bits - 1}", -half)
-        return self.op("Where", [self.op("LessOrEqual", [u, neg_m]),
-                                 self.op("Add", [u, span]), u])
+        return self.op("Where", [self.op("LessOrEqual", [u, neg_m]), self.op("Add", [u, span]), u])
 
     def saturate(self, v: str) -> str:
         """Clip v to +-(2**23 - 1) with Where (ONNX Runtime's int64 Clip, Min, Max and Sign
@@ -320,13 +297,10 @@ def _step_nodes(g: _Graph, net: FixedPointNetwork, io: _StepIO) -> None:
         parts = [_projection_input(g, p, i, flat[p.src], c.emulate_int32)
                  for i, p in enumerate(net.projections) if p.dst == name]
         parts = [a for a in parts if a is not None]
-        a = None
-        for part in parts:
-            a = part if a is None else g.add(a, part)
+        a = functools.reduce(g.add, parts) if parts else None
         s, u, v = lif_step(g, c, a, io.u_in[name], io.v_in[name])
-        g.op("Identity", [s], out=io.spikes_out[name])
-        g.op("Identity", [v], out=io.v_out[name])
-        g.op("Identity", [u], out=io.u_out[name])
+        for value, names in ((s, io.spikes_out), (v, io.v_out), (u, io.u_out)):
+            g.op("Identity", [value], out=names[name])
         spikes[name] = s
     axis1 = g.i64("axes/1", [1])
     for src, depth in depths.items():
@@ -359,7 +333,7 @@ def build_onnx_model(
     passes ``onnx.checker.check_model`` and uses opset :data:`OPSET`.
     """
     _check_kind(kind, steps)
-    onnx = _import_onnx()
+    onnx = _import("onnx")
     helper, tp = onnx.helper, onnx.TensorProto
     pops = net.populations
     depths = history_depths(net)
@@ -369,17 +343,11 @@ def build_onnx_model(
     def info(name: str, elem: int, shape: Sequence[int | str]) -> Any:
         return helper.make_tensor_value_info(name, elem, list(shape))
 
-    def io_for(prefix: str) -> _StepIO:
-        return _StepIO(
-            spikes_in=f"{prefix}{INPUT_NAME}",
-            u_in={p: f"{prefix}u_prev/{p}" for p in pops},
-            v_in={p: f"{prefix}v_prev/{p}" for p in pops},
-            history_in={s: f"{prefix}history_prev/{s}" for s in depths},
-            spikes_out={p: f"{prefix}spikes/{p}" for p in pops},
-            u_out={p: f"{prefix}u/{p}" for p in pops},
-            v_out={p: f"{prefix}v/{p}" for p in pops},
-            history_out={s: f"{prefix}history/{s}" for s in depths},
-        )
+    def io_for(prefix: str) -> _StepIO:  # the fields after spikes_in, in order
+        kinds = (("u_prev", pops), ("v_prev", pops), ("history_prev", depths),
+                 ("spikes", pops), ("u", pops), ("v", pops), ("history", depths))
+        return _StepIO(f"{prefix}{INPUT_NAME}", *({k: f"{prefix}{kind}/{k}" for k in keys}
+                                                  for kind, keys in kinds))
 
     def state_infos(names: dict[str, str], elem: int) -> list[Any]:
         return [info(n, elem, ["batch", net.size_of(k)]) for k, n in names.items()]
@@ -388,15 +356,17 @@ def build_onnx_model(
         return [info(n, in_elem if k == INPUT else tp.BOOL, ["batch", depths[k], net.size_of(k)])
                 for k, n in names.items()]
 
+    def states(u: dict[str, str], v: dict[str, str], history: dict[str, str]) -> list[Any]:
+        return [*state_infos(u, tp.INT64), *state_infos(v, tp.INT64), *history_infos(history)]
+
     if kind == "step":
         io = io_for("")
         g = _Graph(onnx, "step/", constants, net.chip)
         _step_nodes(g, net, io)
         inputs = [info(io.spikes_in, in_elem, ["batch", net.n_inputs]),
-                  *state_infos(io.u_in, tp.INT64), *state_infos(io.v_in, tp.INT64),
-                  *history_infos(io.history_in)]
-        outputs = [*state_infos(io.spikes_out, tp.BOOL), *state_infos(io.u_out, tp.INT64),
-                   *state_infos(io.v_out, tp.INT64), *history_infos(io.history_out)]
+                  *states(io.u_in, io.v_in, io.history_in)]
+        outputs = [*state_infos(io.spikes_out, tp.BOOL),
+                   *states(io.u_out, io.v_out, io.history_out)]
         graph = helper.make_graph(g.nodes, "neurodeploy_step", inputs, outputs,
                                   initializer=list(constants.values()))
     else:
@@ -410,13 +380,10 @@ def build_onnx_model(
             body.op("Identity", [io.v_out[p]], out=rec_v[p])
         body_graph = helper.make_graph(
             body.nodes, "neurodeploy_step_body",
-            [*state_infos(io.u_in, tp.INT64), *state_infos(io.v_in, tp.INT64),
-             *history_infos(io.history_in),
+            [*states(io.u_in, io.v_in, io.history_in),
              info(io.spikes_in, in_elem, ["batch", net.n_inputs])],
-            [*state_infos(io.u_out, tp.INT64), *state_infos(io.v_out, tp.INT64),
-             *history_infos(io.history_out), *state_infos(io.spikes_out, tp.BOOL),
-             *state_infos(rec_u, tp.INT64), *state_infos(rec_v, tp.INT64)],
-        )
+            [*states(io.u_out, io.v_out, io.history_out), *state_infos(io.spikes_out, tp.BOOL),
+             *state_infos(rec_u, tp.INT64), *state_infos(rec_v, tp.INT64)])
         g = _Graph(onnx, "init/", constants, net.chip)
         batch = g.op("Shape", [INPUT_NAME], start=0, end=1)
         zeros: dict[tuple[int, ...], str] = {}
@@ -433,10 +400,9 @@ def build_onnx_model(
         initial = ([zeros_of((pops[p].size,), tp.INT64) for p in pops] * 2
                    + [zeros_of((d, net.size_of(s)), in_elem if s == INPUT else tp.BOOL)
                       for s, d in depths.items()])
-        finals = ([f"final/u/{p}" for p in pops] + [f"final/v/{p}" for p in pops]
+        finals = ([f"final/{k}/{p}" for k in ("u", "v") for p in pops]
                   + [f"final/history/{s}" for s in depths])
-        recorded = ([f"spikes/{p}" for p in pops] + [f"u/{p}" for p in pops]
-                    + [f"v/{p}" for p in pops])
+        recorded = [f"{k}/{p}" for k in ("spikes", "u", "v") for p in pops]
         # Scan runs over axis 0 (steps first), the axis every runtime supports
         time_major = g.op("Transpose", [INPUT_NAME], perm=[1, 0, 2])
         per_step = [f"init/time_major/{name}" for name in recorded]
@@ -446,10 +412,9 @@ def build_onnx_model(
         for src, dst in zip(per_step, recorded, strict=True):
             g.op("Transpose", [src], out=dst, perm=[1, 0, 2])
         n_steps: int | str = "steps" if steps is None else int(steps)
-        outputs = ([info(f"spikes/{p}", tp.BOOL, ["batch", n_steps, pops[p].size])
-                    for p in pops]
-                   + [info(f"{k}/{p}", tp.INT64, ["batch", n_steps, pops[p].size])
-                      for k in ("u", "v") for p in pops])
+        outputs = [info(f"{k}/{p}", tp.BOOL if k == "spikes" else tp.INT64,
+                        ["batch", n_steps, pops[p].size]) for k in ("spikes", "u", "v")
+                   for p in pops]
         graph = helper.make_graph(
             g.nodes, "neurodeploy_sequence",
             [info(INPUT_NAME, in_elem, ["batch", n_steps, net.n_inputs])], outputs,
@@ -459,8 +424,7 @@ def build_onnx_model(
     model.doc_string = (
         f"neurodeploy fixed-point network, kind={kind}: Loihi 2 / Lava fixed_pt CUBA LIF "
         "integer dynamics, bit-exact with neurodeploy's reference simulator. Steps are "
-        "0-based; a spike at step t reaches the next population at step t + 1 + delay."
-    )
+        "0-based; a spike at step t reaches the next population at step t + 1 + delay.")
     onnx.checker.check_model(model)
     return model
 
@@ -483,7 +447,7 @@ def onnx_session(
     model: Any, intra_op_num_threads: int | None = None
 ) -> Any:
     """An ONNX Runtime CPU ``InferenceSession`` of a ModelProto, serialized bytes or path."""
-    ort = _import_onnxruntime()
+    ort = _import("onnxruntime")
     options = ort.SessionOptions()
     if intra_op_num_threads is not None:
         options.intra_op_num_threads = int(intra_op_num_threads)
@@ -491,8 +455,7 @@ def onnx_session(
         model = model.SerializeToString()
     elif isinstance(model, os.PathLike):
         model = os.fspath(model)
-    return ort.InferenceSession(model, sess_options=options,
-                                providers=["CPUExecutionProvider"])
+    return ort.InferenceSession(model, sess_options=options, providers=["CPUExecutionProvider"])
 
 
 def simulate_onnx(
@@ -513,16 +476,14 @@ def simulate_onnx(
     x = check_spikes(net, spikes)
     record = check_record(record)
     wanted = check_populations(net, populations)
-    _import_onnxruntime()
+    _import("onnxruntime")
     session = onnx_session(build_onnx_model(net, "sequence"), intra_op_num_threads)
     names = [f"{kind}/{p}" for kind in record for p in wanted]
     values = dict(zip(names, session.run(names, {INPUT_NAME: np.ascontiguousarray(x)}),
                       strict=True))
 
     def recorded(kind: str, dtype: type) -> dict[str, np.ndarray]:
-        if kind not in record:
-            return {}
-        return {p: np.asarray(values[f"{kind}/{p}"], dtype=dtype) for p in wanted}
+        return {p: np.asarray(values[f"{kind}/{p}"], dtype=dtype) for p in wanted if kind in record}
 
     return Traces(target="onnx", spikes=recorded("spikes", bool),
                   v=recorded("v", np.int64), u=recorded("u", np.int64))

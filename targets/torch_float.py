@@ -55,29 +55,23 @@ def simulate_torch_float(
     record = check_record(record)
     names = check_populations(net, populations)
     batch, steps, _ = x.shape
-    hist = {INPUT: torch.as_tensor(x, dtype=dtype).transpose(0, 1).contiguous()}
-    for name, pop in net.populations.items():
-        hist[name] = torch.zeros((steps, batch, pop.size), dtype=dtype)
+    hist = {INPUT: torch.as_tensor(x, dtype=dtype).transpose(0, 1).contiguous(),
+            **{name: torch.zeros((steps, batch, pop.size), dtype=dtype)
+               for name, pop in net.populations.items()}}
     terms = {name: [(p.src, _delay_terms(p, dtype)) for p in net.incoming(name)]
              for name in net.populations}
-    const, onset = {}, net.bias_onsets()
-    for name, pop in net.populations.items():
-        b = torch.zeros(pop.size, dtype=dtype)
-        for p in net.incoming(name):
-            if p.bias is not None:
-                b = b + torch.tensor(p.bias, dtype=dtype)
-        const[name] = b
-    params = {name: {"alpha": 1.0 - torch.tensor(pop.du, dtype=dtype),
-                     "beta": 1.0 - torch.tensor(pop.dv, dtype=dtype),
-                     "vth": torch.tensor(pop.vth, dtype=dtype),
-                     "bias": torch.tensor(pop.bias, dtype=dtype)}
+    onset = net.bias_onsets()
+    const = {name: sum((torch.tensor(p.bias, dtype=dtype) for p in net.incoming(name)
+                        if p.bias is not None), torch.zeros(pop.size, dtype=dtype))
+             for name, pop in net.populations.items()}
+    params = {name: (1.0 - torch.tensor(pop.du, dtype=dtype),  # alpha, beta, bias, vth
+                     1.0 - torch.tensor(pop.dv, dtype=dtype), torch.tensor(pop.bias, dtype=dtype),
+                     torch.tensor(pop.vth, dtype=dtype))
               for name, pop in net.populations.items()}
     state = {name: [torch.zeros((batch, pop.size), dtype=dtype) for _ in range(2)]
              for name, pop in net.populations.items()}
-    out_v = {n: torch.zeros((steps, batch, net.populations[n].size), dtype=dtype)
-             for n in names} if "v" in record else {}
-    out_u = {n: torch.zeros((steps, batch, net.populations[n].size), dtype=dtype)
-             for n in names} if "u" in record else {}
+    out = {kind: {n: torch.zeros((steps, batch, net.populations[n].size), dtype=dtype)
+                  for n in names} for kind in ("u", "v") if kind in record}
     with torch.no_grad():
         for t in range(steps):
             for name, pop in net.populations.items():
@@ -95,24 +89,19 @@ def simulate_torch_float(
                         valid = (idx >= 0).to(dtype)
                         delayed = h[idx.clamp(min=0), :, torch.arange(len(d))]  # (n_src, b)
                         a += (delayed.t() * valid) @ w.t()
-                prm = params[name]
-                s, u, v = float_lif_step(a, *state[name], prm["alpha"], prm["beta"],
-                                         prm["bias"], prm["vth"],
+                s, u, v = float_lif_step(a, *state[name], *params[name],
                                          spike=threshold if pop.spiking else None,
                                          reset=pop.reset)
                 if s is not None:
                     hist[name][t] = s
                 state[name] = [u, v]
-                if name in out_v:
-                    out_v[name][t] = v
-                if name in out_u:
-                    out_u[name][t] = u
+                for kind, value in (("u", u), ("v", v)):
+                    if name in out.get(kind, {}):
+                        out[kind][name][t] = value
 
-    def to_np(d: dict) -> dict[str, np.ndarray]:
-        return {n: a.transpose(0, 1).numpy() for n, a in d.items()}
+    def to_np(kind: str) -> dict[str, np.ndarray]:
+        return {n: a.transpose(0, 1).numpy() for n, a in out.get(kind, {}).items()}
 
-    return Traces(
-        target="torch-float",
-        spikes={n: hist[n].transpose(0, 1).numpy() > 0 for n in names},
-        v=to_np(out_v), u=to_np(out_u),
-    )
+    return Traces(target="torch-float",
+                  spikes={n: hist[n].transpose(0, 1).numpy() > 0 for n in names},
+                  v=to_np("v"), u=to_np("u"))

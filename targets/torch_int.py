@@ -69,8 +69,7 @@ def _resolve_device(device: str | torch.device) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise TargetUnavailableError(
             f"torch-int: device {str(device)!r} requested, but CUDA is not available here; "
-            "use device='cpu'"
-        )
+            "use device='cpu'")
     return dev
 
 
@@ -82,8 +81,7 @@ class TorchIntPlan:
         self.device = _resolve_device(device)
         self.history = net.max_delay + 1  # ring buffer of the last max_delay + 1 steps
         self.ops = TorchIntOps(net.chip)
-        self.params = {name: TorchLIF.of(c, self.device)
-                       for name, c in net.lif_constants().items()}
+        self.params = {name: TorchLIF.of(c, self.device) for name, c in net.lif_constants().items()}
         self.incoming = {name: [_TorchProjection.of(p, self.device) for p in net.incoming(name)]
                          for name in net.populations}
 
@@ -138,10 +136,9 @@ class TorchIntPlan:
                 s, u, v = lif_step(self.ops, params, a_in[name], *state[name])
                 state[name] = (u, v)
                 hist[name][t % hlen] = s
-                if name in rec["spikes"]:
-                    for kind, value in (("spikes", s), ("u", u), ("v", v)):
-                        if kind in rec:
-                            rec[kind][name].append(value)
+                for kind, value in (("spikes", s), ("u", u), ("v", v)):
+                    if name in rec.get(kind, {}):
+                        rec[kind][name].append(value)
 
         def stacked(kind: str, dtype: type) -> dict[str, np.ndarray]:
             return {n: torch.stack(vals, dim=1).cpu().numpy().astype(dtype)

@@ -186,8 +186,7 @@ def timing_error(cont: np.ndarray, steps: list[list[np.ndarray]], dt: float, lay
                 unpaired += c.size + d.size
                 continue
             to_d = _nearest(c, d)
-            mutual = (_nearest(d, c)[to_d] == np.arange(c.size)) & \
-                (np.abs(d[to_d] - c) <= window)
+            mutual = (_nearest(d, c)[to_d] == np.arange(c.size)) & (np.abs(d[to_d] - c) <= window)
             errors.append(d[to_d[mutual]] - c[mutual])
             unpaired += c.size + d.size - 2 * int(mutual.sum())
     err = np.concatenate(errors) / unit if errors else np.zeros(0)

@@ -74,8 +74,7 @@ def positive_time_step(dt: object, unit: str) -> float:
     try:
         value = float(dt)
     except (TypeError, ValueError):
-        raise InputError(f"dt = {dt!r} is not a number; allowed: a time step > 0 {unit}") \
-            from None
+        raise InputError(f"dt = {dt!r} is not a number; allowed: a time step > 0 {unit}") from None
     if not math.isfinite(value) or value <= 0:
         raise InputError(f"dt = {dt!r} is not allowed; the time step must be > 0 {unit}")
     return value
@@ -143,8 +142,7 @@ def to_float_network(model: TTFSNetwork, dt: float,
     delta = check_dt(model, dt)
     check_causal_path(model)
     if not (math.isfinite(self_inhibition) and self_inhibition >= 1.0):
-        raise InputError(f"self_inhibition = {self_inhibition} must be >= 1 (one spike per "
-                         "neuron)")
+        raise InputError(f"self_inhibition = {self_inhibition} must be >= 1 (one spike per neuron)")
     du = -math.expm1(-delta)
     names = population_names(len(model.layers))
     pops, projs = {}, []
@@ -157,8 +155,7 @@ def to_float_network(model: TTFSNetwork, dt: float,
             rest = np.clip(np.clip(w, 0.0, None).sum(axis=1) - model.config.threshold, 0, None)
             projs.append(FloatProjection(name, name, np.diag(-self_inhibition * du * rest)))
     seconds = None if model.config.tau_syn == UNITS else float(dt)
-    return FloatNetwork(model.config.layer_sizes[0], pops, projs, outputs=[names[-1]],
-                        dt=seconds)
+    return FloatNetwork(model.config.layer_sizes[0], pops, projs, outputs=[names[-1]], dt=seconds)
 
 
 def input_times(model: TTFSNetwork, times: np.ndarray) -> np.ndarray:
@@ -182,8 +179,7 @@ def time_to_step(times: np.ndarray, delta: float) -> np.ndarray:
     return np.where(finite, steps, -1)
 
 
-def encode_steps(model: TTFSNetwork, times: np.ndarray, delta: float,
-                 steps: int) -> np.ndarray:
+def encode_steps(model: TTFSNetwork, times: np.ndarray, delta: float, steps: int) -> np.ndarray:
     """Input spike array (batch, steps, n_inputs [+ 1]) for the discrete network: one
     spike per channel at :func:`time_to_step` (dropped if at or beyond ``steps``)."""
     step = time_to_step(input_times(model, times), delta)

@@ -50,8 +50,7 @@ class TimedDigits:
     description: dict
 
 
-def digits_description(seed: int = 0, window: float = 2.0, test_fraction: float = 0.2,
-                       ) -> dict:
+def digits_description(seed: int = 0, window: float = 2.0, test_fraction: float = 0.2) -> dict:
     """What :func:`load_timed_digits` was called with (stored in the model's config)."""
     return {"name": "sklearn-digits", "seed": int(seed), "window": float(window),
             "test_fraction": float(test_fraction),

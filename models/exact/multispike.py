@@ -56,6 +56,7 @@ the mean of its membrane over the sample window [0, T] plus a bias::
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import pairwise
 
@@ -108,28 +109,28 @@ class Kernel:
         return 1.0 / (self.c * (math.exp(-s / self.tau_mem) - math.exp(-s / self.tau_syn)))
 
     # ----- torch versions (differentiable; masked where s <= 0) -----
+    def _positive(self, s: torch.Tensor, f: Callable[[torch.Tensor], torch.Tensor]
+                  ) -> torch.Tensor:
+        """``kappa c f(s)`` where s > 0, else 0 (f sees 0 there, so no inf or nan in the
+        gradient)."""
+        pos = s > 0
+        val = self.kappa * self.c * f(torch.where(pos, s, torch.zeros_like(s)))
+        return torch.where(pos, val, torch.zeros_like(val))
+
     def k(self, s: torch.Tensor) -> torch.Tensor:
         """kappa K(s): the normalised PSP (peak 1) of a spike s time units ago; 0 for s <= 0."""
-        pos = s > 0
-        s0 = torch.where(pos, s, torch.zeros_like(s))
-        val = self.kappa * self.c * (torch.exp(-s0 / self.tau_mem) - torch.exp(-s0 / self.tau_syn))
-        return torch.where(pos, val, torch.zeros_like(val))
+        return self._positive(s, lambda x: torch.exp(-x / self.tau_mem)
+                              - torch.exp(-x / self.tau_syn))
 
     def dk(self, s: torch.Tensor) -> torch.Tensor:
         """d/ds of :meth:`k`."""
-        pos = s > 0
-        s0 = torch.where(pos, s, torch.zeros_like(s))
-        val = self.kappa * self.c * (torch.exp(-s0 / self.tau_syn) / self.tau_syn
-                                     - torch.exp(-s0 / self.tau_mem) / self.tau_mem)
-        return torch.where(pos, val, torch.zeros_like(val))
+        return self._positive(s, lambda x: torch.exp(-x / self.tau_syn) / self.tau_syn
+                              - torch.exp(-x / self.tau_mem) / self.tau_mem)
 
     def g(self, s: torch.Tensor) -> torch.Tensor:
         """kappa G(s) = integral of :meth:`k` over [0, s]; 0 for s <= 0."""
-        pos = s > 0
-        s0 = torch.where(pos, s, torch.zeros_like(s))
-        val = self.kappa * self.c * (self.tau_mem * -torch.expm1(-s0 / self.tau_mem)
-                                     - self.tau_syn * -torch.expm1(-s0 / self.tau_syn))
-        return torch.where(pos, val, torch.zeros_like(val))
+        return self._positive(s, lambda x: self.tau_mem * -torch.expm1(-x / self.tau_mem)
+                              - self.tau_syn * -torch.expm1(-x / self.tau_syn))
 
 
 # ---------------------------------------------------------------------------------------
@@ -247,15 +248,21 @@ def lif_forward(t_in: np.ndarray, src: np.ndarray, weight: np.ndarray, kern: Ker
     when_all = np.concatenate(when) if when else np.zeros(0)
     order = np.lexsort((when_all, who_all))  # by neuron, then time
     who_all, when_all = who_all[order], when_all[order]
-    counts = np.bincount(who_all, minlength=batch * n_out)
-    width = max(1, int(counts.max()) if counts.size else 1)
+    pos, width = _ragged(who_all, batch * n_out)
     if width > MAX_SPIKES:
         raise SimulationError(f"a neuron fired {width} times in one sample (more than "
                               f"{MAX_SPIKES}); the weights are unstable")
     out = np.full((batch * n_out, width), np.inf)
-    out[who_all, np.arange(who_all.size) - np.repeat(np.cumsum(counts) - counts, counts)] = \
-        when_all
+    out[who_all, pos] = when_all
     return out.reshape(batch, n_out, width)
+
+
+def _ragged(rows: np.ndarray, n_rows: int) -> tuple[np.ndarray, int]:
+    """For ``rows`` sorted ascending (row of every entry): each entry's position within its
+    row and the length of the longest row (at least 1)."""
+    counts = np.bincount(rows, minlength=n_rows)
+    width = max(1, int(counts.max()) if counts.size else 1)
+    return np.arange(rows.size) - np.repeat(np.cumsum(counts) - counts, counts), width
 
 
 # ---------------------------------------------------------------------------------------
@@ -360,10 +367,7 @@ class MultiSpikeConfig(JsonConfig):
     LABEL = "multi-spike config"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        for name in ("n_inputs", "n_outputs"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} = {getattr(self, name)} must be an integer >= 1")
+        self._check_sizes()
         if not self.hidden or any(h < 1 for h in self.hidden):
             raise InputError(f"hidden = {self.hidden}: give >= 1 spiking layer, each with >= 1 "
                              "neuron")
@@ -371,11 +375,7 @@ class MultiSpikeConfig(JsonConfig):
         object.__setattr__(self, "tau_syn", float(self.tau_syn))
         object.__setattr__(self, "tau_mem", float(self.tau_mem))
         object.__setattr__(self, "duration", check_time_constant("duration", self.duration))
-        threshold = float(self.threshold)
-        if not (math.isfinite(threshold) and threshold > 0):
-            raise InputError(f"threshold = {self.threshold!r} is not allowed; it must be a "
-                             "finite number > 0")
-        object.__setattr__(self, "threshold", threshold)
+        self._check_threshold()
 
     @property
     def kernel(self) -> Kernel:
@@ -391,17 +391,14 @@ def spikes_to_events(spikes: np.ndarray, dt: float) -> tuple[torch.Tensor, torch
     (times ``step * dt``, sorted, ``+inf`` padded; source channels), float64 tensors."""
     spikes = np.asarray(spikes)
     if spikes.ndim != 3:
-        raise InputError(f"spikes have shape {spikes.shape}; expected (samples, steps, "
-                         "channels)")
+        raise InputError(f"spikes have shape {spikes.shape}; expected (samples, steps, channels)")
     batch = spikes.shape[0]
     b, step, ch = np.nonzero(spikes)
-    counts = np.bincount(b, minlength=batch)
-    width = max(1, int(counts.max()) if counts.size else 1)
-    times = np.full((batch, width), np.inf)
-    src = np.zeros((batch, width), dtype=np.int64)
     order = np.lexsort((ch, step, b))  # by sample, then time, then channel
     b, step, ch = b[order], step[order], ch[order]
-    pos = np.arange(b.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    pos, width = _ragged(b, batch)
+    times = np.full((batch, width), np.inf)
+    src = np.zeros((batch, width), dtype=np.int64)
     times[b, pos] = step * float(dt)
     src[b, pos] = ch
     return torch.as_tensor(times), torch.as_tensor(src)
@@ -442,17 +439,13 @@ class MultiSpikeNetwork(nn.Module):
             for w in self.weights:
                 w.normal_(mean, std, generator=generator)
                 if fan_in is not None and fan_in < w.shape[1]:
-                    keys = torch.rand(w.shape, generator=generator, dtype=w.dtype)
-                    keep = keys.argsort(dim=1)[:, :fan_in]
-                    mask = torch.zeros_like(w).scatter_(1, keep, 1.0)
-                    w.mul_(mask)
+                    keep = torch.rand(w.shape, generator=generator, dtype=w.dtype).argsort(dim=1)
+                    w.mul_(torch.zeros_like(w).scatter_(1, keep[:, :fan_in], 1.0))
             scale = self.config.duration / float(kern.g(torch.tensor(self.config.duration)))
-            self.readout.normal_(0.0, scale / math.sqrt(self.readout.shape[1]),
-                                 generator=generator)
+            self.readout.normal_(0.0, scale / math.sqrt(self.readout.shape[1]), generator=generator)
             self.bias.zero_()
 
-    def run(self, t_in: torch.Tensor, src: torch.Tensor) -> tuple[torch.Tensor,
-                                                                  list[torch.Tensor]]:
+    def run(self, t_in: torch.Tensor, src: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
         cfg = self.config
         kern = cfg.kernel
         layers = []

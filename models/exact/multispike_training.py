@@ -84,7 +84,6 @@ class MultiSpikeTrainOptions:
 
     def __post_init__(self) -> None:
         check_train_options(self, ("lr", "clip_norm"))
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
     def to_json(self) -> dict:
         return {**asdict(self), "hidden": list(self.hidden)}
@@ -113,10 +112,8 @@ def load_splits(data: dict):
     """(train, val, test) :class:`SpikeDataset` of a stored data description: the NPZ file
     (``neurodeploy data make`` or any SpikeDataset file) or the generated task, split
     80/10/10 stratified with the stored seed."""
-    if data.get("file") is not None:
-        ds = load_dataset(data["file"])
-    else:
-        ds = make_task(data["task"], seed=data["seed"], **(data.get("params") or {}))
+    ds = load_dataset(data["file"]) if data.get("file") is not None else make_task(
+        data["task"], seed=data["seed"], **(data.get("params") or {}))
     return split(ds, SPLITS, seed=data["seed"])
 
 
@@ -126,13 +123,11 @@ def predict(model: MultiSpikeNetwork, spikes: np.ndarray, dt: float,
     out = []
     with torch.no_grad():
         for i in range(0, len(spikes), batch_size):
-            t_in, src = spikes_to_events(spikes[i:i + batch_size], dt)
-            out.append(model(t_in, src).argmax(dim=1).numpy())
+            out.append(model(*spikes_to_events(spikes[i:i + batch_size], dt)).argmax(dim=1).numpy())
     return np.concatenate(out) if out else np.zeros(0, dtype=np.int64)
 
 
-def accuracy(model: MultiSpikeNetwork, spikes: np.ndarray, labels: np.ndarray,
-             dt: float) -> float:
+def accuracy(model: MultiSpikeNetwork, spikes: np.ndarray, labels: np.ndarray, dt: float) -> float:
     """Accuracy in % of the continuous model."""
     return 100.0 * float((predict(model, spikes, dt) == np.asarray(labels)).mean())
 
@@ -143,8 +138,7 @@ def train_multispike(options: MultiSpikeTrainOptions | None = None,
     """Train a multi-spike exact-timing network on ``options.task`` and, when ``out`` is
     given, save the run there. ``overrides`` replace fields of ``options``; ``log`` is called
     with one line per epoch."""
-    options = MultiSpikeTrainOptions(**{**asdict(options or MultiSpikeTrainOptions()),
-                                        **overrides})
+    options = MultiSpikeTrainOptions(**{**asdict(options or MultiSpikeTrainOptions()), **overrides})
     data = data_description(options)
     train, val, test = load_splits(data)
     config = MultiSpikeConfig(
@@ -180,8 +174,7 @@ def _fit(config: MultiSpikeConfig, options: MultiSpikeTrainOptions, train, val, 
         total, correct = 0.0, 0
         for i in range(0, train.n_samples, options.batch_size):
             batch = np.sort(order[i:i + options.batch_size])
-            t_in, src = spikes_to_events(train.spikes[batch], train.dt)
-            logits = model(t_in, src)
+            logits = model(*spikes_to_events(train.spikes[batch], train.dt))
             loss = torch.nn.functional.cross_entropy(logits, y[batch])
             clipped_step(loss, model, opt, schedule, options.clip_norm)
             total += loss.item() * len(batch)

@@ -34,7 +34,7 @@ import torch
 
 from neurodeploy.errors import InputError
 from neurodeploy.models.exact.encoding import load_timed_digits
-from neurodeploy.models.exact.ttfs import TTFSConfig, TTFSNetwork, time_loss
+from neurodeploy.models.exact.ttfs import TTFSConfig, TTFSNetwork, time_loss, weight_sum_penalty
 from neurodeploy.models.training import CHECKPOINT, read_run_files, save_checkpoint
 from neurodeploy.network_io import atomic_write_text
 
@@ -44,7 +44,8 @@ VERSION = 1
 
 def check_train_options(options, positive: tuple[str, ...]) -> None:
     """One-line :class:`InputError` unless ``options.epochs``, ``batch_size`` and ``threads``
-    are >= 1 and every field named in ``positive`` is a finite number > 0."""
+    are >= 1 and every field named in ``positive`` is a finite number > 0; ``options.hidden``
+    becomes a tuple of ints."""
     if options.epochs < 1 or options.batch_size < 1 or options.threads < 1:
         raise InputError(f"epochs = {options.epochs}, batch_size = {options.batch_size}, "
                          f"threads = {options.threads}: each must be >= 1")
@@ -52,6 +53,7 @@ def check_train_options(options, positive: tuple[str, ...]) -> None:
         value = getattr(options, name)
         if not (math.isfinite(value) and value > 0):
             raise InputError(f"{name} = {value} must be > 0")
+    object.__setattr__(options, "hidden", tuple(int(h) for h in options.hidden))
 
 
 def clipped_step(loss: torch.Tensor, model: torch.nn.Module, opt: torch.optim.Optimizer,
@@ -101,7 +103,6 @@ class TTFSTrainOptions:
         if self.penalty < 0 or self.penalty_margin < 0:
             raise InputError(f"penalty = {self.penalty}, penalty_margin = {self.penalty_margin}: "
                              "must be >= 0")
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
 
 
 @dataclass
@@ -118,12 +119,6 @@ def accuracy(model: TTFSNetwork, times: np.ndarray, labels: np.ndarray) -> float
     with torch.no_grad():
         pred = model.predict(model(torch.as_tensor(times, dtype=torch.float32)))
     return 100.0 * float((pred.numpy() == np.asarray(labels)).mean())
-
-
-def _penalty(model: TTFSNetwork, margin: float) -> torch.Tensor:
-    target = (1.0 + margin) * model.config.threshold
-    return sum(torch.clamp(target - layer.weight.sum(dim=1), min=0.0).sum()
-               for layer in model.layers)
 
 
 def train_ttfs_digits(options: TTFSTrainOptions | None = None,
@@ -168,8 +163,9 @@ def _fit(config: TTFSConfig, options: TTFSTrainOptions, data, log):
         for i in range(0, len(y), options.batch_size):
             batch = order[i:i + options.batch_size]
             t_out = model(x[batch])
-            loss = time_loss(t_out, y[batch], options.scale)
-            loss = loss + options.penalty * _penalty(model, options.penalty_margin)
+            loss = time_loss(t_out, y[batch], options.scale) + options.penalty * sum(
+                weight_sum_penalty(layer.weight, (1.0 + options.penalty_margin) * config.threshold)
+                for layer in model.layers)
             clipped_step(loss, model, opt, schedule, options.clip_norm)
             total += loss.item() * len(batch)
             correct += int((model.predict(t_out.detach()) == y[batch]).sum())

@@ -87,9 +87,26 @@ class JsonConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise InputError(f"{cls.LABEL} has unknown fields {unknown}; known: "
-                             f"{sorted(known)}")
+            raise InputError(f"{cls.LABEL} has unknown fields {unknown}; known: {sorted(known)}")
         return cls(**data)
+
+    def _check_sizes(self) -> None:
+        """``hidden`` as ints; n_inputs and n_outputs >= 1."""
+        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
+        for name in ("n_inputs", "n_outputs"):
+            if int(getattr(self, name)) < 1:
+                raise InputError(f"{name} = {getattr(self, name)} must be an integer >= 1")
+
+    def _check_threshold(self) -> None:
+        """``threshold`` as a float, finite and > 0."""
+        try:
+            threshold = float(self.threshold)
+        except (TypeError, ValueError):
+            threshold = math.nan
+        if not (math.isfinite(threshold) and threshold > 0):
+            raise InputError(f"threshold = {self.threshold!r} is not allowed; it must be a "
+                             "finite number > 0")
+        object.__setattr__(self, "threshold", threshold)
 
 
 def first_spike_times(t_in: torch.Tensor, weight: torch.Tensor,
@@ -192,22 +209,12 @@ class TTFSConfig(JsonConfig):
     LABEL = "TTFS config"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
-        for name in ("n_inputs", "n_outputs"):
-            if int(getattr(self, name)) < 1:
-                raise InputError(f"{name} = {getattr(self, name)} must be an integer >= 1")
+        self._check_sizes()
         if any(h < 1 for h in self.hidden):
             raise InputError(f"hidden = {self.hidden}: every layer needs >= 1 neuron")
         if self.tau_syn != UNITS:
             object.__setattr__(self, "tau_syn", check_time_constant("tau_syn", self.tau_syn))
-        try:
-            threshold = float(self.threshold)
-        except (TypeError, ValueError):
-            threshold = math.nan
-        if not (math.isfinite(threshold) and threshold > 0):
-            raise InputError(f"threshold = {self.threshold!r} is not allowed; it must be a "
-                             "finite number > 0")
-        object.__setattr__(self, "threshold", threshold)
+        self._check_threshold()
         if self.reference_time is not None and not math.isfinite(float(self.reference_time)):
             raise InputError(f"reference_time = {self.reference_time} must be finite or None")
 

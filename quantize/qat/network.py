@@ -177,8 +177,7 @@ class QATNetwork(nn.Module):
 
     def rounded_weights(self, k: int) -> torch.Tensor:
         """Projection k's weights on its Lava grid (straight-through gradient to the shadow)."""
-        grid = self.grids[k]
-        return straight_through(self.weights[k], grid.snap)
+        return straight_through(self.weights[k], self.grids[k].snap)
 
     @torch.no_grad()
     def clamp_weights_(self) -> None:
@@ -236,11 +235,8 @@ class QATNetwork(nn.Module):
     ) -> torch.Tensor | None:
         """Input of (recurrent) projection k at step t from the source's spikes so far."""
 
-        def delayed(slot: _TorchSlot) -> torch.Tensor | None:
-            idx = t - 1 - slot.delay
-            return hist[idx] if idx >= 0 else None
-
-        return self._slot_sum(k, w, delayed, ops, wrap)
+        return self._slot_sum(k, w, lambda slot: hist[t - 1 - slot.delay]
+                              if t - 1 - slot.delay >= 0 else None, ops, wrap)
 
     # ------------------------------------------------------------------ running
     def _check_input(self, x: torch.Tensor | np.ndarray) -> torch.Tensor:
@@ -288,13 +284,11 @@ class QATNetwork(nn.Module):
                     a_ext = part if a_ext is None else a_ext + part
             if not recurrent and self.fused:
                 a = a_ext if a_ext is not None else x.new_zeros((batch, steps, size))
-                spikes, u, v = IntLIFScan.apply(a, c, self.scales[name], self.spike_fn,
-                                                self.exact)
+                spikes, u, v = IntLIFScan.apply(a, c, self.scales[name], self.spike_fn, self.exact)
                 out[name] = {"spikes": spikes, "u": u, "v": v}
                 trains[name] = spikes
                 continue
-            u = x.new_zeros((batch, size))
-            v = x.new_zeros((batch, size))
+            u = v = x.new_zeros((batch, size))
             hist: list[torch.Tensor] = []
             us, vs = [], []
             for t in range(steps):
@@ -327,8 +321,7 @@ class QATNetwork(nn.Module):
     ) -> torch.Tensor | tuple[torch.Tensor, TraceDict]:
         """Logits (batch, n_out) for input spikes x (batch, steps, n_inputs), and the traces."""
         traces = self.run(x)
-        logits = self.logits(traces)
-        return (logits, traces) if return_traces else logits
+        return (self.logits(traces), traces) if return_traces else self.logits(traces)
 
     @torch.no_grad()
     def simulate(self, x: torch.Tensor | np.ndarray) -> Traces:
@@ -338,17 +331,12 @@ class QATNetwork(nn.Module):
             target="qat",
             spikes={n: r["spikes"].cpu().numpy() > 0 for n, r in traces.items()},
             v={n: r["v"].cpu().numpy().astype(np.int64) for n, r in traces.items()},
-            u={n: r["u"].cpu().numpy().astype(np.int64) for n, r in traces.items()},
-        )
+            u={n: r["u"].cpu().numpy().astype(np.int64) for n, r in traces.items()})
 
     # ------------------------------------------------------------------ export
     @torch.no_grad()
     def to_fixed_point(self) -> FixedPointNetwork:
         """The network with the current rounded integer weights; everything else unchanged."""
-        projections = []
-        for k, p in enumerate(self.net.projections):
-            w = self.grids[k].snap(self.weights[k].detach()).cpu().numpy().astype(np.int64)
-            projections.append(replace(p, weights=w))
-        return FixedPointNetwork(self.net.n_inputs, dict(self.net.populations), projections,
-                                 outputs=list(self.net.outputs), chip=self.net.chip,
-                                 input_max=self.net.input_max)
+        return replace(self.net, projections=[
+            replace(p, weights=grid.snap(w.detach()).cpu().numpy().astype(np.int64))
+            for p, w, grid in zip(self.net.projections, self.weights, self.grids, strict=True)])

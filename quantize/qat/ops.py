@@ -62,10 +62,8 @@ class STEIntOps:
         self.exact = TorchIntOps(chip)
 
     def decay(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        return straight_through(x * keep, self._trunc0, 1.0 / self.chip.decay_unity)
-
-    def _trunc0(self, p: torch.Tensor) -> torch.Tensor:
-        return trunc0(p, self.chip)
+        return straight_through(x * keep, lambda p: trunc0(p, self.chip),
+                                1.0 / self.chip.decay_unity)
 
     def add(self, x: torch.Tensor, y: Any) -> torch.Tensor:
         return x + y
