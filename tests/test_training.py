@@ -135,6 +135,5 @@ def test_cli_train_rejects_a_dataset_with_labels_out_of_range(tmp_path):
 
 
 def test_retain_freed_memory_is_applied_exactly_on_glibc():
-    # glibc accepts both settings (a threshold above its limits would be refused);
-    # another C library is left alone
+    # glibc accepts both settings; another C library is left alone
     assert retain_freed_memory() == (platform.libc_ver()[0] == "glibc")
