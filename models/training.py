@@ -17,6 +17,7 @@ deployment. Same seed, same data and same final weights on CPU.
 
 from __future__ import annotations
 
+import ctypes
 import io
 import json
 import os
@@ -67,8 +68,6 @@ def retain_freed_memory() -> bool:
     faults, a fifth of a CPU step, and different from step to step). The cost is memory:
     the process keeps its peak heap. Returns False where the C library is not glibc
     (nothing is changed there)."""
-    import ctypes
-
     try:
         libc = ctypes.CDLL(None)
         if not hasattr(libc, "gnu_get_libc_version"):
