@@ -172,11 +172,10 @@ class LIFLayer(nn.Module):
         For a non-spiking layer the "spikes" are zeros and v is always returned.
         """
         current = self.input_current(x)
-        spikes, volts = lif_scan(
+        return lif_scan(
             current, self.rec_weight, self.du, self.dv, self.vth, self.bias, self.spike_fn,
-            self.training, spiking=self.spiking,
+            self.training, spiking=self.spiking, record_v=record_v,
         )
-        return spikes, (volts if record_v or not self.spiking else None)
 
 
 def _check_pool(label: str, in_shape: tuple[int, int, int], pool: int) -> tuple[int, int, int]:

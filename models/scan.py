@@ -38,64 +38,80 @@ def _reduce_to(grad: torch.Tensor, shape: torch.Size) -> torch.Tensor:
 
 
 class _LIFScan(torch.autograd.Function):
+    """The scan as one autograd node. Per step the forward runs four element-wise ops
+    (``u``, ``p``, the threshold, the reset) and the backward two (``lp``, ``lu``), each
+    writing straight into its record or into one (batch, neurons) buffer rewritten in
+    place: records are kept only of what the backward pass or the caller reads."""
+
     @staticmethod
     def forward(ctx, current, rec, alpha, beta, bias, vth, kind, sbeta, p0, stochastic,
-                spiking, detach_reset):
+                spiking, detach_reset, record_v, grad):
         steps, batch, n = current.shape
-        us, ps = torch.empty_like(current), torch.empty_like(current)
-        volts = torch.empty_like(current)
-        fires = torch.zeros(current.shape, dtype=torch.bool, device=current.device)
-        u = v = current.new_zeros((batch, n))
-        zero = current.new_zeros((batch, n))
-        alpha_b, beta_b = alpha.expand(batch, n), beta.expand(batch, n)
-        vth_b = vth.expand(batch, n)
+        need = ctx.needs_input_grad
+        keep_u = grad and need[2]  # u_{t-1} for the gradient of alpha
+        keep_v = record_v or (grad and need[3]) or not spiking  # v_{t-1} for beta's
+        keep_p = grad and spiking  # p_t for the surrogate derivative
+        u0, v0 = current.new_zeros((batch, n)), current.new_zeros((batch, n))
+        us = torch.empty_like(current) if keep_u else None
+        volts = torch.empty_like(current) if keep_v else None
+        ps = torch.empty_like(current) if keep_p else None
+        spikes = torch.empty_like(current) if spiking else torch.zeros_like(current)
+        # an op whose out= is its own input (the same buffer every step) is exact
+        u_out = us.unbind(0) if keep_u else (u0,) * steps
+        v_out = volts.unbind(0) if keep_v else (v0,) * steps
+        p_out = ps.unbind(0) if keep_p else v_out
+        s_out, a_in = spikes.unbind(0), current.unbind(0)
+        u, v = u0, v0
         has_bias = bool(bias.requires_grad) or bool((bias != 0).any())
         for t in range(steps):
-            a = current[t]
+            a = a_in[t]
             if rec is not None and t > 0:
-                a = a + fires[t - 1].to(a.dtype) @ rec.t()
-            u = torch.addcmul(a, alpha_b, u, out=us[t])
-            p = torch.addcmul(u, beta_b, v, out=ps[t])
+                a = a + s_out[t - 1] @ rec.t()
+            u = torch.addcmul(a, alpha, u, out=u_out[t])
+            p = torch.addcmul(u, beta, v, out=p_out[t])
             if has_bias:
                 p += bias
             if spiking:
                 if stochastic:
                     prob = escape_probability(kind, p - vth, sbeta, p0)
-                    torch.lt(torch.rand_like(p), prob, out=fires[t])
+                    torch.lt(torch.rand_like(p), prob, out=s_out[t])
                 else:
-                    torch.gt(p, vth_b, out=fires[t])
-                v = torch.where(fires[t], zero, p, out=volts[t])
+                    torch.gt(p, vth, out=s_out[t])  # 1.0 where p > vth (strict), else 0.0
+                # v = p (1 - s), as p - p s: exactly p or 0
+                v = torch.addcmul(p, p, s_out[t], value=-1.0, out=v_out[t])
             else:
-                v = volts[t]
-                v.copy_(p)
-        spikes = fires.to(current.dtype)
+                v = p
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None (no zeros)
         ctx.save_for_backward(us, ps, spikes, volts, rec, alpha, beta, bias, vth)
         ctx.cfg = (kind, sbeta, p0, spiking, detach_reset)
-        return spikes, volts
+        return spikes, (volts if record_v or not spiking else None)
 
     @staticmethod
     def backward(ctx, g_spikes, g_volts):
         us, ps, spikes, volts, rec, alpha, beta, bias, vth = ctx.saved_tensors
         kind, sbeta, p0, spiking, detach_reset = ctx.cfg
-        steps, batch, n = us.shape
-        alpha_b, beta_b = alpha.expand(batch, n), beta.expand(batch, n)
-        lp_all = torch.empty_like(us)  # adjoint of p
-        lu_all = torch.empty_like(us)  # adjoint of u (= of a, the arriving input)
-        if g_spikes is None:
-            g_spikes = torch.zeros_like(us)
+        steps, batch, n = spikes.shape
+        need = ctx.needs_input_grad
+        beta_b = beta.expand(batch, n)
+        lp = spikes.new_zeros((batch, n))  # adjoint of p (of step t + 1, then of t)
+        lp_all = torch.empty_like(spikes) if need[3] or need[4] else None
+        lu_all = torch.empty_like(spikes)  # adjoint of u (= of a, the arriving input)
+        lp_out = lp_all.unbind(0) if lp_all is not None else (lp,) * steps
+        lu_out = lu_all.unbind(0)
+        if g_spikes is None and spiking:
+            g_spikes = torch.zeros_like(spikes)
+        simple = spiking and rec is None and detach_reset and g_volts is None
         if spiking:
             sg = surrogate_derivative_(kind, ps - vth, sbeta, p0)
-            carry = (1.0 - spikes).mul_(beta)  # lp_{t+1} -> lp_t through v_t (simple case)
-        else:
-            sg, carry = None, beta_b.expand_as(us)
-        simple = spiking and rec is None and detach_reset and g_volts is None
-        ls_all = g_spikes if simple else (torch.empty_like(us) if spiking else None)
-        lsg = sg.mul_(g_spikes) if simple else None  # sg is not needed after this
-        lp = lu = us.new_zeros((batch, n))
+        if simple:  # lp_t = Gs_t g_t + beta (1 - s_t) lp_{t+1}
+            lsg = sg.mul_(g_spikes).unbind(0)  # sg is not needed after this
+            # beta (1 - s) as beta - beta s: exactly beta or 0
+            carry = torch.addcmul(beta, beta, spikes, value=-1.0).unbind(0)
+        ls_all = None if simple or not spiking else torch.empty_like(spikes)
+        lu = spikes.new_zeros((batch, n))
         for t in range(steps - 1, -1, -1):
-            if simple:  # lp_t = Gs_t g_t + beta (1 - s_t) lp_{t+1}
-                lp = torch.addcmul(lsg[t], carry[t], lp, out=lp_all[t])
+            if simple:
+                lp = torch.addcmul(lsg[t], carry[t], lp, out=lp_out[t])
             else:
                 lv = beta_b * lp if g_volts is None else torch.addcmul(g_volts[t], beta_b, lp)
                 if spiking:
@@ -105,15 +121,13 @@ class _LIFScan(torch.autograd.Function):
                     if not detach_reset:
                         ls = ls - ps[t] * lv
                     ls_all[t] = ls
-                    lp = torch.addcmul(ls * sg[t], lv, 1.0 - spikes[t], out=lp_all[t])
+                    lp = torch.addcmul(ls * sg[t], lv, 1.0 - spikes[t], out=lp_out[t])
                 else:
-                    lp = lp_all[t]
-                    lp.copy_(lv)
-            lu = torch.addcmul(lp, alpha_b, lu, out=lu_all[t])
+                    lp = lp_out[t].copy_(lv)
+            lu = torch.addcmul(lp, alpha, lu, out=lu_out[t])
         g_rec = None
         if rec is not None:
             g_rec = lu_all[1:].reshape(-1, n).t() @ spikes[:-1].reshape(-1, n)
-        need = ctx.needs_input_grad
         g_alpha = g_beta = g_bias = g_vth = None
         if need[2]:
             g_alpha = _reduce_to((lu_all[1:] * us[:-1]).sum(dim=0), alpha.shape)
@@ -122,10 +136,10 @@ class _LIFScan(torch.autograd.Function):
         if need[4]:
             g_bias = _reduce_to(lp_all.sum(dim=0), bias.shape)
         if need[5]:
-            g_vth = (_reduce_to(-(lsg if simple else ls_all * sg).sum(dim=0), vth.shape)
+            g_vth = (_reduce_to(-(sg if simple else ls_all * sg).sum(dim=0), vth.shape)
                      if spiking else torch.zeros_like(vth))
         return (lu_all, g_rec, g_alpha, g_beta, g_bias, g_vth,
-                None, None, None, None, None, None)
+                None, None, None, None, None, None, None, None)
 
 
 def lif_scan(
@@ -139,10 +153,16 @@ def lif_scan(
     training: bool,
     spiking: bool = True,
     detach_reset: bool = True,
-) -> tuple[torch.Tensor, torch.Tensor]:
+    record_v: bool = True,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Spikes and v (after reset), each (steps, batch, neurons), for the arriving input
-    ``current`` (steps, batch, neurons); du, dv are clamped to their Loihi ranges."""
+    ``current`` (steps, batch, neurons); du, dv are clamped to their Loihi ranges. v is
+    None when ``record_v`` is False for a spiking population (a non-spiking one always
+    returns it): then no (steps, batch, neurons) record of v is kept."""
     alpha = 1.0 - du.clamp(DU_MIN, DU_MAX)
     beta = 1.0 - dv.clamp(DV_MIN, DV_MAX)
+    grad = torch.is_grad_enabled() and any(
+        t is not None and t.requires_grad for t in (current, rec, alpha, beta, bias, vth))
     return _LIFScan.apply(current, rec, alpha, beta, bias, vth, spike_fn.kind, spike_fn.beta,
-                          spike_fn.p0, spike_fn.stochastic and training, spiking, detach_reset)
+                          spike_fn.p0, spike_fn.stochastic and training, spiking, detach_reset,
+                          record_v, grad)

@@ -151,7 +151,12 @@ def _reference_scan(current, rec, du, dv, vth, bias, fn, training, detach_reset)
 @pytest.mark.parametrize("detach_reset", [True, False])
 @pytest.mark.parametrize("fn", [SpikeFn("superspike", 5.0), SpikeFn("sigmoid", 3.0, stochastic=True)])
 @pytest.mark.parametrize("loss_on_v", [False, True])
-def test_fused_scan_equals_autograd_through_lif_step(recurrent, detach_reset, fn, loss_on_v):
+@pytest.mark.parametrize("train_neurons", [True, False])
+def test_fused_scan_equals_autograd_through_lif_step(recurrent, detach_reset, fn, loss_on_v,
+                                                     train_neurons):
+    """Values and gradients of the fused scan equal autograd through lif_step, with the
+    neuron parameters trainable (every record kept) or frozen and v not recorded (the
+    scan keeps only what the input gradient needs)."""
     gen = torch.Generator().manual_seed(2)
     steps, batch, n = 25, 3, 5
     current = (torch.rand(steps, batch, n, generator=gen, dtype=torch.float64) * 0.8)
@@ -163,22 +168,31 @@ def test_fused_scan_equals_autograd_through_lif_step(recurrent, detach_reset, fn
     weights = torch.randn(steps, batch, n, generator=gen, dtype=torch.float64)
     results = []
     for impl in ("fused", "reference"):
-        leaves = [t.clone().requires_grad_(True) for t in (current, du, dv, vth, bias)]
+        leaves = [t.clone().requires_grad_(i == 0 or train_neurons)
+                  for i, t in enumerate((current, du, dv, vth, bias))]
         r = rec.clone().requires_grad_(True) if recurrent else None
         torch.manual_seed(7)  # same Bernoulli draws in both
         if impl == "fused":
-            s, v = lif_scan(leaves[0], r, *leaves[1:], fn, training=True, detach_reset=detach_reset)
+            s, v = lif_scan(leaves[0], r, *leaves[1:], fn, training=True,
+                            detach_reset=detach_reset, record_v=loss_on_v or train_neurons)
         else:
             s, v = _reference_scan(leaves[0], r, *leaves[1:], fn, True, detach_reset)
         loss = (s * weights).sum() + ((v * weights).sum() if loss_on_v else 0)
         loss.backward()
         grads = [leaf.grad for leaf in leaves] + ([r.grad] if recurrent else [])
-        results.append((s.detach(), v.detach(), grads))
+        results.append((s.detach(), None if v is None else v.detach(), grads))
     (s1, v1, g1), (s2, v2, g2) = results
     assert torch.equal(s1, s2) and s1.sum() > 0
-    torch.testing.assert_close(v1, v2, rtol=1e-12, atol=1e-12)
+    if loss_on_v or train_neurons:
+        torch.testing.assert_close(v1, v2, rtol=1e-12, atol=1e-12)
+    else:
+        assert v1 is None
+    assert (g1[1] is not None) == train_neurons
     for a, b in zip(g1, g2, strict=True):
-        torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
+        if a is None or b is None:
+            assert a is None and b is None
+        else:
+            torch.testing.assert_close(a, b, rtol=1e-9, atol=1e-10)
 
 
 def test_non_spiking_readout_integrates_without_reset():

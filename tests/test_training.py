@@ -1,6 +1,7 @@
 """Training runs: run directory, reproducibility, the integer-delay phase, CLI errors."""
 
 import json
+import platform
 import subprocess
 import sys
 
@@ -10,7 +11,13 @@ import torch
 from rich.console import Console
 
 from neurodeploy.models.datasets import SpikeDataset, make_task, save_dataset, split
-from neurodeploy.models.training import TrainConfig, evaluate, load_run, train
+from neurodeploy.models.training import (
+    TrainConfig,
+    evaluate,
+    load_run,
+    retain_freed_memory,
+    train,
+)
 
 SMALL = dict(task="isi", task_params={"n_samples": 240}, hidden=(16,), delays="axonal",
              max_delay=8, epochs=3, int_delay_epochs=2, batch_size=32, seed=3)
@@ -125,3 +132,8 @@ def test_cli_train_rejects_a_dataset_with_labels_out_of_range(tmp_path):
     proc = cli("train", "--data", str(tmp_path / "bad.npz"), "--out", str(tmp_path / "r"))
     assert proc.returncode == 2 and "labels" in proc.stderr
     assert isinstance(ds, SpikeDataset)
+
+
+def test_retain_freed_memory_is_applied_exactly_on_glibc():
+    # glibc accepts both settings; another C library is left alone
+    assert retain_freed_memory() == (platform.libc_ver()[0] == "glibc")
