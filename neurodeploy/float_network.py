@@ -204,7 +204,6 @@ class FloatProjection(ProjectionQueries):
         return int(self.weights.shape[1])
 
 
-
 @dataclass(frozen=True, eq=False)
 class FloatNetwork(PopulationGraph):
     """A validated float network: populations, projections, outputs and the time step.

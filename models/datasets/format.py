@@ -213,7 +213,9 @@ def subset(ds: SpikeDataset, indices: np.ndarray, entry: dict[str, Any] | None =
     indices = np.asarray(indices, dtype=np.int64)
     changes = dict(spikes=ds.spikes[indices], labels=ds.labels[indices],
                    latents={k: v[indices] for k, v in ds.latents.items()})
-    return replace(ds, **changes) if entry is None else with_transform(ds, entry, **changes)
+    if entry is None:  # its own params record, as with_transform gives
+        return replace(ds, params=dict(ds.params), **changes)
+    return with_transform(ds, entry, **changes)
 
 
 def split(
