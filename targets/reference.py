@@ -52,13 +52,18 @@ at step t + 1 + delay.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+import sys
+import threading
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.sparse import csr_matrix
+from threadpoolctl import ThreadpoolController
 
 from neurodeploy.kernel import NumpyIntOps, accumulate, lif_step, slots_merge
 from neurodeploy.network import INPUT, Conv2d, FixedPointNetwork, Projection
@@ -171,6 +176,61 @@ def _compile_projection(p: Projection, input_max: int, wrap: bool) -> _CompiledP
                                tuple(compiled), dtype, None, None, in_order)
 
 
+class _Work:
+    """The arrays one chunk of samples works in (spike history, state, gathered input,
+    products), kept across blocks and runs: fresh arrays of MiBs would be zero-filled
+    by the system page by page in every run."""
+
+    def __init__(self, batch: int) -> None:
+        self.batch = batch
+        self._arrays: dict[tuple, np.ndarray] = {}
+
+    def array(self, key: tuple, shape: tuple[int, ...], dtype: type, zero: bool = False
+              ) -> np.ndarray:
+        """The array for ``key`` of this shape and dtype (zeros when new or ``zero``)."""
+        key = (*key, shape, np.dtype(dtype).str)
+        out = self._arrays.get(key)
+        if out is None:
+            out = self._arrays[key] = np.zeros(shape, dtype)
+        elif zero:
+            out.fill(0)
+        return out
+
+
+class _WorkPool:
+    """Work arrays for concurrent chunks: each run of a chunk takes one set, for its
+    own use, and gives it back; a set kept for another batch size is emptied first."""
+
+    def __init__(self) -> None:
+        self._free: list[_Work] = []
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def take(self, batch: int) -> Iterator[_Work]:
+        with self._lock:
+            same = [w for w in self._free if w.batch == batch]
+            work = same[0] if same else (self._free[0] if self._free else None)
+            if work is not None:
+                self._free.remove(work)
+        if work is None or work.batch != batch:
+            work = _Work(batch)
+        try:
+            yield work
+        finally:
+            with self._lock:
+                self._free.append(work)
+
+
+def _thread_pools() -> ThreadpoolController:
+    """The native thread pools loaded in this process (BLAS, OpenMP; torch's once loaded)."""
+    return _thread_pools_with("torch" in sys.modules)
+
+
+@cache
+def _thread_pools_with(torch_loaded: bool) -> ThreadpoolController:
+    return ThreadpoolController()
+
+
 def _usable_cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
         os.cpu_count() or 1)
@@ -180,7 +240,7 @@ class ReferencePlan:
     """A network prepared for the reference simulator (reuse it across batches)."""
 
     def __init__(self, net: FixedPointNetwork, block_steps: int = 16,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, compiled: bool = True) -> None:
         self.net = net
         self.threads = max(1, int(threads if threads is not None else _usable_cores()))
         self.ops = NumpyIntOps(net.chip)
@@ -201,10 +261,23 @@ class ReferencePlan:
             for comp in self.components
         }
         self._size = {INPUT: net.n_inputs} | {n: net.size_of(n) for n in net.populations}
+        self._work = _WorkPool()
+        self.scalar = None  # the compiled step's constants, where it holds the net's chip
+        if compiled and self._compiled_chip():
+            from neurodeploy.kernel.compiled import lif_block, load_steps, scalar_constants
+
+            self.lif_block, self.load_steps = lif_block, load_steps
+            self.scalar = {n: scalar_constants(c, net.size_of(n))
+                           for n, c in net.lif_constants().items()}
+
+    def _compiled_chip(self) -> bool:
+        from neurodeploy.kernel.compiled import CHIP
+
+        return self.net.chip == CHIP
 
     # --------------------------------------------------------------- arithmetic
-    def _gather(self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int
-                ) -> np.ndarray:
+    def _gather(self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int,
+                work: _Work) -> np.ndarray:
         """The gathered input (count, rows, batch) of steps t..t+count-1 from the source's
         spike history ``hist`` (ring, n_src, batch), which holds step s at ``s % ring``."""
         ring, n_src, batch = hist.shape
@@ -214,18 +287,21 @@ class ReferencePlan:
                 return hist[first : first + count]
         steps = (t - cp.lags)[None, :] + np.arange(count)[:, None]
         rows = (steps % ring) * n_src + cp.sources[None, :]
-        return np.take(hist.reshape(-1, batch), rows.ravel(), axis=0).reshape(
-            count, cp.sources.size, batch)
+        out = work.array(("gather", id(cp)), (count, cp.sources.size, batch), hist.dtype)
+        np.take(hist.reshape(-1, batch), rows.ravel(), axis=0, out=out.reshape(-1, batch),
+                mode="clip")  # rows are in range; "raise" would copy through a buffer
+        return out
 
     @staticmethod
-    def _product(cp: _CompiledProjection, part: _Part, x: np.ndarray) -> np.ndarray:
+    def _product(cp: _CompiledProjection, part: _Part, x: np.ndarray, work: _Work
+                 ) -> np.ndarray:
         """``part.weights @ x[:, part.rows]`` as (count, n_dst, batch) exact integers in
         the projection's product dtype (float32 or float64), C order."""
         count, _, batch = x.shape
         x = x[:, part.rows]
         if x.dtype != cp.dtype:
             x = x.astype(cp.dtype)
-        out = np.empty((count, cp.n_dst, batch), dtype=cp.dtype)
+        out = work.array(("product", id(part)), (count, cp.n_dst, batch), cp.dtype)
         if cp.conv is not None:  # a real convolution on (count x batch, C, H, W) images
             import torch
             from torch.nn.functional import conv2d
@@ -248,20 +324,21 @@ class ReferencePlan:
         return out
 
     def _projection_input(
-        self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int,
+        self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int, work: _Work,
     ) -> np.ndarray | None:
         """Input delivered by ``cp`` at steps t..t+count-1.
 
         ``hist`` is the source's spike history (ring, n_src, batch) as float32 (0/1, or
-        counts for graded input) holding step s at index ``s % ring``. Returns exact
+        counts for graded input) holding step s at index ``s % ring``; the result may
+        live in ``work`` until the next call for ``cp``. Returns exact
         integers (count, n_dst, batch), float64 or, where nothing shifts or wraps, in the
         product dtype (int32-wrapped when the destination emulates int32), or None
         without weights.
         """
         if not cp.parts:
             return None
-        x = self._gather(cp, hist, t, count)
-        sums = (self._product(cp, part, x) for part in cp.parts)
+        x = self._gather(cp, hist, t, count, work)
+        sums = (self._product(cp, part, x, work) for part in cp.parts)
         return accumulate(self.ops, sums, cp.weight_exp, cp.wrap)
 
     # ---------------------------------------------------------------------- run
@@ -287,12 +364,15 @@ class ReferencePlan:
         def run_chunk(sl: slice) -> None:
             def view(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
                 return {n: a[sl] for n, a in out.items()}
-            self._run_batch(spikes[sl], view(out_s), view(out_v), view(out_u))
+            with self._work.take(sl.stop - sl.start) as work:
+                self._run_batch(spikes[sl], view(out_s), view(out_v), view(out_u), work)
 
         if len(chunks) == 1:
             run_chunk(chunks[0])
-        else:  # samples are independent: chunks of the batch side by side in threads
-            with ThreadPoolExecutor(len(chunks)) as pool:
+        else:  # samples are independent: chunks of the batch side by side in threads,
+            # each with a single-threaded BLAS and OpenMP (their own threads would compete
+            # for the same cores)
+            with _thread_pools().limit(limits=1), ThreadPoolExecutor(len(chunks)) as pool:
                 list(pool.map(run_chunk, chunks))
         return Traces(target="reference", spikes=out_s, v=out_v, u=out_u)
 
@@ -302,22 +382,28 @@ class ReferencePlan:
         return max(1, min(self.threads, batch // THREAD_MIN_SAMPLES))
 
     def _run_batch(self, spikes: np.ndarray, out_s: dict[str, np.ndarray],
-                   out_v: dict[str, np.ndarray], out_u: dict[str, np.ndarray]) -> None:
+                   out_v: dict[str, np.ndarray], out_u: dict[str, np.ndarray], work: _Work
+                   ) -> None:
         """Simulate ``spikes`` (batch, steps, n_inputs) into the recordings' arrays."""
         net, ring = self.net, self.ring
         batch, steps, _ = spikes.shape
-        state = {n: (np.zeros((net.size_of(n), batch)), np.zeros((net.size_of(n), batch)))
-                 for n in self.pops}
-        hist = {n: np.zeros((ring, size, batch), dtype=np.float32)
+        state = {n: tuple(work.array((part, n), (net.size_of(n), batch), np.float64, zero=True)
+                          for part in ("u", "v")) for n in self.pops}
+        hist = {n: work.array(("history", n), (ring, size, batch), np.float32, zero=True)
                 for n, size in self._size.items()}
         n_in = net.n_inputs
         # binary input is transposed as bytes first: a plain strided byte copy, then one
         # contiguous conversion (half the time of transposing into float32 directly)
         staging = np.empty((self.block_steps * n_in, batch), np.uint8) if (
             spikes.dtype == bool) else None
+        if self.scalar is not None and spikes.dtype == bool:
+            spikes = spikes.view(np.uint8)
         for t0 in range(0, steps, self.block_steps):
             count = min(self.block_steps, steps - t0)
             a = t0
+            while self.scalar is not None and a < t0 + count:  # one compiled copy
+                self.load_steps(spikes, t0, count, hist[INPUT])
+                a = t0 + count
             while a < t0 + count:  # the block's input, in at most two pieces of the ring
                 lo = a % ring
                 n = min(t0 + count - a, ring - lo)
@@ -329,9 +415,9 @@ class ReferencePlan:
                 np.copyto(dst, piece)
                 a += n
             for comp in self.components:
-                self._run_component(comp, hist, state, t0, count, out_s, out_v, out_u)
+                self._run_component(comp, hist, state, t0, count, out_s, out_v, out_u, work)
 
-    def _run_component(self, comp, hist, state, t0, count, out_s, out_v, out_u) -> None:
+    def _run_component(self, comp, hist, state, t0, count, out_s, out_v, out_u, work) -> None:
         """Advance one strongly connected component through steps t0..t0+count-1."""
         members = set(comp)
         ops, ring = self.ops, self.ring
@@ -345,11 +431,26 @@ class ReferencePlan:
             return parts[0] if parts else None
 
         external = {
-            name: total(self._projection_input(cp, hist[cp.src], t0, count)
+            name: total(self._projection_input(cp, hist[cp.src], t0, count, work)
                         for cp in self.incoming[name] if cp.src not in members)
             for name in comp
         }
         recurrent = self.recurrent[tuple(comp)]
+        if self.scalar is not None:  # the compiled step: one call per population and block
+            for i in range(count if recurrent else 1):
+                t, n = (t0 + i, 1) if recurrent else (t0, count)
+                for name in comp:
+                    a_in = external[name]
+                    if recurrent:
+                        a_in = total([None if a_in is None else a_in[i : i + 1].copy()] + [
+                            self._projection_input(cp, hist[cp.src], t, 1, work)
+                            for cp in self.incoming[name] if cp.src in members and cp.parts])
+                    resets = np.array([self.net.populations[name].resets_at(t + k)
+                                       for k in range(n)], dtype=bool)
+                    u, v = state[name]
+                    self.lif_block(self.scalar[name], a_in, resets, t, u, v, hist[name],
+                                   out_s.get(name), out_v.get(name), out_u.get(name))
+            return
         for i in range(count):
             t = t0 + i
             for name in comp:
@@ -358,7 +459,7 @@ class ReferencePlan:
                 u, v = state[name]
                 if recurrent:
                     a_in = total([None if a_in is None else a_in.copy()] + [
-                        self._projection_input(cp, hist[cp.src], t, 1)[0]
+                        self._projection_input(cp, hist[cp.src], t, 1, work)[0]
                         for cp in self.incoming[name] if cp.src in members and cp.parts])
                 if self.net.populations[name].resets_at(t):  # timed state reset
                     u[...] = 0.0

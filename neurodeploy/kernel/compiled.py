@@ -1,0 +1,244 @@
+"""The integer kernel over scalars, compiled by numba: one fused loop per population.
+
+numba compiles the kernel's own :func:`~neurodeploy.kernel.lif_step` (the source every
+other backend runs) with :data:`OPS`, a realisation of
+:class:`~neurodeploy.kernel.IntOps` over float64 scalars (integers held exactly, as in
+``numpy_ops``: ``trunc(x * keep / 4096)`` is the truncating shift, ``floor(x / 2**k)``
+the floor shift). :func:`lif_block` runs that step for every neuron and sample of a
+population over consecutive steps in one call without the GIL: the reference simulator's
+element-wise work in one pass over the state instead of a dozen numpy passes, with its
+threads running side by side.
+
+The chip's bounds are compiled in as constants: the compiled step applies to networks of
+:data:`CHIP` (``ChipFormat`` equality); the reference runs any other chip profile through
+the numpy realisation, with the same integers.
+
+Two copies that change layout go with it: :func:`load_steps` (input spikes (batch, step,
+input) into the history ring (ring, input, batch)) and the spike recording of
+:func:`lif_block` (ring into (batch, step, neuron)).
+
+Compiled code is cached on disk under the user's cache folder (``$XDG_CACHE_HOME`` or
+``~/.cache``, ``neurodeploy/numba/<key>``), where the key hashes the sources of this
+module, the kernel and the chip profiles and numba's and numpy's versions: an edit of the
+kernel never reuses stale machine code. The first run in a fresh environment compiles
+(about a second per argument layout); where the folder cannot be written, every process
+compiles.
+
+Time convention: 0-based steps; ``lif_block`` advances steps ``t0 .. t0 + count - 1``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import types
+from collections import namedtuple
+from pathlib import Path
+
+import numba
+import numpy as np
+from numba import njit
+
+from neurodeploy import chip
+from neurodeploy.chip import LOIHI2
+from neurodeploy.kernel import lif
+
+#: The chip whose bounds the compiled step holds.
+CHIP = LOIHI2
+_HALF = float(CHIP.state_half)
+_SPAN = 2.0 * _HALF
+_VMAX = float(CHIP.state_max)
+_INT32_HALF = float(1 << 31)
+_INT32_SPAN = float(1 << 32)
+
+ScalarChip = namedtuple("ScalarChip", "act_shift")
+ScalarOps = namedtuple("ScalarOps", "chip decay add scale wrap_int32 wrap24 saturate fire reset")
+#: One neuron's :class:`~neurodeploy.kernel.LIFConstants` as scalars (keeps as fractions).
+ScalarLIF = namedtuple("ScalarLIF", "keep_u keep_v bias vth_scaled emulate_int32")
+
+
+def _inline(fn):
+    return njit(inline="always")(fn)
+
+
+@_inline
+def _decay(x, keep):
+    return np.trunc(x * keep)
+
+
+@_inline
+def _add(x, y):
+    return x + y
+
+
+@_inline
+def _scale(x, exp):
+    return x * float(1 << exp) if exp >= 0 else np.floor(x / float(1 << -exp))
+
+
+@_inline
+def _wrap_int32(x):
+    return x - _INT32_SPAN * np.floor((x + _INT32_HALF) / _INT32_SPAN)
+
+
+@_inline
+def _wrap24(u):
+    if u > _HALF:
+        return u - _SPAN
+    if u <= -_HALF:
+        return u + _SPAN
+    return u
+
+
+@_inline
+def _saturate(v):
+    return min(max(v, -_VMAX), _VMAX)
+
+
+@_inline
+def _fire(v, vth_scaled):
+    return v > vth_scaled
+
+
+@_inline
+def _reset(spike, v):
+    return 0.0 if spike else v
+
+
+#: :class:`~neurodeploy.kernel.IntOps` over float64 scalars, for compiled code.
+OPS = ScalarOps(ScalarChip(CHIP.act_shift), _decay, _add, _scale, _wrap_int32, _wrap24,
+                _saturate, _fire, _reset)
+
+
+def _compiled(fn: types.FunctionType, **callees: object) -> object:
+    """``fn`` (a kernel function) compiled for inlining, its kernel callees compiled too."""
+    scope = {**fn.__globals__, **callees}
+    return _inline(types.FunctionType(fn.__code__, scope, fn.__name__, fn.__defaults__))
+
+
+_step = _compiled(lif.lif_step, integrate=_compiled(lif.integrate))
+
+
+def cache_dir() -> Path:
+    """Where compiled code is kept: keyed by the sources of this module, the kernel and the
+    chip profiles, and numba's and numpy's versions."""
+    digest = hashlib.sha256(f"{numba.__version__} {np.__version__}".encode())
+    for path in (Path(__file__), Path(lif.__file__), Path(chip.__file__)):
+        digest.update(path.read_bytes())
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "neurodeploy" / "numba" / digest.hexdigest()[:16]
+
+
+def _cached_jit(fn):
+    """``fn`` compiled without the GIL, its machine code cached in :func:`cache_dir` (not
+    cached where that folder cannot be written: numba's fallback, a ``__pycache__`` beside
+    this file, would not see edits of the kernel)."""
+    path = cache_dir()
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path).close()
+    except OSError:
+        return njit(nogil=True)(fn)
+    before = numba.config.CACHE_DIR  # numba picks the folder when the function is wrapped
+    numba.config.CACHE_DIR = str(path)
+    try:
+        return njit(nogil=True, cache=True)(fn)
+    finally:
+        numba.config.CACHE_DIR = before
+
+
+def _lif_block(keep_u, keep_v, bias, vth_scaled, emulate_int32, a_in, resets, t0,
+               u, v, hist, out_v, out_u):
+    count = resets.shape[0]
+    n, batch = u.shape
+    ring = hist.shape[0]
+    for k in range(count):
+        t = t0 + k
+        if resets[k]:
+            u[:] = 0.0
+            v[:] = 0.0
+        row = t % ring
+        for i in range(n):
+            c = ScalarLIF(keep_u[i], keep_v[i], bias[i], vth_scaled[i], emulate_int32)
+            ui, vi, hi = u[i], v[i], hist[row, i]
+            if a_in.shape[0]:
+                ai = a_in[k, i]
+                for j in range(batch):
+                    hi[j], ui[j], vi[j] = _step(OPS, c, float(ai[j]), ui[j], vi[j])
+            else:
+                for j in range(batch):
+                    hi[j], ui[j], vi[j] = _step(OPS, c, None, ui[j], vi[j])
+            if out_v.shape[0]:
+                out_v[:, t, i] = vi
+            if out_u.shape[0]:
+                out_u[:, t, i] = ui
+
+
+_lif_block_compiled = _cached_jit(_lif_block)
+
+
+def lif_block(c: ScalarLIF, a_in: np.ndarray | None, resets: np.ndarray, t0: int,
+              u: np.ndarray, v: np.ndarray, hist: np.ndarray,
+              out_s: np.ndarray | None = None, out_v: np.ndarray | None = None,
+              out_u: np.ndarray | None = None) -> None:
+    """Advance one population through steps ``t0 .. t0 + count - 1`` in place.
+
+    ``c``: the population's constants as float64 vectors (size,) (``keep_*`` as fractions of
+    2**decay_bits) and ``emulate_int32``; ``a_in``: the summed projection input (count,
+    size, batch), exact integers in float32 or float64, or None (no projection);
+    ``resets`` (count,) bool: u and v are set to 0 before the update of that step; ``u``,
+    ``v``: the state (size, batch) float64, updated; ``hist``: the spike history ring
+    (ring, size, batch), step t written at ``t % ring``; ``out_*``: recordings (batch,
+    steps, size) written at step t, or None. Bit for bit :func:`~neurodeploy.kernel.lif_step`
+    per step.
+    """
+    none3 = np.zeros((0, 0, 0))
+    _lif_block_compiled(
+        c.keep_u, c.keep_v, c.bias, c.vth_scaled, c.emulate_int32,
+        none3 if a_in is None else a_in, resets, t0, u, v, hist,
+        none3 if out_v is None else out_v, none3 if out_u is None else out_u)
+    if out_s is not None:
+        _record_steps_compiled(hist, t0, resets.shape[0], out_s)
+
+
+@_inline
+def _transpose(src, dst):
+    """dst[j, i] = src[i, j], writing dst's rows in order."""
+    rows, cols = src.shape
+    for j in range(cols):
+        out = dst[j]
+        for i in range(rows):
+            out[i] = src[i, j]
+
+
+def _load_steps(spikes, t0, count, hist):
+    for k in range(count):
+        _transpose(spikes[:, t0 + k], hist[(t0 + k) % hist.shape[0]])
+
+
+def _record_steps(hist, t0, count, out):
+    for k in range(count):
+        _transpose(hist[(t0 + k) % hist.shape[0]], out[:, t0 + k])
+
+
+_load_steps_compiled = _cached_jit(_load_steps)
+_record_steps_compiled = _cached_jit(_record_steps)
+
+
+def load_steps(spikes: np.ndarray, t0: int, count: int, hist: np.ndarray) -> None:
+    """Copy input steps ``t0 .. t0 + count - 1`` of ``spikes`` (batch, steps, n) into the
+    history ring ``hist`` (ring, n, batch), step t at ``t % ring`` (a transposing copy in
+    one pass, any numeric dtypes)."""
+    _load_steps_compiled(spikes, t0, count, hist)
+
+
+def scalar_constants(c: lif.LIFConstants, size: int) -> ScalarLIF:
+    """``c`` as :func:`lif_block` takes it: float64 vectors of ``size``."""
+    unity = float(CHIP.decay_unity)
+
+    def vector(values: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(values, np.float64), (size,)))
+
+    return ScalarLIF(vector(c.keep_u) / unity, vector(c.keep_v) / unity, vector(c.bias),
+                     vector(c.vth_scaled), bool(c.emulate_int32))

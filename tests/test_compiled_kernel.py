@@ -1,0 +1,92 @@
+"""The numba-compiled step (``neurodeploy.kernel.compiled``) against the kernel's numpy
+realisation, whose integers are tested against Lava (``test_fixed_point_vs_lava.py``);
+the reference simulator that runs the compiled step is tested against Lava itself in
+``test_lava_equivalence.py``. Time convention: 0-based steps."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from threadpoolctl import threadpool_info
+
+from neurodeploy import FixedPointNetwork, LIFPopulation, Projection
+from neurodeploy.chip import LOIHI2
+from neurodeploy.kernel import LIFConstants, NumpyIntOps, lif_step
+from neurodeploy.kernel.compiled import lif_block, load_steps, scalar_constants
+from neurodeploy.network import INPUT
+from neurodeploy.targets.reference import ReferencePlan
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), emulate=st.booleans(), graded=st.booleans(),
+       no_input=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_compiled_block_equals_numpy_steps(seed, emulate, graded, no_input, dtype):
+    """Every branch of the step (u wrap, v saturation, int32 wrap, reset, a timed reset,
+    no input) taken by some neurons: the compiled block gives the numpy steps' integers."""
+    rng = np.random.default_rng(seed)
+    size, batch, count, t0, ring = 7, 5, 6, 3, 11
+    pop = LIFPopulation(size, du=rng.integers(0, 4096, size), dv=rng.integers(0, 4096, size),
+                        vth=rng.integers(0, 2**17, size), bias_mant=rng.integers(-4096, 4096, size),
+                        bias_exp=int(rng.integers(0, 8)))
+    consts = LIFConstants.of(pop, emulate)
+    top = 2**31 if emulate else 2**17
+    a_in = None if no_input else rng.integers(-top, top, (count, size, batch)).astype(dtype)
+    if graded and a_in is not None:  # exact in float32 only below 2**24
+        a_in = np.round(a_in / 256).astype(dtype)
+    u0 = rng.integers(-(2**23) + 1, 2**23, (size, batch)).astype(np.float64)
+    v0 = rng.integers(-(2**23) + 1, 2**23, (size, batch)).astype(np.float64)
+    resets = rng.random(count) < 0.2
+    ops = NumpyIntOps(LOIHI2)
+    numpy_consts = ops.constants(consts)
+    u, v = u0.copy(), v0.copy()
+    want_s, want_u, want_v = [], [], []
+    for k in range(count):
+        if resets[k]:
+            u[...], v[...] = 0.0, 0.0
+        a = None if a_in is None else a_in[k].astype(np.float64)
+        s, u, v = lif_step(ops, numpy_consts, a, u, v)
+        want_s.append(s.T)
+        want_u.append(u.T.copy())
+        want_v.append(v.T.copy())
+    got_u, got_v = u0.copy(), v0.copy()
+    hist = np.zeros((ring, size, batch), np.float32)
+    steps = t0 + count + 2
+    out_s = np.zeros((batch, steps, size), bool)
+    out_v = np.zeros((batch, steps, size), np.int64)
+    out_u = np.zeros((batch, steps, size), np.int64)
+    lif_block(scalar_constants(consts, size), a_in, resets, t0, got_u, got_v, hist,
+              out_s, out_v, out_u)
+    window = slice(t0, t0 + count)
+    np.testing.assert_array_equal(out_s[:, window], np.stack(want_s, axis=1))
+    np.testing.assert_array_equal(out_u[:, window], np.stack(want_u, axis=1))
+    np.testing.assert_array_equal(out_v[:, window], np.stack(want_v, axis=1))
+    np.testing.assert_array_equal(got_u, u)
+    np.testing.assert_array_equal(got_v, v)
+    rows = [(t0 + k) % ring for k in range(count)]
+    np.testing.assert_array_equal(hist[rows], np.stack(want_s).transpose(0, 2, 1).astype(np.float32))
+    assert not out_s[:, :t0].any() and not out_s[:, t0 + count :].any()
+
+
+def test_load_steps_transposes_into_the_ring():
+    rng = np.random.default_rng(0)
+    spikes = rng.integers(0, 256, (3, 9, 4))
+    hist = np.full((5, 4, 3), -1.0, np.float32)
+    load_steps(spikes, 4, 3, hist)  # steps 4, 5, 6 at rows 4, 0, 1
+    for t in (4, 5, 6):
+        np.testing.assert_array_equal(hist[t % 5], spikes[:, t].T)
+    assert (hist[[2, 3]] == -1).all()
+
+
+def test_threaded_runs_restore_the_blas_thread_count():
+    """Chunks run side by side with single-threaded BLAS; the count comes back after."""
+    rng = np.random.default_rng(1)
+    net = FixedPointNetwork(30, {"h": LIFPopulation(20, du=100, dv=200, vth=3)},
+                            [Projection(INPUT, "h", 2 * rng.integers(-10, 30, (20, 30)))])
+    x = rng.random((64, 10, 30)) < 0.2
+    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+    threaded = ReferencePlan(net, threads=2).run(x)
+    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
+    alone = ReferencePlan(net, threads=1).run(x)
+    np.testing.assert_array_equal(threaded.spikes["h"], alone.spikes["h"])
+    assert threaded.spikes["h"].any()
