@@ -84,6 +84,10 @@ CONCAT_BATCH = 64
 CONCAT_WEIGHTS = 1 << 17
 #: Samples per thread below which a batch is not split across threads.
 THREAD_MIN_SAMPLES = 16
+#: Scratch arrays kept between runs: at most WORK_SETS sets (one per concurrent chunk) of
+#: at most WORK_BYTES bytes each.
+WORK_SETS = 8
+WORK_BYTES = 256 << 20
 
 
 def product_dtype(row_abs_max: int, input_max: int) -> type:
@@ -177,12 +181,11 @@ def _compile_projection(p: Projection, input_max: int, wrap: bool) -> _CompiledP
 
 
 class _Work:
-    """The arrays one chunk of samples works in (spike history, state, gathered input,
-    products), kept across blocks and runs: fresh arrays of MiBs would be zero-filled
-    by the system page by page in every run."""
+    """Scratch arrays one chunk of samples works in (spike history, state, gathered input,
+    products), kept across blocks, runs and networks: fresh arrays of MiBs would be
+    zero-filled by the system page by page in every run."""
 
-    def __init__(self, batch: int) -> None:
-        self.batch = batch
+    def __init__(self) -> None:
         self._arrays: dict[tuple, np.ndarray] = {}
 
     def array(self, key: tuple, shape: tuple[int, ...], dtype: type, zero: bool = False
@@ -196,29 +199,33 @@ class _Work:
             out.fill(0)
         return out
 
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self._arrays.values())
+
 
 class _WorkPool:
-    """Work arrays for concurrent chunks: each run of a chunk takes one set, for its
-    own use, and gives it back; a set kept for another batch size is emptied first."""
+    """Scratch sets for concurrent chunks: a chunk's run takes one set for its own use and
+    gives it back; at most :data:`WORK_SETS` sets of at most :data:`WORK_BYTES` each are
+    kept between runs."""
 
     def __init__(self) -> None:
         self._free: list[_Work] = []
         self._lock = threading.Lock()
 
     @contextmanager
-    def take(self, batch: int) -> Iterator[_Work]:
+    def take(self) -> Iterator[_Work]:
         with self._lock:
-            same = [w for w in self._free if w.batch == batch]
-            work = same[0] if same else (self._free[0] if self._free else None)
-            if work is not None:
-                self._free.remove(work)
-        if work is None or work.batch != batch:
-            work = _Work(batch)
+            work = self._free.pop() if self._free else _Work()
         try:
             yield work
         finally:
             with self._lock:
-                self._free.append(work)
+                if len(self._free) < WORK_SETS and work.nbytes <= WORK_BYTES:
+                    self._free.append(work)
+
+
+_WORK = _WorkPool()
 
 
 def _thread_pools() -> ThreadpoolController:
@@ -253,6 +260,7 @@ class ReferencePlan:
             _compile_projection(p, net.input_max if p.src == INPUT else 1,
                                 self.pops[p.dst].emulate_int32)
             for p in net.projections]
+        self._index = {id(cp): i for i, cp in enumerate(self.projections)}  # scratch keys
         self.incoming = {
             name: [cp for cp in self.projections if cp.dst == name] for name in net.populations
         }
@@ -261,7 +269,6 @@ class ReferencePlan:
             for comp in self.components
         }
         self._size = {INPUT: net.n_inputs} | {n: net.size_of(n) for n in net.populations}
-        self._work = _WorkPool()
         self.scalar = None  # the compiled step's constants, where it holds the net's chip
         if compiled and self._compiled_chip():
             from neurodeploy.kernel.compiled import lif_block, load_steps, scalar_constants
@@ -287,13 +294,14 @@ class ReferencePlan:
                 return hist[first : first + count]
         steps = (t - cp.lags)[None, :] + np.arange(count)[:, None]
         rows = (steps % ring) * n_src + cp.sources[None, :]
-        out = work.array(("gather", id(cp)), (count, cp.sources.size, batch), hist.dtype)
+        out = work.array(("gather", self._index[id(cp)]), (count, cp.sources.size, batch),
+                         hist.dtype)
         np.take(hist.reshape(-1, batch), rows.ravel(), axis=0, out=out.reshape(-1, batch),
                 mode="clip")  # rows are in range; "raise" would copy through a buffer
         return out
 
     @staticmethod
-    def _product(cp: _CompiledProjection, part: _Part, x: np.ndarray, work: _Work
+    def _product(cp: _CompiledProjection, part: _Part, x: np.ndarray, out: np.ndarray
                  ) -> np.ndarray:
         """``part.weights @ x[:, part.rows]`` as (count, n_dst, batch) exact integers in
         the projection's product dtype (float32 or float64), C order."""
@@ -301,7 +309,6 @@ class ReferencePlan:
         x = x[:, part.rows]
         if x.dtype != cp.dtype:
             x = x.astype(cp.dtype)
-        out = work.array(("product", id(part)), (count, cp.n_dst, batch), cp.dtype)
         if cp.conv is not None:  # a real convolution on (count x batch, C, H, W) images
             import torch
             from torch.nn.functional import conv2d
@@ -338,7 +345,11 @@ class ReferencePlan:
         if not cp.parts:
             return None
         x = self._gather(cp, hist, t, count, work)
-        sums = (self._product(cp, part, x, work) for part in cp.parts)
+        count, _, batch = x.shape
+        key = self._index[id(cp)]
+        sums = (self._product(cp, part, x, work.array(("product", key, k),
+                                                      (count, cp.n_dst, batch), cp.dtype))
+                for k, part in enumerate(cp.parts))
         return accumulate(self.ops, sums, cp.weight_exp, cp.wrap)
 
     # ---------------------------------------------------------------------- run
@@ -364,7 +375,7 @@ class ReferencePlan:
         def run_chunk(sl: slice) -> None:
             def view(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
                 return {n: a[sl] for n, a in out.items()}
-            with self._work.take(sl.stop - sl.start) as work:
+            with _WORK.take() as work:
                 self._run_batch(spikes[sl], view(out_s), view(out_v), view(out_u), work)
 
         if len(chunks) == 1:

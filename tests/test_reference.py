@@ -114,7 +114,7 @@ def test_float_products_are_exact_integer_sums(n_src, weight):
     spikes[0] = True  # the worst case: every source at once
     hist = np.zeros((plan.ring, n_src, 4), np.float32)  # step s at s % ring
     hist[0] = spikes.T
-    got = plan._projection_input(cp, hist, 1, 1, _Work(4))[0].T  # step 1 gets step 0's spikes
+    got = plan._projection_input(cp, hist, 1, 1, _Work())[0].T  # step 1 gets step 0's spikes
     exact = spikes.astype(np.int64) @ w.T.astype(np.int64)
     bound = np.abs(w).sum(axis=1).max()
     assert cp.dtype == (np.float32 if bound < 2**24 else np.float64)
@@ -202,7 +202,7 @@ def test_convolutions_give_the_integer_sums_of_their_matrix(exp):
     assert plan.projections[0].conv is not None
     hist = np.zeros((plan.ring, 800, 3), np.float32)
     hist[:11] = x[:, :11].transpose(1, 2, 0)
-    got = plan._projection_input(plan.projections[0], hist, 1, 11, _Work(3))  # steps 1..11
+    got = plan._projection_input(plan.projections[0], hist, 1, 11, _Work())  # steps 1..11
     sums = np.einsum("ij,tjb->tib", conv.weights, hist[:11].astype(np.int64))
     want = sums << exp if exp >= 0 else sums >> -exp  # the floor shift of each slot's sum
     np.testing.assert_array_equal(got, want)
