@@ -14,7 +14,9 @@ axonal delays up to 15 steps, 256 samples x 100 steps of Poisson input):
   (``targets/lava.py``'s cost model, fitted to these runs);
 - the reference simulator on all samples (best of 3), its throughput, the ratio
   reference / best Lava, and its synaptic operations per second (one synaptic event
-  = one source spike delivered to one nonzero weight of its column);
+  = one source spike delivered to one nonzero weight of its column); the same with the
+  kernel's numpy realisation in place of the numba-compiled loop (the choice the
+  reference makes, measured; spikes compared);
 - the machine's roofline, measured in the same run: the float32 GEMM FLOP/s of a
   1024 x 1024 x 1024 product with the usable cores (``bench/roofline.py``), the higher of
   numpy's BLAS and torch's; and what the reference achieves against it. Its FLOP count
@@ -56,6 +58,7 @@ from neurodeploy import FixedPointNetwork, Traces, simulate
 from neurodeploy.examples import layered_network, poisson_spikes
 from neurodeploy.network import INPUT
 from neurodeploy.targets.lava import samples_per_run
+from neurodeploy.targets.reference import ReferencePlan
 
 TARGET_THROUGHPUT = 500_000.0  # sample-steps/s, or half the roofline where that is lower
 RATE_BAND = (0.02, 0.10)
@@ -193,13 +196,17 @@ def roofline_rows(table: Table, throughput: float, macs: int, roof: Roofline) ->
 
 # ---------------------------------------------------------------------- measuring
 def time_reference(
-    net: FixedPointNetwork, spikes: np.ndarray, repeats: int = 3
+    net: FixedPointNetwork, spikes: np.ndarray, repeats: int = 3, compiled: bool = True
 ) -> tuple[float, Traces]:
-    """Best wall time of ``repeats`` reference runs on the whole batch, and its traces."""
+    """Best wall time of ``repeats`` reference runs on the whole batch, and its traces;
+    ``compiled=False``: with the kernel's numpy realisation instead of the numba loop."""
     best, traces = float("inf"), None
     for _ in range(repeats):
         t0 = time.perf_counter()
-        traces = simulate(net, spikes, target="reference")
+        if compiled:
+            traces = simulate(net, spikes, target="reference")
+        else:
+            traces = ReferencePlan(net, compiled=False).run(spikes)
         best = min(best, time.perf_counter() - t0)
     assert traces is not None
     return best, traces
@@ -272,6 +279,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     roof = measure_roofline(max(1, usable))
     ref_s, ref = time_reference(net, spikes)
+    numpy_s, numpy_ref = time_reference(net, spikes, compiled=False)
+    numpy_same = all(np.array_equal(ref.spikes[k], s) for k, s in numpy_ref.spikes.items())
     rates = {INPUT: float(spikes.mean())}
     rates.update({n: float(s.mean()) for n, s in ref.spikes.items()})
     rate_table = Table(title="Firing rate (spikes per neuron per step, all samples)")
@@ -310,6 +319,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                       f"{r.throughput / best.throughput:.2f}x")
     table.add_row("reference (best of 3)", str(cfg.samples), f"{ref_s:.3f}", "-", "-",
                   f"{ref_tp:,.0f}", "-", f"{ratio:,.0f}x")
+    numpy_tp = cfg.samples * cfg.steps / numpy_s
+    table.add_row("reference, numpy step (best of 3)", str(cfg.samples),
+                  f"{numpy_s:.3f}", "-", "-", f"{numpy_tp:,.0f}", "-",
+                  f"{numpy_tp / best.throughput:,.0f}x")
     console.print(table)
 
     summary = Table(title="Summary", show_header=False)
@@ -327,12 +340,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     roofline_rows(summary, ref_tp, macs, roof)
     summary.add_row(f"spikes identical on {cfg.lava_samples} Lava samples",
                     "yes" if same else "NO")
+    summary.add_row("numba loop / numpy step (time)", f"{ref_s / numpy_s:.2f}x "
+                    f"(spikes identical: {'yes' if numpy_same else 'NO'})")
     console.print(summary)
 
     met = acceptance(console, ref_tp, macs, roof, quick=cfg.quick)
     if not same:
         console.print("[red]reference and Lava spikes differ[/]")
-    return 0 if met and same else 1
+    return 0 if met and same and numpy_same else 1
 
 
 if __name__ == "__main__":
