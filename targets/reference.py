@@ -19,6 +19,13 @@ How it is fast while exact:
   where each row is a (source, delay) pair (axonal delays: each source once at its
   delay; synaptic delays: each pair that carries a weight; no delay: every source, a
   plain slice of the ring): the block's products are one batched GEMM.
+- The element-wise step is the kernel's ``lif_step`` compiled by numba
+  (``neurodeploy.kernel.compiled``): one call per population and block, looping over the
+  block's steps, the neurons and the samples without the GIL; it also writes the spike
+  history and the recordings. Networks of another chip profile than the one compiled in
+  (``compiled.CHIP``), or a plan made with ``compiled=False``, step with the kernel's numpy
+  realisation instead (:func:`~neurodeploy.kernel.lif_step` on (neuron, batch) arrays),
+  with the same integers.
 - A convolutional projection (``Projection.conv``) runs as a convolution
   (``torch.nn.functional.conv2d``) on the (steps x batch, C, H, W) spikes, from its kernel:
   its mostly-zero (n_dst, n_src) matrix is never built.
@@ -36,8 +43,13 @@ How it is fast while exact:
   2**43), see ``neurodeploy.kernel.numpy_ops``. Only populations whose input can overflow
   Lava's int32 arithmetic wrap to int32 (the kernel's ``emulate_int32``).
 - A batch of at least 2 x :data:`THREAD_MIN_SAMPLES` samples is split into one chunk per
-  usable core (``threads``), simulated side by side in threads (numpy, BLAS and torch
-  release the GIL); samples never interact, so the result is the same.
+  usable core (``threads``), simulated side by side in threads (the compiled step, numpy,
+  BLAS and torch release the GIL); samples never interact, so the result is the same.
+  While they run, BLAS and OpenMP are limited to one thread each (process-wide, restored
+  after the run): their own threads would compete for the same cores.
+- Scratch arrays (history, state, gathers, products) are kept between runs, one set per
+  concurrent chunk (at most :data:`WORK_SETS` sets of :data:`WORK_BYTES`): fresh arrays
+  would be zero-filled page by page in every run.
 - Spike history is kept for ``max_delay + 1`` steps plus one block, so working memory is
   proportional to batch x (max delay + 1 + block) x neurons, not to the number of steps;
   only what is recorded grows with the steps.
@@ -244,7 +256,13 @@ def _usable_cores() -> int:
 
 
 class ReferencePlan:
-    """A network prepared for the reference simulator (reuse it across batches)."""
+    """A network prepared for the reference simulator (reuse it across batches).
+
+    ``block_steps``: steps per block of products; ``threads``: most threads a batch is
+    split over (default: the usable cores); ``compiled``: step with the numba-compiled
+    kernel where it holds the network's chip profile (False: the numpy realisation, the
+    same integers, slower).
+    """
 
     def __init__(self, net: FixedPointNetwork, block_steps: int = 16,
                  threads: int | None = None, compiled: bool = True) -> None:
