@@ -288,17 +288,13 @@ class ReferencePlan:
         }
         self._size = {INPUT: net.n_inputs} | {n: net.size_of(n) for n in net.populations}
         self.scalar = None  # the compiled step's constants, where it holds the net's chip
-        if compiled and self._compiled_chip():
-            from neurodeploy.kernel.compiled import lif_block, load_steps, scalar_constants
+        if compiled:
+            from neurodeploy.kernel import compiled as fused
 
-            self.lif_block, self.load_steps = lif_block, load_steps
-            self.scalar = {n: scalar_constants(c, net.size_of(n))
-                           for n, c in net.lif_constants().items()}
-
-    def _compiled_chip(self) -> bool:
-        from neurodeploy.kernel.compiled import CHIP
-
-        return self.net.chip == CHIP
+            if net.chip == fused.CHIP:
+                self.lif_block, self.load_steps = fused.lif_block, fused.load_steps
+                self.scalar = {n: fused.scalar_constants(c, net.size_of(n))
+                               for n, c in net.lif_constants().items()}
 
     # --------------------------------------------------------------- arithmetic
     def _gather(self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int,
