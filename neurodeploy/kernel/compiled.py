@@ -176,6 +176,8 @@ def _lif_block(keep_u, keep_v, bias, vth_scaled, emulate_int32, a_in, resets, t0
 
 
 _lif_block_compiled = _cached_jit(_lif_block)
+_EMPTY_INPUT = np.zeros((0, 0, 0))
+_EMPTY_RECORD = np.zeros((0, 0, 0), np.int64)
 
 
 def lif_block(c: ScalarLIF, a_in: np.ndarray | None, resets: np.ndarray, t0: int,
@@ -193,11 +195,13 @@ def lif_block(c: ScalarLIF, a_in: np.ndarray | None, resets: np.ndarray, t0: int
     steps, size) written at step t, or None. Bit for bit :func:`~neurodeploy.kernel.lif_step`
     per step.
     """
-    none3 = np.zeros((0, 0, 0))
+    # absent arrays as empty ones of the dtypes the present ones have: fewer compiled
+    # variants (each takes about a second to compile the first time)
+    no_input, no_record = _EMPTY_INPUT, _EMPTY_RECORD
     _lif_block_compiled(
         c.keep_u, c.keep_v, c.bias, c.vth_scaled, c.emulate_int32,
-        none3 if a_in is None else a_in, resets, t0, u, v, hist,
-        none3 if out_v is None else out_v, none3 if out_u is None else out_u)
+        no_input if a_in is None else a_in, resets, t0, u, v, hist,
+        no_record if out_v is None else out_v, no_record if out_u is None else out_u)
     if out_s is not None:
         _record_steps_compiled(hist, t0, resets.shape[0], out_s)
 
