@@ -45,7 +45,7 @@ How it is fast while exact:
 - A batch of at least 2 x :data:`THREAD_MIN_SAMPLES` samples is split into one chunk per
   usable core (``threads``), simulated side by side in threads (the compiled step, numpy,
   BLAS and torch release the GIL); samples never interact, so the result is the same.
-  While they run, BLAS and OpenMP are limited to one thread each (process-wide, restored
+  While they run, BLAS and torch are limited to one thread each (process-wide, restored
   after the run): their own threads would compete for the same cores.
 - Scratch arrays (history, state, gathers, products) are kept between runs, one set per
   concurrent chunk (at most :data:`WORK_SETS` sets of :data:`WORK_BYTES`): fresh arrays
@@ -240,13 +240,25 @@ class _WorkPool:
 _WORK = _WorkPool()
 
 
-def _thread_pools() -> ThreadpoolController:
-    """The native thread pools loaded in this process (BLAS, OpenMP; torch's once loaded)."""
-    return _thread_pools_with("torch" in sys.modules)
+@contextmanager
+def _one_thread_each() -> Iterator[None]:
+    """BLAS (process-wide) and torch's intra-op threads (its global setting, which threads
+    started meanwhile take up) at one thread each, restored after."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else 0
+    with _blas_pools().limit(limits=1, user_api="blas"):
+        if torch is not None:
+            torch.set_num_threads(1)
+        try:
+            yield
+        finally:
+            if torch is not None:
+                torch.set_num_threads(before)
 
 
 @cache
-def _thread_pools_with(torch_loaded: bool) -> ThreadpoolController:
+def _blas_pools() -> ThreadpoolController:
+    """The BLAS libraries loaded in this process (numpy's OpenBLAS)."""
     return ThreadpoolController()
 
 
@@ -273,7 +285,8 @@ class ReferencePlan:
         self.history = net.max_delay + 1
         self.ring = self.history + self.block_steps  # steps of spike history held
         self.components = net.strongly_connected_order()
-        self.pops = {name: self.ops.constants(c) for name, c in net.lif_constants().items()}
+        constants = net.lif_constants()
+        self.pops = {name: self.ops.constants(c) for name, c in constants.items()}
         self.projections = [
             _compile_projection(p, net.input_max if p.src == INPUT else 1,
                                 self.pops[p.dst].emulate_int32)
@@ -294,7 +307,7 @@ class ReferencePlan:
             if net.chip == fused.CHIP:
                 self.lif_block, self.load_steps = fused.lif_block, fused.load_steps
                 self.scalar = {n: fused.scalar_constants(c, net.size_of(n))
-                               for n, c in net.lif_constants().items()}
+                               for n, c in constants.items()}
 
     # --------------------------------------------------------------- arithmetic
     def _gather(self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int,
@@ -395,9 +408,9 @@ class ReferencePlan:
         if len(chunks) == 1:
             run_chunk(chunks[0])
         else:  # samples are independent: chunks of the batch side by side in threads,
-            # each with a single-threaded BLAS and OpenMP (their own threads would compete
+            # each with single-threaded BLAS and torch (their own threads would compete
             # for the same cores)
-            with _thread_pools().limit(limits=1), ThreadPoolExecutor(len(chunks)) as pool:
+            with _one_thread_each(), ThreadPoolExecutor(len(chunks)) as pool:
                 list(pool.map(run_chunk, chunks))
         return Traces(target="reference", spikes=out_s, v=out_v, u=out_u)
 

@@ -6,6 +6,7 @@ the reference simulator that runs the compiled step is tested against Lava itsel
 from __future__ import annotations
 
 import numpy as np
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from threadpoolctl import threadpool_info
@@ -78,15 +79,21 @@ def test_load_steps_transposes_into_the_ring():
     assert (hist[[2, 3]] == -1).all()
 
 
-def test_threaded_runs_restore_the_blas_thread_count():
-    """Chunks run side by side with single-threaded BLAS; the count comes back after."""
+def test_threaded_runs_restore_the_blas_and_torch_thread_counts():
+    """Chunks run side by side with single-threaded BLAS and torch; the counts come back."""
     rng = np.random.default_rng(1)
     net = FixedPointNetwork(30, {"h": LIFPopulation(20, du=100, dv=200, vth=3)},
                             [Projection(INPUT, "h", 2 * rng.integers(-10, 30, (20, 30)))])
     x = rng.random((64, 10, 30)) < 0.2
-    before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
-    threaded = ReferencePlan(net, threads=2).run(x)
-    assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        before = [(i["filepath"], i["num_threads"]) for i in threadpool_info()]
+        threaded = ReferencePlan(net, threads=2).run(x)
+        assert [(i["filepath"], i["num_threads"]) for i in threadpool_info()] == before
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(torch_threads)
     alone = ReferencePlan(net, threads=1).run(x)
     np.testing.assert_array_equal(threaded.spikes["h"], alone.spikes["h"])
     assert threaded.spikes["h"].any()
