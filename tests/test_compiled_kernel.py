@@ -97,3 +97,31 @@ def test_threaded_runs_restore_the_blas_and_torch_thread_counts():
     alone = ReferencePlan(net, threads=1).run(x)
     np.testing.assert_array_equal(threaded.spikes["h"], alone.spikes["h"])
     assert threaded.spikes["h"].any()
+
+
+def test_compiled_code_is_cached_under_a_key_of_the_kernel_source(tmp_path, monkeypatch):
+    """A changed kernel source gets another folder (numba's own cache would only see
+    edits of the compiling function's file); an unwritable user cache falls back to the
+    temporary folder."""
+    from neurodeploy.kernel import compiled
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    path = compiled.cache_dir()
+    assert path == tmp_path / "cache" / "neurodeploy" / "numba" / compiled.cache_key()
+    assert path.is_dir()
+    source = compiled.lif.__file__
+    real_read = compiled.Path.read_bytes
+
+    def edited(self):
+        data = real_read(self)
+        return data + b"# edited" if str(self) == source else data
+
+    monkeypatch.setattr(compiled.Path, "read_bytes", edited)
+    assert compiled.cache_key() != path.name
+    blocked = tmp_path / "blocked"
+    blocked.write_text("a file, not a folder")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))
+    monkeypatch.setattr(compiled.tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    fallback = compiled.cache_dir()
+    assert fallback is not None and fallback.parent.parent == tmp_path / "tmp"

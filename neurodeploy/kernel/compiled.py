@@ -18,11 +18,11 @@ input) into the history ring (ring, input, batch)) and the spike recording of
 :func:`lif_block` (ring into (batch, step, neuron)).
 
 Compiled code is cached on disk under the user's cache folder (``$XDG_CACHE_HOME`` or
-``~/.cache``, ``neurodeploy/numba/<key>``), where the key hashes the sources of this
-module, the kernel and the chip profiles and numba's and numpy's versions: an edit of the
-kernel never reuses stale machine code. The first run in a fresh environment compiles
-(about a second per argument layout); where the folder cannot be written, every process
-compiles.
+``~/.cache``, ``neurodeploy/numba/<key>``; the system's temporary folder where that cannot
+be written), where the key hashes the sources of this module, the kernel and the chip
+profiles and numba's and numpy's versions: an edit of the kernel never reuses stale
+machine code. The first run in a fresh environment compiles (about a second per argument
+layout); where no folder can be written, every process compiles.
 
 Time convention: 0-based steps; ``lif_block`` advances steps ``t0 .. t0 + count - 1``.
 """
@@ -120,28 +120,43 @@ def _compiled(fn: types.FunctionType, **callees: object) -> object:
 _step = _compiled(lif.lif_step, integrate=_compiled(lif.integrate))
 
 
-def cache_dir() -> Path:
-    """Where compiled code is kept: keyed by the sources of this module, the kernel and the
-    chip profiles, and numba's and numpy's versions."""
+def cache_key() -> str:
+    """The hash of the sources of this module, the kernel and the chip profiles, and of
+    numba's and numpy's versions: compiled code is valid for exactly these."""
     digest = hashlib.sha256(f"{numba.__version__} {np.__version__}".encode())
     for path in (Path(__file__), Path(lif.__file__), Path(chip.__file__)):
         digest.update(path.read_bytes())
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    return root / "neurodeploy" / "numba" / digest.hexdigest()[:16]
+    return digest.hexdigest()[:16]
+
+
+def cache_dir() -> Path | None:
+    """Where compiled code is kept: ``neurodeploy/numba/<cache_key>`` in the user's cache
+    folder (``$XDG_CACHE_HOME`` or ``~/.cache``), else in the system's temporary folder
+    (``neurodeploy-numba-<uid>``); None where neither can be written."""
+    user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neurodeploy"
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    for root in (user, Path(tempfile.gettempdir()) / f"neurodeploy-numba-{uid}"):
+        path = root / "numba" / cache_key() if root == user else root / cache_key()
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            tempfile.TemporaryFile(dir=path).close()
+        except OSError:
+            continue
+        return path
+    return None
+
+
+_CACHE_DIR = cache_dir()
 
 
 def _cached_jit(fn):
     """``fn`` compiled without the GIL, its machine code cached in :func:`cache_dir` (not
-    cached where that folder cannot be written: numba's fallback, a ``__pycache__`` beside
+    cached where no folder can be written: numba's own fallback, a ``__pycache__`` beside
     this file, would not see edits of the kernel)."""
-    path = cache_dir()
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-        tempfile.TemporaryFile(dir=path).close()
-    except OSError:
+    if _CACHE_DIR is None:
         return njit(nogil=True)(fn)
     before = numba.config.CACHE_DIR  # numba picks the folder when the function is wrapped
-    numba.config.CACHE_DIR = str(path)
+    numba.config.CACHE_DIR = str(_CACHE_DIR)
     try:
         return njit(nogil=True, cache=True)(fn)
     finally:
