@@ -11,7 +11,7 @@ from neurodeploy.errors import InputError
 from neurodeploy.targets import TARGETS
 from neurodeploy.targets.lava import loihi_extension_available
 
-PACKAGES = ("neurodeploy", "numpy", "torch", "lava-nc", "nir", "onnx", "onnxruntime", "h5py",
+PACKAGES = ("neurodeploy", "numpy", "numba", "torch", "lava-nc", "nir", "onnx", "onnxruntime", "h5py",
             "dask", "distributed")
 
 
