@@ -429,31 +429,37 @@ class ReferencePlan:
                           for part in ("u", "v")) for n in self.pops}
         hist = {n: work.array(("history", n), (ring, size, batch), np.float32, zero=True)
                 for n, size in self._size.items()}
-        n_in = net.n_inputs
-        # binary input is transposed as bytes first: a plain strided byte copy, then one
-        # contiguous conversion (half the time of transposing into float32 directly)
-        staging = np.empty((self.block_steps * n_in, batch), np.uint8) if (
-            spikes.dtype == bool) else None
         if self.scalar is not None and spikes.dtype == bool:
-            spikes = spikes.view(np.uint8)
+            spikes = spikes.view(np.uint8)  # the compiled copy converts bytes
+        staging = np.empty((self.block_steps * net.n_inputs, batch), np.uint8) if (
+            self.scalar is None and spikes.dtype == bool) else None
         for t0 in range(0, steps, self.block_steps):
             count = min(self.block_steps, steps - t0)
-            a = t0
-            while self.scalar is not None and a < t0 + count:  # one compiled copy
+            if self.scalar is not None:
                 self.load_steps(spikes, t0, count, hist[INPUT])
-                a = t0 + count
-            while a < t0 + count:  # the block's input, in at most two pieces of the ring
-                lo = a % ring
-                n = min(t0 + count - a, ring - lo)
-                piece = spikes[:, a : a + n].reshape(batch, n * n_in).T  # (step x input, b)
-                dst = hist[INPUT][lo : lo + n].reshape(n * n_in, batch)
-                if staging is not None:
-                    np.copyto(staging[: n * n_in], piece.view(np.uint8))
-                    piece = staging[: n * n_in]
-                np.copyto(dst, piece)
-                a += n
+            else:
+                self._load_input(spikes, t0, count, hist[INPUT], staging)
             for comp in self.components:
                 self._run_component(comp, hist, state, t0, count, out_s, out_v, out_u, work)
+
+    def _load_input(self, spikes: np.ndarray, t0: int, count: int, hist: np.ndarray,
+                    staging: np.ndarray | None) -> None:
+        """Input steps t0..t0+count-1 of ``spikes`` (batch, steps, n_inputs) into the ring
+        ``hist`` (ring, n_inputs, batch), in at most two pieces of the ring. Binary input
+        goes through ``staging`` as bytes: a plain strided byte copy, then one contiguous
+        conversion (half the time of transposing into float32 directly)."""
+        batch, _, n_in = spikes.shape
+        a = t0
+        while a < t0 + count:
+            lo = a % self.ring
+            n = min(t0 + count - a, self.ring - lo)
+            piece = spikes[:, a : a + n].reshape(batch, n * n_in).T  # (step x input, batch)
+            dst = hist[lo : lo + n].reshape(n * n_in, batch)
+            if staging is not None:
+                np.copyto(staging[: n * n_in], piece.view(np.uint8))
+                piece = staging[: n * n_in]
+            np.copyto(dst, piece)
+            a += n
 
     def _run_component(self, comp, hist, state, t0, count, out_s, out_v, out_u, work) -> None:
         """Advance one strongly connected component through steps t0..t0+count-1."""

@@ -134,6 +134,21 @@ def test_block_size_does_not_change_results(case, block):
         assert (a.v[n] == b.v[n]).all() and (a.u[n] == b.u[n]).all()
 
 
+@settings(max_examples=30)
+@given(network_cases(max_steps=50))
+def test_numpy_step_equals_the_compiled_step(case):
+    """The plan's two realisations of the kernel's step (numba over scalars, the default,
+    tested against Lava in test_bit_exact.py; numpy over arrays, used for other
+    chip profiles) on random networks: recurrence, every weight format, int32 emulation."""
+    net, x = case
+    plans = [ReferencePlan(net, compiled=flag) for flag in (True, False)]
+    assert plans[0].scalar is not None and plans[1].scalar is None
+    a, b = (p.run(x, ("spikes", "v", "u")) for p in plans)
+    for n in net.populations:
+        assert (a.spikes[n] == b.spikes[n]).all()
+        assert (a.v[n] == b.v[n]).all() and (a.u[n] == b.u[n]).all()
+
+
 @settings(max_examples=20)
 @given(network_cases(max_steps=40))
 def test_samples_in_a_batch_do_not_interact(case):
