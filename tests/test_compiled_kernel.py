@@ -1,7 +1,7 @@
 """The numba-compiled step (``neurodeploy.kernel.compiled``) against the kernel's numpy
 realisation, whose integers are tested against Lava (``test_fixed_point_vs_lava.py``);
 the reference simulator that runs the compiled step is tested against Lava itself in
-``test_lava_equivalence.py``. Time convention: 0-based steps."""
+``test_bit_exact.py``. Time convention: 0-based steps."""
 
 from __future__ import annotations
 
