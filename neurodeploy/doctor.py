@@ -11,8 +11,8 @@ from neurodeploy.errors import InputError
 from neurodeploy.targets import TARGETS
 from neurodeploy.targets.lava import loihi_extension_available
 
-PACKAGES = ("neurodeploy", "numpy", "numba", "torch", "lava-nc", "nir", "onnx", "onnxruntime", "h5py",
-            "dask", "distributed")
+PACKAGES = ("neurodeploy", "numpy", "numba", "torch", "lava-nc", "nir", "onnx", "onnxruntime",
+            "h5py", "dask", "distributed")
 
 
 def package_version(name: str) -> str | None:
