@@ -22,10 +22,11 @@ How it is fast while exact:
 - The element-wise step is the kernel's ``lif_step`` compiled by numba
   (``neurodeploy.kernel.compiled``): one call per population and block, looping over the
   block's steps, the neurons and the samples without the GIL; it also writes the spike
-  history and the recordings. Networks of another chip profile than the one compiled in
-  (``compiled.CHIP``), or a plan made with ``compiled=False``, step with the kernel's numpy
-  realisation instead (:func:`~neurodeploy.kernel.lif_step` on (neuron, batch) arrays),
-  with the same integers.
+  history and the recordings. Runs below :data:`COMPILE_MIN_WORK` neuron-steps (unless
+  the plan asks for ``compiled=True``), networks of another chip profile than the one
+  compiled in (Loihi 2's), and plans made with ``compiled=False`` step with the kernel's
+  numpy realisation instead (:func:`~neurodeploy.kernel.lif_step` on (neuron, batch)
+  arrays), with the same integers.
 - A convolutional projection (``Projection.conv``) runs as a convolution
   (``torch.nn.functional.conv2d``) on the (steps x batch, C, H, W) spikes, from its kernel:
   its mostly-zero (n_dst, n_src) matrix is never built.
@@ -71,12 +72,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from threadpoolctl import ThreadpoolController
 
+from neurodeploy.chip import LOIHI2
 from neurodeploy.kernel import NumpyIntOps, accumulate, lif_step, slots_merge
 from neurodeploy.network import INPUT, Conv2d, FixedPointNetwork, Projection
 from neurodeploy.traces import Traces, check_populations, check_record, check_spikes
@@ -94,6 +96,10 @@ SPARSE_MIN_SIZE = 1 << 16
 #: steps: 38 ms against 51 ms as 16 products; 128 x 224: 0.37 against 0.26 ms).
 CONCAT_BATCH = 64
 CONCAT_WEIGHTS = 1 << 17
+#: Runs of at least this many neuron-steps (batch x steps x neurons) use the compiled step
+#: when the plan leaves it open (about 10 ms of numpy work; the compiled step's one-time
+#: cost per process, loading numba and its cached code, is about 0.7 s).
+COMPILE_MIN_WORK = 2_000_000
 #: Samples per thread below which a batch is not split across threads.
 THREAD_MIN_SAMPLES = 16
 #: Scratch arrays kept between runs: at most WORK_SETS sets (one per concurrent chunk) of
@@ -192,6 +198,14 @@ def _compile_projection(p: Projection, input_max: int, wrap: bool) -> _CompiledP
                                tuple(compiled), dtype, None, None, in_order)
 
 
+@dataclass(frozen=True)
+class _Scalar:
+    """The compiled step's module and the network's constants in its form."""
+
+    module: Any
+    constants: dict[str, Any]
+
+
 class _Work:
     """Scratch arrays one chunk of samples works in (spike history, state, gathered input,
     products), kept across blocks, runs and networks: fresh arrays of MiBs would be
@@ -272,12 +286,15 @@ class ReferencePlan:
 
     ``block_steps``: steps per block of products; ``threads``: most threads a batch is
     split over (default: the usable cores); ``compiled``: step with the numba-compiled
-    kernel where it holds the network's chip profile (False: the numpy realisation, the
-    same integers, slower).
+    kernel (True), with the kernel's numpy realisation (False: the same integers, slower
+    for large runs), or (None, the default) compiled for runs of at least
+    :data:`COMPILE_MIN_WORK` neuron-steps: a process that never runs one never loads numba
+    (about 0.7 s with its cached code, several seconds to compile it the first time).
+    Networks of another chip profile than Loihi 2's always step with numpy.
     """
 
     def __init__(self, net: FixedPointNetwork, block_steps: int = 16,
-                 threads: int | None = None, compiled: bool = True) -> None:
+                 threads: int | None = None, compiled: bool | None = None) -> None:
         self.net = net
         self.threads = max(1, int(threads if threads is not None else _usable_cores()))
         self.ops = NumpyIntOps(net.chip)
@@ -300,14 +317,22 @@ class ReferencePlan:
             for comp in self.components
         }
         self._size = {INPUT: net.n_inputs} | {n: net.size_of(n) for n in net.populations}
-        self.scalar = None  # the compiled step's constants, where it holds the net's chip
-        if compiled:
+        self.compiled = compiled if net.chip == LOIHI2 else False  # the profile compiled in
+        self._constants = constants
+        self._scalar: _Scalar | None = None
+
+    def _compiled_step(self, work: int) -> _Scalar | None:
+        """The compiled step for a run of ``work`` neuron-steps (batch x steps x neurons),
+        or None for the numpy realisation (see ``compiled``)."""
+        if not (self.compiled or (self.compiled is None and work >= COMPILE_MIN_WORK)):
+            return None
+        if self._scalar is None:
             from neurodeploy.kernel import compiled as fused
 
-            if net.chip == fused.CHIP:
-                self.lif_block, self.load_steps = fused.lif_block, fused.load_steps
-                self.scalar = {n: fused.scalar_constants(c, net.size_of(n))
-                               for n, c in constants.items()}
+            assert fused.CHIP == LOIHI2
+            self._scalar = _Scalar(fused, {n: fused.scalar_constants(c, self.net.size_of(n))
+                                           for n, c in self._constants.items()})
+        return self._scalar
 
     # --------------------------------------------------------------- arithmetic
     def _gather(self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int,
@@ -398,12 +423,14 @@ class ReferencePlan:
         out_u = {n: np.zeros(out_s[n].shape, np.int64) for n in wanted} if "u" in record else {}
         chunks = [slice(lo, min(batch, lo + -(-batch // self._threads(batch))))
                   for lo in range(0, batch, -(-batch // self._threads(batch)))]
+        scalar = self._compiled_step(batch * steps * net.n_neurons)
 
         def run_chunk(sl: slice) -> None:
             def view(out: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
                 return {n: a[sl] for n, a in out.items()}
             with _WORK.take() as work:
-                self._run_batch(spikes[sl], view(out_s), view(out_v), view(out_u), work)
+                self._run_batch(spikes[sl], view(out_s), view(out_v), view(out_u), work,
+                                scalar)
 
         if len(chunks) == 1:
             run_chunk(chunks[0])
@@ -420,8 +447,8 @@ class ReferencePlan:
         return max(1, min(self.threads, batch // THREAD_MIN_SAMPLES))
 
     def _run_batch(self, spikes: np.ndarray, out_s: dict[str, np.ndarray],
-                   out_v: dict[str, np.ndarray], out_u: dict[str, np.ndarray], work: _Work
-                   ) -> None:
+                   out_v: dict[str, np.ndarray], out_u: dict[str, np.ndarray], work: _Work,
+                   scalar: _Scalar | None) -> None:
         """Simulate ``spikes`` (batch, steps, n_inputs) into the recordings' arrays."""
         net, ring = self.net, self.ring
         batch, steps, _ = spikes.shape
@@ -429,18 +456,19 @@ class ReferencePlan:
                           for part in ("u", "v")) for n in self.pops}
         hist = {n: work.array(("history", n), (ring, size, batch), np.float32, zero=True)
                 for n, size in self._size.items()}
-        if self.scalar is not None and spikes.dtype == bool:
+        if scalar is not None and spikes.dtype == bool:
             spikes = spikes.view(np.uint8)  # the compiled copy converts bytes
         staging = np.empty((self.block_steps * net.n_inputs, batch), np.uint8) if (
-            self.scalar is None and spikes.dtype == bool) else None
+            scalar is None and spikes.dtype == bool) else None
         for t0 in range(0, steps, self.block_steps):
             count = min(self.block_steps, steps - t0)
-            if self.scalar is not None:
-                self.load_steps(spikes, t0, count, hist[INPUT])
+            if scalar is not None:
+                scalar.module.load_steps(spikes, t0, count, hist[INPUT])
             else:
                 self._load_input(spikes, t0, count, hist[INPUT], staging)
             for comp in self.components:
-                self._run_component(comp, hist, state, t0, count, out_s, out_v, out_u, work)
+                self._run_component(comp, hist, state, t0, count, out_s, out_v, out_u, work,
+                                    scalar)
 
     def _load_input(self, spikes: np.ndarray, t0: int, count: int, hist: np.ndarray,
                     staging: np.ndarray | None) -> None:
@@ -461,7 +489,8 @@ class ReferencePlan:
             np.copyto(dst, piece)
             a += n
 
-    def _run_component(self, comp, hist, state, t0, count, out_s, out_v, out_u, work) -> None:
+    def _run_component(self, comp, hist, state, t0, count, out_s, out_v, out_u, work,
+                       scalar) -> None:
         """Advance one strongly connected component through steps t0..t0+count-1."""
         members = set(comp)
         ops, ring = self.ops, self.ring
@@ -480,7 +509,7 @@ class ReferencePlan:
             for name in comp
         }
         recurrent = self.recurrent[tuple(comp)]
-        if self.scalar is not None:  # the compiled step: one call per population and block
+        if scalar is not None:  # the compiled step: one call per population and block
             for i in range(count if recurrent else 1):
                 t, n = (t0 + i, 1) if recurrent else (t0, count)
                 for name in comp:
@@ -492,8 +521,9 @@ class ReferencePlan:
                     resets = np.array([self.net.populations[name].resets_at(t + k)
                                        for k in range(n)], dtype=bool)
                     u, v = state[name]
-                    self.lif_block(self.scalar[name], a_in, resets, t, u, v, hist[name],
-                                   out_s.get(name), out_v.get(name), out_u.get(name))
+                    scalar.module.lif_block(scalar.constants[name], a_in, resets, t, u, v,
+                                            hist[name], out_s.get(name), out_v.get(name),
+                                            out_u.get(name))
             return
         for i in range(count):
             t = t0 + i

@@ -58,12 +58,15 @@ def test_random_networks_bit_exact(target, case):
 @given(case=network_cases(max_steps=60, layered=True))
 def test_every_integer_backend_equals_lava_on_the_same_random_networks(case):
     """Layered networks (self-recurrence, one output) so that QAT takes them too: the
-    reference, torch-int, ONNX and QAT's forward pass (fused scan and per-step graph)
-    against one Lava run."""
+    reference (its numba-compiled step and its numpy step), torch-int, ONNX and QAT's
+    forward pass (fused scan and per-step graph) against one Lava run."""
     net, x = case
     lava = simulate(net, x, target="lava", record=RECORD)
     runs = {t: simulate(net, x, target=t, record=RECORD)
             for t in ("reference", "torch-int", "onnx")}
+    for compiled in (True, False):  # both realisations of the reference's step
+        runs[f"reference (compiled={compiled})"] = ReferencePlan(net, compiled=compiled).run(
+            x, RECORD)
     runs["qat"] = qat_forward(net, x, fused=True)
     runs["qat-per-step"] = qat_forward(net, x, fused=False)
     for name, got in runs.items():

@@ -137,12 +137,13 @@ def test_block_size_does_not_change_results(case, block):
 @settings(max_examples=30)
 @given(network_cases(max_steps=50))
 def test_numpy_step_equals_the_compiled_step(case):
-    """The plan's two realisations of the kernel's step (numba over scalars, the default,
-    tested against Lava in test_bit_exact.py; numpy over arrays, used for other
-    chip profiles) on random networks: recurrence, every weight format, int32 emulation."""
+    """The plan's two realisations of the kernel's step (numba over scalars, for large runs;
+    numpy over arrays, for small runs and other chip profiles; both also against Lava in
+    test_bit_exact.py) on random networks: recurrence, every weight format, int32
+    emulation."""
     net, x = case
     plans = [ReferencePlan(net, compiled=flag) for flag in (True, False)]
-    assert plans[0].scalar is not None and plans[1].scalar is None
+    assert plans[0]._compiled_step(1) is not None and plans[1]._compiled_step(10**9) is None
     a, b = (p.run(x, ("spikes", "v", "u")) for p in plans)
     for n in net.populations:
         assert (a.spikes[n] == b.spikes[n]).all()
