@@ -509,15 +509,19 @@ class ReferencePlan:
             for name in comp
         }
         recurrent = self.recurrent[tuple(comp)]
+
+        def step_input(name: str, i: int) -> np.ndarray | None:
+            """(1, size, batch): step i's external input plus the component's own."""
+            a_in = external[name]
+            return total([None if a_in is None else a_in[i : i + 1].copy()] + [
+                self._projection_input(cp, hist[cp.src], t0 + i, 1, work)
+                for cp in self.incoming[name] if cp.src in members and cp.parts])
+
         if scalar is not None:  # the compiled step: one call per population and block
             for i in range(count if recurrent else 1):
                 t, n = (t0 + i, 1) if recurrent else (t0, count)
                 for name in comp:
-                    a_in = external[name]
-                    if recurrent:
-                        a_in = total([None if a_in is None else a_in[i : i + 1].copy()] + [
-                            self._projection_input(cp, hist[cp.src], t, 1, work)
-                            for cp in self.incoming[name] if cp.src in members and cp.parts])
+                    a_in = step_input(name, i) if recurrent else external[name]
                     resets = np.array([self.net.populations[name].resets_at(t + k)
                                        for k in range(n)], dtype=bool)
                     u, v = state[name]
@@ -529,12 +533,9 @@ class ReferencePlan:
             t = t0 + i
             for name in comp:
                 pop = self.pops[name]
-                a_in = None if external[name] is None else external[name][i]
+                a_in = step_input(name, i) if recurrent else external[name]
+                a_in = None if a_in is None else a_in[0 if recurrent else i]
                 u, v = state[name]
-                if recurrent:
-                    a_in = total([None if a_in is None else a_in.copy()] + [
-                        self._projection_input(cp, hist[cp.src], t, 1, work)[0]
-                        for cp in self.incoming[name] if cp.src in members and cp.parts])
                 if self.net.populations[name].resets_at(t):  # timed state reset
                     u[...] = 0.0
                     v[...] = 0.0

@@ -135,8 +135,8 @@ def cache_dir() -> Path | None:
     (``neurodeploy-numba-<uid>``); None where neither can be written."""
     user = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "neurodeploy"
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    for root in (user, Path(tempfile.gettempdir()) / f"neurodeploy-numba-{uid}"):
-        path = root / "numba" / cache_key() if root == user else root / cache_key()
+    key, temp = cache_key(), Path(tempfile.gettempdir()) / f"neurodeploy-numba-{uid}"
+    for path in (user / "numba" / key, temp / key):
         try:
             path.mkdir(parents=True, exist_ok=True)
             tempfile.TemporaryFile(dir=path).close()
