@@ -19,8 +19,8 @@ and run on ``--samples`` frames of ``--steps`` 0-based steps. What it measures, 
 - the machine's float32 GEMM roofline, measured in the same run, and what the reference
   achieves against it: its FLOP per sample-step are twice the multiply-adds of
   ``bench_simulators.synaptic_macs`` (a convolution's own multiply-adds for the
-  convolutional projections, n_dst x n_src for the others: the pooled third layer and the
-  dense layers);
+  convolutional projections, the third with the sum pooling before it as one 6x6
+  convolution of stride 2; n_dst x n_src for the dense layers);
 - that every layer's spikes are identical between the reference and Lava.
 
 Acceptance target: reference >= min(500,000 sample-steps/s, half the roofline in

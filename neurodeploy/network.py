@@ -327,6 +327,79 @@ class Conv2d:
         sums = np.einsum("okl,yk,xl->oyx", per_tap, rows_in, cols_in)
         return sums.reshape(out_ch * oh * ow)
 
+    def followed_by(self, after: Conv2d) -> Conv2d | None:
+        """The one convolution that computes this convolution and then ``after`` (which
+        reads this one's output), or None where no single convolution does.
+
+        Both must be checked (:meth:`check`); kernels of any dtype (float at import: a sum
+        pooling is a grouped convolution of ones). The composite has stride ``s_a s_b``,
+        padding ``p_b s_a + p_a`` and its taps at offsets ``k_b d_b s_a + k_a d_a`` (per
+        axis; a: this, b: ``after``), its channels mixed by both kernels and grouped as
+        finely as the two groupings allow. It exists unless ``after`` reads its zero padding
+        where the composite would read real input: a tap of this convolution beyond its
+        stride and padding (overlapping windows) next to ``after``'s leading padding, or
+        input rows this one leaves unread (a size its stride does not divide) next to
+        ``after``'s trailing padding. The result's :meth:`matrix` is
+        ``after.matrix() @ self.matrix()`` (up to float rounding of float kernels).
+        """
+        if after.in_shape != self.out_shape:
+            return None
+        offsets, size, dil = [], [], []
+        for axis in (0, 1):
+            s_a, p_a, d_a = self.stride[axis], self.padding[axis], self.dilation[axis]
+            s_b, p_b, d_b = after.stride[axis], after.padding[axis], after.dilation[axis]
+            k_a, k_b = self.kernel.shape[2 + axis], after.kernel.shape[2 + axis]
+            h, h_mid, h_out = self.in_shape[1 + axis], self.out_shape[1 + axis], \
+                after.out_shape[1 + axis]
+            if p_b > 0 and (k_a - 1) * d_a >= s_a + p_a:  # padding before: taps reach input
+                return None
+            if (h_out - 1) * s_b - p_b + (k_b - 1) * d_b >= h_mid and h_mid * s_a - p_a < h:
+                return None  # padding after: the composite would read unread input rows
+            step = np.gcd(d_b * s_a if k_b > 1 else 0, d_a if k_a > 1 else 0) or 1
+            offsets.append(((np.arange(k_b) * d_b * s_a)[:, None]
+                            + (np.arange(k_a) * d_a)[None, :]) // step)  # (k_b, k_a)
+            size.append(int(offsets[-1].max()) + 1)
+            dil.append(int(step))
+
+        def full(conv: Conv2d, kernel: np.ndarray) -> np.ndarray:
+            """(out, in) channels of ``kernel`` (conv's shape), zero across groups."""
+            out_ch, in_g = kernel.shape[:2]
+            per = out_ch // conv.groups
+            dense = np.zeros((out_ch, in_g * conv.groups, *kernel.shape[2:]), kernel.dtype)
+            for g in range(conv.groups):
+                rows = slice(g * per, (g + 1) * per)
+                dense[rows, g * in_g:(g + 1) * in_g] = kernel[rows]
+            return dense
+
+        def compose(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            """(out, in, kh, kw) of the composite for full kernels ``a`` and ``b``."""
+            dtype = np.result_type(a, b)
+            out = np.zeros((b.shape[0], a.shape[1], *size), dtype)
+            for by, ay in np.ndindex(offsets[0].shape):
+                for bx, ax in np.ndindex(offsets[1].shape):
+                    out[:, :, offsets[0][by, ay], offsets[1][bx, ax]] += (
+                        b[:, :, by, bx] @ a[:, :, ay, ax])
+            return out
+
+        support = compose(full(self, np.ones(self.kernel.shape, np.int64)),
+                          full(after, np.ones(after.kernel.shape, np.int64))).any(axis=(2, 3))
+        kernel = compose(full(self, np.asarray(self.kernel)), full(after, np.asarray(after.kernel)))
+        out_ch, in_ch = support.shape
+        for groups in range(np.gcd(out_ch, in_ch), 0, -1):  # the finest grouping that holds
+            same = ((np.arange(out_ch) // (out_ch // groups))[:, None]
+                    == (np.arange(in_ch) // (in_ch // groups))[None, :])
+            if out_ch % groups == 0 and in_ch % groups == 0 and not support[~same].any():
+                break
+        in_g = in_ch // groups
+        first = (np.arange(out_ch) // (out_ch // groups)) * in_g  # each output's group start
+        grouped = kernel[np.arange(out_ch)[:, None], first[:, None] + np.arange(in_g)]
+        composite = Conv2d(np.zeros(grouped.shape, np.int64), self.in_shape,
+                           tuple(self.stride[i] * after.stride[i] for i in (0, 1)),
+                           tuple(after.padding[i] * self.stride[i] + self.padding[i]
+                                 for i in (0, 1)), tuple(dil), int(groups))
+        composite.check("composite convolution")
+        return replace(composite, kernel=grouped)
+
 
 class ProjectionQueries:
     """What an integer and a float projection share: ``label`` and the delay queries (over

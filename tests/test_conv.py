@@ -8,7 +8,7 @@ Lava 0.10's fixed_pt models; time is 0-based steps, one step per hop.
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from neurodeploy import (
@@ -65,6 +65,73 @@ def test_sum_pooling_is_a_grouped_conv_of_ones():
     pool.check("pool")
     expected = x.reshape(3, 2, 2, 2, 2).sum(axis=(2, 4))
     np.testing.assert_array_equal(pool.matrix() @ x.ravel(), expected.ravel())
+
+
+def _torch_conv(conv: Conv2d, x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.conv2d(x, torch.tensor(conv.kernel, dtype=torch.float64),
+                                      stride=conv.stride, padding=conv.padding,
+                                      dilation=conv.dilation, groups=conv.groups)
+
+
+@st.composite
+def chained(draw):
+    """Two checked geometries, the second reading the first's output."""
+    first = draw(geometries())
+    first.check("first")
+    c, h, w = first.out_shape
+    groups = draw(st.sampled_from([g for g in (1, 2, c) if c % g == 0]))
+    k = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride, padding, dilation = (draw(st.tuples(st.integers(lo, 2), st.integers(lo, 2)))
+                                 for lo in (1, 0, 1))
+    seed = draw(st.integers(0, 2**32 - 1))
+    kernel = np.random.default_rng(seed).integers(-9, 10, (groups * draw(st.integers(1, 2)),
+                                                          c // groups, *k))
+    second = Conv2d(kernel, (c, h, w), stride, padding, dilation, groups)
+    try:
+        second.check("second")
+    except NetworkValidationError:
+        assume(False)
+    return first, second
+
+
+@settings(max_examples=150, deadline=None)
+@given(chained(), st.integers(0, 2**32 - 1))
+def test_a_composed_convolution_is_the_two_in_turn(pair, seed):
+    """Where ``followed_by`` gives one convolution, torch's conv2d with it equals torch's
+    two conv2d in turn on random input (it gives None only where its docstring says)."""
+    first, second = pair
+    both = first.followed_by(second)
+    a_k = first.kernel.shape[2:]
+    overlap = any((a_k[i] - 1) * first.dilation[i] >= first.stride[i] + first.padding[i]
+                  for i in (0, 1))
+    if both is None:
+        assert (overlap and any(second.padding)) or any(
+            first.out_shape[1 + i] * first.stride[i] - first.padding[i] < first.in_shape[1 + i]
+            for i in (0, 1))
+        return
+    x = torch.tensor(np.random.default_rng(seed).integers(0, 3, (2, *first.in_shape)),
+                     dtype=torch.float64)
+    expected = _torch_conv(second, _torch_conv(first, x))
+    np.testing.assert_array_equal(_torch_conv(both, x).numpy(), expected.numpy())
+    assert both.out_shape == second.out_shape
+
+
+def test_sum_pooling_then_a_convolution_is_one_convolution_of_the_repeated_kernel():
+    """Sinabs's SumPool2d 2x2 then Conv2d 3x3 padding 1 on 16 channels of 16x16: one 6x6
+    convolution of stride 2, padding 2, each tap repeated over its 2x2 block; a 3x3 pooling
+    of stride 2 (overlapping windows) before a padded convolution has none."""
+    rng = np.random.default_rng(3)
+    pool = Conv2d(np.ones((16, 1, 2, 2), dtype=int), (16, 16, 16), stride=2, groups=16)
+    conv = Conv2d(rng.integers(-9, 10, (8, 16, 3, 3)), (16, 8, 8), padding=1)
+    pool.check("pool")
+    conv.check("conv")
+    both = pool.followed_by(conv)
+    assert (both.stride, both.padding, both.dilation, both.groups) == ((2, 2), (2, 2), (1, 1), 1)
+    np.testing.assert_array_equal(both.kernel,
+                                  conv.kernel.repeat(2, axis=2).repeat(2, axis=3))
+    wide = Conv2d(np.ones((16, 1, 3, 3), dtype=int), (16, 17, 17), stride=2, groups=16)
+    wide.check("wide")
+    assert wide.followed_by(conv) is None
 
 
 def test_validation_names_the_projection_and_the_field():

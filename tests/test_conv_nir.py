@@ -191,19 +191,23 @@ def test_event_count_frames_quantize_to_graded_input_and_run_identically():
         assert_same_traces(ref, got, net.populations, got_name=target)
 
 
-def test_ptq_keeps_unpooled_convolutions_with_the_dense_integers_and_nir_round_trips(
+def test_ptq_keeps_convolutions_with_the_dense_integers_and_nir_round_trips(
         quantized, tmp_path):
-    """conv1 and conv2 stay convolutions through import and PTQ (conv3, behind a pooling
-    layer, becomes dense); the integers equal PTQ's of the same network with every
-    projection dense, and export -> import keeps both."""
+    """conv1, conv2 and conv3 (with the 2x2 sum pooling before it: one 6x6 convolution of
+    stride 2 and padding 2 on the unpooled 16x16 maps) stay convolutions through import and
+    PTQ (the pooling before the Affine makes that one dense); the integers equal PTQ's of
+    the same network with every projection dense, and export -> import keeps both."""
     net, info = quantized
     imported = import_nir(sinabs_like_graph(cnn_parts(0)), dt=1.0).network
-    assert [p.conv is not None for p in imported.projections] == [True, True] + [False] * 3
+    assert [p.conv is not None for p in imported.projections] == [True] * 3 + [False] * 2
     kinds = {(p.src, p.dst): p.conv for p in net.projections}
     assert kinds[("input", "if1")].in_shape == SHAPES["in"]
     assert kinds[("input", "if1")].stride == (2, 2)
     assert kinds[("if1", "if2")].out_shape == SHAPES["c2"]
-    assert sum(c is not None for c in kinds.values()) == 2
+    pooled = kinds[("if2", "if3")]
+    assert (pooled.kernel.shape, pooled.stride, pooled.padding, pooled.groups) == (
+        (2, 4, 6, 6), (2, 2), (2, 2), 1)
+    assert sum(c is not None for c in kinds.values()) == 3
     dense = FloatNetwork(imported.n_inputs, imported.populations,
                          [dataclasses.replace(p, conv=None) for p in imported.projections],
                          outputs=imported.outputs, dt=imported.dt)
@@ -219,7 +223,7 @@ def test_ptq_keeps_unpooled_convolutions_with_the_dense_integers_and_nir_round_t
         np.testing.assert_array_equal(ref.spikes[name], ref_dense.spikes[name])
     write_nir(fixed_point_network_to_nir(net, 1.0), tmp_path / "q.nir")
     assert sum(isinstance(n, nir.Conv2d) for n in nir.read(tmp_path / "q.nir").nodes.values()) \
-        == 3  # conv1, conv2 and the bias unit's projection into if1 (a full Conv2d)
+        == 4  # conv1-3 and the bias unit's projection into if1 (a full Conv2d)
     back = import_nir(tmp_path / "q.nir").network
     for p, q in zip(net.projections, back.projections, strict=True):
         np.testing.assert_array_equal(p.weights, q.weights)

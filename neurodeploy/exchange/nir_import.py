@@ -13,9 +13,12 @@ AvgPool2d, CubaLIF, LIF, IF, CubaLI and LI (non-spiking readouts), I, and subgra
 snnTorch's RLeaky/RSynaptic recurrent blocks). The weight nodes between two neurons
 compose into projections, exactly: convolutions and pooling become their equivalent
 weights (:meth:`neurodeploy.Conv2d.expand`), so that pooling folds into the next
-convolution or Affine where no neuron stands between them (a Conv2d or Conv1d that is the
-whole path between two neurons stays a convolution: ``FloatProjection.conv``; delays
-become integer steps; a delay that is not a whole number of steps is an error); each
+convolution or Affine where no neuron stands between them; a chain of convolutions and
+poolings that is the whole path between two neurons stays one convolution
+(``FloatProjection.conv``, :meth:`neurodeploy.Conv2d.followed_by`: a 2x2 sum pooling
+before a 3x3 convolution becomes one 6x6 convolution of stride 2), where one exists and
+each output channel has one input scale; delays become integer steps (a delay that is not
+a whole number of steps is an error); each
 neuron node becomes a population with (u then v, one step of latency per projection,
 reset to zero unless ``reset="subtract"``)::
 
@@ -511,7 +514,8 @@ class _GenericImport:
         """Follow the weight nodes from ``src`` to the next neurons; ``mats`` (per delay)
         and ``bias`` map src's values to the current node's, whose layout is ``shape``.
         ``conv``: ``_PLAIN`` while the path is the identity, the geometry while it is one
-        Conv2d or Conv1d (reshapes aside), else None."""
+        convolution (a chain of Conv2d, Conv1d and pooling nodes that composes into one,
+        reshapes aside), else None."""
         node = self.nodes[name]
         kind = _type(node)
         n_cur = next(iter(mats.values())).shape[0]
@@ -540,8 +544,10 @@ class _GenericImport:
             cycle = " -> ".join(f"'{n}'" for n in [*path[path.index(name):], name])
             raise NetworkValidationError(f"cycle {cycle} passes through no neuron node")
         mats, bias, shape, geometry = self._apply(name, node, mats, bias, path[-1], shape)
-        if kind in ("Conv1d", "Conv2d") and conv is _PLAIN:
+        if kind in CONVOLUTIONS and conv is _PLAIN:
             conv = geometry
+        elif kind in CONVOLUTIONS and conv is not None:
+            conv = conv.followed_by(geometry)
         elif kind != "Flatten" and name not in self.passthrough:
             conv = None
         for nxt in self.succ[name]:
@@ -593,17 +599,21 @@ class _GenericImport:
 
     def _kept_conv(self, src: str, dst: str, mats: dict[int, np.ndarray],
                    scale: np.ndarray) -> Conv2d | None:
-        """The convolution that is the whole (src, dst) connection (one Conv2d or Conv1d, no
-        pooling, delay or other weights on the way and one input scale per output channel),
-        with its kernel times that scale; None when the connection is dense."""
+        """The convolution that is the whole (src, dst) connection (convolutions and
+        poolings that compose into one, no delay or other weights on the way and one input
+        scale per output channel), with its kernel times that scale; None when the
+        connection is dense."""
         paths = self.convs.get((src, dst), [])
         if len(paths) != 1 or not isinstance(paths[0], Conv2d) or list(mats) != [0]:
             return None
         per_channel = scale.reshape(paths[0].kernel.shape[0], -1)
         if np.any(per_channel != per_channel[:, :1]):
             return None
-        kernel = paths[0].kernel * per_channel[:, 0, None, None, None]
-        return dataclasses.replace(paths[0], kernel=kernel)
+        conv = dataclasses.replace(paths[0],
+                                   kernel=paths[0].kernel * per_channel[:, 0, None, None, None])
+        # the composed weights, summed in another order where poolings overlap
+        return conv if np.allclose(conv.expand(conv.kernel), mats[0], rtol=1e-12, atol=0) \
+            else None
 
     def _population_names(self, neurons: list[str]) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -634,7 +644,7 @@ def _projections(src: str, dst: str, mats: dict[int, np.ndarray], bias: np.ndarr
     axonal or one value), else one per delay value; ``conv``: the convolution that is the
     whole connection (delay 0)."""
     if conv is not None:
-        return [FloatProjection(src, dst, mats[0], bias=bias, conv=conv)]
+        return [FloatProjection(src, dst, conv.expand(conv.kernel), bias=bias, conv=conv)]
     keys = [k for k in sorted(mats) if np.any(mats[k] != 0)] or [min(mats)]
     if len(keys) == 1:
         k = keys[0]
