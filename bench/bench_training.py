@@ -18,8 +18,10 @@ heap to its working size):
   per-step loop over ``nn.Linear`` layers.
 
 Acceptance targets (CPU, same run): neurodeploy without delays >= 2.5x snnTorch's
-samples/s, with axonal delays >= 1.6x, with per-synapse delays >= 1.2x; the script exits
-with status 1 when one is not met. GPU figures are added when CUDA is available.
+samples/s, with axonal delays >= 1.6x, with per-synapse delays >= 1.2x; and what delays
+cost: a step with axonal delays at most 1.3x the step without delays, with per-synapse
+delays at most 2x (column "step vs no delays"); the script exits with status 1 when one is
+not met. GPU figures are added when CUDA is available.
 
 Measurement: the ratio judged is that of the medians; the table's "ratio range" gives the
 spread of the same ratio taken per round (this model's step over snnTorch's step of the
@@ -62,6 +64,9 @@ SIZES = (224, 128, 128, 20)
 #: Acceptance: samples/s of each neurodeploy row over snnTorch's, on the CPU.
 TARGETS = {"neurodeploy (no delays)": 2.5, "neurodeploy (axonal delays)": 1.6,
            "neurodeploy (per-synapse delays)": 1.2}
+#: Acceptance: a step with trainable delays over a step without, at most (the CPU).
+DELAY_COST = {"neurodeploy (axonal delays)": 1.3, "neurodeploy (per-synapse delays)": 2.0}
+NO_DELAYS = "neurodeploy (no delays)"
 
 
 def neurodeploy_model(delays: str) -> torch.nn.Module:
@@ -177,14 +182,15 @@ def main(argv: list[str] | None = None) -> int:
         table = Table(title=f"training step throughput on {device} "
                       f"({args.threads} threads; batch {args.batch} x {args.steps} steps, "
                       f"{'-'.join(map(str, SIZES))})")
-        for col in ("model", "samples/s", "vs snnTorch", "ratio range (IQR)", "GFLOP/s",
-                    "of GEMM roofline"):
+        for col in ("model", "samples/s", "vs snnTorch", "ratio range (IQR)",
+                    "step vs no delays", "GFLOP/s", "of GEMM roofline"):
             table.add_column(col, justify="right")
         for name, rate in rates.items():
             achieved = rate / args.batch * flops
             lo, q1, q3, hi = ratio_spread(times[name], times["snnTorch Synaptic"])
             table.add_row(name, f"{rate:,.0f}", f"{rate / peer:.2f}x",
-                          f"{lo:.2f}-{hi:.2f}x ({q1:.2f}-{q3:.2f}x)", f"{achieved / 1e9:.1f}",
+                          f"{lo:.2f}-{hi:.2f}x ({q1:.2f}-{q3:.2f}x)",
+                          f"{rates[NO_DELAYS] / rate:.2f}x", f"{achieved / 1e9:.1f}",
                           share(achieved, peak))
         console.print(table)
         console.print(f"GEMM roofline on {device}: {peak / 1e9:.1f} GFLOP/s (float32 1024^3 "
@@ -200,6 +206,14 @@ def main(argv: list[str] | None = None) -> int:
                 console.print(f"Acceptance target: {name} >= {target:g}x snnTorch on the CPU; "
                               f"measured {ratio:.2f}x (rounds {lo:.2f}-{hi:.2f}x): "
                               f"{'met' if met else 'NOT met'}")
+            for name, most in DELAY_COST.items():
+                cost = rates[NO_DELAYS] / rates[name]
+                met = cost <= most
+                ok = ok and met
+                lo, _, _, hi = ratio_spread(times[NO_DELAYS], times[name])
+                console.print(f"Delay cost target: a step of {name} <= {most:g}x the step "
+                              f"without delays on the CPU; measured {cost:.2f}x (rounds "
+                              f"{lo:.2f}-{hi:.2f}x): {'met' if met else 'NOT met'}")
     console.print(f"bench took {time.perf_counter() - start:.0f} s")
     return 0 if ok else 1
 

@@ -21,7 +21,10 @@ input event when the input is sparse (spikes: an event adds its weight columns a
 delayed steps, an embedding bag; the weight and delay gradients sum the output gradient at
 those steps), and with matrix products when it is dense (axonal: channel-major, channels
 sorted by shift, each shift a time slice; per-synapse: one product per kernel tap on a
-time-shifted view). The input gradient is dense (matrix products) either way.
+time-shifted view). The input gradient is dense (matrix products) either way. The events
+are found and grouped (by output row, by channel) in one compiled pass on the CPU
+(:mod:`neurodeploy.models.events`, numba), by torch's ``nonzero`` and stable ``argsort``
+elsewhere: the same arrays in the same order, so the same sums to the last bit.
 ``tests/test_delays_speed.py`` checks values and gradients against the plain definitions.
 """
 
@@ -137,16 +140,10 @@ class _AxonalLinear(torch.autograd.Function):
         frac = delays.detach() - k
         shift = k.long() + hop
         interpolate = ctx.needs_input_grad[2] or bool(frac.any())
-        t, b, c = x.nonzero(as_tuple=True) if x.numel() else (None,) * 3
-        if t is not None and len(t) <= SPARSE_DENSITY * x.numel():
-            v = x[t, b, c]
-            t = t + shift[c]
-            keep = t < steps  # events shifted past the end deliver nothing: weight 0
-            v = torch.where(keep, v, torch.zeros_like(v))
-            rows = t.clamp_(max=steps - 1) * batch + b  # output row of the near tap
-            order = torch.argsort(rows, stable=True)
-            rows, c, v = rows[order], c[order], v[order]
-            counts = torch.bincount(rows, minlength=steps * batch)
+        events = _shifted_events(x, shift, int(SPARSE_DENSITY * x.numel())) if x.numel() \
+            else None
+        if events is not None:
+            rows, c, v, counts = events
             offsets = counts.cumsum(0) - counts
             table = weight.detach().t().contiguous()  # (channels, n_out)
             f = frac.to(x.dtype)[c]
@@ -201,10 +198,8 @@ class _AxonalLinear(torch.autograd.Function):
             torch.neg(g_y[:, -1], out=dz[:, -1])
         if ctx.events and (need_w or need_d):
             rows, c, v = ctx.saved_tensors[4:]
-            by_channel = torch.argsort(c, stable=True)
-            counts = torch.bincount(c, minlength=channels)
+            rows, v, counts = _by_channel(c, rows, v, channels)
             offsets = counts.cumsum(0) - counts
-            rows, v = rows[by_channel], v[by_channel]
             padded = torch.cat([g_cur, g_cur.new_zeros((batch, n_out))])  # g(steps) = 0
             g_near = torch.nn.functional.embedding_bag(rows, padded, offsets, mode="sum",
                                                        per_sample_weights=v)
@@ -244,6 +239,59 @@ class _AxonalLinear(torch.autograd.Function):
         return g_x, g_w, g_d, None, None
 
 
+def _compiled_for(x: torch.Tensor) -> bool:
+    """Whether :mod:`neurodeploy.models.events` takes ``x``: CPU float32/float64 tensors."""
+    return x.device.type == "cpu" and x.dtype in (torch.float32, torch.float64)
+
+
+def _shifted_events(x: torch.Tensor, shift: torch.Tensor, limit: int
+                   ) -> tuple[torch.Tensor, ...] | None:
+    """``(rows, cols, values, counts)`` of x's events delivered ``shift`` steps later
+    (:func:`neurodeploy.models.events.shifted_events`), or None beyond ``limit`` events:
+    compiled on the CPU, else :func:`shifted_events_torch`."""
+    if _compiled_for(x):
+        from neurodeploy.models import events
+
+        return events.shifted_events(x, shift, limit)
+    return shifted_events_torch(x, shift, limit)
+
+
+def shifted_events_torch(x: torch.Tensor, shift: torch.Tensor, limit: int
+                        ) -> tuple[torch.Tensor, ...] | None:
+    """:func:`neurodeploy.models.events.shifted_events` in torch operations (any device)."""
+    t, b, c = x.nonzero(as_tuple=True)
+    if len(t) > limit:
+        return None
+    steps, batch, _ = x.shape
+    v = x[t, b, c]
+    t = t + shift[c]
+    keep = t < steps  # events shifted past the end deliver nothing: weight 0
+    v = torch.where(keep, v, torch.zeros_like(v))
+    rows = t.clamp_(max=steps - 1) * batch + b  # output row of the near tap
+    order = torch.argsort(rows, stable=True)
+    rows, c, v = rows[order], c[order], v[order]
+    return rows, c, v, torch.bincount(rows, minlength=steps * batch)
+
+
+def _by_channel(c: torch.Tensor, rows: torch.Tensor, v: torch.Tensor, channels: int
+                ) -> tuple[torch.Tensor, ...]:
+    """The events regrouped by channel, stable: ``(rows, values, counts)``
+    (:func:`neurodeploy.models.events.by_channel` on the CPU, else
+    :func:`by_channel_torch`)."""
+    if _compiled_for(v):
+        from neurodeploy.models import events
+
+        return events.by_channel(c, rows, v, channels)
+    return by_channel_torch(c, rows, v, channels)
+
+
+def by_channel_torch(c: torch.Tensor, rows: torch.Tensor, v: torch.Tensor, channels: int
+                     ) -> tuple[torch.Tensor, ...]:
+    """:func:`neurodeploy.models.events.by_channel` in torch operations (any device)."""
+    order = torch.argsort(c, stable=True)
+    return rows[order], v[order], torch.bincount(c, minlength=channels)
+
+
 def axonal_current(x: torch.Tensor, weight: torch.Tensor, delays: torch.Tensor,
                    max_delay: int, hop: int = 0) -> torch.Tensor:
     """``shift_axonal(x, delays, max_delay, hop) @ weight.T`` (steps, batch, n_out) for x
@@ -261,12 +309,11 @@ class _Events:
     """The nonzero entries of a (rows, n_in) input, by row (for the forward sums) and, on
     demand, by input channel (for the kernel gradient)."""
 
-    def __init__(self, flat: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor) -> None:
-        n_rows, n_in = flat.shape
-        self.n_rows, self.n_in, self.rows, self.cols = n_rows, n_in, rows, cols
-        values = flat[rows, cols]
+    def __init__(self, rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor,
+                 counts: torch.Tensor, n_in: int) -> None:
+        self.n_rows, self.n_in, self.rows, self.cols = len(counts), n_in, rows, cols
+        self.all_values = values
         self.values = None if bool((values == 1).all()) else values
-        counts = torch.bincount(rows, minlength=n_rows)
         self.ends = counts.cumsum(0)
         self.offsets = self.ends - counts
 
@@ -276,10 +323,11 @@ class _Events:
         nonzero (the matrix products are then the cheaper way)."""
         if not flat.numel():
             return None
-        rows, cols = flat.nonzero(as_tuple=True)  # sorted by row, then column
-        if len(rows) > SPARSE_DENSITY * flat.numel():
-            return None
-        return cls(flat, rows, cols)
+        n_rows, n_in = flat.shape
+        events = _shifted_events(flat.view(n_rows, 1, n_in),  # rows as steps, no shift
+                                 flat.new_zeros(n_in, dtype=torch.long),
+                                 int(SPARSE_DENSITY * flat.numel()))
+        return None if events is None else cls(*events, n_in)
 
     def forward_sum(self, table: torch.Tensor, n_rows: int) -> torch.Tensor:
         """(n_rows, n_out): for each of the first ``n_rows`` rows, the sum of ``table``'s
@@ -295,12 +343,11 @@ class _Events:
         channel's events (row r, value v) of ``v padded[r + s]``, in one embedding bag;
         ``padded`` is the gradient with at least ``max(shift_rows)`` zero rows after its
         end (events delivered past the end add 0)."""
-        order = torch.argsort(self.cols, stable=True)
-        counts = torch.bincount(self.cols, minlength=self.n_in)
+        rows, values, counts = _by_channel(self.cols, self.rows, self.all_values, self.n_in)
         offsets = counts.cumsum(0) - counts
-        n = len(order)
-        rows = self.rows[order].unsqueeze(0) + shift_rows.unsqueeze(1)  # (shifts, events)
-        values = None if self.values is None else self.values[order].repeat(len(shift_rows))
+        n = len(rows)
+        rows = rows.unsqueeze(0) + shift_rows.unsqueeze(1)  # (shifts, events)
+        values = None if self.values is None else values.repeat(len(shift_rows))
         offsets = offsets.unsqueeze(0) + n * torch.arange(
             len(shift_rows), device=offsets.device).unsqueeze(1)
         sums = torch.nn.functional.embedding_bag(rows.view(-1), padded, offsets.view(-1),

@@ -166,7 +166,10 @@ FIGURES: tuple[Figure, ...] = (
            tables=("training step throughput",), cheap=False, exact=False, judged=True,
            facts=tuple(Fact(f"acceptance ({kind})", r"^Acceptance target: (neurodeploy \("
                             + kind + r"\) .*?: (?:met|NOT met))")
-                       for kind in ("no delays", "axonal delays", "per-synapse delays"))),
+                       for kind in ("no delays", "axonal delays", "per-synapse delays"))
+           + tuple(Fact(f"delay cost ({kind})", r"^Delay cost target: (a step of neurodeploy \("
+                        + kind + r"\) .*?: (?:met|NOT met))")
+                   for kind in ("axonal delays", "per-synapse delays"))),
     Figure("bench-qat", ("bench/bench_qat.py",), tables=("QAT step",), cheap=False,
            exact=False),
     Figure("snntorch-rnn", ("scripts/snntorch_rnn.py",), tables=("snnTorch recurrent",),

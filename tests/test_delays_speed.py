@@ -7,8 +7,11 @@ channel by the triangular kernel ``h_d[j] = max(0, 1 - |j - d|)`` over taps j = 
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from neurodeploy.models import delays as dl
+from neurodeploy.models import events
 from neurodeploy.models.layers import LIFLayer
 
 MAX_DELAY = 9
@@ -181,3 +184,32 @@ def test_event_and_matrix_paths_agree_in_float32():
     want = reference_synaptic(x.double(), w.double(), d.double(), 1).float()
     torch.testing.assert_close(got_events, want, rtol=1e-5, atol=1e-5)
     torch.testing.assert_close(got_dense, want, rtol=1e-4, atol=1e-4)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 12), st.integers(1, 9), st.integers(1, 12), st.floats(0.0, 1.0),
+       st.sampled_from([torch.float32, torch.float64]), st.integers(0, 2**32 - 1),
+       st.floats(0.0, 1.0))
+def test_compiled_events_are_torchs_event_for_event(steps, batch, channels, density, dtype,
+                                                    seed, share):
+    """The CPU's compiled event grouping (models/events.py) gives the arrays that torch's
+    nonzero, stable argsort and bincount give (the realisation other devices run), in the
+    same order (embedding bags then sum in the same order: the same float rounding), and the
+    same refusal beyond the limit; regrouped by channel likewise."""
+    gen = torch.Generator().manual_seed(seed)
+    x = (torch.rand(steps, batch, channels, generator=gen) < density).to(dtype) * torch.randint(
+        1, 4, (steps, batch, channels), generator=gen).to(dtype)
+    shift = torch.randint(0, steps + 2, (channels,), generator=gen)
+    limit = int(share * x.numel())
+    want, got = dl.shifted_events_torch(x, shift, limit), events.shifted_events(x, shift, limit)
+    assert (got is None) == (int(torch.count_nonzero(x)) > limit)
+    assert (want is None) == (got is None)
+    if got is None:
+        return
+    for a, b in zip(want, got, strict=True):
+        assert a.dtype == b.dtype
+        assert torch.equal(a, b)
+    rows, cols, values, _ = got
+    for a, b in zip(dl.by_channel_torch(cols, rows, values, channels),
+                    events.by_channel(cols, rows, values, channels), strict=True):
+        assert torch.equal(a, b)

@@ -106,6 +106,9 @@ LAZY_IMPORTS: dict[tuple[str, str], str] = {
     ("targets/reference.py", "neurodeploy.kernel.compiled"):
         "the compiled step loads numba (~0.4 s) and its cached machine code: a plan pays "
         "that, not every command that imports the reference",
+    ("models/delays.py", "neurodeploy.models.events"):
+        "compiled event grouping for CPU tensors loads numba (~0.4 s): only training with "
+        "delays on sparse input pays that, not every import of the models",
 }
 PENDING_FILES = {
     "neurodeploy/cli.py", "neurodeploy/demo.py",

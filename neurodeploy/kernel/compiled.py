@@ -149,7 +149,7 @@ def cache_dir() -> Path | None:
 _CACHE_DIR = cache_dir()
 
 
-def _cached_jit(fn):
+def cached_jit(fn):
     """``fn`` compiled without the GIL, its machine code cached in :func:`cache_dir` (not
     cached where no folder can be written: numba's own fallback, a ``__pycache__`` beside
     this file, would not see edits of the kernel)."""
@@ -190,7 +190,7 @@ def _lif_block(keep_u, keep_v, bias, vth_scaled, emulate_int32, a_in, resets, t0
                 out_u[:, t, i] = ui
 
 
-_lif_block_compiled = _cached_jit(_lif_block)
+_lif_block_compiled = cached_jit(_lif_block)
 _EMPTY_INPUT = np.zeros((0, 0, 0))
 _EMPTY_RECORD = np.zeros((0, 0, 0), np.int64)
 
@@ -241,8 +241,8 @@ def _record_steps(hist, t0, count, out):
         _transpose(hist[(t0 + k) % hist.shape[0]], out[:, t0 + k])
 
 
-_load_steps_compiled = _cached_jit(_load_steps)
-_record_steps_compiled = _cached_jit(_record_steps)
+_load_steps_compiled = cached_jit(_load_steps)
+_record_steps_compiled = cached_jit(_record_steps)
 
 
 def load_steps(spikes: np.ndarray, t0: int, count: int, hist: np.ndarray) -> None:

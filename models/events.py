@@ -1,0 +1,108 @@
+"""Spike events of time-major tensors, bucketed by where they are delivered, compiled.
+
+Training with delays works per input event (``models.delays``): an event (t, b, c) of a
+(steps, batch, channels) input with a channel shift s_c is delivered to output row
+``(t + s_c) * batch + b`` (clamped to the last step, where its value counts as 0), and the
+embedding bags that sum the events need them grouped by that row; the gradients need them
+grouped by channel. :func:`shifted_events` and :func:`by_channel` do this in one pass over
+the input and one over the events (a counting sort, stable: within a row the events keep
+the input's (t, b, c) order, within a channel their row order), compiled by numba without
+the GIL; torch's ``nonzero`` and stable ``argsort`` give the same arrays, event for event
+(``tests/test_delays_speed.py``), in several passes of their own. CPU tensors only;
+compiled code is cached with the integer kernel's (``neurodeploy.kernel.compiled``).
+
+Time convention: 0-based steps.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from neurodeploy.kernel.compiled import cached_jit
+
+
+def _shifted_events(x, shift, limit):
+    steps, batch, channels = x.shape
+    counts = np.zeros(steps * batch, np.int64)
+    found = np.empty(min(limit, x.size) + 1, np.int64)
+    n = 0
+    for t in range(steps):
+        for b in range(batch):
+            row = x[t, b]
+            for c in range(channels):
+                if row[c] != 0:
+                    if n == limit:
+                        return -1, found, found, x.reshape(-1)[:0], counts
+                    found[n] = (t * batch + b) * channels + c
+                    n += 1
+                    counts[min(t + shift[c], steps - 1) * batch + b] += 1
+    starts = np.empty(steps * batch, np.int64)
+    total = 0
+    for r in range(steps * batch):
+        starts[r] = total
+        total += counts[r]
+    rows = np.empty(n, np.int64)
+    cols = np.empty(n, np.int64)
+    values = np.empty(n, x.dtype)
+    flat = x.reshape(-1)
+    for k in range(n):
+        i = found[k]
+        c = i % channels
+        tb = i // channels
+        t = tb // batch + shift[c]
+        r = min(t, steps - 1) * batch + tb % batch
+        p = starts[r]
+        starts[r] = p + 1
+        rows[p] = r
+        cols[p] = c
+        values[p] = flat[i] if t < steps else 0
+    return n, rows, cols, values, counts
+
+
+def _by_channel(cols, rows, values, channels):
+    counts = np.zeros(channels, np.int64)
+    for c in cols:
+        counts[c] += 1
+    starts = np.empty(channels, np.int64)
+    total = 0
+    for c in range(channels):
+        starts[c] = total
+        total += counts[c]
+    rows_out = np.empty_like(rows)
+    values_out = np.empty_like(values)
+    for k in range(cols.shape[0]):
+        c = cols[k]
+        p = starts[c]
+        starts[c] = p + 1
+        rows_out[p] = rows[k]
+        values_out[p] = values[k]
+    return rows_out, values_out, counts
+
+
+_shifted_events_compiled = cached_jit(_shifted_events)
+_by_channel_compiled = cached_jit(_by_channel)
+
+
+def shifted_events(x: torch.Tensor, shift: torch.Tensor, limit: int
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor] | None:
+    """The nonzero entries of ``x`` (steps, batch, channels; CPU) delivered ``shift``
+    (channels,) whole steps later, as ``(rows, cols, values, counts)``: by output row
+    ``min(t + s_c, steps - 1) * batch + b`` (ascending; within a row in x's order), the
+    channel, the value (0 where ``t + s_c >= steps``: delivered past the end) and the
+    events per output row (steps x batch); None when there are more than ``limit``."""
+    n, rows, cols, values, counts = _shifted_events_compiled(
+        x.detach().contiguous().numpy(), shift.contiguous().numpy(), int(limit))
+    if n < 0:
+        return None
+    return (torch.from_numpy(rows), torch.from_numpy(cols), torch.from_numpy(values),
+            torch.from_numpy(counts))
+
+
+def by_channel(cols: torch.Tensor, rows: torch.Tensor, values: torch.Tensor, channels: int
+               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Events regrouped by channel (stable): ``(rows, values, counts)`` in the order of a
+    stable sort of ``cols``, with the events per channel (channels,)."""
+    rows, values, counts = _by_channel_compiled(cols.numpy(), rows.numpy(), values.numpy(),
+                                                int(channels))
+    return torch.from_numpy(rows), torch.from_numpy(values), torch.from_numpy(counts)
