@@ -25,18 +25,27 @@ from neurodeploy.kernel.compiled import cached_jit
 def _shifted_events(x, shift, limit):
     steps, batch, channels = x.shape
     counts = np.zeros(steps * batch, np.int64)
-    found = np.empty(min(limit, x.size) + 1, np.int64)
+    size = min(limit, x.size) + channels
+    found_rows = np.empty(size, np.int64)  # in x's order
+    found_cols = np.empty(size, np.int64)
+    found_values = np.empty(size, x.dtype)
     n = 0
     for t in range(steps):
         for b in range(batch):
             row = x[t, b]
-            for c in range(channels):
-                if row[c] != 0:
-                    if n == limit:
-                        return -1, found, found, x.reshape(-1)[:0], counts
-                    found[n] = (t * batch + b) * channels + c
-                    n += 1
-                    counts[min(t + shift[c], steps - 1) * batch + b] += 1
+            first = n
+            for c in range(channels):  # branch-free: a store per entry, none mispredicted
+                found_cols[n] = c
+                n += row[c] != 0
+            if n > limit:
+                return -1, found_rows, found_cols, found_values, counts
+            for k in range(first, n):
+                c = found_cols[k]
+                delivered = t + shift[c]
+                r = min(delivered, steps - 1) * batch + b
+                found_rows[k] = r
+                found_values[k] = row[c] if delivered < steps else 0
+                counts[r] += 1
     starts = np.empty(steps * batch, np.int64)
     total = 0
     for r in range(steps * batch):
@@ -45,18 +54,13 @@ def _shifted_events(x, shift, limit):
     rows = np.empty(n, np.int64)
     cols = np.empty(n, np.int64)
     values = np.empty(n, x.dtype)
-    flat = x.reshape(-1)
     for k in range(n):
-        i = found[k]
-        c = i % channels
-        tb = i // channels
-        t = tb // batch + shift[c]
-        r = min(t, steps - 1) * batch + tb % batch
+        r = found_rows[k]
         p = starts[r]
         starts[r] = p + 1
         rows[p] = r
-        cols[p] = c
-        values[p] = flat[i] if t < steps else 0
+        cols[p] = found_cols[k]
+        values[p] = found_values[k]
     return n, rows, cols, values, counts
 
 
