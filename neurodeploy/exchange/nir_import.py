@@ -611,7 +611,8 @@ class _GenericImport:
             return None
         conv = dataclasses.replace(paths[0],
                                    kernel=paths[0].kernel * per_channel[:, 0, None, None, None])
-        # the composed weights, summed in another order where poolings overlap
+        # its expansion against the composed weights: they differ only by float rounding
+        # (summed in another order where pooling windows overlap)
         return conv if np.allclose(conv.expand(conv.kernel), mats[0], rtol=1e-12, atol=0) \
             else None
 
