@@ -18,8 +18,21 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from numba import njit
 
 from neurodeploy.kernel.compiled import cached_jit
+
+
+@njit(inline="always")
+def _positions(keys, counts):
+    """Where a stable counting sort puts each event: events of key ``k`` (``counts[k]`` of
+    them) in their order, after those of the smaller keys."""
+    starts = np.cumsum(counts) - counts
+    out = np.empty(keys.shape[0], np.int64)
+    for k in range(keys.shape[0]):
+        out[k] = starts[keys[k]]
+        starts[keys[k]] += 1
+    return out
 
 
 def _shifted_events(x, shift, limit):
@@ -46,41 +59,23 @@ def _shifted_events(x, shift, limit):
                 found_rows[k] = r
                 found_values[k] = row[c] if delivered < steps else 0
                 counts[r] += 1
-    starts = np.empty(steps * batch, np.int64)
-    total = 0
-    for r in range(steps * batch):
-        starts[r] = total
-        total += counts[r]
+    at = _positions(found_rows[:n], counts)
     rows = np.empty(n, np.int64)
     cols = np.empty(n, np.int64)
     values = np.empty(n, x.dtype)
-    for k in range(n):
-        r = found_rows[k]
-        p = starts[r]
-        starts[r] = p + 1
-        rows[p] = r
-        cols[p] = found_cols[k]
-        values[p] = found_values[k]
+    rows[at] = found_rows[:n]
+    cols[at] = found_cols[:n]
+    values[at] = found_values[:n]
     return n, rows, cols, values, counts
 
 
 def _by_channel(cols, rows, values, channels):
-    counts = np.zeros(channels, np.int64)
-    for c in cols:
-        counts[c] += 1
-    starts = np.empty(channels, np.int64)
-    total = 0
-    for c in range(channels):
-        starts[c] = total
-        total += counts[c]
+    counts = np.bincount(cols, minlength=channels)
+    at = _positions(cols, counts)
     rows_out = np.empty_like(rows)
     values_out = np.empty_like(values)
-    for k in range(cols.shape[0]):
-        c = cols[k]
-        p = starts[c]
-        starts[c] = p + 1
-        rows_out[p] = rows[k]
-        values_out[p] = values[k]
+    rows_out[at] = rows
+    values_out[at] = values
     return rows_out, values_out, counts
 
 
