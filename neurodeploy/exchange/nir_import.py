@@ -457,9 +457,10 @@ class _GenericImport:
         for (src, dst), mats in self.conn.items():
             bias = self.bias.get((src, dst))
             mats = {k: m * scale[dst][:, None] for k, m in mats.items()}
+            kept = self._kept_conv(src, dst, mats, scale[dst])
+            conv, mats = (None, mats) if kept is None else (kept[0], {0: kept[1]})
             projections += _projections(names.get(src, INPUT), names[dst], mats,
-                                        None if bias is None else bias * scale[dst],
-                                        self._kept_conv(src, dst, mats, scale[dst]))
+                                        None if bias is None else bias * scale[dst], conv)
         if not self.outputs:
             raise NetworkValidationError("no neuron node reaches an Output node")
         fed = {dst for _, dst in self.conn}
@@ -598,11 +599,11 @@ class _GenericImport:
         return mats, bias, shape, None  # the Input/Output nodes of an inlined subgraph
 
     def _kept_conv(self, src: str, dst: str, mats: dict[int, np.ndarray],
-                   scale: np.ndarray) -> Conv2d | None:
+                   scale: np.ndarray) -> tuple[Conv2d, np.ndarray] | None:
         """The convolution that is the whole (src, dst) connection (convolutions and
         poolings that compose into one, no delay or other weights on the way and one input
-        scale per output channel), with its kernel times that scale; None when the
-        connection is dense."""
+        scale per output channel), with its kernel times that scale, and its expansion (the
+        projection's weights); None when the connection is dense."""
         paths = self.convs.get((src, dst), [])
         if len(paths) != 1 or not isinstance(paths[0], Conv2d) or list(mats) != [0]:
             return None
@@ -613,8 +614,8 @@ class _GenericImport:
                                    kernel=paths[0].kernel * per_channel[:, 0, None, None, None])
         # its expansion against the composed weights: they differ only by float rounding
         # (summed in another order where pooling windows overlap)
-        return conv if np.allclose(conv.expand(conv.kernel), mats[0], rtol=1e-12, atol=0) \
-            else None
+        weights = conv.expand(conv.kernel)
+        return (conv, weights) if np.allclose(weights, mats[0], rtol=1e-12, atol=0) else None
 
     def _population_names(self, neurons: list[str]) -> dict[str, str]:
         names: dict[str, str] = {}
@@ -643,9 +644,9 @@ def _projections(src: str, dst: str, mats: dict[int, np.ndarray], bias: np.ndarr
                  conv: Conv2d | None = None) -> list[FloatProjection]:
     """One projection per (src, dst) when the delays of each synapse are unique (per synapse,
     axonal or one value), else one per delay value; ``conv``: the convolution that is the
-    whole connection (delay 0)."""
+    whole connection (delay 0; ``mats[0]`` its expansion)."""
     if conv is not None:
-        return [FloatProjection(src, dst, conv.expand(conv.kernel), bias=bias, conv=conv)]
+        return [FloatProjection(src, dst, mats[0], bias=bias, conv=conv)]
     keys = [k for k in sorted(mats) if np.any(mats[k] != 0)] or [min(mats)]
     if len(keys) == 1:
         k = keys[0]
