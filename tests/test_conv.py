@@ -45,15 +45,18 @@ def geometries(draw):
     return Conv2d(kernel * 2, (channels, h, w), stride, padding, dilation, groups)
 
 
+def _torch_conv(conv: Conv2d, x: torch.Tensor) -> torch.Tensor:
+    return torch.nn.functional.conv2d(x, torch.tensor(conv.kernel, dtype=torch.float64),
+                                      stride=conv.stride, padding=conv.padding,
+                                      dilation=conv.dilation, groups=conv.groups)
+
+
 @settings(max_examples=60, deadline=None)
 @given(geometries(), st.integers(0, 2**32 - 1))
 def test_matrix_is_torch_conv2d(conv, seed):
     conv.check("test")
     x = np.random.default_rng(seed).integers(0, 2, conv.in_shape).astype(np.float64)
-    expected = torch.nn.functional.conv2d(
-        torch.tensor(x)[None], torch.tensor(conv.kernel, dtype=torch.float64),
-        stride=conv.stride, padding=conv.padding, dilation=conv.dilation,
-        groups=conv.groups)[0].numpy()
+    expected = _torch_conv(conv, torch.tensor(x)[None])[0].numpy()
     assert expected.shape == conv.out_shape
     np.testing.assert_array_equal(conv.matrix() @ x.ravel(), expected.ravel())
 
@@ -65,12 +68,6 @@ def test_sum_pooling_is_a_grouped_conv_of_ones():
     pool.check("pool")
     expected = x.reshape(3, 2, 2, 2, 2).sum(axis=(2, 4))
     np.testing.assert_array_equal(pool.matrix() @ x.ravel(), expected.ravel())
-
-
-def _torch_conv(conv: Conv2d, x: torch.Tensor) -> torch.Tensor:
-    return torch.nn.functional.conv2d(x, torch.tensor(conv.kernel, dtype=torch.float64),
-                                      stride=conv.stride, padding=conv.padding,
-                                      dilation=conv.dilation, groups=conv.groups)
 
 
 @st.composite
