@@ -605,7 +605,8 @@ class Projection(ProjectionQueries):
         :func:`neurodeploy.kernel.input_bound`; ``weights`` replaces this projection's own
         (QAT's current weights)."""
         n_slots = 1 if self.delay_kind in ("none", "uniform") else len(np.unique(self.delays))
-        if weights is None and self.__dict__["_weights"] is None:
+        if weights is None and self.conv is not None:  # from the kernel, even where the
+            # dense equivalent has been built: summing it costs O(n_dst x n_src)
             return self.conv.row_sums(np.abs(self.conv.kernel)), self.weight_exp, n_slots
         w = np.abs(np.asarray(self.weights if weights is None else weights))
         return np.trunc(w.sum(axis=1)).astype(np.int64), self.weight_exp, n_slots
