@@ -320,6 +320,26 @@ class ReferencePlan:
         self.compiled = compiled if net.chip == LOIHI2 else False  # the profile compiled in
         self._constants = constants
         self._scalar: _Scalar | None = None
+        # Samples first (compiled step only): populations fed by one convolution and
+        # nothing else, outside any loop, step on (batch, neuron) arrays straight from the
+        # convolution's output; convolutions read the input and such populations from
+        # (ring, batch, neuron) rings. No transposes between the layouts.
+        self.by_sample = {name: cp for name in net.populations
+                          if (cp := self._only_convolution(name)) is not None}
+        self.images = {cp.src for cp in self.projections if cp.conv is not None and cp.parts
+                       and cp.src == INPUT} | set(self.by_sample)
+        self.by_neuron = {cp.src for cp in self.projections
+                          if cp.parts and (cp.conv is None or cp.src not in self.images)}
+
+    def _only_convolution(self, name: str) -> _CompiledProjection | None:
+        """The convolution that is a population's only input, the population outside any
+        loop; else None."""
+        incoming = [cp for cp in self.incoming[name] if cp.parts]
+        if len(incoming) != 1 or incoming[0].conv is None:
+            return None
+        src = incoming[0].src
+        looped = src == name or any(name in comp and src in comp for comp in self.components)
+        return None if looped else incoming[0]
 
     def _compiled_step(self, work: int) -> _Scalar | None:
         """The compiled step for a run of ``work`` neuron-steps (batch x steps x neurons),
@@ -361,15 +381,9 @@ class ReferencePlan:
         x = x[:, part.rows]
         if x.dtype != cp.dtype:
             x = x.astype(cp.dtype)
-        if cp.conv is not None:  # a real convolution on (count x batch, C, H, W) images
-            import torch
-            from torch.nn.functional import conv2d
-
-            c = cp.conv
-            images = np.ascontiguousarray(x.transpose(0, 2, 1))  # numpy transposes faster
-            y = conv2d(torch.from_numpy(images).reshape(count * batch, *c.in_shape), cp.kernel,
-                       stride=c.stride, padding=c.padding, dilation=c.dilation, groups=c.groups)
-            np.copyto(out, y.numpy().reshape(count, batch, cp.n_dst).transpose(0, 2, 1))
+        if cp.conv is not None:  # numpy transposes faster than torch
+            y = ReferencePlan._convolve(cp, np.ascontiguousarray(x.transpose(0, 2, 1)))
+            np.copyto(out, y.transpose(0, 2, 1))
         elif isinstance(part.weights, csr_matrix):
             for i in range(count):
                 out[i] = part.weights @ x[i]
@@ -382,23 +396,52 @@ class ReferencePlan:
             np.matmul(part.weights, x, out=out)
         return out
 
+    @staticmethod
+    def _convolve(cp: _CompiledProjection, images: np.ndarray) -> np.ndarray:
+        """``cp``'s convolution (``torch.nn.functional.conv2d``) of ``images`` (count, batch,
+        n_src), C order in the product dtype: the raw sums (count, batch, n_dst)."""
+        import torch
+        from torch.nn.functional import conv2d
+
+        c = cp.conv
+        count, batch, _ = images.shape
+        y = conv2d(torch.from_numpy(images).reshape(count * batch, *c.in_shape), cp.kernel,
+                   stride=c.stride, padding=c.padding, dilation=c.dilation, groups=c.groups)
+        return y.numpy().reshape(count, batch, cp.n_dst)
+
+    def _image_steps(self, cp: _CompiledProjection, images: np.ndarray, count: int
+                     ) -> np.ndarray:
+        """The source's spikes (count, batch, n_src) that ``cp`` delivers in this block's
+        ``count`` steps, from its samples-first window ``images`` (see :meth:`_run_batch`),
+        in the product dtype."""
+        first = self.history - int(cp.lags[0])
+        x = images[first : first + count]
+        return x if x.dtype == cp.dtype else x.astype(cp.dtype)
+
     def _projection_input(
-        self, cp: _CompiledProjection, hist: np.ndarray, t: int, count: int, work: _Work,
+        self, cp: _CompiledProjection, hist: dict[str, np.ndarray],
+        images: dict[str, np.ndarray], t: int, count: int, work: _Work,
     ) -> np.ndarray | None:
         """Input delivered by ``cp`` at steps t..t+count-1.
 
-        ``hist`` is the source's spike history (ring, n_src, batch) as float32 (0/1, or
-        counts for graded input) holding step s at index ``s % ring``; the result may
-        live in ``work`` until the next call for ``cp``. Returns exact
+        ``hist`` holds the spike histories (ring, n_src, batch) as float32 (0/1, or
+        counts for graded input) with step s at index ``s % ring``, ``images`` the
+        samples-first rings (ring, batch, n_src) that convolutions read where present; the
+        result may live in ``work`` until the next call for ``cp``. Returns exact
         integers (count, n_dst, batch), float64 or, where nothing shifts or wraps, in the
         product dtype (int32-wrapped when the destination emulates int32), or None
         without weights.
         """
         if not cp.parts:
             return None
-        x = self._gather(cp, hist, t, count, work)
-        count, _, batch = x.shape
         key = self._index[id(cp)]
+        if cp.conv is not None and cp.src in images:
+            y = self._convolve(cp, self._image_steps(cp, images[cp.src], count))
+            out = work.array(("product", key, 0), (count, cp.n_dst, y.shape[1]), cp.dtype)
+            np.copyto(out, y.transpose(0, 2, 1))
+            return accumulate(self.ops, [out], cp.weight_exp, cp.wrap)
+        x = self._gather(cp, hist[cp.src], t, count, work)
+        count, _, batch = x.shape
         sums = (self._product(cp, part, x, work.array(("product", key, k),
                                                       (count, cp.n_dst, batch), cp.dtype))
                 for k, part in enumerate(cp.parts))
@@ -452,10 +495,17 @@ class ReferencePlan:
         """Simulate ``spikes`` (batch, steps, n_inputs) into the recordings' arrays."""
         net, ring = self.net, self.ring
         batch, steps, _ = spikes.shape
-        state = {n: tuple(work.array((part, n), (net.size_of(n), batch), np.float64, zero=True)
+        by_sample = self.by_sample if scalar is not None else {}
+        state = {n: tuple(work.array((part, n), (batch, net.size_of(n)) if n in by_sample else
+                                     (net.size_of(n), batch), np.float64, zero=True)
                           for part in ("u", "v")) for n in self.pops}
+        # samples-first windows: steps t0 - history .. t0 + block_steps - 1 of the block
+        # starting at t0, in order (convolutions read whole steps at lag 1, contiguously)
+        images = {n: work.array(("images", n), (ring, batch, self._size[n]), np.float32,
+                                zero=True) for n in self.images} if by_sample else {}
         hist = {n: work.array(("history", n), (ring, size, batch), np.float32, zero=True)
-                for n, size in self._size.items()}
+                for n, size in self._size.items()
+                if not by_sample or n not in by_sample or n in self.by_neuron}
         if scalar is not None and spikes.dtype == bool:
             spikes = spikes.view(np.uint8)  # the compiled copy converts bytes
         staging = np.empty((self.block_steps * net.n_inputs, batch), np.uint8) if (
@@ -466,9 +516,14 @@ class ReferencePlan:
                 scalar.module.load_steps(spikes, t0, count, hist[INPUT])
             else:
                 self._load_input(spikes, t0, count, hist[INPUT], staging)
+            for window in images.values() if t0 else ():  # the last steps move to the front
+                np.copyto(window[: self.history], window[self.block_steps :])
+            if INPUT in images:
+                for k in range(count):
+                    np.copyto(images[INPUT][self.history + k], spikes[:, t0 + k])
             for comp in self.components:
-                self._run_component(comp, hist, state, t0, count, out_s, out_v, out_u, work,
-                                    scalar)
+                self._run_component(comp, hist, images, state, t0, count, out_s, out_v, out_u,
+                                    work, scalar)
 
     def _load_input(self, spikes: np.ndarray, t0: int, count: int, hist: np.ndarray,
                     staging: np.ndarray | None) -> None:
@@ -489,7 +544,7 @@ class ReferencePlan:
             np.copyto(dst, piece)
             a += n
 
-    def _run_component(self, comp, hist, state, t0, count, out_s, out_v, out_u, work,
+    def _run_component(self, comp, hist, images, state, t0, count, out_s, out_v, out_u, work,
                        scalar) -> None:
         """Advance one strongly connected component through steps t0..t0+count-1."""
         members = set(comp)
@@ -503,10 +558,11 @@ class ReferencePlan:
                 parts[0] = ops.add(parts[0], a)
             return parts[0] if parts else None
 
+        by_sample = self.by_sample if scalar is not None else {}
         external = {
-            name: total(self._projection_input(cp, hist[cp.src], t0, count, work)
+            name: total(self._projection_input(cp, hist, images, t0, count, work)
                         for cp in self.incoming[name] if cp.src not in members)
-            for name in comp
+            for name in comp if name not in by_sample
         }
         recurrent = self.recurrent[tuple(comp)]
 
@@ -514,9 +570,24 @@ class ReferencePlan:
             """(1, size, batch): step i's external input plus the component's own."""
             a_in = external[name]
             return total([None if a_in is None else a_in[i : i + 1].copy()] + [
-                self._projection_input(cp, hist[cp.src], t0 + i, 1, work)
+                self._projection_input(cp, hist, images, t0 + i, 1, work)
                 for cp in self.incoming[name] if cp.src in members and cp.parts])
 
+        if scalar is not None and comp[0] in by_sample:  # samples first, from the convolution
+            name, cp = comp[0], by_sample[comp[0]]
+            u, v = state[name]
+            resets = np.array([self.net.populations[name].resets_at(t0 + k)
+                               for k in range(count)], dtype=bool)
+            x = (self._image_steps(cp, images[cp.src], count) if cp.src in images
+                 else np.ascontiguousarray(
+                     self._gather(cp, hist[cp.src], t0, count, work).transpose(0, 2, 1),
+                     dtype=cp.dtype))
+            scalar.module.lif_block_by_sample(
+                scalar.constants[name], self._convolve(cp, x), cp.weight_exp, cp.wrap, resets,
+                t0, u, v, images[name][self.history : self.history + count], hist.get(name),
+                out_s.get(name), out_v.get(name),
+                out_u.get(name))
+            return
         if scalar is not None:  # the compiled step: one call per population and block
             for i in range(count if recurrent else 1):
                 t, n = (t0 + i, 1) if recurrent else (t0, count)

@@ -13,8 +13,13 @@ from threadpoolctl import threadpool_info
 
 from neurodeploy import FixedPointNetwork, LIFPopulation, Projection
 from neurodeploy.chip import LOIHI2
-from neurodeploy.kernel import LIFConstants, NumpyIntOps, lif_step
-from neurodeploy.kernel.compiled import lif_block, load_steps, scalar_constants
+from neurodeploy.kernel import LIFConstants, NumpyIntOps, accumulate, lif_step
+from neurodeploy.kernel.compiled import (
+    lif_block,
+    lif_block_by_sample,
+    load_steps,
+    scalar_constants,
+)
 from neurodeploy.network import INPUT
 from neurodeploy.targets.reference import ReferencePlan
 
@@ -67,6 +72,61 @@ def test_compiled_block_equals_numpy_steps(seed, emulate, graded, no_input, dtyp
     rows = [(t0 + k) % ring for k in range(count)]
     np.testing.assert_array_equal(hist[rows], np.stack(want_s).transpose(0, 2, 1).astype(np.float32))
     assert not out_s[:, :t0].any() and not out_s[:, t0 + count :].any()
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), emulate=st.booleans(), weight_exp=st.integers(-3, 3),
+       dtype=st.sampled_from([np.float32, np.float64]), by_neuron=st.booleans(),
+       record=st.booleans())
+def test_samples_first_block_equals_numpy_steps(seed, emulate, weight_exp, dtype, by_neuron,
+                                                record):
+    """The samples-first block (state (batch, neuron), one projection's raw sums shifted by
+    its weight_exp and wrapped inside the step) gives the numpy steps' integers, writes the
+    block's spikes, the neurons-first ring and the recordings."""
+    rng = np.random.default_rng(seed)
+    size, batch, count, t0, ring = 9, 4, 5, 6, 7
+    pop = LIFPopulation(size, du=rng.integers(0, 4096, size), dv=rng.integers(0, 4096, size),
+                        vth=rng.integers(0, 2**17, size), bias_mant=rng.integers(-4096, 4096, size),
+                        bias_exp=int(rng.integers(0, 8)))
+    consts = LIFConstants.of(pop, emulate)
+    top = 2**31 if emulate else 2**14
+    raw = rng.integers(-top, top, (count, batch, size))
+    raw = (np.round(raw / 256) if dtype == np.float32 else raw).astype(dtype)
+    u0 = rng.integers(-(2**23) + 1, 2**23, (batch, size)).astype(np.float64)
+    v0 = rng.integers(-(2**23) + 1, 2**23, (batch, size)).astype(np.float64)
+    resets = rng.random(count) < 0.2
+    ops = NumpyIntOps(LOIHI2)
+    numpy_consts = ops.constants(consts)
+    u, v = u0.T.copy(), v0.T.copy()
+    want_s, want_u, want_v = [], [], []
+    for k in range(count):
+        if resets[k]:
+            u[...], v[...] = 0.0, 0.0
+        a = accumulate(ops, [raw[k].T.astype(np.float64)], weight_exp, emulate)
+        s, u, v = lif_step(ops, numpy_consts, a, u, v)
+        want_s.append(s.T)
+        want_u.append(u.T.copy())
+        want_v.append(v.T.copy())
+    got_u, got_v = u0.copy(), v0.copy()
+    block = np.full((count, batch, size), -1.0, np.float32)
+    hist = np.full((ring, size, batch), -1.0, np.float32) if by_neuron else None
+    steps = t0 + count + 1
+    outs = [np.zeros((batch, steps, size), t) for t in (bool, np.int64, np.int64)] if record \
+        else [None] * 3
+    lif_block_by_sample(scalar_constants(consts, size), raw, weight_exp, emulate, resets, t0,
+                        got_u, got_v, block, hist, *outs)
+    np.testing.assert_array_equal(got_u, u.T)
+    np.testing.assert_array_equal(got_v, v.T)
+    np.testing.assert_array_equal(block, np.stack(want_s).astype(np.float32))
+    if by_neuron:
+        rows = [(t0 + k) % ring for k in range(count)]
+        np.testing.assert_array_equal(hist[rows], block.transpose(0, 2, 1))
+        assert (hist[[r for r in range(ring) if r not in rows]] == -1).all()
+    if record:
+        window = slice(t0, t0 + count)
+        for out, want in zip(outs, (want_s, want_v, want_u), strict=True):
+            np.testing.assert_array_equal(out[:, window], np.stack(want, axis=1))
+            assert not out[:, :t0].any() and not out[:, t0 + count :].any()
 
 
 def test_load_steps_transposes_into_the_ring():

@@ -5,6 +5,8 @@ Expected values come from torch's own ``conv2d`` (an independent implementation)
 Lava 0.10's fixed_pt models; time is 0-based steps, one step per hop.
 """
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -24,6 +26,7 @@ from neurodeploy import (
 from neurodeploy import fixed_point as fp
 from neurodeploy.quantize.lint import lint_network
 from neurodeploy.quantize.qat import QATNetwork
+from neurodeploy.targets.reference import ReferencePlan
 
 from compare import RECORD, assert_same_traces
 
@@ -231,6 +234,10 @@ def test_reference_equals_lava_on_random_convolutional_networks(seed):
     for target in ("reference", "torch-int", "onnx"):
         got = simulate(net, x, target=target, record=RECORD)
         assert_same_traces(lava, got, net.populations, expected_name="lava", got_name=target)
+    samples_first = ReferencePlan(net, compiled=True)  # what large runs take
+    assert set(samples_first.by_sample) == {"c1", "pool", "c2"}
+    assert_same_traces(lava, samples_first.run(x, record=RECORD), net.populations,
+                       expected_name="lava", got_name="reference, samples first")
 
 
 def test_mixed_kernel_off_grid_is_refused_with_lavas_value():
@@ -297,3 +304,49 @@ def test_qat_forward_takes_graded_input_exactly():
     qnet = QATNetwork(net, "count", dict.fromkeys(net.populations, 1.0))
     assert_same_traces(simulate(net, x, record=RECORD), qnet.simulate(x), net.populations,
                        got_name="qat")
+
+
+def samples_first_case(seed: int, fan_in: bool, wrap: bool, graded: bool, batch: int,
+                       steps: int) -> tuple[FixedPointNetwork, np.ndarray]:
+    """:func:`conv_network` with variants that take each branch of the reference's
+    samples-first path: ``fan_in`` adds a dense projection c1 -> c2 (c2 then steps
+    neurons first, its convolution reading pool's samples-first window); ``wrap`` gives c1
+    int32 emulation (weight_exp 7); ``graded`` makes the input counts 0..3; c1 resets every
+    7 steps."""
+    net, _ = conv_network(seed)
+    rng = np.random.default_rng(seed + 1)
+    pops = dict(net.populations)
+    pops["c1"] = replace(pops["c1"], reset_interval=7, reset_offset=int(rng.integers(0, 7)))
+    projections = list(net.projections)
+    if wrap:
+        projections[0] = replace(projections[0], weight_exp=7)
+    if fan_in:
+        projections.append(Projection("c1", "c2", rng.integers(-20, 21, (pops["c2"].size,
+                                                                         pops["c1"].size)) * 2))
+    net = FixedPointNetwork(net.n_inputs, pops, projections, outputs=["out"],
+                            input_max=3 if graded else 1)
+    x = rng.random((batch, steps, net.n_inputs)) < rng.choice([0.1, 0.3])
+    if graded:
+        x = x * rng.integers(1, 4, x.shape)
+    return net, x
+
+
+@settings(max_examples=10, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), fan_in=st.booleans(), wrap=st.booleans(),
+       graded=st.booleans(), batch=st.sampled_from([1, 3, 34]), steps=st.integers(1, 40),
+       block=st.sampled_from([1, 6, 16]), subset=st.booleans())
+def test_the_samples_first_step_equals_the_numpy_step(seed, fan_in, wrap, graded, batch,
+                                                      steps, block, subset):
+    """Populations fed by one convolution step samples first in the compiled reference (no
+    transposes); the numpy step (neurons first, tested against Lava) gives the same
+    integers, over blocks, threads, windows that move between blocks, resets and int32
+    emulation, recording every population or some."""
+    net, x = samples_first_case(seed, fan_in, wrap, graded, batch, steps)
+    compiled = ReferencePlan(net, block_steps=block, compiled=True)
+    assert set(compiled.by_sample) == ({"c1", "pool"} if fan_in else {"c1", "pool", "c2"})
+    assert compiled.pops["c1"].emulate_int32 == wrap
+    wanted = ["c2", "out"] if subset else None
+    got = compiled.run(x, record=RECORD, populations=wanted)
+    want = ReferencePlan(net, block_steps=block, compiled=False).run(x, record=RECORD,
+                                                                     populations=wanted)
+    assert_same_traces(want, got, wanted or net.populations, got_name="samples first")

@@ -114,7 +114,7 @@ def test_float_products_are_exact_integer_sums(n_src, weight):
     spikes[0] = True  # the worst case: every source at once
     hist = np.zeros((plan.ring, n_src, 4), np.float32)  # step s at s % ring
     hist[0] = spikes.T
-    got = plan._projection_input(cp, hist, 1, 1, _Work())[0].T  # step 1 gets step 0's spikes
+    got = plan._projection_input(cp, {INPUT: hist}, {}, 1, 1, _Work())[0].T  # step 0 -> 1
     exact = spikes.astype(np.int64) @ w.T.astype(np.int64)
     bound = np.abs(w).sum(axis=1).max()
     assert cp.dtype == (np.float32 if bound < 2**24 else np.float64)
@@ -205,8 +205,8 @@ def test_working_memory_does_not_grow_with_steps_when_recording_only_outputs():
 def test_convolutions_give_the_integer_sums_of_their_matrix(exp):
     """A convolutional projection runs as a convolution; the same weights without the
     geometry (1,600 x 800, 2% nonzero) run as a CSR product, and forced dense as a GEMM.
-    The currents equal exact integer arithmetic (int64 matmul, the kernel's shift) and the
-    three runs are identical."""
+    The currents (steps 1..11) equal exact integer arithmetic (int64 matmul, the kernel's
+    shift) and the runs are identical, the compiled one stepping samples first."""
     rng = np.random.default_rng(exp + 5)
     conv = Projection.conv2d(INPUT, "c", 2 * rng.integers(-60, 100, (16, 2, 3, 3)), (2, 20, 20),
                              stride=2, padding=1, weight_exp=exp)
@@ -218,7 +218,7 @@ def test_convolutions_give_the_integer_sums_of_their_matrix(exp):
     assert plan.projections[0].conv is not None
     hist = np.zeros((plan.ring, 800, 3), np.float32)
     hist[:11] = x[:, :11].transpose(1, 2, 0)
-    got = plan._projection_input(plan.projections[0], hist, 1, 11, _Work())  # steps 1..11
+    got = plan._projection_input(plan.projections[0], {INPUT: hist}, {}, 1, 11, _Work())
     sums = np.einsum("ij,tjb->tib", conv.weights, hist[:11].astype(np.int64))
     want = sums << exp if exp >= 0 else sums >> -exp  # the floor shift of each slot's sum
     np.testing.assert_array_equal(got, want)
@@ -228,7 +228,10 @@ def test_convolutions_give_the_integer_sums_of_their_matrix(exp):
     (part,) = dense_plan.projections[0].parts
     dense_plan.projections[0] = replace(dense_plan.projections[0], parts=(
         replace(part, weights=part.weights.toarray()),))
-    runs = [p.run(x, record=("spikes", "v", "u")) for p in (plan, sparse_plan, dense_plan)]
+    samples_first = ReferencePlan(net, compiled=True)  # the convolution's output as it is
+    assert set(samples_first.by_sample) == {"c"}
+    runs = [p.run(x, record=("spikes", "v", "u"))
+            for p in (plan, samples_first, sparse_plan, dense_plan)]
     assert runs[0].spikes["c"].any()
     for kind in ("spikes", "v", "u"):
         for other in runs[1:]:

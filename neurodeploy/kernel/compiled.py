@@ -118,6 +118,7 @@ def _compiled(fn: types.FunctionType, **callees: object) -> object:
 
 
 _step = _compiled(lif.lif_step, integrate=_compiled(lif.integrate))
+_accumulate = _compiled(lif.accumulate)
 
 
 def cache_key() -> str:
@@ -219,6 +220,64 @@ def lif_block(c: ScalarLIF, a_in: np.ndarray | None, resets: np.ndarray, t0: int
         no_record if out_v is None else out_v, no_record if out_u is None else out_u)
     if out_s is not None:
         _record_steps_compiled(hist, t0, resets.shape[0], out_s)
+
+
+def _lif_block_by_sample(keep_u, keep_v, bias, vth_scaled, emulate_int32, a_in, weight_exp,
+                         wrap, resets, t0, u, v, hist, hist_by_neuron, out_s, out_v, out_u):
+    count = resets.shape[0]
+    batch, n = u.shape
+    ring = hist_by_neuron.shape[0]
+    spare = np.empty(n, np.bool_)  # the spikes' row where they are not recorded
+    for k in range(count):
+        t = t0 + k
+        if resets[k]:
+            u[:] = 0.0
+            v[:] = 0.0
+        for j in range(batch):
+            uj, vj, hj, aj = u[j], v[j], hist[k, j], a_in[k, j]
+            sj = out_s[j, t] if out_s.shape[0] else spare
+            for i in range(n):
+                c = ScalarLIF(keep_u[i], keep_v[i], bias[i], vth_scaled[i], emulate_int32)
+                a = _accumulate(OPS, (float(aj[i]),), weight_exp, wrap)
+                spike, uj[i], vj[i] = _step(OPS, c, a, uj[i], vj[i])
+                hj[i] = spike
+                sj[i] = spike
+            if ring:
+                hist_by_neuron[t % ring, :, j] = hj
+            if out_v.shape[0]:
+                out_v[j, t] = vj
+            if out_u.shape[0]:
+                out_u[j, t] = uj
+
+
+_lif_block_by_sample_compiled = cached_jit(_lif_block_by_sample)
+_EMPTY_HISTORY = np.zeros((0, 0, 0), np.float32)
+_EMPTY_SPIKES = np.zeros((0, 0, 0), np.bool_)
+
+
+def lif_block_by_sample(c: ScalarLIF, a_in: np.ndarray, weight_exp: int, wrap: bool,
+                        resets: np.ndarray, t0: int, u: np.ndarray, v: np.ndarray,
+                        hist: np.ndarray, hist_by_neuron: np.ndarray | None = None,
+                        out_s: np.ndarray | None = None, out_v: np.ndarray | None = None,
+                        out_u: np.ndarray | None = None) -> None:
+    """:func:`lif_block` with the samples first: for a population whose input is one
+    projection's raw sums in (sample, neuron) order, as a convolution computes them.
+
+    ``a_in``: the raw sums (count, batch, size), exact integers in float32 or float64, to
+    which the step applies :func:`~neurodeploy.kernel.accumulate` with
+    ``weight_exp`` and ``wrap``; ``u``, ``v``: the state (batch, size) float64; ``hist``:
+    the block's spikes (count, batch, size) float32, step ``t0 + k`` at k;
+    ``hist_by_neuron``: the same spikes into a (ring, size, batch) ring too, step t at
+    ``t % ring``, or None;
+    ``out_*``: recordings (batch, steps, size), or None. Bit for bit
+    :func:`~neurodeploy.kernel.lif_step` per step.
+    """
+    _lif_block_by_sample_compiled(
+        c.keep_u, c.keep_v, c.bias, c.vth_scaled, c.emulate_int32,
+        a_in, int(weight_exp), bool(wrap), resets, t0, u, v,
+        hist, _EMPTY_HISTORY if hist_by_neuron is None else hist_by_neuron,
+        _EMPTY_SPIKES if out_s is None else out_s, _EMPTY_RECORD if out_v is None else out_v,
+        _EMPTY_RECORD if out_u is None else out_u)
 
 
 @_inline
