@@ -30,6 +30,14 @@ How it is fast while exact:
 - A convolutional projection (``Projection.conv``) runs as a convolution
   (``torch.nn.functional.conv2d``) on the (steps x batch, C, H, W) spikes, from its kernel:
   its mostly-zero (n_dst, n_src) matrix is never built.
+- Samples first (compiled step only): a population fed by one convolution and nothing
+  else, outside any loop, keeps (batch, neuron) state and steps straight from the
+  convolution's (steps x batch, neuron) output
+  (:func:`~neurodeploy.kernel.compiled.lif_block_by_sample`, which applies the
+  projection's ``weight_exp`` and wrap); its spikes, and the input's where a convolution
+  reads it, go into (steps, batch, neuron) windows that convolutions read as their
+  images: no transposes between the layouts. A (ring, neuron, batch) history is kept for
+  such a population only where another kind of projection reads it.
 - Populations with timed state resets (``reset_interval``) have u and v set to 0 before
   the update of their reset steps.
 - Products run in float32 when every partial sum of a destination neuron is an integer

@@ -15,7 +15,9 @@ the numpy realisation, with the same integers.
 
 Two copies that change layout go with it: :func:`load_steps` (input spikes (batch, step,
 input) into the history ring (ring, input, batch)) and the spike recording of
-:func:`lif_block` (ring into (batch, step, neuron)).
+:func:`lif_block` (ring into (batch, step, neuron)). :func:`lif_block_by_sample` is the
+same step over (batch, neuron) state, for a population whose input is one convolution's
+output in that order: no layout changes at all.
 
 Compiled code is cached on disk under the user's cache folder (``$XDG_CACHE_HOME`` or
 ``~/.cache``, ``neurodeploy/numba/<key>``; the system's temporary folder where that cannot
