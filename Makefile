@@ -15,9 +15,10 @@ $(STAMP): pyproject.toml constraints.txt
 	fi
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e ".[dev,cluster]"
-	@# lava-dl (netx, for tests/test_netx.py) pins torch<2.4 and pytest<8: installed without
-	@# its dependencies; what it needs at import time is pinned in the dev extra.
-	$(PY) -m pip install --quiet --no-deps lava-dl==0.6.0
+	@# lava-dl (netx, for tests/test_netx.py) pins torch<2.4 and pytest<8, sinabs (its NIR
+	@# export, for tests/test_sinabs_interop.py) nir<=1.0.4 and samna: installed without
+	@# their dependencies; what they need at import time is pinned in the dev extra.
+	$(PY) -m pip install --quiet --no-deps lava-dl==0.6.0 sinabs==3.1.3
 	@touch $(STAMP)
 
 demo: $(STAMP)
