@@ -388,6 +388,9 @@ def quantize(
                                      "coarse + fine 8-bit weight grids: auto (where one grid "
                                      "loses the weights and the split raises spike agreement), "
                                      "off, on."),
+    netx: bool = typer.Option(False, "--netx", help="Quantize for a netx file: every "
+                              "projection at weight_exp 0 (netx's layers add their plain "
+                              "integer weights), no weight split."),
 ) -> None:
     """Post-training quantization to Loihi 2 integers (plus optional QAT), evaluated with the
     reference simulator. Never writes a network that fails lint.
@@ -404,13 +407,15 @@ def quantize(
             raise InputError("quantizing a NIR graph needs --data FILE (calibration samples)")
         r = quantize_graph(source, data, out, calib=calib, dt=dt, reset=reset,
                            readout=readout, console=console, overwrite=overwrite,
-                           qat_epochs=qat_epochs, qat_lr=qat_lr, weight_split=weight_split)
+                           qat_epochs=qat_epochs, qat_lr=qat_lr, weight_split=weight_split,
+                           weight_exp=0 if netx else None)
     else:
         for name, value in (("--data", data), ("--dt", dt), ("--reset", reset)):
             if value is not None:
                 raise InputError(f"{name} applies to NIR graphs; a training run names its own")
         r = quantize_run(source, out, calib=calib, qat_epochs=qat_epochs, qat_lr=qat_lr,
-                         console=console, overwrite=overwrite, weight_split=weight_split)
+                         console=console, overwrite=overwrite, weight_split=weight_split,
+                         weight_exp=0 if netx else None)
     render_report(r["report"], console)
     clipped = ", ".join(f"{k}: {v}" for k, v in r["clipped"].items()) or "nothing"
     console.print(f"clipped: {clipped}; lint: clean; wrote {out}")

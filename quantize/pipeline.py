@@ -48,6 +48,7 @@ from neurodeploy.network_io import atomic_directory, check_output_folder, save_n
 from neurodeploy.quantize.lint import LintReport, lint_network
 from neurodeploy.quantize.ptq import (
     QuantizationInfo,
+    check_weight_exp,
     check_weight_split,
     float_layers,
     float_traces,
@@ -91,12 +92,13 @@ class QuantizedRun:
 def quantize_trained(run_dir: str | os.PathLike[str], calib: int = 256,
                      fmt: ChipFormat = LOIHI2, qat_epochs: int = 0, qat_lr: float = 0.5,
                      console: Console | None = None, weight_split: str = "auto",
-                     ) -> QuantizedRun:
+                     weight_exp: int | None = None) -> QuantizedRun:
     """Load a training run and its data split, calibrate and quantize its model (PTQ on
     ``calib`` samples of the training split; with ``qat_epochs`` > 0 then QAT), and lint
     the integers (a network that fails lint is an error, never returned).
-    ``weight_split``: "auto", "off" or "on" (``neurodeploy.quantize.ptq``)."""
-    _check_options(weight_split, calib, qat_epochs)
+    ``weight_split``: "auto", "off" or "on"; ``weight_exp``: every projection's, or None
+    (``neurodeploy.quantize.ptq``)."""
+    _check_options(weight_split, calib, qat_epochs, weight_exp)
     console = console or Console()
     model, run = load_run(run_dir)
     config = TrainConfig.from_json(run["train"])
@@ -109,7 +111,7 @@ def quantize_trained(run_dir: str | os.PathLike[str], calib: int = 256,
     order = np.random.default_rng(config.seed).permutation(len(train_ds.labels))[:calib]
     with console.status(f"post-training quantization on {len(order)} calibration samples..."):
         net, info = post_training_quantize(model, train_ds.spikes[order], fmt,
-                                           weight_split=weight_split)
+                                           weight_split=weight_split, weight_exp=weight_exp)
     qat = None
     if qat_epochs > 0:
         net, qat = _qat(net, model.config.readout, info.scales, (train_ds.spikes, train_ds.labels),
@@ -118,8 +120,10 @@ def quantize_trained(run_dir: str | os.PathLike[str], calib: int = 256,
                         order, _linted(net, fmt), qat)
 
 
-def _check_options(weight_split: str, calib: int, qat_epochs: int) -> None:
+def _check_options(weight_split: str, calib: int, qat_epochs: int,
+                   weight_exp: int | None = None) -> None:
     check_weight_split(weight_split)
+    check_weight_exp(weight_exp, weight_split)
     if qat_epochs < 0:
         raise InputError(f"qat_epochs = {qat_epochs} must be >= 0")
     if calib < 1:
@@ -153,7 +157,8 @@ def _linted(net: FixedPointNetwork, fmt: ChipFormat) -> LintReport:
 def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
                  calib: int = 256, fmt: ChipFormat = LOIHI2, qat_epochs: int = 0,
                  qat_lr: float = 0.5, console: Console | None = None,
-                 overwrite: bool = False, weight_split: str = "auto") -> dict:
+                 overwrite: bool = False, weight_split: str = "auto",
+                 weight_exp: int | None = None) -> dict:
     """Quantize the model of a training run and evaluate it on the run's test split.
 
     PTQ first; with ``qat_epochs`` > 0 the integer network is then fine-tuned with
@@ -161,12 +166,14 @@ def quantize_run(run_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str
     deployed integer arithmetic) on the run's training split, validated on its validation
     split (the PTQ network competes too, so QAT never makes validation worse).
     ``out_dir`` must be absent, empty or an earlier quantize output unless ``overwrite``.
-    ``weight_split``: "auto", "off" or "on" (``neurodeploy.quantize.ptq``).
+    ``weight_split``: "auto", "off" or "on"; ``weight_exp``: every projection's, or None
+    (``neurodeploy.quantize.ptq``).
     """
-    check_weight_split(weight_split)
+    _check_options(weight_split, calib, qat_epochs, weight_exp)
     check_output_folder(out_dir, QUANT_MARKER, overwrite)  # before the work, not after
     console = console or Console()
-    q = quantize_trained(run_dir, calib, fmt, qat_epochs, qat_lr, console, weight_split)
+    q = quantize_trained(run_dir, calib, fmt, qat_epochs, qat_lr, console, weight_split,
+                         weight_exp)
     model, net, test_ds = q.model, q.net, q.test
     with console.status("evaluating float and fixed-point models on the test split..."):
         _, float_acc = evaluate(model, test_ds.spikes, test_ds.labels)
@@ -228,7 +235,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
                    reset: str | None = None, readout: str = "count",
                    fmt: ChipFormat = LOIHI2, console: Console | None = None,
                    overwrite: bool = False, qat_epochs: int = 0, qat_lr: float = 0.5,
-                   weight_split: str = "auto") -> dict:
+                   weight_split: str = "auto", weight_exp: int | None = None) -> dict:
     """PTQ of a float NIR graph (any tool's; see ``neurodeploy import``) with calibration
     samples from a data file; the remaining samples evaluate it.
 
@@ -239,9 +246,9 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
 
     Writes QUANT_DIR like :func:`quantize_run`, with ``source.nir`` (the float graph with
     its dt and reset declared) instead of the training run. ``weight_split``: "auto",
-    "off" or "on" (``neurodeploy.quantize.ptq``).
+    "off" or "on"; ``weight_exp``: every projection's, or None (``neurodeploy.quantize.ptq``).
     """
-    _check_options(weight_split, calib, qat_epochs)
+    _check_options(weight_split, calib, qat_epochs, weight_exp)
     check_output_folder(out_dir, QUANT_MARKER, overwrite)
     console = console or Console()
     imported = import_nir(graph, dt=dt, reset=reset)
@@ -264,7 +271,7 @@ def quantize_graph(graph: str | os.PathLike[str], data: str | os.PathLike[str],
     eval_idx = order[calib:] if len(order) > calib else calib_idx  # no sample left: the same
     with console.status(f"post-training quantization on {len(calib_idx)} samples..."):
         net, info = post_training_quantize(fnet, ds.spikes[calib_idx], fmt,
-                                           weight_split=weight_split)
+                                           weight_split=weight_split, weight_exp=weight_exp)
     x, labels = ds.spikes[eval_idx], ds.labels[eval_idx]
     qat = None
     if qat_epochs > 0:

@@ -205,6 +205,31 @@ def bias_unit(fmt: ChipFormat) -> LIFPopulation:
                          bias_exp=0, chip=fmt)
 
 
+def check_weight_exp(weight_exp: int | None, weight_split: str, fmt: ChipFormat = LOIHI2
+                     ) -> None:
+    """A one-line InputError unless ``weight_exp`` (every projection's, or None) is
+    0..weight_exp_max and goes with ``weight_split``."""
+    if weight_exp is None:
+        return
+    if not 0 <= weight_exp <= fmt.weight_exp_max:
+        raise InputError(f"weight_exp = {weight_exp} is out of range; allowed "
+                         f"0..{fmt.weight_exp_max} (or None: chosen per projection)")
+    if weight_split == "on":
+        raise InputError(f"weight_split = 'on' with every projection at weight_exp = "
+                         f"{weight_exp} (--netx): the fine weights need a smaller exponent; "
+                         "allowed with it: off, auto")
+
+
+def _weight_grid(stats: np.ndarray, fmt: ChipFormat) -> tuple[str, int, int, int]:
+    """``(sign_mode, lo, top, hi)`` of the nonzero weights ``stats``: their grid's clip range
+    lo..top and the largest |integer| ``hi`` the largest |weight| may round to."""
+    sign_mode = fp.infer_sign_mode(np.sign(stats))
+    lo, top = fp.weight_limits(sign_mode, fmt)
+    # the mixed grid is the even integers: its top is one below the clip range's
+    top = top - 1 if sign_mode == "mixed" else top
+    return sign_mode, lo, top, top if sign_mode != "inhibitory" else -lo
+
+
 def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
                       info: QuantizationInfo, exp_min: int | None = None,
                       grid_of: np.ndarray | None = None) -> tuple[np.ndarray, int, str]:
@@ -216,11 +241,7 @@ def _quantize_weights(w: np.ndarray, scale: float, fmt: ChipFormat, where: str,
     nz = np.flatnonzero(w)
     vals = np.asarray(w).ravel()[nz]
     stats = vals if grid_of is None else np.asarray(grid_of).ravel()[np.flatnonzero(grid_of)]
-    sign_mode = fp.infer_sign_mode(np.sign(stats))
-    lo, top = fp.weight_limits(sign_mode, fmt)
-    # the mixed grid is the even integers: its top is one below the clip range's
-    top = top - 1 if sign_mode == "mixed" else top
-    hi = top if sign_mode != "inhibitory" else -lo
+    sign_mode, lo, top, hi = _weight_grid(stats, fmt)
     unit = float(1 << fmt.act_shift)  # one weight LSB enters u as << act_shift
     target = np.abs(stats).max() * scale / unit if stats.size else 0.0
     exp = fmt.weight_exp_min if target == 0 else math.ceil(math.log2(max(target / hi, 1e-300)))
@@ -311,11 +332,13 @@ def layer_projections(layer: FloatLayer, unit: str) -> list[tuple[str, np.ndarra
 def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipFormat = LOIHI2,
                   info: QuantizationInfo | None = None, n_layers: int | None = None,
                   input_max: int = 1, split: frozenset[str] | set[str] = frozenset(),
-                  ) -> FixedPointNetwork:
+                  weight_exp: int | None = None) -> FixedPointNetwork:
     """The integer network of the first ``n_layers`` layers at the given scales;
     ``input_max``: the largest input count per channel and step (graded input);
     ``split``: the projections ("src->dst") to split into coarse and fine where a finer
-    grid adds something (see the module docstring)."""
+    grid adds something (see the module docstring); ``weight_exp``: the least weight_exp
+    of every projection (None: the chip's), which is its exponent where the scales keep the
+    weights within the grid at it (what :func:`post_training_quantize` makes them do)."""
     info = info if info is not None else QuantizationInfo()
     use = layers[: n_layers or len(layers)]
     pops, projs = {}, []
@@ -341,10 +364,10 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
                                          bias_mant=mant, bias_exp=exp, chip=fmt)
         if layer.conv is not None:  # the kernel on the expanded weights' grid: conv.matrix()
             where = f"projection '{layer.src}->{layer.name}'"
-            _, we, mode = _quantize_weights(layer.weight, s, fmt, where, info)
+            _, we, mode = _quantize_weights(layer.weight, s, fmt, where, info, weight_exp)
             info.weight_exp[f"{layer.src}->{layer.name}"] = we
             kernel, _, _ = _quantize_weights(layer.conv.kernel, s, fmt, where, QuantizationInfo(),
-                                             grid_of=layer.weight)
+                                             weight_exp, grid_of=layer.weight)
             projs.append(Projection(layer.src, layer.name, None, weight_exp=we, sign_mode=mode,
                                     chip=fmt, conv=replace(layer.conv, kernel=kernel)))
         for src, w_f, exp_min in layer_projections(layer, unit):
@@ -353,7 +376,8 @@ def build_network(layers: list[FloatLayer], scales: dict[str, float], fmt: ChipF
             delays = (layer.delays if src == layer.src else
                       (layer.bias_onset - 1 or None) if src == unit else None)
             projs += _dense_projections(src, layer.name, w_f, s, fmt, info,
-                                        f"{src}->{layer.name}" in split, delays, exp_min)
+                                        f"{src}->{layer.name}" in split, delays,
+                                        exp_min if weight_exp is None else weight_exp)
     return FixedPointNetwork(n_inputs, pops, projs, outputs=[use[-1].name], chip=fmt,
                              input_max=input_max)
 
@@ -392,6 +416,7 @@ def float_traces(model, x: np.ndarray) -> list[dict[str, np.ndarray]]:
 def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
                            headroom: float = 4.0, candidates: int = 5,
                            weight_split: str = "auto", split_smape: float = SPLIT_SMAPE,
+                           weight_exp: int | None = None,
                            ) -> tuple[FixedPointNetwork, QuantizationInfo]:
     """PTQ of a trained :class:`SpikingNetwork` or a layered :class:`FloatNetwork` (e.g.
     imported from NIR) with calibration spikes (batch, steps, n_in).
@@ -401,9 +426,15 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
     ``weight_split``: "auto", "off" or "on" (see the module docstring); with "auto" each
     population's scales are tried without the split, then with its wide projections (single-
     grid weight SMAPE > ``split_smape``) split, and a split is kept only when its spike F1 is
-    higher.
+    higher. ``weight_exp``: every projection at exactly this weight_exp, 0..weight_exp_max
+    (0 for netx, whose layers add their plain integer weights: ``neurodeploy quantize
+    --netx``), without the weight split; each population's scale is capped so that its
+    largest incoming weight fits the grid at it, so the weights may use fewer of their bits.
     """
     check_weight_split(weight_split)
+    check_weight_exp(weight_exp, weight_split, fmt)
+    if weight_exp is not None:
+        weight_split = "off"
     calib = np.asarray(calib)
     # graded input (event counts): the integer network takes the largest count seen
     input_max = max(1, int(np.max(calib))) if calib.size else 1
@@ -438,6 +469,13 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         if layer.spiking:
             s_max = min(s_max, float(1 << fmt.vth_shift) * fmt.vth_max
                         / max(float(np.abs(layer.vth).max()), 1e-12))
+        if weight_exp is not None:  # every incoming weight within the grid at weight_exp
+            for _, w, _ in layer_projections(replace(layer, conv=None), unit):
+                stats = w[w != 0]
+                if stats.size:
+                    s_max = min(s_max, (1.0 - 1e-9) * _weight_grid(stats, fmt)[3]
+                                * float(1 << fmt.act_shift) * 2.0**weight_exp
+                                / float(np.abs(stats).max()))
         options = [s_max / 2.0**j for j in range(candidates if layer.spiking else 1)]
         wide = frozenset(
             f"{src}->{layer.name}" for src, w, exp_min in layer_projections(layer, unit)
@@ -453,7 +491,8 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
                 break
             for s, extra in group:
                 net = build_network(layers, {**scales, layer.name: s}, fmt, QuantizationInfo(),
-                                    n_layers=k + 1, input_max=input_max, split=split | extra)
+                                    n_layers=k + 1, input_max=input_max, split=split | extra,
+                                    weight_exp=weight_exp)
                 if extra and not lint_network(net, fmt).ok:
                     continue  # the fine weights must not push the accumulator past its limit
                 tr = simulate_reference(net, calib, populations=[layer.name])
@@ -466,4 +505,5 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
     if any(layer.current_bias is not None for layer in layers):
         scales[unit] = 1.0  # its v is 0 or 1 LSB: any unit will do
     info.scales = scales
-    return build_network(layers, scales, fmt, info, input_max=input_max, split=split), info
+    return build_network(layers, scales, fmt, info, input_max=input_max, split=split,
+                         weight_exp=weight_exp), info

@@ -25,13 +25,17 @@ import nir
 import numpy as np
 import pytest
 import torch
+from test_cli import cli
 
 sinabs = pytest.importorskip("sinabs")
 sl = pytest.importorskip("sinabs.layers")
 activation = pytest.importorskip("sinabs.activation")
 
-from neurodeploy import simulate  # noqa: E402
+from neurodeploy import load_network, simulate  # noqa: E402
+from neurodeploy.errors import InputError  # noqa: E402
 from neurodeploy.exchange.nir_import import import_nir  # noqa: E402
+from neurodeploy.models.datasets import SpikeDataset, save_dataset  # noqa: E402
+from neurodeploy.quantize.lint import lint_network  # noqa: E402
 from neurodeploy.quantize.ptq import post_training_quantize  # noqa: E402
 from neurodeploy.targets.reference import ReferencePlan  # noqa: E402
 
@@ -45,9 +49,10 @@ IAF_LAYERS = ("1", "3", "6", "10", "12")  # the IAF modules' names in the Sequen
 MIN_SPIKES = 20  # per layer and side: a comparison of silent layers would prove nothing
 
 
-def sinabs_cnn(seed: int) -> torch.nn.Sequential:
+def sinabs_cnn(seed: int, bias: bool = True) -> torch.nn.Sequential:
     """The NIR paper's Sinabs CNN in small (2x18x18 input, three convolutions, sum pooling,
-    two dense layers; the first convolution with a bias), seeded random weights."""
+    two dense layers; the first convolution with a bias unless ``bias`` is False), seeded
+    random weights."""
     torch.manual_seed(seed)
 
     def iaf() -> torch.nn.Module:
@@ -55,7 +60,7 @@ def sinabs_cnn(seed: int) -> torch.nn.Sequential:
                              reset_fn=activation.MembraneReset())
 
     model = torch.nn.Sequential(
-        torch.nn.Conv2d(2, 4, 5, stride=2, padding=1), iaf(),
+        torch.nn.Conv2d(2, 4, 5, stride=2, padding=1, bias=bias), iaf(),
         torch.nn.Conv2d(4, 4, 3, padding=1, bias=False), iaf(), sl.SumPool2d(2),
         torch.nn.Conv2d(4, 2, 3, padding=1, bias=False), iaf(), sl.SumPool2d(2),
         torch.nn.Flatten(), torch.nn.Linear(8, 10, bias=False), iaf(),
@@ -65,7 +70,8 @@ def sinabs_cnn(seed: int) -> torch.nn.Sequential:
                 [m for m in model if isinstance(m, torch.nn.Conv2d | torch.nn.Linear)],
                 [(0.3, 0.5), (0.2, 0.4), (0.2, 0.4), (0.5, 0.5), (0.3, 0.6)], strict=True):
             module.weight.normal_(mean, std)
-        model[0].bias.normal_(0.0, 0.05)
+        if bias:
+            model[0].bias.normal_(0.0, 0.05)
     return model
 
 
@@ -154,3 +160,56 @@ def test_quantized_sinabs_cnn_runs_the_same_integers_everywhere(exported):
         assert_same_traces(lava, plan.run(x, record=RECORD), net.populations,
                            expected_name="lava", got_name=name)
     assert all(lava.spikes[n].any() for n in net.populations)
+
+
+def test_quantized_for_netx_every_projection_has_weight_exp_0():
+    """netx's layers add their plain integer weights (its conv layer has no exponent, its
+    dense layers recompute one that only shifts down): PTQ with ``weight_exp=0`` caps each
+    population's scale so that every weight fits at exponent 0; the default PTQ takes
+    larger exponents here, which netx cannot hold."""
+    fnet = import_nir(sinabs.to_nir(sinabs_cnn(0, bias=False), torch.zeros(BATCH, *IN)),
+                      dt=1.0).network
+    calib = frames(2, batch=8)
+    default, _ = post_training_quantize(fnet, calib)
+    assert max(p.weight_exp for p in default.projections) > 0
+    net, info = post_training_quantize(fnet, calib, weight_exp=0)
+    assert [p.weight_exp for p in net.projections] == [0] * 5
+    assert not lint_network(net).violations
+    assert min(info.agreement.values()) > 0.95
+    with pytest.raises(InputError, match=r"weight_exp = 8 is out of range; allowed 0\.\.7"):
+        post_training_quantize(fnet, calib, weight_exp=8)
+    with pytest.raises(InputError, match="weight_split = 'on' with every projection at "
+                                         "weight_exp = 0 \\(--netx\\)"):
+        post_training_quantize(fnet, calib, weight_split="on", weight_exp=0)
+
+
+@pytest.mark.lava
+def test_the_sinabs_cnn_goes_to_netx_with_quantize_netx(tmp_path):
+    """The user's path, by the CLI: the Sinabs export (shapes filled in, written), a data
+    file, ``neurodeploy quantize --netx``, ``neurodeploy export --netx``; lava-dl's netx
+    loads the file and runs it with the reference's spikes in every layer. Without
+    ``--netx`` the export names the option."""
+    graph = sinabs.to_nir(sinabs_cnn(0, bias=False), torch.zeros(BATCH, *IN))
+    graph.infer_types()
+    nir.write(tmp_path / "cnn.nir", graph)
+    x = frames(4, batch=40)
+    save_dataset(SpikeDataset(x, np.arange(40) % 3, 3, 1.0, "frames"), tmp_path / "d.npz")
+    common = ("--data", str(tmp_path / "d.npz"), "--dt", "1", "--calib", "8")
+    cli("quantize", str(tmp_path / "cnn.nir"), *common, "--out", str(tmp_path / "q"),
+        check_rc=0)
+    refused = cli("export", str(tmp_path / "q"), "--netx", str(tmp_path / "a.net"), check_rc=2)
+    assert len(refused.stderr.strip().splitlines()) == 1
+    assert "quantize with --netx" in refused.stderr and not (tmp_path / "a.net").exists()
+    cli("quantize", str(tmp_path / "cnn.nir"), *common, "--netx", "--out",
+        str(tmp_path / "qn"), check_rc=0)
+    cli("export", str(tmp_path / "qn"), "--netx", str(tmp_path / "cnn.net"), check_rc=0)
+    net = load_network(tmp_path / "qn" / "network.npz")
+    run = x[:1, :20]
+    got = simulate(net, run, target="netx")
+    ref = simulate(net, run, target="reference")
+    for name in net.populations:
+        assert ref.spikes[name].sum() > 0, name
+        np.testing.assert_array_equal(got.spikes[name], ref.spikes[name], err_msg=name)
+    bad = cli("quantize", "g.nir", "--data", "d.npz", "--netx", "--weight-split", "on",
+              "--out", str(tmp_path / "x"), check_rc=2)
+    assert "weight_split = 'on' with every projection at weight_exp = 0 (--netx)" in bad.stderr

@@ -226,7 +226,8 @@ def _layer_weights(name: str, ff: Projection, rec: Projection | None) -> list[np
     for p, want, got in zip(projs, wanted, kept, strict=True):
         if not np.array_equal(_effective(got, exp), want):
             raise InputError(f"{p.label}: netx would change its weights (it recomputes the "
-                             "exponent and sign mode from them); no exact netx layer")
+                             "exponent and sign mode from them); no exact netx layer "
+                             "(quantize with --netx: every projection at weight_exp 0)")
     return wanted
 
 
@@ -246,7 +247,8 @@ def _conv_layer(name: str, ff: Projection, rec: Projection | None,
     if kernel is None or kernel.min() < -256 or kernel.max() > 255:
         raise InputError(f"{ff.label}: netx's conv layer takes integer weights without an "
                          f"exponent; the kernel with weight_exp {ff.weight_exp} is not "
-                         "integers within -256..255")
+                         "integers within -256..255 (quantize with --netx: every projection "
+                         "at weight_exp 0)")
     return {"type": np.array([b"conv"], dtype="S10"),
             "shape": np.array(conv.out_shape, dtype=np.int64), "weight": kernel.astype(np.float32),
             **{key: np.array(getattr(conv, key), dtype=np.int64)
