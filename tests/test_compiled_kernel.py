@@ -24,37 +24,48 @@ from neurodeploy.network import INPUT
 from neurodeploy.targets.reference import ReferencePlan
 
 
+def random_block(seed: int, emulate: bool, size: int, batch: int, count: int):
+    """A random population's constants (every branch of the step taken by some neurons),
+    state (size, batch) and timed resets (count,)."""
+    rng = np.random.default_rng(seed)
+    pop = LIFPopulation(size, du=rng.integers(0, 4096, size), dv=rng.integers(0, 4096, size),
+                        vth=rng.integers(0, 2**17, size), bias_mant=rng.integers(-4096, 4096, size),
+                        bias_exp=int(rng.integers(0, 8)))
+    u0, v0 = (rng.integers(-(2**23) + 1, 2**23, (size, batch)).astype(np.float64)
+              for _ in range(2))
+    return rng, LIFConstants.of(pop, emulate), u0, v0, rng.random(count) < 0.2
+
+
+def numpy_steps(consts, inputs, u0, v0, resets):
+    """The numpy realisation step by step from state (size, batch): the spikes, u and v of
+    every step as (batch, size), and the final u, v; ``inputs[k]`` is step k's a_in."""
+    ops = NumpyIntOps(LOIHI2)
+    numpy_consts = ops.constants(consts)
+    u, v = u0.copy(), v0.copy()
+    want = {"s": [], "u": [], "v": []}
+    for k, reset in enumerate(resets):
+        if reset:
+            u[...], v[...] = 0.0, 0.0
+        s, u, v = lif_step(ops, numpy_consts, inputs[k], u, v)
+        for key, x in (("s", s), ("u", u), ("v", v)):
+            want[key].append(x.T.copy())
+    return want, u, v
+
+
 @settings(max_examples=40, deadline=None)
 @given(seed=st.integers(0, 2**32 - 1), emulate=st.booleans(), graded=st.booleans(),
        no_input=st.booleans(), dtype=st.sampled_from([np.float32, np.float64]))
 def test_compiled_block_equals_numpy_steps(seed, emulate, graded, no_input, dtype):
     """Every branch of the step (u wrap, v saturation, int32 wrap, reset, a timed reset,
     no input) taken by some neurons: the compiled block gives the numpy steps' integers."""
-    rng = np.random.default_rng(seed)
     size, batch, count, t0, ring = 7, 5, 6, 3, 11
-    pop = LIFPopulation(size, du=rng.integers(0, 4096, size), dv=rng.integers(0, 4096, size),
-                        vth=rng.integers(0, 2**17, size), bias_mant=rng.integers(-4096, 4096, size),
-                        bias_exp=int(rng.integers(0, 8)))
-    consts = LIFConstants.of(pop, emulate)
+    rng, consts, u0, v0, resets = random_block(seed, emulate, size, batch, count)
     top = 2**31 if emulate else 2**17
     a_in = None if no_input else rng.integers(-top, top, (count, size, batch)).astype(dtype)
     if graded and a_in is not None:  # exact in float32 only below 2**24
         a_in = np.round(a_in / 256).astype(dtype)
-    u0 = rng.integers(-(2**23) + 1, 2**23, (size, batch)).astype(np.float64)
-    v0 = rng.integers(-(2**23) + 1, 2**23, (size, batch)).astype(np.float64)
-    resets = rng.random(count) < 0.2
-    ops = NumpyIntOps(LOIHI2)
-    numpy_consts = ops.constants(consts)
-    u, v = u0.copy(), v0.copy()
-    want_s, want_u, want_v = [], [], []
-    for k in range(count):
-        if resets[k]:
-            u[...], v[...] = 0.0, 0.0
-        a = None if a_in is None else a_in[k].astype(np.float64)
-        s, u, v = lif_step(ops, numpy_consts, a, u, v)
-        want_s.append(s.T)
-        want_u.append(u.T.copy())
-        want_v.append(v.T.copy())
+    inputs = [None] * count if a_in is None else [a.astype(np.float64) for a in a_in]
+    want, u, v = numpy_steps(consts, inputs, u0, v0, resets)
     got_u, got_v = u0.copy(), v0.copy()
     hist = np.zeros((ring, size, batch), np.float32)
     steps = t0 + count + 2
@@ -64,13 +75,14 @@ def test_compiled_block_equals_numpy_steps(seed, emulate, graded, no_input, dtyp
     lif_block(scalar_constants(consts, size), a_in, resets, t0, got_u, got_v, hist,
               out_s, out_v, out_u)
     window = slice(t0, t0 + count)
-    np.testing.assert_array_equal(out_s[:, window], np.stack(want_s, axis=1))
-    np.testing.assert_array_equal(out_u[:, window], np.stack(want_u, axis=1))
-    np.testing.assert_array_equal(out_v[:, window], np.stack(want_v, axis=1))
+    np.testing.assert_array_equal(out_s[:, window], np.stack(want["s"], axis=1))
+    np.testing.assert_array_equal(out_u[:, window], np.stack(want["u"], axis=1))
+    np.testing.assert_array_equal(out_v[:, window], np.stack(want["v"], axis=1))
     np.testing.assert_array_equal(got_u, u)
     np.testing.assert_array_equal(got_v, v)
     rows = [(t0 + k) % ring for k in range(count)]
-    np.testing.assert_array_equal(hist[rows], np.stack(want_s).transpose(0, 2, 1).astype(np.float32))
+    np.testing.assert_array_equal(hist[rows],
+                                  np.stack(want["s"]).transpose(0, 2, 1).astype(np.float32))
     assert not out_s[:, :t0].any() and not out_s[:, t0 + count :].any()
 
 
@@ -83,31 +95,15 @@ def test_samples_first_block_equals_numpy_steps(seed, emulate, weight_exp, dtype
     """The samples-first block (state (batch, neuron), one projection's raw sums shifted by
     its weight_exp and wrapped inside the step) gives the numpy steps' integers, writes the
     block's spikes, the neurons-first ring and the recordings."""
-    rng = np.random.default_rng(seed)
     size, batch, count, t0, ring = 9, 4, 5, 6, 7
-    pop = LIFPopulation(size, du=rng.integers(0, 4096, size), dv=rng.integers(0, 4096, size),
-                        vth=rng.integers(0, 2**17, size), bias_mant=rng.integers(-4096, 4096, size),
-                        bias_exp=int(rng.integers(0, 8)))
-    consts = LIFConstants.of(pop, emulate)
+    rng, consts, u0, v0, resets = random_block(seed, emulate, size, batch, count)
     top = 2**31 if emulate else 2**14
     raw = rng.integers(-top, top, (count, batch, size))
     raw = (np.round(raw / 256) if dtype == np.float32 else raw).astype(dtype)
-    u0 = rng.integers(-(2**23) + 1, 2**23, (batch, size)).astype(np.float64)
-    v0 = rng.integers(-(2**23) + 1, 2**23, (batch, size)).astype(np.float64)
-    resets = rng.random(count) < 0.2
     ops = NumpyIntOps(LOIHI2)
-    numpy_consts = ops.constants(consts)
-    u, v = u0.T.copy(), v0.T.copy()
-    want_s, want_u, want_v = [], [], []
-    for k in range(count):
-        if resets[k]:
-            u[...], v[...] = 0.0, 0.0
-        a = accumulate(ops, [raw[k].T.astype(np.float64)], weight_exp, emulate)
-        s, u, v = lif_step(ops, numpy_consts, a, u, v)
-        want_s.append(s.T)
-        want_u.append(u.T.copy())
-        want_v.append(v.T.copy())
-    got_u, got_v = u0.copy(), v0.copy()
+    inputs = [accumulate(ops, [r.T.astype(np.float64)], weight_exp, emulate) for r in raw]
+    want, u, v = numpy_steps(consts, inputs, u0, v0, resets)
+    got_u, got_v = u0.T.copy(), v0.T.copy()
     block = np.full((count, batch, size), -1.0, np.float32)
     hist = np.full((ring, size, batch), -1.0, np.float32) if by_neuron else None
     steps = t0 + count + 1
@@ -117,15 +113,15 @@ def test_samples_first_block_equals_numpy_steps(seed, emulate, weight_exp, dtype
                         got_u, got_v, block, hist, *outs)
     np.testing.assert_array_equal(got_u, u.T)
     np.testing.assert_array_equal(got_v, v.T)
-    np.testing.assert_array_equal(block, np.stack(want_s).astype(np.float32))
+    np.testing.assert_array_equal(block, np.stack(want["s"]).astype(np.float32))
     if by_neuron:
         rows = [(t0 + k) % ring for k in range(count)]
         np.testing.assert_array_equal(hist[rows], block.transpose(0, 2, 1))
         assert (hist[[r for r in range(ring) if r not in rows]] == -1).all()
     if record:
         window = slice(t0, t0 + count)
-        for out, want in zip(outs, (want_s, want_v, want_u), strict=True):
-            np.testing.assert_array_equal(out[:, window], np.stack(want, axis=1))
+        for out, key in zip(outs, "svu", strict=True):
+            np.testing.assert_array_equal(out[:, window], np.stack(want[key], axis=1))
             assert not out[:, :t0].any() and not out[:, t0 + count :].any()
 
 
