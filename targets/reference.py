@@ -513,16 +513,16 @@ class ReferencePlan:
                                 zero=True) for n in self.images} if by_sample else {}
         hist = {n: work.array(("history", n), (ring, size, batch), np.float32, zero=True)
                 for n, size in self._size.items()
-                if not by_sample or n not in by_sample or n in self.by_neuron}
+                if not by_sample or n not in self.images or n in self.by_neuron}
         if scalar is not None and spikes.dtype == bool:
             spikes = spikes.view(np.uint8)  # the compiled copy converts bytes
         staging = np.empty((self.block_steps * net.n_inputs, batch), np.uint8) if (
             scalar is None and spikes.dtype == bool) else None
         for t0 in range(0, steps, self.block_steps):
             count = min(self.block_steps, steps - t0)
-            if scalar is not None:
-                scalar.module.load_steps(spikes, t0, count, hist[INPUT])
-            else:
+            if INPUT in hist and scalar is not None:  # (else only convolutions read the
+                scalar.module.load_steps(spikes, t0, count, hist[INPUT])  # input's window)
+            elif INPUT in hist:
                 self._load_input(spikes, t0, count, hist[INPUT], staging)
             for window in images.values() if t0 else ():  # the last steps move to the front
                 np.copyto(window[: self.history], window[self.block_steps :])
