@@ -192,8 +192,8 @@ def test_the_sinabs_cnn_goes_to_netx_with_quantize_netx(tmp_path):
     graph = sinabs.to_nir(sinabs_cnn(0, bias=False), torch.zeros(BATCH, *IN))
     graph.infer_types()
     nir.write(tmp_path / "cnn.nir", graph)
-    x = frames(4, batch=40)
-    save_dataset(SpikeDataset(x, np.arange(40) % 3, 3, 1.0, "frames"), tmp_path / "d.npz")
+    x = frames(4, batch=10, steps=20)  # 8 calibrate, 2 evaluate: the CLI's own runs stay short
+    save_dataset(SpikeDataset(x, np.arange(10) % 3, 3, 1.0, "frames"), tmp_path / "d.npz")
     common = ("--data", str(tmp_path / "d.npz"), "--dt", "1", "--calib", "8")
     cli("quantize", str(tmp_path / "cnn.nir"), *common, "--out", str(tmp_path / "q"),
         check_rc=0)
