@@ -384,15 +384,13 @@ class ReferencePlan:
     def _product(cp: _CompiledProjection, part: _Part, x: np.ndarray, out: np.ndarray
                  ) -> np.ndarray:
         """``part.weights @ x[:, part.rows]`` as (count, n_dst, batch) exact integers in
-        the projection's product dtype (float32 or float64), C order."""
+        the projection's product dtype (float32 or float64), C order (a matrix product:
+        convolutions go through :meth:`_convolve`)."""
         count, _, batch = x.shape
         x = x[:, part.rows]
         if x.dtype != cp.dtype:
             x = x.astype(cp.dtype)
-        if cp.conv is not None:  # numpy transposes faster than torch
-            y = ReferencePlan._convolve(cp, np.ascontiguousarray(x.transpose(0, 2, 1)))
-            np.copyto(out, y.transpose(0, 2, 1))
-        elif isinstance(part.weights, csr_matrix):
+        if isinstance(part.weights, csr_matrix):
             for i in range(count):
                 out[i] = part.weights @ x[i]
         elif batch < CONCAT_BATCH and count > 1 and part.weights.size >= CONCAT_WEIGHTS:
@@ -417,14 +415,19 @@ class ReferencePlan:
                    stride=c.stride, padding=c.padding, dilation=c.dilation, groups=c.groups)
         return y.numpy().reshape(count, batch, cp.n_dst)
 
-    def _image_steps(self, cp: _CompiledProjection, images: np.ndarray, count: int
-                     ) -> np.ndarray:
-        """The source's spikes (count, batch, n_src) that ``cp`` delivers in this block's
-        ``count`` steps, from its samples-first window ``images`` (see :meth:`_run_batch`),
-        in the product dtype."""
-        first = self.history - int(cp.lags[0])
-        x = images[first : first + count]
-        return x if x.dtype == cp.dtype else x.astype(cp.dtype)
+    def _images(self, cp: _CompiledProjection, hist: dict[str, np.ndarray],
+                images: dict[str, np.ndarray], t: int, count: int, work: _Work) -> np.ndarray:
+        """The source's spikes (count, batch, n_src) that convolution ``cp`` delivers at
+        steps t..t+count-1, C order in the product dtype: a slice of the source's
+        samples-first window (see :meth:`_run_batch`; t is then the block's first step)
+        where it has one, else its neurons-first history transposed (numpy transposes
+        faster than torch)."""
+        if cp.src in images:
+            first = self.history - int(cp.lags[0])
+            x = images[cp.src][first : first + count]
+            return x if x.dtype == cp.dtype else x.astype(cp.dtype)
+        x = self._gather(cp, hist[cp.src], t, count, work)
+        return np.ascontiguousarray(x.transpose(0, 2, 1), dtype=cp.dtype)
 
     def _projection_input(
         self, cp: _CompiledProjection, hist: dict[str, np.ndarray],
@@ -443,8 +446,8 @@ class ReferencePlan:
         if not cp.parts:
             return None
         key = self._index[id(cp)]
-        if cp.conv is not None and cp.src in images:
-            y = self._convolve(cp, self._image_steps(cp, images[cp.src], count))
+        if cp.conv is not None:
+            y = self._convolve(cp, self._images(cp, hist, images, t, count, work))
             out = work.array(("product", key, 0), (count, cp.n_dst, y.shape[1]), cp.dtype)
             np.copyto(out, y.transpose(0, 2, 1))
             return accumulate(self.ops, [out], cp.weight_exp, cp.wrap)
@@ -586,15 +589,11 @@ class ReferencePlan:
             u, v = state[name]
             resets = np.array([self.net.populations[name].resets_at(t0 + k)
                                for k in range(count)], dtype=bool)
-            x = (self._image_steps(cp, images[cp.src], count) if cp.src in images
-                 else np.ascontiguousarray(
-                     self._gather(cp, hist[cp.src], t0, count, work).transpose(0, 2, 1),
-                     dtype=cp.dtype))
+            sums = self._convolve(cp, self._images(cp, hist, images, t0, count, work))
             scalar.module.lif_block_by_sample(
-                scalar.constants[name], self._convolve(cp, x), cp.weight_exp, cp.wrap, resets,
-                t0, u, v, images[name][self.history : self.history + count], hist.get(name),
-                out_s.get(name), out_v.get(name),
-                out_u.get(name))
+                scalar.constants[name], sums, cp.weight_exp, cp.wrap, resets, t0, u, v,
+                images[name][self.history : self.history + count], hist.get(name),
+                out_s.get(name), out_v.get(name), out_u.get(name))
             return
         if scalar is not None:  # the compiled step: one call per population and block
             for i in range(count if recurrent else 1):
