@@ -460,8 +460,8 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
         # accumulator headroom: the worst-case summed input per step (every source of one
         # sign firing at once, over all incoming projections) must stay below the limit
         graded = input_max if layer.src == INPUT else 1  # a count multiplies the weights
-        incoming = [w * (graded if src == layer.src else 1)
-                    for src, w, _ in layer_projections(replace(layer, conv=None), unit)]
+        dense = layer_projections(replace(layer, conv=None), unit)
+        incoming = [w * (graded if src == layer.src else 1) for src, w, _ in dense]
         worst = max(float(sum(np.clip(w, 0, None).sum(axis=1) for w in incoming).max()),
                     float(sum(np.clip(-w, 0, None).sum(axis=1) for w in incoming).max()))
         if worst > 0:
@@ -470,7 +470,7 @@ def post_training_quantize(model, calib: np.ndarray, fmt: ChipFormat = LOIHI2,
             s_max = min(s_max, float(1 << fmt.vth_shift) * fmt.vth_max
                         / max(float(np.abs(layer.vth).max()), 1e-12))
         if weight_exp is not None:  # every incoming weight within the grid at weight_exp
-            for _, w, _ in layer_projections(replace(layer, conv=None), unit):
+            for _, w, _ in dense:
                 stats = w[w != 0]
                 if stats.size:
                     s_max = min(s_max, (1.0 - 1e-9) * _weight_grid(stats, fmt)[3]
