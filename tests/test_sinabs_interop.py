@@ -108,8 +108,8 @@ def sinabs_run(model: torch.nn.Sequential, x: np.ndarray) -> dict[str, np.ndarra
 
 @pytest.fixture(scope="module")
 def exported():
-    """The Sinabs CNN, its graph as ``sinabs.to_nir`` returns it, and that graph written
-    to a file and read back (``nir.write`` needs the shapes ``infer_types`` fills in)."""
+    """The Sinabs CNN and its graph as ``sinabs.to_nir`` returns it (shapes left out; the
+    tests that write it to a file fill them in on a copy)."""
     model = sinabs_cnn(0)
     graph = sinabs.to_nir(model, torch.zeros(BATCH, *IN))
     return model, graph
